@@ -1,0 +1,143 @@
+"""Start a private mosquitto with the broker configuration Atelier ships.
+
+Used by ``atelier demo`` and by the tests, which kill and restart it. The
+configuration keeps what the broker accepted (``persistence true``) and lifts
+the per-client queue limits: mosquitto's default ``max_queued_messages 1000``
+silently drops QoS 1 messages for a subscriber that falls behind, which would
+lose cycles while a gateway is down.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BROKER_SETTINGS = """\
+# Atelier broker settings: keep what was accepted, never drop queued QoS 1 messages.
+persistence true
+persistence_location {data_dir}/
+autosave_interval 1
+autosave_on_changes false
+max_queued_messages 0
+max_queued_bytes 0
+max_inflight_messages 0
+max_packet_size 1048576
+persistent_client_expiration 14d
+# Started as root, mosquitto would drop to the 'mosquitto' user and could not write data_dir.
+user {user}
+"""
+
+LISTENER = """\
+listener {port} {host}
+allow_anonymous true
+"""
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def find_mosquitto() -> str:
+    found = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
+    )
+    if found is None:
+        raise BrokerError("mosquitto is not installed: run 'make demo' or 'apt-get install mosquitto'")
+    return found
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise BrokerError(f"nothing listens on {host}:{port} after {timeout_s} s")
+
+
+@dataclass
+class Broker:
+    """A mosquitto process on a loopback port, with its persistence in ``data_dir``."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    extra_config: str = ""
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.port == 0:
+            self.port = free_port(self.host)
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "mosquitto.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "mosquitto.log"
+
+    def write_config(self) -> Path:
+        text = BROKER_SETTINGS.format(data_dir=self.data_dir, user=getpass.getuser()) + LISTENER.format(port=self.port, host=self.host)
+        self.config_path.write_text(text + self.extra_config)
+        return self.config_path
+
+    def start(self) -> None:
+        self.write_config()
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [find_mosquitto(), "-c", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_port(self.host, self.port)
+        except BrokerError:
+            self.stop()
+            raise BrokerError(f"mosquitto did not start; see {self.log_path}") from None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop cleanly: mosquitto saves its persistence file on SIGTERM."""
+        self._signal(signal.SIGTERM, timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL: whatever was not saved yet is lost, like a power cut of the broker."""
+        self._signal(signal.SIGKILL, 5.0)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _signal(self, sig: signal.Signals, timeout_s: float) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None

@@ -1,0 +1,354 @@
+"""The wire contract between edge agents and gateways: topics and payloads.
+
+This module is the one definition of what travels on the MQTT bus. The gateway
+imports it and nothing else from ``edge_agent``; it depends only on the
+standard library and pydantic so that it can be vendored anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "atelier/v1"
+# Large enough for a state snapshot with a long alarm list, small enough that a
+# runaway publisher cannot make the gateway buffer megabytes per message.
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_ID_RE = re.compile(ID_PATTERN)
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class ContractError(ValueError):
+    """A topic or payload that does not follow the contract; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- canonical machine state (MTConnect vocabulary) -------------------------
+
+
+class Availability(StrEnum):
+    AVAILABLE = "AVAILABLE"
+    UNAVAILABLE = "UNAVAILABLE"
+
+
+class Execution(StrEnum):
+    ACTIVE = "ACTIVE"
+    READY = "READY"
+    INTERRUPTED = "INTERRUPTED"
+    FEED_HOLD = "FEED_HOLD"
+    STOPPED = "STOPPED"
+    OPTIONAL_STOP = "OPTIONAL_STOP"
+    PROGRAM_STOPPED = "PROGRAM_STOPPED"
+    PROGRAM_COMPLETED = "PROGRAM_COMPLETED"
+
+
+class Mode(StrEnum):
+    AUTOMATIC = "AUTOMATIC"
+    MANUAL = "MANUAL"
+    MANUAL_DATA_INPUT = "MANUAL_DATA_INPUT"
+    EDIT = "EDIT"
+    SEMI_AUTOMATIC = "SEMI_AUTOMATIC"
+
+
+class Severity(StrEnum):
+    FAULT = "fault"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Alarm(_Frozen):
+    code: str = Field(min_length=1, max_length=64)
+    message: str = Field(default="", max_length=512)
+    severity: Severity = Severity.FAULT
+
+
+class MachineState(_Frozen):
+    """The normalised state of one machine; every field but availability may be unknown."""
+
+    availability: Availability = Availability.UNAVAILABLE
+    execution: Execution | None = None
+    mode: Mode | None = None
+    program: str | None = Field(default=None, max_length=256)
+    line: int | None = None
+    part_count: int | None = None
+    tool: str | None = Field(default=None, max_length=64)
+    spindle_speed: float | None = None
+    spindle_load: float | None = None
+    feed_rate: float | None = None
+    feed_override: float | None = None
+    spindle_override: float | None = None
+    alarms: tuple[Alarm, ...] = ()
+    emergency_stop: bool | None = None
+
+
+TELEMETRY_FIELDS = ("spindle_speed", "spindle_load", "feed_rate", "feed_override", "spindle_override")
+
+
+# --- payloads ----------------------------------------------------------------
+
+
+class _Envelope(_Frozen):
+    # ``schema`` shadows a BaseModel attribute, hence the alias.
+    schema_version: Literal[1] = Field(default=1, alias="schema")
+    agent: Identifier
+    ts: AwareDatetime
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class _MachineEnvelope(_Envelope):
+    machine: Identifier
+    seq: int = Field(ge=1)
+
+
+class StateMessage(_MachineEnvelope):
+    """Retained snapshot of a machine, published whenever a non-telemetry field changes."""
+
+    kind: Literal["state"] = "state"
+    state: MachineState
+
+
+class CycleOutcome(StrEnum):
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    ALARM = "alarm"
+
+
+class CycleKind(StrEnum):
+    CYCLE = "cycle"
+    # A conventional machine without program state: spindle-on time stands in for a cycle.
+    SPINDLE_SESSION = "spindle_session"
+
+
+class StateChanged(_MachineEnvelope):
+    type: Literal["state_changed"] = "state_changed"
+    availability: Availability
+    execution: Execution | None
+    mode: Mode | None
+
+
+class CycleStarted(_MachineEnvelope):
+    type: Literal["cycle_started"] = "cycle_started"
+    program: str | None
+    kind: CycleKind = CycleKind.CYCLE
+
+
+class CycleEnded(_MachineEnvelope):
+    """``ts`` is the end of the cycle; ``started`` its start, both source times."""
+
+    type: Literal["cycle_ended"] = "cycle_ended"
+    program: str | None
+    kind: CycleKind = CycleKind.CYCLE
+    started: AwareDatetime
+    duration_s: float = Field(ge=0)
+    held_s: float = Field(ge=0, description="time in feed hold or interrupted inside the cycle")
+    parts: int = Field(ge=0)
+    outcome: CycleOutcome
+
+
+class PartCounted(_MachineEnvelope):
+    type: Literal["part_counted"] = "part_counted"
+    count: int = Field(ge=1)
+    counter: int | None = Field(description="the control's own counter after counting, if any")
+    program: str | None
+
+
+class AlarmRaised(_MachineEnvelope):
+    type: Literal["alarm_raised"] = "alarm_raised"
+    alarm: Alarm
+
+
+class AlarmCleared(_MachineEnvelope):
+    type: Literal["alarm_cleared"] = "alarm_cleared"
+    code: str
+
+
+class ProgramChanged(_MachineEnvelope):
+    type: Literal["program_changed"] = "program_changed"
+    program: str | None
+    previous: str | None
+
+
+Event = Annotated[
+    StateChanged | CycleStarted | CycleEnded | PartCounted | AlarmRaised | AlarmCleared | ProgramChanged,
+    Field(discriminator="type"),
+]
+EventMessage = StateChanged | CycleStarted | CycleEnded | PartCounted | AlarmRaised | AlarmCleared | ProgramChanged
+EVENT_TYPES = (StateChanged, CycleStarted, CycleEnded, PartCounted, AlarmRaised, AlarmCleared, ProgramChanged)
+
+
+class Telemetry(_Envelope):
+    """Sampled numbers. ``seq`` is the telemetry sequence, separate from the event sequence,
+    so that samples dropped under pressure never open a gap in the events."""
+
+    machine: Identifier
+    seq: int = Field(ge=1)
+    spindle_speed: float | None = None
+    spindle_load: float | None = None
+    feed_rate: float | None = None
+    feed_override: float | None = None
+    spindle_override: float | None = None
+
+
+class AgentStatus(_Envelope):
+    """Retained presence of an agent. Not numbered: the Last Will is fixed at connect time."""
+
+    status: Literal["online", "offline"]
+    version: str = ""
+    machines: tuple[Identifier, ...] = ()
+    site: Identifier | None = None
+
+
+class ReplayRequest(_Envelope):
+    """From a gateway to an agent: publish the event sequence ``first..last`` again."""
+
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+    requester: str = ""
+
+
+SequencedMessage = StateMessage | EventMessage
+Message = SequencedMessage | Telemetry | AgentStatus | ReplayRequest
+
+_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+# --- topics ------------------------------------------------------------------
+
+MachineChannel = Literal["state", "event", "telemetry"]
+AgentChannel = Literal["status", "replay"]
+_MACHINE_CHANNELS: tuple[str, ...] = ("state", "event", "telemetry")
+_AGENT_CHANNELS: tuple[str, ...] = ("status", "replay")
+# ``agent`` is the second level of agent topics, so no machine may be called that.
+RESERVED_MACHINE_IDS = frozenset({"agent"})
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    site: str
+    channel: str
+    machine: str | None = None
+    agent: str | None = None
+
+
+def machine_topic(site: str, machine: str, channel: MachineChannel) -> str:
+    return f"{TOPIC_ROOT}/{site}/{machine}/{channel}"
+
+
+def agent_topic(site: str, agent: str, channel: AgentChannel) -> str:
+    return f"{TOPIC_ROOT}/{site}/agent/{agent}/{channel}"
+
+
+def subscription(site: str = "+") -> list[str]:
+    """Topic filters a gateway subscribes to (``+`` for every site)."""
+    return [f"{TOPIC_ROOT}/{site}/+/{c}" for c in _MACHINE_CHANNELS] + [f"{TOPIC_ROOT}/{site}/agent/+/status"]
+
+
+def replay_filter(site: str, agent: str) -> str:
+    return agent_topic(site, agent, "replay")
+
+
+def is_valid_id(value: str) -> bool:
+    return bool(_ID_RE.match(value))
+
+
+def parse_topic(topic: str) -> Topic:
+    parts = topic.split("/")
+    if len(parts) < 2 or "/".join(parts[:2]) != TOPIC_ROOT:
+        raise ContractError(f"topic {topic!r} is outside {TOPIC_ROOT}/")
+    rest = parts[2:]
+    if len(rest) == 3 and rest[2] in _MACHINE_CHANNELS and rest[1] not in RESERVED_MACHINE_IDS:
+        site, machine, channel = rest
+        _check_ids(topic, site, machine)
+        return Topic(site=site, channel=channel, machine=machine)
+    if len(rest) == 4 and rest[1] == "agent" and rest[3] in _AGENT_CHANNELS:
+        site, _, agent, channel = rest
+        _check_ids(topic, site, agent)
+        return Topic(site=site, channel=channel, agent=agent)
+    raise ContractError(f"topic {topic!r} is not in the atelier topic tree")
+
+
+def _check_ids(topic: str, *ids: str) -> None:
+    for value in ids:
+        if not is_valid_id(value):
+            raise ContractError(f"topic {topic!r}: {value!r} is not a valid identifier")
+
+
+# --- encode / decode ---------------------------------------------------------
+
+
+def encode(message: Message) -> bytes:
+    return message.model_dump_json(by_alias=True, exclude_none=False).encode()
+
+
+def decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
+    """Parse and validate one MQTT message; raise ContractError with a readable reason."""
+    parsed = parse_topic(topic)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload of {len(payload)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}")
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ContractError(f"payload is not valid JSON: {err}") from err
+    if not isinstance(raw, dict):
+        raise ContractError("payload is not a JSON object")
+    schema = raw.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise ContractError(f"unsupported schema version {schema!r} (this gateway reads {SCHEMA_VERSION})")
+    message = _validate(parsed, raw)
+    _check_consistent(topic, parsed, message)
+    return parsed, message
+
+
+def _validate(parsed: Topic, raw: dict[str, Any]) -> Message:
+    try:
+        match parsed.channel:
+            case "state":
+                return StateMessage.model_validate(raw)
+            case "event":
+                event: Message = _EVENT_ADAPTER.validate_python(raw)
+                return event
+            case "telemetry":
+                return Telemetry.model_validate(raw)
+            case "status":
+                return AgentStatus.model_validate(raw)
+            case _:
+                return ReplayRequest.model_validate(raw)
+    except ValidationError as err:
+        raise ContractError(f"invalid {parsed.channel} payload: {_summarise(err)}") from err
+
+
+def _check_consistent(topic: str, parsed: Topic, message: Message) -> None:
+    machine = getattr(message, "machine", None)
+    if parsed.machine is not None and machine != parsed.machine:
+        raise ContractError(f"payload machine {machine!r} does not match topic {topic!r}")
+    if parsed.agent is not None and message.agent != parsed.agent:
+        raise ContractError(f"payload agent {message.agent!r} does not match topic {topic!r}")
+
+
+def _summarise(err: ValidationError) -> str:
+    parts = []
+    for item in err.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "payload"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def utc_iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
