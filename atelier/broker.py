@@ -95,7 +95,9 @@ class Broker:
         return self.data_dir / "mosquitto.log"
 
     def write_config(self) -> Path:
-        text = BROKER_SETTINGS.format(data_dir=self.data_dir, user=getpass.getuser()) + LISTENER.format(port=self.port, host=self.host)
+        text = BROKER_SETTINGS.format(data_dir=self.data_dir, user=getpass.getuser()) + LISTENER.format(
+            port=self.port, host=self.host
+        )
         self.config_path.write_text(text + self.extra_config)
         return self.config_path
 
