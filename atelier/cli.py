@@ -1,0 +1,107 @@
+"""The ``atelier`` command: ``edge``, ``gateway`` and ``demo`` subcommands.
+
+Each subcommand imports its daemon only when chosen, so ``atelier --help``
+stays fast and a workshop PC without the gateway's needs still runs the agent.
+Exit codes: 0 success, 1 runtime failure, 2 configuration error (the systemd
+units set ``RestartPreventExitStatus=2``: restarting cannot fix a bad file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from atelier import __version__
+
+EXIT_CONFIG = 2
+DEFAULT_EDGE_CONFIG = Path("/etc/atelier/edge.toml")
+DEFAULT_GATEWAY_CONFIG = Path("/etc/atelier/gateway.toml")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _edge_run(args: argparse.Namespace) -> int:
+    from edge_agent.app import main as run
+
+    return run(args.config)
+
+
+def _edge_check(args: argparse.Namespace) -> int:
+    from edge_agent.app import check
+
+    return check(args.config)
+
+
+def _gateway_run(args: argparse.Namespace) -> int:
+    from gateway.app import main as run
+
+    return run(args.config)
+
+
+def _gateway_check(args: argparse.Namespace) -> int:
+    from gateway.app import check
+
+    return check(args.config)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from atelier.demo import run_demo
+
+    return run_demo(port=args.port, data_dir=args.data, seconds=args.seconds)
+
+
+def _config_option(parser: argparse.ArgumentParser, default: Path) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=default, help=f"configuration file (default {default})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atelier", description="Atelier: CNC machines to the people who run them.")
+    parser.add_argument("--version", action="version", version=f"atelier {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    edge = commands.add_parser("edge", help="the edge agent on a workshop PC").add_subparsers(
+        dest="edge_command", required=True, metavar="ACTION"
+    )
+    _add(edge, "run", "run the edge agent daemon", _edge_run, DEFAULT_EDGE_CONFIG)
+    _add(edge, "check", "validate the configuration and every profile it uses", _edge_check, DEFAULT_EDGE_CONFIG)
+
+    gateway = commands.add_parser("gateway", help="the gateway next to the broker").add_subparsers(
+        dest="gateway_command", required=True, metavar="ACTION"
+    )
+    _add(gateway, "run", "run the gateway daemon (ingest, API and pages)", _gateway_run, DEFAULT_GATEWAY_CONFIG)
+    _add(gateway, "check", "validate the configuration", _gateway_check, DEFAULT_GATEWAY_CONFIG)
+
+    demo = commands.add_parser("demo", help="the whole system on this machine with simulated machines")
+    demo.add_argument("--port", type=int, default=8000, help="HTTP port of the pages (default 8000)")
+    demo.add_argument("--data", type=Path, default=Path("demo-data"), help="data folder (default ./demo-data)")
+    demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _add(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    handler: Handler,
+    default_config: Path,
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text)
+    _config_option(parser, default_config)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
