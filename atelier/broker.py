@@ -103,13 +103,13 @@ class Broker:
 
     def start(self) -> None:
         self.write_config()
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [find_mosquitto(), "-c", str(self.config_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [find_mosquitto(), "-c", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             wait_for_port(self.host, self.port)
         except BrokerError:

@@ -52,6 +52,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(port=args.port, data_dir=args.data, seconds=args.seconds)
 
 
+def _bus_secure(args: argparse.Namespace) -> int:
+    from atelier.bus_security import secure_main
+
+    return secure_main(args.edge, args.gateway, args.out, (args.ca, args.cert, args.key))
+
+
 def _config_option(parser: argparse.ArgumentParser, default: Path) -> None:
     parser.add_argument("-c", "--config", type=Path, default=default, help=f"configuration file (default {default})")
 
@@ -72,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add(gateway, "run", "run the gateway daemon (ingest, API and pages)", _gateway_run, DEFAULT_GATEWAY_CONFIG)
     _add(gateway, "check", "validate the configuration", _gateway_check, DEFAULT_GATEWAY_CONFIG)
+
+    bus = commands.add_parser("bus", help="broker administration").add_subparsers(
+        dest="bus_command", required=True, metavar="ACTION"
+    )
+    secure = bus.add_parser("secure", help="write a TLS broker configuration, passwords and an ACL")
+    secure.add_argument("--edge", type=Path, action="append", required=True, help="an agent's edge.toml (repeat)")
+    secure.add_argument("--gateway", action="append", default=["gateway"], help="gateway user name (repeat)")
+    secure.add_argument("--out", type=Path, default=Path("/etc/mosquitto/atelier"), help="output folder")
+    secure.add_argument("--ca", type=Path, required=True, help="CA certificate (PEM)")
+    secure.add_argument("--cert", type=Path, required=True, help="broker certificate (PEM)")
+    secure.add_argument("--key", type=Path, required=True, help="broker private key (PEM)")
+    secure.set_defaults(handler=_bus_secure)
 
     demo = commands.add_parser("demo", help="the whole system on this machine with simulated machines")
     demo.add_argument("--port", type=int, default=8000, help="HTTP port of the pages (default 8000)")

@@ -1,0 +1,139 @@
+"""A secured broker for Atelier: TLS listener, one password per agent, and an ACL.
+
+An agent may publish only under its own machines and its own status topic and
+read only its replay topic; a gateway may read the whole tree and publish only
+replay requests. ``atelier bus secure`` writes these files for mosquitto.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_agent.contract import TOPIC_ROOT, agent_topic, machine_topic
+
+TLS_LISTENER = """\
+listener {port} {host}
+protocol mqtt
+cafile {ca_file}
+certfile {cert_file}
+keyfile {key_file}
+tls_version tlsv1.2
+allow_anonymous false
+password_file {password_file}
+acl_file {acl_file}
+"""
+
+
+GATEWAY_GRANTS = (
+    f"topic read {TOPIC_ROOT}/+/+/state",
+    f"topic read {TOPIC_ROOT}/+/+/event",
+    f"topic read {TOPIC_ROOT}/+/+/telemetry",
+    f"topic read {TOPIC_ROOT}/+/agent/+/status",
+    f"topic write {TOPIC_ROOT}/+/agent/+/replay",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAccount:
+    agent: str
+    site: str
+    machines: tuple[str, ...]
+
+
+def acl(agents: list[AgentAccount], gateways: list[str]) -> str:
+    """Mosquitto ACL text; anything not granted is denied."""
+    blocks = []
+    for account in agents:
+        lines = [f"user {account.agent}"]
+        for machine in account.machines:
+            lines.extend(
+                f"topic write {machine_topic(account.site, machine, ch)}" for ch in ("state", "event", "telemetry")
+            )
+        lines.append(f"topic write {agent_topic(account.site, account.agent, 'status')}")
+        lines.append(f"topic read {agent_topic(account.site, account.agent, 'replay')}")
+        blocks.append("\n".join(lines))
+    blocks.extend("\n".join([f"user {gateway}", *GATEWAY_GRANTS]) for gateway in gateways)
+    return "\n\n".join(blocks) + "\n"
+
+
+def write_password_file(path: Path, credentials: dict[str, str]) -> None:
+    """Hash the passwords with mosquitto_passwd so the broker never sees them in clear."""
+    tool = shutil.which("mosquitto_passwd")
+    if tool is None:
+        raise RuntimeError("mosquitto_passwd is missing: apt-get install mosquitto")
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    for user, password in credentials.items():
+        subprocess.run([tool, "-b", str(path), user, password], check=True, capture_output=True)
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def tls_listener(
+    *, host: str, port: int, ca_file: Path, cert_file: Path, key_file: Path, password_file: Path, acl_file: Path
+) -> str:
+    return TLS_LISTENER.format(
+        host=host,
+        port=port,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        password_file=password_file,
+        acl_file=acl_file,
+    )
+
+
+def write_broker_files(
+    *,
+    out_dir: Path,
+    agents: list[AgentAccount],
+    gateways: list[str],
+    tls: tuple[Path, Path, Path],
+    host: str = "0.0.0.0",  # noqa: S104 - a site broker listens on the workshop network
+    port: int = 8883,
+) -> dict[str, str]:
+    """Write acl, passwd, credentials.txt and atelier.conf into ``out_dir``; return the new passwords."""
+    from atelier.broker import BROKER_SETTINGS
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    credentials = {user: new_password() for user in [a.agent for a in agents] + gateways}
+    (out_dir / "acl").write_text(acl(agents, gateways))
+    write_password_file(out_dir / "passwd", credentials)
+    secret = out_dir / "credentials.txt"
+    secret.touch(mode=0o600)
+    secret.write_text("".join(f"{user} {password}\n" for user, password in credentials.items()))
+    ca_file, cert_file, key_file = tls
+    settings = BROKER_SETTINGS.format(data_dir="/var/lib/mosquitto", user="mosquitto")
+    listener = tls_listener(
+        host=host,
+        port=port,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        password_file=out_dir / "passwd",
+        acl_file=out_dir / "acl",
+    )
+    (out_dir / "atelier.conf").write_text(settings + listener)
+    return credentials
+
+
+def secure_main(edge_configs: list[Path], gateways: list[str], out_dir: Path, tls: tuple[Path, Path, Path]) -> int:
+    from atelier import tomlconfig
+    from edge_agent import config
+
+    try:
+        loaded = [config.load(path) for path in edge_configs]
+    except tomlconfig.ConfigError as err:
+        print(err)
+        return 2
+    agents = [AgentAccount(c.agent.id, c.agent.site, tuple(m.id for m in c.machines)) for c in loaded]
+    write_broker_files(out_dir=out_dir, agents=agents, gateways=gateways, tls=tls)
+    print(f"Wrote {out_dir}/atelier.conf, acl, passwd and credentials.txt (keep this one secret).")
+    print("Put each agent's password in its edge.toml [broker] section and the gateway's in gateway.toml.")
+    return 0
