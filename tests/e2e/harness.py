@@ -1,0 +1,200 @@
+"""The whole chain as separate processes: broker, edge agent, gateway, as they run in a workshop.
+
+Each daemon runs as ``python -m atelier ...`` so tests can SIGKILL and restart it.
+The truth is the simulators' own record of the cycles they made; the result is
+what the gateway wrote to its SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from atelier.broker import Broker, free_port, wait_for_port
+
+SITE = "e2e"
+AGENT = "e2e-pc"
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def sim_options(seed: int, cycles: int, cycle_s: float = 0.4, **extra: object) -> dict[str, object]:
+    """A quick, deterministic simulated machine: short cycles, no surprises unless asked."""
+    options: dict[str, object] = {
+        "seed": seed,
+        "programs": [{"name": f"PRG{seed}", "cycle_s": cycle_s, "parts_per_cycle": 1, "tool": "T1"}],
+        "idle_s": 0.15,
+        "jitter": 0.1,
+        "cycles": cycles,
+        "feed_hold_chance": 0.0,
+        "alarm_chance": 0.0,
+        "abort_chance": 0.0,
+        "mode_change_chance": 0.0,
+        "telemetry_interval_s": 0.2,
+    }
+    options.update(extra)
+    return options
+
+
+@dataclass
+class Daemon:
+    name: str
+    args: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as handle:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "atelier", *self.args],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        self._signal(signal.SIGTERM, timeout_s)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL, 5.0)
+
+    def _signal(self, sig: signal.Signals, timeout_s: float) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class Chain:
+    root: Path
+    broker: Broker
+    machines: dict[str, dict[str, object]] = field(default_factory=dict)
+    http_port: int = field(default_factory=free_port)
+    agent: Daemon | None = None
+    gateway: Daemon | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "gateway.sqlite"
+
+    def record_path(self, machine: str) -> Path:
+        return self.root / "records" / f"{machine}.jsonl"
+
+    def add_machine(self, machine: str, options: dict[str, object]) -> None:
+        self.machines[machine] = {**options, "record_path": str(self.record_path(machine))}
+
+    def write_configs(self) -> None:
+        (self.root / "records").mkdir(parents=True, exist_ok=True)
+        edge = [
+            f'[agent]\nid = "{AGENT}"\nsite = "{SITE}"\nstate_dir = "{self.root / "edge"}"\n',
+            f'[broker]\nhost = "{self.broker.host}"\nport = {self.broker.port}\nreconnect_max_s = 1.0\n',
+        ]
+        for machine, options in self.machines.items():
+            edge.append(f'[[machines]]\nid = "{machine}"\ndriver = "simulator"\ntelemetry_interval_s = 0.2\n')
+            edge.append("[machines.options]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
+        (self.root / "edge.toml").write_text("\n".join(edge))
+        (self.root / "gateway.toml").write_text(
+            f'[gateway]\nid = "e2e-gw"\nsite = "{SITE}"\n\n'
+            f'[broker]\nhost = "{self.broker.host}"\nport = {self.broker.port}\n\n'
+            f'[database]\nurl = "sqlite:///{self.db_path}"\n\n'
+            f"[ingest]\ngap_timeout_s = 2.0\n\n"
+            f'[http]\nhost = "127.0.0.1"\nport = {self.http_port}\n'
+        )
+
+    def start_gateway(self) -> None:
+        self.gateway = Daemon(
+            "gateway", ["gateway", "run", "-c", str(self.root / "gateway.toml")], self.root / "gw.log"
+        )
+        self.gateway.start()
+        wait_for_port("127.0.0.1", self.http_port, timeout_s=30)
+
+    def start_agent(self) -> None:
+        self.agent = Daemon("edge", ["edge", "run", "-c", str(self.root / "edge.toml")], self.root / "edge.log")
+        self.agent.start()
+
+    def start(self) -> None:
+        self.write_configs()
+        self.start_gateway()
+        self.start_agent()
+
+    def stop(self) -> None:
+        for daemon in (self.agent, self.gateway):
+            if daemon is not None:
+                daemon.stop()
+
+    # --- the truth and the result ----------------------------------------------------------
+
+    def records(self, machine: str | None = None) -> list[dict[str, Any]]:
+        names = [machine] if machine else list(self.machines)
+        rows: list[dict[str, Any]] = []
+        for name in names:
+            path = self.record_path(name)
+            if path.exists():
+                rows.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
+        return rows
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        if not self.db_path.exists():
+            return []
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10) as conn:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError:
+                return []  # schema not created yet
+
+    def cycles(self) -> list[tuple[Any, ...]]:
+        return self.query(
+            "SELECT m.name, c.program, c.started, c.duration_s, c.parts, c.outcome, c.seq "
+            "FROM cycles c JOIN machines m ON m.id = c.machine_id ORDER BY m.name, c.started"
+        )
+
+    def parts(self) -> dict[str, int]:
+        rows = self.query(
+            "SELECT m.name, SUM(p.count) FROM part_counts p JOIN machines m ON m.id = p.machine_id GROUP BY m.name"
+        )
+        return {name: int(total) for name, total in rows}
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            for daemon in (self.agent, self.gateway):
+                if daemon is not None and daemon.process is not None and daemon.process.poll() is not None:
+                    raise AssertionError(f"{daemon.name} died: {daemon.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+    def all_cycles_made(self, per_machine: int) -> bool:
+        return all(len(self.records(m)) >= per_machine for m in self.machines)
