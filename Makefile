@@ -4,15 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-APT_PACKAGES := mosquitto mosquitto-clients
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_PACKAGES := mosquitto=mosquitto
+TEST_PACKAGES := mosquitto_sub=mosquitto-clients mosquitto_passwd=mosquitto victoria-metrics=victoria-metrics
 
-.PHONY: demo test lint typecheck pytest system-deps venv bench clean
+.PHONY: demo test lint typecheck pytest demo-deps test-deps venv bench clean
 
-demo: system-deps venv
+demo: demo-deps venv
 	$(BIN)/atelier demo
 
-test: system-deps venv lint typecheck pytest
+test: test-deps venv lint typecheck pytest
 
 lint: venv
 	$(BIN)/ruff check .
@@ -35,22 +35,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-# Debian packages the system needs: the mosquitto broker (the demo and the tests start their own).
-system-deps:
-	@missing=""; \
-	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
-	command -v mosquitto_sub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
-	if [ -n "$$missing" ]; then \
-		echo "Installing Debian packages:$$missing"; \
-		if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
-			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing || \
-			{ echo "Could not install$$missing. Install them by hand: apt-get install$$missing"; exit 1; }; \
-		else \
-			echo "Atelier needs$$missing. Install them with your package manager (Debian: apt-get install$$missing)"; exit 1; \
-		fi; \
-	fi
+# Debian packages: the demo needs the mosquitto broker; the tests also need its clients (the raw-drain
+# baseline), victoria-metrics (a real InfluxDB v2 write API) and chromium (page tests).
+demo-deps:
+	@scripts/ensure-debian-packages.sh $(DEMO_PACKAGES)
 
-bench: system-deps venv
+test-deps:
+	@scripts/ensure-debian-packages.sh $(DEMO_PACKAGES) $(TEST_PACKAGES)
+
+bench: test-deps venv
 	$(BIN)/python -m bench
 
 clean:
