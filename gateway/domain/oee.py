@@ -1,0 +1,139 @@
+"""Utilisation and OEE of a machine over a window, from its state timeline and its cycles.
+
+Definitions (also in docs/records.md):
+- the window is split by the machine's state into running (execution ACTIVE),
+  held (feed hold, interrupted, optional or program stop), alarm (STOPPED with an
+  alarm, or emergency stop), idle (switched on, not running) and offline
+  (UNAVAILABLE, or before the first state known);
+- availability = running / (window − offline): of the time the machine was
+  switched on, the share it spent cutting;
+- performance = Σ(standard cycle time × parts) / running, over cycles whose order
+  has a standard time; above 1 means the standard is loose;
+- quality = good / made, good = made − scrap;
+- OEE = availability × performance × quality;
+- free capacity = window − running: what a partner company could still book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from gateway.domain.model import CycleFact
+
+Category = Literal["running", "held", "alarm", "idle", "offline"]
+HELD = frozenset({"FEED_HOLD", "INTERRUPTED", "OPTIONAL_STOP", "PROGRAM_STOPPED"})
+
+
+@dataclass(frozen=True, slots=True)
+class StatePoint:
+    ts: datetime
+    availability: str
+    execution: str | None
+    alarm: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: datetime
+    end: datetime
+    category: Category
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    window_s: float
+    running_s: float
+    held_s: float
+    alarm_s: float
+    idle_s: float
+    offline_s: float
+
+    @property
+    def free_s(self) -> float:
+        return self.window_s - self.running_s
+
+    @property
+    def on_s(self) -> float:
+        return self.window_s - self.offline_s
+
+
+@dataclass(frozen=True, slots=True)
+class Oee:
+    availability: float | None
+    performance: float | None
+    quality: float | None
+
+    @property
+    def oee(self) -> float | None:
+        if self.availability is None or self.performance is None or self.quality is None:
+            return None
+        return self.availability * self.performance * self.quality
+
+
+def categorise(point: StatePoint) -> Category:
+    if point.availability != "AVAILABLE":
+        return "offline"
+    if point.alarm or point.execution == "STOPPED":
+        return "alarm"
+    if point.execution == "ACTIVE":
+        return "running"
+    if point.execution in HELD:
+        return "held"
+    return "idle"
+
+
+def timeline(points: Sequence[StatePoint], start: datetime, end: datetime) -> list[Span]:
+    """Spans covering [start, end); ``points`` sorted by time, the last one before ``start`` included."""
+    spans: list[Span] = []
+    current: Category = "offline"
+    cursor = start
+    for point in points:
+        if point.ts >= end:
+            break
+        if point.ts > cursor:
+            spans.append(Span(cursor, point.ts, current))
+            cursor = point.ts
+        current = categorise(point)
+    if cursor < end:
+        spans.append(Span(cursor, end, current))
+    return _merge(spans)
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for span in spans:
+        if merged and merged[-1].category == span.category and merged[-1].end == span.start:
+            merged[-1] = Span(merged[-1].start, span.end, span.category)
+        else:
+            merged.append(span)
+    return merged
+
+
+def utilisation(spans: Sequence[Span]) -> Utilisation:
+    totals = dict.fromkeys(("running", "held", "alarm", "idle", "offline"), 0.0)
+    for span in spans:
+        totals[span.category] += span.seconds
+    return Utilisation(
+        window_s=sum(totals.values()),
+        running_s=totals["running"],
+        held_s=totals["held"],
+        alarm_s=totals["alarm"],
+        idle_s=totals["idle"],
+        offline_s=totals["offline"],
+    )
+
+
+def oee(use: Utilisation, cycles: Sequence[CycleFact], *, made: int, scrap: int) -> Oee:
+    availability = use.running_s / use.on_s if use.on_s > 0 else None
+    earned = sum(c.standard_s * c.parts for c in cycles if c.standard_s is not None)
+    timed = any(c.standard_s is not None for c in cycles)
+    performance = earned / use.running_s if timed and use.running_s > 0 else None
+    quality = max(0, made - scrap) / made if made > 0 else None
+    return Oee(availability=availability, performance=performance, quality=quality)

@@ -1,0 +1,104 @@
+"""A student's practice log: time on each machine, time in cycle, parts, and cycle times against the standard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.model import CycleFact, WorkSession
+
+# A slope of the cycle-time ratio below this per cycle reads as "getting faster".
+TREND_THRESHOLD = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class MachinePractice:
+    machine: str
+    sessions: int
+    session_s: float
+    cycle_s: float
+    cycles: int
+    parts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeLog:
+    sessions: int
+    session_s: float
+    cycle_s: float
+    cycles: int
+    parts_made: int
+    scrap: int
+    mean_cycle_s: float | None
+    best_cycle_s: float | None
+    # Mean of duration / standard over cycles with a standard: 1.0 is on standard, 1.2 is 20 % slower.
+    mean_vs_standard: float | None
+    # Least-squares slope of duration / standard per cycle, in time order; negative is improving.
+    trend: float | None
+    machines: tuple[MachinePractice, ...]
+
+    @property
+    def good(self) -> int:
+        return max(0, self.parts_made - self.scrap)
+
+    @property
+    def trend_word(self) -> str:
+        if self.trend is None:
+            return "unknown"
+        if self.trend < -TREND_THRESHOLD:
+            return "improving"
+        if self.trend > TREND_THRESHOLD:
+            return "slowing"
+        return "steady"
+
+
+def practice_log(
+    *, sessions: Sequence[WorkSession], cycles: Sequence[CycleFact], scrap: int, now: datetime
+) -> PracticeLog:
+    """``cycles`` are those attributed to the student's sessions."""
+    completed = sorted((c for c in cycles if c.completed), key=lambda c: c.ended)
+    durations = [c.duration_s for c in completed]
+    ratios = [c.duration_s / c.standard_s for c in completed if c.standard_s]
+    return PracticeLog(
+        sessions=len(sessions),
+        session_s=sum(s.seconds(now) for s in sessions),
+        cycle_s=sum(c.duration_s for c in cycles),
+        cycles=len(completed),
+        parts_made=sum(c.parts for c in cycles),
+        scrap=scrap,
+        mean_cycle_s=sum(durations) / len(durations) if durations else None,
+        best_cycle_s=min(durations) if durations else None,
+        mean_vs_standard=sum(ratios) / len(ratios) if ratios else None,
+        trend=slope(ratios),
+        machines=_per_machine(sessions, cycles, now),
+    )
+
+
+def _per_machine(
+    sessions: Sequence[WorkSession], cycles: Sequence[CycleFact], now: datetime
+) -> tuple[MachinePractice, ...]:
+    names = sorted({s.machine for s in sessions} | {c.machine for c in cycles})
+    return tuple(
+        MachinePractice(
+            machine=name,
+            sessions=sum(1 for s in sessions if s.machine == name),
+            session_s=sum(s.seconds(now) for s in sessions if s.machine == name),
+            cycle_s=sum(c.duration_s for c in cycles if c.machine == name),
+            cycles=sum(1 for c in cycles if c.machine == name and c.completed),
+            parts=sum(c.parts for c in cycles if c.machine == name),
+        )
+        for name in names
+    )
+
+
+def slope(values: Sequence[float]) -> float | None:
+    """Least-squares slope of values against their index; None under three points."""
+    n = len(values)
+    if n < 3:
+        return None
+    mean_x = (n - 1) / 2
+    mean_y = sum(values) / n
+    numerator = sum((i - mean_x) * (y - mean_y) for i, y in enumerate(values))
+    denominator = sum((i - mean_x) ** 2 for i in range(n))
+    return numerator / denominator

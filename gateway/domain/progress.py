@@ -1,0 +1,73 @@
+"""Where a customer order stands: good parts, what remains, and when it will be done at the current pace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.domain.model import CycleFact
+
+# How many recent cycles set the pace of a projection.
+PACE_WINDOW = 10
+
+
+@dataclass(frozen=True, slots=True)
+class OrderProgress:
+    ordered: int
+    made: int
+    scrap: int
+    good: int
+    remaining: int
+    seconds_per_part: float | None
+    projected_finish: datetime | None
+    late: bool
+    done: bool
+
+
+def seconds_per_part(cycles: Sequence[CycleFact], window: int = PACE_WINDOW) -> float | None:
+    """The pace of the last ``window`` completed cycles, gaps between cycles included.
+
+    Gaps count because a projection that ignored loading, measuring and breaks would
+    promise a finish the workshop never meets. With a single cycle only its duration is known.
+    """
+    recent = sorted((c for c in cycles if c.completed and c.parts > 0), key=lambda c: c.ended)[-window:]
+    if not recent:
+        return None
+    parts = sum(c.parts for c in recent)
+    if len(recent) == 1:
+        return recent[0].duration_s / parts
+    span = (recent[-1].ended - recent[0].started).total_seconds()
+    return span / parts if span > 0 else None
+
+
+def order_progress(
+    *,
+    ordered: int,
+    made: int,
+    scrap: int,
+    due: datetime | None,
+    cycles: Sequence[CycleFact],
+    now: datetime,
+) -> OrderProgress:
+    good = max(0, made - scrap)
+    remaining = max(0, ordered - good)
+    pace = seconds_per_part(cycles)
+    if remaining == 0:
+        projected: datetime | None = None
+    elif pace is not None:
+        projected = now + timedelta(seconds=pace * remaining)
+    else:
+        projected = None
+    late = remaining > 0 and due is not None and (now > due or (projected is not None and projected > due))
+    return OrderProgress(
+        ordered=ordered,
+        made=made,
+        scrap=scrap,
+        good=good,
+        remaining=remaining,
+        seconds_per_part=pace,
+        projected_finish=projected,
+        late=late,
+        done=remaining == 0,
+    )
