@@ -76,7 +76,8 @@ def test_a_session_must_end_after_it_starts() -> None:
 
 @given(st.lists(st.integers(min_value=1, max_value=90), min_size=1, max_size=12), st.floats(0, 2000))
 def test_non_overlapping_sessions_attribute_each_instant_once(lengths: list[int], minute: float) -> None:
-    sessions, cursor = [], 0
+    sessions: list[WorkSession] = []
+    cursor = 0
     for i, length in enumerate(lengths):
         check_no_overlap(sessions, "mill", at(cursor), at(cursor + length))
         sessions.append(WorkSession(i, "mill", student_id=i, order_id=None, start=at(cursor), end=at(cursor + length)))
