@@ -58,6 +58,12 @@ def _bus_secure(args: argparse.Namespace) -> int:
     return secure_main(args.edge, args.gateway, args.out, (args.ca, args.cert, args.key))
 
 
+def _install(args: argparse.Namespace) -> int:
+    from atelier.install import install
+
+    return install(args.root)
+
+
 def _config_option(parser: argparse.ArgumentParser, default: Path) -> None:
     parser.add_argument("-c", "--config", type=Path, default=default, help=f"configuration file (default {default})")
 
@@ -90,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     secure.add_argument("--cert", type=Path, required=True, help="broker certificate (PEM)")
     secure.add_argument("--key", type=Path, required=True, help="broker private key (PEM)")
     secure.set_defaults(handler=_bus_secure)
+
+    installer = commands.add_parser("install", help="install the systemd units, the service user and example configs")
+    installer.add_argument("--root", type=Path, default=None, help="stage the files under this folder instead of /")
+    installer.set_defaults(handler=_install)
 
     demo = commands.add_parser("demo", help="the whole system on this machine with simulated machines")
     demo.add_argument("--port", type=int, default=8000, help="HTTP port of the pages (default 8000)")

@@ -56,3 +56,17 @@ def test_template_reads_its_instance_config() -> None:
     assert "/etc/atelier/edge-%i.toml" in text
     assert "StateDirectory=atelier/edge-%i" in text
     assert "SupplementaryGroups=dialout" in text
+
+
+def test_install_stages_units_and_examples(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "atelier", "install", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    unit = (tmp_path / "etc/systemd/system/atelier-edge.service").read_text()
+    assert f"ExecStart={Path(sys.executable).parent / 'atelier'} edge run" in unit
+    assert (tmp_path / "etc/atelier/edge.toml.example").read_text().startswith("# Atelier edge agent")
+    assert (tmp_path / "etc/atelier/gateway.toml.example").exists()
