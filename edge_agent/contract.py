@@ -213,6 +213,8 @@ class AgentStatus(_Envelope):
     version: str = ""
     machines: tuple[Identifier, ...] = ()
     site: Identifier | None = None
+    # Conditions the agent cannot fix itself, e.g. "outbox_over_budget".
+    alarms: tuple[str, ...] = ()
 
 
 class ReplayRequest(_Envelope):

@@ -69,7 +69,9 @@ class Probe:
         self.client.connect("127.0.0.1", secure.port)
         self.client.loop_start()
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, props: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, props: object
+    ) -> None:
         self.connect_reason = reason
         self.connected.set()
 

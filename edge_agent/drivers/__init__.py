@@ -47,6 +47,8 @@ class DriverFactory(Protocol):
 # Import paths rather than classes: the agent imports asyncua only when a machine needs it.
 DRIVERS: dict[str, str] = {
     "simulator": "edge_agent.drivers.simulator:build",
+    "opcua": "edge_agent.drivers.opcua:build",
+    "serial": "edge_agent.drivers.serial:build",
 }
 
 

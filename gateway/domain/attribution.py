@@ -8,7 +8,10 @@ Rules (documented in docs/records.md):
 - a cycle belongs to the session open on its machine when it *ended* (the part
   was finished then); failing that, to the one open when it started (the student
   checked out while the last cycle ran);
-- a part count belongs to the session open at its timestamp;
+- a part count counted during a cycle (between its start and end, on the same
+  machine) follows that cycle, so that a master's reassignment of the cycle
+  carries its parts along; any other part count belongs to the session open at
+  its timestamp;
 - sessions on one machine never overlap: a check-in while another student is
   checked in is refused, never silently resolved.
 """
@@ -43,6 +46,20 @@ def attribute_cycle(
 ) -> WorkSession | None:
     candidates = [s for s in sessions if s.machine == machine]
     return session_at(candidates, machine, ended) or session_at(candidates, machine, started)
+
+
+def attribute_part(
+    sessions: Iterable[WorkSession],
+    machine: str,
+    ts: datetime,
+    *,
+    cycles: Iterable[tuple[datetime, datetime, WorkSession | None]] = (),
+) -> WorkSession | None:
+    """``cycles``: (started, ended, owner) of the machine's cycles, owner as attributed (or assigned)."""
+    for started, ended, owner in sorted(cycles, key=lambda c: c[1]):
+        if started <= ts <= ended:
+            return owner or session_at(sessions, machine, ts)
+    return session_at(sessions, machine, ts)
 
 
 def check_no_overlap(

@@ -12,7 +12,7 @@ class WorkSession:
 
     id: int
     machine: str
-    student_id: int
+    student_id: int | None  # None once the student was deleted: the session keeps its parts
     order_id: int | None
     start: datetime
     end: datetime | None = None

@@ -89,6 +89,27 @@ def categorise(point: StatePoint) -> Category:
     return "idle"
 
 
+def state_points(
+    changes: Sequence[tuple[datetime, str, str | None]], alarms: Sequence[tuple[datetime, datetime | None]]
+) -> list[StatePoint]:
+    """Merge state changes (ts, availability, execution) and fault alarms (raised, cleared) into one timeline.
+
+    A point is emitted at every change and at every alarm edge, carrying whether a
+    fault alarm was active at that instant.
+    """
+    edges = sorted({ts for ts, _, _ in changes} | {r for r, _ in alarms} | {c for _, c in alarms if c is not None})
+    ordered = sorted(changes, key=lambda c: c[0])
+    points: list[StatePoint] = []
+    index, availability, execution = 0, "UNAVAILABLE", None
+    for ts in edges:
+        while index < len(ordered) and ordered[index][0] <= ts:
+            _, availability, execution = ordered[index]
+            index += 1
+        alarm = any(raised <= ts and (cleared is None or ts < cleared) for raised, cleared in alarms)
+        points.append(StatePoint(ts, availability, execution, alarm))
+    return points
+
+
 def timeline(points: Sequence[StatePoint], start: datetime, end: datetime) -> list[Span]:
     """Spans covering [start, end); ``points`` sorted by time, the last one before ``start`` included."""
     spans: list[Span] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,9 +54,18 @@ class PracticeLog:
 
 
 def practice_log(
-    *, sessions: Sequence[WorkSession], cycles: Sequence[CycleFact], scrap: int, now: datetime
+    *,
+    sessions: Sequence[WorkSession],
+    cycles: Sequence[CycleFact],
+    scrap: int,
+    now: datetime,
+    counted: Mapping[str, int] | None = None,
 ) -> PracticeLog:
-    """``cycles`` are those attributed to the student's sessions."""
+    """``cycles`` are those attributed to the student's sessions.
+
+    ``counted``: parts counted per machine (part events attributed to the sessions);
+    when given it is the parts made, otherwise the cycles' own part counts are.
+    """
     completed = sorted((c for c in cycles if c.completed), key=lambda c: c.ended)
     durations = [c.duration_s for c in completed]
     ratios = [c.duration_s / c.standard_s for c in completed if c.standard_s]
@@ -65,20 +74,20 @@ def practice_log(
         session_s=sum(s.seconds(now) for s in sessions),
         cycle_s=sum(c.duration_s for c in cycles),
         cycles=len(completed),
-        parts_made=sum(c.parts for c in cycles),
+        parts_made=sum(counted.values()) if counted is not None else sum(c.parts for c in cycles),
         scrap=scrap,
         mean_cycle_s=sum(durations) / len(durations) if durations else None,
         best_cycle_s=min(durations) if durations else None,
         mean_vs_standard=sum(ratios) / len(ratios) if ratios else None,
         trend=slope(ratios),
-        machines=_per_machine(sessions, cycles, now),
+        machines=_per_machine(sessions, cycles, now, counted),
     )
 
 
 def _per_machine(
-    sessions: Sequence[WorkSession], cycles: Sequence[CycleFact], now: datetime
+    sessions: Sequence[WorkSession], cycles: Sequence[CycleFact], now: datetime, counted: Mapping[str, int] | None
 ) -> tuple[MachinePractice, ...]:
-    names = sorted({s.machine for s in sessions} | {c.machine for c in cycles})
+    names = sorted({s.machine for s in sessions} | {c.machine for c in cycles} | set(counted or {}))
     return tuple(
         MachinePractice(
             machine=name,
@@ -86,7 +95,7 @@ def _per_machine(
             session_s=sum(s.seconds(now) for s in sessions if s.machine == name),
             cycle_s=sum(c.duration_s for c in cycles if c.machine == name),
             cycles=sum(1 for c in cycles if c.machine == name and c.completed),
-            parts=sum(c.parts for c in cycles if c.machine == name),
+            parts=counted.get(name, 0) if counted is not None else sum(c.parts for c in cycles if c.machine == name),
         )
         for name in names
     )

@@ -56,7 +56,7 @@ def check_parts(chain: Chain) -> None:
     assert chain.parts() == {m: n for m, n in made.items() if n}
 
 
-def _start(chain: Chain, cycles: int, **extra: object) -> None:
+def _start(chain: Chain, cycles: int, **extra: Any) -> None:
     for seed, machine in enumerate(MACHINES, start=1):
         chain.add_machine(machine, sim_options(seed, cycles, **extra))
     chain.start()

@@ -1,0 +1,240 @@
+"""The edge agent process: wiring, signals, housekeeping, and ``check`` for a configuration file.
+
+Exit codes: 0 after a clean stop (SIGTERM, SIGINT), 1 on a runtime failure,
+2 on a configuration error (restarting cannot fix a bad file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from atelier import sdnotify
+from atelier.tomlconfig import ConfigError, Problem
+from edge_agent import config as edge_config
+from edge_agent.config import EdgeConfig, MachineConfig
+from edge_agent.drivers import Driver
+from edge_agent.errors import EdgeAgentError
+from edge_agent.outbox import Outbox
+from edge_agent.pipeline import build_driver, load_profile, run_machine
+from edge_agent.profiles import Profile
+from edge_agent.publisher import Publisher
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+PRUNE_INTERVAL_S = 300.0
+
+
+class KeyValueFormatter(logging.Formatter):
+    """One line per record: ``ts=... level=... logger=... msg="..."``; a traceback stays on that line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        line = f"ts={ts} level={record.levelname.lower()} logger={record.name} msg={json.dumps(record.getMessage())}"
+        if record.exc_info and record.exc_info[1] is not None:
+            line += f" exc={json.dumps(''.join(traceback.format_exception(record.exc_info[1])))}"
+        return line
+
+
+def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # asyncua reports every reconnect attempt at INFO; the drivers say what matters.
+    logging.getLogger("asyncua").setLevel(logging.WARNING)
+
+
+def _prepare(config: EdgeConfig) -> dict[str, tuple[MachineConfig, Profile | None, Driver]]:
+    """Load every profile and build every driver before anything starts; raises ConfigError."""
+    prepared = {}
+    for machine in config.machines:
+        profile = load_profile(machine, config.profiles_dir)
+        try:
+            driver = build_driver(machine, profile)
+        except ValueError as err:
+            problem = Problem("edge configuration", f"machines.{machine.id}.driver", machine.driver, str(err))
+            raise ConfigError([problem]) from err
+        prepared[machine.id] = (machine, profile, driver)
+    return prepared
+
+
+async def run(config: EdgeConfig, *, stop: asyncio.Event | None = None) -> None:
+    """Run the agent until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
+    stop = stop or asyncio.Event()
+    prepared = _prepare(config)
+    try:
+        config.agent.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EdgeAgentError(f"agent.state_dir: cannot create {config.agent.state_dir}: {err}") from err
+    outbox = Outbox(
+        config.agent.state_dir / "outbox.sqlite",
+        agent=config.agent.id,
+        site=config.agent.site,
+        event_budget=config.outbox.event_budget,
+        telemetry_budget=config.outbox.telemetry_budget,
+        retention_s=config.outbox.retention_h * 3600,
+    )
+    try:
+        publisher = Publisher(config.broker, outbox, machines=tuple(prepared), max_inflight=config.outbox.max_inflight)
+        await _serve(config, prepared, outbox, publisher, stop)
+    finally:
+        outbox.close()
+
+
+async def _serve(
+    config: EdgeConfig,
+    prepared: dict[str, tuple[MachineConfig, Profile | None, Driver]],
+    outbox: Outbox,
+    publisher: Publisher,
+    stop: asyncio.Event,
+) -> None:
+    loop = asyncio.get_running_loop()
+    signals = _install_signals(loop, stop)
+    publishing = asyncio.create_task(publisher.run(), name="publisher")
+    workers = [
+        asyncio.create_task(
+            run_machine(machine, profile=profile, outbox=outbox, wake=publisher.wake, driver=driver),
+            name=f"machine-{machine.id}",
+        )
+        for machine, profile, driver in prepared.values()
+    ]
+    workers.append(asyncio.create_task(_housekeeping(outbox), name="housekeeping"))
+    logger.info(
+        "agent %s at site %s started: %d machines, broker %s:%d",
+        config.agent.id, config.agent.site, len(prepared), config.broker.host, config.broker.port,
+    )  # fmt: skip
+    sdnotify.ready(f"{len(prepared)} machines")
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({stopping, publishing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        logger.info("agent stopping")
+        sdnotify.stopping()
+        stopping.cancel()
+        for task in workers:  # drivers first, so nothing new arrives while the publisher settles
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        publisher.stop()
+        await publishing
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[signal.Signals]:
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Not available outside the main thread (tests may run the agent in one).
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    return installed
+
+
+async def _housekeeping(outbox: Outbox) -> None:
+    watchdog_s = sdnotify.watchdog_interval_s()
+    interval = min(PRUNE_INTERVAL_S, watchdog_s) if watchdog_s else PRUNE_INTERVAL_S
+    last_prune = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        if loop.time() - last_prune >= PRUNE_INTERVAL_S or last_prune == 0.0:
+            last_prune = loop.time()
+            try:
+                deleted = outbox.prune()
+            except EdgeAgentError as err:
+                logger.warning("outbox prune failed: %s", err)
+            else:
+                stats = outbox.stats()
+                logger.info(
+                    "outbox: %d pruned, %d events and %d telemetry unsent, %d telemetry dropped, next seq %d",
+                    deleted, stats.unsent_events, stats.unsent_telemetry, stats.dropped_telemetry, stats.next_seq,
+                )  # fmt: skip
+        sdnotify.watchdog()
+        await asyncio.sleep(interval)
+
+
+def _print_problems(err: ConfigError) -> None:
+    for problem in err.problems:
+        print(problem, file=sys.stderr)
+
+
+def main(config_path: Path) -> int:
+    configure_logging()
+    try:
+        config = edge_config.load(config_path)
+    except ConfigError as err:
+        _print_problems(err)
+        return EXIT_CONFIG
+    try:
+        asyncio.run(run(config))
+    except ConfigError as err:
+        _print_problems(err)
+        return EXIT_CONFIG
+    except EdgeAgentError as err:
+        logger.critical("agent stopped: %s", err)
+        return EXIT_FAILURE
+    except Exception as err:
+        logger.critical("agent stopped on an unexpected error: %s", err, exc_info=err)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
+
+
+def check(config_path: Path) -> int:
+    """Validate the file, every profile it names and every machine's driver options; print the verdict."""
+    try:
+        config = edge_config.load(config_path)
+    except ConfigError as err:
+        _print_problems(err)
+        return EXIT_CONFIG
+    problems = [*_check_machines(config, config_path), *_check_tls(config, config_path)]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_CONFIG
+    machines = ", ".join(f"{m.id} ({m.driver}{f', {m.profile}' if m.profile else ''})" for m in config.machines)
+    print(
+        f"ok: {config_path}: agent {config.agent.id} at site {config.agent.site}, "
+        f"broker {config.broker.host}:{config.broker.port}, {len(config.machines)} machines: {machines}"
+    )
+    return EXIT_OK
+
+
+def _check_machines(config: EdgeConfig, path: Path) -> list[str]:
+    problems: list[str] = []
+    for machine in config.machines:
+        try:
+            profile = load_profile(machine, config.profiles_dir)
+            if profile is not None and profile.profile.driver != machine.driver:
+                problems.append(
+                    f"{path}: machines.{machine.id}.profile: {machine.profile} is a profile for the "
+                    f"{profile.profile.driver!r} driver, but the machine uses {machine.driver!r}"
+                )
+                continue
+            build_driver(machine, profile)
+        except ConfigError as err:
+            problems.extend(str(p) for p in err.problems)
+        except (ValueError, EdgeAgentError, OSError) as err:
+            problems.append(f"{path}: machines.{machine.id}: {err}")
+    return problems
+
+
+def _check_tls(config: EdgeConfig, path: Path) -> list[str]:
+    tls = config.broker.tls
+    if tls is None:
+        return []
+    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
+    return [
+        f"{path}: broker.tls.{key}: {file} does not exist" for key, file in files.items() if file and not file.exists()
+    ]

@@ -1,0 +1,152 @@
+"""Turn the profile's node specs into node ids on one server, and OPC UA values into plain readings.
+
+Namespace indexes differ between servers and even between firmware versions of
+one control, so every namespace is looked up by URI in the server's
+NamespaceArray at connect time. A node that cannot be resolved is reported per
+key; the other keys keep working.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from asyncua import Client, ua
+
+from edge_agent.drivers import Reading
+from edge_agent.drivers.opcua_options import NodeSpec, identifier_text
+
+logger = logging.getLogger(__name__)
+
+# Status codes that mean "this node id is wrong", as opposed to "no value yet".
+MISSING = frozenset(
+    {
+        ua.StatusCodes.BadNodeIdUnknown,
+        ua.StatusCodes.BadNodeIdInvalid,
+        ua.StatusCodes.BadAttributeIdInvalid,
+    }
+)
+
+
+class NodeResolutionError(Exception):
+    """One key's node could not be turned into a node id on this server."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoundNode:
+    key: str
+    node_id: ua.NodeId
+    spec: NodeSpec
+    mode: Literal["subscribe", "poll"]
+
+
+def node_id_of(spec: NodeSpec, namespaces: Sequence[str]) -> ua.NodeId:
+    """The node id for an id spec, with a namespace URI looked up in ``namespaces``."""
+    if spec.ns_uri is not None:
+        parsed = ua.NodeId.from_string(identifier_text(spec.id))
+        return ua.NodeId(parsed.Identifier, _index_of(spec.ns_uri, namespaces), parsed.NodeIdType)
+    parsed = ua.NodeId.from_string(identifier_text(spec.id) if isinstance(spec.id, int) else str(spec.id))
+    uri = getattr(parsed, "NamespaceUri", None)
+    index = _index_of(uri, namespaces) if uri else parsed.NamespaceIndex
+    if index >= len(namespaces):
+        raise NodeResolutionError(f"namespace index {index} is not on the server (it has {len(namespaces)})")
+    return ua.NodeId(parsed.Identifier, index, parsed.NodeIdType)
+
+
+def _index_of(uri: str, namespaces: Sequence[str]) -> int:
+    try:
+        return list(namespaces).index(uri)
+    except ValueError:
+        known = ", ".join(namespaces[1:]) or "none"
+        raise NodeResolutionError(f"namespace URI {uri!r} is not on the server (it has: {known})") from None
+
+
+async def resolve_path(client: Client, root: ua.NodeId, path: str) -> ua.NodeId:
+    """Follow browse names (globs allowed, first match by name) from ``root``."""
+    current = root
+    walked: list[str] = []
+    for segment in (part for part in path.split("/") if part):
+        children = await client.get_node(current).get_children_descriptions()
+        matches = sorted(
+            (child for child in children if fnmatch.fnmatchcase(child.BrowseName.Name or "", segment)),
+            key=lambda child: child.BrowseName.Name or "",
+        )
+        if not matches:
+            where = "/".join(walked) or "the start node"
+            names = ", ".join(sorted(c.BrowseName.Name or "" for c in children)) or "no children"
+            raise NodeResolutionError(f"no child {segment!r} under {where} (found: {names})")
+        current = matches[0].NodeId
+        walked.append(matches[0].BrowseName.Name or segment)
+    return current
+
+
+async def bind(
+    client: Client, specs: dict[str, NodeSpec], *, root: ua.NodeId, default_mode: Literal["subscribe", "poll"]
+) -> tuple[list[BoundNode], dict[str, str]]:
+    """Resolve every spec; return the bound nodes and, per failed key, the reason."""
+    namespaces = await client.get_namespace_array()
+    bound: list[BoundNode] = []
+    failed: dict[str, str] = {}
+    for key, spec in specs.items():
+        try:
+            if spec.path is not None:
+                node_id = await resolve_path(client, root, spec.path)
+            else:
+                node_id = node_id_of(spec, namespaces)
+        except (NodeResolutionError, ValueError) as err:
+            failed[key] = str(err)
+            continue
+        bound.append(BoundNode(key, node_id, spec, spec.mode or default_mode))
+    return bound, failed
+
+
+async def read(client: Client, nodes: Sequence[BoundNode]) -> list[ua.DataValue]:
+    """Read the values of ``nodes`` in one request, with source and server timestamps."""
+    params = ua.ReadParameters()
+    params.TimestampsToReturn = ua.TimestampsToReturn.Both
+    for node in nodes:
+        item = ua.ReadValueId()
+        item.NodeId = node.node_id
+        item.AttributeId = ua.AttributeIds.Value
+        params.NodesToRead.append(item)
+    results: list[ua.DataValue] = await client.uaclient.read(params)
+    return results
+
+
+def reading(key: str, data: ua.DataValue) -> Reading | None:
+    """A reading from a data value, or None when the value is bad (no value yet, access denied)."""
+    if data.StatusCode is not None and not data.StatusCode.is_good():
+        return None
+    value = data.Value.Value if data.Value is not None else None
+    return Reading(key, plain(value), source_ts(data))
+
+
+def source_ts(data: ua.DataValue) -> datetime:
+    """The control's own timestamp: SourceTimestamp, else ServerTimestamp, else now."""
+    ts = data.SourceTimestamp or data.ServerTimestamp or datetime.now(UTC)
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def plain(value: Any) -> Any:
+    """OPC UA wire types as plain Python values the normaliser can map."""
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    for kind, convert in _PLAIN:
+        if isinstance(value, kind):
+            return convert(value)
+    return value
+
+
+_PLAIN: tuple[tuple[type, Callable[[Any], Any]], ...] = (
+    (ua.LocalizedText, lambda v: v.Text),
+    (ua.QualifiedName, lambda v: v.Name),
+    (ua.NodeId, lambda v: v.to_string()),
+    (ua.StatusCode, lambda v: v.name),
+    (enum.IntEnum, int),
+    (bytes, bytes.hex),
+)

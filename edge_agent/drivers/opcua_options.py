@@ -1,0 +1,147 @@
+"""Options of the ``opcua`` driver, checked once when the driver is built.
+
+A profile gives the defaults (nodes, intervals) and a machine's ``options``
+table overrides them (endpoint, credentials, certificates). A node is given as
+a node id string (``nsu=SinumerikVarProvider;s=/Channel/State/progStatus``,
+``ns=2;i=17``, ``i=2259``), as a table with the namespace by URI
+(``{ns_uri = "...", id = "..."}``), or as a browse path from the Objects folder
+or from a discovered MachineTool instance (``{path = "Monitoring/Channel*/ChannelState"}``).
+Namespaces are resolved by URI at connect time, never by a fixed index.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from atelier import tomlconfig
+
+NODE_ID_PATTERN = re.compile(r"^(nsu=[^;]+;|ns=\d+;)?(i=\d+|s=.+|g=[0-9a-fA-F-]{36}|b=.+)$")
+POLICIES = ("Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss")
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NodeSpec(_Options):
+    """One signal's node: by id (namespace by URI or index) or by browse path."""
+
+    id: str | int | None = Field(default=None, description="identifier, or a full node id string")
+    ns_uri: str | None = Field(default=None, min_length=1, description="namespace URI the id lives in")
+    path: str | None = Field(
+        default=None,
+        min_length=1,
+        description="browse names from the Objects folder (or the MachineTool instance), '/'-separated, globs allowed",
+    )
+    mode: Literal["subscribe", "poll"] | None = Field(default=None, description="overrides the driver's mode")
+    alarm_number: bool = Field(
+        default=False, description="the value is an alarm number (0 = none), reported as a list of alarm codes"
+    )
+
+    @model_validator(mode="after")
+    def _one_address(self) -> NodeSpec:
+        if (self.id is None) == (self.path is None):
+            raise ValueError("give either 'id' (with 'ns_uri' or as a full node id) or 'path'")
+        if self.path is not None and self.ns_uri is not None:
+            raise ValueError("'ns_uri' goes with 'id', not with 'path'")
+        if isinstance(self.id, str) and self.ns_uri is None and not NODE_ID_PATTERN.match(self.id):
+            raise ValueError(f"{self.id!r} is not a node id such as 'nsu=URI;s=/Channel/State/progStatus' or 'i=2259'")
+        return self
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return f"path {self.path}"
+        if self.ns_uri is not None:
+            return f"nsu={self.ns_uri};{identifier_text(self.id)}"
+        return str(self.id)
+
+
+def identifier_text(identifier: str | int | None) -> str:
+    if isinstance(identifier, int):
+        return f"i={identifier}"
+    text = str(identifier)
+    return text if re.match(r"^(i|s|g|b)=", text) else f"s={text}"
+
+
+class SecurityOptions(_Options):
+    mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    policy: Literal["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] = "Basic256Sha256"
+    certificate: Path | None = Field(default=None, description="client certificate (DER or PEM): 'atelier edge cert'")
+    private_key: Path | None = Field(default=None, description="client private key (PEM)")
+    private_key_password: str | None = None
+    application_uri: str | None = Field(
+        default=None, description="must equal the URI in the client certificate; read from it when unset"
+    )
+    trust_dir: Path | None = Field(default=None, description="folder of trusted server certificates (DER or PEM)")
+    trust_on_first_use: bool = Field(
+        default=False, description="store an unknown server certificate in trust_dir and trust it (logged)"
+    )
+
+    @model_validator(mode="after")
+    def _files_for_secure_modes(self) -> SecurityOptions:
+        if self.mode == "None":
+            return self
+        if self.certificate is None or self.private_key is None:
+            raise ValueError(f"mode {self.mode} needs 'certificate' and 'private_key' (see 'atelier edge cert')")
+        if self.trust_dir is None:
+            raise ValueError(f"mode {self.mode} needs 'trust_dir', the folder of trusted server certificates")
+        return self
+
+
+class MachineToolDiscovery(_Options):
+    """OPC 40501: find a MachineTool instance under the Machinery 'Machines' folder."""
+
+    machine: str = Field(default="*", min_length=1, description="browse name (glob) of the machine to follow")
+
+
+class OpcUaOptions(_Options):
+    endpoint: str = Field(pattern=r"^opc\.tcp://[^/\s]+", description="opc.tcp://host:port[/path]")
+    nodes: dict[str, str | NodeSpec] = Field(min_length=1, description="signal key -> node")
+    mode: Literal["subscribe", "poll"] = "subscribe"
+    sampling_interval_ms: float = Field(default=100.0, ge=0)
+    publishing_interval_ms: float = Field(default=250.0, gt=0)
+    keepalive_count: int = Field(default=10, ge=1, le=10_000, description="publishing intervals per keep-alive")
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    request_timeout_s: float = Field(default=4.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    session_timeout_s: float = Field(default=60.0, ge=1)
+    watchdog_interval_s: float = Field(default=2.0, gt=0, description="keep-alive read of the server state")
+    security: SecurityOptions = SecurityOptions()
+    username: str | None = None
+    password: str | None = None
+    machine_tool: MachineToolDiscovery | None = Field(
+        default=None, description="paths are relative to a discovered OPC 40501 MachineTool instance"
+    )
+
+    @field_validator("nodes")
+    @classmethod
+    def _node_strings(cls, nodes: dict[str, str | NodeSpec]) -> dict[str, str | NodeSpec]:
+        for key, node in nodes.items():
+            if isinstance(node, str) and not NODE_ID_PATTERN.match(node):
+                raise ValueError(
+                    f"{key}: {node!r} is not a node id such as 'nsu=URI;s=/Channel/State/progStatus', "
+                    "'ns=2;i=17' or 'i=2259' (use a table {{path = ...}} for a browse path)"
+                )
+        return nodes
+
+    @model_validator(mode="after")
+    def _password_with_user(self) -> OpcUaOptions:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both 'username' and 'password', or neither")
+        return self
+
+    def specs(self) -> dict[str, NodeSpec]:
+        """Every node as a NodeSpec, strings turned into ids."""
+        return {key: NodeSpec(id=node) if isinstance(node, str) else node for key, node in self.nodes.items()}
+
+    def mode_of(self, spec: NodeSpec) -> Literal["subscribe", "poll"]:
+        return spec.mode or self.mode
+
+
+def parse(options: dict[str, Any], *, file: str) -> OpcUaOptions:
+    """Validate the merged options; raise ``ConfigError`` naming the file and the ``options.`` key."""
+    return tomlconfig.validate(OpcUaOptions, options, file=file, prefix="options")

@@ -1,0 +1,180 @@
+"""One machine's task: driver -> tracker -> outbox, reconnecting the driver with back-off.
+
+Each batch is stored before the next one is read, so the driver's pace never
+outruns the disk. A driver failure marks the machine UNAVAILABLE (stored like
+any other output) and the link is retried, doubling the wait; the agent never
+needs a restart. When the outbox cannot store (disk full), the output is kept
+in memory and retried: events are never dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge_agent import drivers, profiles
+from edge_agent.config import MachineConfig
+from edge_agent.contract import Availability
+from edge_agent.drivers import Batch, Driver, Reading
+from edge_agent.errors import DriverError, OutboxError
+from edge_agent.outbox import Outbox
+from edge_agent.profiles import Profile
+from edge_agent.tracker import MachineTracker, TrackerOutput
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Waits between attempts: ``first_s`` doubling to ``max_s``, reset after ``healthy_s`` of good running."""
+
+    first_s: float = 1.0
+    max_s: float = 60.0
+    healthy_s: float = 60.0
+
+    def next(self, delay_s: float) -> float:
+        return min(delay_s * 2, self.max_s)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_profile(machine: MachineConfig, profiles_dir: Path | None) -> Profile | None:
+    """The machine's profile, or None; raises ``tomlconfig.ConfigError`` naming the file."""
+    return profiles.load(machine.profile, profiles_dir) if machine.profile else None
+
+
+def build_driver(machine: MachineConfig, profile: Profile | None) -> Driver:
+    """Raises ValueError (unknown driver) or ``tomlconfig.ConfigError`` (bad options)."""
+    options = profile.merged_options(machine.options) if profile is not None else dict(machine.options)
+    return drivers.build(machine.driver, machine_id=machine.id, options=options, profile=profile)
+
+
+async def run_machine(
+    machine: MachineConfig,
+    *,
+    profile: Profile | None,
+    outbox: Outbox,
+    wake: Callable[[], None],
+    driver: Driver | None = None,
+    backoff: Backoff = Backoff(),
+    clock: Clock = utc_now,
+) -> None:
+    """Run until cancelled."""
+    driver = driver or build_driver(machine, profile)
+    sink = MachineSink(machine, outbox, wake, backoff=Backoff(first_s=backoff.first_s, max_s=30.0))
+    tracker = MachineTracker(profile)
+    delay = backoff.first_s
+    while True:
+        linked_at: float | None = None
+        try:
+            async for batch in driver.readings():
+                first = bool(batch) and linked_at is None
+                if first:
+                    linked_at = time.monotonic()
+                await sink.take(tracker, _announce_link(batch) if first else batch)
+            reason = "the driver stopped yielding readings"
+        except Exception as err:  # any driver failure means: link lost, retry
+            reason = _describe(err)
+        if linked_at is not None and time.monotonic() - linked_at >= backoff.healthy_s:
+            delay = backoff.first_s
+        logger.warning("machine %s: link lost (%s); reconnecting in %.3g s", machine.id, reason, delay)
+        await sink.store(tracker.unavailable(clock()), clock())
+        await asyncio.sleep(delay)
+        delay = backoff.next(delay)
+
+
+class MachineSink:
+    """Stores one machine's tracker outputs: events and state in the outbox, telemetry sampled."""
+
+    def __init__(self, machine: MachineConfig, outbox: Outbox, wake: Callable[[], None], *, backoff: Backoff) -> None:
+        self.machine = machine
+        self.outbox = outbox
+        self.wake = wake
+        self.backoff = backoff
+        self._telemetry: dict[str, float] = {}
+        self._telemetry_sent_at: float | None = None
+
+    async def take(self, tracker: MachineTracker, batch: Batch) -> None:
+        if not batch:
+            return
+        ts = max(reading.ts for reading in batch)
+        try:
+            output = tracker.feed(batch)
+        except Exception as err:  # one bad batch must not stop the machine
+            _log_error("machine %s: cannot interpret a batch of %d readings: %s", self.machine.id, len(batch), err)
+            return
+        await self.store(output, ts)
+
+    async def store(self, output: TrackerOutput, ts: datetime) -> None:
+        if output.drafts or output.state_changed:
+            await self._store_events(output, ts)
+        if output.telemetry:
+            self._sample(output.telemetry, ts)
+        self.wake()
+
+    async def _store_events(self, output: TrackerOutput, ts: datetime) -> None:
+        state = output.state if output.state_changed else None
+        delay, attempts = self.backoff.first_s, 0
+        while True:
+            try:
+                self.outbox.put(self.machine.id, output.drafts, state, ts=ts)
+            except OutboxError as err:
+                attempts += 1
+                if attempts == 1:
+                    _log_error(
+                        "machine %s: %s; keeping %d events in memory and retrying",
+                        self.machine.id, err, len(output.drafts) + (state is not None),
+                    )  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = self.backoff.next(delay)
+            except ValueError as err:
+                _log_error("machine %s: events do not fit the contract, not stored: %s", self.machine.id, err)
+                return
+            else:
+                if attempts:
+                    logger.warning("machine %s: events stored after %d failed attempts", self.machine.id, attempts)
+                return
+
+    def _sample(self, values: dict[str, float], ts: datetime) -> None:
+        # At most one sample per interval, carrying the latest value of every field.
+        self._telemetry.update(values)
+        now = time.monotonic()
+        if self._telemetry_sent_at is not None and now - self._telemetry_sent_at < self.machine.telemetry_interval_s:
+            return
+        try:
+            self.outbox.put_telemetry(self.machine.id, ts, self._telemetry)
+        except OutboxError as err:
+            logger.warning("machine %s: telemetry sample dropped: %s", self.machine.id, err)
+        self._telemetry = {}
+        self._telemetry_sent_at = now
+
+
+def _announce_link(batch: Batch) -> Batch:
+    # Drivers report signals, not their link: the first batch of a link says the machine is there.
+    if any(reading.key == "availability" for reading in batch):
+        return batch
+    ts = min(reading.ts for reading in batch)
+    return [Reading("availability", Availability.AVAILABLE.value, ts), *batch]
+
+
+def _describe(err: Exception) -> str:
+    text = str(err) or "no details"
+    if isinstance(err, TimeoutError):
+        return f"timed out {text}" if str(err) else "timed out"
+    if isinstance(err, DriverError | OSError):
+        return text
+    return f"{type(err).__name__}: {text}"
+
+
+def _log_error(message: str, *args: object) -> None:
+    # An expected failure gets one line; a traceback would only bury the message.
+    logger.error(message, *args)

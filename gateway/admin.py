@@ -1,0 +1,193 @@
+"""What ``atelier gateway`` admin subcommands run: first admin, CSV imports, backup, retention purge.
+
+Each takes the gateway's configuration file, brings the schema up to date,
+prints what it did or exactly what is wrong, and returns an exit code:
+0 done, 1 refused (bad input, nothing written), 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from atelier import tomlconfig
+from gateway import auth, config, importer
+from gateway.errors import GatewayError
+from gateway.records_settings import RecordsSection, load_records_settings
+from gateway.store import db, privacy
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
+
+
+class _ConfigProblemError(Exception):
+    pass
+
+
+def _settings(config_path: Path) -> tuple[config.GatewaySettings, RecordsSection]:
+    try:
+        return config.load(config_path), load_records_settings(config_path)
+    except tomlconfig.ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        raise _ConfigProblemError from err
+
+
+@contextmanager
+def _store(url: str) -> Iterator[Session]:
+    """One transaction on an up-to-date schema: committed if the block returns, rolled back if it raises."""
+    engine = db.make_engine(url)
+    try:
+        db.upgrade(url, engine=engine)
+        with db.session_factory(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _run(config_path: Path, task: Callable[[config.GatewaySettings, RecordsSection], int]) -> int:
+    try:
+        settings, records = _settings(config_path)
+        return task(settings, records)
+    except _ConfigProblemError:
+        return EXIT_CONFIG
+    except GatewayError as err:
+        print(f"atelier gateway: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def create_admin(config_path: Path, username: str, password: str | None) -> int:
+    """Create a master's login; asks for the password (twice) when not given."""
+
+    def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
+        secret = password if password is not None else _ask_password()
+        if secret is None:
+            return EXIT_REFUSED
+        with _store(settings.database.url) as session:
+            auth.create_user(
+                session=session,
+                who="atelier gateway create-admin",
+                now=datetime.now(UTC),
+                username=username,
+                password=secret,
+                role="admin",
+                student_id=None,
+            )
+        print(f"admin {username!r} created")
+        return EXIT_OK
+
+    return _run(config_path, task)
+
+
+def _ask_password() -> str | None:
+    first = getpass.getpass("password for the new admin: ")
+    if first != getpass.getpass("again: "):
+        print("the two passwords differ; nothing created", file=sys.stderr)
+        return None
+    return first
+
+
+def import_students(config_path: Path, csv_path: Path) -> int:
+    return _import(config_path, csv_path, "students")
+
+
+def import_orders(config_path: Path, csv_path: Path) -> int:
+    return _import(config_path, csv_path, "orders")
+
+
+def _import(config_path: Path, csv_path: Path, kind: str) -> int:
+    def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
+        with _store(settings.database.url) as session:
+            if kind == "students":
+                report = importer.check_students(session=session, path=csv_path)
+            else:
+                report = importer.check_orders(session=session, path=csv_path, zone=records.zone())
+            if report.problems:
+                for problem in report.problems:
+                    print(problem, file=sys.stderr)
+                print(f"{len(report.problems)} problem(s): nothing imported", file=sys.stderr)
+                return EXIT_REFUSED
+            who = f"import {csv_path.name}"
+            count = importer.write(session=session, report=report, who=who, now=datetime.now(UTC), kind=kind)
+        print(f"{count} {kind} imported from {csv_path}")
+        return EXIT_OK
+
+    return _run(config_path, task)
+
+
+def purge(config_path: Path) -> int:
+    """Detach practice logs older than ``records.retention_days`` from their students (run daily by a timer)."""
+
+    def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
+        with _store(settings.database.url) as session:
+            before, count = privacy.purge_expired(session=session, settings=records, now=datetime.now(UTC))
+        if before is None:
+            print("records.retention_days is not set: nothing purged")
+            return EXIT_OK
+        print(f"{count} practice session(s) before {before:%Y-%m-%d} detached from their students")
+        return EXIT_OK
+
+    return _run(config_path, task)
+
+
+def backup(config_path: Path, destination: Path) -> int:
+    """A consistent copy of the database while the gateway runs: SQLite's online backup, or pg_dump."""
+
+    def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
+        url = make_url(settings.database.url)
+        if destination.exists():
+            print(f"{destination} exists; choose a new file name", file=sys.stderr)
+            return EXIT_REFUSED
+        if url.get_backend_name() == "sqlite":
+            _sqlite_backup(Path(url.database or ""), destination)
+        else:
+            _pg_dump(settings.database.url, destination)
+        print(f"database backed up to {destination}")
+        return EXIT_OK
+
+    return _run(config_path, task)
+
+
+def _sqlite_backup(source: Path, destination: Path) -> None:
+    if not source.is_file():
+        raise GatewayError(f"no database file at {source}")
+    try:
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(destination) as dst:
+            src.backup(dst)
+    except sqlite3.Error as err:
+        destination.unlink(missing_ok=True)
+        raise GatewayError(f"cannot back up {source}: {err}") from err
+
+
+def _pg_dump(url: str, destination: Path) -> None:
+    program = shutil.which("pg_dump")
+    if program is None:
+        raise GatewayError("pg_dump is not installed (Debian: apt install postgresql-client)")
+    parsed = make_url(url).set(drivername="postgresql")
+    env = {**os.environ}
+    if parsed.password:
+        env["PGPASSWORD"] = str(parsed.password)
+    dsn = parsed.set(password=None).render_as_string(hide_password=False)
+    done = subprocess.run(
+        [program, "--format=custom", f"--file={destination}", f"--dbname={dsn}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        destination.unlink(missing_ok=True)
+        raise GatewayError(f"pg_dump failed: {done.stderr.strip()}")

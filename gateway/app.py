@@ -1,0 +1,191 @@
+"""Wiring and signal handling: migrations, ingest and the HTTP server in one asyncio loop.
+
+``main`` and ``check`` are what ``atelier gateway run|check -c FILE`` call;
+``serve`` runs the gateway in-process (tests, the demo) until ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from atelier import sdnotify, tomlconfig
+from gateway import config, logs, restore
+from gateway.errors import GatewayError, StoreError
+from gateway.ingest import Ingest
+from gateway.live import LiveView
+from gateway.projection import Projector
+from gateway.store import db
+from gateway.web.app import create_app
+from gateway.web.services import Services
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: ``serve`` owns SIGTERM/SIGINT and flushes ingest."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(settings: config.GatewaySettings, *, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or for ever); raise GatewayError if the gateway cannot start."""
+    stop = stop or asyncio.Event()
+    listener = _listen(settings.http.host, settings.http.port)
+    engine = db.make_engine(settings.database.url)
+    try:
+        await asyncio.to_thread(db.upgrade, settings.database.url, engine=engine)
+        try:
+            services = await asyncio.to_thread(_build_services, settings, engine)
+        except SQLAlchemyError as err:
+            raise StoreError(f"cannot read the store: {err}") from err
+        app = create_app(settings, services)
+        server = _Server(
+            uvicorn.Config(
+                app, host=settings.http.host, port=settings.http.port, log_config=None, access_log=False, lifespan="on"
+            )
+        )
+        await _run_server(server, listener, stop, services)
+    finally:
+        listener.close()
+        engine.dispose()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything starts, so a busy port is a clear error and not a half-started gateway."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as err:
+        raise GatewayError(f"cannot listen on {host}:{port}: {err}") from err
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise GatewayError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+    return sock
+
+
+def _build_services(settings: config.GatewaySettings, engine: Engine) -> Services:
+    sessions = db.session_factory(engine)
+    projector = Projector(sessions)
+    projector.load()
+    live = LiveView()
+    with sessions() as session:
+        live.load(restore.machine_views(session=session, now=datetime.now(UTC)))
+        tracker = restore.gap_tracker(session=session, timeout_s=settings.ingest.gap_timeout_s, now=time.monotonic())
+    ingest = Ingest(settings=settings, projector=projector, live=live, tracker=tracker)
+    return Services(live=live, ingest=ingest, sessions=sessions)
+
+
+async def _run_server(server: _Server, listener: socket.socket, stop: asyncio.Event, services: Services) -> None:
+    task = asyncio.create_task(server.serve(sockets=[listener]), name="http")
+    stopper = asyncio.create_task(stop.wait(), name="stop")
+    watchdog = asyncio.create_task(_watchdog(server, services), name="watchdog")
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sdnotify.stopping()
+        server.should_exit = True
+        stopper.cancel()
+        watchdog.cancel()
+        await task
+    if not server.started and not stop.is_set():
+        raise GatewayError("the gateway did not start; see the log above")
+
+
+async def _watchdog(server: _Server, services: Services) -> None:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.05)
+    sdnotify.ready(f"serving on {server.config.host}:{server.config.port}")
+    logger.info("gateway ready http=%s:%d", server.config.host, server.config.port)
+    interval = sdnotify.watchdog_interval_s()
+    if interval is None:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        if services.ingest is None or services.ingest.healthy:
+            sdnotify.watchdog()
+        else:
+            logger.error("ingest is not running; withholding the watchdog ping so systemd restarts the gateway")
+
+
+def _load(config_path: Path) -> config.GatewaySettings | None:
+    try:
+        return config.load(config_path)
+    except tomlconfig.ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def main(config_path: Path) -> int:
+    settings = _load(config_path)
+    if settings is None:
+        return EXIT_CONFIG
+    logs.setup()
+    try:
+        asyncio.run(_main(settings))
+    except GatewayError as err:
+        logger.error("gateway stopped: %s", err)  # noqa: TRY400 - the message says it all, no traceback
+        print(f"atelier gateway: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    logger.info("gateway stopped cleanly")
+    return EXIT_OK
+
+
+async def _main(settings: config.GatewaySettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop=stop)
+
+
+def check(config_path: Path) -> int:
+    settings = _load(config_path)
+    if settings is None:
+        return EXIT_CONFIG
+    problems = _check_files(settings, config_path)
+    try:
+        db.make_engine(settings.database.url).dispose()
+    except (StoreError, ImportError) as err:
+        problems.append(f"{config_path}: database.url: {err}")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_CONFIG
+    print(
+        f"{config_path}: OK (gateway {settings.gateway.id}, site {settings.gateway.site}, "
+        f"broker {settings.broker.host}:{settings.broker.port}, http {settings.http.host}:{settings.http.port})"
+    )
+    return EXIT_OK
+
+
+def _check_files(settings: config.GatewaySettings, config_path: Path) -> list[str]:
+    tls = settings.broker.tls
+    if tls is None:
+        return []
+    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
+    return [
+        f"{config_path}: broker.tls.{key}: file not found (found {str(path)!r})"
+        for key, path in files.items()
+        if path is not None and not path.is_file()
+    ]

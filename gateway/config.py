@@ -1,0 +1,71 @@
+"""The gateway's configuration file (``/etc/atelier/gateway.toml``), checked once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from atelier import tomlconfig
+from edge_agent.contract import ID_PATTERN
+
+DEFAULT_DATABASE_URL = "sqlite:////var/lib/atelier/gateway/atelier.db"
+SITE_FILTER_PATTERN = r"^(\+|[a-z0-9][a-z0-9_-]{0,62})$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GatewaySection(_Section):
+    id: str = Field(pattern=ID_PATTERN, description="stable gateway id; the MQTT client id derives from it")
+    site: str = Field(default="+", pattern=SITE_FILTER_PATTERN, description='site to ingest, "+" for every site')
+
+
+class TlsSection(_Section):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+class BrokerSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    tls: TlsSection | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+
+class DatabaseSection(_Section):
+    url: str = Field(default=DEFAULT_DATABASE_URL, pattern=r"^(sqlite|postgresql)(\+\w+)?://")
+
+
+class IngestSection(_Section):
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    batch_ms: int = Field(default=50, ge=1, le=10_000)
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60, le=0xFFFFFFFF)
+    shared_group: str | None = Field(default=None, pattern=ID_PATTERN, description="MQTT 5 shared subscription group")
+    gap_timeout_s: float = Field(default=10.0, gt=0, le=86_400)
+
+
+class HttpSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class GatewaySettings(_Section):
+    gateway: GatewaySection
+    broker: BrokerSection = BrokerSection()
+    database: DatabaseSection = DatabaseSection()
+    ingest: IngestSection = IngestSection()
+    http: HttpSection = HttpSection()
+
+    @property
+    def client_id(self) -> str:
+        return f"atelier-gateway-{self.gateway.id}"
+
+
+def load(path: Path) -> GatewaySettings:
+    """Read and check the file; raise ``tomlconfig.ConfigError`` listing every problem."""
+    return tomlconfig.load(path, GatewaySettings)

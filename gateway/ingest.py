@@ -1,0 +1,193 @@
+"""The ingest shell: MQTT messages in, batches committed to SQL, then acknowledgements and live updates.
+
+Order per batch: one transaction (in a worker thread), then the broker
+acknowledgements in receive order, then the live view. A batch whose commit
+fails is retried with back-off and never acknowledged meanwhile. A periodic
+task asks agents to replay gaps in their sequence that stay open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from gateway.config import GatewaySettings
+from gateway.gaps import Gaps, GapTracker, ReplayRange
+from gateway.live import LiveView
+from gateway.mqtt_consumer import MqttConsumer, Received
+from gateway.projection import BatchOutcome, Projector
+
+logger = logging.getLogger(__name__)
+
+RETRY_MIN_S = 0.2
+RETRY_MAX_S = 10.0
+_STOP = object()
+
+
+class Ingest:
+    def __init__(
+        self,
+        *,
+        settings: GatewaySettings,
+        projector: Projector,
+        live: LiveView,
+        tracker: GapTracker,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # Pure as it is, the tracker is reached from the database worker thread too: hence the lock.
+        self._settings = settings
+        self._projector = projector
+        self._live = live
+        self._gaps = Gaps(tracker, monotonic)
+        self._queue: asyncio.Queue[Received | object] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db")
+        self._consumer: MqttConsumer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.batches = 0
+        self.last_batch_at = time.monotonic()
+
+    @property
+    def consumer(self) -> MqttConsumer | None:
+        return self._consumer
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def deliver(item: Received) -> None:  # on paho's network thread
+            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+        self._consumer = MqttConsumer(self._settings, deliver)
+        self._consumer.start()
+        self._tasks = [
+            asyncio.create_task(self._batch_loop(), name="ingest-batches"),
+            asyncio.create_task(self._gap_loop(), name="ingest-gaps"),
+        ]
+        logger.info("ingest started client_id=%s", self._settings.client_id)
+
+    async def stop(self) -> None:
+        """Commit and acknowledge what was received, then leave the session (it persists on the broker)."""
+        if self._consumer is None:
+            return
+        self._stopping = True
+        self._consumer.pause()
+        self._queue.put_nowait(_STOP)
+        batches, gaps = self._tasks
+        gaps.cancel()
+        await asyncio.gather(batches, gaps, return_exceptions=True)
+        await asyncio.to_thread(self._consumer.stop)
+        self._executor.shutdown(wait=True)
+        self._consumer = None
+        logger.info("ingest stopped batches=%d", self.batches)
+
+    async def _batch_loop(self) -> None:
+        while True:
+            batch, done = await self._next_batch()
+            if batch:
+                await self._process(batch)
+            if done:
+                return
+
+    async def _next_batch(self) -> tuple[list[Received], bool]:
+        first = await self._queue.get()
+        if first is _STOP:
+            return [], True
+        batch: list[Received] = [first]  # type: ignore[list-item]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.ingest.batch_ms / 1000
+        while len(batch) < self._settings.ingest.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)  # type: ignore[arg-type]
+        return batch, False
+
+    async def _process(self, batch: list[Received]) -> None:
+        outcome = await self._commit(batch)
+        if outcome is None:
+            return  # stopping with the store down: nothing acknowledged, the broker keeps it all
+        consumer = self._consumer
+        if consumer is not None:
+            for item in batch:
+                consumer.ack(item)
+        self._live.apply(outcome.accepted)
+        self.batches += 1
+        self.last_batch_at = time.monotonic()
+        logger.debug(
+            "batch committed size=%d accepted=%d duplicates=%d dead_letters=%d",
+            len(batch),
+            len(outcome.accepted),
+            outcome.duplicates,
+            outcome.dead_letters,
+        )
+
+    async def _commit(self, batch: list[Received]) -> BatchOutcome | None:
+        loop = asyncio.get_running_loop()
+        delay = RETRY_MIN_S
+        while True:
+            apply = functools.partial(self._projector.apply, batch, gaps=self._gaps)
+            try:
+                return await loop.run_in_executor(self._executor, apply)
+            except Exception as err:
+                # SQLAlchemyError is the usual case (locked, disk full, server gone); anything else is a bug,
+                # and retrying keeps the messages unacknowledged until someone looks.
+                kind = "store error" if isinstance(err, SQLAlchemyError) else "unexpected error"
+                if self._stopping:
+                    logger.warning("%s while stopping; %d messages left to the broker: %s", kind, len(batch), err)
+                    return None
+                logger.warning("batch of %d not committed (%s), retrying in %.1f s: %s", len(batch), kind, delay, err)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _gap_loop(self) -> None:
+        interval = min(1.0, self._settings.ingest.gap_timeout_s / 4)
+        while True:
+            await asyncio.sleep(interval)
+            requests, abandoned = self._gaps.due()
+            for gap in abandoned:
+                logger.error("gap given up site=%s agent=%s first=%d last=%d", gap.site, gap.agent, gap.first, gap.last)
+            for gap in requests:
+                self._request_replay(gap)
+
+    def _request_replay(self, gap: ReplayRange) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        request = contract.ReplayRequest(
+            agent=gap.agent,
+            ts=datetime.now(UTC),
+            first=gap.first,
+            last=gap.last,
+            requester=self._settings.client_id,
+        )
+        topic = contract.agent_topic(gap.site, gap.agent, "replay")
+        sent = consumer.publish(topic, contract.encode(request), qos=1)
+        logger.warning(
+            "gap in sequence site=%s agent=%s first=%d last=%d replay_requested=%s",
+            gap.site,
+            gap.agent,
+            gap.first,
+            gap.last,
+            sent,
+        )

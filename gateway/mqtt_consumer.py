@@ -1,0 +1,186 @@
+"""The gateway's MQTT 5 session: paho's network thread, bridged to the caller by a callback.
+
+A persistent session (clean start off, a long session expiry) keeps what is
+published while the gateway is down, and manual acknowledgement lets ingest
+acknowledge a message only once its batch is committed: a gateway killed
+mid-batch gets those messages again. Each connection has a generation number;
+a message received on an earlier connection is never acknowledged on a later
+one (the broker redelivers it there under the same packet id, and that copy
+is the one to acknowledge).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from gateway.config import GatewaySettings
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One message off the bus, with what is needed to acknowledge it later."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    generation: int
+    received_at: datetime
+
+
+def topic_filters(settings: GatewaySettings) -> tuple[list[str], list[str]]:
+    """(agent status filters, machine filters): status first, so a birth precedes the retained states."""
+    filters = contract.subscription(settings.gateway.site)
+    status = [f for f in filters if f.endswith("/status")]
+    machines = [f for f in filters if f not in status]
+    group = settings.ingest.shared_group
+    if group:
+        status, machines = ([f"$share/{group}/{f}" for f in fs] for fs in (status, machines))
+    return status, machines
+
+
+class MqttConsumer:
+    def __init__(self, settings: GatewaySettings, deliver: Callable[[Received], None]) -> None:
+        self._settings = settings
+        self._deliver = deliver
+        self._generation = 0
+        self._accepting = True
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()  # every filter of the current connection acknowledged
+        self._pending: set[int] = set()
+        self._client = self._build_client()
+
+    def _build_client(self) -> mqtt.Client:
+        broker = self._settings.broker
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self._settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if broker.username is not None:
+            client.username_pw_set(broker.username, broker.password)
+        if broker.tls is not None:
+            tls = broker.tls
+            client.tls_set(ca_certs=_str(tls.ca_file), certfile=_str(tls.cert_file), keyfile=_str(tls.key_file))
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def start(self) -> None:
+        broker = self._settings.broker
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self._settings.ingest.session_expiry_s
+        # Bounds the unacknowledged messages the broker sends ahead of our commits.
+        properties.ReceiveMaximum = min(65535, max(100, self._settings.ingest.batch_size * 4))
+        self._client.connect_async(
+            broker.host, broker.port, keepalive=broker.keepalive_s, clean_start=False, properties=properties
+        )
+        self._client.loop_start()
+
+    def pause(self) -> None:
+        """Stop handing messages on; those not handed on stay unacknowledged and come back next session."""
+        self._accepting = False
+
+    def stop(self) -> None:
+        self._accepting = False
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+        self.subscribed.clear()
+
+    def ack(self, item: Received) -> None:
+        if item.qos == 0 or item.generation != self._generation or not self.connected.is_set():
+            return
+        self._client.ack(item.mid, item.qos)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> bool:
+        info = self._client.publish(topic, payload, qos=qos)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    # --- paho callbacks, on the network thread -------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            logger.warning("broker refused the connection reason=%r", str(reason))
+            return
+        self._generation += 1
+        self.connected.set()
+        status, machines = topic_filters(self._settings)
+        # Retained messages only for a new subscription: a resumed session already has them.
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        self._pending = set()
+        for filters in (status, machines):
+            result, mid = client.subscribe([(f, options) for f in filters])
+            if result == mqtt.MQTT_ERR_SUCCESS and mid is not None:
+                self._pending.add(mid)
+        logger.info(
+            "connected to broker host=%s port=%d session_present=%s filters=%r",
+            self._settings.broker.host,
+            self._settings.broker.port,
+            bool(flags.session_present),
+            status + machines,
+        )
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            logger.error("broker refused a subscription reasons=%r", refused)
+            return
+        self._pending.discard(mid)
+        if not self._pending:
+            self.subscribed.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if self._accepting:
+            logger.warning("disconnected from broker reason=%r; reconnecting", str(reason))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if not self._accepting:
+            return
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            # paho exposes only the decoded form; a topic that is not UTF-8 still deserves a dead letter.
+            topic = message._topic.decode("utf-8", "replace")
+        item = Received(
+            topic=topic,
+            payload=bytes(message.payload),
+            mid=message.mid,
+            qos=message.qos,
+            retain=bool(message.retain),
+            generation=self._generation,
+            received_at=datetime.now(UTC),
+        )
+        try:
+            self._deliver(item)
+        except Exception:
+            # An exception here would end paho's network thread; the message stays unacknowledged.
+            logger.exception("could not hand a message on topic=%r", topic)
+
+
+def _str(value: object | None) -> str | None:
+    return None if value is None else str(value)

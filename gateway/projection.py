@@ -1,0 +1,252 @@
+"""One ingest batch, one transaction: validate, dedupe and write every message of the batch.
+
+Runs in a worker thread. Each sequenced message gets its own SAVEPOINT, so a
+message whose projection fails unexpectedly is dead-lettered (with the error
+as reason) and the rest of the batch still commits. Database failures
+(locked, disk full, connection lost) are not the message's fault: they abort
+the whole batch, which the caller retries without acknowledging anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from gateway.gaps import AgentKey, Gaps
+from gateway.mqtt_consumer import Received
+from gateway.store import repo
+
+logger = logging.getLogger(__name__)
+
+MachineKey = tuple[str, str]  # (site, machine)
+_Decoded = tuple[contract.Topic, contract.Message] | contract.ContractError
+SEQUENCED_TYPES = (contract.StateMessage, *contract.EVENT_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A message now in the store (or, for telemetry, validated), for the live view."""
+
+    topic: contract.Topic
+    message: contract.Message
+    received_at: datetime
+    agent_machines: tuple[str, ...] = ()  # for an agent status: every machine the agent serves
+
+
+@dataclass
+class BatchOutcome:
+    accepted: list[Accepted] = field(default_factory=list)
+    observed: list[tuple[AgentKey, int, bool]] = field(default_factory=list)  # (agent, seq, may start tracking)
+    duplicates: int = 0
+    dead_letters: int = 0
+
+
+@dataclass
+class _Work:
+    session: Session
+    outcome: BatchOutcome
+    seen: set[tuple[int, int]]  # (agent row, seq) already in the store or earlier in this batch
+    touched: dict[int, datetime] = field(default_factory=dict)
+
+
+class Projector:
+    """Writes batches; keeps a cache of known agents and machines (bus ids → row ids)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._agents: dict[AgentKey, int] = {}
+        self._machines: dict[MachineKey, int] = {}
+        self._saved_contiguous: dict[int, int] = {}
+
+    def load(self) -> None:
+        with self._sessions() as session:
+            agents = repo.all_agents(session=session)
+            self._agents = {(a.site, a.name): a.id for a in agents}
+            self._saved_contiguous = {a.id: a.contiguous_seq for a in agents if a.contiguous_seq is not None}
+            self._machines = {(m.site, m.name): m.id for m in repo.all_machines(session=session)}
+
+    def apply(self, batch: Sequence[Received], *, gaps: Gaps) -> BatchOutcome:
+        """Write ``batch`` in one transaction, with each agent's contiguous seq as ``gaps`` then sees it."""
+        decoded = [(item, _decode(item)) for item in batch]
+        agents, machines = dict(self._agents), dict(self._machines)
+        try:
+            with self._sessions.begin() as session:
+                work = _Work(session, BatchOutcome(), self._preload_seen(session, decoded))
+                for item, result in decoded:
+                    self._one(work, item, result)
+                repo.touch_machines(session=session, seen=work.touched)
+                # Observing before the commit is safe: a failed batch is retried and observing is idempotent.
+                gaps.observe_all(work.outcome.observed)
+                saved = self._save_contiguous(session, gaps.contiguous_all())
+        except BaseException:
+            self._agents, self._machines = agents, machines  # registrations rolled back with the batch
+            raise
+        self._saved_contiguous.update(saved)
+        return work.outcome
+
+    def _preload_seen(self, session: Session, decoded: list[tuple[Received, _Decoded]]) -> set[tuple[int, int]]:
+        wanted: dict[int, list[int]] = {}
+        for _, result in decoded:
+            if isinstance(result, tuple) and isinstance(result[1], SEQUENCED_TYPES):
+                agent_id = self._agents.get((result[0].site, result[1].agent))
+                if agent_id is not None:
+                    wanted.setdefault(agent_id, []).append(result[1].seq)
+        return {
+            (agent_id, seq)
+            for agent_id, seqs in wanted.items()
+            for seq in repo.existing_seqs(session=session, agent_id=agent_id, seqs=seqs)
+        }
+
+    def _save_contiguous(self, session: Session, contiguous: dict[AgentKey, int]) -> dict[int, int]:
+        saved: dict[int, int] = {}
+        for key, seq in contiguous.items():
+            agent_id = self._agents.get(key)
+            if agent_id is not None and self._saved_contiguous.get(agent_id) != seq:
+                repo.set_contiguous(session=session, agent_id=agent_id, seq=seq)
+                saved[agent_id] = seq
+        return saved
+
+    def _one(self, work: _Work, item: Received, result: _Decoded) -> None:
+        if isinstance(result, contract.ContractError):
+            self._dead_letter(work, item, result.reason)
+            return
+        topic, message = result
+        match message:
+            case contract.AgentStatus():
+                self._status(work, item, topic, message)
+            case contract.Telemetry():
+                if (topic.site, message.machine) not in self._machines:
+                    self._dead_letter(work, item, f"unknown machine {message.machine!r} on site {topic.site!r}")
+                    return
+                work.outcome.accepted.append(Accepted(topic, message, item.received_at))
+            case contract.ReplayRequest():
+                self._dead_letter(work, item, "a replay request is for agents, not for the gateway")
+            case _:
+                self._sequenced(work, item, topic, message)
+
+    def _status(self, work: _Work, item: Received, topic: contract.Topic, message: contract.AgentStatus) -> None:
+        session, site = work.session, topic.site
+        previous = repo.find_agent(session=session, site=site, name=message.agent)
+        was_offline = previous is not None and previous.status == "offline"
+        agent = repo.upsert_agent(
+            session=session,
+            site=site,
+            name=message.agent,
+            status=message.status,
+            version=message.version,
+            seen=item.received_at,
+        )
+        self._agents[(site, message.agent)] = agent.id
+        for name in message.machines:
+            machine = repo.upsert_machine(
+                session=session, site=site, name=name, agent_id=agent.id, seen=item.received_at
+            )
+            self._machines[(site, name)] = machine.id
+        served = repo.machines_of_agent(session=session, agent_id=agent.id)
+        if message.status == "offline" and not was_offline:
+            for machine in served:
+                repo.record_state_change(
+                    session=session,
+                    machine_id=machine.id,
+                    ts=item.received_at,
+                    availability=contract.Availability.UNAVAILABLE.value,
+                    execution=None,
+                    mode=None,
+                )
+        names = tuple(m.name for m in served)
+        work.outcome.accepted.append(Accepted(topic, message, item.received_at, agent_machines=names))
+
+    def _sequenced(
+        self, work: _Work, item: Received, topic: contract.Topic, message: contract.SequencedMessage
+    ) -> None:
+        site = topic.site
+        work.outcome.observed.append(((site, message.agent), message.seq, not item.retain))
+        machine_id = self._machines.get((site, message.machine))
+        agent_id = self._agents.get((site, message.agent))
+        if machine_id is None or agent_id is None:
+            what = f"machine {message.machine!r}" if machine_id is None else f"agent {message.agent!r}"
+            self._dead_letter(work, item, f"unknown {what} on site {site!r} (never announced by an agent birth)")
+            return
+        if (agent_id, message.seq) in work.seen:
+            work.outcome.duplicates += 1
+            return
+        work.seen.add((agent_id, message.seq))
+        if self._store(work, item, machine_id, agent_id, message):
+            work.touched[machine_id] = item.received_at
+            work.outcome.accepted.append(Accepted(topic, message, item.received_at))
+
+    def _store(
+        self, work: _Work, item: Received, machine_id: int, agent_id: int, message: contract.SequencedMessage
+    ) -> bool:
+        """Record the seq, then project; False when the message is a duplicate or dead-lettered."""
+        session = work.session
+        try:
+            with session.begin_nested():
+                repo.record_message(
+                    session=session,
+                    agent_id=agent_id,
+                    machine_id=machine_id,
+                    message=message,
+                    received_at=item.received_at,
+                )
+        except IntegrityError:
+            work.outcome.duplicates += 1  # stored meanwhile by another gateway sharing the subscription
+            return False
+        try:
+            with session.begin_nested():
+                _project(session, machine_id, agent_id, message)
+        except OperationalError:
+            raise
+        except Exception as err:
+            # The seq stays recorded as received (a replay would fail the same way); the payload waits
+            # in the dead letters for someone to look.
+            logger.exception("projection failed topic=%r seq=%d", item.topic, message.seq)
+            self._dead_letter(work, item, f"projection failed: {type(err).__name__}: {err}")
+            return False
+        return True
+
+    def _dead_letter(self, work: _Work, item: Received, reason: str) -> None:
+        logger.warning("dead letter topic=%r reason=%r", item.topic, reason)
+        repo.record_dead_letter(
+            session=work.session, topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
+        )
+        work.outcome.dead_letters += 1
+
+
+def _project(session: Session, machine_id: int, agent_id: int, message: contract.SequencedMessage) -> None:
+    match message:
+        case contract.StateMessage():
+            repo.record_state_snapshot(session=session, machine_id=machine_id, message=message)
+        case contract.StateChanged():
+            repo.record_state_change(
+                session=session,
+                machine_id=machine_id,
+                ts=message.ts,
+                availability=message.availability.value,
+                execution=None if message.execution is None else message.execution.value,
+                mode=None if message.mode is None else message.mode.value,
+            )
+        case contract.CycleEnded():
+            repo.record_cycle(session=session, machine_id=machine_id, agent_id=agent_id, event=message)
+        case contract.PartCounted():
+            repo.record_part_count(session=session, machine_id=machine_id, agent_id=agent_id, event=message)
+        case contract.AlarmRaised():
+            repo.record_alarm(session=session, machine_id=machine_id, event=message)
+        case contract.AlarmCleared():
+            repo.clear_alarm(session=session, machine_id=machine_id, code=message.code, ts=message.ts)
+        case _:
+            pass  # cycle_started and program_changed live in ``messages`` and the live view only
+    session.flush()
+
+
+def _decode(item: Received) -> _Decoded:
+    try:
+        return contract.decode(item.topic, item.payload)
+    except contract.ContractError as err:
+        return err

@@ -1,0 +1,62 @@
+"""The ``[records]`` section of ``gateway.toml``: retention of practice logs, logins, time zone of reports."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from atelier import tomlconfig
+
+DEFAULT_RETENTION_DAYS = 3 * 365  # a CAP or Bac Pro lasts two to three years; exam files need the log
+
+
+class RecordsSection(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    retention_days: int | None = Field(
+        default=DEFAULT_RETENTION_DAYS,
+        ge=1,
+        description="practice logs older than this many days are detached from their students; none keeps them",
+    )
+    login_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="how long a page login lasts")
+    timezone: str | None = Field(default=None, description="time zone of days and weeks in reports; none: the host's")
+    secure_cookies: bool = Field(default=False, description="send the login cookie over HTTPS only")
+    open_status_screen: bool = Field(
+        default=True,
+        description="anyone on the network reads machine state (status page, /api/machines); false: viewer token",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as err:
+                raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from err
+        return value
+
+    def zone(self) -> tzinfo:
+        if self.timezone is None:
+            local = datetime.now().astimezone().tzinfo
+            assert local is not None
+            return local
+        return ZoneInfo(self.timezone)
+
+
+def load_records_settings(config_path: Path) -> RecordsSection:
+    """The ``[records]`` table of the gateway's TOML file (defaults when absent); ConfigError when wrong."""
+    data = tomlconfig.read_toml(config_path).get("records", {})
+    if not isinstance(data, dict):
+        raise tomlconfig.ConfigError([tomlconfig.Problem(str(config_path), "records", repr(data), "a table")])
+    return tomlconfig.validate(RecordsSection, data, file=str(config_path), prefix="records")
+
+
+def retention_cutoff(settings: RecordsSection, now: datetime) -> datetime | None:
+    """Practice logs of sessions that ended before this instant are purged; None: keep everything."""
+    if settings.retention_days is None:
+        return None
+    return now - timedelta(days=settings.retention_days)

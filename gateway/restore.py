@@ -1,0 +1,57 @@
+"""Start-up: rebuild the live view and the gap tracker from the store."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from gateway.gaps import GapTracker
+from gateway.live import MachineView
+from gateway.store import repo
+
+logger = logging.getLogger(__name__)
+
+
+def machine_views(*, session: Session, now: datetime) -> list[MachineView]:
+    agents = {a.id: a for a in repo.all_agents(session=session)}
+    midnight = datetime.combine(now.astimezone().date(), time(), tzinfo=now.astimezone().tzinfo)
+    cycles = repo.last_cycles(session=session)
+    parts = repo.parts_since(session=session, since=midnight)
+    changes = repo.last_state_changes(session=session)
+    views = []
+    for machine in repo.all_machines(session=session):
+        agent = agents[machine.agent_id]
+        view = MachineView(machine.site, machine.name, agent=agent.name, agent_online=agent.status == "online")
+        view.state = _state(machine.last_state, machine.site, machine.name)
+        view.state_ts = machine.last_state_ts
+        if machine.part_counter is not None and view.state.part_count != machine.part_counter:
+            view.state = view.state.model_copy(update={"part_count": machine.part_counter})
+        view.state_since = changes.get(machine.id) or machine.last_state_ts
+        if machine.id in cycles:
+            view.last_cycle_s, view.last_cycle_end = cycles[machine.id].duration_s, cycles[machine.id].ended
+        view.parts_today, view.parts_day = parts.get(machine.id, 0), midnight.date()
+        view.updated = machine.last_seen
+        views.append(view)
+    return views
+
+
+def _state(raw: dict[str, object] | None, site: str, machine: str) -> contract.MachineState:
+    if raw is None:
+        return contract.MachineState()
+    try:
+        return contract.MachineState.model_validate(raw)
+    except ValidationError:
+        logger.warning("stored state of %s/%s no longer validates; starting from unknown", site, machine)
+        return contract.MachineState()
+
+
+def gap_tracker(*, session: Session, timeout_s: float, now: float) -> GapTracker:
+    tracker = GapTracker(timeout_s=timeout_s)
+    for agent in repo.all_agents(session=session):
+        above = repo.seqs_above(session=session, agent_id=agent.id, seq=agent.contiguous_seq)
+        tracker.restore((agent.site, agent.name), contiguous=agent.contiguous_seq, seen_above=above, now=now)
+    return tracker

@@ -1,0 +1,178 @@
+"""Attribution derived at read time: the store's cycles and part counts joined to the work sessions.
+
+Nothing about attribution is written when a cycle arrives. Each read loads the
+cycles and part counts of a window, the sessions on their machines and the
+masters' assignments, and asks the pure domain (``gateway.domain.attribution``)
+which session each belongs to, by the event's *source* time. An event that
+arrives hours late from an outbox, or before an earlier one, lands on the right
+session at the next read; correcting a session's times or order re-attributes
+everything under it, with no re-processing. A master's assignment of a cycle
+overrides the derived owner, and the parts counted during that cycle follow it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.domain.attribution import attribute_cycle, attribute_part
+from gateway.domain.model import CycleFact, WorkSession
+from gateway.store.models import Cycle, Machine, PartCount
+from gateway.store.records import CycleAssignment, WorkSessionRecord
+from gateway.store.records_repo import machine_key
+from gateway.store.work_repo import sessions_on, to_domain
+
+CHUNK = 500  # stay under SQLite's bound-parameter limit
+TICK = timedelta(microseconds=1)
+Span = tuple[datetime, datetime]
+OPEN_END = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AttributedCycle:
+    row: Cycle
+    machine: str
+    owner: WorkSession | None
+    assigned: bool
+
+    def fact(self, standard_s: float | None = None) -> CycleFact:
+        c = self.row
+        return CycleFact(
+            machine=self.machine,
+            started=c.started,
+            ended=c.ended,
+            duration_s=c.duration_s,
+            parts=c.parts,
+            outcome=c.outcome,
+            held_s=c.held_s,
+            program=c.program,
+            standard_s=standard_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributedPart:
+    row: PartCount
+    machine: str
+    owner: WorkSession | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    cycles: list[AttributedCycle]
+    parts: list[AttributedPart]
+
+
+def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, Span]:
+    """Per machine, the time from the first start to the last end of ``rows``.
+
+    An open session reaches into the future: an edge clock a little ahead of the
+    gateway's must not hide its latest parts.
+    """
+    spans: dict[int, Span] = {}
+    for row in rows:
+        end = row.ended or OPEN_END
+        lo, hi = spans.get(row.machine_id, (row.started, end))
+        spans[row.machine_id] = (min(lo, row.started), max(hi, end))
+    return spans
+
+
+def attribute(*, session: Session, spans: Mapping[int, Span], assigned_to: Collection[int] = ()) -> Attribution:
+    """Cycles and part counts in ``spans`` (machine id → [lo, hi]), plus cycles assigned to ``assigned_to``."""
+    cycles: dict[int, Cycle] = {}
+    parts: dict[int, PartCount] = {}
+    for machine_id, (lo, hi) in spans.items():
+        _load(session, machine_id, (lo, hi), cycles, parts)
+    for chunk in _chunks(list(assigned_to)):
+        stmt = select(Cycle).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
+        for cycle in session.scalars(stmt.where(CycleAssignment.session_id.in_(chunk))):
+            cycles[cycle.id] = cycle
+            _load(session, cycle.machine_id, (cycle.started, cycle.ended), {}, parts)
+    return _resolve(session, list(cycles.values()), list(parts.values()))
+
+
+def _load(session: Session, machine_id: int, span: Span, cycles: dict[int, Cycle], parts: dict[int, PartCount]) -> None:
+    lo, hi = span
+    in_span = select(Cycle).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
+    cycles.update((c.id, c) for c in session.scalars(in_span))
+    counted = select(PartCount).where(PartCount.machine_id == machine_id, PartCount.ts >= lo, PartCount.ts <= hi)
+    parts.update((p.id, p) for p in session.scalars(counted))
+
+
+def _resolve(session: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attribution:
+    machine_ids = {c.machine_id for c in cycles} | {p.machine_id for p in parts}
+    machines = {m.id: m for m in session.scalars(select(Machine).where(Machine.id.in_(machine_ids)))}
+    known = _sessions_around(session, machines, cycles, parts)
+    assigned = _assignments(session, [c.id for c in cycles], known, machines)
+    owned: list[AttributedCycle] = []
+    per_machine: dict[int, list[tuple[datetime, datetime, WorkSession | None]]] = defaultdict(list)
+    for cycle in sorted(cycles, key=lambda c: (c.ended, c.id)):
+        key = machine_key(machines[cycle.machine_id])
+        owner: WorkSession | None
+        if cycle.id in assigned:
+            owner, by_hand = assigned[cycle.id], True
+        else:
+            owner = attribute_cycle(known[cycle.machine_id], key, started=cycle.started, ended=cycle.ended)
+            by_hand = False
+        owned.append(AttributedCycle(cycle, key, owner, by_hand))
+        per_machine[cycle.machine_id].append((cycle.started, cycle.ended, owner))
+    counted = [
+        AttributedPart(
+            part,
+            machine_key(machines[part.machine_id]),
+            attribute_part(
+                known[part.machine_id],
+                machine_key(machines[part.machine_id]),
+                part.ts,
+                cycles=per_machine[part.machine_id],
+            ),
+        )
+        for part in sorted(parts, key=lambda p: (p.ts, p.id))
+    ]
+    return Attribution(owned, counted)
+
+
+def _sessions_around(
+    session: Session, machines: Mapping[int, Machine], cycles: list[Cycle], parts: list[PartCount]
+) -> dict[int, list[WorkSession]]:
+    times: dict[int, list[datetime]] = defaultdict(list)
+    for cycle in cycles:
+        times[cycle.machine_id] += [cycle.started, cycle.ended]
+    for part in parts:
+        times[part.machine_id].append(part.ts)
+    known: dict[int, list[WorkSession]] = defaultdict(list)
+    for machine_id, seen in times.items():
+        machine = machines[machine_id]
+        rows = sessions_on(session=session, machine=machine, start=min(seen), end=max(seen) + TICK)
+        known[machine_id] = [to_domain(r, machine) for r in rows]
+    return known
+
+
+def _assignments(
+    session: Session, cycle_ids: list[int], known: Mapping[int, list[WorkSession]], machines: Mapping[int, Machine]
+) -> dict[int, WorkSession]:
+    by_id = {s.id: s for sessions in known.values() for s in sessions}
+    found: dict[int, WorkSession] = {}
+    for chunk in _chunks(cycle_ids):
+        stmt = select(CycleAssignment.cycle_id, WorkSessionRecord).join(
+            WorkSessionRecord, WorkSessionRecord.id == CycleAssignment.session_id
+        )
+        for cycle_id, row in session.execute(stmt.where(CycleAssignment.cycle_id.in_(chunk))).all():
+            found[cycle_id] = by_id.get(row.id) or to_domain(row, machines[row.machine_id])
+    return found
+
+
+def _chunks(values: list[int]) -> list[list[int]]:
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+
+
+def unattributed(*, session: Session, since: datetime, until: datetime) -> list[AttributedCycle]:
+    """Cycles ended in [since, until) that no session covers and no master assigned."""
+    machine_ids = session.scalars(select(Machine.id)).all()
+    found = attribute(session=session, spans=dict.fromkeys(machine_ids, (since, until)))
+    return [c for c in found.cycles if c.owner is None and since <= c.row.ended < until]

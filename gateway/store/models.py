@@ -1,0 +1,171 @@
+"""Tables of the gateway's store.
+
+Machines and agents are keyed by an integer, with their bus id unique per site:
+two schools of a network may both have a ``dmg-mill-1``. Every timestamp is UTC
+and comes back timezone-aware, also from SQLite, which stores no zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+ID_LENGTH = 63
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns aware datetimes; refuses naive ones, which would be ambiguous."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware UTC times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("site", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(ID_LENGTH))  # the agent id on the bus
+    status: Mapped[str] = mapped_column(String(16))  # online or offline
+    version: Mapped[str] = mapped_column(String(64), default="")
+    last_seen: Mapped[datetime]
+    contiguous_seq: Mapped[int | None]  # highest seq received with no gap below it
+
+
+class Machine(Base):
+    __tablename__ = "machines"
+    __table_args__ = (UniqueConstraint("site", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(ID_LENGTH))  # the machine id on the bus
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    last_state: Mapped[dict[str, Any] | None]  # the latest MachineState snapshot, as JSON
+    last_state_seq: Mapped[int | None]
+    last_state_ts: Mapped[datetime | None]
+    part_counter: Mapped[int | None]  # the control's own part counter
+
+
+class Message(Base):
+    """One row per sequenced message received: the dedupe key (agent, seq)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("agent_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    seq: Mapped[int]
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    type: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
+class StateChange(Base):
+    __tablename__ = "state_changes"
+    __table_args__ = (Index("ix_state_changes_machine_ts", "machine_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    ts: Mapped[datetime]
+    availability: Mapped[str] = mapped_column(String(16))
+    execution: Mapped[str | None] = mapped_column(String(32))
+    mode: Mapped[str | None] = mapped_column(String(32))
+
+
+class Cycle(Base):
+    __tablename__ = "cycles"
+    __table_args__ = (Index("ix_cycles_machine_ended", "machine_id", "ended"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    seq: Mapped[int]
+    program: Mapped[str | None] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(String(32))
+    started: Mapped[datetime]
+    ended: Mapped[datetime]
+    duration_s: Mapped[float] = mapped_column(Float)
+    held_s: Mapped[float] = mapped_column(Float)
+    parts: Mapped[int]
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
+class PartCount(Base):
+    __tablename__ = "part_counts"
+    __table_args__ = (Index("ix_part_counts_machine_ts", "machine_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    seq: Mapped[int]
+    ts: Mapped[datetime]
+    count: Mapped[int]
+    counter: Mapped[int | None]
+    program: Mapped[str | None] = mapped_column(String(256))
+
+
+class AlarmRecord(Base):
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_machine_cleared", "machine_id", "cleared"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    ts: Mapped[datetime]
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(512))
+    severity: Mapped[str] = mapped_column(String(16))
+    cleared: Mapped[datetime | None]
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)

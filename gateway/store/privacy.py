@@ -1,0 +1,125 @@
+"""Privacy for minors: export everything held on a student, delete a student, purge old practice logs.
+
+Deleting a student removes the student row, the student's logins and the
+personal data in the audit log, and detaches the work sessions (their
+``student_id`` becomes NULL). The sessions themselves stay: they own the cycles
+and parts of customer orders, so an order's counts do not change. The retention
+purge detaches sessions that ended before the cut-off the same way, so a
+practice log older than the retention period no longer names anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from gateway.records_settings import RecordsSection, retention_cutoff
+from gateway.store.records import AuditEntry, LoginSession, ScrapRecord, Student, User, WorkSessionRecord
+from gateway.store.records_repo import audit, get_row, snapshot
+from gateway.store.reports_repo import student_log
+
+logger = logging.getLogger(__name__)
+ERASED = {"erased": "personal data removed"}
+
+
+def export_student(*, session: Session, student_id: int, now: datetime) -> dict[str, Any]:
+    """Everything held on one student, as JSON-ready data (the right of access)."""
+    found = student_log(session=session, student_id=student_id, now=now)
+    session_ids = [r.id for r in found.sessions]
+    scrap = (
+        list(session.scalars(select(ScrapRecord).where(ScrapRecord.session_id.in_(session_ids)))) if session_ids else []
+    )
+    logins = session.scalars(select(User).where(User.student_id == student_id))
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity == "student", AuditEntry.entity_id == student_id)
+        .order_by(AuditEntry.id)
+    )
+    log = found.log
+    return {
+        "exported_at": now.isoformat(),
+        "student": snapshot(found.student),
+        "logins": [{"username": u.username, "role": u.role, "created": u.created.isoformat()} for u in logins],
+        "work_sessions": [{**snapshot(r), "machine": found.machines[r.machine_id]} for r in found.sessions],
+        "scrap_declared_on_their_sessions": [snapshot(s) for s in scrap],
+        "practice_summary": {
+            "sessions": log.sessions,
+            "session_s": log.session_s,
+            "cycle_s": log.cycle_s,
+            "cycles": log.cycles,
+            "parts_made": log.parts_made,
+            "scrap": log.scrap,
+            "good": log.good,
+            "mean_cycle_s": log.mean_cycle_s,
+            "best_cycle_s": log.best_cycle_s,
+        },
+        "audit_log": [
+            {"who": e.who, "at": e.at.isoformat(), "action": e.action, "before": e.before, "after": e.after}
+            for e in entries
+        ],
+    }
+
+
+def delete_student(*, session: Session, who: str, student_id: int, now: datetime) -> int:
+    """Delete the student and detach their sessions; returns how many sessions were detached."""
+    student = get_row(session=session, model=Student, row_id=student_id, label="student")
+    users = select(User.id).where(User.student_id == student_id)
+    session.execute(delete(LoginSession).where(LoginSession.user_id.in_(users)))
+    session.execute(delete(User).where(User.student_id == student_id))
+    detached = _count(session, WorkSessionRecord.student_id == student_id)
+    session.execute(update(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id).values(student_id=None))
+    session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.entity == "student", AuditEntry.entity_id == student_id)
+        .values(before=ERASED, after=ERASED)
+    )
+    session.delete(student)
+    session.flush()
+    audit(session=session, who=who, action="delete", entity="student", entity_id=student_id, at=now, after=ERASED)
+    logger.info("student deleted id=%d sessions_detached=%d", student_id, detached)
+    return int(detached)
+
+
+def purge_expired(*, session: Session, settings: RecordsSection, now: datetime) -> tuple[datetime | None, int]:
+    """Apply ``records.retention_days``: (the cut-off, sessions purged); (None, 0) when logs are kept for ever."""
+    before = retention_cutoff(settings, now)
+    if before is None:
+        return None, 0
+    return before, purge_practice_logs(session=session, before=before, now=now)
+
+
+def purge_practice_logs(*, session: Session, before: datetime, now: datetime) -> int:
+    """Detach from their students the sessions that ended before ``before``; returns how many."""
+    old = and_(
+        WorkSessionRecord.ended.is_not(None),
+        WorkSessionRecord.ended < before,
+        WorkSessionRecord.student_id.is_not(None),
+    )
+    purged = _count(session, old)
+    session.execute(update(WorkSessionRecord).where(old).values(student_id=None))
+    # Session audit entries carry the student id; erase those of the purged period too.
+    session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.entity == "work_session", AuditEntry.at < before)
+        .values(before=ERASED, after=ERASED)
+    )
+    if purged:
+        audit(
+            session=session,
+            who="retention",
+            action="purge",
+            entity="work_session",
+            entity_id=None,
+            at=now,
+            after={"before": before.isoformat(), "sessions": purged},
+        )
+    logger.info("retention purge before=%s sessions=%d", before.isoformat(), purged)
+    return purged
+
+
+def _count(session: Session, where: ColumnElement[bool]) -> int:
+    return int(session.scalar(select(func.count()).select_from(WorkSessionRecord).where(where)) or 0)

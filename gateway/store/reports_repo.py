@@ -1,0 +1,174 @@
+"""Reports read from the store: order progress, a student's practice log, utilisation and OEE per machine.
+
+Each loads rows, derives attribution (``attribution_repo``) and hands plain facts
+to the pure domain, which does the arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.domain.model import CycleFact, WorkSession
+from gateway.domain.oee import Oee, Utilisation, oee, state_points, timeline, utilisation
+from gateway.domain.practice import PracticeLog, practice_log
+from gateway.domain.progress import OrderProgress, order_progress
+from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
+from gateway.store.models import AlarmRecord, Machine, StateChange
+from gateway.store.records import Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.records_repo import get_row, machine_key
+
+
+def _standards(session: Session, order_ids: set[int]) -> dict[int, float | None]:
+    if not order_ids:
+        return {}
+    rows = session.execute(select(Order.id, Order.standard_cycle_s).where(Order.id.in_(order_ids))).all()
+    return dict(rows)
+
+
+def _facts(session: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
+    standards = _standards(session, {c.owner.order_id for c in cycles if c.owner and c.owner.order_id is not None})
+    return [c.fact(standards.get(c.owner.order_id) if c.owner and c.owner.order_id else None) for c in cycles]
+
+
+# --- order progress ----------------------------------------------------------
+
+
+def progress(*, session: Session, order_id: int, now: datetime) -> OrderProgress:
+    order = get_row(session=session, model=Order, row_id=order_id, label="order")
+    rows = list(session.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
+    found = attribute(session=session, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    mine = {r.id for r in rows}
+    cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
+    made = sum(p.row.count for p in found.parts if p.owner is not None and p.owner.id in mine)
+    scrap = session.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.order_id == order_id)) or 0
+    return order_progress(
+        ordered=order.quantity,
+        made=made,
+        scrap=int(scrap),
+        due=order.due,
+        cycles=_facts(session, cycles),
+        now=now,
+    )
+
+
+# --- practice log ------------------------------------------------------------
+
+
+@dataclass
+class SessionTally:
+    cycles: int = 0
+    cycle_s: float = 0.0
+    parts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StudentLog:
+    student: Student
+    sessions: list[WorkSessionRecord]
+    machines: dict[int, str]  # machine id → site/name
+    log: PracticeLog
+    per_session: dict[int, SessionTally]
+
+
+def student_log(
+    *, session: Session, student_id: int, now: datetime, since: datetime | None = None, until: datetime | None = None
+) -> StudentLog:
+    student = get_row(session=session, model=Student, row_id=student_id, label="student")
+    stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)
+    if since is not None:
+        stmt = stmt.where((WorkSessionRecord.ended.is_(None)) | (WorkSessionRecord.ended > since))
+    if until is not None:
+        stmt = stmt.where(WorkSessionRecord.started < until)
+    rows = list(session.scalars(stmt.order_by(WorkSessionRecord.started)))
+    machines = _machine_names(session, {r.machine_id for r in rows})
+    found = attribute(session=session, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    mine = {r.id for r in rows}
+    cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
+    counted: dict[str, int] = defaultdict(int)
+    tally = {r.id: SessionTally() for r in rows}
+    for part in found.parts:
+        if part.owner is not None and part.owner.id in mine:
+            counted[part.machine] += part.row.count
+            tally[part.owner.id].parts += part.row.count
+    for cycle in cycles:
+        assert cycle.owner is not None
+        tally[cycle.owner.id].cycles += cycle.row.outcome == "completed"
+        tally[cycle.owner.id].cycle_s += cycle.row.duration_s
+    scrap = 0
+    if mine:
+        total = session.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
+        scrap = int(total or 0)
+    sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
+    log = practice_log(sessions=sessions, cycles=_facts(session, cycles), scrap=scrap, now=now, counted=dict(counted))
+    return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally)
+
+
+def _machine_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {m.id: machine_key(m) for m in session.scalars(select(Machine).where(Machine.id.in_(ids)))}
+
+
+# --- utilisation and OEE -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MachineReport:
+    machine: Machine
+    start: datetime
+    end: datetime
+    use: Utilisation
+    made: int
+    scrap: int
+    cycles: int
+    scores: Oee
+
+
+def machine_report(*, session: Session, machine: Machine, start: datetime, end: datetime) -> MachineReport:
+    points = state_points(_changes(session, machine.id, start, end), _faults(session, machine.id, start, end))
+    use = utilisation(timeline(points, start, end))
+    found = attribute(session=session, spans={machine.id: (start, end)})
+    cycles = [c for c in found.cycles if start <= c.row.ended < end]
+    made = sum(p.row.count for p in found.parts if start <= p.row.ts < end)
+    scrap_stmt = select(func.sum(ScrapRecord.quantity)).where(
+        ScrapRecord.machine_id == machine.id, ScrapRecord.ts >= start, ScrapRecord.ts < end
+    )
+    scrap = int(session.scalar(scrap_stmt) or 0)
+    facts = _facts(session, cycles)
+    scores = oee(use, facts, made=made, scrap=scrap)
+    return MachineReport(machine, start, end, use, made, scrap, sum(1 for f in facts if f.completed), scores)
+
+
+def _changes(
+    session: Session, machine_id: int, start: datetime, end: datetime
+) -> list[tuple[datetime, str, str | None]]:
+    before = (
+        select(StateChange)
+        .where(StateChange.machine_id == machine_id, StateChange.ts < start)
+        .order_by(StateChange.ts.desc(), StateChange.id.desc())
+        .limit(1)
+    )
+    inside = (
+        select(StateChange)
+        .where(StateChange.machine_id == machine_id, StateChange.ts >= start, StateChange.ts < end)
+        .order_by(StateChange.ts, StateChange.id)
+    )
+    rows = [*session.scalars(before), *session.scalars(inside)]
+    return [(r.ts, r.availability, r.execution) for r in rows]
+
+
+def _faults(
+    session: Session, machine_id: int, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime | None]]:
+    stmt = select(AlarmRecord).where(
+        AlarmRecord.machine_id == machine_id,
+        AlarmRecord.severity == "fault",
+        AlarmRecord.ts < end,
+        (AlarmRecord.cleared.is_(None)) | (AlarmRecord.cleared > start),
+    )
+    return [(a.ts, a.cleared) for a in session.scalars(stmt)]

@@ -1,0 +1,268 @@
+"""Work sessions (check-in and check-out), scrap declarations and a master's cycle assignments.
+
+Overlapping sessions on one machine are refused (``SessionConflictError`` of the
+domain, turned into ``ConflictError``); a partial unique index also guards the
+"one open session per machine" rule against two check-ins racing each other.
+Every change writes an audit entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from gateway.domain.attribution import SessionConflictError, check_no_overlap
+from gateway.domain.model import WorkSession
+from gateway.records_errors import ConflictError, InvalidError
+from gateway.store.models import Cycle, Machine
+from gateway.store.records import CycleAssignment, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.records_repo import audit, get_row, machine_key, snapshot
+
+CLOSED_ORDER = ("done", "cancelled")
+
+
+def to_domain(row: WorkSessionRecord, machine: Machine) -> WorkSession:
+    return WorkSession(
+        id=row.id,
+        machine=machine_key(machine),
+        student_id=row.student_id,
+        order_id=row.order_id,
+        start=row.started,
+        end=row.ended,
+    )
+
+
+def sessions_on(
+    *, session: Session, machine: Machine, start: datetime, end: datetime | None
+) -> list[WorkSessionRecord]:
+    """Sessions on ``machine`` that overlap [start, end)."""
+    stmt = select(WorkSessionRecord).where(
+        WorkSessionRecord.machine_id == machine.id,
+        or_(WorkSessionRecord.ended.is_(None), WorkSessionRecord.ended > start),
+    )
+    if end is not None:
+        stmt = stmt.where(WorkSessionRecord.started < end)
+    return list(session.scalars(stmt.order_by(WorkSessionRecord.started)))
+
+
+def open_session(*, session: Session, machine: Machine) -> WorkSessionRecord | None:
+    stmt = select(WorkSessionRecord).where(
+        WorkSessionRecord.machine_id == machine.id, WorkSessionRecord.ended.is_(None)
+    )
+    return session.scalars(stmt).first()
+
+
+def _check_free(
+    session: Session, machine: Machine, start: datetime, end: datetime | None, ignore: int | None = None
+) -> None:
+    existing = [to_domain(r, machine) for r in sessions_on(session=session, machine=machine, start=start, end=end)]
+    try:
+        check_no_overlap(existing, machine_key(machine), start, end, ignore=ignore)
+    except SessionConflictError as err:
+        raise ConflictError(str(err)) from err
+    except ValueError as err:
+        raise InvalidError(str(err)) from err
+
+
+def _check_people(session: Session, student_id: int, order_id: int | None) -> None:
+    student = get_row(session=session, model=Student, row_id=student_id, label="student")
+    if not student.active:
+        raise ConflictError(f"student {student_id} is not active")
+    if order_id is not None:
+        order = get_row(session=session, model=Order, row_id=order_id, label="order")
+        if order.status in CLOSED_ORDER:
+            raise ConflictError(f"order {order_id} is {order.status}; no work can be booked on it")
+
+
+def check_in(
+    *, session: Session, who: str, machine: Machine, student_id: int, order_id: int | None, at: datetime
+) -> WorkSessionRecord:
+    _check_people(session, student_id, order_id)
+    elsewhere = session.scalars(
+        select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id, WorkSessionRecord.ended.is_(None))
+    ).first()
+    if elsewhere is not None:
+        raise ConflictError(f"student {student_id} is already checked in (session {elsewhere.id}); check out first")
+    _check_free(session, machine, at, None)
+    return _add_session(session, who, machine=machine, people=(student_id, order_id), times=(at, None), now=at)
+
+
+def add_session(
+    *,
+    session: Session,
+    who: str,
+    machine: Machine,
+    student_id: int,
+    order_id: int | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> WorkSessionRecord:
+    """A master records a session after the fact (a student who forgot to badge)."""
+    _check_people(session, student_id, order_id)
+    _check_free(session, machine, start, end)
+    return _add_session(session, who, machine=machine, people=(student_id, order_id), times=(start, end), now=now)
+
+
+def _add_session(
+    session: Session,
+    who: str,
+    *,
+    machine: Machine,
+    people: tuple[int, int | None],
+    times: tuple[datetime, datetime | None],
+    now: datetime,
+) -> WorkSessionRecord:
+    (student_id, order_id), (start, end) = people, times
+    row = WorkSessionRecord(
+        machine_id=machine.id, student_id=student_id, order_id=order_id, started=start, ended=end, opened_by=who
+    )
+    session.add(row)
+    session.flush()
+    audit(
+        session=session, who=who, action="create", entity="work_session", entity_id=row.id, at=now, after=snapshot(row)
+    )
+    return row
+
+
+def check_out(*, session: Session, who: str, machine: Machine, at: datetime) -> WorkSessionRecord:
+    row = open_session(session=session, machine=machine)
+    if row is None:
+        raise ConflictError(f"nobody is checked in on machine {machine_key(machine)}")
+    before = snapshot(row)
+    # A check-out a little before a check-in (clock skew between kiosk and gateway) closes at the start.
+    row.ended = max(at, row.started)
+    row.closed_by = who
+    session.flush()
+    audit(
+        session=session,
+        who=who,
+        action="check_out",
+        entity="work_session",
+        entity_id=row.id,
+        at=at,
+        before=before,
+        after=snapshot(row),
+    )
+    return row
+
+
+def update_session(
+    *, session: Session, who: str, session_id: int, changes: Mapping[str, Any], now: datetime
+) -> WorkSessionRecord:
+    """A master's correction: another order or student, other times. Overlaps are refused."""
+    row = get_row(session=session, model=WorkSessionRecord, row_id=session_id, label="work session")
+    machine = session.get_one(Machine, row.machine_id)
+    start, end = changes.get("started", row.started), changes.get("ended", row.ended)
+    _check_free(session, machine, start, end, ignore=row.id)
+    student_id = changes.get("student_id", row.student_id)
+    if student_id is not None and ("student_id" in changes or "order_id" in changes):
+        _check_people(session, student_id, changes.get("order_id", row.order_id))
+    before = snapshot(row)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    session.flush()
+    audit(
+        session=session,
+        who=who,
+        action="update",
+        entity="work_session",
+        entity_id=row.id,
+        at=now,
+        before=before,
+        after=snapshot(row),
+    )
+    return row
+
+
+def list_sessions(
+    *, session: Session, machine_id: int | None = None, student_id: int | None = None, open_only: bool = False
+) -> list[WorkSessionRecord]:
+    stmt = select(WorkSessionRecord).order_by(WorkSessionRecord.started.desc(), WorkSessionRecord.id.desc())
+    if machine_id is not None:
+        stmt = stmt.where(WorkSessionRecord.machine_id == machine_id)
+    if student_id is not None:
+        stmt = stmt.where(WorkSessionRecord.student_id == student_id)
+    if open_only:
+        stmt = stmt.where(WorkSessionRecord.ended.is_(None))
+    return list(session.scalars(stmt.limit(1000)))
+
+
+# --- scrap -------------------------------------------------------------------
+
+
+def declare_scrap(
+    *,
+    session: Session,
+    who: str,
+    order_id: int,
+    quantity: int,
+    reason: str,
+    inspected_by: str,
+    ts: datetime,
+    machine: Machine | None,
+    now: datetime,
+) -> ScrapRecord:
+    if quantity <= 0:
+        raise InvalidError(f"a scrap quantity must be positive (found {quantity})")
+    get_row(session=session, model=Order, row_id=order_id, label="order")
+    owner = None
+    if machine is not None:
+        rows = sessions_on(session=session, machine=machine, start=ts, end=None)
+        owner = next((r for r in rows if r.started <= ts and (r.ended is None or ts < r.ended)), None)
+    row = ScrapRecord(
+        order_id=order_id,
+        quantity=quantity,
+        reason=reason,
+        inspected_by=inspected_by,
+        ts=ts,
+        session_id=owner.id if owner else None,
+        machine_id=machine.id if machine else None,
+        declared_by=who,
+    )
+    session.add(row)
+    session.flush()
+    audit(session=session, who=who, action="create", entity="scrap", entity_id=row.id, at=now, after=snapshot(row))
+    return row
+
+
+def scrap_of(*, session: Session, order_id: int | None) -> list[ScrapRecord]:
+    stmt = select(ScrapRecord).order_by(ScrapRecord.ts.desc(), ScrapRecord.id.desc())
+    if order_id is not None:
+        stmt = stmt.where(ScrapRecord.order_id == order_id)
+    return list(session.scalars(stmt.limit(1000)))
+
+
+# --- a master's assignment of a cycle ----------------------------------------
+
+
+def assign_cycle(*, session: Session, who: str, cycle_id: int, session_id: int, now: datetime) -> CycleAssignment:
+    """Assign (or reassign) a cycle to a work session on the same machine; audited."""
+    cycle = get_row(session=session, model=Cycle, row_id=cycle_id, label="cycle")
+    target = get_row(session=session, model=WorkSessionRecord, row_id=session_id, label="work session")
+    if target.machine_id != cycle.machine_id:
+        raise ConflictError(f"cycle {cycle_id} ran on another machine than work session {session_id}")
+    row = session.scalars(select(CycleAssignment).where(CycleAssignment.cycle_id == cycle_id)).first()
+    before = snapshot(row) if row is not None else None
+    if row is None:
+        row = CycleAssignment(cycle_id=cycle_id, session_id=session_id, by=who, at=now)
+        session.add(row)
+    else:
+        row.session_id, row.by, row.at = session_id, who, now
+    session.flush()
+    action = "assign" if before is None else "reassign"
+    audit(
+        session=session,
+        who=who,
+        action=action,
+        entity="cycle",
+        entity_id=cycle_id,
+        at=now,
+        before=before,
+        after=snapshot(row),
+    )
+    return row

@@ -1,0 +1,1 @@
+"""HTTP: the REST API, the live status page and its WebSocket."""

@@ -1,0 +1,41 @@
+"""``create_app(settings, services)``: nothing is built at import time; the lifespan runs ingest."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from atelier import __version__
+from gateway.config import GatewaySettings
+from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
+from gateway.web.routes import health, machines, status
+from gateway.web.services import Services
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services.ingest is not None:
+            await services.ingest.start()
+        try:
+            yield
+        finally:
+            if services.ingest is not None:
+                await services.ingest.stop()
+
+    app = FastAPI(title="Atelier gateway", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.services = services
+    app.state.templates = status.make_templates()
+    app.include_router(machines.router, dependencies=MACHINE_STATE_GUARD)
+    app.include_router(health.router)
+    app.include_router(status.router, dependencies=MACHINE_STATE_GUARD)
+    include_records(app, database_url=settings.database.url, settings=getattr(settings, "records", None))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

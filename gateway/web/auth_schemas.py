@@ -1,0 +1,68 @@
+"""Bodies of logins, users and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from gateway.web.schemas import Id, InputModel, Name, PublicModel, Short, printable
+
+Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")]
+Password = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(printable)]
+
+
+class LoginIn(InputModel):
+    username: Username
+    password: Password
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="also set as the atelier_session cookie; usable as a Bearer token")
+    username: str
+    role: str
+    expires: datetime
+
+
+class Me(BaseModel):
+    role: str
+    name: str
+    student_id: int | None
+    machine_id: int | None
+
+
+class UserCreate(InputModel):
+    username: Username
+    password: Password = Field(description="at least 8 characters")
+    role: Literal["admin", "student"]
+    student_id: Id | None = None
+
+
+class UserPublic(PublicModel):
+    id: int
+    username: str
+    role: str
+    student_id: int | None
+    active: bool
+    created: datetime
+
+
+class TokenCreate(InputModel):
+    role: Literal["kiosk", "viewer"]
+    label: Name
+    machine: Short | None = Field(default=None, description="a kiosk's machine (its id on the bus)")
+    site: Short | None = None
+
+
+class TokenPublic(PublicModel):
+    id: int
+    role: str
+    label: str
+    machine_id: int | None
+    created: datetime
+    revoked: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="shown once; only its hash is kept")

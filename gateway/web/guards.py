@@ -1,0 +1,111 @@
+"""Role checks as FastAPI dependencies: 401 when nobody is recognised, 403 when the role may not.
+
+Credentials come from ``Authorization: Bearer <token>`` or the ``atelier_session``
+cookie (a page login, or an API token a screen opened with ``/api/auth/screen``).
+"""
+
+# No ``from __future__ import annotations``: FastAPI must see the closures in the dependency signatures.
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, WebSocketException, status
+from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
+
+from gateway.auth import Principal, resolve
+from gateway.records_errors import InvalidError
+from gateway.store.models import Machine
+from gateway.store.records_repo import find_machine
+from gateway.web.records_state import StateDep
+
+COOKIE = "atelier_session"
+ROLES = ("admin", "kiosk", "viewer", "student")
+_WHAT = {
+    "admin": "masters (admin)",
+    "kiosk": "a kiosk",
+    "viewer": "a status screen (viewer)",
+    "student": "a student",
+}
+
+
+def credentials(connection: HTTPConnection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return connection.cookies.get(COOKIE) or None
+
+
+def current(connection: HTTPConnection, state: StateDep) -> Principal | None:
+    token = credentials(connection)
+    if token is None:
+        return None
+    with state.sessions() as session:
+        return resolve(session=session, token=token, now=state.now())
+
+
+def _refuse(connection: HTTPConnection, code: int, message: str) -> Exception:
+    if connection.scope["type"] == "websocket":
+        return WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=message)
+    headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
+    return HTTPException(status_code=code, detail=message, headers=headers)
+
+
+def allow(*roles: str, anonymous_if_open: bool = False) -> Callable[..., Principal | None]:
+    """A dependency letting only ``roles`` through; the others get 403, nobody at all gets 401."""
+    allowed = " or ".join(_WHAT[r] for r in roles)
+
+    def check(
+        connection: HTTPConnection, state: StateDep, who: Annotated[Principal | None, Depends(current)]
+    ) -> Principal | None:
+        if anonymous_if_open and state.settings.open_status_screen:
+            return who  # machine state holds no personal data; the site chose to show it to anyone
+        if who is None:
+            reason = "invalid or expired credentials" if credentials(connection) else "not logged in"
+            raise _refuse(connection, status.HTTP_401_UNAUTHORIZED, f"{reason}: log in or send a Bearer token")
+        if who.role not in roles:
+            raise _refuse(
+                connection, status.HTTP_403_FORBIDDEN, f"only {allowed} may do this; you are {_WHAT[who.role]}"
+            )
+        return who
+
+    return check
+
+
+def _required(check: Callable[..., Principal | None]) -> Callable[..., Principal]:
+    def principal(who: Annotated[Principal | None, Depends(check)]) -> Principal:
+        assert who is not None  # check() lets nobody through anonymously here
+        return who
+
+    return principal
+
+
+Admin = Annotated[Principal, Depends(_required(allow("admin")))]
+AtMachine = Annotated[Principal, Depends(_required(allow("admin", "kiosk")))]
+AdminOrStudent = Annotated[Principal, Depends(_required(allow("admin", "student")))]
+Anyone = Annotated[Principal, Depends(_required(allow(*ROLES)))]
+# The status page, its WebSocket and /api/machines: read-only machine state, for admin and viewer,
+# or for anyone when ``records.open_status_screen`` is set (the default).
+machine_state_reader = allow("admin", "viewer", anonymous_if_open=True)
+
+
+def own_student(who: Principal, student_id: int) -> None:
+    """A student reads only their own log; a master reads every log."""
+    if who.role == "student" and who.student_id != student_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a student may read only their own practice log")
+
+
+def kiosk_machine(who: Principal, machine_id: int) -> None:
+    if who.role == "kiosk" and who.machine_id != machine_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this kiosk serves another machine")
+
+
+def machine_for(session: Session, who: Principal, name: str | None, site: str | None) -> Machine:
+    """The machine a request names; a kiosk may leave it out and may name only its own."""
+    if name is None:
+        if who.role != "kiosk" or who.machine_id is None:
+            raise InvalidError("give the machine (its id on the bus)")
+        return session.get_one(Machine, who.machine_id)
+    machine = find_machine(session=session, name=name, site=site)
+    kiosk_machine(who, machine.id)
+    return machine

@@ -1,0 +1,81 @@
+"""What the records routes share: the database sessions, the ``[records]`` settings and the clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import HTTPConnection
+
+from gateway.records_errors import ConflictError
+from gateway.records_settings import RecordsSection
+from gateway.store import db
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RecordsState:
+    """Opens its engine on first use when given a URL (building an app touches no disk), and owns it then."""
+
+    def __init__(
+        self,
+        *,
+        settings: RecordsSection,
+        clock: Callable[[], datetime] = utc_now,
+        engine: Engine | None = None,
+        database_url: str | None = None,
+    ) -> None:
+        if engine is None and database_url is None:
+            raise ValueError("the records need a database_url or an engine")
+        self.settings = settings
+        self.clock = clock
+        self._engine = engine
+        self._url = database_url
+        self._owned = engine is None
+        self._sessions: sessionmaker[Session] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        with self._lock:
+            if self._sessions is None:
+                if self._engine is None:
+                    assert self._url is not None
+                    self._engine = db.make_engine(self._url)
+                self._sessions = db.session_factory(self._engine)
+            return self._sessions
+
+    def close(self) -> None:
+        with self._lock:
+            if self._owned and self._engine is not None:
+                self._engine.dispose()
+                self._engine, self._sessions = None, None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success; a constraint another request won first is a 409."""
+        try:
+            with self.sessions.begin() as session:
+                yield session
+        except IntegrityError as err:
+            raise ConflictError(f"the change clashes with another one made meanwhile; try again ({err.orig})") from err
+
+
+def get_state(connection: HTTPConnection) -> RecordsState:
+    state: RecordsState = connection.app.state.records
+    return state
+
+
+StateDep = Annotated[RecordsState, Depends(get_state)]

@@ -1,0 +1,54 @@
+"""``/api/machines``: every machine with its current state, counters and last cycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from gateway.web.deps import LiveDep
+
+router = APIRouter(prefix="/api/machines", tags=["machines"])
+
+
+class AlarmOut(BaseModel):
+    code: str
+    message: str
+    severity: str
+
+
+class MachineOut(BaseModel):
+    site: str
+    id: str
+    agent: str
+    agent_online: bool
+    status: str
+    availability: str
+    execution: str | None
+    mode: str | None
+    program: str | None
+    part_count: int | None
+    tool: str | None
+    alarms: list[AlarmOut]
+    emergency_stop: bool | None
+    spindle_speed: float | None
+    feed_rate: float | None
+    last_cycle_s: float | None
+    last_cycle_end: str | None
+    parts_today: int
+    state_since: str | None
+    updated: str | None
+
+
+@router.get("", response_model=list[MachineOut])
+async def list_machines(live: LiveDep) -> list[dict[str, Any]]:
+    return live.machines()
+
+
+@router.get("/{site}/{machine}", response_model=MachineOut)
+async def get_machine(site: str, machine: str, live: LiveDep) -> dict[str, Any]:
+    found = live.machine(site, machine)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no machine {machine!r} on site {site!r}")
+    return found

@@ -1,0 +1,75 @@
+"""``/api/orders``: customer orders and where each one stands (masters only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from gateway.store import records_repo as repo
+from gateway.store.records import Order
+from gateway.store.reports_repo import progress
+from gateway.web.guards import Admin
+from gateway.web.records_state import StateDep
+from gateway.web.schemas import MAX_ID, OrderCreate, OrderPublic, OrderStatus, OrderUpdate, ProgressPublic
+
+router = APIRouter(prefix="/api/orders", tags=["orders"])
+OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.get("")
+def list_orders(
+    who: Admin, state: StateDep, order_status: Annotated[OrderStatus | None, Query(alias="status")] = None
+) -> list[OrderPublic]:
+    with state.transaction() as session:
+        return [OrderPublic.model_validate(o) for o in repo.list_orders(session=session, status=order_status)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_order(body: OrderCreate, who: Admin, state: StateDep) -> OrderPublic:
+    with state.transaction() as session:
+        row = repo.create_order(session=session, who=who.name, now=state.now(), fields=body.model_dump())
+        return OrderPublic.model_validate(row)
+
+
+@router.get("/{order_id}")
+def get_order(order_id: OrderId, who: Admin, state: StateDep) -> OrderPublic:
+    with state.transaction() as session:
+        return OrderPublic.model_validate(repo.get_row(session=session, model=Order, row_id=order_id, label="order"))
+
+
+@router.patch("/{order_id}")
+def update_order(order_id: OrderId, body: OrderUpdate, who: Admin, state: StateDep) -> OrderPublic:
+    with state.transaction() as session:
+        row = repo.update_order(
+            session=session, who=who.name, now=state.now(), order_id=order_id, changes=body.changes()
+        )
+        return OrderPublic.model_validate(row)
+
+
+@router.delete("/{order_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_order(order_id: OrderId, who: Admin, state: StateDep) -> Response:
+    with state.transaction() as session:
+        repo.delete_order(session=session, who=who.name, now=state.now(), order_id=order_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{order_id}/progress")
+def order_progress(order_id: OrderId, who: Admin, state: StateDep) -> ProgressPublic:
+    """Good = made − scrap; remaining; projected finish at the pace of the last cycles; late or on time."""
+    with state.transaction() as session:
+        found = progress(session=session, order_id=order_id, now=state.now())
+        due = session.get_one(Order, order_id).due
+    return ProgressPublic(
+        order_id=order_id,
+        ordered=found.ordered,
+        made=found.made,
+        scrap=found.scrap,
+        good=found.good,
+        remaining=found.remaining,
+        seconds_per_part=found.seconds_per_part,
+        projected_finish=found.projected_finish,
+        due=due,
+        late=found.late,
+        done=found.done,
+    )

@@ -1,0 +1,42 @@
+"""``/api/scrap``: declarations of scrapped parts, at a kiosk or by a master."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from gateway.store import work_repo
+from gateway.web.guards import Admin, AtMachine, machine_for
+from gateway.web.records_state import StateDep
+from gateway.web.schemas import Id, ScrapCreate, ScrapPublic
+
+router = APIRouter(prefix="/api/scrap", tags=["scrap"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep) -> ScrapPublic:
+    """A kiosk declares at its machine; a master may name a machine or none."""
+    now = state.now()
+    with state.transaction() as session:
+        machine = None
+        if body.machine is not None or who.role == "kiosk":
+            machine = machine_for(session, who, body.machine, body.site)
+        row = work_repo.declare_scrap(
+            session=session,
+            who=who.name,
+            order_id=body.order_id,
+            quantity=body.quantity,
+            reason=body.reason,
+            inspected_by=body.inspected_by,
+            ts=body.ts or now,
+            machine=machine,
+            now=now,
+        )
+        return ScrapPublic.model_validate(row)
+
+
+@router.get("")
+def list_scrap(who: Admin, state: StateDep, order_id: Annotated[Id | None, Query()] = None) -> list[ScrapPublic]:
+    with state.transaction() as session:
+        return [ScrapPublic.model_validate(r) for r in work_repo.scrap_of(session=session, order_id=order_id)]

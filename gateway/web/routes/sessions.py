@@ -1,0 +1,144 @@
+"""``/api/sessions``: check-in and check-out at a machine, masters' corrections; ``/api/cycles``: attribution.
+
+A kiosk checks students in and out at its own machine only. A session recorded
+after the fact, a correction and the assignment of an unattributed cycle are
+for masters, and audited.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from gateway.store import records_repo as repo
+from gateway.store import work_repo
+from gateway.store.attribution_repo import unattributed
+from gateway.web.guards import Admin, AtMachine, machine_for
+from gateway.web.records_state import StateDep
+from gateway.web.records_views import machine_names, session_public
+from gateway.web.schemas import (
+    MAX_ID,
+    AssignmentCreate,
+    AssignmentPublic,
+    CheckIn,
+    CheckOut,
+    Id,
+    SessionCreate,
+    SessionPublic,
+    SessionUpdate,
+    Ts,
+    UnattributedCycle,
+)
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+cycles_router = APIRouter(prefix="/api/cycles", tags=["sessions"])
+SessionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+CycleId = Annotated[int, Path(ge=1, le=MAX_ID)]
+DEFAULT_LOOKBACK = timedelta(days=30)
+
+
+@router.post("/check-in", status_code=status.HTTP_201_CREATED)
+def check_in(body: CheckIn, who: AtMachine, state: StateDep) -> SessionPublic:
+    with state.transaction() as session:
+        machine = machine_for(session, who, body.machine, body.site)
+        student_id = body.student_id
+        if body.badge is not None:
+            student_id = repo.student_by_badge(session=session, badge=body.badge).id
+        assert student_id is not None  # the schema asks for a badge or a student id
+        row = work_repo.check_in(
+            session=session,
+            who=who.name,
+            machine=machine,
+            student_id=student_id,
+            order_id=body.order_id,
+            at=state.now(),
+        )
+        return session_public(row, {machine.id: repo.machine_key(machine)})
+
+
+@router.post("/check-out")
+def check_out(body: CheckOut, who: AtMachine, state: StateDep) -> SessionPublic:
+    with state.transaction() as session:
+        machine = machine_for(session, who, body.machine, body.site)
+        row = work_repo.check_out(session=session, who=who.name, machine=machine, at=state.now())
+        return session_public(row, {machine.id: repo.machine_key(machine)})
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def add_session(body: SessionCreate, who: Admin, state: StateDep) -> SessionPublic:
+    """Record a session after the fact; the cycles it covers are attributed to it at once."""
+    with state.transaction() as session:
+        machine = machine_for(session, who, body.machine, body.site)
+        row = work_repo.add_session(
+            session=session,
+            who=who.name,
+            machine=machine,
+            student_id=body.student_id,
+            order_id=body.order_id,
+            start=body.started,
+            end=body.ended,
+            now=state.now(),
+        )
+        return session_public(row, {machine.id: repo.machine_key(machine)})
+
+
+@router.patch("/{session_id}")
+def update_session(session_id: SessionId, body: SessionUpdate, who: Admin, state: StateDep) -> SessionPublic:
+    with state.transaction() as session:
+        row = work_repo.update_session(
+            session=session, who=who.name, session_id=session_id, changes=body.changes(), now=state.now()
+        )
+        return session_public(row, machine_names(session, [row.machine_id]))
+
+
+@router.get("")
+def list_sessions(
+    who: Admin,
+    state: StateDep,
+    student_id: Annotated[Id | None, Query()] = None,
+    open_only: bool = False,
+) -> list[SessionPublic]:
+    with state.transaction() as session:
+        rows = work_repo.list_sessions(session=session, student_id=student_id, open_only=open_only)
+        names = machine_names(session, {r.machine_id for r in rows})
+        return [session_public(r, names) for r in rows]
+
+
+@cycles_router.get("/unattributed")
+def list_unattributed(
+    who: Admin,
+    state: StateDep,
+    since: Annotated[Ts | None, Query()] = None,
+    until: Annotated[Ts | None, Query()] = None,
+) -> list[UnattributedCycle]:
+    """Cycles that ran while nobody was checked in (default: the last 30 days), for a master to assign."""
+    now = state.now()
+    until = until or now
+    since = since or until - DEFAULT_LOOKBACK
+    with state.transaction() as session:
+        found = unattributed(session=session, since=since, until=until)
+    return [
+        UnattributedCycle(
+            id=c.row.id,
+            machine=c.machine,
+            program=c.row.program,
+            started=c.row.started,
+            ended=c.row.ended,
+            duration_s=c.row.duration_s,
+            parts=c.row.parts,
+            outcome=c.row.outcome,
+        )
+        for c in found
+    ]
+
+
+@cycles_router.post("/{cycle_id}/assignment")
+def assign_cycle(cycle_id: CycleId, body: AssignmentCreate, who: Admin, state: StateDep) -> AssignmentPublic:
+    """Assign (or reassign) a cycle to a work session on the same machine; its parts follow it."""
+    with state.transaction() as session:
+        row = work_repo.assign_cycle(
+            session=session, who=who.name, cycle_id=cycle_id, session_id=body.session_id, now=state.now()
+        )
+        return AssignmentPublic.model_validate(row)

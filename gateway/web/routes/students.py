@@ -1,0 +1,94 @@
+"""``/api/students``: students, their practice logs, and privacy (export, deletion)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from gateway.store import privacy
+from gateway.store import records_repo as repo
+from gateway.store.records import Student
+from gateway.store.reports_repo import student_log
+from gateway.web.guards import Admin, AdminOrStudent, own_student
+from gateway.web.records_state import StateDep
+from gateway.web.records_views import csv_response, practice_public
+from gateway.web.report_schemas import PracticeLogPublic
+from gateway.web.schemas import MAX_ID, StudentCreate, StudentDeleted, StudentPublic, StudentUpdate, Ts
+
+router = APIRouter(prefix="/api/students", tags=["students"])
+StudentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Since = Annotated[Ts | None, Query(description="sessions ending after this time")]
+Until = Annotated[Ts | None, Query(description="sessions starting before this time")]
+
+
+@router.get("")
+def list_students(who: Admin, state: StateDep, active: bool | None = None) -> list[StudentPublic]:
+    with state.transaction() as session:
+        return [StudentPublic.model_validate(s) for s in repo.list_students(session=session, active=active)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_student(body: StudentCreate, who: Admin, state: StateDep) -> StudentPublic:
+    with state.transaction() as session:
+        row = repo.create_student(session=session, who=who.name, now=state.now(), fields=body.model_dump())
+        return StudentPublic.model_validate(row)
+
+
+@router.get("/{student_id}")
+def get_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentPublic:
+    with state.transaction() as session:
+        return StudentPublic.model_validate(
+            repo.get_row(session=session, model=Student, row_id=student_id, label="student")
+        )
+
+
+@router.patch("/{student_id}")
+def update_student(student_id: StudentId, body: StudentUpdate, who: Admin, state: StateDep) -> StudentPublic:
+    with state.transaction() as session:
+        row = repo.update_student(
+            session=session, who=who.name, now=state.now(), student_id=student_id, changes=body.changes()
+        )
+        return StudentPublic.model_validate(row)
+
+
+@router.delete("/{student_id}")
+def delete_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentDeleted:
+    """Delete the student and their logins; their sessions stay, nameless, so orders keep their counts."""
+    with state.transaction() as session:
+        detached = privacy.delete_student(session=session, who=who.name, student_id=student_id, now=state.now())
+    return StudentDeleted(student_id=student_id, sessions_detached=detached)
+
+
+@router.get("/{student_id}/export")
+def export_student(student_id: StudentId, who: AdminOrStudent, state: StateDep) -> dict[str, Any]:
+    """Everything held on the student, as JSON (for the student, their family or the school)."""
+    own_student(who, student_id)
+    with state.transaction() as session:
+        return privacy.export_student(session=session, student_id=student_id, now=state.now())
+
+
+@router.get("/{student_id}/practice-log")
+def practice_log(
+    student_id: StudentId, who: AdminOrStudent, state: StateDep, since: Since = None, until: Until = None
+) -> PracticeLogPublic:
+    own_student(who, student_id)
+    with state.transaction() as session:
+        found = student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
+        return practice_public(found)
+
+
+@router.get("/{student_id}/practice-log.csv", response_class=Response)
+def practice_log_csv(
+    student_id: StudentId, who: AdminOrStudent, state: StateDep, since: Since = None, until: Until = None
+) -> Response:
+    own_student(who, student_id)
+    with state.transaction() as session:
+        log = practice_public(
+            student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
+        )
+    header = ["session", "machine", "order", "started", "ended", "cycles", "cycle_s", "parts"]
+    rows = [
+        [s.id, s.machine, s.order_id, s.started, s.ended, s.cycles, round(s.cycle_s, 1), s.parts] for s in log.sessions
+    ]
+    return csv_response(header, rows, f"practice-log-{student_id}.csv")

@@ -1,0 +1,279 @@
+"""Request and response bodies of the records API: a Create, an Update and a Public schema per resource.
+
+Inputs forbid unknown fields and are bounded so that nothing a client sends can
+reach the database as a value it would refuse (an id beyond a 32-bit integer, a
+NUL character, a time zone-less or out-of-range time): such input is a 422.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+MAX_ID = 2**31 - 1
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def printable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("time must be between 2000 and 2100")
+    return value.astimezone(UTC)
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Ts = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(printable)]
+Contact = Annotated[str, Field(max_length=200), AfterValidator(printable)]
+Short = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(printable)]
+Revision = Annotated[str, Field(max_length=16), AfterValidator(printable)]
+ClassName = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(printable)]
+Program = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(printable)]
+Track = Literal["CAP", "BAC_PRO"]
+OrderStatus = Literal["open", "in_progress", "done", "cancelled"]
+
+
+class InputModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Update(InputModel):
+    """Fields left out are unchanged; ``null`` is accepted only where the column may be empty."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null(self) -> _Update:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.NULLABLE:
+                raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class PublicModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- customers ---------------------------------------------------------------
+
+
+class CustomerCreate(InputModel):
+    name: Name
+    contact: Contact = ""
+
+
+class CustomerUpdate(_Update):
+    name: Name | None = None
+    contact: Contact | None = None
+
+
+class CustomerPublic(PublicModel):
+    id: int
+    name: str
+    contact: str
+    created: datetime
+
+
+# --- orders ------------------------------------------------------------------
+
+
+class OrderCreate(InputModel):
+    customer_id: Id
+    reference: Short
+    part_number: Short
+    drawing_revision: Revision = ""
+    quantity: int = Field(ge=1, le=1_000_000)
+    due: Ts | None = None
+    standard_cycle_s: float | None = Field(default=None, gt=0, le=1_000_000, allow_inf_nan=False)
+    programs: list[Program] = Field(default_factory=list, max_length=50)
+    status: OrderStatus = "open"
+
+
+class OrderUpdate(_Update):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"due", "standard_cycle_s"})
+
+    customer_id: Id | None = None
+    reference: Short | None = None
+    part_number: Short | None = None
+    drawing_revision: Revision | None = None
+    quantity: int | None = Field(default=None, ge=1, le=1_000_000)
+    due: Ts | None = None
+    standard_cycle_s: float | None = Field(default=None, gt=0, le=1_000_000, allow_inf_nan=False)
+    programs: list[Program] | None = Field(default=None, max_length=50)
+    status: OrderStatus | None = None
+
+
+class OrderPublic(PublicModel):
+    id: int
+    customer_id: int
+    reference: str
+    part_number: str
+    drawing_revision: str
+    quantity: int
+    due: datetime | None
+    standard_cycle_s: float | None
+    programs: list[str]
+    status: str
+    created: datetime
+
+
+class ProgressPublic(BaseModel):
+    order_id: int
+    ordered: int
+    made: int
+    scrap: int
+    good: int
+    remaining: int
+    seconds_per_part: float | None
+    projected_finish: datetime | None
+    due: datetime | None
+    late: bool
+    done: bool
+
+
+# --- students ----------------------------------------------------------------
+
+
+class StudentCreate(InputModel):
+    first_name: Short
+    last_initial: str = Field(min_length=1, max_length=2, pattern=r"^[^\W\d_]\.?$", description="e.g. 'D' or 'D.'")
+    class_name: ClassName
+    track: Track
+    badge: Short | None = None
+    active: bool = True
+
+
+class StudentUpdate(_Update):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"badge"})
+
+    first_name: Short | None = None
+    last_initial: str | None = Field(default=None, min_length=1, max_length=2, pattern=r"^[^\W\d_]\.?$")
+    class_name: ClassName | None = None
+    track: Track | None = None
+    badge: Short | None = None
+    active: bool | None = None
+
+
+class StudentPublic(PublicModel):
+    id: int
+    first_name: str
+    last_initial: str
+    class_name: str
+    track: str
+    badge: str | None
+    active: bool
+    created: datetime
+
+
+# --- work sessions and scrap -------------------------------------------------
+
+
+class _AtMachine(InputModel):
+    machine: Short | None = Field(default=None, description="machine id on the bus; a kiosk may leave it out")
+    site: Short | None = None
+
+
+class CheckIn(_AtMachine):
+    badge: Short | None = None
+    student_id: Id | None = None
+    order_id: Id | None = Field(default=None, description="none: practice outside a customer order")
+
+    @model_validator(mode="after")
+    def _one_student(self) -> CheckIn:
+        if (self.badge is None) == (self.student_id is None):
+            raise ValueError("give either badge or student_id")
+        return self
+
+
+class CheckOut(_AtMachine):
+    pass
+
+
+class SessionCreate(_AtMachine):
+    """A session recorded after the fact by a master."""
+
+    student_id: Id
+    order_id: Id | None = None
+    started: Ts
+    ended: Ts
+
+
+class SessionUpdate(_Update):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"order_id", "ended"})
+
+    student_id: Id | None = None
+    order_id: Id | None = None
+    started: Ts | None = None
+    ended: Ts | None = None
+
+
+class SessionPublic(BaseModel):
+    id: int
+    machine_id: int
+    machine: str
+    student_id: int | None
+    order_id: int | None
+    started: datetime
+    ended: datetime | None
+    opened_by: str
+    closed_by: str | None
+
+
+class ScrapCreate(_AtMachine):
+    order_id: Id
+    quantity: int = Field(ge=1, le=1_000_000)
+    reason: Name
+    inspected_by: Short
+    ts: Ts | None = Field(default=None, description="when the parts were inspected; default now")
+
+
+class ScrapPublic(PublicModel):
+    id: int
+    order_id: int
+    quantity: int
+    reason: str
+    inspected_by: str
+    ts: datetime
+    session_id: int | None
+    machine_id: int | None
+    declared_by: str
+
+
+class UnattributedCycle(BaseModel):
+    id: int
+    machine: str
+    program: str | None
+    started: datetime
+    ended: datetime
+    duration_s: float
+    parts: int
+    outcome: str
+
+
+class AssignmentCreate(InputModel):
+    session_id: Id
+
+
+class AssignmentPublic(PublicModel):
+    cycle_id: int
+    session_id: int
+    by: str
+    at: datetime
+
+
+class StudentDeleted(BaseModel):
+    student_id: int
+    sessions_detached: int

@@ -1,0 +1,17 @@
+"""What the web app is given to serve: the live view, the store and, when it runs ingest, the ingest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.ingest import Ingest
+from gateway.live import LiveView
+
+
+@dataclass
+class Services:
+    live: LiveView
+    ingest: Ingest | None = None  # None: serve pages only (tests, or a read-only replica)
+    sessions: sessionmaker[Session] | None = None  # the SQL store, for routes that read or write records

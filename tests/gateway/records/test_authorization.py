@@ -1,0 +1,287 @@
+"""Every records route × every role: exactly the allowed roles succeed; the others get 401 (nobody) or 403."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gateway.store.records import Customer, Order, Student, WorkSessionRecord
+from tests.gateway.records.conftest import World, add_cycle, at
+
+ROLES = ("admin", "kiosk", "viewer", "student")
+ADMIN = {"admin"}
+_names = itertools.count()
+Prepared = tuple[str, dict[str, Any] | None, dict[str, Any] | None]  # path, json body, query
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    route: str
+    allowed: set[str]
+    prepare: Callable[[World], Awaitable[Prepared]]
+
+
+def fixed(
+    path: str, body: dict[str, Any] | None = None, query: dict[str, Any] | None = None
+) -> Callable[[World], Awaitable[Prepared]]:
+    async def prepare(w: World) -> Prepared:
+        return path.format(**w.ids), body, query
+
+    return prepare
+
+
+def fresh(make: Callable[[World], Prepared]) -> Callable[[World], Awaitable[Prepared]]:
+    async def prepare(w: World) -> Prepared:
+        return make(w)
+
+    return prepare
+
+
+def _new_row(w: World, row: Any) -> int:
+    with w.sessions.begin() as session:
+        session.add(row)
+        session.flush()
+        return int(row.id)
+
+
+def _free_mill(w: World) -> None:
+    with w.sessions.begin() as session:
+        for row in session.query(WorkSessionRecord).filter(WorkSessionRecord.ended.is_(None)):
+            row.ended = max(row.started, w.clock.now)
+
+
+def _open_on_mill(w: World) -> Prepared:
+    _free_mill(w)
+    w.clock.now = at(next(_names) + 1)
+    _new_row(
+        w,
+        WorkSessionRecord(
+            machine_id=w.machines["mill"],
+            student_id=w.ids["student"],
+            order_id=None,
+            started=w.clock.now,
+            ended=None,
+            opened_by="t",
+        ),
+    )
+    w.clock.now = at(next(_names) + 1)
+    return "/api/sessions/check-out", {"machine": "mill"}, None
+
+
+def _check_in(w: World) -> Prepared:
+    _free_mill(w)
+    w.clock.now = at(next(_names) + 1)
+    return "/api/sessions/check-in", {"machine": "mill", "badge": "B-LEA", "order_id": w.ids["order"]}, None
+
+
+def _deletable_customer(w: World) -> Prepared:
+    return f"/api/customers/{_new_row(w, Customer(name=f'c{next(_names)}', contact='', created=at(0)))}", None, None
+
+
+def _deletable_order(w: World) -> Prepared:
+    order = Order(
+        customer_id=w.ids["customer"],
+        reference=f"o{next(_names)}",
+        part_number="p",
+        drawing_revision="",
+        quantity=1,
+        due=None,
+        standard_cycle_s=None,
+        programs=[],
+        status="open",
+        created=at(0),
+    )
+    return f"/api/orders/{_new_row(w, order)}", None, None
+
+
+def _deletable_student(w: World) -> Prepared:
+    student = Student(
+        first_name="X", last_initial="Y", class_name="C", track="CAP", badge=None, active=True, created=at(0)
+    )
+    return f"/api/students/{_new_row(w, student)}", None, None
+
+
+def _session_to_patch(w: World) -> Prepared:
+    minute = 10_000 + 10 * next(_names)
+    row = WorkSessionRecord(
+        machine_id=w.machines["lathe"],
+        student_id=w.ids["student"],
+        order_id=None,
+        started=at(minute),
+        ended=at(minute + 5),
+        opened_by="t",
+    )
+    return f"/api/sessions/{_new_row(w, row)}", {"order_id": w.ids["order"]}, None
+
+
+def _past_session(w: World) -> Prepared:
+    minute = -100_000 - 10 * next(_names)
+    body = {
+        "machine": "lathe",
+        "student_id": w.ids["student"],
+        "started": at(minute).isoformat(),
+        "ended": at(minute + 5).isoformat(),
+    }
+    return "/api/sessions", body, None
+
+
+def _cycle_to_assign(w: World) -> Prepared:
+    minute = 20_000 + 10 * next(_names)
+    row = WorkSessionRecord(
+        machine_id=w.machines["lathe"],
+        student_id=w.ids["student"],
+        order_id=None,
+        started=at(minute),
+        ended=at(minute + 5),
+        opened_by="t",
+    )
+    session_id = _new_row(w, row)
+    cycle = add_cycle(w.sessions, w.machines["lathe"], at(minute + 6), at(minute + 7))
+    return f"/api/cycles/{cycle}/assignment", {"session_id": session_id}, None
+
+
+def _token_to_revoke(w: World) -> Prepared:
+    from gateway import auth
+
+    with w.sessions.begin() as session:
+        _, row = auth.create_api_token(session=session, who="t", now=at(0), role="viewer", label="x", machine=None)
+        return f"/api/tokens/{row.id}", None, None
+
+
+def _unique(make: Callable[[int], dict[str, Any]], path: str) -> Callable[[World], Awaitable[Prepared]]:
+    return fresh(
+        lambda w: (path, make(next(_names)) | ({"customer_id": w.ids["customer"]} if "orders" in path else {}), None)
+    )
+
+
+SCRAP = {"order_id": 0, "quantity": 1, "reason": "burr", "inspected_by": "M. Roux"}
+CASES = [
+    Case("GET", "/api/users", ADMIN, fixed("/api/users")),
+    Case(
+        "POST",
+        "/api/users",
+        ADMIN,
+        _unique(lambda n: {"username": f"u{n}", "password": "password-1", "role": "admin"}, "/api/users"),
+    ),
+    Case("GET", "/api/tokens", ADMIN, fixed("/api/tokens")),
+    Case("POST", "/api/tokens", ADMIN, fixed("/api/tokens", {"role": "viewer", "label": "screen"})),
+    Case("DELETE", "/api/tokens/{token_id}", ADMIN, fresh(_token_to_revoke)),
+    Case("GET", "/api/auth/me", set(ROLES), fixed("/api/auth/me")),
+    Case("GET", "/api/customers", ADMIN, fixed("/api/customers")),
+    Case("POST", "/api/customers", ADMIN, _unique(lambda n: {"name": f"Customer {n}"}, "/api/customers")),
+    Case("GET", "/api/customers/{customer_id}", ADMIN, fixed("/api/customers/{customer}")),
+    Case("PATCH", "/api/customers/{customer_id}", ADMIN, fixed("/api/customers/{customer}", {"contact": "x"})),
+    Case("DELETE", "/api/customers/{customer_id}", ADMIN, fresh(_deletable_customer)),
+    Case("GET", "/api/orders", ADMIN, fixed("/api/orders")),
+    Case(
+        "POST",
+        "/api/orders",
+        ADMIN,
+        _unique(lambda n: {"reference": f"R{n}", "part_number": "P", "quantity": 5}, "/api/orders"),
+    ),
+    Case("GET", "/api/orders/{order_id}", ADMIN, fixed("/api/orders/{order}")),
+    Case("PATCH", "/api/orders/{order_id}", ADMIN, fixed("/api/orders/{order}", {"quantity": 12})),
+    Case("DELETE", "/api/orders/{order_id}", ADMIN, fresh(_deletable_order)),
+    Case("GET", "/api/orders/{order_id}/progress", ADMIN, fixed("/api/orders/{order}/progress")),
+    Case("GET", "/api/students", ADMIN, fixed("/api/students")),
+    Case(
+        "POST",
+        "/api/students",
+        ADMIN,
+        fixed("/api/students", {"first_name": "Ana", "last_initial": "K", "class_name": "BP1", "track": "BAC_PRO"}),
+    ),
+    Case("GET", "/api/students/{student_id}", ADMIN, fixed("/api/students/{student}")),
+    Case("PATCH", "/api/students/{student_id}", ADMIN, fixed("/api/students/{student}", {"class_name": "CAP2"})),
+    Case("DELETE", "/api/students/{student_id}", ADMIN, fresh(_deletable_student)),
+    Case("GET", "/api/students/{student_id}/export", {"admin", "student"}, fixed("/api/students/{student}/export")),
+    Case(
+        "GET",
+        "/api/students/{student_id}/practice-log",
+        {"admin", "student"},
+        fixed("/api/students/{student}/practice-log"),
+    ),
+    Case(
+        "GET",
+        "/api/students/{student_id}/practice-log.csv",
+        {"admin", "student"},
+        fixed("/api/students/{student}/practice-log.csv"),
+    ),
+    Case("POST", "/api/sessions/check-in", {"admin", "kiosk"}, fresh(_check_in)),
+    Case("POST", "/api/sessions/check-out", {"admin", "kiosk"}, fresh(_open_on_mill)),
+    Case("POST", "/api/sessions", ADMIN, fresh(_past_session)),
+    Case("PATCH", "/api/sessions/{session_id}", ADMIN, fresh(_session_to_patch)),
+    Case("GET", "/api/sessions", ADMIN, fixed("/api/sessions")),
+    Case("GET", "/api/cycles/unattributed", ADMIN, fixed("/api/cycles/unattributed")),
+    Case("POST", "/api/cycles/{cycle_id}/assignment", ADMIN, fresh(_cycle_to_assign)),
+    Case(
+        "POST",
+        "/api/scrap",
+        {"admin", "kiosk"},
+        fresh(lambda w: ("/api/scrap", {**SCRAP, "order_id": w.ids["order"], "machine": "mill"}, None)),
+    ),
+    Case("GET", "/api/scrap", ADMIN, fixed("/api/scrap")),
+    Case("GET", "/api/reports/oee", ADMIN, fixed("/api/reports/oee", query={"date": "2026-11-23"})),
+    Case("GET", "/api/reports/orders.csv", ADMIN, fixed("/api/reports/orders.csv")),
+    Case("GET", "/api/reports/practice-logs.csv", ADMIN, fixed("/api/reports/practice-logs.csv")),
+    Case("POST", "/api/retention/purge", ADMIN, fixed("/api/retention/purge")),
+]
+# Open to all by design: logging in, out (tested in test_auth.py) and a screen's one-time sign-in.
+UNGUARDED = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/screen")}
+
+
+def test_the_matrix_covers_every_records_route(world: World) -> None:
+    paths = world.app.openapi()["paths"]
+    routes = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert routes - UNGUARDED == {(c.method, c.route) for c in CASES}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.route}")
+async def test_exactly_the_allowed_roles_succeed(world: World, case: Case) -> None:
+    for role in (None, *ROLES):
+        path, body, query = await case.prepare(world)
+        response = await world.call(case.method, path, role, json=body, params=query)
+        if role is None:
+            assert response.status_code == 401, (role, response.text)
+            assert response.json()["detail"].startswith("not logged in")
+        elif role in case.allowed:
+            assert response.status_code < 300, (role, response.status_code, response.text)
+        else:
+            assert response.status_code == 403, (role, response.status_code, response.text)
+            assert "only" in response.json()["detail"]
+
+
+async def test_a_student_reads_only_their_own_log(world: World) -> None:
+    other = await world.ok(
+        "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
+    )
+    for suffix in ("practice-log", "practice-log.csv", "export"):
+        response = await world.call("GET", f"/api/students/{other['id']}/{suffix}", "student")
+        assert response.status_code == 403
+        assert "own" in response.json()["detail"]
+
+
+async def test_a_kiosk_works_only_at_its_machine(world: World) -> None:
+    body = {"machine": "lathe", "student_id": world.ids["student"]}
+    refused = await world.call("POST", "/api/sessions/check-in", "kiosk", json=body)
+    assert refused.status_code == 403
+    assert "another machine" in refused.json()["detail"]
+    scrap = {**SCRAP, "order_id": world.ids["order"], "machine": "lathe"}
+    assert (await world.call("POST", "/api/scrap", "kiosk", json=scrap)).status_code == 403
+    assert world.count(WorkSessionRecord) == 0
+
+
+async def test_a_revoked_token_and_an_unknown_one_get_401(world: World) -> None:
+    tokens = await world.ok("GET", "/api/tokens")
+    kiosk = next(t for t in tokens if t["role"] == "kiosk")
+    await world.ok("DELETE", f"/api/tokens/{kiosk['id']}")
+    response = await world.call("POST", "/api/sessions/check-out", "kiosk", json={})
+    assert response.status_code == 401
+    assert "invalid or expired" in response.json()["detail"]
+    assert response.headers["www-authenticate"] == "Bearer"
+    unknown = await world.client.get("/api/auth/me", headers={"Authorization": "Bearer atk_nonsense"})
+    assert unknown.status_code == 401
