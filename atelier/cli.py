@@ -34,6 +34,42 @@ def _edge_check(args: argparse.Namespace) -> int:
     return check(args.config)
 
 
+def _edge_send(args: argparse.Namespace) -> int:
+    from edge_agent.drivers.grbl_control import send_program
+
+    return send_program(args.config, args.machine, args.file)
+
+
+def _edge_browse(args: argparse.Namespace) -> int:
+    from edge_agent.browse import browse_main
+
+    return browse_main(args.url, args.node, args.depth, args.write_profile)
+
+
+def _edge_cert(args: argparse.Namespace) -> int:
+    from edge_agent.certs import cert_main
+
+    return cert_main(
+        args.out, application_uri=args.application_uri, common_name=args.common_name, days=args.days, force=args.force
+    )
+
+
+def _gateway_admin(args: argparse.Namespace) -> int:
+    from gateway import admin
+
+    match args.gateway_command:
+        case "create-admin":
+            return admin.create_admin(args.config, args.username, args.password)
+        case "import-students":
+            return admin.import_students(args.config, args.csv)
+        case "import-orders":
+            return admin.import_orders(args.config, args.csv)
+        case "backup":
+            return admin.backup(args.config, args.destination)
+        case _:
+            return admin.purge(args.config)
+
+
 def _gateway_run(args: argparse.Namespace) -> int:
     from gateway.app import main as run
 
@@ -78,12 +114,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add(edge, "run", "run the edge agent daemon", _edge_run, DEFAULT_EDGE_CONFIG)
     _add(edge, "check", "validate the configuration and every profile it uses", _edge_check, DEFAULT_EDGE_CONFIG)
+    send = _add(
+        edge, "send", "stream a G-code program to a GRBL machine of the running agent", _edge_send, DEFAULT_EDGE_CONFIG
+    )
+    send.add_argument("machine", help="machine id in the agent's configuration")
+    send.add_argument("file", type=Path, help="G-code file")
+    browse = edge.add_parser("browse", help="print an OPC UA server's address space, or write a profile skeleton")
+    browse.add_argument("url", help="endpoint, e.g. opc.tcp://192.168.1.20:4840")
+    browse.add_argument("node", nargs="?", default=None, help="start node id (default: Objects)")
+    browse.add_argument("--depth", type=int, default=3, help="levels shown below the start node (default 3)")
+    browse.add_argument("--write-profile", type=Path, default=None, help="write a profile skeleton TOML here")
+    browse.set_defaults(handler=_edge_browse)
+    cert = edge.add_parser("cert", help="generate the agent's OPC UA client certificate and key")
+    cert.add_argument("--out", type=Path, default=Path("/etc/atelier/pki"), help="output folder")
+    cert.add_argument("--application-uri", default=None, help="application URI (default: derived from the host name)")
+    cert.add_argument("--common-name", default="Atelier edge agent")
+    cert.add_argument("--days", type=int, default=3650)
+    cert.add_argument("--force", action="store_true", help="overwrite existing files")
+    cert.set_defaults(handler=_edge_cert)
 
     gateway = commands.add_parser("gateway", help="the gateway next to the broker").add_subparsers(
         dest="gateway_command", required=True, metavar="ACTION"
     )
     _add(gateway, "run", "run the gateway daemon (ingest, API and pages)", _gateway_run, DEFAULT_GATEWAY_CONFIG)
     _add(gateway, "check", "validate the configuration", _gateway_check, DEFAULT_GATEWAY_CONFIG)
+    first = _add(gateway, "create-admin", "create a master's admin login", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
+    first.add_argument("username")
+    first.add_argument("--password", default=None, help="default: asked twice on the terminal")
+    for name, what in (("import-students", "students"), ("import-orders", "orders")):
+        importer = _add(
+            gateway, name, f"import {what} from CSV, all or nothing", _gateway_admin, DEFAULT_GATEWAY_CONFIG
+        )
+        importer.add_argument("csv", type=Path)
+    backup = _add(gateway, "backup", "back up the database to a new file", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
+    backup.add_argument("destination", type=Path)
+    _add(gateway, "purge", "apply the practice-log retention setting", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
 
     bus = commands.add_parser("bus", help="broker administration").add_subparsers(
         dest="bus_command", required=True, metavar="ACTION"

@@ -61,7 +61,7 @@ def _prepare(config: EdgeConfig) -> dict[str, tuple[MachineConfig, Profile | Non
     for machine in config.machines:
         profile = load_profile(machine, config.profiles_dir)
         try:
-            driver = build_driver(machine, profile)
+            driver = build_driver(machine, profile, config.agent.state_dir)
         except ValueError as err:
             problem = Problem("edge configuration", f"machines.{machine.id}.driver", machine.driver, str(err))
             raise ConfigError([problem]) from err
@@ -216,13 +216,17 @@ def _check_machines(config: EdgeConfig, path: Path) -> list[str]:
     for machine in config.machines:
         try:
             profile = load_profile(machine, config.profiles_dir)
+        except ConfigError as err:
+            problems.extend(f"{path}: machines.{machine.id}.profile: {p}" for p in err.problems)
+            continue
+        try:
             if profile is not None and profile.profile.driver != machine.driver:
                 problems.append(
                     f"{path}: machines.{machine.id}.profile: {machine.profile} is a profile for the "
                     f"{profile.profile.driver!r} driver, but the machine uses {machine.driver!r}"
                 )
                 continue
-            build_driver(machine, profile)
+            build_driver(machine, profile, config.agent.state_dir)
         except ConfigError as err:
             problems.extend(str(p) for p in err.problems)
         except (ValueError, EdgeAgentError, OSError) as err:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from atelier import tomlconfig
 from gateway import auth, config, importer
 from gateway.errors import GatewayError
-from gateway.records_settings import RecordsSection, load_records_settings
+from gateway.records_settings import RecordsSection
 from gateway.store import db, privacy
 
 logger = logging.getLogger(__name__)
@@ -39,11 +39,12 @@ class _ConfigProblemError(Exception):
 
 def _settings(config_path: Path) -> tuple[config.GatewaySettings, RecordsSection]:
     try:
-        return config.load(config_path), load_records_settings(config_path)
+        settings = config.load(config_path)
     except tomlconfig.ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
         raise _ConfigProblemError from err
+    return settings, settings.records
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from atelier import tomlconfig
 from edge_agent.contract import ID_PATTERN
+from gateway.records_settings import RecordsSection
 
 DEFAULT_DATABASE_URL = "sqlite:////var/lib/atelier/gateway/atelier.db"
 SITE_FILTER_PATTERN = r"^(\+|[a-z0-9][a-z0-9_-]{0,62})$"
@@ -60,6 +61,7 @@ class GatewaySettings(_Section):
     database: DatabaseSection = DatabaseSection()
     ingest: IngestSection = IngestSection()
     http: HttpSection = HttpSection()
+    records: RecordsSection = RecordsSection()
 
     @property
     def client_id(self) -> str:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from atelier import tomlconfig
 
 DEFAULT_RETENTION_DAYS = 3 * 365  # a CAP or Bac Pro lasts two to three years; exam files need the log
 
@@ -45,14 +42,6 @@ class RecordsSection(BaseModel):
             assert local is not None
             return local
         return ZoneInfo(self.timezone)
-
-
-def load_records_settings(config_path: Path) -> RecordsSection:
-    """The ``[records]`` table of the gateway's TOML file (defaults when absent); ConfigError when wrong."""
-    data = tomlconfig.read_toml(config_path).get("records", {})
-    if not isinstance(data, dict):
-        raise tomlconfig.ConfigError([tomlconfig.Problem(str(config_path), "records", repr(data), "a table")])
-    return tomlconfig.validate(RecordsSection, data, file=str(config_path), prefix="records")
 
 
 def retention_cutoff(settings: RecordsSection, now: datetime) -> datetime | None:

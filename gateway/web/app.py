@@ -36,6 +36,6 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     app.include_router(machines.router, dependencies=MACHINE_STATE_GUARD)
     app.include_router(health.router)
     app.include_router(status.router, dependencies=MACHINE_STATE_GUARD)
-    include_records(app, database_url=settings.database.url, settings=getattr(settings, "records", None))
+    include_records(app, database_url=settings.database.url, settings=settings.records)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
