@@ -7,6 +7,7 @@ as its own process as they would run in a workshop. Ctrl-C stops them all.
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import subprocess
@@ -18,60 +19,16 @@ from pathlib import Path
 from types import FrameType
 
 from atelier.broker import Broker, BrokerError, wait_for_port
+from atelier.demo_machines import DemoWorkshop
 
 SITE = "demo"
 AGENT = "demo-pc"
 
-# Three machines of a small school workshop, each with its own rhythm.
-DEMO_MACHINES = """
-[[machines]]
-id = "dmg-mill-1"
-driver = "simulator"
-telemetry_interval_s = 1.0
-[machines.options]
-seed = 11
-programs = [
-  {{ name = "BRIDE_A12.MPF", cycle_s = 24.0, parts_per_cycle = 1, tool = "T12" }},
-  {{ name = "PLATINE_C3.MPF", cycle_s = 38.0, parts_per_cycle = 2, tool = "T4" }},
-]
-idle_s = 6.0
-feed_hold_chance = 0.15
-alarm_chance = 0.05
-abort_chance = 0.03
-mode_change_chance = 0.05
-program_change_every = 6
 
-[[machines]]
-id = "haas-lathe-2"
-driver = "simulator"
-[machines.options]
-seed = 22
-programs = [
-  {{ name = "O1042", cycle_s = 15.0, parts_per_cycle = 1, tool = "T2" }},
-  {{ name = "O2210", cycle_s = 21.0, parts_per_cycle = 1, tool = "T5" }},
-]
-idle_s = 4.0
-feed_hold_chance = 0.1
-alarm_chance = 0.03
-counter_start = 9990
-counter_max = 9999
-
-[[machines]]
-id = "grbl-router-3"
-driver = "simulator"
-[machines.options]
-seed = 33
-programs = [{{ name = "ENSEIGNE.NC", cycle_s = 45.0, parts_per_cycle = 1, tool = "T1" }}]
-idle_s = 10.0
-feed_hold_chance = 0.2
-mode_change_chance = 0.1
-"""
-
-
-def edge_config(data_dir: Path, broker: Broker) -> str:
+def edge_config(data_dir: Path, broker: Broker, workshop: DemoWorkshop) -> str:
     return (
         f'[agent]\nid = "{AGENT}"\nsite = "{SITE}"\nstate_dir = "{data_dir / "edge"}"\n\n'
-        f'[broker]\nhost = "{broker.host}"\nport = {broker.port}\n' + DEMO_MACHINES.format()
+        f'[broker]\nhost = "{broker.host}"\nport = {broker.port}\n' + workshop.machines_toml()
     )
 
 
@@ -131,7 +88,16 @@ def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
     except BrokerError as err:
         print(f"Could not start the MQTT broker: {err}")
         return 1
-    (data_dir / "edge.toml").write_text(edge_config(data_dir, broker))
+    # The simulated controls are asyncua servers; their security notices are not the demo's news.
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    workshop = DemoWorkshop(data_dir)
+    try:
+        workshop.start()
+    except Exception as err:  # a simulator that cannot start is reported, never a traceback
+        print(f"Could not start the simulated machines: {err}")
+        broker.stop()
+        return 1
+    (data_dir / "edge.toml").write_text(edge_config(data_dir, broker, workshop))
     (data_dir / "gateway.toml").write_text(gateway_config(data_dir, broker, port))
     children: list[Child] = []
     stopping = False
@@ -146,7 +112,8 @@ def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
         children.append(spawn("gateway", ["gateway", "run", "-c", str(data_dir / "gateway.toml")], logs))
         wait_for_port("127.0.0.1", port, timeout_s=30)
         children.append(spawn("edge", ["edge", "run", "-c", str(data_dir / "edge.toml")], logs))
-        _print_banner(port, broker, data_dir, logs)
+        workshop.press_start_now_and_then(data_dir / "edge")
+        _print_banner(port, broker, data_dir, logs, workshop.machine_ids)
         return _watch(children, lambda: stopping, seconds)
     except BrokerError:
         print(f"The gateway did not open port {port}; see {logs / 'gateway.log'}")
@@ -155,6 +122,7 @@ def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
         print("Stopping the demo...")
         for child in reversed(children):
             child.stop()
+        workshop.stop()
         broker.stop()
         print("Stopped.")
 
@@ -174,13 +142,14 @@ def _watch(children: list[Child], stopping: Callable[[], bool], seconds: float |
     return 0
 
 
-def _print_banner(port: int, broker: Broker, data_dir: Path, logs: Path) -> None:
+def _print_banner(port: int, broker: Broker, data_dir: Path, logs: Path, machines: list[str]) -> None:
     print(
         "\nAtelier demo is running.\n"
         f"  Live status page   http://127.0.0.1:{port}/   (English: http://127.0.0.1:{port}/?lang=en)\n"
         f"  Machines API       http://127.0.0.1:{port}/api/machines\n"
         f"  MQTT broker        mqtt://{broker.host}:{broker.port}  (mosquitto, persistence on)\n"
-        f"  Edge agent         '{AGENT}' with 3 simulated machines: dmg-mill-1, haas-lathe-2, grbl-router-3\n"
+        f"  Edge agent         '{AGENT}' with {len(machines)} simulated machines: {', '.join(machines)}\n"
+        "                     (OPC UA SINUMERIK and umati servers, a Haas and a GRBL on pseudo-terminals)\n"
         f"  Data and configs   {data_dir}\n"
         f"  Logs               {logs}\n"
         "Press Ctrl-C to stop everything.\n",
