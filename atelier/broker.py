@@ -40,6 +40,17 @@ allow_anonymous true
 """
 
 
+def end_process(process: subprocess.Popen[bytes], sig: signal.Signals, timeout_s: float) -> None:
+    """Send ``sig`` and wait; a process still alive after ``timeout_s`` is killed."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class BrokerError(RuntimeError):
     pass
 
@@ -129,15 +140,8 @@ class Broker:
         self.start()
 
     def _signal(self, sig: signal.Signals, timeout_s: float) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process, sig, timeout_s)
         self.process = None
 
     @property

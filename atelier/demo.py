@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from atelier.broker import Broker, BrokerError, wait_for_port
+from atelier.broker import Broker, BrokerError, end_process, wait_for_port
 from atelier.demo_machines import DemoWorkshop
 
 SITE = "demo"
@@ -48,13 +48,7 @@ class Child:
     log: Path
 
     def stop(self, timeout_s: float = 15.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process, signal.SIGTERM, timeout_s)
 
 
 def spawn(name: str, args: list[str], logs: Path) -> Child:
