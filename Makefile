@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_PACKAGES := mosquitto=mosquitto
-TEST_PACKAGES := mosquitto_sub=mosquitto-clients mosquitto_passwd=mosquitto victoria-metrics=victoria-metrics
+TEST_PACKAGES := mosquitto_sub=mosquitto-clients mosquitto_passwd=mosquitto victoria-metrics=victoria-metrics chromium=chromium
 
 .PHONY: demo test lint typecheck pytest demo-deps test-deps venv bench clean
 

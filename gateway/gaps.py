@@ -106,6 +106,10 @@ class GapTracker:
         state = self._agents.get(key)
         return [] if state is None else state.gaps()
 
+    def open_ranges(self) -> dict[AgentKey, tuple[int, int]]:
+        """Per agent with a gap open: (first, last) missing seq."""
+        return {key: state.missing() for key, state in self._agents.items() if state.above}
+
     def due(self, now: float) -> tuple[list[ReplayRange], list[ReplayRange]]:
         """(replays to ask for now, ranges given up on) across every agent."""
         requests: list[ReplayRange] = []
@@ -144,6 +148,10 @@ class Gaps:
     def contiguous_all(self) -> dict[AgentKey, int]:
         with self._lock:
             return self._tracker.contiguous_all()
+
+    def open_ranges(self) -> dict[AgentKey, tuple[int, int]]:
+        with self._lock:
+            return self._tracker.open_ranges()
 
     def due(self) -> tuple[list[ReplayRange], list[ReplayRange]]:
         with self._lock:

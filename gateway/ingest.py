@@ -164,11 +164,25 @@ class Ingest:
         interval = min(1.0, self._settings.ingest.gap_timeout_s / 4)
         while True:
             await asyncio.sleep(interval)
+            if self._settings.ingest.shared_group:
+                await self._observe_stored()
             requests, abandoned = self._gaps.due()
             for gap in abandoned:
                 logger.error("gap given up site=%s agent=%s first=%d last=%d", gap.site, gap.agent, gap.first, gap.last)
             for gap in requests:
                 self._request_replay(gap)
+
+    async def _observe_stored(self) -> None:
+        """In a shared group, a seq missing here may be another gateway's: count what the store holds."""
+        loop = asyncio.get_running_loop()
+        for key, (first, last) in self._gaps.open_ranges().items():
+            lookup = functools.partial(self._projector.stored_seqs, key, first, last)
+            try:
+                seqs = await loop.run_in_executor(self._executor, lookup)
+            except SQLAlchemyError as err:
+                logger.warning("cannot read stored seqs of agent=%s: %s", key[1], err)
+                return
+            self._gaps.observe_all((key, seq, True) for seq in seqs)
 
     def _request_replay(self, gap: ReplayRange) -> None:
         consumer = self._consumer

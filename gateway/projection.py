@@ -90,6 +90,14 @@ class Projector:
         self._saved_contiguous.update(saved)
         return work.outcome
 
+    def stored_seqs(self, key: AgentKey, first: int, last: int) -> set[int]:
+        """Seqs of one agent already in the store, e.g. committed by another gateway of a shared group."""
+        agent_id = self._agents.get(key)
+        if agent_id is None:
+            return set()
+        with self._sessions() as session:
+            return repo.seqs_between(session=session, agent_id=agent_id, first=first, last=last)
+
     def _preload_seen(self, session: Session, decoded: list[tuple[Received, _Decoded]]) -> set[tuple[int, int]]:
         wanted: dict[int, list[int]] = {}
         for _, result in decoded:

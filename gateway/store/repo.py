@@ -77,6 +77,11 @@ def existing_seqs(*, session: Session, agent_id: int, seqs: Iterable[int]) -> se
     return found
 
 
+def seqs_between(*, session: Session, agent_id: int, first: int, last: int) -> set[int]:
+    stmt = select(Message.seq).where(Message.agent_id == agent_id, Message.seq.between(first, last))
+    return set(session.scalars(stmt))
+
+
 def record_message(
     *, session: Session, agent_id: int, machine_id: int, message: contract.SequencedMessage, received_at: datetime
 ) -> None:

@@ -11,8 +11,18 @@ from fastapi.staticfiles import StaticFiles
 
 from atelier import __version__
 from gateway.config import GatewaySettings
+from gateway.web.pages import install
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
-from gateway.web.routes import health, machines, status
+from gateway.web.routes import (
+    health,
+    kiosk_page,
+    login_page,
+    machines,
+    order_pages,
+    status,
+    student_pages,
+    utilisation_page,
+)
 from gateway.web.services import Services
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -37,5 +47,7 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(status.router, dependencies=MACHINE_STATE_GUARD)
     include_records(app, database_url=settings.database.url, settings=settings.records)
+    pages = (login_page, kiosk_page, order_pages, student_pages, utilisation_page)
+    install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -22,6 +22,9 @@ LABELS: dict[str, dict[str, Any]] = {
         "in_state": "Depuis",
         "tool": "Outil",
         "emergency_stop": "ARRÊT D'URGENCE",
+        "cycle": "Cycle en cours",
+        "good_of": "Bonnes",
+        "practice": "Entraînement",
         "status": {
             "running": "En production",
             "ready": "Prêt",
@@ -65,6 +68,9 @@ LABELS: dict[str, dict[str, Any]] = {
         "in_state": "For",
         "tool": "Tool",
         "emergency_stop": "EMERGENCY STOP",
+        "cycle": "Current cycle",
+        "good_of": "Good",
+        "practice": "Practice",
         "status": {
             "running": "Running",
             "ready": "Ready",

@@ -12,9 +12,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.websockets import WebSocketDisconnect
 
-from gateway.live import Subscription
+from gateway.live import LiveView, Subscription
 from gateway.web.deps import LiveDep
-from gateway.web.i18n import labels_for, pick_lang
+from gateway.web.guards import credentials, current
+from gateway.web.i18n import labels_for
+from gateway.web.occupancy import Occupancy, enrich
+from gateway.web.page_labels import page_labels
+from gateway.web.pages import lang_of
 
 router = APIRouter(tags=["status"])
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -24,19 +28,46 @@ def make_templates() -> Jinja2Templates:
     return Jinja2Templates(directory=TEMPLATES)
 
 
+REFRESH_S = 2.0  # how often a quiet socket looks again at who is checked in
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def status_page(request: Request, lang: str | None = None) -> HTMLResponse:
-    chosen = pick_lang(lang)
-    context: dict[str, Any] = {"lang": chosen, "labels": labels_for(chosen)}
+async def status_page(request: Request) -> HTMLResponse:
+    chosen = lang_of(request)
+    kiosk = request.query_params.get("kiosk") in ("1", "true", "yes")
+    context: dict[str, Any] = {
+        "lang": chosen,
+        "labels": labels_for(chosen),
+        "L": page_labels(chosen),
+        "kiosk": kiosk,
+        "lang_query": "&kiosk=1" if kiosk else "",
+    }
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, "status.html", context)
 
 
+def may_see_students(connection: WebSocket) -> bool:
+    """Students are minors: their names go only to a master's session or a viewer screen."""
+    if credentials(connection) is None:
+        return False
+    who = current(connection, connection.app.state.records)
+    return who is not None and who.role in ("admin", "viewer")
+
+
+def occupancy_of(connection: WebSocket) -> Occupancy:
+    app = connection.app
+    if getattr(app.state, "occupancy", None) is None:
+        app.state.occupancy = Occupancy(app.state.services.sessions, app.state.records.now)
+    found: Occupancy = app.state.occupancy
+    return found
+
+
 @router.websocket("/ws/status")
 async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
+    show = await asyncio.to_thread(may_see_students, websocket)
     await websocket.accept()
     with live.subscribe() as subscription:
-        sender = asyncio.create_task(_send(websocket, subscription))
+        sender = asyncio.create_task(_send(websocket, subscription, live, occupancy_of(websocket), show))
         receiver = asyncio.create_task(_until_closed(websocket))
         try:
             await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
@@ -44,14 +75,25 @@ async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
             for task in (sender, receiver):
                 task.cancel()
             await asyncio.gather(sender, receiver, return_exceptions=True)
-    with contextlib.suppress(RuntimeError):
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close()
 
 
-async def _send(websocket: WebSocket, subscription: Subscription) -> None:
+async def _send(
+    websocket: WebSocket, subscription: Subscription, live: LiveView, occupancy: Occupancy, show: bool
+) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        sent = await occupancy.current()
         while True:
-            await websocket.send_json(await subscription.get())
+            try:
+                message = await asyncio.wait_for(subscription.get(), REFRESH_S)
+            except TimeoutError:
+                # Nothing moved, but a check-in or check-out changes the tiles too.
+                if await occupancy.current() == sent:
+                    continue
+                message = live.snapshot()
+            sent = await occupancy.current()
+            await websocket.send_json(enrich(message, sent, show_student=show))
 
 
 async def _until_closed(websocket: WebSocket) -> None:

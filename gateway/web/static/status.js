@@ -59,10 +59,14 @@
       detail: el("div", "detail", tile),
       program: el("div", "program", tile),
     };
+    parts.work = el("div", "work", tile);
+    parts.progress = el("div", "progress", tile);
+    parts.fill = el("div", "fill", parts.progress);
+    parts.progressText = el("span", "text", parts.progress);
     const dl = el("dl", null, tile);
     parts.parts = field(dl, L.parts);
+    parts.current = field(dl, L.cycle);
     parts.cycle = field(dl, L.last_cycle);
-    parts.mode = field(dl, L.mode);
     parts.since = field(dl, L.in_state);
     parts.alarm = el("div", "alarm", tile);
     tile._parts = parts;
@@ -84,6 +88,7 @@
     p.badge.textContent = label("status", m.status);
     const detail = [label("availability", m.availability)];
     if (m.agent_online && m.execution) detail.push(label("execution", m.execution));
+    if (m.mode) detail.push(label("mode_names", m.mode));
     if (m.tool) detail.push(L.tool + " " + m.tool);
     p.detail.textContent = detail.join(" · ");
     p.program.textContent = m.program || "—";
@@ -93,13 +98,39 @@
     today.textContent = " (" + m.parts_today + " " + L.parts_today + ")";
     p.parts.appendChild(today);
     p.cycle.textContent = duration(m.last_cycle_s);
-    p.mode.textContent = m.mode ? label("mode_names", m.mode) : "—";
+    renderWork(p, m);
     p.since.textContent = since(m.state_since);
     p.since.dataset.since = m.state_since || "";
     const alarms = (m.alarms || []).map((a) => a.code + " " + a.message);
     if (m.emergency_stop) alarms.unshift(L.emergency_stop);
     p.alarm.textContent = alarms.join(" · ");
     p.alarm.title = alarms.join("\n");
+  }
+
+  // Who is at the machine and how far the order is; the student's name only reaches screens allowed it.
+  function renderWork(p, m) {
+    const w = m.work;
+    const who = w ? [w.student, w.order || L.practice].filter(Boolean).join(" · ") : "";
+    p.work.textContent = who;
+    p.work.parentNode.classList.toggle("has-work", !!w);
+    p.work.title = who;
+    const showBar = !!(w && w.ordered);
+    p.progress.hidden = !showBar;
+    if (showBar) {
+      p.fill.style.width = Math.min(100, (100 * w.good) / w.ordered) + "%";
+      p.progressText.textContent = L.good_of + " " + w.good + " / " + w.ordered;
+    }
+    p.current.dataset.since = m.status === "running" ? m.state_since || "" : "";
+    p.current.dataset.standard = w && w.standard_s ? String(w.standard_s) : "";
+    renderCurrent(p.current);
+  }
+
+  function renderCurrent(dd) {
+    if (!dd.dataset.since) { dd.textContent = "—"; dd.classList.remove("over"); return; }
+    const elapsed = Math.max(0, (nowMs() - Date.parse(dd.dataset.since)) / 1000);
+    const standard = Number(dd.dataset.standard || 0);
+    dd.textContent = duration(elapsed) + (standard ? " / " + duration(standard) : "");
+    dd.classList.toggle("over", standard > 0 && elapsed > standard);
   }
 
   function layout() {
@@ -166,6 +197,7 @@
     for (const tile of tiles.values()) {
       const dd = tile._parts.since;
       if (dd.dataset.since) dd.textContent = since(dd.dataset.since);
+      renderCurrent(tile._parts.current);
     }
   }
 

@@ -1,0 +1,67 @@
+"""Inline SVG charts drawn by the gateway itself: no chart library, nothing fetched from the internet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from markupsafe import Markup
+
+WIDTH, HEIGHT = 720, 240
+LEFT, RIGHT, TOP, BOTTOM = 52, 16, 14, 28
+
+
+def _ticks(top: float) -> list[float]:
+    step = top / 4
+    return [step * k for k in range(5)]
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:.2f}" if unit == "" else f"{value:.0f}{unit}"
+
+
+def series_chart(
+    values: Sequence[float], reference: float | None, *, title: str, unit: str = " s", ref_label: str = ""
+) -> Markup:
+    """Points joined by a line against a dashed reference (the standard); over it in red, under it in green."""
+    if not values:
+        return Markup("")
+    top = max([*values, reference or 0.0]) * 1.15 or 1.0
+    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x(i: int) -> float:
+        return LEFT + (inner_w * (i + 0.5) / len(values))
+
+    def y(v: float) -> float:
+        return TOP + inner_h * (1 - v / top)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    parts.extend(
+        f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
+        f'<text class="axis" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{_fmt(tick, unit)}</text>'
+        for tick in _ticks(top)
+    )
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    parts.append(f'<path class="line" d="{path}"/>')
+    if reference:
+        parts.append(
+            f'<line class="ref" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(reference):.1f}" y2="{y(reference):.1f}"/>'
+            f'<text class="ref-label" x="{WIDTH - RIGHT}" y="{y(reference) - 5:.1f}" text-anchor="end">'
+            f"{escape(ref_label)} {_fmt(reference, unit)}</text>"
+        )
+    for i, v in enumerate(values):
+        over = reference is not None and v > reference
+        parts.append(
+            f'<circle class="pt {"over" if over else "under"}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="4">'
+            f"<title>#{i + 1}: {_fmt(v, unit)}</title></circle>"
+        )
+    label_every = max(1, len(values) // 12)
+    parts.extend(
+        f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle">{i + 1}</text>'
+        for i in range(0, len(values), label_every)
+    )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - built here from numbers and escaped text only

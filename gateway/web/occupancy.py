@@ -1,0 +1,77 @@
+"""Who is at each machine, for the status tiles: read from the store at most once a second, shared by all screens.
+
+The student's name goes only to screens allowed to see it (a master's or a viewer's);
+an anonymous screen on the workshop network sees the order and its progress, not the minor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.web.page_data import Occupant, occupants
+
+logger = logging.getLogger(__name__)
+TTL_S = 1.0
+Key = tuple[str, str]
+
+
+class Occupancy:
+    def __init__(self, sessions: sessionmaker[Session] | None, clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._cached: dict[Key, Occupant] = {}
+        self._at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> dict[Key, Occupant]:
+        if self._sessions is None:
+            return {}
+        async with self._lock:
+            if time.monotonic() - self._at >= TTL_S:
+                self._cached = await asyncio.to_thread(self._read)
+                self._at = time.monotonic()
+            return self._cached
+
+    def _read(self) -> dict[Key, Occupant]:
+        assert self._sessions is not None
+        try:
+            with self._sessions() as session:
+                return occupants(session=session, now=self._clock())
+        except SQLAlchemyError as err:
+            logger.warning("cannot read who is at the machines: %s", err)
+            return self._cached
+
+
+def work_json(occupant: Occupant | None, *, show_student: bool) -> dict[str, Any] | None:
+    if occupant is None:
+        return None
+    return {
+        "student": occupant.student if show_student else None,
+        "order_id": occupant.order_id,
+        "order": occupant.order,
+        "ordered": occupant.ordered,
+        "good": occupant.good,
+        "standard_s": occupant.standard_s,
+    }
+
+
+def enrich(message: dict[str, Any], found: dict[Key, Occupant], *, show_student: bool) -> dict[str, Any]:
+    """The live message with a ``work`` field on each machine (None when nobody is checked in)."""
+
+    def with_work(machine: dict[str, Any]) -> dict[str, Any]:
+        occupant = found.get((machine["site"], machine["id"]))
+        return {**machine, "work": work_json(occupant, show_student=show_student)}
+
+    if message.get("type") == "snapshot":
+        return {**message, "machines": [with_work(m) for m in message["machines"]]}
+    if message.get("type") == "machine":
+        return {**message, "machine": with_work(message["machine"])}
+    return message

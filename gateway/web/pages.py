@@ -1,0 +1,126 @@
+"""What the server-rendered pages share: language, who is looking, the school's time zone, rendering.
+
+A page that needs a login redirects to ``/login``; one the account may not open
+renders a 403 page (never a traceback, never JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from gateway.auth import Principal
+from gateway.web.guards import credentials, current
+from gateway.web.i18n import LABELS, labels_for
+from gateway.web.page_labels import page_labels
+from gateway.web.records_state import RecordsState
+
+LANG_COOKIE = "atelier_lang"
+
+
+class LoginNeeded(Exception):  # noqa: N818 - a control-flow signal, not an error
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+class Forbidden(Exception):  # noqa: N818
+    pass
+
+
+def records(request: Request) -> RecordsState:
+    state: RecordsState = request.app.state.records
+    return state
+
+
+def lang_of(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return asked if asked in LABELS else "fr"
+
+
+def who_is(request: Request) -> Principal | None:
+    """The signed-in principal, or None; no credentials means no database read."""
+    if credentials(request) is None:
+        return None
+    return current(request, records(request))
+
+
+def require(request: Request, *roles: str) -> Principal:
+    who = who_is(request)
+    if who is None:
+        raise LoginNeeded(request.url.path)
+    if who.role not in roles:
+        raise Forbidden
+    return who
+
+
+def zone(request: Request) -> tzinfo:
+    return records(request).settings.zone()
+
+
+def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    lang = lang_of(request)
+    tz = zone(request)
+    base = {
+        "lang": lang,
+        "L": page_labels(lang),
+        "labels": labels_for(lang),
+        "who": who_is(request),
+        "local": lambda ts, fmt="%d/%m/%Y %H:%M": _local(ts, tz, fmt),
+        "dur": duration,
+        "pct": percent,
+    }
+    templates: Jinja2Templates = request.app.state.templates
+    response = templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)
+    if request.query_params.get("lang") in LABELS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+def _local(ts: datetime | None, tz: tzinfo, fmt: str) -> str:
+    if ts is None:
+        return "—"
+    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    return aware.astimezone(tz).strftime(fmt)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = round(max(0.0, seconds))
+    h, rest = divmod(s, 3600)
+    m, r = divmod(rest, 60)
+    return f"{h}:{m:02d}:{r:02d}" if h else f"{m}:{r:02d}"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f} %"
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f}"
+
+
+def install(app: FastAPI, routers: Iterable[Any]) -> None:
+    for router in routers:
+        app.include_router(router)
+    app.add_exception_handler(LoginNeeded, _to_login)
+    app.add_exception_handler(Forbidden, _forbidden)
+
+
+async def _to_login(request: Request, exc: Exception) -> Response:
+    path = exc.path if isinstance(exc, LoginNeeded) else "/"
+    return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    return render(request, "error.html", {"kind": "forbidden"}, status_code=403)
+
+
+def not_found(request: Request) -> HTMLResponse:
+    return render(request, "error.html", {"kind": "not_found"}, status_code=404)

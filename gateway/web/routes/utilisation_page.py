@@ -1,0 +1,61 @@
+"""``/utilisation?week=YYYY-Www``: per machine, time running, idle, in alarm and offline; OEE; free capacity."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from gateway.store.models import Machine
+from gateway.store.reports_repo import MachineReport, machine_report
+from gateway.web.pages import records, render, require
+from gateway.web.routes.reports import window
+
+router = APIRouter(include_in_schema=False)
+WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def week_day(text: str | None, today: date) -> date:
+    """The Monday of ISO week ``YYYY-Www``; this week when missing or malformed."""
+    found = WEEK.match(text or "")
+    if found is not None:
+        try:
+            return date.fromisocalendar(int(found[1]), int(found[2]), 1)
+        except ValueError:
+            pass
+    return today - timedelta(days=today.weekday())
+
+
+def week_label(day: date) -> str:
+    iso = day.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+@router.get("/utilisation")
+def utilisation_page(request: Request) -> Response:
+    require(request, "admin", "viewer")
+    state = records(request)
+    today = state.now().astimezone(state.settings.zone()).date()
+    monday = week_day(request.query_params.get("week"), today)
+    start, end = window(state, "week", monday)
+    with state.sessions() as session:
+        machines = list(session.scalars(select(Machine).order_by(Machine.site, Machine.name)))
+        reports = [machine_report(session=session, machine=m, start=start, end=end) for m in machines]
+    context = {
+        "reports": reports,
+        "week": week_label(monday),
+        "prev": week_label(monday - timedelta(days=7)),
+        "next": week_label(monday + timedelta(days=7)),
+        "totals": _totals(reports),
+        "start": start,
+        "end": end - timedelta(seconds=1),
+    }
+    return render(request, "utilisation.html", context)
+
+
+def _totals(reports: list[MachineReport]) -> dict[str, float]:
+    names = ("window_s", "running_s", "held_s", "alarm_s", "idle_s", "offline_s", "free_s")
+    return {name: sum(getattr(r.use, name) for r in reports) for name in names}
