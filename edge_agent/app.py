@@ -24,7 +24,7 @@ from edge_agent.config import EdgeConfig, MachineConfig
 from edge_agent.drivers import Driver
 from edge_agent.errors import EdgeAgentError
 from edge_agent.outbox import Outbox
-from edge_agent.pipeline import build_driver, load_profile, run_machine
+from edge_agent.pipeline import Backoff, build_driver, load_profile, run_machine
 from edge_agent.profiles import Profile
 from edge_agent.publisher import Publisher
 
@@ -53,6 +53,10 @@ def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -
     root.setLevel(level)
     # asyncua reports every reconnect attempt at INFO; the drivers say what matters.
     logging.getLogger("asyncua").setLevel(logging.WARNING)
+
+
+def _backoff(machine: MachineConfig) -> Backoff:
+    return Backoff(first_s=min(Backoff().first_s, machine.reconnect_max_s), max_s=machine.reconnect_max_s)
 
 
 def _prepare(config: EdgeConfig) -> dict[str, tuple[MachineConfig, Profile | None, Driver]]:
@@ -104,7 +108,9 @@ async def _serve(
     publishing = asyncio.create_task(publisher.run(), name="publisher")
     workers = [
         asyncio.create_task(
-            run_machine(machine, profile=profile, outbox=outbox, wake=publisher.wake, driver=driver),
+            run_machine(
+                machine, profile=profile, outbox=outbox, wake=publisher.wake, driver=driver, backoff=_backoff(machine)
+            ),
             name=f"machine-{machine.id}",
         )
         for machine, profile, driver in prepared.values()

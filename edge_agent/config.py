@@ -53,6 +53,7 @@ class MachineConfig(_Section):
     driver: str = Field(description="simulator, opcua or serial")
     profile: str | None = Field(default=None, description="file name in machine_profiles/, or a path")
     telemetry_interval_s: float = Field(default=1.0, gt=0)
+    reconnect_max_s: float = Field(default=60.0, gt=0, le=3600, description="longest wait between link attempts")
     options: dict[str, Any] = Field(default_factory=dict, description="driver options, checked by the driver")
 
 

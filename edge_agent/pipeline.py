@@ -52,9 +52,14 @@ def load_profile(machine: MachineConfig, profiles_dir: Path | None) -> Profile |
     return profiles.load(machine.profile, profiles_dir) if machine.profile else None
 
 
-def build_driver(machine: MachineConfig, profile: Profile | None) -> Driver:
-    """Raises ValueError (unknown driver) or ``tomlconfig.ConfigError`` (bad options)."""
+def build_driver(machine: MachineConfig, profile: Profile | None, state_dir: Path | None = None) -> Driver:
+    """Raises ValueError (unknown driver) or ``tomlconfig.ConfigError`` (bad options).
+
+    Serial drivers get the agent's ``state_dir``: a GRBL machine's control socket lives under it.
+    """
     options = profile.merged_options(machine.options) if profile is not None else dict(machine.options)
+    if machine.driver == "serial" and state_dir is not None:
+        options = {"state_dir": str(state_dir), **options}
     return drivers.build(machine.driver, machine_id=machine.id, options=options, profile=profile)
 
 
@@ -129,6 +134,7 @@ class MachineSink:
                 self.outbox.put(self.machine.id, output.drafts, state, ts=ts)
             except OutboxError as err:
                 attempts += 1
+                self.wake()  # the publisher raises the alarm on the status topic
                 if attempts == 1:
                     _log_error(
                         "machine %s: %s; keeping %d events in memory and retrying",

@@ -83,7 +83,10 @@ def parse_options(machine_id: str, options: dict[str, Any]) -> SerialOptions:
     if dialect not in DIALECTS:
         expected = f"a dialect, one of {', '.join(DIALECTS)}"
         raise ConfigError([Problem(where, "options.dialect", repr(dialect) if dialect else "", expected)])
-    parsed = tomlconfig.validate(DIALECTS[dialect], options, file=where, prefix="options")
+    model = DIALECTS[dialect]
+    if "state_dir" not in model.model_fields:  # the agent gives it to every serial machine; only GRBL uses it
+        options = {k: v for k, v in options.items() if k != "state_dir"}
+    parsed = tomlconfig.validate(model, options, file=where, prefix="options")
     if isinstance(parsed, GrblOptions):
         path = parsed.socket_path(machine_id)
         if path is not None and len(str(path).encode()) > MAX_SOCKET_PATH:

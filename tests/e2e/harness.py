@@ -13,12 +13,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from atelier.broker import Broker, free_port, wait_for_port
+from atelier.broker import Broker, end_process, free_port, wait_for_port
 
 SITE = "e2e"
 AGENT = "e2e-pc"
@@ -79,15 +80,8 @@ class Daemon:
         self._signal(signal.SIGKILL, 5.0)
 
     def _signal(self, sig: signal.Signals, timeout_s: float) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process, sig, timeout_s)
         self.process = None
 
     @property
@@ -100,9 +94,19 @@ class Chain:
     root: Path
     broker: Broker
     machines: dict[str, dict[str, object]] = field(default_factory=dict)
+    # Machines behind real drivers (opcua, serial) whose simulators the test runs itself.
+    devices: dict[str, tuple[str, str | None, dict[str, object]]] = field(default_factory=dict)
+    device_settings: dict[str, object] = field(default_factory=lambda: {"reconnect_max_s": 1.0})
     http_port: int = field(default_factory=free_port)
     agent: Daemon | None = None
     gateway: Daemon | None = None
+    telemetry_interval_s: float = 0.2
+    # None: the gateway's SQLite file under root; a PostgreSQL URL for several gateways on one store.
+    database_url: str | None = None
+    shared_group: str | None = None
+    state_dir: Path | None = None  # the agent's outbox folder; defaults to root/edge
+    extra_gateways: list[Daemon] = field(default_factory=list)
+    edge_extra: str = ""  # more TOML for edge.toml, e.g. an [outbox] section
 
     @property
     def db_path(self) -> Path:
@@ -114,22 +118,47 @@ class Chain:
     def add_machine(self, machine: str, options: dict[str, object]) -> None:
         self.machines[machine] = {**options, "record_path": str(self.record_path(machine))}
 
+    def add_device(self, machine: str, driver: str, options: dict[str, object], *, profile: str | None = None) -> None:
+        """A machine read by a real driver; its simulator keeps its record at ``record_path(machine)``, if any."""
+        self.devices[machine] = (driver, profile, options)
+
+    def _device_tables(self) -> list[str]:
+        tables = []
+        for machine, (driver, profile, options) in self.devices.items():
+            head = f'[[machines]]\nid = "{machine}"\ndriver = "{driver}"\ntelemetry_interval_s = 0.2\n'
+            head += f'profile = "{profile}"\n' if profile else ""
+            head += "".join(f"{k} = {toml_value(v)}\n" for k, v in self.device_settings.items())
+            tables.append(
+                head + "[machines.options]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items())
+            )
+        return tables
+
     def write_configs(self) -> None:
         (self.root / "records").mkdir(parents=True, exist_ok=True)
         edge = [
-            f'[agent]\nid = "{AGENT}"\nsite = "{SITE}"\nstate_dir = "{self.root / "edge"}"\n',
+            f'[agent]\nid = "{AGENT}"\nsite = "{SITE}"\nstate_dir = "{self.state_dir or self.root / "edge"}"\n',
             f'[broker]\nhost = "{self.broker.host}"\nport = {self.broker.port}\nreconnect_max_s = 1.0\n',
         ]
         for machine, options in self.machines.items():
-            edge.append(f'[[machines]]\nid = "{machine}"\ndriver = "simulator"\ntelemetry_interval_s = 0.2\n')
+            edge.append(
+                f'[[machines]]\nid = "{machine}"\ndriver = "simulator"\n'
+                f"telemetry_interval_s = {self.telemetry_interval_s}\n"
+            )
             edge.append("[machines.options]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
+        edge.extend(self._device_tables())
+        edge.append(self.edge_extra)
         (self.root / "edge.toml").write_text("\n".join(edge))
-        (self.root / "gateway.toml").write_text(
-            f'[gateway]\nid = "e2e-gw"\nsite = "{SITE}"\n\n'
+        self.write_gateway_config(self.root / "gateway.toml", "e2e-gw", self.http_port)
+
+    def write_gateway_config(self, path: Path, gateway_id: str, http_port: int) -> None:
+        url = self.database_url or f"sqlite:///{self.db_path}"
+        group = f'shared_group = "{self.shared_group}"\n' if self.shared_group else ""
+        path.write_text(
+            f'[gateway]\nid = "{gateway_id}"\nsite = "{SITE}"\n\n'
             f'[broker]\nhost = "{self.broker.host}"\nport = {self.broker.port}\n\n'
-            f'[database]\nurl = "sqlite:///{self.db_path}"\n\n'
-            f"[ingest]\ngap_timeout_s = 2.0\n\n"
-            f'[http]\nhost = "127.0.0.1"\nport = {self.http_port}\n'
+            f'[database]\nurl = "{url}"\n\n'
+            f"[ingest]\ngap_timeout_s = 2.0\n{group}\n"
+            f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
         )
 
     def start_gateway(self) -> None:
@@ -138,6 +167,17 @@ class Chain:
         )
         self.gateway.start()
         wait_for_port("127.0.0.1", self.http_port, timeout_s=30)
+
+    def add_gateway(self, gateway_id: str) -> Daemon:
+        """Start one more gateway on the same bus and store (give the chain a shared_group first)."""
+        port = free_port()
+        config = self.root / f"{gateway_id}.toml"
+        self.write_gateway_config(config, gateway_id, port)
+        daemon = Daemon(gateway_id, ["gateway", "run", "-c", str(config)], self.root / f"{gateway_id}.log")
+        daemon.start()
+        wait_for_port("127.0.0.1", port, timeout_s=30)
+        self.extra_gateways.append(daemon)
+        return daemon
 
     def start_agent(self) -> None:
         self.agent = Daemon("edge", ["edge", "run", "-c", str(self.root / "edge.toml")], self.root / "edge.log")
@@ -149,14 +189,14 @@ class Chain:
         self.start_agent()
 
     def stop(self) -> None:
-        for daemon in (self.agent, self.gateway):
+        for daemon in (self.agent, self.gateway, *self.extra_gateways):
             if daemon is not None:
                 daemon.stop()
 
     # --- the truth and the result ----------------------------------------------------------
 
     def records(self, machine: str | None = None) -> list[dict[str, Any]]:
-        names = [machine] if machine else list(self.machines)
+        names = [machine] if machine else [*self.machines, *self.devices]
         rows: list[dict[str, Any]] = []
         for name in names:
             path = self.record_path(name)
@@ -165,12 +205,25 @@ class Chain:
         return rows
 
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        if self.database_url is not None:
+            return self._query_postgres(sql, *params)
         if not self.db_path.exists():
             return []
         with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10) as conn:
             try:
                 return conn.execute(sql, params).fetchall()
             except sqlite3.OperationalError:
+                return []  # schema not created yet
+
+    def _query_postgres(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        import psycopg  # only the PostgreSQL tests need it
+
+        assert self.database_url is not None
+        url = self.database_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url, autocommit=True) as conn:
+            try:
+                return conn.execute(sql.replace("?", "%s"), params).fetchall()
+            except psycopg.errors.UndefinedTable:
                 return []  # schema not created yet
 
     def cycles(self) -> list[tuple[Any, ...]]:
@@ -184,6 +237,23 @@ class Chain:
             "SELECT m.name, SUM(p.count) FROM part_counts p JOIN machines m ON m.id = p.machine_id GROUP BY m.name"
         )
         return {name: int(total) for name, total in rows}
+
+    def machine_states(self) -> dict[str, dict[str, Any]]:
+        """GET /api/machines from the running gateway, by machine id."""
+        url = f"http://127.0.0.1:{self.http_port}/api/machines"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return {m["id"]: m for m in json.load(response)}
+
+    def availability(self, machine: str) -> str | None:
+        found = self.machine_states().get(machine)
+        return None if found is None else str(found["availability"])
+
+    def edge_command(self, *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """``python -m atelier edge ARGS -c edge.toml`` against the running agent, e.g. ``send MACHINE FILE``."""
+        return subprocess.run(
+            [sys.executable, "-m", "atelier", "edge", *args, "-c", str(self.root / "edge.toml")],
+            capture_output=True, text=True, timeout=timeout_s, check=False,
+        )  # fmt: skip
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s

@@ -175,6 +175,15 @@ def test_profile_options_reach_the_driver(tmp_path: Path) -> None:
     assert load_profile(MachineConfig(id="lathe-2", driver="simulator"), tmp_path) is None
 
 
+def test_serial_drivers_get_the_agent_state_dir(tmp_path: Path) -> None:
+    grbl = MachineConfig(id="router", driver="serial", options={"dialect": "grbl", "port": "/dev/ttyUSB0"})
+    driver = build_driver(grbl, None, tmp_path)
+    assert driver.options.socket_path("router") == tmp_path / "control" / "router.sock"  # type: ignore[attr-defined]
+    # Dialects without a control socket must not refuse it (their options forbid unknown keys).
+    haas = MachineConfig(id="lathe", driver="serial", options={"dialect": "haas-q", "port": "/dev/ttyUSB1"})
+    assert type(build_driver(haas, None, tmp_path)).__name__ == "HaasDriver"
+
+
 class PacedDriver:
     """Yields ``(pause_s, batch)`` pairs, then stays quiet."""
 
