@@ -23,6 +23,8 @@ TOPIC_ROOT = "atelier/v1"
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# Whole numbers travel into SQL columns: one a store cannot hold is invalid here, not a crash there.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _ID_RE = re.compile(ID_PATTERN)
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 
@@ -85,8 +87,8 @@ class MachineState(_Frozen):
     execution: Execution | None = None
     mode: Mode | None = None
     program: str | None = Field(default=None, max_length=256)
-    line: int | None = None
-    part_count: int | None = None
+    line: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
+    part_count: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     tool: str | None = Field(default=None, max_length=64)
     spindle_speed: float | None = None
     spindle_load: float | None = None
@@ -114,7 +116,7 @@ class _Envelope(_Frozen):
 
 class _MachineEnvelope(_Envelope):
     machine: Identifier
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=INT64_MAX)
 
 
 class StateMessage(_MachineEnvelope):
@@ -158,14 +160,16 @@ class CycleEnded(_MachineEnvelope):
     started: AwareDatetime
     duration_s: float = Field(ge=0)
     held_s: float = Field(ge=0, description="time in feed hold or interrupted inside the cycle")
-    parts: int = Field(ge=0)
+    parts: int = Field(ge=0, le=INT64_MAX)
     outcome: CycleOutcome
 
 
 class PartCounted(_MachineEnvelope):
     type: Literal["part_counted"] = "part_counted"
-    count: int = Field(ge=1)
-    counter: int | None = Field(description="the control's own counter after counting, if any")
+    count: int = Field(ge=1, le=INT64_MAX)
+    counter: int | None = Field(
+        ge=INT64_MIN, le=INT64_MAX, description="the control's own counter after counting, if any"
+    )
     program: str | None
 
 
@@ -198,7 +202,7 @@ class Telemetry(_Envelope):
     so that samples dropped under pressure never open a gap in the events."""
 
     machine: Identifier
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=INT64_MAX)
     spindle_speed: float | None = None
     spindle_load: float | None = None
     feed_rate: float | None = None
@@ -220,8 +224,8 @@ class AgentStatus(_Envelope):
 class ReplayRequest(_Envelope):
     """From a gateway to an agent: publish the event sequence ``first..last`` again."""
 
-    first: int = Field(ge=1)
-    last: int = Field(ge=1)
+    first: int = Field(ge=1, le=INT64_MAX)
+    last: int = Field(ge=1, le=INT64_MAX)
     requester: str = ""
 
 

@@ -97,6 +97,8 @@ class Outbox:
         except sqlite3.Error as err:
             raise OutboxError(f"cannot open the outbox {path}: {err}") from err
         self._overrun_logged = False
+        # The last write that failed (disk full...), until a write succeeds again; raises an alarm.
+        self.write_error: str | None = None
         self._check_budget()
 
     # --- writing ----------------------------------------------------------
@@ -216,16 +218,21 @@ class Outbox:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
-            raise OutboxError(f"outbox {self.path}: cannot {what}: {err}") from err
+            raise self._write_failed(what, err) from err
         try:
             yield
             self._db.execute("COMMIT")
         except sqlite3.Error as err:
             self._rollback()
-            raise OutboxError(f"outbox {self.path}: cannot {what}: {err}") from err
+            raise self._write_failed(what, err) from err
         except BaseException:
             self._rollback()
             raise
+        self.write_error = None
+
+    def _write_failed(self, what: str, err: sqlite3.Error) -> OutboxError:
+        self.write_error = f"outbox {self.path}: cannot {what}: {err}"
+        return OutboxError(self.write_error)
 
     def _rollback(self) -> None:
         try:

@@ -32,6 +32,8 @@ from edge_agent.outbox import Outbox, OutboxItem
 logger = logging.getLogger(__name__)
 
 OVER_BUDGET_ALARM = "outbox_over_budget"
+# The outbox cannot store (disk full, read-only, I/O error): events wait in memory until it can.
+WRITE_FAILED_ALARM = "outbox_write_failed"
 # A replay is for repairing gaps, not for re-sending a day of history in one go.
 MAX_REPLAY = 100_000
 _RETRY_S = 1.0
@@ -66,8 +68,9 @@ class Publisher:
         self._cursor = 0
         self._buffer: deque[OutboxItem] = deque()
         self._replays: deque[OutboxItem] = deque()
-        self._alarm_published = False
+        self._alarms_published: tuple[str, ...] = ()
         self._last_failure: str | None = None
+        self._ack_error: str | None = None
 
     # --- set-up -----------------------------------------------------------
 
@@ -141,8 +144,7 @@ class Publisher:
         self._flush_acks(force=True)
         self._cursor = 0
         self._buffer.clear()
-        self._alarm_published = self.outbox.over_budget
-        alarms = (OVER_BUDGET_ALARM,) if self._alarm_published else ()
+        self._alarms_published = alarms = self._alarms()
         self._client.publish(self._status_topic, contract.encode(self._status("online", alarms)), qos=1, retain=True)
         self._client.subscribe(self._replay_topic, qos=1)
         self.wake()
@@ -250,7 +252,7 @@ class Publisher:
             if item is None:
                 break
             self._send(item)
-        if self.outbox.over_budget != self._alarm_published:
+        if self._alarms() != self._alarms_published:
             self._publish_alarm()
 
     def _next_item(self) -> OutboxItem | None:
@@ -287,16 +289,25 @@ class Publisher:
         try:
             self.outbox.mark_sent(self._acked)
         except OutboxError as err:
-            # Not fatal: an unmarked row is only published once more.
-            _log_error("cannot record acknowledgements: %s", err)
+            # Not fatal: an unmarked row is only published once more. Once per series (a full disk lasts).
+            if str(err) != self._ack_error:
+                _log_error("cannot record acknowledgements: %s", err)
+            self._ack_error = str(err)
             return
-        self._acked = []
+        self._acked, self._ack_error = [], None
+
+    def _alarms(self) -> tuple[str, ...]:
+        over = (OVER_BUDGET_ALARM,) if self.outbox.over_budget else ()
+        return over + ((WRITE_FAILED_ALARM,) if self.outbox.write_error else ())
 
     def _publish_alarm(self) -> None:
-        self._alarm_published = self.outbox.over_budget
-        alarms = (OVER_BUDGET_ALARM,) if self._alarm_published else ()
-        if alarms:
-            logger.error("alarm %s raised on %s", OVER_BUDGET_ALARM, self._status_topic)
+        raised = [a for a in self._alarms() if a not in self._alarms_published]
+        cleared = [a for a in self._alarms_published if a not in self._alarms()]
+        self._alarms_published = alarms = self._alarms()
+        for alarm in raised:
+            logger.error("alarm %s raised on %s", alarm, self._status_topic)
+        for alarm in cleared:
+            logger.warning("alarm %s cleared on %s", alarm, self._status_topic)
         self._client.publish(self._status_topic, contract.encode(self._status("online", alarms)), qos=1, retain=True)
 
     async def _settle(self, grace_s: float) -> None:

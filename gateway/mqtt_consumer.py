@@ -53,7 +53,9 @@ def topic_filters(settings: GatewaySettings) -> tuple[list[str], list[str]]:
     machines = [f for f in filters if f not in status]
     group = settings.ingest.shared_group
     if group:
-        status, machines = ([f"$share/{group}/{f}" for f in fs] for fs in (status, machines))
+        # Only the machine stream is split. Every gateway of the group must see every agent birth: it is
+        # what makes an agent's machines known, and a gateway that missed it would dead-letter their events.
+        machines = [f"$share/{group}/{f}" for f in machines]
     return status, machines
 
 
