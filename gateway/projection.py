@@ -53,6 +53,9 @@ class _Work:
     outcome: BatchOutcome
     seen: set[tuple[int, int]]  # (agent row, seq) already in the store or earlier in this batch
     touched: dict[int, datetime] = field(default_factory=dict)
+    # Savepoints around each message cost more than the rest of ingest together; a batch is
+    # first written without them and only replayed with them when something in it fails.
+    guarded: bool = False
 
 
 class Projector:
@@ -74,10 +77,19 @@ class Projector:
     def apply(self, batch: Sequence[Received], *, gaps: Gaps) -> BatchOutcome:
         """Write ``batch`` in one transaction, with each agent's contiguous seq as ``gaps`` then sees it."""
         decoded = [(item, _decode(item)) for item in batch]
+        try:
+            return self._apply(decoded, gaps, guarded=False)
+        except OperationalError:
+            raise  # the database itself is unwell: the caller retries the batch with back-off
+        except Exception:  # one message in the batch fails: isolate it with savepoints
+            logger.info("batch of %d replayed message by message", len(batch))
+            return self._apply(decoded, gaps, guarded=True)
+
+    def _apply(self, decoded: list[tuple[Received, _Decoded]], gaps: Gaps, *, guarded: bool) -> BatchOutcome:
         agents, machines = dict(self._agents), dict(self._machines)
         try:
             with self._sessions.begin() as session:
-                work = _Work(session, BatchOutcome(), self._preload_seen(session, decoded))
+                work = _Work(session, BatchOutcome(), self._preload_seen(session, decoded), guarded=guarded)
                 for item, result in decoded:
                     self._one(work, item, result)
                 repo.touch_machines(session=session, seen=work.touched)
@@ -194,6 +206,12 @@ class Projector:
     ) -> bool:
         """Record the seq, then project; False when the message is a duplicate or dead-lettered."""
         session = work.session
+        if not work.guarded:
+            repo.record_message(
+                session=session, agent_id=agent_id, machine_id=machine_id, message=message, received_at=item.received_at
+            )
+            _project(session, machine_id, agent_id, message)
+            return True
         try:
             with session.begin_nested():
                 repo.record_message(

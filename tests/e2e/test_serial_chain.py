@@ -131,5 +131,7 @@ def _check_haas(chain: Chain, haas: HaasPtySimulator) -> None:
     assert not [k for k, n in Counter(row[2] for row in rows).items() if n > 1], "a cycle recorded twice"
     assert all(row[1] == "O01234" and row[5] == "completed" for row in rows)
     for row, (start, end) in zip(rows, made, strict=True):
-        assert row[3] == pytest.approx(end - start, abs=0.4)
+        # A Haas is seen only by polling: the edges of a cycle are known to one poll round, which
+        # (nine Q-commands answered by a Python simulator) takes up to a second on a loaded 2-core CI.
+        assert row[3] == pytest.approx(end - start, abs=1.5)
     assert chain.parts().get("haas-1") == haas.machine.parts
