@@ -45,6 +45,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([Problem(str(path), "", "", "file not found")]) from err
     except PermissionError as err:
         raise ConfigError([Problem(str(path), "", "", "file not readable (permission denied)")]) from err
+    except IsADirectoryError as err:
+        raise ConfigError([Problem(str(path), "", "", "is a directory, expected a TOML file")]) from err
+    except OSError as err:
+        raise ConfigError([Problem(str(path), "", "", f"file not readable: {err.strerror or err}")]) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError([Problem(str(path), "", "", f"not UTF-8 text: {err.reason} at byte {err.start}")]) from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError([Problem(str(path), "", "", f"not valid TOML: {err}")]) from err
 

@@ -12,21 +12,24 @@ import json
 import logging
 import signal
 import sys
+import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from atelier import sdnotify
+from atelier import sdnotify, tlsfiles
 from atelier.tomlconfig import ConfigError, Problem
 from edge_agent import config as edge_config
 from edge_agent.config import EdgeConfig, MachineConfig
 from edge_agent.drivers import Driver
 from edge_agent.errors import EdgeAgentError
+from edge_agent.metrics import Backlog, MetricsServer, render
 from edge_agent.outbox import Outbox
 from edge_agent.pipeline import Backoff, build_driver, load_profile, run_machine
 from edge_agent.profiles import Profile
 from edge_agent.publisher import Publisher
+from edge_agent.stats import AgentStats, CountingDriver, CountingOutbox
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +84,10 @@ async def run(config: EdgeConfig, *, stop: asyncio.Event | None = None) -> None:
         config.agent.state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise EdgeAgentError(f"agent.state_dir: cannot create {config.agent.state_dir}: {err}") from err
-    outbox = Outbox(
+    stats = AgentStats()
+    outbox = CountingOutbox(
         config.agent.state_dir / "outbox.sqlite",
+        stats=stats,
         agent=config.agent.id,
         site=config.agent.site,
         event_budget=config.outbox.event_budget,
@@ -90,7 +95,9 @@ async def run(config: EdgeConfig, *, stop: asyncio.Event | None = None) -> None:
         retention_s=config.outbox.retention_h * 3600,
     )
     try:
-        publisher = Publisher(config.broker, outbox, machines=tuple(prepared), max_inflight=config.outbox.max_inflight)
+        publisher = Publisher(
+            config.broker, outbox, machines=tuple(prepared), max_inflight=config.outbox.max_inflight, stats=stats
+        )
         await _serve(config, prepared, outbox, publisher, stop)
     finally:
         outbox.close()
@@ -105,11 +112,18 @@ async def _serve(
 ) -> None:
     loop = asyncio.get_running_loop()
     signals = _install_signals(loop, stop)
+    stats = publisher.stats
+    metrics = await _start_metrics(config, stats, outbox)
     publishing = asyncio.create_task(publisher.run(), name="publisher")
     workers = [
         asyncio.create_task(
             run_machine(
-                machine, profile=profile, outbox=outbox, wake=publisher.wake, driver=driver, backoff=_backoff(machine)
+                machine,
+                profile=profile,
+                outbox=outbox,
+                wake=publisher.wake,
+                driver=CountingDriver(driver, stats.machine(machine.id)),
+                backoff=_backoff(machine),
             ),
             name=f"machine-{machine.id}",
         )
@@ -131,10 +145,37 @@ async def _serve(
         for task in workers:  # drivers first, so nothing new arrives while the publisher settles
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        if metrics is not None:
+            await metrics.close()
         publisher.stop()
         await publishing
         for sig in signals:
             loop.remove_signal_handler(sig)
+
+
+async def _start_metrics(config: EdgeConfig, stats: AgentStats, outbox: Outbox) -> MetricsServer | None:
+    address = config.agent.metrics_address
+    if address is None:
+        return None
+
+    def body() -> str:
+        events, telemetry, oldest = outbox.backlog()
+        age = max(time.time() - oldest, 0.0) if oldest is not None else 0.0
+        backlog = Backlog(events, telemetry, age, outbox.over_budget)
+        return render(stats, backlog, agent=config.agent.id, site=config.agent.site)
+
+    server = MetricsServer(body)
+    try:
+        await server.start(*address)
+    except OSError as err:
+        # Observability must not stop the data: the agent runs on, and the scraper reports the target down.
+        logger.error(  # noqa: TRY400 - one line, no traceback
+            "agent.metrics_listen: cannot listen on %s: %s; running without /metrics",
+            config.agent.metrics_listen, err.strerror or err,
+        )  # fmt: skip
+        return None
+    logger.info("metrics on http://%s/metrics", config.agent.metrics_listen)
+    return server
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[signal.Signals]:
@@ -176,10 +217,8 @@ def _print_problems(err: ConfigError) -> None:
 
 def main(config_path: Path) -> int:
     configure_logging()
-    try:
-        config = edge_config.load(config_path)
-    except ConfigError as err:
-        _print_problems(err)
+    config = _load_for_run(config_path)
+    if config is None:
         return EXIT_CONFIG
     try:
         asyncio.run(run(config))
@@ -197,6 +236,19 @@ def main(config_path: Path) -> int:
     return EXIT_OK
 
 
+def _load_for_run(config_path: Path) -> EdgeConfig | None:
+    """The configuration, or None after printing its problems (the TLS files too: a restart cannot fix them)."""
+    try:
+        config = edge_config.load(config_path)
+    except ConfigError as err:
+        _print_problems(err)
+        return None
+    problems = _check_tls(config, config_path)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return None if problems else config
+
+
 def check(config_path: Path) -> int:
     """Validate the file, every profile it names and every machine's driver options; print the verdict."""
     try:
@@ -210,9 +262,10 @@ def check(config_path: Path) -> int:
     if problems:
         return EXIT_CONFIG
     machines = ", ".join(f"{m.id} ({m.driver}{f', {m.profile}' if m.profile else ''})" for m in config.machines)
+    metrics = f", metrics on {config.agent.metrics_listen}" if config.agent.metrics_listen else ""
     print(
         f"ok: {config_path}: agent {config.agent.id} at site {config.agent.site}, "
-        f"broker {config.broker.host}:{config.broker.port}, {len(config.machines)} machines: {machines}"
+        f"broker {config.broker.host}:{config.broker.port}{metrics}, {len(config.machines)} machines: {machines}"
     )
     return EXIT_OK
 
@@ -244,7 +297,5 @@ def _check_tls(config: EdgeConfig, path: Path) -> list[str]:
     tls = config.broker.tls
     if tls is None:
         return []
-    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
-    return [
-        f"{path}: broker.tls.{key}: {file} does not exist" for key, file in files.items() if file and not file.exists()
-    ]
+    problems = tlsfiles.problems(path, ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file)
+    return [str(problem) for problem in problems]

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from atelier import tomlconfig
+from atelier.addresses import HostName, ListenAddress, parse_listen
 from edge_agent.contract import ID_PATTERN, RESERVED_MACHINE_IDS
 
 
@@ -19,6 +20,14 @@ class AgentSection(_Section):
     id: str = Field(pattern=ID_PATTERN, description="agent id on the bus, e.g. the workshop PC's name")
     site: str = Field(pattern=ID_PATTERN, description="school or site id, the third level of every topic")
     state_dir: Path = Field(default=Path("/var/lib/atelier/edge"), description="outbox and sequence numbers")
+    metrics_listen: ListenAddress | None = Field(
+        default=None,
+        description='host:port of the Prometheus /metrics endpoint, such as "127.0.0.1:9101"; off when unset',
+    )
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        return parse_listen(self.metrics_listen) if self.metrics_listen else None
 
 
 class TlsSection(_Section):
@@ -29,7 +38,7 @@ class TlsSection(_Section):
 
 
 class BrokerSection(_Section):
-    host: str = "127.0.0.1"
+    host: HostName = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: str | None = None

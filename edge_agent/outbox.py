@@ -279,3 +279,16 @@ class Outbox:
         elif not self.over_budget and self._overrun_logged:
             self._overrun_logged = False
             logger.warning("outbox back under budget: %d unsent events", self._unsent[EVENT])
+
+    def backlog(self) -> tuple[int, int, float | None]:
+        """Unsent events, unsent telemetry, and when the oldest unsent event was stored (epoch s, or None).
+
+        Cheap enough to call on every metrics scrape: two counters in memory and one partial-index lookup.
+        """
+        try:
+            row = self._db.execute(
+                "SELECT created FROM items WHERE kind = 0 AND sent IS NULL ORDER BY id LIMIT 1"
+            ).fetchone()
+        except sqlite3.Error as err:
+            raise OutboxError(f"outbox {self.path}: cannot read: {err}") from err
+        return self._unsent[EVENT], self._unsent[TELEMETRY], (float(row[0]) if row else None)

@@ -3,7 +3,8 @@
 paho runs its network loop in its own thread; every paho callback is handed to
 the asyncio loop with ``call_soon_threadsafe``, so the outbox is only ever
 touched from the loop. A row is marked sent only after the broker's PUBACK
-(QoS 0 telemetry: once written to the socket). paho keeps the QoS 1 messages
+(QoS 0 telemetry: once written to the socket); a PUBACK with a failure reason
+(a topic the broker's ACL denies) leaves it unsent. paho keeps the QoS 1 messages
 it was given and sends them again after a reconnect; on every connect the
 drain restarts from the oldest unsent row and skips those paho still holds.
 """
@@ -28,6 +29,7 @@ from edge_agent import __version__, contract
 from edge_agent.config import BrokerSection
 from edge_agent.errors import EdgeAgentError, OutboxError
 from edge_agent.outbox import Outbox, OutboxItem
+from edge_agent.stats import AgentStats
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class Publisher:
         machines: tuple[str, ...],
         max_inflight: int,
         flush_s: float = 0.05,
+        stats: AgentStats | None = None,
     ) -> None:
         self.broker = broker
         self.outbox = outbox
@@ -55,6 +58,7 @@ class Publisher:
         self.machines = machines
         self.max_inflight = max_inflight
         self._flush_s = flush_s
+        self.stats = stats or AgentStats()
         self._status_topic = contract.agent_topic(self.site, self.agent, "status")
         self._replay_topic = contract.agent_topic(self.site, self.agent, "replay")
         self._client = self._make_client()
@@ -62,7 +66,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._stopping = False
         self.connected = False
-        self._inflight: dict[int, tuple[int, int]] = {}  # mid -> (row id, qos)
+        self._inflight: dict[int, OutboxItem] = {}  # by paho's message id
         self._acked: list[int] = []
         self._acked_since = 0.0
         self._cursor = 0
@@ -71,6 +75,7 @@ class Publisher:
         self._alarms_published: tuple[str, ...] = ()
         self._last_failure: str | None = None
         self._ack_error: str | None = None
+        self._refused_topics: set[str] = set()  # logged once per connection, not once per message
 
     # --- set-up -----------------------------------------------------------
 
@@ -140,7 +145,9 @@ class Publisher:
     def _on_connected(self, _reason: str) -> None:
         logger.info("connected to broker %s:%d", self.broker.host, self.broker.port)
         self._last_failure = None
-        self.connected = True
+        self.connected = self.stats.mqtt_connected = True
+        self.stats.mqtt_connects += 1
+        self._refused_topics.clear()
         self._flush_acks(force=True)
         self._cursor = 0
         self._buffer.clear()
@@ -160,6 +167,7 @@ class Publisher:
         self._failed(logging.WARNING, f"cannot reach broker {self.broker.host}:{self.broker.port}")
 
     def _failed(self, level: int, message: str) -> None:
+        self.stats.mqtt_connect_failures += 1
         # Once per series of identical failures, so a long outage does not flood the log.
         if message != self._last_failure:
             low, high = self.broker.reconnect_min_s, self.broker.reconnect_max_s
@@ -170,25 +178,39 @@ class Publisher:
 
     def _on_disconnected(self, reason: str) -> None:
         was_connected, self.connected = self.connected, False
+        self.stats.mqtt_connected = False
         # QoS 0 packets not yet written are gone; paho keeps QoS 1 ones and sends them again.
-        for mid in [mid for mid, (_, qos) in self._inflight.items() if qos == 0]:
+        for mid in [mid for mid, item in self._inflight.items() if item.qos == 0]:
             del self._inflight[mid]
         if was_connected and not self._stopping:
             logger.warning("lost the broker %s:%d (%s); reconnecting", self.broker.host, self.broker.port, reason)
 
     def _on_published(self, mid: int, failed: bool, reason: str) -> None:
-        entry = self._inflight.pop(mid, None)
-        if entry is None:
+        item = self._inflight.pop(mid, None)
+        if item is None:
             return  # birth, status or a message from before a reconnect
         if failed:
-            logger.warning(
-                "broker refused outbox row %d (%s); it stays queued for the next connection", entry[0], reason
-            )
+            self._refused(item, reason)
         else:
+            self.stats.acknowledged += 1
             if not self._acked:
                 self._acked_since = time.monotonic()
-            self._acked.append(entry[0])
+            self._acked.append(item.id)
         self.wake()
+
+    def _refused(self, item: OutboxItem, reason: str) -> None:
+        # Not marked sent: the row stays in the outbox and is published again after the next connect.
+        self.stats.refused += 1
+        if item.topic in self._refused_topics:
+            logger.debug("broker %s:%d refused seq %d on %s: %s", self.broker.host, self.broker.port,
+                         item.seq, item.topic, reason)  # fmt: skip
+            return
+        self._refused_topics.add(item.topic)
+        _log_error(
+            "broker %s:%d refused a message on %s: %s (user %s); it stays unsent in the outbox until the next "
+            "connection: fix the broker's access rules for this agent and machine, then restart the agent",
+            self.broker.host, self.broker.port, item.topic, reason, self.broker.username or "(anonymous)",
+        )  # fmt: skip
 
     def _on_replay_request(self, topic: str, payload: bytes) -> None:
         try:
@@ -207,6 +229,8 @@ class Publisher:
             return
         # An old snapshot must not replace the retained current state.
         self._replays.extend(replace(item, retain=False) for item in items)
+        self.stats.replay_requests += 1
+        self.stats.replayed += len(items)
         logger.info(
             "replaying seq %d..%d for %s: %d events still kept",
             message.first, last, message.requester or "?", len(items),
@@ -259,7 +283,7 @@ class Publisher:
         if self._replays:
             return self._replays.popleft()
         if not self._buffer:
-            held = {row for row, _ in self._inflight.values()}
+            held = {item.id for item in self._inflight.values()}
             try:
                 batch = self.outbox.pending(max(4 * self.max_inflight, 1000), after_id=self._cursor)
             except OutboxError as err:
@@ -276,7 +300,8 @@ class Publisher:
         info = self._client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
         # Without a connection paho drops a QoS 0 message but keeps a QoS 1 one for the reconnect.
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and item.qos):
-            self._inflight[info.mid] = (item.id, item.qos)
+            self._inflight[info.mid] = item
+            self.stats.published += 1
 
     def _flush_acks(self, *, force: bool) -> None:
         if not self._acked:

@@ -21,9 +21,10 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from atelier import sdnotify, tomlconfig
+from atelier import sdnotify, tlsfiles, tomlconfig
 from gateway import config, logs, restore
 from gateway.errors import GatewayError, StoreError
+from gateway.influx import InfluxSettings, InfluxSink
 from gateway.ingest import Ingest
 from gateway.live import LiveView
 from gateway.projection import Projector
@@ -91,8 +92,35 @@ def _build_services(settings: config.GatewaySettings, engine: Engine) -> Service
     with sessions() as session:
         live.load(restore.machine_views(session=session, now=datetime.now(UTC)))
         tracker = restore.gap_tracker(session=session, timeout_s=settings.ingest.gap_timeout_s, now=time.monotonic())
-    ingest = Ingest(settings=settings, projector=projector, live=live, tracker=tracker)
-    return Services(live=live, ingest=ingest, sessions=sessions)
+    sink = _influx_sink(settings)
+    observers = [] if sink is None else [sink.observe]
+    ingest = Ingest(settings=settings, projector=projector, live=live, tracker=tracker, observers=observers)
+    return Services(live=live, ingest=ingest, sessions=sessions, influx=sink)
+
+
+def _influx_sink(settings: config.GatewaySettings) -> InfluxSink | None:
+    section = settings.influx
+    if section is None:
+        return None
+    token = section.token or ""
+    if section.token_file is not None:
+        try:
+            token = section.token_file.read_text().strip()
+        except OSError as err:
+            raise GatewayError(f"cannot read influx.token_file {str(section.token_file)!r}: {err.strerror}") from err
+    return InfluxSink(
+        InfluxSettings(
+            url=section.url,
+            token=token,
+            org=section.org,
+            bucket=section.bucket,
+            batch_size=section.batch_size,
+            flush_interval_s=section.flush_interval_s,
+            max_buffer=section.max_buffered_lines,
+            timeout_s=section.timeout_s,
+            retry_max_s=section.retry_max_s,
+        )
+    )
 
 
 async def _run_server(server: _Server, listener: socket.socket, stop: asyncio.Event, services: Services) -> None:
@@ -140,6 +168,9 @@ def main(config_path: Path) -> int:
     settings = _load(config_path)
     if settings is None:
         return EXIT_CONFIG
+    if problems := _check_files(settings, config_path):  # a restart cannot fix a certificate file either
+        print(*problems, sep="\n", file=sys.stderr)
+        return EXIT_CONFIG
     logs.setup()
     try:
         asyncio.run(_main(settings))
@@ -172,20 +203,24 @@ def check(config_path: Path) -> int:
         print(problem, file=sys.stderr)
     if problems:
         return EXIT_CONFIG
+    influx = "" if settings.influx is None else f", influx {settings.influx.url} bucket {settings.influx.bucket}"
     print(
         f"{config_path}: OK (gateway {settings.gateway.id}, site {settings.gateway.site}, "
-        f"broker {settings.broker.host}:{settings.broker.port}, http {settings.http.host}:{settings.http.port})"
+        f"broker {settings.broker.host}:{settings.broker.port}, http {settings.http.host}:{settings.http.port}{influx})"
     )
     return EXIT_OK
 
 
 def _check_files(settings: config.GatewaySettings, config_path: Path) -> list[str]:
+    files: dict[str, Path | None] = {}
     tls = settings.broker.tls
-    if tls is None:
-        return []
-    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
-    return [
-        f"{config_path}: broker.tls.{key}: file not found (found {str(path)!r})"
+    problems = []
+    if tls is not None:
+        problems = tlsfiles.problems(config_path, ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file)
+    if settings.influx is not None:
+        files["influx.token_file"] = settings.influx.token_file
+    return [str(problem) for problem in problems] + [
+        f"{config_path}: {key}: file not found (found {str(path)!r})"
         for key, path in files.items()
         if path is not None and not path.is_file()
     ]

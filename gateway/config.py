@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from atelier import tomlconfig
+from atelier.addresses import HostName
 from edge_agent.contract import ID_PATTERN
 from gateway.records_settings import RecordsSection
 
@@ -30,7 +33,7 @@ class TlsSection(_Section):
 
 
 class BrokerSection(_Section):
-    host: str = "127.0.0.1"
+    host: HostName = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: str | None = None
@@ -55,6 +58,43 @@ class HttpSection(_Section):
     port: int = Field(default=8000, ge=1, le=65535)
 
 
+class InfluxSection(_Section):
+    """Optional: telemetry and the state timeline into InfluxDB 2 or 3 (v2 write API)."""
+
+    url: str = Field(description="base URL of the InfluxDB server, such as http://127.0.0.1:8086")
+    org: str = Field(default="atelier", min_length=1)
+    bucket: str = Field(default="atelier", min_length=1, description="bucket (InfluxDB 3: database)")
+    token: str | None = Field(default=None, min_length=1)
+    token_file: Path | None = Field(default=None, description="file holding the token; keeps it out of this file")
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="lines per write request")
+    flush_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    max_buffered_lines: int = Field(
+        default=200_000, ge=1, le=50_000_000, description="while InfluxDB is down; the oldest are dropped past it"
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=600, description="one write request")
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait between attempts while down")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            valid = parts.scheme in {"http", "https"} and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises ValueError on a port out of range
+        except ValueError:
+            valid = False
+        if not valid:
+            raise PydanticCustomError("url", "an http:// or https:// URL with a host, such as http://127.0.0.1:8086")
+        return value.rstrip("/")
+
+    @field_validator("token_file")
+    @classmethod
+    def _one_token(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("token") is not None:
+            raise PydanticCustomError("token", "either token or token_file, not both")
+        return value
+
+
 class GatewaySettings(_Section):
     gateway: GatewaySection
     broker: BrokerSection = BrokerSection()
@@ -62,6 +102,7 @@ class GatewaySettings(_Section):
     ingest: IngestSection = IngestSection()
     http: HttpSection = HttpSection()
     records: RecordsSection = RecordsSection()
+    influx: InfluxSection | None = None
 
     @property
     def client_id(self) -> str:

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -21,7 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.config import GatewaySettings
 from gateway.gaps import Gaps, GapTracker, ReplayRange
+from gateway.inbox import Inbox
 from gateway.live import LiveView
+from gateway.metrics import IngestStats
 from gateway.mqtt_consumer import MqttConsumer, Received
 from gateway.projection import BatchOutcome, Projector
 
@@ -29,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 10.0
-_STOP = object()
 
 
 class Ingest:
@@ -41,35 +42,39 @@ class Ingest:
         live: LiveView,
         tracker: GapTracker,
         monotonic: Callable[[], float] = time.monotonic,
+        observers: Sequence[Callable[[BatchOutcome], None]] = (),
     ) -> None:
         # Pure as it is, the tracker is reached from the database worker thread too: hence the lock.
         self._settings = settings
         self._projector = projector
         self._live = live
         self._gaps = Gaps(tracker, monotonic)
-        self._queue: asyncio.Queue[Received | object] = asyncio.Queue()
+        self._inbox: Inbox[Received] = Inbox()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db")
         self._consumer: MqttConsumer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.batches = 0
         self.last_batch_at = time.monotonic()
+        # Called after each committed batch (e.g. the Influx sink); they must not block.
+        self._observers = tuple(observers)
+        self.stats = IngestStats()
 
     @property
     def consumer(self) -> MqttConsumer | None:
         return self._consumer
 
     @property
+    def queued(self) -> int:
+        return len(self._inbox)
+
+    @property
     def healthy(self) -> bool:
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-
-        def deliver(item: Received) -> None:  # on paho's network thread
-            loop.call_soon_threadsafe(self._queue.put_nowait, item)
-
-        self._consumer = MqttConsumer(self._settings, deliver)
+        self._inbox.bind(asyncio.get_running_loop())
+        self._consumer = MqttConsumer(self._settings, self._inbox.put)  # put runs on paho's network thread
         self._consumer.start()
         self._tasks = [
             asyncio.create_task(self._batch_loop(), name="ingest-batches"),
@@ -83,7 +88,7 @@ class Ingest:
             return
         self._stopping = True
         self._consumer.pause()
-        self._queue.put_nowait(_STOP)
+        self._inbox.close()
         batches, gaps = self._tasks
         gaps.cancel()
         await asyncio.gather(batches, gaps, return_exceptions=True)
@@ -96,34 +101,17 @@ class Ingest:
         while True:
             batch, done = await self._next_batch()
             if batch:
+                self.stats.received += len(batch)
                 await self._process(batch)
             if done:
                 return
 
     async def _next_batch(self) -> tuple[list[Received], bool]:
-        first = await self._queue.get()
-        if first is _STOP:
-            return [], True
-        batch: list[Received] = [first]  # type: ignore[list-item]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.ingest.batch_ms / 1000
-        while len(batch) < self._settings.ingest.batch_size:
-            try:
-                item = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
-                except TimeoutError:
-                    break
-            if item is _STOP:
-                return batch, True
-            batch.append(item)  # type: ignore[arg-type]
-        return batch, False
+        ingest = self._settings.ingest
+        return await self._inbox.next_batch(ingest.batch_size, ingest.batch_ms / 1000)
 
     async def _process(self, batch: list[Received]) -> None:
+        started = time.monotonic()
         outcome = await self._commit(batch)
         if outcome is None:
             return  # stopping with the store down: nothing acknowledged, the broker keeps it all
@@ -134,6 +122,12 @@ class Ingest:
         self._live.apply(outcome.accepted)
         self.batches += 1
         self.last_batch_at = time.monotonic()
+        self.stats.committed(outcome, self.last_batch_at - started)
+        for observer in self._observers:
+            try:
+                observer(outcome)
+            except Exception:  # an observer's bug must not stop ingest: the batch is committed already
+                logger.exception("batch observer %r failed", observer)
         logger.debug(
             "batch committed size=%d accepted=%d duplicates=%d dead_letters=%d",
             len(batch),
@@ -197,6 +191,7 @@ class Ingest:
         )
         topic = contract.agent_topic(gap.site, gap.agent, "replay")
         sent = consumer.publish(topic, contract.encode(request), qos=1)
+        self.stats.replay_requests += 1
         logger.warning(
             "gap in sequence site=%s agent=%s first=%d last=%d replay_requested=%s",
             gap.site,

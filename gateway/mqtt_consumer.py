@@ -66,6 +66,7 @@ class MqttConsumer:
         self._generation = 0
         self._accepting = True
         self.connected = threading.Event()
+        self.connections = 0  # successful connections; every one after the first is a reconnection
         self.subscribed = threading.Event()  # every filter of the current connection acknowledged
         self._pending: set[int] = set()
         self._client = self._build_client()
@@ -128,6 +129,7 @@ class MqttConsumer:
             logger.warning("broker refused the connection reason=%r", str(reason))
             return
         self._generation += 1
+        self.connections += 1
         self.connected.set()
         status, machines = topic_filters(self._settings)
         # Retained messages only for a new subscription: a resumed session already has them.

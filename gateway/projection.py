@@ -1,10 +1,13 @@
 """One ingest batch, one transaction: validate, dedupe and write every message of the batch.
 
-Runs in a worker thread. Each sequenced message gets its own SAVEPOINT, so a
-message whose projection fails unexpectedly is dead-lettered (with the error
-as reason) and the rest of the batch still commits. Database failures
-(locked, disk full, connection lost) are not the message's fault: they abort
-the whole batch, which the caller retries without acknowledging anything.
+Runs in a worker thread. A batch is first written in bulk (``BatchWriter``: one
+statement per table, not per row). If that fails for a reason that is not the
+database's, the batch is written again message by message, each sequenced
+message in its own SAVEPOINT, so a message whose projection fails is
+dead-lettered (with the error as reason) and the rest of the batch still
+commits. Database failures (locked, disk full, connection lost) are not the
+message's fault: they abort the whole batch, which the caller retries without
+acknowledging anything.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from gateway.batch_writer import BatchWriter
 from gateway.gaps import AgentKey, Gaps
 from gateway.mqtt_consumer import Received
-from gateway.store import repo
+from gateway.store import bulk, repo
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +57,8 @@ class _Work:
     outcome: BatchOutcome
     seen: set[tuple[int, int]]  # (agent row, seq) already in the store or earlier in this batch
     touched: dict[int, datetime] = field(default_factory=dict)
-    # Savepoints around each message cost more than the rest of ingest together; a batch is
-    # first written without them and only replayed with them when something in it fails.
-    guarded: bool = False
+    # Rows written a table at a time; None when the batch is replayed message by message, with savepoints.
+    writer: BatchWriter[tuple[Accepted, int | None]] | None = None
 
 
 class Projector:
@@ -81,18 +84,24 @@ class Projector:
             return self._apply(decoded, gaps, guarded=False)
         except OperationalError:
             raise  # the database itself is unwell: the caller retries the batch with back-off
-        except Exception:  # one message in the batch fails: isolate it with savepoints
-            logger.info("batch of %d replayed message by message", len(batch))
+        except Exception as err:  # a message in the batch fails: isolate it with savepoints
+            logger.info("batch of %d replayed message by message: %s: %s", len(batch), type(err).__name__, err)
             return self._apply(decoded, gaps, guarded=True)
 
     def _apply(self, decoded: list[tuple[Received, _Decoded]], gaps: Gaps, *, guarded: bool) -> BatchOutcome:
         agents, machines = dict(self._agents), dict(self._machines)
         try:
             with self._sessions.begin() as session:
-                work = _Work(session, BatchOutcome(), self._preload_seen(session, decoded), guarded=guarded)
+                if guarded:
+                    work = _Work(session, BatchOutcome(), self._preload_seen(session, decoded))
+                else:
+                    # No dedupe query first: the bulk insert of ``messages`` skips keys already stored and
+                    # says which it wrote, so a message stored earlier is found a duplicate all the same.
+                    work = _Work(session, BatchOutcome(), set(), writer=BatchWriter(session))
                 for item, result in decoded:
                     self._one(work, item, result)
-                repo.touch_machines(session=session, seen=work.touched)
+                self._flush(work)
+                bulk.touch_machines(session=session, seen=work.touched)
                 # Observing before the commit is safe: a failed batch is retried and observing is idempotent.
                 gaps.observe_all(work.outcome.observed)
                 saved = self._save_contiguous(session, gaps.contiguous_all())
@@ -111,26 +120,34 @@ class Projector:
             return repo.seqs_between(session=session, agent_id=agent_id, first=first, last=last)
 
     def _preload_seen(self, session: Session, decoded: list[tuple[Received, _Decoded]]) -> set[tuple[int, int]]:
-        wanted: dict[int, list[int]] = {}
+        wanted: list[tuple[int, int]] = []
         for _, result in decoded:
             if isinstance(result, tuple) and isinstance(result[1], SEQUENCED_TYPES):
                 agent_id = self._agents.get((result[0].site, result[1].agent))
                 if agent_id is not None:
-                    wanted.setdefault(agent_id, []).append(result[1].seq)
-        return {
-            (agent_id, seq)
-            for agent_id, seqs in wanted.items()
-            for seq in repo.existing_seqs(session=session, agent_id=agent_id, seqs=seqs)
-        }
+                    wanted.append((agent_id, result[1].seq))
+        return bulk.existing_keys(session=session, keys=wanted)
 
     def _save_contiguous(self, session: Session, contiguous: dict[AgentKey, int]) -> dict[int, int]:
         saved: dict[int, int] = {}
         for key, seq in contiguous.items():
             agent_id = self._agents.get(key)
             if agent_id is not None and self._saved_contiguous.get(agent_id) != seq:
-                repo.set_contiguous(session=session, agent_id=agent_id, seq=seq)
                 saved[agent_id] = seq
+        bulk.set_contiguous(session=session, seqs=saved)
         return saved
+
+    def _flush(self, work: _Work) -> None:
+        """Write what the bulk writer holds, then account for it in batch order."""
+        if work.writer is None:
+            return
+        for (accepted, machine_id), kept in work.writer.flush():
+            if not kept:
+                work.outcome.duplicates += 1  # stored meanwhile by another gateway sharing the subscription
+                continue
+            if machine_id is not None:
+                work.touched[machine_id] = accepted.received_at
+            work.outcome.accepted.append(accepted)
 
     def _one(self, work: _Work, item: Received, result: _Decoded) -> None:
         if isinstance(result, contract.ContractError):
@@ -139,12 +156,17 @@ class Projector:
         topic, message = result
         match message:
             case contract.AgentStatus():
+                self._flush(work)  # the status is written through the ORM, after what came before it
                 self._status(work, item, topic, message)
             case contract.Telemetry():
                 if (topic.site, message.machine) not in self._machines:
                     self._dead_letter(work, item, f"unknown machine {message.machine!r} on site {topic.site!r}")
                     return
-                work.outcome.accepted.append(Accepted(topic, message, item.received_at))
+                accepted = Accepted(topic, message, item.received_at)
+                if work.writer is None:
+                    work.outcome.accepted.append(accepted)
+                else:
+                    work.writer.add_unstored((accepted, None))
             case contract.ReplayRequest():
                 self._dead_letter(work, item, "a replay request is for agents, not for the gateway")
             case _:
@@ -197,6 +219,18 @@ class Projector:
             work.outcome.duplicates += 1
             return
         work.seen.add((agent_id, message.seq))
+        if work.writer is not None:
+            accepted = Accepted(topic, message, item.received_at)
+            work.writer.add_sequenced(
+                (accepted, machine_id),
+                agent_id=agent_id,
+                machine_id=machine_id,
+                message=message,
+                received_at=item.received_at,
+            )
+            if work.writer.clears_pending:
+                self._flush(work)  # a later alarm of the same code must not be cleared with the earlier ones
+            return
         if self._store(work, item, machine_id, agent_id, message):
             work.touched[machine_id] = item.received_at
             work.outcome.accepted.append(Accepted(topic, message, item.received_at))
@@ -204,14 +238,8 @@ class Projector:
     def _store(
         self, work: _Work, item: Received, machine_id: int, agent_id: int, message: contract.SequencedMessage
     ) -> bool:
-        """Record the seq, then project; False when the message is a duplicate or dead-lettered."""
+        """Record the seq, then project, each in a savepoint; False when a duplicate or dead-lettered."""
         session = work.session
-        if not work.guarded:
-            repo.record_message(
-                session=session, agent_id=agent_id, machine_id=machine_id, message=message, received_at=item.received_at
-            )
-            _project(session, machine_id, agent_id, message)
-            return True
         try:
             with session.begin_nested():
                 repo.record_message(
@@ -239,9 +267,18 @@ class Projector:
 
     def _dead_letter(self, work: _Work, item: Received, reason: str) -> None:
         logger.warning("dead letter topic=%r reason=%r", item.topic, reason)
-        repo.record_dead_letter(
-            session=work.session, topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
-        )
+        if work.writer is None:
+            repo.record_dead_letter(
+                session=work.session,
+                topic=item.topic,
+                payload=item.payload,
+                reason=reason,
+                received_at=item.received_at,
+            )
+        else:
+            work.writer.add_dead_letter(
+                topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
+            )
         work.outcome.dead_letters += 1
 
 

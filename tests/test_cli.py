@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tls_certs import make_tls_files
+
 AGENT = '[agent]\nid = "pc"\nsite = "lyon"\n'
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -28,7 +30,7 @@ def test_help_lists_every_command() -> None:
 def test_shipped_examples_pass_their_checks(tmp_path: Path) -> None:
     edge = (EXAMPLES / "edge.toml").read_text().replace("/var/lib/atelier/edge", str(tmp_path / "edge"))
     # The example points at a CA file that exists on a configured PC; here, at a real temporary one.
-    (tmp_path / "ca.pem").write_text("placeholder")
+    make_tls_files(tmp_path / "tls").ca_file.rename(tmp_path / "ca.pem")
     (tmp_path / "edge.toml").write_text(edge.replace("/etc/atelier/ca.pem", str(tmp_path / "ca.pem")))
     result = atelier("edge", "check", "-c", tmp_path / "edge.toml")
     assert result.returncode == 0, result.stdout + result.stderr

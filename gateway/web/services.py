@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.influx import InfluxSink
 from gateway.ingest import Ingest
 from gateway.live import LiveView
+from gateway.web.probes import DatabaseProbe, TableTotals
 
 
 @dataclass
@@ -15,3 +17,6 @@ class Services:
     live: LiveView
     ingest: Ingest | None = None  # None: serve pages only (tests, or a read-only replica)
     sessions: sessionmaker[Session] | None = None  # the SQL store, for routes that read or write records
+    influx: InfluxSink | None = None  # the optional telemetry sink; the lifespan runs it
+    database_probe: DatabaseProbe = field(default_factory=DatabaseProbe)
+    totals: TableTotals = field(default_factory=TableTotals)

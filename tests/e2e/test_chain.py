@@ -49,11 +49,15 @@ def check_exactly_once(chain: Chain, *, allow_unrecorded: int = 0) -> int:
     return len(records)
 
 
-def check_parts(chain: Chain) -> None:
+def made_parts(chain: Chain) -> dict[str, int]:
     made = Counter[str]()
     for record in chain.records():
         made[record["machine"]] += record["parts"]
-    assert chain.parts() == {m: n for m, n in made.items() if n}
+    return {m: n for m, n in made.items() if n}
+
+
+def check_parts(chain: Chain) -> None:
+    assert chain.parts() == made_parts(chain)
 
 
 def _start(chain: Chain, cycles: int, **extra: Any) -> None:

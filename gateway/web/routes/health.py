@@ -1,13 +1,19 @@
-"""``/api/health``: is the gateway connected, subscribed and ingesting? For monitoring and start-up checks."""
+"""Health for monitoring: ``/healthz`` (200 or 503, for probes) and ``/api/health`` (the details, always 200).
+
+Both are open to anyone, like the status screen: they say what runs, never who.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from gateway.web.deps import ServicesDep
+from gateway.web.services import Services
 
 router = APIRouter(prefix="/api/health", tags=["health"])
+probe_router = APIRouter(tags=["health"])
 
 
 class Health(BaseModel):
@@ -16,6 +22,18 @@ class Health(BaseModel):
     subscribed: bool
     batches: int
     machines: int
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+    required: bool = True  # an optional part (InfluxDB) that fails degrades, it does not fail the gateway
+
+
+class Healthz(BaseModel):
+    status: str  # "ok" or "failing"
+    failing: list[str]
+    checks: dict[str, Check]
 
 
 @router.get("", response_model=Health)
@@ -29,3 +47,47 @@ async def health(services: ServicesDep) -> Health:
         batches=0 if ingest is None else ingest.batches,
         machines=len(services.live.machines()),
     )
+
+
+@probe_router.get(
+    "/healthz",
+    response_model=Healthz,
+    responses={503: {"model": Healthz, "description": "a required part is failing"}},
+)
+async def healthz(services: ServicesDep) -> JSONResponse:
+    """200 when the ingest loop runs, the broker is connected and the database answers; 503 naming what fails."""
+    checks = await _checks(services)
+    failing = [name for name, check in checks.items() if check.required and not check.ok]
+    body = Healthz(status="failing" if failing else "ok", failing=failing, checks=checks)
+    return JSONResponse(body.model_dump(), status_code=503 if failing else 200)
+
+
+async def _checks(services: Services) -> dict[str, Check]:
+    ingest = services.ingest
+    consumer = None if ingest is None else ingest.consumer
+    checks = {
+        "ingest": Check(ok=ingest is not None and ingest.healthy, detail=_ingest_detail(services)),
+        "mqtt": (
+            Check(ok=True, detail="connected")
+            if consumer is not None and consumer.connected.is_set()
+            else Check(ok=False, detail="not connected to the broker")
+        ),
+    }
+    if services.sessions is None:
+        checks["database"] = Check(ok=False, detail="no database configured")
+    else:
+        problem = await services.database_probe.problem(services.sessions)
+        checks["database"] = Check(ok=problem is None, detail=problem or "answers")
+    sink = services.influx
+    if sink is not None:
+        stats = sink.stats
+        detail = f"{stats.buffered} lines buffered" + (f"; {stats.last_error}" if sink.failing else "")
+        checks["influx"] = Check(ok=not sink.failing, detail=detail, required=False)
+    return checks
+
+
+def _ingest_detail(services: Services) -> str:
+    ingest = services.ingest
+    if ingest is None:
+        return "this gateway serves pages only"
+    return "running" if ingest.healthy else "the ingest loop has stopped"

@@ -1,0 +1,119 @@
+"""Core statements that write a whole ingest batch: one round trip per table, not one per row.
+
+The caller owns the transaction. Rows are plain dicts keyed by column name,
+built by ``gateway.batch_rows``; the ORM is not involved, so nothing here
+flushes: callers flush their session before mixing these with ORM writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from gateway.store.models import Agent, AlarmRecord, Cycle, DeadLetter, Machine, Message, PartCount, StateChange
+
+Key = tuple[int, int]  # (agent row, seq): the dedupe key of a sequenced message
+Row = dict[str, Any]
+# SQLite binds at most 32,766 parameters per statement; two per key keeps a chunk well under it.
+_KEYS_PER_QUERY = 4000
+
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+STATE_CHANGES: Table = StateChange.__table__  # type: ignore[assignment]
+CYCLES: Table = Cycle.__table__  # type: ignore[assignment]
+PART_COUNTS: Table = PartCount.__table__  # type: ignore[assignment]
+ALARMS: Table = AlarmRecord.__table__  # type: ignore[assignment]
+DEAD_LETTERS: Table = DeadLetter.__table__  # type: ignore[assignment]
+_MACHINES: Table = Machine.__table__  # type: ignore[assignment]
+_AGENTS: Table = Agent.__table__  # type: ignore[assignment]
+
+
+def existing_keys(*, session: Session, keys: Iterable[Key]) -> set[Key]:
+    """Which of ``keys`` the store already holds, in one query per few thousand keys."""
+    wanted = sorted(set(keys))
+    found: set[Key] = set()
+    conn = session.connection()
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
+        chunk = wanted[start : start + _KEYS_PER_QUERY]
+        stmt = select(MESSAGES.c.agent_id, MESSAGES.c.seq).where(tuple_(MESSAGES.c.agent_id, MESSAGES.c.seq).in_(chunk))
+        found.update((int(agent_id), int(seq)) for agent_id, seq in conn.execute(stmt))
+    return found
+
+
+def insert_messages(*, session: Session, rows: Sequence[Row]) -> set[Key]:
+    """Record sequenced messages; the keys actually inserted (another gateway may have stored some meanwhile)."""
+    if not rows:
+        return set()
+    conn = session.connection()
+    stmt = _insert_ignoring_duplicates(conn)
+    if stmt is None:  # a dialect without ON CONFLICT: a duplicate raises, and the caller replays message by message
+        conn.execute(insert(MESSAGES), list(rows))
+        return {(row["agent_id"], row["seq"]) for row in rows}
+    result = conn.execute(stmt.returning(MESSAGES.c.agent_id, MESSAGES.c.seq), list(rows))
+    return {(int(agent_id), int(seq)) for agent_id, seq in result}
+
+
+def _insert_ignoring_duplicates(conn: Connection) -> Insert | None:
+    match conn.dialect.name:
+        case "postgresql":
+            return postgresql.insert(MESSAGES).on_conflict_do_nothing(index_elements=["agent_id", "seq"])
+        case "sqlite":
+            return sqlite.insert(MESSAGES).on_conflict_do_nothing(index_elements=["agent_id", "seq"])
+        case _:
+            return None
+
+
+def insert_rows(*, session: Session, table: Table, rows: Sequence[Row]) -> None:
+    if rows:
+        session.connection().execute(insert(table), list(rows))
+
+
+def update_machines(*, session: Session, changes: Mapping[int, Row]) -> None:
+    """Set columns of machines (row id → {column: value}); one executemany per set of columns."""
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for machine_id, values in changes.items():
+        columns = tuple(sorted(values))
+        groups.setdefault(columns, []).append({"b_id": machine_id, **{f"b_{c}": values[c] for c in columns}})
+    conn = session.connection()
+    for columns, params in groups.items():
+        stmt = (
+            update(_MACHINES)
+            .where(_MACHINES.c.id == bindparam("b_id"))
+            .values({c: bindparam(f"b_{c}", type_=_MACHINES.c[c].type) for c in columns})
+        )
+        conn.execute(stmt, params)
+
+
+def machine_state_times(*, session: Session, machine_ids: Iterable[int]) -> dict[int, datetime | None]:
+    """Source time of the snapshot each machine holds (None: none yet)."""
+    ids = sorted(set(machine_ids))
+    if not ids:
+        return {}
+    stmt = select(_MACHINES.c.id, _MACHINES.c.last_state_ts).where(_MACHINES.c.id.in_(ids))
+    return {int(machine_id): ts for machine_id, ts in session.connection().execute(stmt)}
+
+
+def touch_machines(*, session: Session, seen: Mapping[int, datetime]) -> None:
+    if seen:
+        update_machines(session=session, changes={machine_id: {"last_seen": ts} for machine_id, ts in seen.items()})
+
+
+def set_contiguous(*, session: Session, seqs: Mapping[int, int]) -> None:
+    """Each agent's highest gap-free seq (agent row id → seq), in one executemany."""
+    if not seqs:
+        return
+    stmt = update(_AGENTS).where(_AGENTS.c.id == bindparam("b_id")).values(contiguous_seq=bindparam("b_seq"))
+    session.connection().execute(stmt, [{"b_id": agent_id, "b_seq": seq} for agent_id, seq in seqs.items()])
+
+
+def clear_alarm(*, session: Session, machine_id: int, code: str, ts: datetime) -> None:
+    stmt = (
+        update(ALARMS)
+        .where(ALARMS.c.machine_id == machine_id, ALARMS.c.code == code, ALARMS.c.cleared.is_(None))
+        .values(cleared=ts)
+    )
+    session.connection().execute(stmt)
