@@ -4,7 +4,10 @@ Used by ``atelier demo`` and by the tests, which kill and restart it. The
 configuration keeps what the broker accepted (``persistence true``) and lifts
 the per-client queue limits: mosquitto's default ``max_queued_messages 1000``
 silently drops QoS 1 messages for a subscriber that falls behind, which would
-lose cycles while a gateway is down.
+lose cycles while a gateway is down. The limit is a hundred million, not 0
+(unlimited): with 0, mosquitto 2.0.11 (Debian 12) drops a client's connection
+on the packet that follows a publish its ACL denied, so one machine missing
+from an agent's ACL would hold back all the others (tests/test_bus_security.py).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ persistence true
 persistence_location {data_dir}/
 autosave_interval 1
 autosave_on_changes false
-max_queued_messages 0
+max_queued_messages 100000000
 max_queued_bytes 0
 max_inflight_messages 0
 max_packet_size 1048576

@@ -39,6 +39,10 @@ WRITE_FAILED_ALARM = "outbox_write_failed"
 # A replay is for repairing gaps, not for re-sending a day of history in one go.
 MAX_REPLAY = 100_000
 _RETRY_S = 1.0
+# A topic the broker refused is not offered again for this long: its rows wait in the outbox. mosquitto 2.0.11
+# also drops the connection on the packet after a refused one, so retrying at once would loop reconnecting and
+# hold back every other machine of the agent behind the refused rows.
+REFUSED_RETRY_S = 300.0
 
 
 class Publisher:
@@ -51,6 +55,7 @@ class Publisher:
         max_inflight: int,
         flush_s: float = 0.05,
         stats: AgentStats | None = None,
+        refused_retry_s: float = REFUSED_RETRY_S,
     ) -> None:
         self.broker = broker
         self.outbox = outbox
@@ -75,7 +80,8 @@ class Publisher:
         self._alarms_published: tuple[str, ...] = ()
         self._last_failure: str | None = None
         self._ack_error: str | None = None
-        self._refused_topics: set[str] = set()  # logged once per connection, not once per message
+        self._refused_topics: dict[str, float] = {}  # topic -> monotonic time it may be published again
+        self._refused_retry_s = refused_retry_s
 
     # --- set-up -----------------------------------------------------------
 
@@ -147,7 +153,6 @@ class Publisher:
         self._last_failure = None
         self.connected = self.stats.mqtt_connected = True
         self.stats.mqtt_connects += 1
-        self._refused_topics.clear()
         self._flush_acks(force=True)
         self._cursor = 0
         self._buffer.clear()
@@ -199,17 +204,20 @@ class Publisher:
         self.wake()
 
     def _refused(self, item: OutboxItem, reason: str) -> None:
-        # Not marked sent: the row stays in the outbox and is published again after the next connect.
+        # Not marked sent: the row stays in the outbox; its topic is held back, then offered again.
         self.stats.refused += 1
         if item.topic in self._refused_topics:
             logger.debug("broker %s:%d refused seq %d on %s: %s", self.broker.host, self.broker.port,
                          item.seq, item.topic, reason)  # fmt: skip
             return
-        self._refused_topics.add(item.topic)
+        self._refused_topics[item.topic] = time.monotonic() + self._refused_retry_s
+        if self._loop is not None:
+            self._loop.call_later(self._refused_retry_s, self.wake)
         _log_error(
-            "broker %s:%d refused a message on %s: %s (user %s); it stays unsent in the outbox until the next "
-            "connection: fix the broker's access rules for this agent and machine, then restart the agent",
+            "broker %s:%d refused a message on %s: %s (user %s); its messages stay unsent in the outbox and are "
+            "offered again in %.0f s: fix the broker's access rules for this agent and machine",
             self.broker.host, self.broker.port, item.topic, reason, self.broker.username or "(anonymous)",
+            self._refused_retry_s,
         )  # fmt: skip
 
     def _on_replay_request(self, topic: str, payload: bytes) -> None:
@@ -271,6 +279,7 @@ class Publisher:
         self._flush_acks(force=False)
         if not self.connected:
             return
+        self._expire_refusals()
         while len(self._inflight) < self.max_inflight:
             item = self._next_item()
             if item is None:
@@ -279,7 +288,26 @@ class Publisher:
         if self._alarms() != self._alarms_published:
             self._publish_alarm()
 
+    def _expire_refusals(self) -> None:
+        now = time.monotonic()
+        expired = [topic for topic, at in self._refused_topics.items() if at <= now]
+        if not expired:
+            return
+        for topic in expired:
+            del self._refused_topics[topic]
+        logger.info("offering messages on %s again", ", ".join(expired))
+        # Their rows are behind the cursor: read the outbox again from the oldest unsent row.
+        self._flush_acks(force=True)
+        self._cursor = 0
+        self._buffer.clear()
+
     def _next_item(self) -> OutboxItem | None:
+        while (item := self._next_candidate()) is not None:
+            if item.topic not in self._refused_topics:
+                return item
+        return None
+
+    def _next_candidate(self) -> OutboxItem | None:
         if self._replays:
             return self._replays.popleft()
         if not self._buffer:
