@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from atelier.prometheus import CONTENT_TYPE, Exposition, Labels
 from edge_agent import __version__
 from edge_agent.stats import AgentStats
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _REQUEST_TIMEOUT_S = 5.0
 _MAX_HEADER_LINES = 100
 
@@ -34,60 +34,44 @@ class Backlog:
 def render(stats: AgentStats, backlog: Backlog, *, agent: str, site: str) -> str:
     """The exposition text; pure, so its format is tested without a socket."""
     machines = sorted(stats.machines.items())
-    families: list[tuple[str, str, str, list[tuple[str, float]]]] = [
+    families: list[tuple[str, str, str, float | list[tuple[Labels, float]]]] = [
         ("info", "gauge", "The agent's identity and version.",
-         [(_labels(agent=agent, site=site, version=__version__), 1)]),
+         [({"agent": agent, "site": site, "version": __version__}, 1)]),
         ("start_time_seconds", "gauge", "When the agent started, in seconds since the epoch.",
-         _one(stats.started_at)),
+         stats.started_at),
         ("events_stored_total", "counter", "Events and state snapshots committed to the outbox.",
-         _one(stats.events_stored)),
+         stats.events_stored),
         ("telemetry_stored_total", "counter", "Telemetry samples committed to the outbox.",
-         _one(stats.telemetry_stored)),
+         stats.telemetry_stored),
         ("messages_published_total", "counter", "Outbox messages handed to the MQTT client, replays included.",
-         _one(stats.published)),
+         stats.published),
         ("messages_acknowledged_total", "counter", "Messages the broker acknowledged (QoS 0: written to the socket).",
-         _one(stats.acknowledged)),
+         stats.acknowledged),
         ("messages_refused_total", "counter", "Messages the broker refused, such as Not authorized; kept unsent.",
-         _one(stats.refused)),
+         stats.refused),
         ("outbox_unsent", "gauge", "Messages in the outbox not yet acknowledged by the broker.",
-         [(_labels(kind="event"), backlog.unsent_events), (_labels(kind="telemetry"), backlog.unsent_telemetry)]),
+         [({"kind": "event"}, backlog.unsent_events), ({"kind": "telemetry"}, backlog.unsent_telemetry)]),
         ("outbox_oldest_unsent_age_seconds", "gauge", "Age of the oldest unacknowledged event; 0 when none.",
-         _one(backlog.oldest_unsent_age_s)),
+         backlog.oldest_unsent_age_s),
         ("outbox_over_budget", "gauge", "1 while unsent events exceed outbox.event_budget.",
-         _one(backlog.over_budget)),
-        ("mqtt_connected", "gauge", "1 while the agent is connected to the broker.", _one(stats.mqtt_connected)),
+         backlog.over_budget),
+        ("mqtt_connected", "gauge", "1 while the agent is connected to the broker.", stats.mqtt_connected),
         ("mqtt_reconnects_total", "counter", "Connections to the broker after the first one.",
-         _one(stats.mqtt_reconnects)),
+         stats.mqtt_reconnects),
         ("mqtt_connect_failures_total", "counter", "Connection attempts the broker refused or that did not reach it.",
-         _one(stats.mqtt_connect_failures)),
+         stats.mqtt_connect_failures),
         ("machine_available", "gauge", "1 while the machine's link is up (availability AVAILABLE).",
-         [(_labels(machine=m), s.available) for m, s in machines]),
+         [({"machine": m}, s.available) for m, s in machines]),
         ("machine_reconnects_total", "counter", "Attempts to link to the machine again after the first.",
-         [(_labels(machine=m), s.reconnects) for m, s in machines]),
+         [({"machine": m}, s.reconnects) for m, s in machines]),
         ("replay_requests_total", "counter", "Replay requests from the gateway that were served.",
-         _one(stats.replay_requests)),
-        ("replayed_messages_total", "counter", "Events published again for replay requests.", _one(stats.replayed)),
+         stats.replay_requests),
+        ("replayed_messages_total", "counter", "Events published again for replay requests.", stats.replayed),
     ]  # fmt: skip
-    lines: list[str] = []
+    out = Exposition()
     for name, kind, help_text, samples in families:
-        lines += [f"# HELP atelier_edge_{name} {help_text}", f"# TYPE atelier_edge_{name} {kind}"]
-        lines += [f"atelier_edge_{name}{labels} {_number(value)}" for labels, value in samples]
-    return "\n".join(lines) + "\n"
-
-
-def _one(value: float) -> list[tuple[str, float]]:
-    return [("", value)]
-
-
-def _labels(**labels: str) -> str:
-    escaped = (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for value in labels.values())
-    return "{" + ",".join(f'{key}="{value}"' for key, value in zip(labels, escaped, strict=True)) + "}"
-
-
-def _number(value: float) -> str:
-    if isinstance(value, bool | int):
-        return str(int(value))
-    return repr(round(value, 3))
+        out.add(f"atelier_edge_{name}", kind, help_text, samples)
+    return out.text()
 
 
 class MetricsServer:

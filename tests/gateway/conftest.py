@@ -14,6 +14,7 @@ from atelier.broker import Broker, free_port
 from gateway.app import serve
 from gateway.config import GatewaySettings
 from tests.gateway.helpers import Publisher, gateway_toml
+from tests.gateway.victoria import VictoriaMetrics
 
 
 class RunningGateway:
@@ -92,3 +93,13 @@ def publisher(broker: Broker) -> Iterator[Publisher]:
         yield pub
     finally:
         pub.close()
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    server = VictoriaMetrics(tmp_path / "vm")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -9,12 +9,10 @@ import asyncio
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
 
 from atelier.broker import free_port
 from edge_agent import contract as c
@@ -23,16 +21,6 @@ from gateway.projection import Accepted
 from tests.gateway.victoria import VictoriaMetrics
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    server = VictoriaMetrics(tmp_path / "vm")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _settings(url: str, **changes: object) -> InfluxSettings:

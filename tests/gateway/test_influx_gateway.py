@@ -7,13 +7,12 @@ that influxdb-client uses (see tests/gateway/victoria.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from atelier import tomlconfig
 from atelier.broker import Broker, free_port
@@ -25,16 +24,6 @@ from tests.gateway.prometheus_text import Scrape, parse
 from tests.gateway.victoria import Series, VictoriaMetrics
 
 Start = Callable[[GatewaySettings], Any]
-
-
-@pytest.fixture
-def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    server = VictoriaMetrics(tmp_path / "vm")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def influx_settings(broker: Broker, tmp_path: Path, url: str, **influx: Any) -> GatewaySettings:

@@ -13,11 +13,11 @@ from sqlalchemy import create_engine
 
 from atelier import tomlconfig
 from atelier.broker import Broker, free_port
+from atelier.prometheus import Exposition, Histogram
 from edge_agent import contract as c
 from gateway import app, config
 from gateway.config import GatewaySection, GatewaySettings
 from gateway.live import LiveView
-from gateway.metrics import Exposition, Histogram
 from gateway.store import db
 from gateway.web.app import create_app
 from gateway.web.services import Services

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from atelier import __version__
-from gateway.metrics import CONTENT_TYPE, Exposition
+from atelier.prometheus import CONTENT_TYPE, Exposition
 from gateway.web.deps import ServicesDep
 from gateway.web.services import Services
 
