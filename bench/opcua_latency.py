@@ -12,6 +12,8 @@ the write time as source timestamp. Two clients watch them in the same window:
   notification, 100 messages a second, each one an outbox commit);
 - the baseline, a bare asyncua client (``--raw``) with the same subscriptions,
   whose latency is the notification's arrival minus the same source timestamp.
+  It uses asyncua's handler interface, as asyncua's examples do (asyncua runs
+  one task per notification for it); the agent drains asyncua's queue instead.
 
 Item 1..49 reach the agent's normaliser and are dropped there (no profile claims
 them): they cost the agent the same transport and decoding work as real signals.

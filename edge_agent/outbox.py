@@ -1,11 +1,12 @@
 """The durable outbox: every event is on disk before it is published, and stays until acknowledged.
 
 One SQLite file in WAL mode with ``synchronous=FULL``, so a committed event
-survives a power cut. Events and state snapshots share the agent's ``seq``,
-allocated inside the transaction that stores them from a counter in ``meta``
-(so a number is never reused, even after old rows are pruned). Telemetry has
-its own sequence and is dropped oldest-first beyond its budget; events are
-never dropped, only reported as over budget.
+survives a power cut (telemetry alone commits at ``NORMAL``, without an fsync).
+Events and state snapshots share the agent's ``seq``, allocated inside the
+transaction that stores them from a counter in ``meta`` (so a number is never
+reused, even after old rows are pruned). Telemetry has its own sequence and is
+dropped oldest-first beyond its budget; events are never dropped, only reported
+as over budget.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Outbox:
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._synchronous = "FULL"  # telemetry transactions lower it for themselves (see _transaction)
             self._db.executescript(_SCHEMA)
             self._unsent = [self._count_unsent(EVENT), self._count_unsent(TELEMETRY)]
         except sqlite3.Error as err:
@@ -136,7 +138,7 @@ class Outbox:
         """Store one telemetry sample (QoS 0); return its telemetry ``seq``."""
         fields = {key: value for key, value in values.items() if key in contract.TELEMETRY_FIELDS}
         topic = contract.machine_topic(self.site, machine, "telemetry")
-        with self._transaction("store telemetry"):
+        with self._transaction("store telemetry", durable=False):
             seq = self._meta("next_telemetry_seq")
             message = Telemetry(agent=self.agent, machine=machine, seq=seq, ts=ts, **fields)
             self._db.execute(_INSERT, (TELEMETRY, seq, topic, contract.encode(message), 0, 0, time.time()))
@@ -214,8 +216,18 @@ class Outbox:
     # --- internals --------------------------------------------------------
 
     @contextmanager
-    def _transaction(self, what: str) -> Iterator[None]:
+    def _transaction(self, what: str, *, durable: bool = True) -> Iterator[None]:
+        """``durable=False`` commits without an fsync (``synchronous=NORMAL``, WAL mode).
+
+        Such a commit may be lost to a power cut, never torn, and the next durable commit
+        syncs it too: only telemetry (QoS 0, dropped first anyway) is written so. Every
+        transaction sets its own level, so an event is never committed at the lower one.
+        """
+        level = "FULL" if durable else "NORMAL"
         try:
+            if self._synchronous != level:
+                self._db.execute(f"PRAGMA synchronous={level}")
+                self._synchronous = level
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
             raise self._write_failed(what, err) from err

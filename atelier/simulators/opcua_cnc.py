@@ -3,7 +3,8 @@
 The machine's behaviour is the built-in simulator's seeded script
 (``edge_agent.drivers.simulator.SimulatorScript``); this module writes each step
 into a SINUMERIK-shaped or an OPC 40501 MachineTool-shaped address space, with
-the step's time as the source timestamp, and keeps a record of every cycle it
+the step's time as the source timestamp (the MachineTool's alarms as condition
+events from Notification/Messages), and keeps a record of every cycle it
 completed or aborted (the truth a test compares the agent's cycles against).
 The server can be stopped and started again on the same port, optionally with
 the machine itself paused ("switched off"), for fault tests.
@@ -23,7 +24,9 @@ from typing import Any, Literal
 from asyncua import Node, Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 
+from atelier.simulators.opcua_alarms import Messages
 from atelier.simulators.opcua_spaces import (
+    MACHINE_TOOL_URI,
     Translate,
     build_machine_tool,
     build_sinumerik,
@@ -79,6 +82,7 @@ class OpcUaCnc:
         private_key: Path | None = None,
         users: Mapping[str, str] | None = None,
         machine_name: str = "SimMill",
+        condition_refresh: bool = True,
     ) -> None:
         self.port = port
         self.host = host
@@ -92,6 +96,8 @@ class OpcUaCnc:
         self._users = users
         self._server: Server | None = None
         self._nodes: dict[str, Node] = {}
+        self._condition_refresh = condition_refresh
+        self.messages: Messages | None = None  # the MachineTool's alarms (events); the SINUMERIK has variables
         self._translate: Translate = sinumerik_raw if shape == "sinumerik" else machine_tool_raw
         self._machine_on = asyncio.Event()
         self._play_task: asyncio.Task[None] | None = None
@@ -157,6 +163,8 @@ class OpcUaCnc:
             raise RuntimeError("start() the simulator first")
         stamp = ts or datetime.now(UTC)
         for key in sorted(values, key=lambda k: _WRITE_ORDER.get(k, 1)):
+            if key == "alarms" and self.messages is not None:
+                await self.messages.show(values[key], stamp)
             for point, raw, kind in self._translate(key, values[key]):
                 value = ua.DataValue(ua.Variant(raw, kind), SourceTimestamp=stamp, ServerTimestamp=stamp)
                 await self._server.write_attribute_value(self._nodes[point].nodeid, value)
@@ -175,7 +183,9 @@ class OpcUaCnc:
         if self.shape == "sinumerik":
             self._nodes = await build_sinumerik(server)
         else:
-            self._nodes = await build_machine_tool(server, self.machine_name)
+            self._nodes, messages = await build_machine_tool(server, self.machine_name)
+            tool_ns = await server.get_namespace_index(MACHINE_TOOL_URI)
+            self.messages = await Messages.create(server, messages, tool_ns, condition_refresh=self._condition_refresh)
         self._server = server
         await self.apply(SimulatorScript(self.script).steps().__next__().values)
         return server

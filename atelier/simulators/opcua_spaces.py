@@ -161,8 +161,11 @@ async def _folders(
     return known[path]
 
 
-async def build_machine_tool(server: Server, name: str = "SimMill") -> dict[str, Node]:
-    """A Machines folder with one MachineTool instance (and one machine of another type to skip)."""
+async def build_machine_tool(server: Server, name: str = "SimMill") -> tuple[dict[str, Node], Node]:
+    """A Machines folder with one MachineTool instance (and one machine of another type to skip).
+
+    Returns the variables by point and the machine's Notification/Messages object (its alarms' event source).
+    """
     machinery = await server.register_namespace(MACHINERY_URI)
     tool_ns = await server.register_namespace(MACHINE_TOOL_URI)
     di = await server.register_namespace(DI_URI)
@@ -177,7 +180,7 @@ async def build_machine_tool(server: Server, name: str = "SimMill") -> dict[str,
     machine = await machines.add_object(ua.NodeId(name, own), ua.QualifiedName(name, own), objecttype=tool_type.nodeid)
     names_ns = {"Identification": di, "Monitoring": tool_ns, "Production": tool_ns, "Notification": tool_ns}
     folders: dict[tuple[str, ...], Node] = {(): machine}
-    await _folders(folders, ("Notification", "Messages"), lambda p: ua.NodeId(".".join(p), own), tool_ns)
+    messages = await _folders(folders, ("Notification", "Messages"), lambda p: ua.NodeId(".".join(p), own), tool_ns)
     variables: dict[str, Node] = {}
     for key, point in MACHINE_TOOL_POINTS.items():
         parent = await _folders(folders, point.path[:-1], lambda p: ua.NodeId(".".join(p), own), tool_ns)
@@ -185,4 +188,4 @@ async def build_machine_tool(server: Server, name: str = "SimMill") -> dict[str,
         variables[key] = folders[point.path] = await parent.add_variable(
             ua.NodeId(".".join(point.path), own), bname, ua.Variant(point.initial, point.kind)
         )
-    return variables
+    return variables, messages

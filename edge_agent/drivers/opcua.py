@@ -3,11 +3,13 @@
 Each ``readings()`` call is one session from scratch: connect (with security and
 credentials), resolve the profile's nodes by namespace URI or browse path, read
 every node once (the first batch), subscribe, then yield what the server
-notifies, with the control's source timestamps. A node that does not exist is
-logged with the profile file, the key and the node id, and the other signals
-keep flowing. Any failure ends the generator with ``DriverError``; the
-supervisor marks the machine UNAVAILABLE and calls ``readings()`` again after
-a back-off.
+notifies, with the control's source timestamps. With ``alarms_from_events`` the
+same subscription watches an event notifier for alarm conditions, and the
+active set (kept by the driver across sessions) is reported as an alarm list.
+A node that does not exist is logged with the profile file, the key and the
+node id, and the other signals keep flowing. Any failure ends the generator
+with ``DriverError``; the supervisor marks the machine UNAVAILABLE and calls
+``readings()`` again after a back-off.
 """
 
 from __future__ import annotations
@@ -21,8 +23,18 @@ from typing import Any
 from asyncua import Client, ua
 
 from edge_agent.drivers import Batch, Reading
+from edge_agent.drivers.opcua_alarms import ActiveAlarms, AlarmSource, event_filter
 from edge_agent.drivers.opcua_link import Link
-from edge_agent.drivers.opcua_nodes import MISSING, BoundNode, bind, read, reading
+from edge_agent.drivers.opcua_nodes import (
+    MISSING,
+    BoundNode,
+    NodeResolutionError,
+    bind,
+    namespace_index,
+    read,
+    reading,
+    resolve,
+)
 from edge_agent.drivers.opcua_options import OpcUaOptions, parse
 from edge_agent.drivers.opcua_security import apply as apply_security
 from edge_agent.drivers.umati import find_machine_tool
@@ -52,20 +64,30 @@ class OpcUaDriver:
         self.machine_id = machine_id
         self.options = options
         self.source = source  # the profile file, named in errors about its nodes
+        events = options.alarms_from_events
+        self.alarms = ActiveAlarms(events) if events is not None else None  # outlives sessions
 
     async def readings(self) -> AsyncIterator[Batch]:
         client = self._client()
+        link: Link | None = None
         try:
             await self._connect(client)
-            link = Link(client, self.options, await self._bind(client))
+            root = await self._root(client)
+            nodes, alarm_source = await self._bind(client, root), await self._alarm_source(client, root)
+            link = Link(client, self.options, nodes, alarm_source, self.alarms)
             first = await self._first_read(client, link)
             await link.open()
-            yield first
+            problem = await link.watch_alarms()
+            if problem is not None:
+                self._log_alarms_unread(problem)
+            yield first + link.alarm_snapshot()
             async for batch in link.batches():
                 yield batch
         except LINK_ERRORS as err:
             raise DriverError(f"{self.options.endpoint}: {describe(err)}") from err
         finally:
+            if link is not None:
+                await link.close()
             await close(client, self.options.request_timeout_s)
 
     def _client(self) -> Client:
@@ -90,14 +112,50 @@ class OpcUaDriver:
             raise DriverError(f"{self.options.endpoint}: no answer within {limit:g} s") from err
         logger.info("%s: connected to %s", self.machine_id, self.options.endpoint)
 
-    async def _bind(self, client: Client) -> list[BoundNode]:
-        root = ua.NodeId(ua.ObjectIds.ObjectsFolder)
+    async def _root(self, client: Client) -> ua.NodeId:
+        """Where browse paths start: the discovered MachineTool, else the Objects folder."""
         if self.options.machine_tool is not None:
-            root = await find_machine_tool(client, self.options.machine_tool.machine)
+            return await find_machine_tool(client, self.options.machine_tool.machine)
+        return ua.NodeId(ua.ObjectIds.ObjectsFolder)
+
+    async def _bind(self, client: Client, root: ua.NodeId) -> list[BoundNode]:
         nodes, failed = await bind(client, self.options.specs(), root=root, default_mode=self.options.mode)
         for key, reason in failed.items():
             self._log_missing(key, reason)
         return nodes
+
+    async def _alarm_source(self, client: Client, root: ua.NodeId) -> AlarmSource | None:
+        """The alarm event notifier on this server, or None (logged) when it cannot be used."""
+        events = self.options.alarms_from_events
+        if events is None:
+            return None
+        namespaces = await client.get_namespace_array()
+        try:
+            node_id = await resolve(client, events.spec(), namespaces, root)
+            ns = namespace_index(events.code_field_ns_uri, namespaces)
+            notifier = await client.get_node(node_id).read_attribute(ua.AttributeIds.EventNotifier)
+        except (NodeResolutionError, ValueError) as err:
+            self._log_alarms_unread(str(err))
+            return None
+        except ua.UaStatusCodeError as err:
+            self._log_alarms_unread(f"node {node_id.to_string()}: {type(err).__name__}")
+            return None
+        value = notifier.Value.Value if notifier.Value is not None else None
+        if not isinstance(value, int) or not value & 1 << ua.EventNotifier.SubscribeToEvents:  # a bit index
+            self._log_alarms_unread(f"node {node_id.to_string()} is not an event notifier (EventNotifier attribute)")
+            return None
+        return AlarmSource(node_id, event_filter(ua.QualifiedName(events.code_field, ns)))
+
+    def _log_alarms_unread(self, reason: str) -> None:
+        events = self.options.alarms_from_events
+        node = events.spec().describe() if events is not None else "?"
+        logger.error(
+            "%s: options.alarms_from_events.node (%s): %s; machine %s reads no alarm events",
+            self.source,
+            node,
+            reason,
+            self.machine_id,
+        )
 
     async def _first_read(self, client: Client, link: Link) -> list[Reading]:
         """Read every node once; drop (with an error log) the nodes the server does not know."""

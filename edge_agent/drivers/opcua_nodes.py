@@ -58,6 +58,11 @@ def node_id_of(spec: NodeSpec, namespaces: Sequence[str]) -> ua.NodeId:
     return ua.NodeId(parsed.Identifier, index, parsed.NodeIdType)
 
 
+def namespace_index(uri: str | None, namespaces: Sequence[str]) -> int:
+    """The server's index of a namespace URI (0, the OPC UA namespace, for None)."""
+    return 0 if uri is None else _index_of(uri, namespaces)
+
+
 def _index_of(uri: str, namespaces: Sequence[str]) -> int:
     try:
         return list(namespaces).index(uri)
@@ -85,6 +90,13 @@ async def resolve_path(client: Client, root: ua.NodeId, path: str) -> ua.NodeId:
     return current
 
 
+async def resolve(client: Client, spec: NodeSpec, namespaces: Sequence[str], root: ua.NodeId) -> ua.NodeId:
+    """One spec's node id: its browse path from ``root``, or its id; raises NodeResolutionError or ValueError."""
+    if spec.path is not None:
+        return await resolve_path(client, root, spec.path)
+    return node_id_of(spec, namespaces)
+
+
 async def bind(
     client: Client, specs: dict[str, NodeSpec], *, root: ua.NodeId, default_mode: Literal["subscribe", "poll"]
 ) -> tuple[list[BoundNode], dict[str, str]]:
@@ -94,10 +106,7 @@ async def bind(
     failed: dict[str, str] = {}
     for key, spec in specs.items():
         try:
-            if spec.path is not None:
-                node_id = await resolve_path(client, root, spec.path)
-            else:
-                node_id = node_id_of(spec, namespaces)
+            node_id = await resolve(client, spec, namespaces, root)
         except (NodeResolutionError, ValueError) as err:
             failed[key] = str(err)
             continue

@@ -7,6 +7,8 @@ a node id string (``nsu=SinumerikVarProvider;s=/Channel/State/progStatus``,
 (``{ns_uri = "...", id = "..."}``), or as a browse path from the Objects folder
 or from a discovered MachineTool instance (``{path = "Monitoring/Channel*/ChannelState"}``).
 Namespaces are resolved by URI at connect time, never by a fixed index.
+Alarms may come as OPC UA condition events from one event notifier node
+(``alarms_from_events``) instead of an alarm number variable.
 """
 
 from __future__ import annotations
@@ -98,6 +100,42 @@ class MachineToolDiscovery(_Options):
     machine: str = Field(default="*", min_length=1, description="browse name (glob) of the machine to follow")
 
 
+class AlarmEvents(_Options):
+    """Alarms as condition events (AlarmConditionType and subtypes) from one event notifier node.
+
+    The driver keeps the set of active conditions and reports it as one signal,
+    ``key``, a list of alarms (code, message, severity) that a profile maps to
+    ``alarms`` like an alarm number variable.
+    """
+
+    node: str | NodeSpec = Field(description="the event notifier: a node id, or {path = ...} from the MachineTool")
+    key: str = Field(default="alarms", min_length=1, description="signal name of the active alarm list")
+    code_field: str = Field(
+        default="ErrorCode", min_length=1, description="browse name of the event field with the control's alarm code"
+    )
+    code_field_ns_uri: str | None = Field(default=None, min_length=1, description="namespace URI of code_field")
+    fault_from: int = Field(default=601, ge=1, le=1000, description="OPC UA Severity from which an alarm is a fault")
+    warning_from: int = Field(default=201, ge=1, le=1000, description="Severity from which it is a warning, else info")
+
+    @field_validator("node")
+    @classmethod
+    def _node(cls, node: str | NodeSpec) -> str | NodeSpec:
+        if isinstance(node, str) and not NODE_ID_PATTERN.match(node):
+            raise ValueError(f"{node!r} is not a node id such as 'ns=2;i=17' (use a table {{path = ...}} for a path)")
+        if isinstance(node, NodeSpec) and (node.mode is not None or node.alarm_number):
+            raise ValueError("'mode' and 'alarm_number' are for variables, not for an event notifier")
+        return node
+
+    @model_validator(mode="after")
+    def _severity_ranges(self) -> AlarmEvents:
+        if self.warning_from > self.fault_from:
+            raise ValueError(f"warning_from ({self.warning_from}) must not be above fault_from ({self.fault_from})")
+        return self
+
+    def spec(self) -> NodeSpec:
+        return NodeSpec(id=self.node) if isinstance(self.node, str) else self.node
+
+
 class OpcUaOptions(_Options):
     endpoint: str = Field(pattern=r"^opc\.tcp://[^/\s]+", description="opc.tcp://host:port[/path]")
     nodes: dict[str, str | NodeSpec] = Field(min_length=1, description="signal key -> node")
@@ -116,6 +154,9 @@ class OpcUaOptions(_Options):
     machine_tool: MachineToolDiscovery | None = Field(
         default=None, description="paths are relative to a discovered OPC 40501 MachineTool instance"
     )
+    alarms_from_events: AlarmEvents | None = Field(
+        default=None, description="read alarms as condition events of this node (OPC 40501 Notification/Messages)"
+    )
 
     @field_validator("nodes")
     @classmethod
@@ -132,6 +173,13 @@ class OpcUaOptions(_Options):
     def _password_with_user(self) -> OpcUaOptions:
         if (self.username is None) != (self.password is None):
             raise ValueError("give both 'username' and 'password', or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _alarm_key_free(self) -> OpcUaOptions:
+        if self.alarms_from_events is not None and self.alarms_from_events.key in self.nodes:
+            key = self.alarms_from_events.key
+            raise ValueError(f"alarms_from_events.key {key!r} is also a key of 'nodes'; give the alarms their own name")
         return self
 
     def specs(self) -> dict[str, NodeSpec]:

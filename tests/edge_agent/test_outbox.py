@@ -190,3 +190,20 @@ def test_storage_full_raises_outbox_error_and_keeps_nothing_half_written(tmp_pat
 def test_unwritable_location_raises_outbox_error(tmp_path: Path) -> None:
     with pytest.raises(OutboxError, match="cannot open"):
         open_outbox(tmp_path / "missing-dir" / "outbox.sqlite")
+
+
+def test_events_commit_with_an_fsync_even_right_after_telemetry(outbox: Outbox) -> None:
+    # White-box on purpose: the durability level is invisible from outside until a power cut.
+    def level() -> int:
+        (value,) = outbox._db.execute("PRAGMA synchronous").fetchone()
+        return int(value)
+
+    full, normal = 2, 1
+    assert level() == full
+    outbox.put_telemetry("mill-1", datetime.now(UTC), {"spindle_speed": 1.0})
+    assert level() == normal  # telemetry alone may be lost to a power cut
+    outbox.put("mill-1", [draft(1)])
+    assert level() == full
+    outbox.put_telemetry("mill-1", datetime.now(UTC), {"spindle_speed": 2.0})
+    outbox.mark_sent([item.id for item in outbox.pending(10)])
+    assert level() == full

@@ -1,17 +1,23 @@
-"""Real asyncua servers (the OPC UA simulators) on free loopback ports, and a reader of driver batches."""
+"""Real asyncua servers (the OPC UA simulators) on free loopback ports, a reader of driver batches, and a
+tracker fed with them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from atelier.broker import free_port
 from atelier.simulators.opcua_cnc import OpcUaCnc
+from edge_agent.contract import CycleEnded, MachineState
+from edge_agent.drafts import Draft
 from edge_agent.drivers import Batch, Driver, Reading
+from edge_agent.profiles import Profile
+from edge_agent.tracker import MachineTracker
 
 # Short intervals keep the suite fast; deadlines stay generous for a loaded 2-core machine.
 FAST = {
@@ -70,6 +76,43 @@ class Reader:
 
     def values(self, key: str) -> list[Any]:
         return [r.value for r in self.readings if r.key == key]
+
+
+class Fed:
+    """Feeds every driver batch to a MachineTracker, as the pipeline does, and keeps the drafts.
+
+    ``relink`` is what the pipeline does when a session ends: the machine is UNAVAILABLE, and the next
+    ``readings()`` call of the same driver feeds the same tracker.
+    """
+
+    def __init__(self, reader: Reader, profile: Profile) -> None:
+        self.reader = reader
+        self.tracker = MachineTracker(profile)
+        self.drafts: list[Draft] = []
+        self.fed = 0
+
+    def pump(self) -> None:
+        for n, batch in enumerate(self.reader.batches[self.fed :], start=self.fed):
+            # As the pipeline does: a link's first batch says the machine is there.
+            link = [Reading("availability", "AVAILABLE", min(r.ts for r in batch))] if n == 0 else []
+            self.drafts.extend(self.tracker.feed([*link, *batch]).drafts)
+        self.fed = len(self.reader.batches)
+
+    def relink(self, reader: Reader, ts: datetime) -> None:
+        self.pump()
+        self.drafts.extend(self.tracker.unavailable(ts).drafts)
+        self.reader, self.fed = reader, 0
+
+    async def until(self, condition: Callable[[MachineState], bool], what: str) -> None:
+        def check() -> bool:
+            self.pump()
+            return condition(self.tracker.state)
+
+        await self.reader.until(check, what)
+
+    def ended(self) -> list[Draft]:
+        self.pump()
+        return [d for d in self.drafts if d.type is CycleEnded]
 
 
 @pytest.fixture

@@ -12,12 +12,10 @@ import pytest
 
 from atelier.simulators.opcua_cnc import OpcUaCnc
 from edge_agent import profiles
-from edge_agent.contract import CycleEnded, Execution, MachineState, Mode, PartCounted
-from edge_agent.drafts import Draft
+from edge_agent.contract import Execution, Mode, PartCounted
 from edge_agent.drivers import Driver, build
-from edge_agent.profiles import PROFILES_DIR, Profile
-from edge_agent.tracker import MachineTracker
-from tests.edge_agent.opcua.conftest import FAST, Reader
+from edge_agent.profiles import PROFILES_DIR
+from tests.edge_agent.opcua.conftest import FAST, Fed, Reader
 
 T0 = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
 SHAPES = {"sinumerik-840d": "sinumerik", "umati-machine-tool": "machine_tool"}
@@ -28,32 +26,6 @@ def test_every_opcua_profile_loads_and_declares_its_verification():
         profile = profiles.load(str(path))
         if profile.profile.driver == "opcua" and not profile.profile.verified:
             assert "UNVERIFIED" in profile.profile.notes, path
-
-
-class Fed:
-    """Feeds every driver batch to a MachineTracker, as the pipeline does, and keeps the drafts."""
-
-    def __init__(self, reader: Reader, profile: Profile) -> None:
-        self.reader = reader
-        self.tracker = MachineTracker(profile)
-        self.drafts: list[Draft] = []
-        self.fed = 0
-
-    def pump(self) -> None:
-        for batch in self.reader.batches[self.fed :]:
-            self.drafts.extend(self.tracker.feed(batch).drafts)
-        self.fed = len(self.reader.batches)
-
-    async def until(self, condition: Callable[[MachineState], bool], what: str) -> None:
-        def check() -> bool:
-            self.pump()
-            return condition(self.tracker.state)
-
-        await self.reader.until(check, what)
-
-    def ended(self) -> list[Draft]:
-        self.pump()
-        return [d for d in self.drafts if d.type is CycleEnded]
 
 
 async def _connect(
