@@ -114,6 +114,18 @@ def cycle_line(site: str, event: contract.CycleEnded) -> str | None:
     return line(CYCLE_MEASUREMENT, tags, fields, event.ts)
 
 
+def _state_of(site: str, machine: str, ts: datetime, st: contract.MachineState | contract.StateChanged) -> str | None:
+    """The state point of a snapshot or of a change: both carry availability, execution and mode."""
+    return state_line(
+        site,
+        machine,
+        ts,
+        availability=st.availability.value,
+        execution=None if st.execution is None else st.execution.value,
+        mode=None if st.mode is None else st.mode.value,
+    )
+
+
 def lines_of(item: Accepted) -> list[str]:
     """The points one committed message gives; messages the series do not show give none."""
     message, site = item.message, item.topic.site
@@ -123,28 +135,9 @@ def lines_of(item: Accepted) -> list[str]:
             values = {name: getattr(message, name) for name in contract.TELEMETRY_FIELDS}
             found = [telemetry_line(site, message.machine, message.ts, values)]
         case contract.StateMessage():
-            st = message.state
-            found = [
-                state_line(
-                    site,
-                    message.machine,
-                    message.ts,
-                    availability=st.availability.value,
-                    execution=None if st.execution is None else st.execution.value,
-                    mode=None if st.mode is None else st.mode.value,
-                )
-            ]
+            found = [_state_of(site, message.machine, message.ts, message.state)]
         case contract.StateChanged():
-            found = [
-                state_line(
-                    site,
-                    message.machine,
-                    message.ts,
-                    availability=message.availability.value,
-                    execution=None if message.execution is None else message.execution.value,
-                    mode=None if message.mode is None else message.mode.value,
-                )
-            ]
+            found = [_state_of(site, message.machine, message.ts, message)]
         case contract.AgentStatus(status="offline"):
             # A Last Will carries the time it was set at connect; the store, too, uses the time it arrived.
             names = dict.fromkeys((*message.machines, *item.agent_machines))

@@ -117,6 +117,16 @@ def stop_process(process: subprocess.Popen[bytes]) -> tuple[int, str]:
     return process.returncode, err.decode()
 
 
+def start_daemon(systemd: Systemd, daemon: str, config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "atelier", daemon, "run", "-c", str(config)],
+        cwd=ROOT,
+        env=daemon_env(systemd),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
 def assert_pings_at_half_the_interval(pings: list[float], interval_s: float) -> None:
     gaps = [b - a for a, b in itertools.pairwise(pings)]
     assert all(gap < interval_s * 2 for gap in gaps), f"systemd would kill a daemon pinging every {gaps} s"
@@ -124,13 +134,7 @@ def assert_pings_at_half_the_interval(pings: list[float], interval_s: float) -> 
 
 def test_agent_process_is_ready_then_pings_then_says_stopping(systemd: Systemd, broker: Broker, tmp_path: Path) -> None:
     config = write_config(tmp_path, broker, machines=1)
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "atelier", "edge", "run", "-c", str(config)],
-        cwd=ROOT,
-        env=daemon_env(systemd),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    agent = start_daemon(systemd, "edge", config)
     try:
         systemd.wait_for("READY=1")
         pings = systemd.wait_for("WATCHDOG=1", count=4)
@@ -145,13 +149,7 @@ def test_agent_process_is_ready_then_pings_then_says_stopping(systemd: Systemd, 
 def test_gateway_process_is_ready_then_pings(systemd: Systemd, broker: Broker, tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(gateway_toml(broker, tmp_path / "gateway.db", http_port=free_port()))
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "atelier", "gateway", "run", "-c", str(config)],
-        cwd=ROOT,
-        env=daemon_env(systemd),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    gateway = start_daemon(systemd, "gateway", config)
     try:
         ready = systemd.wait_for("READY=1")
         pings = systemd.wait_for("WATCHDOG=1", count=3)
