@@ -50,7 +50,9 @@ class IngestSection(_Section):
     batch_ms: int = Field(default=50, ge=1, le=10_000)
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60, le=0xFFFFFFFF)
     shared_group: str | None = Field(default=None, pattern=ID_PATTERN, description="MQTT 5 shared subscription group")
-    gap_timeout_s: float = Field(default=10.0, gt=0, le=86_400)
+    # Longer than a pool member's restart (systemd's 5 s plus start-up): the survivor would otherwise ask
+    # the agents again for what the restarting member's session still holds.
+    gap_timeout_s: float = Field(default=30.0, gt=0, le=86_400, description="a gap older than this is asked for")
 
 
 class HttpSection(_Section):

@@ -92,6 +92,7 @@ class Projector:
         agents, machines = dict(self._agents), dict(self._machines)
         try:
             with self._sessions.begin() as session:
+                self._lock_rows(session, decoded)
                 if guarded:
                     work = _Work(session, BatchOutcome(), self._preload_seen(session, decoded))
                 else:
@@ -110,6 +111,31 @@ class Projector:
             raise
         self._saved_contiguous.update(saved)
         return work.outcome
+
+    def _lock_rows(self, session: Session, decoded: list[tuple[Received, _Decoded]]) -> None:
+        """On PostgreSQL, lock the machine and agent rows the batch will update, in id order, first.
+
+        Gateways sharing a subscription update the same machines' rows; locked as each statement reached
+        them, in arrival order, two batches would take them in opposite orders and deadlock (PostgreSQL
+        then aborts one after ``deadlock_timeout``, a one-second stall). SQLite has one writer anyway.
+        """
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        agents: set[int] = set()
+        machines: set[int] = set()
+        for _, result in decoded:
+            if not isinstance(result, tuple):
+                continue
+            site, message = result[0].site, result[1]
+            if isinstance(message, contract.AgentStatus):
+                names = message.machines
+            elif isinstance(message, SEQUENCED_TYPES):
+                names = (message.machine,)
+            else:
+                continue
+            agents.add(self._agents.get((site, message.agent), 0))
+            machines.update(self._machines.get((site, name), 0) for name in names)
+        bulk.lock_rows(session=session, machine_ids=machines - {0}, agent_ids=agents - {0})
 
     def stored_seqs(self, key: AgentKey, first: int, last: int) -> set[int]:
         """Seqs of one agent already in the store, e.g. committed by another gateway of a shared group."""

@@ -117,3 +117,12 @@ def clear_alarm(*, session: Session, machine_id: int, code: str, ts: datetime) -
         .values(cleared=ts)
     )
     session.connection().execute(stmt)
+
+
+def lock_rows(*, session: Session, machine_ids: Iterable[int], agent_ids: Iterable[int]) -> None:
+    """``SELECT ... FOR UPDATE`` machines, then agents, each in id order: one order for every transaction."""
+    conn = session.connection()
+    for table, ids in ((_MACHINES, machine_ids), (_AGENTS, agent_ids)):
+        wanted = sorted(set(ids))
+        if wanted:
+            conn.execute(select(table.c.id).where(table.c.id.in_(wanted)).order_by(table.c.id).with_for_update())

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -55,6 +56,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The wire contract's integers are 64-bit (seq, counters); PostgreSQL's INTEGER is 32-bit. SQLite's
+# INTEGER already holds 64 bits, and only an INTEGER PRIMARY KEY is a rowid, so it keeps the plain type.
+Int64 = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON}
@@ -70,7 +76,7 @@ class Agent(Base):
     status: Mapped[str] = mapped_column(String(16))  # online or offline
     version: Mapped[str] = mapped_column(String(64), default="")
     last_seen: Mapped[datetime]
-    contiguous_seq: Mapped[int | None]  # highest seq received with no gap below it
+    contiguous_seq: Mapped[int | None] = mapped_column(Int64)  # highest seq received with no gap below it
 
 
 class Machine(Base):
@@ -84,9 +90,9 @@ class Machine(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     last_state: Mapped[dict[str, Any] | None]  # the latest MachineState snapshot, as JSON
-    last_state_seq: Mapped[int | None]
+    last_state_seq: Mapped[int | None] = mapped_column(Int64)
     last_state_ts: Mapped[datetime | None]
-    part_counter: Mapped[int | None]  # the control's own part counter
+    part_counter: Mapped[int | None] = mapped_column(Int64)  # the control's own part counter
 
 
 class Message(Base):
@@ -97,7 +103,7 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
-    seq: Mapped[int]
+    seq: Mapped[int] = mapped_column(Int64)
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
     type: Mapped[str] = mapped_column(String(32))
     ts: Mapped[datetime]
@@ -123,14 +129,14 @@ class Cycle(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
-    seq: Mapped[int]
+    seq: Mapped[int] = mapped_column(Int64)
     program: Mapped[str | None] = mapped_column(String(256))
     kind: Mapped[str] = mapped_column(String(32))
     started: Mapped[datetime]
     ended: Mapped[datetime]
     duration_s: Mapped[float] = mapped_column(Float)
     held_s: Mapped[float] = mapped_column(Float)
-    parts: Mapped[int]
+    parts: Mapped[int] = mapped_column(Int64)
     outcome: Mapped[str] = mapped_column(String(16))
 
 
@@ -141,10 +147,10 @@ class PartCount(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
-    seq: Mapped[int]
+    seq: Mapped[int] = mapped_column(Int64)
     ts: Mapped[datetime]
-    count: Mapped[int]
-    counter: Mapped[int | None]
+    count: Mapped[int] = mapped_column(Int64)
+    counter: Mapped[int | None] = mapped_column(Int64)
     program: Mapped[str | None] = mapped_column(String(256))
 
 

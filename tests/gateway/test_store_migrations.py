@@ -131,3 +131,27 @@ def test_a_batch_is_projected_on_postgresql_too(postgres_url: str) -> None:
             assert received.utcoffset() == timedelta(0)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_64_bit_seqs_and_counters_are_stored(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    from tests.gateway.helpers import birth, part, state
+    from tests.gateway.test_projection import new_gaps, wire
+
+    url = f"sqlite:///{tmp_path}/gateway.db" if store == "sqlite" else request.getfixturevalue("postgres_url")
+    big = 2**35  # past PostgreSQL's INTEGER (2**31 - 1); the test helpers date a message seq seconds after T0
+    huge = 2**62
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    try:
+        projector = Projector(db.session_factory(engine))
+        projector.load()
+        batch = [wire(birth()), wire(state(big, part_count=huge)), wire(part(big + 1, counter=-huge))]
+        outcome = projector.apply(batch, gaps=new_gaps())
+        assert (len(outcome.accepted), outcome.dead_letters) == (3, 0)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT seq, counter FROM part_counts")).one() == (big + 1, -huge)
+            assert conn.execute(text("SELECT last_state_seq, part_counter FROM machines")).one() == (big, -huge)
+            assert conn.execute(text("SELECT max(seq) FROM messages")).scalar_one() == big + 1
+    finally:
+        engine.dispose()
