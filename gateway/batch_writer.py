@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.store import bulk
-from gateway.store.repo import MAX_REASON_CHARS
+from gateway.store.repo import MAX_REASON_CHARS, message_kind
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -52,13 +52,12 @@ class BatchWriter(Generic[T]):
     def add_sequenced(
         self, tag: T, *, agent_id: int, machine_id: int, message: contract.SequencedMessage, received_at: datetime
     ) -> None:
-        kind = message.kind if isinstance(message, contract.StateMessage) else message.type
         self._messages.append(
             {
                 "agent_id": agent_id,
                 "seq": message.seq,
                 "machine_id": machine_id,
-                "type": kind,
+                "type": message_kind(message),
                 "ts": message.ts,
                 "received_at": received_at,
             }

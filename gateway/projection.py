@@ -25,6 +25,7 @@ from gateway.batch_writer import BatchWriter
 from gateway.gaps import AgentKey, Gaps
 from gateway.mqtt_consumer import Received
 from gateway.store import bulk, repo
+from gateway.store.repo import message_kind
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,10 @@ class _Work:
     session: Session
     outcome: BatchOutcome
     seen: set[tuple[int, int]]  # (agent row, seq) already in the store or earlier in this batch
+    stored: dict[bulk.Key, bulk.Stamp] = field(default_factory=dict)  # what the store holds for ``seen`` keys
     touched: dict[int, datetime] = field(default_factory=dict)
     # Rows written a table at a time; None when the batch is replayed message by message, with savepoints.
-    writer: BatchWriter[tuple[Accepted, int | None]] | None = None
+    writer: BatchWriter[tuple[Accepted, int | None, Received]] | None = None
 
 
 class Projector:
@@ -69,6 +71,7 @@ class Projector:
         self._agents: dict[AgentKey, int] = {}
         self._machines: dict[MachineKey, int] = {}
         self._saved_contiguous: dict[int, int] = {}
+        self._reuse_reported: set[AgentKey] = set()
 
     def load(self) -> None:
         with self._sessions() as session:
@@ -94,7 +97,8 @@ class Projector:
             with self._sessions.begin() as session:
                 self._lock_rows(session, decoded)
                 if guarded:
-                    work = _Work(session, BatchOutcome(), self._preload_seen(session, decoded))
+                    stored = self._preload_stored(session, decoded)
+                    work = _Work(session, BatchOutcome(), set(stored), stored)
                 else:
                     # No dedupe query first: the bulk insert of ``messages`` skips keys already stored and
                     # says which it wrote, so a message stored earlier is found a duplicate all the same.
@@ -145,14 +149,14 @@ class Projector:
         with self._sessions() as session:
             return repo.seqs_between(session=session, agent_id=agent_id, first=first, last=last)
 
-    def _preload_seen(self, session: Session, decoded: list[tuple[Received, _Decoded]]) -> set[tuple[int, int]]:
+    def _preload_stored(self, session: Session, decoded: list[tuple[Received, _Decoded]]) -> dict[bulk.Key, bulk.Stamp]:
         wanted: list[tuple[int, int]] = []
         for _, result in decoded:
             if isinstance(result, tuple) and isinstance(result[1], SEQUENCED_TYPES):
                 agent_id = self._agents.get((result[0].site, result[1].agent))
                 if agent_id is not None:
                     wanted.append((agent_id, result[1].seq))
-        return bulk.existing_keys(session=session, keys=wanted)
+        return bulk.stored_stamps(session=session, keys=wanted)
 
     def _save_contiguous(self, session: Session, contiguous: dict[AgentKey, int]) -> dict[int, int]:
         saved: dict[int, int] = {}
@@ -167,9 +171,19 @@ class Projector:
         """Write what the bulk writer holds, then account for it in batch order."""
         if work.writer is None:
             return
-        for (accepted, machine_id), kept in work.writer.flush():
+        flushed = work.writer.flush()
+        refused = [tag for tag, kept in flushed if not kept]
+        if refused:
+            keys = [
+                (agent_id, message.seq)
+                for accepted, _, _ in refused
+                if isinstance(message := accepted.message, SEQUENCED_TYPES)
+                and (agent_id := self._agents.get((accepted.topic.site, message.agent))) is not None
+            ]
+            work.stored.update(bulk.stored_stamps(session=work.session, keys=keys))
+        for (accepted, machine_id, item), kept in flushed:
             if not kept:
-                work.outcome.duplicates += 1  # stored meanwhile by another gateway sharing the subscription
+                self._duplicate(work, item, accepted.topic.site, accepted.message)
                 continue
             if machine_id is not None:
                 work.touched[machine_id] = accepted.received_at
@@ -192,7 +206,7 @@ class Projector:
                 if work.writer is None:
                     work.outcome.accepted.append(accepted)
                 else:
-                    work.writer.add_unstored((accepted, None))
+                    work.writer.add_unstored((accepted, None, item))
             case contract.ReplayRequest():
                 self._dead_letter(work, item, "a replay request is for agents, not for the gateway")
             case _:
@@ -242,13 +256,13 @@ class Projector:
             self._dead_letter(work, item, f"unknown {what} on site {site!r} (never announced by an agent birth)")
             return
         if (agent_id, message.seq) in work.seen:
-            work.outcome.duplicates += 1
+            self._duplicate(work, item, site, message)
             return
         work.seen.add((agent_id, message.seq))
         if work.writer is not None:
             accepted = Accepted(topic, message, item.received_at)
             work.writer.add_sequenced(
-                (accepted, machine_id),
+                (accepted, machine_id, item),
                 agent_id=agent_id,
                 machine_id=machine_id,
                 message=message,
@@ -290,6 +304,29 @@ class Projector:
             self._dead_letter(work, item, f"projection failed: {type(err).__name__}: {err}")
             return False
         return True
+
+    def _duplicate(self, work: _Work, item: Received, site: str, message: contract.Message) -> None:
+        """A seq already stored: a redelivery or a replay, unless the store holds another message under it."""
+        assert isinstance(message, SEQUENCED_TYPES)
+        agent_id = self._agents[(site, message.agent)]
+        stamp = work.stored.get((agent_id, message.seq))
+        if stamp is None or stamp == (message_kind(message), message.ts):
+            work.outcome.duplicates += 1
+            return
+        # An agent whose outbox was reset numbers from 1 again: dropping its events as duplicates would
+        # lose them without a word. They wait in the dead letters, and the log says what to do.
+        reason = (
+            f"seq {message.seq} of agent {message.agent!r} is already stored for another message "
+            f"({stamp[0]} at {stamp[1].isoformat()}): the agent's outbox was reset (state_dir wiped, or a "
+            "new PC); give the agent a new [agent] id so that its numbering starts afresh"
+        )
+        if (site, message.agent) not in self._reuse_reported:  # once per agent, not once per message
+            self._reuse_reported.add((site, message.agent))
+            logger.error("agent %r of site %r reuses sequence numbers: %s", message.agent, site, reason)
+        repo.record_dead_letter(
+            session=work.session, topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
+        )
+        work.outcome.dead_letters += 1
 
     def _dead_letter(self, work: _Work, item: Received, reason: str) -> None:
         logger.warning("dead letter topic=%r reason=%r", item.topic, reason)

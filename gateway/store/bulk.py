@@ -32,15 +32,19 @@ _MACHINES: Table = Machine.__table__  # type: ignore[assignment]
 _AGENTS: Table = Agent.__table__  # type: ignore[assignment]
 
 
-def existing_keys(*, session: Session, keys: Iterable[Key]) -> set[Key]:
-    """Which of ``keys`` the store already holds, in one query per few thousand keys."""
+Stamp = tuple[str, datetime]  # (message type, source time) of a stored sequenced message
+
+
+def stored_stamps(*, session: Session, keys: Iterable[Key]) -> dict[Key, Stamp]:
+    """Which of ``keys`` the store already holds, with what it holds for each, one query per few thousand."""
     wanted = sorted(set(keys))
-    found: set[Key] = set()
+    found: dict[Key, Stamp] = {}
     conn = session.connection()
+    columns = (MESSAGES.c.agent_id, MESSAGES.c.seq, MESSAGES.c.type, MESSAGES.c.ts)
     for start in range(0, len(wanted), _KEYS_PER_QUERY):
         chunk = wanted[start : start + _KEYS_PER_QUERY]
-        stmt = select(MESSAGES.c.agent_id, MESSAGES.c.seq).where(tuple_(MESSAGES.c.agent_id, MESSAGES.c.seq).in_(chunk))
-        found.update((int(agent_id), int(seq)) for agent_id, seq in conn.execute(stmt))
+        stmt = select(*columns).where(tuple_(MESSAGES.c.agent_id, MESSAGES.c.seq).in_(chunk))
+        found.update(((int(agent_id), int(seq)), (kind, ts)) for agent_id, seq, kind, ts in conn.execute(stmt))
     return found
 
 

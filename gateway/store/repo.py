@@ -82,13 +82,22 @@ def seqs_between(*, session: Session, agent_id: int, first: int, last: int) -> s
     return set(session.scalars(stmt))
 
 
+def message_kind(message: contract.SequencedMessage) -> str:
+    """The ``type`` column of ``messages``: a state snapshot's kind, or an event's type."""
+    return message.kind if isinstance(message, contract.StateMessage) else message.type
+
+
 def record_message(
     *, session: Session, agent_id: int, machine_id: int, message: contract.SequencedMessage, received_at: datetime
 ) -> None:
-    kind = message.kind if isinstance(message, contract.StateMessage) else message.type
     session.execute(
         insert(Message).values(
-            agent_id=agent_id, seq=message.seq, machine_id=machine_id, type=kind, ts=message.ts, received_at=received_at
+            agent_id=agent_id,
+            seq=message.seq,
+            machine_id=machine_id,
+            type=message_kind(message),
+            ts=message.ts,
+            received_at=received_at,
         )
     )
 

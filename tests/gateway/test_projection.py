@@ -122,6 +122,36 @@ def test_duplicates_are_dropped_within_a_batch_and_across_batches(projector: Pro
     assert count(db_path, "messages") == 3
 
 
+@pytest.mark.parametrize("guarded", [False, True], ids=["bulk", "message-by-message"])
+def test_a_seq_reused_for_another_message_is_a_dead_letter_not_a_duplicate(
+    guarded: bool, projector: Projector, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    projector.apply([wire(birth()), wire(part(1)), wire(part(2))], gaps=new_gaps())
+    # The agent's outbox was wiped: it numbers from 1 again, with new events. A trigger that refuses a
+    # BOOM cycle sends the second batch down the message-by-message path (nothing is mocked).
+    with db.make_engine(f"sqlite:///{db_path}").begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_boom BEFORE INSERT ON cycles WHEN NEW.program = 'BOOM' "
+                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            )
+        )
+    reused = c.PartCounted(
+        agent=AGENT, machine=MACHINE, seq=1, ts=T0 + timedelta(hours=5), count=1, counter=None, program="P2"
+    )
+    batch = [wire(reused), wire(part(2)), wire(part(3))]
+    if guarded:
+        batch.append(wire(cycle_ended(4, program="BOOM")))
+    outcome = projector.apply(batch, gaps=new_gaps())
+    assert outcome.duplicates == 1  # seq 2: the same message again
+    assert outcome.dead_letters == 1 + guarded
+    (reason,) = rows(db_path, "SELECT reason FROM dead_letters WHERE reason LIKE 'seq 1 %'")[0]
+    assert "already stored for another message (part_counted at 2026-11-25T08:00:01+00:00)" in reason
+    assert "give the agent a new [agent] id" in reason
+    assert rows(db_path, "SELECT seq FROM part_counts ORDER BY seq") == [(1,), (2,), (3,)]
+    assert "reuses sequence numbers" in caplog.text
+
+
 MALFORMED = {
     "invalid_json": (c.machine_topic(SITE, MACHINE, "event"), b"{not json", "not valid JSON"),
     "truncated_json": (c.machine_topic(SITE, MACHINE, "event"), c.encode(part(9))[:-12], "not valid JSON"),
