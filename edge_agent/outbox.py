@@ -1,7 +1,7 @@
 """The durable outbox: every event is on disk before it is published, and stays until acknowledged.
 
 One SQLite file in WAL mode with ``synchronous=FULL``, so a committed event
-survives a power cut (telemetry alone commits at ``NORMAL``, without an fsync).
+survives a power cut (telemetry and acknowledgements commit at ``NORMAL``, without an fsync).
 Events and state snapshots share the agent's ``seq``, allocated inside the
 transaction that stores them from a counter in ``meta`` (so a number is never
 reused, even after old rows are pruned). Telemetry has its own sequence and is
@@ -161,7 +161,9 @@ class Outbox:
         if not ids:
             return
         now = time.time()
-        with self._transaction("record acknowledgements"):
+        # Without an fsync: an acknowledgement lost to a power cut only sends its event again, a duplicate
+        # the gateway drops by its (agent, seq) key.
+        with self._transaction("record acknowledgements", durable=False):
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -220,7 +222,7 @@ class Outbox:
         """``durable=False`` commits without an fsync (``synchronous=NORMAL``, WAL mode).
 
         Such a commit may be lost to a power cut, never torn, and the next durable commit
-        syncs it too: only telemetry (QoS 0, dropped first anyway) is written so. Every
+        syncs it too: only telemetry (QoS 0, dropped first anyway) and acknowledgements are written so. Every
         transaction sets its own level, so an event is never committed at the lower one.
         """
         level = "FULL" if durable else "NORMAL"
