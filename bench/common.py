@@ -78,11 +78,23 @@ def broker(root: Path) -> Iterator[Broker]:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident set size of ``pid`` in MiB, from /proc (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident set size of ``pid`` and its descendants in MiB, from /proc (Linux).
+
+    Descendants count: the gateway receives MQTT in a child process of its own.
+    """
+    total = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total = int(line.split()[1]) / 1024
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return total  # the process ended meanwhile
+    return total + sum(rss_mb(child) for child in children)
 
 
 def bare_python_rss_mb() -> float:

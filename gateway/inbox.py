@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -41,6 +42,18 @@ class Inbox(Generic[T]):
             if not self._wanted or len(self._items) < self._wanted:
                 return
             self._wanted = 0  # one wake-up per wait
+        loop.call_soon_threadsafe(self._ready.set)
+
+    def put_many(self, items: Sequence[T]) -> None:
+        """From any thread: queue ``items`` in order, waking the loop at most once."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("Inbox.put_many before bind")
+        with self._lock:
+            self._items.extend(items)
+            if not self._wanted or len(self._items) < self._wanted:
+                return
+            self._wanted = 0
         loop.call_soon_threadsafe(self._ready.set)
 
     def close(self) -> None:

@@ -24,8 +24,9 @@ from gateway.gaps import Gaps, GapTracker, ReplayRange
 from gateway.inbox import Inbox
 from gateway.live import LiveView
 from gateway.metrics import IngestStats
-from gateway.mqtt_consumer import MqttConsumer, Received
+from gateway.mqtt_consumer import Received
 from gateway.projection import BatchOutcome, Projector
+from gateway.receiver import Receiver
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Ingest:
         self._gaps = Gaps(tracker, monotonic)
         self._inbox: Inbox[Received] = Inbox()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db")
-        self._consumer: MqttConsumer | None = None
+        self._consumer: Receiver | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.batches = 0
@@ -61,7 +62,7 @@ class Ingest:
         self.stats = IngestStats()
 
     @property
-    def consumer(self) -> MqttConsumer | None:
+    def consumer(self) -> Receiver | None:
         return self._consumer
 
     @property
@@ -74,7 +75,7 @@ class Ingest:
 
     async def start(self) -> None:
         self._inbox.bind(asyncio.get_running_loop())
-        self._consumer = MqttConsumer(self._settings, self._inbox.put)  # put runs on paho's network thread
+        self._consumer = Receiver(self._settings, self._inbox.put_many)  # put_many runs on the receiver's thread
         self._consumer.start()
         self._tasks = [
             asyncio.create_task(self._batch_loop(), name="ingest-batches"),
@@ -117,8 +118,7 @@ class Ingest:
             return  # stopping with the store down: nothing acknowledged, the broker keeps it all
         consumer = self._consumer
         if consumer is not None:
-            for item in batch:
-                consumer.ack(item)
+            consumer.ack_all(batch)
         self._live.apply(outcome.accepted)
         self.batches += 1
         self.last_batch_at = time.monotonic()

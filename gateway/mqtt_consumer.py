@@ -114,9 +114,12 @@ class MqttConsumer:
         self.subscribed.clear()
 
     def ack(self, item: Received) -> None:
-        if item.qos == 0 or item.generation != self._generation or not self.connected.is_set():
+        self.ack_id(item.mid, item.qos, item.generation)
+
+    def ack_id(self, mid: int, qos: int, generation: int) -> None:
+        if qos == 0 or generation != self._generation or not self.connected.is_set():
             return
-        self._client.ack(item.mid, item.qos)
+        self._client.ack(mid, qos)
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> bool:
         info = self._client.publish(topic, payload, qos=qos)
