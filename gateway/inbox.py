@@ -1,9 +1,9 @@
-"""Messages handed from paho's network thread to the event loop, taken off in batches.
+"""Messages handed from the receiver's thread to the event loop, taken off in batches.
 
 A ``call_soon_threadsafe`` per message costs a write to the loop's self-pipe
 and a loop iteration each: at a few thousand messages a second that was half of
-the network thread's time. Here the network thread appends to a deque and wakes
-the loop only when the loop is waiting and what it waits for is there (a first
+the receiving thread's time. Here that thread appends to a deque and wakes the
+loop only when the loop is waiting and what it waits for is there (a first
 message, or a full batch); the loop takes a whole batch at a time.
 """
 
@@ -29,23 +29,11 @@ class Inbox(Generic[T]):
         self._closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The loop that takes batches; ``put`` may be called from any thread once bound."""
+        """The loop that takes batches; ``put_many`` may be called from any thread once bound."""
         self._loop = loop
 
-    def put(self, item: T) -> None:
-        """From any thread: queue ``item``; wake the loop only if it waits for what is now there."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("Inbox.put before bind")
-        with self._lock:
-            self._items.append(item)
-            if not self._wanted or len(self._items) < self._wanted:
-                return
-            self._wanted = 0  # one wake-up per wait
-        loop.call_soon_threadsafe(self._ready.set)
-
     def put_many(self, items: Sequence[T]) -> None:
-        """From any thread: queue ``items`` in order, waking the loop at most once."""
+        """From any thread: queue ``items`` in order; wake the loop only if it waits for what is now there."""
         loop = self._loop
         if loop is None:
             raise RuntimeError("Inbox.put_many before bind")
@@ -53,7 +41,7 @@ class Inbox(Generic[T]):
             self._items.extend(items)
             if not self._wanted or len(self._items) < self._wanted:
                 return
-            self._wanted = 0
+            self._wanted = 0  # one wake-up per wait
         loop.call_soon_threadsafe(self._ready.set)
 
     def close(self) -> None:

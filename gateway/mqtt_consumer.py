@@ -113,9 +113,6 @@ class MqttConsumer:
         self.connected.clear()
         self.subscribed.clear()
 
-    def ack(self, item: Received) -> None:
-        self.ack_id(item.mid, item.qos, item.generation)
-
     def ack_id(self, mid: int, qos: int, generation: int) -> None:
         if qos == 0 or generation != self._generation or not self.connected.is_set():
             return

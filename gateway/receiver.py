@@ -35,8 +35,6 @@ MAX_ITEMS_PER_SEND = 1000
 STOP_TIMEOUT_S = 10.0
 RESPAWN_AFTER_S = 1.0
 
-_Ack = tuple[int, int, int]  # (mid, qos, generation)
-
 
 class Receiver:
     """What ingest needs of an MQTT consumer (start, pause, acknowledge, publish, stop, its state)."""

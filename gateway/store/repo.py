@@ -6,7 +6,6 @@ transaction (one per ingest batch, a savepoint per message).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,26 +54,7 @@ def machines_of_agent(*, session: Session, agent_id: int) -> list[Machine]:
     return list(session.scalars(select(Machine).where(Machine.agent_id == agent_id).order_by(Machine.name)))
 
 
-def touch_machines(*, session: Session, seen: dict[int, datetime]) -> None:
-    for machine_id, ts in seen.items():
-        session.execute(update(Machine).where(Machine.id == machine_id).values(last_seen=ts))
-
-
-def set_contiguous(*, session: Session, agent_id: int, seq: int) -> None:
-    session.execute(update(Agent).where(Agent.id == agent_id).values(contiguous_seq=seq))
-
-
 # --- sequenced messages ------------------------------------------------------
-
-
-def existing_seqs(*, session: Session, agent_id: int, seqs: Iterable[int]) -> set[int]:
-    wanted = sorted(set(seqs))
-    found: set[int] = set()
-    for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
-        chunk = wanted[start : start + 500]
-        stmt = select(Message.seq).where(Message.agent_id == agent_id, Message.seq.in_(chunk))
-        found.update(session.scalars(stmt))
-    return found
 
 
 def seqs_between(*, session: Session, agent_id: int, first: int, last: int) -> set[int]:
