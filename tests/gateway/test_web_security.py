@@ -200,28 +200,28 @@ async def test_a_chunked_body_over_the_wire_is_cut_off(store: Store) -> None:
 
 async def test_forwarded_headers_are_believed_only_from_trusted_proxies(store: Store) -> None:
     untrusted = HttpSection(port=free_port())
-    async with served(make_app(store, untrusted), untrusted):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{untrusted.port}") as client:
-            codes = []
-            for i in range(12):  # a guesser inventing a new X-Forwarded-For for each try
-                headers = {"X-Forwarded-For": f"10.9.0.{i}", "X-Forwarded-Proto": "https"}
-                answer = await client.post("/api/auth/login", json={"username": "x", "password": "y"}, headers=headers)
-                codes.append(answer.status_code)
-            assert codes == [401] * 10 + [429] * 2
-            assert "strict-transport-security" not in answer.headers
+    untrusted_client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{untrusted.port}")
+    async with served(make_app(store, untrusted), untrusted), untrusted_client as client:
+        codes = []
+        for i in range(12):  # a guesser inventing a new X-Forwarded-For for each try
+            headers = {"X-Forwarded-For": f"10.9.0.{i}", "X-Forwarded-Proto": "https"}
+            answer = await client.post("/api/auth/login", json={"username": "x", "password": "y"}, headers=headers)
+            codes.append(answer.status_code)
+        assert codes == [401] * 10 + [429] * 2
+        assert "strict-transport-security" not in answer.headers
     trusted = HttpSection(port=free_port(), trusted_proxies=["127.0.0.0/8"])
-    async with served(make_app(store, trusted), trusted):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{trusted.port}") as client:
-            for i in range(12):  # a proxy's clients: each address has its own budget
-                headers = {"X-Forwarded-For": f"10.9.1.{i}", "X-Forwarded-Proto": "https"}
-                answer = await client.post("/api/auth/login", json={"username": "x", "password": "y"}, headers=headers)
-                assert answer.status_code == 401
-            assert answer.headers["strict-transport-security"] == "max-age=31536000"
-            headers = {"X-Forwarded-For": "10.9.2.1", "X-Forwarded-Proto": "https"}
-            login = await client.post(
-                "/api/auth/login", json={"username": "master", "password": "master-pass"}, headers=headers
-            )
-            assert all("secure" in c.lower() for c in login.headers.get_list("set-cookie"))
+    trusted_client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{trusted.port}")
+    async with served(make_app(store, trusted), trusted), trusted_client as client:
+        for i in range(12):  # a proxy's clients: each address has its own budget
+            headers = {"X-Forwarded-For": f"10.9.1.{i}", "X-Forwarded-Proto": "https"}
+            answer = await client.post("/api/auth/login", json={"username": "x", "password": "y"}, headers=headers)
+            assert answer.status_code == 401
+        assert answer.headers["strict-transport-security"] == "max-age=31536000"
+        headers = {"X-Forwarded-For": "10.9.2.1", "X-Forwarded-Proto": "https"}
+        login = await client.post(
+            "/api/auth/login", json={"username": "master", "password": "master-pass"}, headers=headers
+        )
+        assert all("secure" in c.lower() for c in login.headers.get_list("set-cookie"))
 
 
 async def test_the_gateway_serves_https_with_the_schools_ca(broker: Broker, store: Store, tmp_path: Path) -> None:

@@ -65,7 +65,8 @@ async def test_every_page_runs_under_the_csp_without_a_violation(browser: Browse
     ids = site.seeded.ids
     for path in ("/", "/orders", f"/orders/{ids['po1']}", f"/students/{ids['lea']}/log", "/utilisation", "/docs"):
         response = await page.goto(site.url(path))
-        assert response is not None and response.status == 200, path
+        assert response is not None
+        assert response.status == 200, path
         headers = response.headers
         assert "script-src 'self'" in headers["content-security-policy"]
         assert "unsafe-inline" not in headers["content-security-policy"].replace("style-src-attr 'unsafe-inline'", "")
