@@ -25,7 +25,7 @@ class Busy(Exception):  # noqa: N818 - a state, said to the client as 503
 
 
 class PasswordWork:
-    def __init__(self, workers: int = 2, max_waiting: int = 32) -> None:
+    def __init__(self, workers: int = 1, max_waiting: int = 32) -> None:
         self.workers = workers
         self.max_waiting = max_waiting
         self._pool: ThreadPoolExecutor | None = None

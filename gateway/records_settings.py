@@ -35,7 +35,7 @@ class RecordsSection(BaseModel):
     )
     login_window_minutes: float = Field(default=15.0, gt=0, le=24 * 60, description="the login throttle's window")
     password_workers: int = Field(
-        default=2, ge=1, le=64, description="password hashes computed at once (each takes 64 MiB and a core)"
+        default=1, ge=1, le=64, description="password hashes computed at once (each takes 64 MiB and the CPU)"
     )
     open_status_screen: bool = Field(
         default=True,
