@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +48,3 @@ def test_a_new_sqlite_store_is_private(tmp_path: Path) -> None:
     for name in ("atelier.db", "atelier.db-wal", "atelier.db-shm"):
         if (folder / name).exists():
             assert (folder / name).stat().st_mode & 0o777 == 0o600, name
-
-
-def test_install_makes_configs_group_readable_only(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "atelier", "install", "--root", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "etc/atelier").stat().st_mode & 0o777 == 0o750
-    for example in (tmp_path / "etc/atelier").iterdir():
-        assert example.stat().st_mode & 0o777 == 0o640, example
-    for unit in (tmp_path / "etc/systemd/system").iterdir():
-        assert unit.stat().st_mode & 0o777 == 0o644, unit

@@ -35,21 +35,28 @@ def test_units_verify_clean(installed_units: Path) -> None:
     assert result.stderr.strip() == "", result.stderr
 
 
+def _lines(name: str, present: tuple[str, ...], absent: tuple[str, ...] = ()) -> None:
+    text = (UNITS / name).read_text()
+    assert [line for line in present if line not in text] == [], f"{name} lacks these"
+    assert [line for line in absent if line in text] == [], f"{name} has these"
+
+
 @pytest.mark.parametrize("name", ["atelier-edge.service", "atelier-edge@.service", "atelier-gateway.service"])
 def test_units_are_hardened_daemons(name: str) -> None:
-    text = (UNITS / name).read_text()
-    for line in (
-        "Type=notify",
-        "WatchdogSec=",
-        "Restart=on-failure",
-        "RestartPreventExitStatus=2",
-        "User=atelier",
-        "ProtectSystem=strict",
-        "StateDirectory=atelier/",
-        "ConfigurationDirectory=atelier",
-        "NoNewPrivileges=true",
-    ):
-        assert line in text, f"{name} lacks {line}"
+    _lines(
+        name,
+        (
+            "Type=notify",
+            "WatchdogSec=",
+            "Restart=on-failure",
+            "RestartPreventExitStatus=2",
+            "User=atelier",
+            "ProtectSystem=strict",
+            "StateDirectory=atelier/",
+            "ConfigurationDirectory=atelier",
+            "NoNewPrivileges=true",
+        ),
+    )
 
 
 def test_template_reads_its_instance_config() -> None:
@@ -71,6 +78,12 @@ def test_install_stages_units_and_examples(tmp_path: Path) -> None:
     assert f"ExecStart={Path(sys.executable).parent / 'atelier'} edge run" in unit
     assert (tmp_path / "etc/atelier/edge.toml.example").read_text().startswith("# Atelier edge agent")
     assert (tmp_path / "etc/atelier/gateway.toml.example").exists()
+    # Configurations hold passwords: readable by root and the service's group only.
+    assert (tmp_path / "etc/atelier").stat().st_mode & 0o777 == 0o750
+    for example in (tmp_path / "etc/atelier").iterdir():
+        assert example.stat().st_mode & 0o777 == 0o640, example
+    for installed in (tmp_path / "etc/systemd/system").iterdir():
+        assert installed.stat().st_mode & 0o777 == 0o644, installed
 
 
 def _exposure(unit_dir: Path, name: str) -> float:
@@ -95,33 +108,22 @@ def test_units_are_exposed_at_3_or_less(installed_units: Path, name: str) -> Non
 
 @pytest.mark.parametrize("name", ["atelier-edge.service", "atelier-edge@.service"])
 def test_the_agent_keeps_its_serial_ports_and_the_network(name: str) -> None:
-    text = (UNITS / name).read_text()
-    for line in (
+    serial_and_network = (
         "SupplementaryGroups=dialout",
         "DevicePolicy=closed",
         "DeviceAllow=char-ttyUSB rw",
         "DeviceAllow=char-ttyACM rw",
         "DeviceAllow=char-ttyS rw",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
-    ):
-        assert line in text, f"{name} lacks {line}"
-    # Each of these would take the serial adapters or the group that opens them away.
-    for line in ("PrivateDevices=true", "PrivateUsers=true", "PrivateNetwork=", "IPAddressDeny="):
-        assert line not in text, f"{name} has {line}"
+    )
+    # Each of these would take the serial adapters, the group that opens them or the network away.
+    _lines(name, serial_and_network, ("PrivateDevices=true", "PrivateUsers=true", "PrivateNetwork=", "IPAddressDeny="))
 
 
 @pytest.mark.parametrize("name", ["atelier-edge.service", "atelier-edge@.service", "atelier-gateway.service"])
 def test_units_keep_files_private_and_the_network_open(name: str) -> None:
-    text = (UNITS / name).read_text()
-    for line in (
-        "UMask=0077",
-        "StateDirectoryMode=0700",
-        "CapabilityBoundingSet=\n",
-        "SystemCallFilter=@system-service",
-    ):
-        assert line in text, f"{name} lacks {line!r}"
-    assert "PrivateNetwork=" not in text
-    assert "IPAddressDeny=" not in text
+    private = ("UMask=0077", "StateDirectoryMode=0700", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service")
+    _lines(name, private, ("PrivateNetwork=", "IPAddressDeny="))
 
 
 @pytest.mark.parametrize("syscall", ["ioctl", "flock", "fcntl", "socket", "connect", "bind", "accept4", "clone3"])
