@@ -7,6 +7,7 @@ replay requests. ``atelier bus secure`` writes these files for mosquitto.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -61,14 +62,27 @@ def acl(agents: list[AgentAccount], gateways: list[str]) -> str:
 
 
 def write_password_file(path: Path, credentials: dict[str, str]) -> None:
-    """Hash the passwords with mosquitto_passwd so the broker never sees them in clear."""
+    """Hash the passwords with mosquitto_passwd so the broker never sees them in clear.
+
+    The passwords never go on a command line (``mosquitto_passwd -b`` would show them to
+    every user through ps and /proc): they are written in clear to the new file, readable
+    by its owner only, and ``mosquitto_passwd -U`` hashes that file in place.
+    """
     tool = shutil.which("mosquitto_passwd")
     if tool is None:
         raise RuntimeError("mosquitto_passwd is missing: apt-get install mosquitto")
-    path.unlink(missing_ok=True)
-    path.touch(mode=0o600)
     for user, password in credentials.items():
-        subprocess.run([tool, "-b", str(path), user, password], check=True, capture_output=True)
+        if ":" in user or any(c in user + password for c in "\r\n"):
+            raise ValueError(f"user {user!r}: a user name cannot hold ':' and neither may hold a line break")
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w") as clear:
+        clear.writelines(f"{user}:{password}\n" for user, password in credentials.items())
+    try:
+        subprocess.run([tool, "-U", str(path)], check=True, capture_output=True)
+    except subprocess.CalledProcessError:
+        path.unlink(missing_ok=True)  # never leave the passwords in clear
+        raise
 
 
 def new_password() -> str:

@@ -59,7 +59,9 @@ def _gateway_admin(args: argparse.Namespace) -> int:
 
     match args.gateway_command:
         case "create-admin":
-            return admin.create_admin(args.config, args.username, args.password)
+            # Never a password option: a command line is readable by every user of the machine (ps, /proc).
+            password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+            return admin.create_admin(args.config, args.username, password)
         case "import-students":
             return admin.import_students(args.config, args.csv)
         case "import-orders":
@@ -140,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add(gateway, "check", "validate the configuration", _gateway_check, DEFAULT_GATEWAY_CONFIG)
     first = _add(gateway, "create-admin", "create a master's admin login", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
     first.add_argument("username")
-    first.add_argument("--password", default=None, help="default: asked twice on the terminal")
+    first.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (scripts); default: asked twice on the terminal",
+    )
     for name, what in (("import-students", "students"), ("import-orders", "orders")):
         importer = _add(
             gateway, name, f"import {what} from CSV, all or nothing", _gateway_admin, DEFAULT_GATEWAY_CONFIG

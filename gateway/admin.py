@@ -145,17 +145,29 @@ def purge(config_path: Path) -> int:
 
 
 def backup(config_path: Path, destination: Path) -> int:
-    """A consistent copy of the database while the gateway runs: SQLite's online backup, or pg_dump."""
+    """A consistent copy of the database while the gateway runs: SQLite's online backup, or pg_dump.
+
+    The copy holds every student's record: it is created 0600, and never over an existing file.
+    """
 
     def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
         url = make_url(settings.database.url)
-        if destination.exists():
+        try:
+            os.close(os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
             print(f"{destination} exists; choose a new file name", file=sys.stderr)
             return EXIT_REFUSED
-        if url.get_backend_name() == "sqlite":
-            _sqlite_backup(Path(url.database or ""), destination)
-        else:
-            _pg_dump(settings.database.url, destination)
+        except OSError as err:
+            print(f"cannot create {destination}: {err.strerror}", file=sys.stderr)
+            return EXIT_REFUSED
+        try:
+            if url.get_backend_name() == "sqlite":
+                _sqlite_backup(Path(url.database or ""), destination)
+            else:
+                _pg_dump(settings.database.url, destination)
+        except GatewayError:
+            destination.unlink(missing_ok=True)
+            raise
         print(f"database backed up to {destination}")
         return EXIT_OK
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -57,15 +58,33 @@ async def serve(settings: config.GatewaySettings, *, stop: asyncio.Event | None 
         except SQLAlchemyError as err:
             raise StoreError(f"cannot read the store: {err}") from err
         app = create_app(settings, services)
-        server = _Server(
-            uvicorn.Config(
-                app, host=settings.http.host, port=settings.http.port, log_config=None, access_log=False, lifespan="on"
-            )
-        )
+        server = _Server(server_config(app, settings.http))
         await _run_server(server, listener, stop, services)
     finally:
         listener.close()
         engine.dispose()
+
+
+WS_MAX_BYTES = 64 * 1024  # the status page sends nothing; a client cannot make the gateway buffer more
+
+
+def server_config(app: FastAPI, http: config.HttpSection) -> uvicorn.Config:
+    """uvicorn for the gateway: TLS when configured, forwarded headers only from the proxies listed."""
+    tls = http.tls
+    return uvicorn.Config(
+        app,
+        host=http.host,
+        port=http.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        ws_max_size=WS_MAX_BYTES,
+        proxy_headers=bool(http.trusted_proxies),
+        forwarded_allow_ips=list(http.trusted_proxies) or None,
+        ssl_certfile=str(tls.cert_file) if tls else None,
+        ssl_keyfile=str(tls.key_file) if tls else None,
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -142,8 +161,9 @@ async def _run_server(server: _Server, listener: socket.socket, stop: asyncio.Ev
 async def _watchdog(server: _Server, services: Services) -> None:
     while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
         await asyncio.sleep(0.05)
-    sdnotify.ready(f"serving on {server.config.host}:{server.config.port}")
-    logger.info("gateway ready http=%s:%d", server.config.host, server.config.port)
+    scheme = "https" if server.config.is_ssl else "http"
+    sdnotify.ready(f"serving {scheme} on {server.config.host}:{server.config.port}")
+    logger.info("gateway ready %s=%s:%d", scheme, server.config.host, server.config.port)
     interval = sdnotify.watchdog_interval_s()
     if interval is None:
         return
@@ -206,7 +226,8 @@ def check(config_path: Path) -> int:
     influx = "" if settings.influx is None else f", influx {settings.influx.url} bucket {settings.influx.bucket}"
     print(
         f"{config_path}: OK (gateway {settings.gateway.id}, site {settings.gateway.site}, "
-        f"broker {settings.broker.host}:{settings.broker.port}, http {settings.http.host}:{settings.http.port}{influx})"
+        f"broker {settings.broker.host}:{settings.broker.port}, "
+        f"{'https' if settings.http.tls else 'http'} {settings.http.host}:{settings.http.port}{influx})"
     )
     return EXIT_OK
 
@@ -217,6 +238,10 @@ def _check_files(settings: config.GatewaySettings, config_path: Path) -> list[st
     problems = []
     if tls is not None:
         problems = tlsfiles.problems(config_path, ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file)
+    if (served := settings.http.tls) is not None:
+        problems += tlsfiles.problems(
+            config_path, ca_file=None, cert_file=served.cert_file, key_file=served.key_file, section="http.tls"
+        )
     if settings.influx is not None:
         files["influx.token_file"] = settings.influx.token_file
     return [str(problem) for problem in problems] + [

@@ -8,12 +8,20 @@
   use API tokens, random and stored hashed as well, revocable.
 
 Tokens carry 256 random bits, so a fast hash is enough for them; passwords are
-guessable and get argon2. FastAPI role checks are in ``gateway.web.guards``.
+guessable and get argon2, which is slow and takes 64 MiB on purpose: the web layer
+runs every function here that hashes in a small pool of its own
+(``gateway.password_work``), never on the event loop. FastAPI role checks are in
+``gateway.web.guards``; login throttling in ``gateway.login_throttle``.
+
+A disabled user, or a student login whose student is disabled, cannot log in, and
+its page sessions stop working at once; disabling, a password change or reset and
+an explicit revocation delete the page sessions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -21,7 +29,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.records_errors import ConflictError, InvalidError
@@ -34,6 +42,7 @@ logger = logging.getLogger(__name__)
 SESSION_PREFIX = "ats_"
 TOKEN_PREFIX = "atk_"  # noqa: S105 - a prefix that tells the two kinds of token apart, not a secret
 MIN_PASSWORD = 8
+DEFAULT_TOKEN_DAYS = 365
 _hasher = PasswordHasher()
 
 
@@ -92,10 +101,20 @@ def create_user(
     return user
 
 
+def may_log_in(session: Session, user: User) -> bool:
+    """An active login, and for a student login an active student."""
+    if not user.active:
+        return False
+    if user.student_id is None:
+        return True
+    student = session.get(Student, user.student_id)
+    return student is not None and student.active
+
+
 def login(*, session: Session, username: str, password: str, now: datetime, hours: float) -> tuple[str, User] | None:
     """A new page-session token for good credentials, None otherwise (which one was wrong is not said)."""
     user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None or not user.active:
+    if user is None or not may_log_in(session, user):
         _hasher.hash(password)  # spend the same time as a real check: usernames are not probed by timing
         return None
     if not verify_password(user.password_hash, password):
@@ -115,11 +134,101 @@ def logout(*, session: Session, token: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.token_hash == digest(token)))
 
 
+def device_proof(user: User) -> str:
+    """What a browser that logged in as ``user`` keeps, so that a throttle on the user name spares it.
+
+    Keyed by the stored password hash, which never leaves the server: only a browser that
+    logged in with the password holds it, and it lapses when the password changes.
+    """
+    mac = hmac.new(user.password_hash.encode(), f"device:{user.id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{user.id}.{mac}"
+
+
+def known_device(*, session: Session, username: str, proofs: list[str]) -> bool:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not proofs:
+        return False
+    expected = device_proof(user)
+    return any(hmac.compare_digest(proof, expected) for proof in proofs)
+
+
+# --- managing logins ---------------------------------------------------------
+
+
+def revoke_sessions(*, session: Session, user_id: int, keep: str | None = None) -> int:
+    """Delete the user's page sessions (but the one whose token is ``keep``); returns how many."""
+    where = [LoginSession.user_id == user_id]
+    if keep is not None:
+        where.append(LoginSession.token_hash != digest(keep))
+    count = session.scalar(select(func.count()).select_from(LoginSession).where(*where)) or 0
+    session.execute(delete(LoginSession).where(*where))
+    return int(count)
+
+
+def end_sessions(*, session: Session, who: str, now: datetime, user_id: int) -> int:
+    """A master ends every page session of a login; returns how many there were."""
+    user = get_row(session=session, model=User, row_id=user_id, label="user")
+    count = revoke_sessions(session=session, user_id=user.id)
+    after = {"sessions": count}
+    audit(session=session, who=who, action="revoke_sessions", entity="user", entity_id=user.id, at=now, after=after)
+    return count
+
+
+def set_active(*, session: Session, who: Principal, now: datetime, user_id: int, active: bool) -> User:
+    user = get_row(session=session, model=User, row_id=user_id, label="user")
+    if not active and user.id == who.user_id:
+        raise ConflictError("you cannot disable your own login; ask another master")
+    if user.active != active:
+        user.active = active
+        audit(
+            session=session,
+            who=who.name,
+            action="enable" if active else "disable",
+            entity="user",
+            entity_id=user.id,
+            at=now,
+        )
+    if not active:
+        revoke_sessions(session=session, user_id=user.id)
+    return user
+
+
+def change_own_password(
+    *, session: Session, who: Principal, now: datetime, current: str, new: str, keep: str | None
+) -> bool:
+    """False when ``current`` is wrong (nothing changes); other page sessions of the user end."""
+    if who.user_id is None:
+        raise InvalidError("only a master's or a student's login has a password")
+    user = get_row(session=session, model=User, row_id=who.user_id, label="user")
+    if not verify_password(user.password_hash, current):
+        return False
+    user.password_hash = hash_password(new)
+    revoke_sessions(session=session, user_id=user.id, keep=keep)
+    audit(session=session, who=who.name, action="change_password", entity="user", entity_id=user.id, at=now)
+    return True
+
+
+def reset_password(*, session: Session, who: str, now: datetime, user_id: int, password: str) -> User:
+    """A master sets a new password for someone; every page session of that login ends."""
+    user = get_row(session=session, model=User, row_id=user_id, label="user")
+    user.password_hash = hash_password(password)
+    revoke_sessions(session=session, user_id=user.id)
+    audit(session=session, who=who, action="reset_password", entity="user", entity_id=user.id, at=now)
+    return user
+
+
 # --- API tokens --------------------------------------------------------------
 
 
 def create_api_token(
-    *, session: Session, who: str, now: datetime, role: str, label: str, machine: Machine | None
+    *,
+    session: Session,
+    who: str,
+    now: datetime,
+    role: str,
+    label: str,
+    machine: Machine | None,
+    valid_days: int = DEFAULT_TOKEN_DAYS,
 ) -> tuple[str, ApiToken]:
     if role == "kiosk" and machine is None:
         raise InvalidError("a kiosk token needs the machine it stands at")
@@ -132,11 +241,17 @@ def create_api_token(
         machine_id=machine.id if machine else None,
         label=label,
         created=now,
+        expires=now + timedelta(days=valid_days),
         revoked=None,
     )
     session.add(row)
     session.flush()
-    after = {"role": role, "label": label, "machine": machine_key(machine) if machine else None}
+    after = {
+        "role": role,
+        "label": label,
+        "machine": machine_key(machine) if machine else None,
+        "expires": row.expires.isoformat(),
+    }
     audit(session=session, who=who, action="create", entity="api_token", entity_id=row.id, at=now, after=after)
     return token, row
 
@@ -160,13 +275,13 @@ def resolve(*, session: Session, token: str, now: datetime) -> Principal | None:
             .join(User, User.id == LoginSession.user_id)
             .where(LoginSession.token_hash == digest(token))
         ).first()
-        if found is None or found[0].expires <= now or not found[1].active:
+        if found is None or found[0].expires <= now or not may_log_in(session, found[1]):
             return None
         user = found[1]
         return Principal(role=user.role, name=user.username, user_id=user.id, student_id=user.student_id)
     if token.startswith(TOKEN_PREFIX):
         row = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(token))).first()
-        if row is None or row.revoked is not None:
+        if row is None or row.revoked is not None or row.expires <= now:
             return None
         return Principal(role=row.role, name=f"{row.role}#{row.id}", machine_id=row.machine_id)
     return None

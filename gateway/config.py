@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,9 +56,43 @@ class IngestSection(_Section):
     gap_timeout_s: float = Field(default=30.0, gt=0, le=86_400, description="a gap older than this is asked for")
 
 
+class HttpTlsSection(_Section):
+    """The gateway serves HTTPS itself: a certificate from the school's own CA and its unencrypted key."""
+
+    cert_file: Path = Field(description="PEM certificate (with any intermediate certificates after it)")
+    key_file: Path = Field(description="its PEM private key, unencrypted, readable by the gateway only")
+
+
 class HttpSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    tls: HttpTlsSection | None = None
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed; "
+        "empty: none (the client address is the socket's)",
+    )
+    allowed_hosts: list[str] | None = Field(
+        default=None, description='host names the pages answer to (such as "atelier.lycee.fr"); none: any'
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="other origins (scheme://host[:port]) whose pages may open the status WebSocket",
+    )
+    max_body_kib: int = Field(default=64, ge=1, le=1024, description="largest request body, except CSV imports")
+    max_import_kib: int = Field(default=8192, ge=1, le=262_144, description="largest CSV import body")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as err:
+                raise PydanticCustomError(
+                    "address", "an IP address or network such as 10.0.0.2 or 10.0.0.0/24"
+                ) from err
+        return value
 
 
 class InfluxSection(_Section):

@@ -20,7 +20,23 @@ class RecordsSection(BaseModel):
     )
     login_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="how long a page login lasts")
     timezone: str | None = Field(default=None, description="time zone of days and weeks in reports; none: the host's")
-    secure_cookies: bool = Field(default=False, description="send the login cookie over HTTPS only")
+    secure_cookies: bool = Field(
+        default=False, description="send the login cookie over HTTPS only (always so when the request came by HTTPS)"
+    )
+    login_failures_per_address: int = Field(
+        default=10, ge=1, le=1_000_000, description="failed logins a client address may make per login window"
+    )
+    login_failures_per_username: int = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        description="failed logins on one user name per window, from all addresses; browsers that logged in "
+        "as that user before are spared",
+    )
+    login_window_minutes: float = Field(default=15.0, gt=0, le=24 * 60, description="the login throttle's window")
+    password_workers: int = Field(
+        default=1, ge=1, le=64, description="password hashes computed at once (each takes 64 MiB and the CPU)"
+    )
     open_status_screen: bool = Field(
         default=True,
         description="anyone on the network reads machine state (status page, /api/machines); false: viewer token",

@@ -14,9 +14,14 @@ AGENT = '[agent]\nid = "pc"\nsite = "lyon"\n'
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def atelier(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def atelier(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "atelier", *map(str, args)], capture_output=True, text=True, check=False, timeout=120
+        [sys.executable, "-m", "atelier", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        input=stdin,
     )
 
 
@@ -86,8 +91,14 @@ def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
 def test_create_admin_then_backup(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(f'[gateway]\nid = "gw"\n[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n')
-    result = atelier("gateway", "create-admin", "maitre", "--password", "un-mot-de-passe-long", "-c", config)
+    result = atelier(
+        "gateway", "create-admin", "maitre", "--password-stdin", "-c", config, stdin="un-mot-de-passe-long\n"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "db.sqlite").stat().st_mode & 0o777 == 0o600
     result = atelier("gateway", "backup", tmp_path / "copy.sqlite", "-c", config)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "copy.sqlite").stat().st_size > 0
+    assert (tmp_path / "copy.sqlite").stat().st_mode & 0o777 == 0o600
+    # The password went through standard input: it works, and no option could have shown it to ps.
+    assert "--password " not in atelier("gateway", "create-admin", "--help").stdout

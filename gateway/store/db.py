@@ -10,6 +10,7 @@ documented recipe); each message of a batch runs in one.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the folder of a SQLite file if needed."""
+    """An engine for ``url``; creates the folder (0700) and the file (0600) of a new SQLite database.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so they stay private too.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as err:
@@ -39,9 +43,10 @@ def make_engine(url: str) -> Engine:
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         try:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as err:
-            raise StoreError(f"cannot create the folder of {database}: {err}") from err
+            raise StoreError(f"cannot create {database} or its folder: {err}") from err
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)

@@ -2,7 +2,10 @@
 
 Deleting a student removes the student row, the student's logins and the
 personal data in the audit log, and detaches the work sessions (their
-``student_id`` becomes NULL). The sessions themselves stay: they own the cycles
+``student_id`` becomes NULL). The audit log keeps no trail of the deleted id:
+entries about the student or their logins lose their id and contents, and the
+entries of their work sessions lose the student's id, so that nothing links the
+number back to the sessions it had. The sessions themselves stay: they own the cycles
 and parts of customer orders, so an order's counts do not change. The retention
 purge detaches sessions that ended before the cut-off the same way, so a
 practice log older than the retention period no longer names anyone.
@@ -67,21 +70,44 @@ def export_student(*, session: Session, student_id: int, now: datetime) -> dict[
 def delete_student(*, session: Session, who: str, student_id: int, now: datetime) -> int:
     """Delete the student and detach their sessions; returns how many sessions were detached."""
     student = get_row(session=session, model=Student, row_id=student_id, label="student")
-    users = select(User.id).where(User.student_id == student_id)
-    session.execute(delete(LoginSession).where(LoginSession.user_id.in_(users)))
+    logins = list(session.execute(select(User.id, User.username).where(User.student_id == student_id)))
+    work = list(session.scalars(select(WorkSessionRecord.id).where(WorkSessionRecord.student_id == student_id)))
+    _forget(session, student_id, [u.id for u in logins], [u.username for u in logins])
+    session.execute(delete(LoginSession).where(LoginSession.user_id.in_([u.id for u in logins])))
     session.execute(delete(User).where(User.student_id == student_id))
-    detached = _count(session, WorkSessionRecord.student_id == student_id)
     session.execute(update(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id).values(student_id=None))
-    session.execute(
-        update(AuditEntry)
-        .where(AuditEntry.entity == "student", AuditEntry.entity_id == student_id)
-        .values(before=ERASED, after=ERASED)
-    )
     session.delete(student)
     session.flush()
-    audit(session=session, who=who, action="delete", entity="student", entity_id=student_id, at=now, after=ERASED)
-    logger.info("student deleted id=%d sessions_detached=%d", student_id, detached)
-    return int(detached)
+    # The deletion itself is audited, without the id: it would link back to the sessions' audit entries.
+    audit(session=session, who=who, action="delete", entity="student", entity_id=None, at=now, after=ERASED)
+    logger.info("student deleted sessions_detached=%d", len(work))
+    return len(work)
+
+
+def _forget(session: Session, student_id: int, user_ids: list[int], usernames: list[str]) -> None:
+    """Erase the student's id, logins and names from the audit log."""
+    about = (AuditEntry.entity == "student") & (AuditEntry.entity_id == student_id)
+    if user_ids:
+        about = about | ((AuditEntry.entity == "user") & AuditEntry.entity_id.in_(user_ids))
+    session.execute(update(AuditEntry).where(about).values(before=ERASED, after=ERASED, entity_id=None))
+    if usernames:  # what the student's own login did (changing its password)
+        session.execute(update(AuditEntry).where(AuditEntry.who.in_(usernames)).values(who="erased"))
+    # Every session entry is read, not only those of the student's sessions: a session moved to another
+    # student by a correction still names this one in its "before". JSON is not queried the same way on
+    # SQLite and PostgreSQL, and a deletion is rare: reading is simpler than two dialects.
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "work_session").execution_options(yield_per=1000)
+    )
+    for entry in entries:
+        before, after = _without_student(entry.before, student_id), _without_student(entry.after, student_id)
+        if (before, after) != (entry.before, entry.after):
+            entry.before, entry.after = before, after
+
+
+def _without_student(values: dict[str, Any] | None, student_id: int) -> dict[str, Any] | None:
+    if values is None or values.get("student_id") != student_id:
+        return values
+    return {**values, "student_id": None}
 
 
 def purge_expired(*, session: Session, settings: RecordsSection, now: datetime) -> tuple[datetime | None, int]:

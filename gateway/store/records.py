@@ -90,7 +90,7 @@ class LoginSession(Base):
 
 
 class ApiToken(Base):
-    """A kiosk's or a status screen's token; only its hash is kept."""
+    """A kiosk's or a status screen's token; only its hash is kept. It works until it expires or is revoked."""
 
     __tablename__ = "api_tokens"
 
@@ -100,6 +100,7 @@ class ApiToken(Base):
     machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id"))
     label: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created: Mapped[datetime]
+    expires: Mapped[datetime]
     revoked: Mapped[datetime | None]
 
 

@@ -13,12 +13,21 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.orm import Session
 
 from gateway.records_errors import ConflictError, NotFoundError
 from gateway.store.models import Base, Machine
-from gateway.store.records import AuditEntry, Customer, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.records import (
+    AuditEntry,
+    Customer,
+    LoginSession,
+    Order,
+    ScrapRecord,
+    Student,
+    User,
+    WorkSessionRecord,
+)
 
 Row = TypeVar("Row", bound=Base)
 
@@ -208,6 +217,9 @@ def update_student(
     if "badge" in changes:
         _check_badge(session, changes["badge"], ignore=student_id)
     _update(session=session, who=who, row=student, entity="student", changes=changes, now=now)
+    if not student.active:  # a disabled student is signed out everywhere and cannot log in again
+        logins = select(User.id).where(User.student_id == student_id)
+        session.execute(delete(LoginSession).where(LoginSession.user_id.in_(logins)))
     return student
 
 

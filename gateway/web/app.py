@@ -10,12 +10,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from atelier import __version__
 from gateway.config import GatewaySettings
+from gateway.web.body_limit import BodyLimit
 from gateway.web.pages import install
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
+    api_docs,
     health,
     kiosk_page,
     login_page,
@@ -26,6 +29,7 @@ from gateway.web.routes import (
     student_pages,
     utilisation_page,
 )
+from gateway.web.security_headers import SecurityHeaders
 from gateway.web.services import Services
 
 logger = logging.getLogger(__name__)
@@ -52,7 +56,15 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
             if sink_task is not None:
                 await sink_task
 
-    app = FastAPI(title="Atelier gateway", version=__version__, lifespan=lifespan)
+    # The API's documentation is served by api_docs, to masters only, with nothing from a CDN.
+    app = FastAPI(
+        title="Atelier gateway",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.services = services
     app.state.templates = status.make_templates()
@@ -62,10 +74,20 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(status.router, dependencies=MACHINE_STATE_GUARD)
     include_records(app, database_url=settings.database.url, settings=settings.records)
-    pages = (login_page, kiosk_page, order_pages, student_pages, utilisation_page)
+    pages = (login_page, kiosk_page, order_pages, student_pages, utilisation_page, api_docs)
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _protect(app, settings)
     return app
+
+
+def _protect(app: FastAPI, settings: GatewaySettings) -> None:
+    """The middlewares every request goes through; the last added runs first."""
+    http = settings.http
+    app.add_middleware(BodyLimit, default=http.max_body_kib * 1024, imports=http.max_import_kib * 1024)
+    if http.allowed_hosts is not None:  # against DNS rebinding: a page of another name reaching this gateway
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=http.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
 
 
 async def _run_sink(services: Services, stop: asyncio.Event) -> None:

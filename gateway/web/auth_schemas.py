@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from gateway.auth import DEFAULT_TOKEN_DAYS, MIN_PASSWORD
 from gateway.web.schemas import Id, InputModel, Name, PublicModel, Short, printable
 
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")]
@@ -39,6 +40,24 @@ class UserCreate(InputModel):
     student_id: Id | None = None
 
 
+class UserUpdate(InputModel):
+    active: bool = Field(description="false disables the login and ends its page sessions")
+
+
+class PasswordChange(InputModel):
+    current_password: Password
+    new_password: Password = Field(description=f"at least {MIN_PASSWORD} characters")
+
+
+class PasswordReset(InputModel):
+    password: Password = Field(description=f"at least {MIN_PASSWORD} characters")
+
+
+class SessionsRevoked(BaseModel):
+    user_id: int
+    sessions_revoked: int
+
+
 class UserPublic(PublicModel):
     id: int
     username: str
@@ -53,6 +72,7 @@ class TokenCreate(InputModel):
     label: Name
     machine: Short | None = Field(default=None, description="a kiosk's machine (its id on the bus)")
     site: Short | None = None
+    valid_days: int = Field(default=DEFAULT_TOKEN_DAYS, ge=1, le=3 * 365, description="the token stops working then")
 
 
 class TokenPublic(PublicModel):
@@ -61,6 +81,7 @@ class TokenPublic(PublicModel):
     label: str
     machine_id: int | None
     created: datetime
+    expires: datetime
     revoked: datetime | None
 
 

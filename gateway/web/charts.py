@@ -1,7 +1,13 @@
-"""Inline SVG charts drawn by the gateway itself: no chart library, nothing fetched from the internet."""
+"""Inline SVG charts drawn by the gateway itself: no chart library, nothing fetched from the internet.
+
+The chart is markup built here, so every text in it (title, labels, units) is
+escaped, and every number is formatted from a float (a NaN or an infinity is
+drawn as nothing).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -17,13 +23,16 @@ def _ticks(top: float) -> list[float]:
 
 
 def _fmt(value: float, unit: str) -> str:
-    return f"{value:.2f}" if unit == "" else f"{value:.0f}{unit}"
+    return escape(f"{value:.2f}" if unit == "" else f"{value:.0f}{unit}")
 
 
 def series_chart(
     values: Sequence[float], reference: float | None, *, title: str, unit: str = " s", ref_label: str = ""
 ) -> Markup:
     """Points joined by a line against a dashed reference (the standard); over it in red, under it in green."""
+    values = [float(v) for v in values if math.isfinite(v)]
+    if reference is not None and not math.isfinite(reference):
+        reference = None
     if not values:
         return Markup("")
     top = max([*values, reference or 0.0]) * 1.15 or 1.0

@@ -1,10 +1,17 @@
-"""A student's practice log as a PDF a master files for the CAP or Bac Pro record (reportlab, no network)."""
+"""A student's practice log as a PDF a master files for the CAP or Bac Pro record (reportlab, no network).
+
+reportlab's ``Paragraph`` reads its text as markup (``<b>``, ``<img src=...>``, which
+loads a file from the server's disk into the PDF): every stored string goes
+through ``text()`` before it joins a paragraph. Table cells are plain strings,
+drawn as they are.
+"""
 
 from __future__ import annotations
 
 import io
 from datetime import datetime, tzinfo
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -26,6 +33,11 @@ _GRID = TableStyle(
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]
 )
+
+
+def text(value: object) -> str:
+    """A stored value as paragraph text: markup characters escaped, so a name is only ever a name."""
+    return escape(str(value), {'"': "&quot;", "'": "&#39;"})
 
 
 def _table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
@@ -63,22 +75,22 @@ def log_pdf(found: StudentLog, *, lang: str, zone: tzinfo, now: datetime) -> byt
     )
     doc.title = f"{words['log_title']} — {student.first_name} {student.last_initial}."
     story: list[Any] = [
-        Paragraph(doc.title, styles["Title"]),
+        Paragraph(text(doc.title), styles["Title"]),
         Paragraph(
-            f"{words['class']} : {student.class_name} · {words['track']} : {student.track} · "
+            f"{text(words['class'])} : {text(student.class_name)} · {text(words['track'])} : {text(student.track)} · "
             f"{words['generated']} {now.astimezone(zone).strftime('%d/%m/%Y %H:%M')}",
             styles["Normal"],
         ),
         Spacer(1, 6 * mm),
         _table(totals_rows(found, words), [70 * mm, 40 * mm]),
         Spacer(1, 6 * mm),
-        Paragraph(words["hours_per_machine"], styles["Heading2"]),
+        Paragraph(text(words["hours_per_machine"]), styles["Heading2"]),
         _table(_machine_rows(found, words)),
         Spacer(1, 6 * mm),
-        Paragraph(words["sessions"], styles["Heading2"]),
+        Paragraph(text(words["sessions"]), styles["Heading2"]),
         _table(_session_rows(found, words, zone)),
         Spacer(1, 14 * mm),
-        Paragraph(f"{words['signature']} : ______________________________", styles["Normal"]),
+        Paragraph(f"{text(words['signature'])} : ______________________________", styles["Normal"]),
     ]
     doc.build(story)
     return buffer.getvalue()

@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
+from gateway.login_throttle import Budget, LoginThrottle
+from gateway.password_work import PasswordWork
 from gateway.records_errors import ConflictError
 from gateway.records_settings import RecordsSection
 from gateway.store import db
@@ -24,7 +26,10 @@ def utc_now() -> datetime:
 
 
 class RecordsState:
-    """Opens its engine on first use when given a URL (building an app touches no disk), and owns it then."""
+    """Opens its engine on first use when given a URL (building an app touches no disk), and owns it then.
+
+    It also holds the login throttle and the pool that computes password hashes, one of each per gateway.
+    """
 
     def __init__(
         self,
@@ -43,6 +48,14 @@ class RecordsState:
         self._owned = engine is None
         self._sessions: sessionmaker[Session] | None = None
         self._lock = threading.Lock()
+        self.throttle = LoginThrottle(
+            Budget(
+                per_address=settings.login_failures_per_address,
+                per_username=settings.login_failures_per_username,
+                window_s=settings.login_window_minutes * 60,
+            )
+        )
+        self.passwords = PasswordWork(workers=settings.password_workers)
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -55,6 +68,7 @@ class RecordsState:
             return self._sessions
 
     def close(self) -> None:
+        self.passwords.close()
         with self._lock:
             if self._owned and self._engine is not None:
                 self._engine.dispose()

@@ -57,7 +57,7 @@ async def test_machines_api(client: httpx.AsyncClient) -> None:
     missing = await client.get(f"/api/machines/{SITE}/nope")
     assert missing.status_code == 404
     assert "nope" in missing.json()["detail"]
-    assert "/api/machines" in (await client.get("/openapi.json")).json()["paths"]
+    assert (await client.get("/openapi.json")).status_code == 401  # the API's map is for masters only
 
 
 async def test_health_without_ingest(client: httpx.AsyncClient) -> None:

@@ -1,4 +1,7 @@
-"""``/api/auth``: log in and out, who am I, screens; ``/api/users`` and ``/api/tokens`` for masters."""
+"""``/api/auth``: log in and out, who am I, own password, screens; ``/api/users`` and ``/api/tokens`` for masters.
+
+Everything that hashes a password runs in the gateway's password pool, never on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -17,40 +20,40 @@ from gateway.web.auth_schemas import (
     LoginIn,
     LoginOut,
     Me,
+    PasswordChange,
+    PasswordReset,
+    SessionsRevoked,
     TokenCreate,
     TokenCreated,
     TokenPublic,
     UserCreate,
     UserPublic,
+    UserUpdate,
 )
-from gateway.web.guards import COOKIE, Admin, Anyone, credentials
-from gateway.web.records_state import RecordsState, StateDep
+from gateway.web.guards import COOKIE, Admin, AdminOrStudent, Anyone, credentials
+from gateway.web.login_flow import DEVICE_COOKIE, log_in, set_login_cookies, set_session_cookie
+from gateway.web.records_state import StateDep
 from gateway.web.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 users_router = APIRouter(prefix="/api/users", tags=["auth"])
 tokens_router = APIRouter(prefix="/api/tokens", tags=["auth"])
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _set_cookie(response: Response, state: RecordsState, token: str, max_age_s: int) -> None:
-    response.set_cookie(
-        COOKIE, token, max_age=max_age_s, httponly=True, samesite="lax", secure=state.settings.secure_cookies
-    )
-
-
-@router.post("/login")
-def login(body: LoginIn, response: Response, state: StateDep) -> LoginOut:
+@router.post(
+    "/login",
+    responses={429: {"description": "too many failed logins from this address or on this user name (Retry-After)"}},
+)
+async def login(body: LoginIn, request: Request, response: Response, state: StateDep) -> LoginOut:
     now = state.now()
-    hours = state.settings.login_hours
-    with state.transaction() as session:
-        found = auth.login(session=session, username=body.username, password=body.password, now=now, hours=hours)
-        if found is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-        token, user = found
-        out = LoginOut(token=token, username=user.username, role=user.role, expires=now + timedelta(hours=hours))
-    _set_cookie(response, state, token, int(hours * 3600))
-    return out
+    done = await log_in(request, state, body.username, body.password)
+    if done is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    set_login_cookies(response, request, state, done)
+    expires = now + timedelta(hours=state.settings.login_hours)
+    return LoginOut(token=done.token, username=done.user.username, role=done.user.role, expires=expires)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -69,15 +72,46 @@ def me(who: Anyone) -> Me:
     return Me(role=who.role, name=who.name, student_id=who.student_id, machine_id=who.machine_id)
 
 
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(body: PasswordChange, request: Request, who: AdminOrStudent, state: StateDep) -> Response:
+    """Change your own password; your other page sessions end, this one goes on."""
+    refusal = state.throttle.username_refusal(who.name, state.now().timestamp())
+    if refusal is not None:  # a stolen session must not become a way to guess the password
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many wrong passwords", {"Retry-After": str(refusal.retry_after_s)}
+        )
+
+    def change() -> bool:
+        with state.transaction() as session:
+            return auth.change_own_password(
+                session=session,
+                who=who,
+                now=state.now(),
+                current=body.current_password,
+                new=body.new_password,
+                keep=credentials(request),
+            )
+
+    if not await state.passwords.run(change):
+        state.throttle.username_failed(who.name, state.now().timestamp())
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong")
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(DEVICE_COOKIE)  # its proof was made from the old password
+    return response
+
+
 @router.get("/screen", response_class=RedirectResponse, status_code=status.HTTP_303_SEE_OTHER)
-def screen(state: StateDep, token: Annotated[str, Query(min_length=1, max_length=200)]) -> RedirectResponse:
+def screen(
+    request: Request, state: StateDep, token: Annotated[str, Query(min_length=1, max_length=200)]
+) -> RedirectResponse:
     """A kiosk or status screen opens this once with its API token; the cookie then keeps it signed in."""
     with state.sessions() as session:
         who = auth.resolve(session=session, token=token, now=state.now())
-    if who is None or not token.startswith(auth.TOKEN_PREFIX):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API token")
+        row = session.scalars(select(ApiToken).where(ApiToken.token_hash == auth.digest(token))).first()
+    if who is None or row is None or not token.startswith(auth.TOKEN_PREFIX):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown, expired or revoked API token")
     response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
-    _set_cookie(response, state, token, 400 * 24 * 3600)
+    set_session_cookie(response, request, state, token, int((row.expires - state.now()).total_seconds()))
     return response
 
 
@@ -88,10 +122,43 @@ def list_users(who: Admin, state: StateDep) -> list[UserPublic]:
 
 
 @users_router.post("", status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, who: Admin, state: StateDep) -> UserPublic:
+async def create_user(body: UserCreate, who: Admin, state: StateDep) -> UserPublic:
+    def create() -> UserPublic:
+        with state.transaction() as session:
+            user = auth.create_user(session=session, who=who.name, now=state.now(), **body.model_dump())
+            return UserPublic.model_validate(user)
+
+    return await state.passwords.run(create)
+
+
+@users_router.patch("/{user_id}")
+def update_user(user_id: UserId, body: UserUpdate, who: Admin, state: StateDep) -> UserPublic:
+    """Disable a login (its page sessions end at once) or enable it again."""
     with state.transaction() as session:
-        user = auth.create_user(session=session, who=who.name, now=state.now(), **body.model_dump())
+        user = auth.set_active(session=session, who=who, now=state.now(), user_id=user_id, active=body.active)
         return UserPublic.model_validate(user)
+
+
+@users_router.post("/{user_id}/password")
+async def reset_password(user_id: UserId, body: PasswordReset, who: Admin, state: StateDep) -> UserPublic:
+    """Set a new password for someone who lost theirs; every page session of that login ends."""
+
+    def reset() -> UserPublic:
+        with state.transaction() as session:
+            user = auth.reset_password(
+                session=session, who=who.name, now=state.now(), user_id=user_id, password=body.password
+            )
+            return UserPublic.model_validate(user)
+
+    return await state.passwords.run(reset)
+
+
+@users_router.delete("/{user_id}/sessions")
+def revoke_sessions(user_id: UserId, who: Admin, state: StateDep) -> SessionsRevoked:
+    """End every page session of a login (a lost phone, a shared PC left logged in)."""
+    with state.transaction() as session:
+        count = auth.end_sessions(session=session, who=who.name, now=state.now(), user_id=user_id)
+    return SessionsRevoked(user_id=user_id, sessions_revoked=count)
 
 
 @tokens_router.get("")
@@ -105,7 +172,13 @@ def create_token(body: TokenCreate, who: Admin, state: StateDep) -> TokenCreated
     with state.transaction() as session:
         machine = find_machine(session=session, name=body.machine, site=body.site) if body.machine else None
         token, row = auth.create_api_token(
-            session=session, who=who.name, now=state.now(), role=body.role, label=body.label, machine=machine
+            session=session,
+            who=who.name,
+            now=state.now(),
+            role=body.role,
+            label=body.label,
+            machine=machine,
+            valid_days=body.valid_days,
         )
         return TokenCreated(**TokenPublic.model_validate(row).model_dump(), token=token)
 

@@ -8,8 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway import auth
+from gateway.password_work import Busy
 from gateway.web.guards import COOKIE, credentials
+from gateway.web.login_flow import Throttled, log_in, set_login_cookies
 from gateway.web.pages import records, render
+from gateway.web.records_api import BUSY_RETRY_S
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM = 4096
@@ -31,27 +34,27 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login")
 async def login_submit(request: Request) -> Response:
+    # The body limit (gateway.web.body_limit) has already refused anything much larger than a form.
     body = (await request.body())[:MAX_FORM].decode("utf-8", errors="replace")
     form = {k: v[0] for k, v in parse_qs(body).items()}
     username, password = form.get("username", "")[:200], form.get("password", "")[:200]
     state = records(request)
-    with state.transaction() as session:
-        found = auth.login(
-            session=session, username=username, password=password, now=state.now(), hours=state.settings.login_hours
-        )
-        if found is not None:
-            role, student_id = found[1].role, found[1].student_id
-    if found is None:
-        return render(request, "login.html", {"next": form.get("next", ""), "failed": True}, status_code=401)
-    response = RedirectResponse(_safe_next(form.get("next"), role, student_id), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        found[0],
-        max_age=int(state.settings.login_hours * 3600),
-        httponly=True,
-        samesite="lax",
-        secure=state.settings.secure_cookies,
-    )
+    again = {"next": form.get("next", "")}
+    try:
+        done = await log_in(request, state, username, password)
+    except Throttled as refused:
+        headers = {"Retry-After": str(refused.retry_after_s)}
+        page = render(request, "login.html", {**again, "retry_after": refused.retry_after_s}, status_code=429)
+        page.headers.update(headers)
+        return page
+    except Busy:
+        page = render(request, "login.html", {**again, "busy": True}, status_code=503)
+        page.headers["Retry-After"] = str(BUSY_RETRY_S)
+        return page
+    if done is None:
+        return render(request, "login.html", {**again, "failed": True}, status_code=401)
+    response = RedirectResponse(_safe_next(form.get("next"), done.user.role, done.user.student_id), status_code=303)
+    set_login_cookies(response, request, state, done)
     return response
 
 

@@ -7,7 +7,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Request, WebSocket, WebSocketException, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.websockets import WebSocketDisconnect
@@ -17,6 +17,7 @@ from gateway.web.deps import LiveDep
 from gateway.web.guards import credentials, current
 from gateway.web.i18n import labels_for
 from gateway.web.occupancy import Occupancy, enrich
+from gateway.web.origin import origin_allowed
 from gateway.web.page_labels import page_labels
 from gateway.web.pages import lang_of
 
@@ -64,6 +65,9 @@ def occupancy_of(connection: WebSocket) -> Occupancy:
 
 @router.websocket("/ws/status")
 async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
+    if not origin_allowed(websocket, websocket.app.state.settings.http.allowed_origins):
+        # Refused before the handshake completes: the browser sees a 403 and the page's script gets nothing.
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="foreign origin")
     show = await asyncio.to_thread(may_see_students, websocket)
     await websocket.accept()
     with live.subscribe() as subscription:

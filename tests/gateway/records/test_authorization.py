@@ -153,6 +153,36 @@ def _token_to_revoke(w: World) -> Prepared:
         return f"/api/tokens/{row.id}", None, None
 
 
+def _user_to_manage(suffix: str, body: dict[str, Any] | None) -> Callable[[World], Awaitable[Prepared]]:
+    def make(w: World) -> Prepared:
+        from gateway import auth
+
+        with w.sessions.begin() as session:
+            user = auth.create_user(
+                session=session,
+                who="t",
+                now=at(0),
+                username=f"m{next(_names)}",
+                password="password-1",
+                role="admin",
+                student_id=None,
+            )
+            return f"/api/users/{user.id}{suffix}", body, None
+
+    return fresh(make)
+
+
+def _own_password(w: World) -> Prepared:
+    # Whichever login asks, its current password is this one.
+    from gateway import auth
+    from gateway.store.records import User
+
+    with w.sessions.begin() as session:
+        for user in session.query(User):
+            user.password_hash = auth.hash_password("the-same-1")
+    return "/api/auth/password", {"current_password": "the-same-1", "new_password": "a-new-one-2"}, None
+
+
 def _unique(make: Callable[[int], dict[str, Any]], path: str) -> Callable[[World], Awaitable[Prepared]]:
     return fresh(
         lambda w: (path, make(next(_names)) | ({"customer_id": w.ids["customer"]} if "orders" in path else {}), None)
@@ -168,6 +198,10 @@ CASES = [
         ADMIN,
         _unique(lambda n: {"username": f"u{n}", "password": "password-1", "role": "admin"}, "/api/users"),
     ),
+    Case("PATCH", "/api/users/{user_id}", ADMIN, _user_to_manage("", {"active": False})),
+    Case("POST", "/api/users/{user_id}/password", ADMIN, _user_to_manage("/password", {"password": "reset-pass-1"})),
+    Case("DELETE", "/api/users/{user_id}/sessions", ADMIN, _user_to_manage("/sessions", None)),
+    Case("POST", "/api/auth/password", {"admin", "student"}, fresh(_own_password)),
     Case("GET", "/api/tokens", ADMIN, fixed("/api/tokens")),
     Case("POST", "/api/tokens", ADMIN, fixed("/api/tokens", {"role": "viewer", "label": "screen"})),
     Case("DELETE", "/api/tokens/{token_id}", ADMIN, fresh(_token_to_revoke)),

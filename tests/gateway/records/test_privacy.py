@@ -80,3 +80,41 @@ async def test_the_purge_route_uses_the_configured_retention(world: World) -> No
     w.tokens["admin"] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]
     result = await w.ok("POST", "/api/retention/purge")
     assert result["sessions_purged"] == 1
+
+
+async def test_a_deleted_students_id_leaves_no_trail_in_the_audit_log(world: World) -> None:
+    w = world
+    await _lea_works(w)
+    student = w.ids["student"]
+    # A master moves a session of Léa's to another student: the entry's "before" names her.
+    tom = await w.ok(
+        "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "C", "track": "CAP"}
+    )
+    w.clock.now = at(40)
+    await w.ok("POST", "/api/sessions/check-in", "kiosk", json={"badge": "B-LEA"})
+    w.clock.now = at(50)
+    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={})
+    with w.sessions() as session:
+        moved = max(s.id for s in session.query(WorkSessionRecord))
+    await w.ok("PATCH", f"/api/sessions/{moved}", json={"student_id": tom["id"]})
+    await w.ok(
+        "POST", "/api/auth/password", "student", json={"current_password": "lea-pass-1", "new_password": "lea-pass-2"}
+    )
+    lea_login = next(u["id"] for u in await w.ok("GET", "/api/users") if u["username"] == "lea")
+    await w.ok("DELETE", f"/api/students/{student}")
+
+    def names_her(values: object) -> bool:
+        return isinstance(values, dict) and values.get("student_id") == student
+
+    with w.sessions() as session:
+        entries = list(session.query(AuditEntry))
+    assert [e for e in entries if e.entity == "user" and e.entity_id == lea_login] == []
+    assert [e for e in entries if e.entity == "student" and e.entity_id == student] == []
+    assert [e.id for e in entries if names_her(e.before) or names_her(e.after)] == []
+    assert "lea" not in {e.who for e in entries}
+    assert "'lea'" not in str([(e.before, e.after) for e in entries])
+    deletion = entries[-1]
+    assert (deletion.action, deletion.entity, deletion.entity_id) == ("delete", "student", None)
+    # The sessions keep what orders need.
+    with w.sessions() as session:
+        assert {s.order_id for s in session.query(WorkSessionRecord)} == {w.ids["order"], None}
