@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.auth import Principal
 from gateway.web.guards import credentials, current
+from gateway.web.header import header
 from gateway.web.i18n import LABELS, labels_for
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import RecordsState
@@ -66,11 +67,13 @@ def zone(request: Request) -> tzinfo:
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     lang = lang_of(request)
     tz = zone(request)
+    who = who_is(request)
     base = {
         "lang": lang,
         "L": page_labels(lang),
         "labels": labels_for(lang),
-        "who": who_is(request),
+        "who": who,
+        "head": header(request, who, records(request), tuple(LABELS)),
         "local": lambda ts, fmt="%d/%m/%Y %H:%M": _local(ts, tz, fmt),
         "dur": duration,
         "pct": percent,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 
 from gateway import auth
+from gateway.store.models import Machine
 from gateway.store.records import ApiToken, User
 from gateway.store.records_repo import find_machine
 from gateway.web.auth_schemas import (
@@ -24,6 +25,7 @@ from gateway.web.auth_schemas import (
     UserPublic,
 )
 from gateway.web.guards import COOKIE, Admin, Anyone, credentials
+from gateway.web.header import kiosk_path
 from gateway.web.records_state import RecordsState, StateDep
 from gateway.web.schemas import MAX_ID
 
@@ -71,12 +73,18 @@ def me(who: Anyone) -> Me:
 
 @router.get("/screen", response_class=RedirectResponse, status_code=status.HTTP_303_SEE_OTHER)
 def screen(state: StateDep, token: Annotated[str, Query(min_length=1, max_length=200)]) -> RedirectResponse:
-    """A kiosk or status screen opens this once with its API token; the cookie then keeps it signed in."""
+    """A kiosk or status screen opens this once with its API token; the cookie then keeps it signed in.
+
+    A kiosk lands on its machine's kiosk page, a status screen on the wall.
+    """
     with state.sessions() as session:
         who = auth.resolve(session=session, token=token, now=state.now())
+        kiosk = who is not None and who.role == "kiosk" and who.machine_id is not None
+        machine = session.get(Machine, who.machine_id) if kiosk and who is not None else None
+        target = "/" if machine is None else kiosk_path(machine)
     if who is None or not token.startswith(auth.TOKEN_PREFIX):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API token")
-    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     _set_cookie(response, state, token, 400 * 24 * 3600)
     return response
 

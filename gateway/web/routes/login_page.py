@@ -26,7 +26,9 @@ def _safe_next(target: str | None, role: str | None = None, student_id: int | No
 
 @router.get("/login")
 def login_form(request: Request) -> Response:
-    return render(request, "login.html", {"next": request.query_params.get("next", ""), "failed": False})
+    return render(
+        request, "login.html", {"next": request.query_params.get("next", ""), "failed": False, "username": ""}
+    )
 
 
 @router.post("/login")
@@ -42,7 +44,9 @@ async def login_submit(request: Request) -> Response:
         if found is not None:
             role, student_id = found[1].role, found[1].student_id
     if found is None:
-        return render(request, "login.html", {"next": form.get("next", ""), "failed": True}, status_code=401)
+        # The user name stays in the field for a second try; the password never comes back.
+        context = {"next": form.get("next", ""), "failed": True, "username": username}
+        return render(request, "login.html", context, status_code=401)
     response = RedirectResponse(_safe_next(form.get("next"), role, student_id), status_code=303)
     response.set_cookie(
         COOKIE,

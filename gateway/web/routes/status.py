@@ -15,10 +15,11 @@ from starlette.websockets import WebSocketDisconnect
 from gateway.live import LiveView, Subscription
 from gateway.web.deps import LiveDep
 from gateway.web.guards import credentials, current
-from gateway.web.i18n import labels_for
+from gateway.web.header import header
+from gateway.web.i18n import LABELS, labels_for
 from gateway.web.occupancy import Occupancy, enrich
 from gateway.web.page_labels import page_labels
-from gateway.web.pages import lang_of
+from gateway.web.pages import lang_of, records, who_is
 
 router = APIRouter(tags=["status"])
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -32,15 +33,16 @@ REFRESH_S = 2.0  # how often a quiet socket looks again at who is checked in
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def status_page(request: Request) -> HTMLResponse:
+def status_page(request: Request) -> HTMLResponse:
     chosen = lang_of(request)
     kiosk = request.query_params.get("kiosk") in ("1", "true", "yes")
+    who = who_is(request)  # a database read: FastAPI runs this plain function in its thread pool
     context: dict[str, Any] = {
         "lang": chosen,
         "labels": labels_for(chosen),
         "L": page_labels(chosen),
         "kiosk": kiosk,
-        "lang_query": "&kiosk=1" if kiosk else "",
+        "head": header(request, who, records(request), tuple(LABELS)),
     }
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, "status.html", context)

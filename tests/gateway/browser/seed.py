@@ -32,6 +32,7 @@ class Seeded:
     monday: datetime  # 8:00 Paris on the Monday of the seeded week
     week: str
     ids: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # the mill's kiosk, the workshop TV (viewer)
 
 
 def anchor(now: datetime) -> datetime:
@@ -52,6 +53,13 @@ def seed(sessions: sessionmaker[Session]) -> Seeded:
     ids["mill"], ids["lathe"] = add_machine(sessions, "mill"), add_machine(sessions, "lathe")
     with sessions.begin() as s:
         _people(s, ids, now)
+        mill = s.get_one(Machine, ids["mill"])
+        seeded.tokens["kiosk"] = auth.create_api_token(
+            session=s, who="seed", now=now, role="kiosk", label="mill tablet", machine=mill
+        )[0]
+        seeded.tokens["viewer"] = auth.create_api_token(
+            session=s, who="seed", now=now, role="viewer", label="TV", machine=None
+        )[0]
     _work(sessions, ids, t0, now)
     return seeded
 
