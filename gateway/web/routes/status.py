@@ -48,12 +48,12 @@ def status_page(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "status.html", context)
 
 
-def may_see_students(connection: WebSocket) -> bool:
-    """Students are minors: their names go only to a master's session or a viewer screen."""
+def role_of(connection: WebSocket) -> str | None:
+    """Who watches decides what the tiles say of students, who are minors (see occupancy.work_json)."""
     if credentials(connection) is None:
-        return False
+        return None
     who = current(connection, connection.app.state.records)
-    return who is not None and who.role in ("admin", "viewer")
+    return None if who is None else who.role
 
 
 def occupancy_of(connection: WebSocket) -> Occupancy:
@@ -66,10 +66,10 @@ def occupancy_of(connection: WebSocket) -> Occupancy:
 
 @router.websocket("/ws/status")
 async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
-    show = await asyncio.to_thread(may_see_students, websocket)
+    role = await asyncio.to_thread(role_of, websocket)
     await websocket.accept()
     with live.subscribe() as subscription:
-        sender = asyncio.create_task(_send(websocket, subscription, live, occupancy_of(websocket), show))
+        sender = asyncio.create_task(_send(websocket, subscription, live, occupancy_of(websocket), role))
         receiver = asyncio.create_task(_until_closed(websocket))
         try:
             await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
@@ -82,7 +82,7 @@ async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
 
 
 async def _send(
-    websocket: WebSocket, subscription: Subscription, live: LiveView, occupancy: Occupancy, show: bool
+    websocket: WebSocket, subscription: Subscription, live: LiveView, occupancy: Occupancy, role: str | None
 ) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         sent = await occupancy.current()
@@ -95,7 +95,7 @@ async def _send(
                     continue
                 message = live.snapshot()
             sent = await occupancy.current()
-            await websocket.send_json(enrich(message, sent, show_student=show))
+            await websocket.send_json(enrich(message, sent, role=role))
 
 
 async def _until_closed(websocket: WebSocket) -> None:

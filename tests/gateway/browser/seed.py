@@ -154,6 +154,18 @@ _WALL = (
 )
 
 
+WALL_NAMES = (
+    "sinumerik-mill",
+    "haas-lathe",
+    "grbl-router",
+    "umati-mill",
+    "tour-conventionnel",
+    "fraiseuse-dmu",
+    "heidenhain-tnc",
+    "centre-usinage",
+)
+
+
 def wall_of_machines(count: int) -> list[MachineView]:
     """``count`` machines in every state, for the 1080p wall screenshot."""
     now = datetime.now(UTC)
@@ -171,7 +183,8 @@ def wall_of_machines(count: int) -> list[MachineView]:
             part_count=40 + k,
             alarms=alarms,
         )
-        name = "mill" if k == 0 else f"cn-{k + 1:02d}"  # the mill has Inès checked in: its tile shows the order
+        # The mill has Inès checked in: its tile shows the order. The others are named as a French workshop does.
+        name = "mill" if k == 0 else f"{WALL_NAMES[k % len(WALL_NAMES)]}-{k + 1}"
         view = MachineView("lyon", name, agent=f"pc-{k // 4}", agent_online=k % 7 != 6, state=state)
         view.state_since = now - timedelta(minutes=3 + k)
         view.last_cycle_s = 240.0 + 7 * k

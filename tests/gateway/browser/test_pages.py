@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from playwright.async_api import Browser
@@ -39,8 +40,13 @@ async def test_student_log_pdf_and_csv_have_the_right_totals(browser: Browser, s
     await log_in(page, site.base_url, "lea", "lea-pass-1")
     assert page.url.endswith(f"/students/{site.seeded.ids['lea']}/log")  # a student lands on their own log
     totals = {key: await page.locator(f"#t-{key}").inner_text() for key in ("sessions", "hours", "cycles", "good")}
-    assert totals == {"sessions": "2", "hours": "2.0", "cycles": "13", "good": "11"}
+    assert totals == {"sessions": "2", "hours": "2:00", "cycles": "13", "good": "11"}
     assert await page.locator("#t-scrap").inner_text() == "2"
+    assert await page.locator("#t-trend").inner_text() == "en progrès"  # ten cycles against PO-1's standard
+    heads = [h for h in await page.locator("#machines thead th").all_inner_texts() if h.strip()]
+    assert len(heads) == len(set(heads)), heads  # no "HEURES HEURES"
+    hours = [cell for cell in await page.locator("#machines td.num").all_inner_texts() if ":" in cell]
+    assert hours == ["1:00", "1:00"]  # an hour on the lathe, an hour on the mill, as h:mm
     assert await page.locator("svg.chart circle.pt").count() == 10  # practice cycles have no standard
     machines = await page.locator("#machines").inner_text()
     assert "lyon/mill" in machines
@@ -53,7 +59,15 @@ async def test_student_log_pdf_and_csv_have_the_right_totals(browser: Browser, s
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(await response.body())).pages)
     flat = " ".join(text.split())
     assert "Léa M." in flat
-    for expected in ("Séances 2", "Heures 2.0", "Cycles 13", "Faites 13", "Rebuts 2", "Bonnes 11"):
+    for expected in (
+        "Séances 2",
+        "Heures 2:00",
+        "Heures de coupe 0:59",
+        "Cycles 13",
+        "Faites 13",
+        "Rebuts 2",
+        "Bonnes 11",
+    ):
         assert expected in flat, (expected, flat)
     csv = await page.request.get(site.url(f"/api/students/{site.seeded.ids['lea']}/practice-log.csv"))
     assert csv.status == 200
@@ -95,9 +109,9 @@ async def test_pages_render_in_french_by_default_and_english_on_request(browser:
     await page.goto(site.url(f"/utilisation?week={site.seeded.week}"))
     assert site.seeded.week in await page.inner_text("h1")
     mill = await page.locator("tr[data-machine='mill']").inner_text()
-    assert "1.0 h" in mill  # cutting 8:00-9:00
+    assert "1:00" in mill  # cutting 8:00-9:00
     assert "%" in mill
-    assert "h" in await page.locator("#free").inner_text()
+    assert re.fullmatch(r"\d+:\d\d", await page.locator("#free").inner_text())  # hours as h:mm
     await shot(page, "utilisation")
     await page.goto(site.url(f"/utilisation?week={site.seeded.week}&lang=fr"))
     assert "Utilisation des machines" in await page.inner_text("h1")
