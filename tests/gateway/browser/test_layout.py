@@ -45,7 +45,7 @@ OUTSIDE = """(header) => {
 async def open_page(page: Page, site: Site, path: str) -> None:
     ids = site.seeded.ids
     await page.goto(site.url(path.format(po1=ids["po1"], lea=ids["lea"], week=site.seeded.week)))
-    if path == "/":  # the tiles come over the WebSocket; the mill shows Inès and PO-1
+    if path.startswith("/?"):  # the tiles come over the WebSocket; the mill shows Inès and PO-1
         await page.locator("article[data-machine='mill'] .progress:not([hidden])").wait_for(timeout=10_000)
 
 
@@ -68,13 +68,16 @@ async def test_every_page_fits_the_screen_and_its_header_fits_the_bar(browser: B
             pages[role] = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
             await sign_in(pages[role], site, role)
         page = pages[role]
-        await open_page(page, site, path)
-        await shot(page, f"{name}-{size}")  # before the checks: a failing layout leaves its picture
-        scroll = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
-        assert scroll[0] <= scroll[1], f"{name} at {size} scrolls sideways: {scroll}"
-        outside = await page.locator("body > header").evaluate(OUTSIDE)
-        assert not outside, f"{name} at {size}: {outside} spill out of the header"
-        assert not await off_screen(page, keys), f"{name} at {size}"
+        for lang in ("en", "fr"):  # French last: the language sticks, and the pictures are French
+            await open_page(page, site, path + ("&" if "?" in path else "?") + f"lang={lang}")
+            if lang == "fr":
+                await shot(page, f"{name}-{size}")  # before the checks: a failing layout leaves its picture
+            where = f"{name} ({lang}) at {size}"
+            scroll = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+            assert scroll[0] <= scroll[1], f"{where} scrolls sideways: {scroll}"
+            outside = await page.locator("body > header").evaluate(OUTSIDE)
+            assert not outside, f"{where}: {outside} spill out of the header"
+            assert not await off_screen(page, keys), where
 
 
 def in_state(view: MachineView, status: str) -> MachineView:
