@@ -54,7 +54,8 @@ async def test_each_role_sees_its_own_links_and_every_link_opens(browser: Browse
         header = page.locator("body > header")
         links = await header.locator("nav.main a").evaluate_all("els => els.map(a => a.getAttribute('href'))")
         assert links == expected_links(site, role), (path, links)
-        for link in links:  # never a link that answers 403 (or 401) to this caller
+        brand = await header.locator("a.brand").evaluate_all("els => els.map(a => a.getAttribute('href'))")
+        for link in links + brand:  # never a link that answers 403 (or 401) to this caller
             opened = await page.request.get(site.url(link), max_redirects=0)
             assert opened.status == 200, (role, link, opened.status)
         account = await header.locator(".account").inner_text()
