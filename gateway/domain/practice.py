@@ -10,6 +10,8 @@ from gateway.domain.model import CycleFact, WorkSession
 
 # A slope of the cycle-time ratio below this per cycle reads as "getting faster".
 TREND_THRESHOLD = 0.005
+# Fewer cycles against a standard than this make no trend: three cycles are a setting-up, not a progress.
+TREND_MIN_CYCLES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +37,10 @@ class PracticeLog:
     # Mean of duration / standard over cycles with a standard: 1.0 is on standard, 1.2 is 20 % slower.
     mean_vs_standard: float | None
     # Least-squares slope of duration / standard per cycle, in time order; negative is improving.
+    # None under TREND_MIN_CYCLES cycles with a standard.
     trend: float | None
     machines: tuple[MachinePractice, ...]
+    trend_cycles: int = 0  # completed cycles with a standard: what the trend is drawn from
 
     @property
     def good(self) -> int:
@@ -79,8 +83,9 @@ def practice_log(
         mean_cycle_s=sum(durations) / len(durations) if durations else None,
         best_cycle_s=min(durations) if durations else None,
         mean_vs_standard=sum(ratios) / len(ratios) if ratios else None,
-        trend=slope(ratios),
+        trend=slope(ratios) if len(ratios) >= TREND_MIN_CYCLES else None,
         machines=_per_machine(sessions, cycles, now, counted),
+        trend_cycles=len(ratios),
     )
 
 

@@ -20,7 +20,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from gateway.store.reports_repo import StudentLog
-from gateway.web.page_labels import page_labels
+from gateway.web.page_labels import page_labels, trend_text
 from gateway.web.pages import duration, hours
 
 _GRID = TableStyle(
@@ -61,7 +61,7 @@ def totals_rows(found: StudentLog, words: dict[str, Any]) -> list[list[Any]]:
         [words["mean_cycle"], duration(log.mean_cycle_s)],
         [words["best_cycle"], duration(log.best_cycle_s)],
         [words["vs_standard"], ratio],
-        [words["trend"], words["trend_words"].get(log.trend_word, log.trend_word)],
+        [words["trend"], trend_text(log, words)],
     ]
 
 
@@ -82,7 +82,7 @@ def log_pdf(found: StudentLog, *, lang: str, zone: tzinfo, now: datetime) -> byt
             styles["Normal"],
         ),
         Spacer(1, 6 * mm),
-        _table(totals_rows(found, words), [70 * mm, 40 * mm]),
+        _table(totals_rows(found, words), [70 * mm, 85 * mm]),
         Spacer(1, 6 * mm),
         Paragraph(text(words["hours_per_machine"]), styles["Heading2"]),
         _table(_machine_rows(found, words)),
@@ -113,7 +113,7 @@ def _session_rows(found: StudentLog, words: dict[str, Any], zone: tzinfo) -> lis
     for row in found.sessions:
         tally = found.per_session[row.id]
         end = row.ended
-        length = duration((end - row.started).total_seconds()) if end is not None else "…"
+        length = hours((end - row.started).total_seconds()) if end is not None else "…"
         order = "—" if row.order_id is None else f"#{row.order_id}"
         started = row.started.astimezone(zone).strftime("%d/%m/%Y %H:%M")
         rows.append([started, found.machines[row.machine_id], order, length, tally.cycles, tally.parts])

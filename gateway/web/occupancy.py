@@ -1,7 +1,8 @@
 """Who is at each machine, for the status tiles: read from the store at most once a second, shared by all screens.
 
-The student's name goes only to screens allowed to see it (a master's or a viewer's);
-an anonymous screen on the workshop network sees the order and its progress, not the minor.
+The student's name goes only to screens allowed to see it (a master's or a viewer's), and the
+link to their practice log only to a master; an anonymous screen on the workshop network sees
+the order and its progress, not the minor.
 """
 
 from __future__ import annotations
@@ -50,11 +51,15 @@ class Occupancy:
             return self._cached
 
 
-def work_json(occupant: Occupant | None, *, show_student: bool) -> dict[str, Any] | None:
+NAMED = ("admin", "viewer")  # the roles whose screens show who is at a machine
+
+
+def work_json(occupant: Occupant | None, *, role: str | None) -> dict[str, Any] | None:
     if occupant is None:
         return None
     return {
-        "student": occupant.student if show_student else None,
+        "student": occupant.student if role in NAMED else None,
+        "student_id": occupant.student_id if role == "admin" else None,
         "order_id": occupant.order_id,
         "order": occupant.order,
         "ordered": occupant.ordered,
@@ -63,12 +68,12 @@ def work_json(occupant: Occupant | None, *, show_student: bool) -> dict[str, Any
     }
 
 
-def enrich(message: dict[str, Any], found: dict[Key, Occupant], *, show_student: bool) -> dict[str, Any]:
+def enrich(message: dict[str, Any], found: dict[Key, Occupant], *, role: str | None) -> dict[str, Any]:
     """The live message with a ``work`` field on each machine (None when nobody is checked in)."""
 
     def with_work(machine: dict[str, Any]) -> dict[str, Any]:
         occupant = found.get((machine["site"], machine["id"]))
-        return {**machine, "work": work_json(occupant, show_student=show_student)}
+        return {**machine, "work": work_json(occupant, role=role)}
 
     if message.get("type") == "snapshot":
         return {**message, "machines": [with_work(m) for m in message["machines"]]}

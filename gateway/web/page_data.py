@@ -30,13 +30,14 @@ class OrderDetail:
     line: BoardLine
     cycles: list[AttributedCycle]
     scrap: list[ScrapRecord]
-    students: list[tuple[str, int, int]]  # display name, sessions, cycles
+    students: list[tuple[int, str, int, int]]  # student id, display name, sessions, cycles
     names: dict[int, str]  # student id → display name
 
 
 @dataclass(frozen=True, slots=True)
 class Occupant:
     student: str  # first name and initial
+    student_id: int | None
     order_id: int | None
     order: str | None
     ordered: int | None
@@ -71,7 +72,7 @@ def order_detail(*, session: Session, order_id: int, now: datetime) -> OrderDeta
 
 def _students(
     session: Session, rows: list[WorkSessionRecord], cycles: list[AttributedCycle]
-) -> tuple[list[tuple[str, int, int]], dict[int, str]]:
+) -> tuple[list[tuple[int, str, int, int]], dict[int, str]]:
     per: dict[int, list[int]] = {}
     for row in rows:
         if row.student_id is not None:
@@ -81,7 +82,7 @@ def _students(
         if cycle.owner.student_id is not None and cycle.row.outcome == "completed":
             per.setdefault(cycle.owner.student_id, [0, 0])[1] += 1
     names = {s.id: display_name(s) for s in session.scalars(select(Student).where(Student.id.in_(per)))}
-    return sorted((names[sid], n[0], n[1]) for sid, n in per.items()), names
+    return sorted(((sid, names[sid], n[0], n[1]) for sid, n in per.items()), key=lambda s: (s[1], s[0])), names
 
 
 def student_cycles(*, session: Session, student_id: int) -> list[tuple[AttributedCycle, float | None]]:
@@ -109,6 +110,7 @@ def occupants(*, session: Session, now: datetime) -> dict[tuple[str, str], Occup
         good = progress(session=session, order_id=order.id, now=now).good if order is not None else None
         found[(machine.site, machine.name)] = Occupant(
             student=display_name(student),
+            student_id=row.student_id,
             order_id=None if order is None else order.id,
             order=None if order is None else f"{order.reference} · {order.part_number}",
             ordered=None if order is None else order.quantity,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.domain.practice import TREND_MIN_CYCLES, PracticeLog
 from gateway.web.i18n import pick_lang
 
 PAGE_LABELS: dict[str, dict[str, Any]] = {
@@ -12,6 +13,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "nav_orders": "Commandes",
         "nav_utilisation": "Utilisation",
         "nav_my_log": "Mon carnet",
+        "nav_kiosk": "Poste",
         "login": "Connexion",
         "logout": "Déconnexion",
         "username": "Identifiant",
@@ -70,6 +72,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "vs_standard": "Par rapport au standard",
         "trend": "Tendance",
         "trend_words": {"improving": "en progrès", "slowing": "plus lent", "steady": "stable", "unknown": "—"},
+        "trend_too_few": "pas assez de cycles pour une tendance ({n}/{need})",
         "trend_chart": "Évolution du temps de cycle (1,0 = standard)",
         "practice": "Entraînement",
         "print_pdf": "PDF imprimable",
@@ -114,6 +117,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "nav_orders": "Orders",
         "nav_utilisation": "Utilisation",
         "nav_my_log": "My log",
+        "nav_kiosk": "Station",
         "login": "Log in",
         "logout": "Log out",
         "username": "Username",
@@ -172,6 +176,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "vs_standard": "Against the standard",
         "trend": "Trend",
         "trend_words": {"improving": "improving", "slowing": "slowing", "steady": "steady", "unknown": "—"},
+        "trend_too_few": "not enough cycles for a trend ({n}/{need})",
         "trend_chart": "Cycle time trend (1.0 = standard)",
         "practice": "Practice",
         "print_pdf": "Printable PDF",
@@ -216,3 +221,10 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
 
 def page_labels(lang: str) -> dict[str, Any]:
     return PAGE_LABELS[pick_lang(lang)]
+
+
+def trend_text(log: PracticeLog, words: dict[str, Any]) -> str:
+    """The trend in words, or how many cycles it still waits for."""
+    if log.trend is None:
+        return str(words["trend_too_few"]).format(n=log.trend_cycles, need=TREND_MIN_CYCLES)
+    return str(words["trend_words"][log.trend_word])

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.auth import Principal
 from gateway.web.guards import credentials, current
+from gateway.web.header import header
 from gateway.web.i18n import LABELS, labels_for
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import RecordsState
@@ -66,13 +67,16 @@ def zone(request: Request) -> tzinfo:
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     lang = lang_of(request)
     tz = zone(request)
+    who = who_is(request)
     base = {
         "lang": lang,
         "L": page_labels(lang),
         "labels": labels_for(lang),
-        "who": who_is(request),
+        "who": who,
+        "head": header(request, who, records(request), tuple(LABELS)),
         "local": lambda ts, fmt="%d/%m/%Y %H:%M": _local(ts, tz, fmt),
         "dur": duration,
+        "hm": hours,
         "pct": percent,
     }
     templates: Jinja2Templates = request.app.state.templates
@@ -102,8 +106,12 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f} %"
 
 
-def hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f}"
+def hours(seconds: float | None) -> str:
+    """A duration in hours as h:mm, the workshop's way: 3 minutes is 0:03, 87 h 18 min is 87:18."""
+    if seconds is None:
+        return "—"
+    minutes = round(max(0.0, seconds) / 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 def install(app: FastAPI, routers: Iterable[Any]) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 
 from gateway import auth
+from gateway.store.models import Machine
 from gateway.store.records import ApiToken, User
 from gateway.store.records_repo import find_machine
 from gateway.web.auth_schemas import (
@@ -31,6 +32,7 @@ from gateway.web.auth_schemas import (
     UserUpdate,
 )
 from gateway.web.guards import COOKIE, Admin, AdminOrStudent, Anyone, credentials
+from gateway.web.header import kiosk_path
 from gateway.web.login_flow import DEVICE_COOKIE, log_in, set_login_cookies, set_session_cookie
 from gateway.web.records_state import StateDep
 from gateway.web.schemas import MAX_ID
@@ -104,13 +106,19 @@ async def change_password(body: PasswordChange, request: Request, who: AdminOrSt
 def screen(
     request: Request, state: StateDep, token: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> RedirectResponse:
-    """A kiosk or status screen opens this once with its API token; the cookie then keeps it signed in."""
+    """A kiosk or status screen opens this once with its API token; the cookie then keeps it signed in.
+
+    A kiosk lands on its machine's kiosk page, a status screen on the wall.
+    """
     with state.sessions() as session:
         who = auth.resolve(session=session, token=token, now=state.now())
         row = session.scalars(select(ApiToken).where(ApiToken.token_hash == auth.digest(token))).first()
+        kiosk = who is not None and who.role == "kiosk" and who.machine_id is not None
+        machine = session.get(Machine, who.machine_id) if kiosk and who is not None else None
+        target = "/" if machine is None else kiosk_path(machine)
     if who is None or row is None or not token.startswith(auth.TOKEN_PREFIX):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown, expired or revoked API token")
-    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     set_session_cookie(response, request, state, token, int((row.expires - state.now()).total_seconds()))
     return response
 

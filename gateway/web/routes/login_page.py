@@ -29,7 +29,9 @@ def _safe_next(target: str | None, role: str | None = None, student_id: int | No
 
 @router.get("/login")
 def login_form(request: Request) -> Response:
-    return render(request, "login.html", {"next": request.query_params.get("next", ""), "failed": False})
+    return render(
+        request, "login.html", {"next": request.query_params.get("next", ""), "failed": False, "username": ""}
+    )
 
 
 @router.post("/login")
@@ -39,7 +41,8 @@ async def login_submit(request: Request) -> Response:
     form = {k: v[0] for k, v in parse_qs(body).items()}
     username, password = form.get("username", "")[:200], form.get("password", "")[:200]
     state = records(request)
-    again = {"next": form.get("next", "")}
+    # The user name stays in the field for a second try; the password never comes back.
+    again = {"next": form.get("next", ""), "username": username}
     try:
         done = await log_in(request, state, username, password)
     except Throttled as refused:

@@ -15,11 +15,12 @@ from starlette.websockets import WebSocketDisconnect
 from gateway.live import LiveView, Subscription
 from gateway.web.deps import LiveDep
 from gateway.web.guards import credentials, current
-from gateway.web.i18n import labels_for
+from gateway.web.header import header
+from gateway.web.i18n import LABELS, labels_for
 from gateway.web.occupancy import Occupancy, enrich
 from gateway.web.origin import origin_allowed
 from gateway.web.page_labels import page_labels
-from gateway.web.pages import lang_of
+from gateway.web.pages import lang_of, records, who_is
 
 router = APIRouter(tags=["status"])
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -33,26 +34,27 @@ REFRESH_S = 2.0  # how often a quiet socket looks again at who is checked in
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def status_page(request: Request) -> HTMLResponse:
+def status_page(request: Request) -> HTMLResponse:
     chosen = lang_of(request)
     kiosk = request.query_params.get("kiosk") in ("1", "true", "yes")
+    who = who_is(request)  # a database read: FastAPI runs this plain function in its thread pool
     context: dict[str, Any] = {
         "lang": chosen,
         "labels": labels_for(chosen),
         "L": page_labels(chosen),
         "kiosk": kiosk,
-        "lang_query": "&kiosk=1" if kiosk else "",
+        "head": header(request, who, records(request), tuple(LABELS)),
     }
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, "status.html", context)
 
 
-def may_see_students(connection: WebSocket) -> bool:
-    """Students are minors: their names go only to a master's session or a viewer screen."""
+def role_of(connection: WebSocket) -> str | None:
+    """Who watches decides what the tiles say of students, who are minors (see occupancy.work_json)."""
     if credentials(connection) is None:
-        return False
+        return None
     who = current(connection, connection.app.state.records)
-    return who is not None and who.role in ("admin", "viewer")
+    return None if who is None else who.role
 
 
 def occupancy_of(connection: WebSocket) -> Occupancy:
@@ -68,10 +70,10 @@ async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
     if not origin_allowed(websocket, websocket.app.state.settings.http.allowed_origins):
         # Refused before the handshake completes: the browser sees a 403 and the page's script gets nothing.
         raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="foreign origin")
-    show = await asyncio.to_thread(may_see_students, websocket)
+    role = await asyncio.to_thread(role_of, websocket)
     await websocket.accept()
     with live.subscribe() as subscription:
-        sender = asyncio.create_task(_send(websocket, subscription, live, occupancy_of(websocket), show))
+        sender = asyncio.create_task(_send(websocket, subscription, live, occupancy_of(websocket), role))
         receiver = asyncio.create_task(_until_closed(websocket))
         try:
             await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
@@ -84,7 +86,7 @@ async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
 
 
 async def _send(
-    websocket: WebSocket, subscription: Subscription, live: LiveView, occupancy: Occupancy, show: bool
+    websocket: WebSocket, subscription: Subscription, live: LiveView, occupancy: Occupancy, role: str | None
 ) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         sent = await occupancy.current()
@@ -97,7 +99,7 @@ async def _send(
                     continue
                 message = live.snapshot()
             sent = await occupancy.current()
-            await websocket.send_json(enrich(message, sent, show_student=show))
+            await websocket.send_json(enrich(message, sent, role=role))
 
 
 async def _until_closed(websocket: WebSocket) -> None:

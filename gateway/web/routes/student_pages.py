@@ -17,7 +17,7 @@ from gateway.store.reports_repo import StudentLog, student_log
 from gateway.web.charts import series_chart
 from gateway.web.log_pdf import log_pdf
 from gateway.web.page_data import student_cycles
-from gateway.web.page_labels import page_labels
+from gateway.web.page_labels import page_labels, trend_text
 from gateway.web.pages import Forbidden, lang_of, not_found, records, render, require
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +57,8 @@ def log_page(request: Request, student_id: int) -> Response:
         return not_found(request)
     words = page_labels(lang_of(request))
     chart = series_chart(view.ratios, 1.0, title=words["trend_chart"], unit="", ref_label=words["standard"])
-    context: dict[str, Any] = {"s": view.found.student, "log": view.found, "chart": chart}
+    trend = trend_text(view.found.log, words)
+    context: dict[str, Any] = {"s": view.found.student, "log": view.found, "chart": chart, "trend": trend}
     return render(request, "student_log.html", context)
 
 

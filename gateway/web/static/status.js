@@ -50,16 +50,15 @@
     return el("dd", null, wrap);
   }
 
+  // The header holds the name and the state label, then one line: the machine's detail, or who works there.
   function createTile() {
     const tile = el("article", "tile");
     const head = el("header", null, tile);
-    const parts = {
-      name: el("h2", "name", head),
-      badge: el("span", "badge", head),
-      detail: el("div", "detail", tile),
-      program: el("div", "program", tile),
-    };
-    parts.work = el("div", "work", tile);
+    const parts = { name: el("h2", "name", head), badge: el("span", "badge", head) };
+    const line = el("div", "line", head);
+    parts.detail = el("div", "detail", line);
+    parts.work = el("div", "work", line);
+    parts.program = el("div", "program", tile);
     parts.progress = el("div", "progress", tile);
     parts.fill = el("div", "fill", parts.progress);
     parts.progressText = el("span", "text", parts.progress);
@@ -105,14 +104,32 @@
     if (m.emergency_stop) alarms.unshift(L.emergency_stop);
     p.alarm.textContent = alarms.join(" · ");
     p.alarm.title = alarms.join("\n");
+    tile.classList.toggle("has-work", !!m.work);
+    if (tile.isConnected) fit(tile);
   }
 
-  // Who is at the machine and how far the order is; the student's name only reaches screens allowed it.
+  // The machine's name comes first: when it and the state label do not fit on one line,
+  // the label moves down beside the detail line (class "tight") rather than cut the name.
+  function fit(tile) {
+    tile.classList.remove("tight");
+    const name = tile._parts.name;
+    if (name.scrollWidth > name.clientWidth) tile.classList.add("tight");
+  }
+
+  // Who is at the machine and how far the order is; the student's name only reaches screens allowed it,
+  // and the link to their practice log only a master's (the server sends student_id to masters alone).
   function renderWork(p, m) {
     const w = m.work;
     const who = w ? [w.student, w.order || L.practice].filter(Boolean).join(" · ") : "";
-    p.work.textContent = who;
-    p.work.parentNode.classList.toggle("has-work", !!w);
+    p.work.textContent = "";
+    if (w && w.student && w.student_id) {
+      const link = el("a", "student-link", p.work);
+      link.href = "/students/" + encodeURIComponent(w.student_id) + "/log";
+      link.textContent = w.student;
+      p.work.appendChild(document.createTextNode(" · " + (w.order || L.practice)));
+    } else {
+      p.work.textContent = who;
+    }
     p.work.title = who;
     const showBar = !!(w && w.ordered);
     p.progress.hidden = !showBar;
@@ -137,7 +154,7 @@
     const keys = Array.from(machines.keys()).sort();
     keys.forEach((k) => grid.appendChild(tiles.get(k)));
     for (const [k, tile] of tiles) {
-      if (!machines.has(k)) { tile.remove(); tiles.delete(k); }
+      if (!machines.has(k)) { tile.remove(); tiles.delete(k); } else fit(tile);
     }
     empty.hidden = keys.length > 0;
     renderSummary();
@@ -201,6 +218,7 @@
     }
   }
 
+  window.addEventListener("resize", () => tiles.forEach(fit));
   showBanner(L.connecting);
   tick();
   setInterval(tick, 1000);

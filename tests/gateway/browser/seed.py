@@ -32,6 +32,7 @@ class Seeded:
     monday: datetime  # 8:00 Paris on the Monday of the seeded week
     week: str
     ids: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # the mill's kiosk, the workshop TV (viewer)
 
 
 def anchor(now: datetime) -> datetime:
@@ -52,6 +53,13 @@ def seed(sessions: sessionmaker[Session]) -> Seeded:
     ids["mill"], ids["lathe"] = add_machine(sessions, "mill"), add_machine(sessions, "lathe")
     with sessions.begin() as s:
         _people(s, ids, now)
+        mill = s.get_one(Machine, ids["mill"])
+        seeded.tokens["kiosk"] = auth.create_api_token(
+            session=s, who="seed", now=now, role="kiosk", label="mill tablet", machine=mill
+        )[0]
+        seeded.tokens["viewer"] = auth.create_api_token(
+            session=s, who="seed", now=now, role="viewer", label="TV", machine=None
+        )[0]
     _work(sessions, ids, t0, now)
     return seeded
 
@@ -146,6 +154,18 @@ _WALL = (
 )
 
 
+WALL_NAMES = (
+    "sinumerik-mill",
+    "haas-lathe",
+    "grbl-router",
+    "umati-mill",
+    "tour-conventionnel",
+    "fraiseuse-dmu",
+    "heidenhain-tnc",
+    "centre-usinage",
+)
+
+
 def wall_of_machines(count: int) -> list[MachineView]:
     """``count`` machines in every state, for the 1080p wall screenshot."""
     now = datetime.now(UTC)
@@ -163,7 +183,8 @@ def wall_of_machines(count: int) -> list[MachineView]:
             part_count=40 + k,
             alarms=alarms,
         )
-        name = "mill" if k == 0 else f"cn-{k + 1:02d}"  # the mill has Inès checked in: its tile shows the order
+        # The mill has Inès checked in: its tile shows the order. The others are named as a French workshop does.
+        name = "mill" if k == 0 else f"{WALL_NAMES[k % len(WALL_NAMES)]}-{k + 1}"
         view = MachineView("lyon", name, agent=f"pc-{k // 4}", agent_online=k % 7 != 6, state=state)
         view.state_since = now - timedelta(minutes=3 + k)
         view.last_cycle_s = 240.0 + 7 * k

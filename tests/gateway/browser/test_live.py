@@ -16,7 +16,7 @@ from gateway import auth
 from gateway.store import db
 from gateway.store import records_repo as repo
 from gateway.store.models import Machine
-from tests.gateway.browser.conftest import log_in, shot
+from tests.gateway.browser.conftest import log_in
 from tests.gateway.conftest import RunningGateway
 from tests.gateway.helpers import AGENT, MACHINE, SITE, AgentProcess, Publisher, birth, changed, count, state, until
 
@@ -86,7 +86,6 @@ async def test_a_kiosk_check_in_attributes_the_next_cycle_to_the_student(
     await kiosk.goto(f"{gateway.base_url}/api/auth/screen?token={seeded['kiosk']}")
     await kiosk.goto(f"{gateway.base_url}/kiosk/{MACHINE}")
     assert await kiosk.evaluate("document.activeElement.id") == "badge"  # a USB badge reader types here
-    await shot(kiosk, "kiosk")
     await kiosk.keyboard.type("B-LEA")
     await kiosk.keyboard.press("Enter")
     await kiosk.locator("#present:has-text('Léa M.')").wait_for(timeout=10_000)

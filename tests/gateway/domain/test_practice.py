@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.domain.practice import practice_log, slope
+from gateway.domain.practice import TREND_MIN_CYCLES, practice_log, slope
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -38,8 +38,8 @@ def test_practice_log_by_hand() -> None:
     assert log.mean_cycle_s == pytest.approx((120 + 90 + 84 + 60) / 4)
     assert log.best_cycle_s == 60
     assert log.mean_vs_standard == pytest.approx((1.2 + 0.9 + 0.84) / 3)
-    assert log.trend == pytest.approx(-0.18)
-    assert log.trend_word == "improving"
+    assert log.trend is None  # three cycles against a standard make no trend
+    assert (log.trend_word, log.trend_cycles) == ("unknown", 3)
     mill, lathe = sorted(log.machines, key=lambda m: m.machine, reverse=True)
     assert (mill.machine, mill.sessions, mill.session_s, mill.cycles, mill.parts) == ("mill", 2, 150 * 60, 3, 3)
     assert (lathe.machine, lathe.cycles, lathe.parts) == ("lathe", 1, 2)
@@ -49,3 +49,14 @@ def test_slope() -> None:
     assert slope([1.0, 1.0]) is None
     assert slope([1.0, 1.0, 1.0]) == 0
     assert slope([3.0, 2.0, 1.0]) == -1
+
+
+@pytest.mark.parametrize(("count", "trend"), [(TREND_MIN_CYCLES - 1, None), (TREND_MIN_CYCLES, -0.01)])
+def test_a_trend_needs_enough_cycles_against_a_standard(count: int, trend: float | None) -> None:
+    sessions = [WorkSession(1, "mill", 7, 100, at(0), at(600))]
+    cycles = [CycleFact("mill", at(10 * k), at(10 * k + 2), 110 - k, 1, standard_s=100) for k in range(count)]
+    cycles.append(CycleFact("lathe", at(500), at(501), 60, 1, standard_s=None))  # practice: no standard, no trend
+    log = practice_log(sessions=sessions, cycles=cycles, scrap=0, now=at(600))
+    assert log.trend_cycles == count
+    assert log.trend == (None if trend is None else pytest.approx(trend))
+    assert log.trend_word == ("unknown" if trend is None else "improving")
