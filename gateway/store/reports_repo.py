@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.domain.oee import Oee, Utilisation, oee, state_points, timeline, utilisation
+from gateway.domain.oee import Counted, Oee, Utilisation, counted, oee, state_points, timeline, utilisation
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
@@ -120,16 +120,28 @@ def _machine_names(session: Session, ids: set[int]) -> dict[int, str]:
 @dataclass(frozen=True, slots=True)
 class MachineReport:
     machine: Machine
-    start: datetime
-    end: datetime
+    period: Counted
     use: Utilisation
     made: int
     scrap: int
     cycles: int
     scores: Oee
 
+    @property
+    def start(self) -> datetime:
+        return self.period.start
 
-def machine_report(*, session: Session, machine: Machine, start: datetime, end: datetime) -> MachineReport:
+    @property
+    def end(self) -> datetime:
+        return self.period.end
+
+
+def machine_report(
+    *, session: Session, machine: Machine, start: datetime, end: datetime, now: datetime
+) -> MachineReport:
+    """The machine over [start, end), counted up to ``now`` (see ``Counted``)."""
+    period = counted(start, end, now)
+    end = period.until
     points = state_points(_changes(session, machine.id, start, end), _faults(session, machine.id, start, end))
     use = utilisation(timeline(points, start, end))
     found = attribute(session=session, spans={machine.id: (start, end)})
@@ -141,7 +153,7 @@ def machine_report(*, session: Session, machine: Machine, start: datetime, end: 
     scrap = int(session.scalar(scrap_stmt) or 0)
     facts = _facts(session, cycles)
     scores = oee(use, facts, made=made, scrap=scrap)
-    return MachineReport(machine, start, end, use, made, scrap, sum(1 for f in facts if f.completed), scores)
+    return MachineReport(machine, period, use, made, scrap, sum(1 for f in facts if f.completed), scores)
 
 
 def _changes(

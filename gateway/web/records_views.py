@@ -79,6 +79,8 @@ def oee_public(report: MachineReport, period: str) -> OeePublic:
         period=period,
         start=report.start,
         end=report.end,
+        until=report.period.until,
+        status=report.period.status,
         window_s=use.window_s,
         running_s=use.running_s,
         held_s=use.held_s,

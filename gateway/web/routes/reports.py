@@ -44,8 +44,10 @@ def oee_report(
     day: Annotated[date | None, Query(alias="date", description="a day of the period; default today")] = None,
     machine: Annotated[Short | None, Query()] = None,
 ) -> list[OeePublic]:
-    """Utilisation and OEE (availability × performance × quality) of each machine over the period."""
+    """Utilisation and OEE (availability × performance × quality) of each machine over the period,
+    counted up to now: a period under way stops at now, a future one is empty (``status``)."""
     start, end = window(state, period, day)
+    now = state.now()
     label = (
         start.date().isoformat() if period == "day" else f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
     )
@@ -53,7 +55,9 @@ def oee_report(
         stmt = select(Machine).order_by(Machine.site, Machine.name)
         if machine is not None:
             stmt = stmt.where(Machine.name == machine)
-        reports = [machine_report(session=session, machine=m, start=start, end=end) for m in session.scalars(stmt)]
+        reports = [
+            machine_report(session=session, machine=m, start=start, end=end, now=now) for m in session.scalars(stmt)
+        ]
     return [oee_public(r, label) for r in reports]
 
 

@@ -7,17 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
 from atelier.broker import Broker
 from atelier.demo import gateway_config
 from edge_agent import contract as c
-from gateway.config import DatabaseSection, GatewaySection, GatewaySettings
+from gateway.config import GatewaySettings
 from gateway.live import LiveView, MachineView, apply_message
 from gateway.records_settings import RecordsSection
-from gateway.web.app import create_app
-from gateway.web.services import Services
-from tests.gateway.records.conftest import World, client_for
+from tests.gateway.records.conftest import World, site_client
 
 
 def test_the_default_zone_is_the_schools_not_the_hosts() -> None:
@@ -32,18 +28,12 @@ def test_the_demo_runs_in_the_schools_zone(tmp_path: Path) -> None:
 
 
 async def test_a_due_time_of_17_00_in_paris_shows_as_17_00(
-    world: World, engine: Engine, databases: dict[str, str], backend: str
+    world: World, databases: dict[str, str], backend: str
 ) -> None:
     due = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)  # 17:00 in Paris (winter time)
     await world.ok("PATCH", f"/api/orders/{world.ids['order']}", json={"due": due.isoformat()})
-    settings = GatewaySettings(gateway=GatewaySection(id="t"), database=DatabaseSection(url=databases[backend]))
-    app = create_app(settings, Services(live=LiveView()))
-    app.state.records.clock = world.clock  # the master's login was made on the test's clock
-    try:
-        async with client_for(app) as client:
-            page = await client.get(f"/orders/{world.ids['order']}", headers=world.as_("admin"))
-    finally:
-        app.state.records.close()
+    async with site_client(databases[backend], world.clock) as client:  # default [records] settings
+        page = await client.get(f"/orders/{world.ids['order']}", headers=world.as_("admin"))
     assert page.status_code == 200
     assert "03/12 17:00" in page.text
     assert "16:00" not in page.text
