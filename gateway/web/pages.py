@@ -17,11 +17,9 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.auth import Principal
 from gateway.web.guards import credentials, current
-from gateway.web.i18n import LABELS, labels_for
+from gateway.web.i18n import LABELS, LANG_COOKIE, labels_for, lang_of
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import RecordsState
-
-LANG_COOKIE = "atelier_lang"
 
 
 class LoginNeeded(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -36,11 +34,6 @@ class Forbidden(Exception):  # noqa: N818
 def records(request: Request) -> RecordsState:
     state: RecordsState = request.app.state.records
     return state
-
-
-def lang_of(request: Request) -> str:
-    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
-    return asked if asked in LABELS else "fr"
 
 
 def who_is(request: Request) -> Principal | None:

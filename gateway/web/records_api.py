@@ -2,11 +2,13 @@
 
 The records side opens its own engine on the gateway's database on first use (the
 schema is migrated before the app serves) and disposes of it when the app shuts down.
-Errors of the records side become one HTTP status each, with their message.
+Errors of the records side become one HTTP status each, with their code, parameters and a
+message in the caller's language (``error_response``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -15,14 +17,16 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
-from gateway.records_errors import ConflictError, InvalidError, NotFoundError, RecordsError
+from gateway.records_errors import BusyError, RecordsError
 from gateway.records_settings import RecordsSection
 from gateway.web.guards import machine_state_reader
+from gateway.web.i18n import lang_of
 from gateway.web.records_state import RecordsState, utc_now
 from gateway.web.routes import auth, customers, orders, reports, scrap, sessions, students
 
-_STATUS = {NotFoundError: 404, ConflictError: 409, InvalidError: 422}
+logger = logging.getLogger(__name__)
 # For the routers of machine state (``/api/machines``, the status page and its WebSocket): admin and viewer,
 # or anyone when ``records.open_status_screen`` is set.
 MACHINE_STATE_GUARD: list[Any] = [Depends(machine_state_reader)]
@@ -55,12 +59,37 @@ def include_records(
     ):
         app.include_router(router)
     app.add_exception_handler(RecordsError, _records_error)
+    app.add_exception_handler(OperationalError, _database_busy)
     _close_on_shutdown(app, state)
 
 
+# Whose requests may read students' names in an error message: a master, and the kiosk where the
+# student stands (its page shows who is checked in anyway).
+NAME_READERS = ("admin", "kiosk")
+
+
 async def _records_error(request: Request, exc: Exception) -> JSONResponse:
-    code = next((c for kind, c in _STATUS.items() if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": str(exc)}, status_code=code)
+    assert isinstance(exc, RecordsError)
+    return error_response(request, exc)
+
+
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    # The busy timeout ran out (SQLite) or the server is unreachable: nothing was written, try again.
+    logger.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return error_response(request, BusyError("database_busy"))
+
+
+def error_response(request: Request, exc: RecordsError) -> JSONResponse:
+    """``{"detail": {"code", "params", "message"}}``, the message in the caller's language and time zone."""
+    state: RecordsState = request.app.state.records
+    who = getattr(request.state, "who", None)
+    names = who is not None and who.role in NAME_READERS
+    message = exc.message(lang=lang_of(request), zone=state.settings.zone(), names=names)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.status == 503:
+        headers["Retry-After"] = "1"
+    detail = {"code": exc.code, "params": exc.public_params(), "message": message}
+    return JSONResponse({"detail": detail}, status_code=exc.status, headers=headers)
 
 
 def _close_on_shutdown(app: FastAPI, state: RecordsState) -> None:

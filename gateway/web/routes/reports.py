@@ -30,7 +30,7 @@ def window(state: RecordsState, period: Period, day: date | None) -> tuple[datet
     zone = state.settings.zone()
     day = day or state.now().astimezone(zone).date()
     if not date(2000, 1, 1) <= day <= date(2099, 12, 24):
-        raise InvalidError(f"date {day.isoformat()} is out of range (2000 to 2099)")
+        raise InvalidError("date_out_of_range", date=day.isoformat())
     first = day - timedelta(days=day.weekday()) if period == "week" else day
     last = first + timedelta(days=7 if period == "week" else 1)
     return datetime.combine(first, time(), tzinfo=zone), datetime.combine(last, time(), tzinfo=zone)
@@ -51,7 +51,7 @@ def oee_report(
     label = (
         start.date().isoformat() if period == "day" else f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
     )
-    with state.transaction() as session:
+    with state.reading() as session:
         stmt = select(Machine).order_by(Machine.site, Machine.name)
         if machine is not None:
             stmt = stmt.where(Machine.name == machine)
@@ -67,7 +67,7 @@ def orders_csv(who: Admin, state: StateDep) -> Response:
     header = ["id", "customer", "reference", "part_number", "drawing_revision", "quantity", "due", "status"]
     header += ["made", "scrap", "good", "remaining", "projected_finish", "late"]
     rows = []
-    with state.transaction() as session:
+    with state.reading() as session:
         customers = dict(session.execute(select(Customer.id, Customer.name)).all())
         for order in repo.list_orders(session=session):
             p = progress(session=session, order_id=order.id, now=now)
@@ -84,7 +84,7 @@ def practice_logs_csv(who: Admin, state: StateDep, class_name: Annotated[ClassNa
     header = ["student", "name", "class", "track", "sessions", "session_h", "cycle_h", "cycles", "parts_made"]
     header += ["scrap", "good", "mean_cycle_s", "best_cycle_s", "mean_vs_standard", "trend"]
     rows = []
-    with state.transaction() as session:
+    with state.reading() as session:
         for student in repo.list_students(session=session):
             if class_name is not None and student.class_name != class_name:
                 continue

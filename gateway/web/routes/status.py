@@ -15,10 +15,9 @@ from starlette.websockets import WebSocketDisconnect
 from gateway.live import LiveView, Subscription
 from gateway.web.deps import LiveDep
 from gateway.web.guards import credentials, current
-from gateway.web.i18n import labels_for
+from gateway.web.i18n import labels_for, lang_of
 from gateway.web.occupancy import Occupancy, enrich
 from gateway.web.page_labels import page_labels
-from gateway.web.pages import lang_of
 
 router = APIRouter(tags=["status"])
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

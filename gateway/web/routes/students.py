@@ -24,7 +24,7 @@ Until = Annotated[Ts | None, Query(description="sessions starting before this ti
 
 @router.get("")
 def list_students(who: Admin, state: StateDep, active: bool | None = None) -> list[StudentPublic]:
-    with state.transaction() as session:
+    with state.reading() as session:
         return [StudentPublic.model_validate(s) for s in repo.list_students(session=session, active=active)]
 
 
@@ -37,7 +37,7 @@ def create_student(body: StudentCreate, who: Admin, state: StateDep) -> StudentP
 
 @router.get("/{student_id}")
 def get_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentPublic:
-    with state.transaction() as session:
+    with state.reading() as session:
         return StudentPublic.model_validate(
             repo.get_row(session=session, model=Student, row_id=student_id, label="student")
         )
@@ -64,7 +64,7 @@ def delete_student(student_id: StudentId, who: Admin, state: StateDep) -> Studen
 def export_student(student_id: StudentId, who: AdminOrStudent, state: StateDep) -> dict[str, Any]:
     """Everything held on the student, as JSON (for the student, their family or the school)."""
     own_student(who, student_id)
-    with state.transaction() as session:
+    with state.reading() as session:
         return privacy.export_student(session=session, student_id=student_id, now=state.now())
 
 
@@ -73,7 +73,7 @@ def practice_log(
     student_id: StudentId, who: AdminOrStudent, state: StateDep, since: Since = None, until: Until = None
 ) -> PracticeLogPublic:
     own_student(who, student_id)
-    with state.transaction() as session:
+    with state.reading() as session:
         found = student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
         return practice_public(found)
 
@@ -83,7 +83,7 @@ def practice_log_csv(
     student_id: StudentId, who: AdminOrStudent, state: StateDep, since: Since = None, until: Until = None
 ) -> Response:
     own_student(who, student_id)
-    with state.transaction() as session:
+    with state.reading() as session:
         log = practice_public(
             student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
         )

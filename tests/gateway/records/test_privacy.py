@@ -17,7 +17,7 @@ async def _lea_works(w: World) -> None:
     scrap = {"order_id": w.ids["order"], "quantity": 1, "reason": "burr", "inspected_by": "M. Roux"}
     await w.ok("POST", "/api/scrap", "kiosk", json=scrap)
     w.clock.now = at(30)
-    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={})
+    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={"badge": "B-LEA"})
 
 
 async def test_export_holds_everything_on_the_student(world: World) -> None:

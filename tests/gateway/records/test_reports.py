@@ -21,7 +21,7 @@ async def _lea_makes_ten_parts(w: World) -> None:
     scrap = {"order_id": w.ids["order"], "quantity": 2, "reason": "bore oversize", "inspected_by": "M. Roux"}
     await w.ok("POST", "/api/scrap", "kiosk", json=scrap)
     w.clock.now = at(60)
-    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={})
+    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={"badge": "B-LEA"})
     # The machine: on at 7:00, cutting 8:00-9:00, idle until 10:00, then switched off.
     add_state(w.sessions, w.machines["mill"], at(-60), "AVAILABLE", "READY")
     add_state(w.sessions, w.machines["mill"], at(0), "AVAILABLE", "ACTIVE")
@@ -32,9 +32,7 @@ async def _lea_makes_ten_parts(w: World) -> None:
 async def test_order_progress_on_a_hand_computed_example(world: World) -> None:
     w = world
     w.clock.now = at(0)
-    await w.ok(
-        "POST", "/api/sessions/check-in", "kiosk", json={"student_id": w.ids["student"], "order_id": w.ids["order"]}
-    )
+    await w.ok("POST", "/api/sessions/check-in", "kiosk", json={"badge": "B-LEA", "order_id": w.ids["order"]})
     for start in (1, 10, 20):
         add_cycle(w.sessions, w.machines["mill"], at(start), at(start + 5))
     scrap = {"order_id": w.ids["order"], "quantity": 1, "reason": "burr", "inspected_by": "M. Roux"}
