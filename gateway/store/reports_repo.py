@@ -73,6 +73,11 @@ class StudentLog:
     machines: dict[int, str]  # machine id → site/name
     log: PracticeLog
     per_session: dict[int, SessionTally]
+    orders: dict[int, str]  # order id → reference: people know an order by its reference, never its id
+
+    def order_reference(self, row: WorkSessionRecord) -> str | None:
+        """The reference of the session's order; None for practice."""
+        return None if row.order_id is None else self.orders.get(row.order_id)
 
 
 def student_log(
@@ -105,7 +110,9 @@ def student_log(
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
     log = practice_log(sessions=sessions, cycles=_facts(session, cycles), scrap=scrap, now=now, counted=dict(counted))
-    return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally)
+    order_ids = {r.order_id for r in rows if r.order_id is not None}
+    references = dict(session.execute(select(Order.id, Order.reference).where(Order.id.in_(order_ids))).all())
+    return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally, orders=references)
 
 
 def _machine_names(session: Session, ids: set[int]) -> dict[int, str]:

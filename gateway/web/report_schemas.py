@@ -20,6 +20,7 @@ class MachinePracticePublic(BaseModel):
 
 
 class PracticeSessionPublic(SessionPublic):
+    order_reference: str | None = Field(description="the order's reference; null for practice")
     cycles: int
     cycle_s: float
     parts: int
