@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from starlette.requests import HTTPConnection
 from gateway.records_errors import ConflictError
 from gateway.records_settings import RecordsSection
 from gateway.store import db
+
+logger = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -81,7 +84,8 @@ class RecordsState:
             with self._factories()[1].begin() as session:
                 yield session
         except IntegrityError as err:
-            raise ConflictError("clash", detail=str(err.orig)) from err
+            logger.info("a write clashed with a concurrent one: %s", err.orig)
+            raise ConflictError("clash") from err
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
