@@ -20,6 +20,7 @@ from types import FrameType
 
 from atelier.broker import Broker, BrokerError, end_process, wait_for_port
 from atelier.demo_machines import DemoWorkshop
+from gateway.records_settings import SCHOOL_ZONE
 
 SITE = "demo"
 AGENT = "demo-pc"
@@ -37,7 +38,8 @@ def gateway_config(data_dir: Path, broker: Broker, http_port: int) -> str:
         f'[gateway]\nid = "demo"\nsite = "{SITE}"\n\n'
         f'[broker]\nhost = "{broker.host}"\nport = {broker.port}\n\n'
         f'[database]\nurl = "sqlite:///{(data_dir / "gateway.sqlite").resolve()}"\n\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n\n'
+        f'[records]\ntimezone = "{SCHOOL_ZONE}"\n'
     )
 
 

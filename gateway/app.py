@@ -107,9 +107,10 @@ def _build_services(settings: config.GatewaySettings, engine: Engine) -> Service
     sessions = db.session_factory(engine)
     projector = Projector(sessions)
     projector.load()
-    live = LiveView()
+    zone = settings.records.zone()
+    live = LiveView(zone=zone)
     with sessions() as session:
-        live.load(restore.machine_views(session=session, now=datetime.now(UTC)))
+        live.load(restore.machine_views(session=session, now=datetime.now(UTC), zone=zone))
         tracker = restore.gap_tracker(session=session, timeout_s=settings.ingest.gap_timeout_s, now=time.monotonic())
     sink = _influx_sink(settings)
     observers = [] if sink is None else [sink.observe]

@@ -57,7 +57,7 @@ class Principal:
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise InvalidError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise InvalidError("password_too_short", min=MIN_PASSWORD)
     return _hasher.hash(password)
 
 
@@ -79,13 +79,13 @@ def create_user(
     *, session: Session, who: str, now: datetime, username: str, password: str, role: str, student_id: int | None
 ) -> User:
     if role == "student" and student_id is None:
-        raise InvalidError("a student login needs the student_id it belongs to")
+        raise InvalidError("student_login_needs_student")
     if role == "admin" and student_id is not None:
-        raise InvalidError("an admin login cannot belong to a student")
+        raise InvalidError("admin_login_not_student")
     if student_id is not None:
         get_row(session=session, model=Student, row_id=student_id, label="student")
     if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise ConflictError(f"username {username!r} is taken")
+        raise ConflictError("username_taken", username=username)
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -177,7 +177,7 @@ def end_sessions(*, session: Session, who: str, now: datetime, user_id: int) -> 
 def set_active(*, session: Session, who: Principal, now: datetime, user_id: int, active: bool) -> User:
     user = get_row(session=session, model=User, row_id=user_id, label="user")
     if not active and user.id == who.user_id:
-        raise ConflictError("you cannot disable your own login; ask another master")
+        raise ConflictError("own_login")
     if user.active != active:
         user.active = active
         audit(
@@ -198,7 +198,7 @@ def change_own_password(
 ) -> bool:
     """False when ``current`` is wrong (nothing changes); other page sessions of the user end."""
     if who.user_id is None:
-        raise InvalidError("only a master's or a student's login has a password")
+        raise InvalidError("login_without_password")
     user = get_row(session=session, model=User, row_id=who.user_id, label="user")
     if not verify_password(user.password_hash, current):
         return False
@@ -231,9 +231,9 @@ def create_api_token(
     valid_days: int = DEFAULT_TOKEN_DAYS,
 ) -> tuple[str, ApiToken]:
     if role == "kiosk" and machine is None:
-        raise InvalidError("a kiosk token needs the machine it stands at")
+        raise InvalidError("kiosk_token_needs_machine")
     if role != "kiosk" and machine is not None:
-        raise InvalidError("only a kiosk token is bound to a machine")
+        raise InvalidError("token_machine_only_kiosk")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         token_hash=digest(token),

@@ -12,11 +12,13 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.projection import Accepted
+from gateway.records_settings import SCHOOL_ZONE
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +36,12 @@ _EXECUTION_STATUS = {
 }
 
 
-def _local_date(ts: datetime) -> date:
-    # "Today" is the workshop's day: the gateway's local time zone.
-    return ts.astimezone().date()
+DEFAULT_ZONE = ZoneInfo(SCHOOL_ZONE)
+
+
+def local_date(ts: datetime, zone: tzinfo = DEFAULT_ZONE) -> date:
+    # "Today" is the workshop's day in the school's zone (``records.timezone``), not the host's.
+    return ts.astimezone(zone).date()
 
 
 @dataclass
@@ -110,8 +115,11 @@ class Subscription:
 
 
 class LiveView:
-    def __init__(self, *, clock: Clock | None = None, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(
+        self, *, clock: Clock | None = None, queue_size: int = QUEUE_SIZE, zone: tzinfo = DEFAULT_ZONE
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._zone = zone
         self._queue_size = queue_size
         self._machines: dict[tuple[str, str], MachineView] = {}
         self._subscribers: set[Subscription] = set()
@@ -120,12 +128,12 @@ class LiveView:
         self._machines = {view.key: view for view in views}
 
     def machines(self) -> list[dict[str, Any]]:
-        today = _local_date(self._clock())
+        today = local_date(self._clock(), self._zone)
         return [self._machines[key].to_json(today) for key in sorted(self._machines)]
 
     def machine(self, site: str, machine: str) -> dict[str, Any] | None:
         view = self._machines.get((site, machine))
-        return None if view is None else view.to_json(_local_date(self._clock()))
+        return None if view is None else view.to_json(local_date(self._clock(), self._zone))
 
     def snapshot(self) -> dict[str, Any]:
         return {"type": "snapshot", "now": _iso(self._clock()), "machines": self.machines()}
@@ -163,7 +171,7 @@ class LiveView:
         view = self._machines.get((site, message.machine))
         if view is None:
             view = self._machines[(site, message.machine)] = MachineView(site, message.machine, agent=message.agent)
-        apply_message(view, message, received_at=item.received_at)
+        apply_message(view, message, received_at=item.received_at, zone=self._zone)
         return [view]
 
     def _agent_status(self, site: str, message: contract.AgentStatus, item: Accepted) -> list[MachineView]:
@@ -180,7 +188,7 @@ class LiveView:
         return views
 
     def _publish(self, views: Iterable[MachineView]) -> None:
-        today = _local_date(self._clock())
+        today = local_date(self._clock(), self._zone)
         payloads = [{"type": "machine", "machine": view.to_json(today)} for view in views]
         for subscription in list(self._subscribers):
             self._offer(subscription, payloads)
@@ -197,7 +205,9 @@ class LiveView:
             subscription.coalesced += 1
 
 
-def apply_message(view: MachineView, message: contract.Message, *, received_at: datetime) -> None:
+def apply_message(
+    view: MachineView, message: contract.Message, *, received_at: datetime, zone: tzinfo = DEFAULT_ZONE
+) -> None:
     """Fold one machine message into its view; older source times never overwrite newer state."""
     view.updated = received_at
     newer = view.state_ts is None or message.ts >= view.state_ts
@@ -216,7 +226,7 @@ def apply_message(view: MachineView, message: contract.Message, *, received_at: 
             if view.last_cycle_end is None or message.ts >= view.last_cycle_end:
                 view.last_cycle_s, view.last_cycle_end = message.duration_s, message.ts
         case contract.PartCounted():
-            _count_parts(view, message)
+            _count_parts(view, message, zone)
         case contract.AlarmRaised() if newer:
             alarms = (*(a for a in view.state.alarms if a.code != message.alarm.code), message.alarm)
             view.state = view.state.model_copy(update={"alarms": alarms})
@@ -240,8 +250,8 @@ def _set_state(view: MachineView, state: contract.MachineState, ts: datetime) ->
     view.state, view.state_ts = state, ts
 
 
-def _count_parts(view: MachineView, message: contract.PartCounted) -> None:
-    day = _local_date(message.ts)
+def _count_parts(view: MachineView, message: contract.PartCounted, zone: tzinfo) -> None:
+    day = local_date(message.ts, zone)
     if view.parts_day != day:
         if view.parts_day is not None and day < view.parts_day:
             return  # a replayed part from an earlier day does not count today

@@ -1,13 +1,16 @@
-"""The ``[records]`` section of ``gateway.toml``: retention of practice logs, logins, time zone of reports."""
+"""The ``[records]`` section of ``gateway.toml``: retention of practice logs, logins, the school's time zone."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_RETENTION_DAYS = 3 * 365  # a CAP or Bac Pro lasts two to three years; exam files need the log
+# The school's zone, not the host's: a gateway on a server or in a container often runs in UTC, and a due
+# time of 17:00 must read 17:00 in the workshop.
+SCHOOL_ZONE = "Europe/Paris"
 
 
 class RecordsSection(BaseModel):
@@ -19,7 +22,10 @@ class RecordsSection(BaseModel):
         description="practice logs older than this many days are detached from their students; none keeps them",
     )
     login_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="how long a page login lasts")
-    timezone: str | None = Field(default=None, description="time zone of days and weeks in reports; none: the host's")
+    timezone: str = Field(
+        default=SCHOOL_ZONE,
+        description="the school's time zone: days and weeks of reports, times on pages, PDF and CSV",
+    )
     secure_cookies: bool = Field(
         default=False, description="send the login cookie over HTTPS only (always so when the request came by HTTPS)"
     )
@@ -44,19 +50,14 @@ class RecordsSection(BaseModel):
 
     @field_validator("timezone")
     @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as err:
-                raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from err
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from err
         return value
 
-    def zone(self) -> tzinfo:
-        if self.timezone is None:
-            local = datetime.now().astimezone().tzinfo
-            assert local is not None
-            return local
+    def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
 

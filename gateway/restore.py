@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+from datetime import datetime, time, tzinfo
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.gaps import GapTracker
-from gateway.live import MachineView
+from gateway.live import DEFAULT_ZONE, MachineView, local_date
 from gateway.store import repo
 
 logger = logging.getLogger(__name__)
 
 
-def machine_views(*, session: Session, now: datetime) -> list[MachineView]:
+def machine_views(*, session: Session, now: datetime, zone: tzinfo = DEFAULT_ZONE) -> list[MachineView]:
     agents = {a.id: a for a in repo.all_agents(session=session)}
-    midnight = datetime.combine(now.astimezone().date(), time(), tzinfo=now.astimezone().tzinfo)
+    midnight = datetime.combine(local_date(now, zone), time(), tzinfo=zone)
     cycles = repo.last_cycles(session=session)
     parts = repo.parts_since(session=session, since=midnight)
     changes = repo.last_state_changes(session=session)

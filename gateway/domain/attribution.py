@@ -4,14 +4,17 @@ Attribution uses the time the machine reported, not the time the message
 arrived, so events buffered for hours in an outbox still land on the student
 and order that were checked in when the part was made.
 
-Rules (documented in docs/records.md):
-- a cycle belongs to the session open on its machine when it *ended* (the part
-  was finished then); failing that, to the one open when it started (the student
-  checked out while the last cycle ran);
-- a part count counted during a cycle (between its start and end, on the same
-  machine) follows that cycle, so that a master's reassignment of the cycle
-  carries its parts along; any other part count belongs to the session open at
-  its timestamp;
+Rules (documented, with the reasons, in docs/records.md):
+- a cycle belongs to the session that was open for the longest part of it; a
+  tie goes to the later session (the one the part was finished in); a cycle of
+  no duration goes to the session open at its instant. So a student who checks
+  out while her last cycle runs keeps it, and one who badges in during the last
+  seconds of somebody else's cycle does not take it;
+- a part counted during a cycle (after its start, up to and including its end,
+  on the same machine) follows that cycle, whoever owns it or if nobody does;
+  so a cycle and its parts always land on the same session, the order and the
+  practice logs add up, and a master's reassignment of the cycle carries its
+  parts. Any other part count belongs to the session open at its timestamp;
 - sessions on one machine never overlap: a check-in while another student is
   checked in is refused, never silently resolved.
 """
@@ -44,8 +47,26 @@ def session_at(sessions: Iterable[WorkSession], machine: str, ts: datetime) -> W
 def attribute_cycle(
     sessions: Iterable[WorkSession], machine: str, *, started: datetime, ended: datetime
 ) -> WorkSession | None:
-    candidates = [s for s in sessions if s.machine == machine]
-    return session_at(candidates, machine, ended) or session_at(candidates, machine, started)
+    """The session open for the longest part of [started, ended); ties go to the later one."""
+    candidates = sorted((s for s in sessions if s.machine == machine), key=lambda s: s.start)
+    if ended <= started:
+        return session_at(candidates, machine, ended) or next((s for s in candidates if s.end == ended), None)
+    best: WorkSession | None = None
+    longest = 0.0
+    for session in candidates:
+        overlap = session.overlap_s(started, ended)
+        if overlap > 0 and overlap >= longest:
+            best, longest = session, overlap
+    return best
+
+
+def in_cycle(ts: datetime, started: datetime, ended: datetime) -> bool:
+    """Whether a part counted at ``ts`` was made by the cycle [started, ended].
+
+    Half-open on the left: a part counted at the instant one cycle ends and the
+    next starts is the finished cycle's.
+    """
+    return started < ts <= ended or started == ts == ended
 
 
 def attribute_part(
@@ -57,8 +78,8 @@ def attribute_part(
 ) -> WorkSession | None:
     """``cycles``: (started, ended, owner) of the machine's cycles, owner as attributed (or assigned)."""
     for started, ended, owner in sorted(cycles, key=lambda c: c[1]):
-        if started <= ts <= ended:
-            return owner or session_at(sessions, machine, ts)
+        if in_cycle(ts, started, ended):
+            return owner
     return session_at(sessions, machine, ts)
 
 

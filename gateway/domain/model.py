@@ -28,6 +28,11 @@ class WorkSession:
     def seconds(self, now: datetime) -> float:
         return max(0.0, ((self.end or now) - self.start).total_seconds())
 
+    def overlap_s(self, start: datetime, end: datetime) -> float:
+        """Seconds of [start, end) during which this session was open."""
+        stop = end if self.end is None else min(end, self.end)
+        return max(0.0, (stop - max(start, self.start)).total_seconds())
+
 
 @dataclass(frozen=True, slots=True)
 class CycleFact:

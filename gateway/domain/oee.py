@@ -77,6 +77,29 @@ class Oee:
         return self.availability * self.performance * self.quality
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """The part of a period a report counts: from its start up to now, never beyond its end.
+
+    What has not happened yet is neither running nor free: a week still under way
+    is counted up to now, one in the past up to its end, one in the future not at all.
+    """
+
+    start: datetime
+    end: datetime  # of the period
+    until: datetime  # counting stops here: min(end, now), never before start
+
+    @property
+    def status(self) -> Literal["past", "current", "future"]:
+        if self.until >= self.end:
+            return "past"
+        return "future" if self.until <= self.start else "current"
+
+
+def counted(start: datetime, end: datetime, now: datetime) -> Counted:
+    return Counted(start, end, max(start, min(end, now)))
+
+
 def categorise(point: StatePoint) -> Category:
     if point.availability != "AVAILABLE":
         return "offline"

@@ -3,7 +3,8 @@
 Nothing about attribution is written when a cycle arrives. Each read loads the
 cycles and part counts of a window, the sessions on their machines and the
 masters' assignments, and asks the pure domain (``gateway.domain.attribution``)
-which session each belongs to, by the event's *source* time. An event that
+which session each belongs to, by the event's *source* time: a cycle to the session
+open for most of it, its parts with it. An event that
 arrives hours late from an outbox, or before an earlier one, lands on the right
 session at the next read; correcting a session's times or order re-attributes
 everything under it, with no re-processing. A master's assignment of a cycle
@@ -17,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.attribution import attribute_cycle, attribute_part
@@ -97,11 +98,25 @@ def attribute(*, session: Session, spans: Mapping[int, Span], assigned_to: Colle
 
 
 def _load(session: Session, machine_id: int, span: Span, cycles: dict[int, Cycle], parts: dict[int, PartCount]) -> None:
+    """The cycles overlapping ``span`` and every part they made, also those counted outside the span.
+
+    A cycle that straddles the span's edge (a student who checked out while it ran)
+    brings the parts counted up to its end: the span grows to cover it. The cycles
+    touching the grown span are loaded as well, so that a part counted at the very
+    instant one cycle ends and the next starts finds the cycle that made it.
+    """
     lo, hi = span
-    in_span = select(Cycle).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
-    cycles.update((c.id, c) for c in session.scalars(in_span))
+    found = list(session.scalars(_cycles_in(machine_id, lo, hi)))
+    if found:
+        lo, hi = min(lo, *(c.started for c in found)), max(hi, *(c.ended for c in found))
+        found += session.scalars(_cycles_in(machine_id, lo, hi))
+    cycles.update((c.id, c) for c in found)
     counted = select(PartCount).where(PartCount.machine_id == machine_id, PartCount.ts >= lo, PartCount.ts <= hi)
     parts.update((p.id, p) for p in session.scalars(counted))
+
+
+def _cycles_in(machine_id: int, lo: datetime, hi: datetime) -> Select[Cycle]:
+    return select(Cycle).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
 
 
 def _resolve(session: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attribution:

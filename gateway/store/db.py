@@ -5,6 +5,13 @@ keys on and ``synchronous=FULL``: a batch is acknowledged to the broker only
 after its commit, so the commit must survive a power cut. pysqlite's own
 transaction handling is turned off so that SAVEPOINTs work (SQLAlchemy's
 documented recipe); each message of a batch runs in one.
+
+A transaction that reads and then writes (a check-in checks the machine is free
+first) must start with ``BEGIN IMMEDIATE`` on SQLite (``writer(engine)``): a
+deferred one that read before another connection committed cannot take the
+write lock at all, and fails at once with "database is locked" whatever the
+busy timeout. ``IMMEDIATE`` takes the lock first, waiting up to the busy timeout.
+Reads stay deferred, so pages never queue behind each other.
 """
 
 from __future__ import annotations
@@ -61,8 +68,17 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+BEGIN_OPTION = "atelier_sqlite_begin"
+
+
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get(BEGIN_OPTION) == "IMMEDIATE"
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool), whose transactions take SQLite's write lock as they begin."""
+    return engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

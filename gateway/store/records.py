@@ -147,6 +147,8 @@ class ScrapRecord(Base):
     session_id: Mapped[int | None] = mapped_column(ForeignKey("work_sessions.id"), index=True)
     machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id"))
     declared_by: Mapped[str] = mapped_column(String(SHORT))
+    # Drawn by the kiosk once per declaration: the same key again is the same declaration (a double click).
+    idempotency_key: Mapped[str | None] = mapped_column(String(SHORT), unique=True)
 
 
 class CycleAssignment(Base):

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.orm import Session
 
-from gateway.records_errors import ConflictError, NotFoundError
+from gateway.records_errors import ConflictError, Named, NotFoundError
 from gateway.store.models import Base, Machine
 from gateway.store.records import (
     AuditEntry,
@@ -61,10 +61,24 @@ def audit(
 
 
 def get_row(*, session: Session, model: type[Row], row_id: int, label: str) -> Row:
+    """The row, or NotFoundError with the code ``{label}_not_found`` (label ``work session``: ``work_session``)."""
     row = session.get(model, row_id)
     if row is None:
-        raise NotFoundError(f"no {label} with id {row_id}")
+        raise NotFoundError(f"{label.lower().replace(' ', '_')}_not_found", id=row_id)
     return row
+
+
+def student_named(student: Student) -> Named:
+    """A student as a message names them: first name and initial, for those who may see it."""
+    return Named(student.id, f"{student.first_name} {student.last_initial.rstrip('.')}.", personal=True)
+
+
+def machine_named(machine: Machine) -> Named:
+    return Named(machine_key(machine), machine.name)
+
+
+def order_named(order: Order) -> Named:
+    return Named(order.id, order.reference)
 
 
 def _update(*, session: Session, who: str, row: Base, entity: str, changes: Mapping[str, Any], now: datetime) -> None:
@@ -114,7 +128,7 @@ def list_customers(*, session: Session) -> list[Customer]:
 def _check_customer_name(session: Session, name: str, ignore: int | None = None) -> None:
     found = session.scalars(select(Customer).where(Customer.name == name)).first()
     if found is not None and found.id != ignore:
-        raise ConflictError(f"a customer named {name!r} already exists (id {found.id})")
+        raise ConflictError("customer_name_taken", name=name, customer_id=found.id)
 
 
 def create_customer(*, session: Session, who: str, now: datetime, name: str, contact: str = "") -> Customer:
@@ -138,7 +152,7 @@ def delete_customer(*, session: Session, who: str, now: datetime, customer_id: i
     customer = get_row(session=session, model=Customer, row_id=customer_id, label="customer")
     orders = session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id)) or 0
     if orders:
-        raise ConflictError(f"customer {customer_id} still has {orders} order(s); delete or move them first")
+        raise ConflictError("customer_has_orders", customer=Named(customer.id, customer.name), orders=orders)
     _delete(session=session, who=who, row=customer, entity="customer", now=now)
 
 
@@ -153,11 +167,13 @@ def list_orders(*, session: Session, status: str | None = None) -> list[Order]:
 
 
 def _check_order(session: Session, customer_id: int, reference: str, ignore: int | None = None) -> None:
-    get_row(session=session, model=Customer, row_id=customer_id, label="customer")
+    customer = get_row(session=session, model=Customer, row_id=customer_id, label="customer")
     stmt = select(Order).where(Order.customer_id == customer_id, Order.reference == reference)
     found = session.scalars(stmt).first()
     if found is not None and found.id != ignore:
-        raise ConflictError(f"customer {customer_id} already has an order {reference!r} (id {found.id})")
+        raise ConflictError(
+            "order_reference_taken", customer=Named(customer.id, customer.name), reference=reference, order_id=found.id
+        )
 
 
 def create_order(*, session: Session, who: str, now: datetime, fields: Mapping[str, Any]) -> Order:
@@ -182,7 +198,7 @@ def delete_order(*, session: Session, who: str, now: datetime, order_id: int) ->
     )
     scrapped = session.scalar(select(func.count()).select_from(ScrapRecord).where(ScrapRecord.order_id == order_id))
     if used or scrapped:
-        raise ConflictError(f"order {order_id} has work sessions or scrap; set its status to cancelled instead")
+        raise ConflictError("order_has_work", order=order_named(order))
     _delete(session=session, who=who, row=order, entity="order", now=now)
 
 
@@ -201,7 +217,7 @@ def _check_badge(session: Session, badge: str | None, ignore: int | None = None)
         return
     found = session.scalars(select(Student).where(Student.badge == badge)).first()
     if found is not None and found.id != ignore:
-        raise ConflictError(f"badge {badge!r} is already given to student {found.id}")
+        raise ConflictError("badge_taken", badge=badge, student=student_named(found))
 
 
 def create_student(*, session: Session, who: str, now: datetime, fields: Mapping[str, Any]) -> Student:
@@ -226,7 +242,7 @@ def update_student(
 def student_by_badge(*, session: Session, badge: str) -> Student:
     student = session.scalars(select(Student).where(Student.badge == badge)).first()
     if student is None:
-        raise NotFoundError(f"no student with badge {badge!r}")
+        raise NotFoundError("badge_unknown", badge=badge)
     return student
 
 
@@ -239,11 +255,9 @@ def find_machine(*, session: Session, name: str, site: str | None = None) -> Mac
         stmt = stmt.where(Machine.site == site)
     found = list(session.scalars(stmt))
     if not found:
-        where = f" on site {site!r}" if site is not None else ""
-        raise NotFoundError(f"no machine {name!r}{where} (machines appear once their edge agent reports)")
+        raise NotFoundError("machine_unknown", machine=name, site=site)
     if len(found) > 1:
-        sites = ", ".join(sorted(m.site for m in found))
-        raise ConflictError(f"machine {name!r} exists on several sites ({sites}); give the site")
+        raise ConflictError("machine_ambiguous", machine=name, sites=", ".join(sorted(m.site for m in found)))
     return found[0]
 
 

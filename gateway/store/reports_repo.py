@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.domain.oee import Oee, Utilisation, oee, state_points, timeline, utilisation
+from gateway.domain.oee import Counted, Oee, Utilisation, counted, oee, state_points, timeline, utilisation
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
@@ -73,6 +73,11 @@ class StudentLog:
     machines: dict[int, str]  # machine id → site/name
     log: PracticeLog
     per_session: dict[int, SessionTally]
+    orders: dict[int, str]  # order id → reference: people know an order by its reference, never its id
+
+    def order_reference(self, row: WorkSessionRecord) -> str | None:
+        """The reference of the session's order; None for practice."""
+        return None if row.order_id is None else self.orders.get(row.order_id)
 
 
 def student_log(
@@ -105,7 +110,9 @@ def student_log(
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
     log = practice_log(sessions=sessions, cycles=_facts(session, cycles), scrap=scrap, now=now, counted=dict(counted))
-    return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally)
+    order_ids = {r.order_id for r in rows if r.order_id is not None}
+    references = dict(session.execute(select(Order.id, Order.reference).where(Order.id.in_(order_ids))).all())
+    return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally, orders=references)
 
 
 def _machine_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -120,16 +127,28 @@ def _machine_names(session: Session, ids: set[int]) -> dict[int, str]:
 @dataclass(frozen=True, slots=True)
 class MachineReport:
     machine: Machine
-    start: datetime
-    end: datetime
+    period: Counted
     use: Utilisation
     made: int
     scrap: int
     cycles: int
     scores: Oee
 
+    @property
+    def start(self) -> datetime:
+        return self.period.start
 
-def machine_report(*, session: Session, machine: Machine, start: datetime, end: datetime) -> MachineReport:
+    @property
+    def end(self) -> datetime:
+        return self.period.end
+
+
+def machine_report(
+    *, session: Session, machine: Machine, start: datetime, end: datetime, now: datetime
+) -> MachineReport:
+    """The machine over [start, end), counted up to ``now`` (see ``Counted``)."""
+    period = counted(start, end, now)
+    end = period.until
     points = state_points(_changes(session, machine.id, start, end), _faults(session, machine.id, start, end))
     use = utilisation(timeline(points, start, end))
     found = attribute(session=session, spans={machine.id: (start, end)})
@@ -141,7 +160,7 @@ def machine_report(*, session: Session, machine: Machine, start: datetime, end: 
     scrap = int(session.scalar(scrap_stmt) or 0)
     facts = _facts(session, cycles)
     scores = oee(use, facts, made=made, scrap=scrap)
-    return MachineReport(machine, start, end, use, made, scrap, sum(1 for f in facts if f.completed), scores)
+    return MachineReport(machine, period, use, made, scrap, sum(1 for f in facts if f.completed), scores)
 
 
 def _changes(

@@ -2,8 +2,17 @@
 
 Overlapping sessions on one machine are refused (``SessionConflictError`` of the
 domain, turned into ``ConflictError``); a partial unique index also guards the
-"one open session per machine" rule against two check-ins racing each other.
-Every change writes an audit entry.
+"one open session per machine" rule. Every change writes an audit entry.
+
+The kiosk's actions are idempotent, because a double click or a second badge
+swipe sends the same request twice: a check-in of a student already checked in
+at this machine for this order returns that session; a check-out of a machine
+whose last session is already closed by the same badge returns it; a scrap
+declaration sent again with its idempotency key returns the first one. Each
+check-then-write locks the rows it depends on first (``lock``: the machine, then
+the student; the order for scrap), so that two requests at once on PostgreSQL
+run one after the other and the second sees the first; SQLite's writers take
+its single write lock at BEGIN (``db.writer``).
 """
 
 from __future__ import annotations
@@ -20,7 +29,15 @@ from gateway.domain.model import WorkSession
 from gateway.records_errors import ConflictError, InvalidError
 from gateway.store.models import Cycle, Machine
 from gateway.store.records import CycleAssignment, Order, ScrapRecord, Student, WorkSessionRecord
-from gateway.store.records_repo import audit, get_row, machine_key, snapshot
+from gateway.store.records_repo import (
+    audit,
+    get_row,
+    machine_key,
+    machine_named,
+    order_named,
+    snapshot,
+    student_named,
+)
 
 CLOSED_ORDER = ("done", "cancelled")
 
@@ -56,6 +73,14 @@ def open_session(*, session: Session, machine: Machine) -> WorkSessionRecord | N
     return session.scalars(stmt).first()
 
 
+def lock(session: Session, model: type[Machine | Student | Order], row_id: int) -> None:
+    """Hold the row until the transaction ends (PostgreSQL; SQLite's writer already holds the database).
+
+    Always machine before student, so that two transactions never wait for each other in a circle.
+    """
+    session.execute(select(model.id).where(model.id == row_id).with_for_update())
+
+
 def _check_free(
     session: Session, machine: Machine, start: datetime, end: datetime | None, ignore: int | None = None
 ) -> None:
@@ -63,32 +88,55 @@ def _check_free(
     try:
         check_no_overlap(existing, machine_key(machine), start, end, ignore=ignore)
     except SessionConflictError as err:
-        raise ConflictError(str(err)) from err
+        other = err.other
+        student = session.get(Student, other.student_id) if other.student_id is not None else None
+        code = "machine_taken" if other.end is None else "session_overlap"
+        raise ConflictError(
+            code,
+            machine=machine_named(machine),
+            student=None if student is None else student_named(student),
+            since=other.start,
+            session_id=other.id,
+        ) from err
     except ValueError as err:
-        raise InvalidError(str(err)) from err
+        raise InvalidError("session_ends_before_start") from err
 
 
 def _check_people(session: Session, student_id: int, order_id: int | None) -> None:
     student = get_row(session=session, model=Student, row_id=student_id, label="student")
     if not student.active:
-        raise ConflictError(f"student {student_id} is not active")
+        raise ConflictError("student_inactive", student=student_named(student))
     if order_id is not None:
         order = get_row(session=session, model=Order, row_id=order_id, label="order")
         if order.status in CLOSED_ORDER:
-            raise ConflictError(f"order {order_id} is {order.status}; no work can be booked on it")
+            raise ConflictError(f"order_{order.status}", order=order_named(order))
 
 
 def check_in(
     *, session: Session, who: str, machine: Machine, student_id: int, order_id: int | None, at: datetime
-) -> WorkSessionRecord:
+) -> tuple[WorkSessionRecord, bool]:
+    """The student's session at the machine, and whether it is new (False: the same check-in again)."""
+    lock(session, Machine, machine.id)
+    lock(session, Student, student_id)
     _check_people(session, student_id, order_id)
-    elsewhere = session.scalars(
+    mine = session.scalars(
         select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id, WorkSessionRecord.ended.is_(None))
     ).first()
-    if elsewhere is not None:
-        raise ConflictError(f"student {student_id} is already checked in (session {elsewhere.id}); check out first")
+    if mine is not None:
+        if mine.machine_id == machine.id and mine.order_id == order_id:
+            return mine, False
+        where = session.get_one(Machine, mine.machine_id)
+        student = session.get_one(Student, student_id)
+        raise ConflictError(
+            "student_busy",
+            student=student_named(student),
+            machine=machine_named(where),
+            since=mine.started,
+            session_id=mine.id,
+        )
     _check_free(session, machine, at, None)
-    return _add_session(session, who, machine=machine, people=(student_id, order_id), times=(at, None), now=at)
+    row = _add_session(session, who, machine=machine, people=(student_id, order_id), times=(at, None), now=at)
+    return row, True
 
 
 def add_session(
@@ -129,10 +177,29 @@ def _add_session(
     return row
 
 
-def check_out(*, session: Session, who: str, machine: Machine, at: datetime) -> WorkSessionRecord:
+def check_out(
+    *, session: Session, who: str, machine: Machine, at: datetime, student_id: int | None = None
+) -> tuple[WorkSessionRecord, bool]:
+    """Close the machine's open session, and say whether this call closed it.
+
+    ``student_id`` (from the badge a kiosk must send) must be the student in the session. When the
+    machine's last session is that student's and already closed, it is returned unchanged: the same
+    check-out again (a double click) ends the session once.
+    """
+    lock(session, Machine, machine.id)
     row = open_session(session=session, machine=machine)
     if row is None:
-        raise ConflictError(f"nobody is checked in on machine {machine_key(machine)}")
+        last = session.scalars(
+            select(WorkSessionRecord)
+            .where(WorkSessionRecord.machine_id == machine.id)
+            .order_by(WorkSessionRecord.started.desc(), WorkSessionRecord.id.desc())
+            .limit(1)
+        ).first()
+        if student_id is not None and last is not None and last.student_id == student_id:
+            return last, False
+        raise ConflictError("nobody_checked_in", machine=machine_named(machine))
+    if student_id is not None and row.student_id != student_id:
+        raise ConflictError("not_your_session", machine=machine_named(machine))
     before = snapshot(row)
     # A check-out a little before a check-in (clock skew between kiosk and gateway) closes at the start.
     row.ended = max(at, row.started)
@@ -148,7 +215,7 @@ def check_out(*, session: Session, who: str, machine: Machine, at: datetime) -> 
         before=before,
         after=snapshot(row),
     )
-    return row
+    return row, True
 
 
 def update_session(
@@ -206,10 +273,20 @@ def declare_scrap(
     ts: datetime,
     machine: Machine | None,
     now: datetime,
-) -> ScrapRecord:
+    key: str | None = None,
+) -> tuple[ScrapRecord, bool]:
+    """The declaration, and whether it is new (False: the same ``key`` again, the first one returned)."""
     if quantity <= 0:
-        raise InvalidError(f"a scrap quantity must be positive (found {quantity})")
-    get_row(session=session, model=Order, row_id=order_id, label="order")
+        raise InvalidError("scrap_quantity", quantity=quantity)
+    lock(session, Order, order_id)
+    order = get_row(session=session, model=Order, row_id=order_id, label="order")
+    if key is not None:
+        same = session.scalars(select(ScrapRecord).where(ScrapRecord.idempotency_key == key)).first()
+        if same is not None:
+            wanted = (order.id, quantity, reason, inspected_by, machine.id if machine else None)
+            if (same.order_id, same.quantity, same.reason, same.inspected_by, same.machine_id) != wanted:
+                raise ConflictError("idempotency_key_reused", key=key)
+            return same, False
     owner = None
     if machine is not None:
         rows = sessions_on(session=session, machine=machine, start=ts, end=None)
@@ -223,11 +300,12 @@ def declare_scrap(
         session_id=owner.id if owner else None,
         machine_id=machine.id if machine else None,
         declared_by=who,
+        idempotency_key=key,
     )
     session.add(row)
     session.flush()
     audit(session=session, who=who, action="create", entity="scrap", entity_id=row.id, at=now, after=snapshot(row))
-    return row
+    return row, True
 
 
 def scrap_of(*, session: Session, order_id: int | None) -> list[ScrapRecord]:
@@ -245,7 +323,7 @@ def assign_cycle(*, session: Session, who: str, cycle_id: int, session_id: int, 
     cycle = get_row(session=session, model=Cycle, row_id=cycle_id, label="cycle")
     target = get_row(session=session, model=WorkSessionRecord, row_id=session_id, label="work session")
     if target.machine_id != cycle.machine_id:
-        raise ConflictError(f"cycle {cycle_id} ran on another machine than work session {session_id}")
+        raise ConflictError("cycle_other_machine", cycle_id=cycle_id, session_id=session_id)
     row = session.scalars(select(CycleAssignment).where(CycleAssignment.cycle_id == cycle_id)).first()
     before = snapshot(row) if row is not None else None
     if row is None:

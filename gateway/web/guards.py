@@ -8,24 +8,18 @@ cookie (a page login, or an API token a screen opened with ``/api/auth/screen``)
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, WebSocketException, status
+from fastapi import Depends, WebSocketException, status
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from gateway.auth import Principal, resolve
-from gateway.records_errors import InvalidError
+from gateway.records_errors import ForbiddenError, InvalidError, RecordsError, UnauthorizedError
 from gateway.store.models import Machine
 from gateway.store.records_repo import find_machine
 from gateway.web.records_state import StateDep
 
 COOKIE = "atelier_session"
 ROLES = ("admin", "kiosk", "viewer", "student")
-_WHAT = {
-    "admin": "masters (admin)",
-    "kiosk": "a kiosk",
-    "viewer": "a status screen (viewer)",
-    "student": "a student",
-}
 
 
 def credentials(connection: HTTPConnection) -> str | None:
@@ -41,19 +35,19 @@ def current(connection: HTTPConnection, state: StateDep) -> Principal | None:
     if token is None:
         return None
     with state.sessions() as session:
-        return resolve(session=session, token=token, now=state.now())
+        who = resolve(session=session, token=token, now=state.now())
+    connection.state.who = who  # the error messages write names only for whom may read them
+    return who
 
 
-def _refuse(connection: HTTPConnection, code: int, message: str) -> Exception:
+def _refuse(connection: HTTPConnection, error: RecordsError) -> Exception:
     if connection.scope["type"] == "websocket":
-        return WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=message)
-    headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
-    return HTTPException(status_code=code, detail=message, headers=headers)
+        return WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=str(error))
+    return error
 
 
 def allow(*roles: str, anonymous_if_open: bool = False) -> Callable[..., Principal | None]:
     """A dependency letting only ``roles`` through; the others get 403, nobody at all gets 401."""
-    allowed = " or ".join(_WHAT[r] for r in roles)
 
     def check(
         connection: HTTPConnection, state: StateDep, who: Annotated[Principal | None, Depends(current)]
@@ -61,12 +55,10 @@ def allow(*roles: str, anonymous_if_open: bool = False) -> Callable[..., Princip
         if anonymous_if_open and state.settings.open_status_screen:
             return who  # machine state holds no personal data; the site chose to show it to anyone
         if who is None:
-            reason = "invalid or expired credentials" if credentials(connection) else "not logged in"
-            raise _refuse(connection, status.HTTP_401_UNAUTHORIZED, f"{reason}: log in or send a Bearer token")
+            code = "credentials_invalid" if credentials(connection) else "not_logged_in"
+            raise _refuse(connection, UnauthorizedError(code))
         if who.role not in roles:
-            raise _refuse(
-                connection, status.HTTP_403_FORBIDDEN, f"only {allowed} may do this; you are {_WHAT[who.role]}"
-            )
+            raise _refuse(connection, ForbiddenError("role_forbidden", allowed=list(roles), role=who.role))
         return who
 
     return check
@@ -92,19 +84,19 @@ machine_state_reader = allow("admin", "viewer", anonymous_if_open=True)
 def own_student(who: Principal, student_id: int) -> None:
     """A student reads only their own log; a master reads every log."""
     if who.role == "student" and who.student_id != student_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "a student may read only their own practice log")
+        raise ForbiddenError("own_log_only")
 
 
 def kiosk_machine(who: Principal, machine_id: int) -> None:
     if who.role == "kiosk" and who.machine_id != machine_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this kiosk serves another machine")
+        raise ForbiddenError("kiosk_other_machine")
 
 
 def machine_for(session: Session, who: Principal, name: str | None, site: str | None) -> Machine:
     """The machine a request names; a kiosk may leave it out and may name only its own."""
     if name is None:
         if who.role != "kiosk" or who.machine_id is None:
-            raise InvalidError("give the machine (its id on the bus)")
+            raise InvalidError("machine_required")
         return session.get_one(Machine, who.machine_id)
     machine = find_machine(session=session, name=name, site=site)
     kiosk_machine(who, machine.id)

@@ -1,10 +1,13 @@
-"""Labels of the pages, French by default and English with ``?lang=en``."""
+"""Labels of the pages, French by default and English with ``?lang=en`` (then remembered in a cookie)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import HTTPConnection
+
 DEFAULT_LANG = "fr"
+LANG_COOKIE = "atelier_lang"
 
 LABELS: dict[str, dict[str, Any]] = {
     "fr": {
@@ -104,6 +107,11 @@ LABELS: dict[str, dict[str, Any]] = {
 
 def pick_lang(requested: str | None) -> str:
     return requested if requested in LABELS else DEFAULT_LANG
+
+
+def lang_of(connection: HTTPConnection) -> str:
+    """The caller's language: ``?lang=``, else the cookie a page set, else French."""
+    return pick_lang(connection.query_params.get("lang") or connection.cookies.get(LANG_COOKIE))
 
 
 def labels_for(lang: str) -> dict[str, Any]:

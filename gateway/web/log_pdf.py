@@ -114,7 +114,7 @@ def _session_rows(found: StudentLog, words: dict[str, Any], zone: tzinfo) -> lis
         tally = found.per_session[row.id]
         end = row.ended
         length = hours((end - row.started).total_seconds()) if end is not None else "…"
-        order = "—" if row.order_id is None else f"#{row.order_id}"
+        order = found.order_reference(row) or words["practice"]
         started = row.started.astimezone(zone).strftime("%d/%m/%Y %H:%M")
         rows.append([started, found.machines[row.machine_id], order, length, tally.cycles, tally.parts])
     return rows

@@ -16,13 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from gateway.auth import Principal
+from gateway.web.formats import hours_minutes
 from gateway.web.guards import credentials, current
 from gateway.web.header import header
-from gateway.web.i18n import LABELS, labels_for
+from gateway.web.i18n import LABELS, LANG_COOKIE, labels_for, lang_of
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import RecordsState
-
-LANG_COOKIE = "atelier_lang"
 
 
 class LoginNeeded(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -37,11 +36,6 @@ class Forbidden(Exception):  # noqa: N818
 def records(request: Request) -> RecordsState:
     state: RecordsState = request.app.state.records
     return state
-
-
-def lang_of(request: Request) -> str:
-    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
-    return asked if asked in LABELS else "fr"
 
 
 def who_is(request: Request) -> Principal | None:
@@ -108,10 +102,7 @@ def percent(value: float | None) -> str:
 
 def hours(seconds: float | None) -> str:
     """A duration in hours as h:mm, the workshop's way: 3 minutes is 0:03, 87 h 18 min is 87:18."""
-    if seconds is None:
-        return "—"
-    minutes = round(max(0.0, seconds) / 60)
-    return f"{minutes // 60}:{minutes % 60:02d}"
+    return "—" if seconds is None else hours_minutes(seconds)
 
 
 def install(app: FastAPI, routers: Iterable[Any]) -> None:

@@ -2,11 +2,13 @@
 
 The records side opens its own engine on the gateway's database on first use (the
 schema is migrated before the app serves) and disposes of it when the app shuts down.
-Errors of the records side become one HTTP status each, with their message.
+Errors of the records side become one HTTP status each, with their code, parameters and a
+message in the caller's language (``error_response``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -15,16 +17,18 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from gateway.password_work import Busy
-from gateway.records_errors import ConflictError, InvalidError, NotFoundError, RecordsError
+from gateway.records_errors import BusyError, RecordsError, ThrottledError
 from gateway.records_settings import RecordsSection
 from gateway.web.guards import machine_state_reader
+from gateway.web.i18n import lang_of
 from gateway.web.login_flow import Throttled
 from gateway.web.records_state import RecordsState, utc_now
 from gateway.web.routes import auth, customers, orders, reports, scrap, sessions, students
 
-_STATUS = {NotFoundError: 404, ConflictError: 409, InvalidError: 422}
+logger = logging.getLogger(__name__)
 BUSY_RETRY_S = 2
 # For the routers of machine state (``/api/machines``, the status page and its WebSocket): admin and viewer,
 # or anyone when ``records.open_status_screen`` is set.
@@ -58,25 +62,50 @@ def include_records(
     ):
         app.include_router(router)
     app.add_exception_handler(RecordsError, _records_error)
+    app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(Throttled, _throttled)
     app.add_exception_handler(Busy, _busy)
     _close_on_shutdown(app, state)
 
 
+# Whose requests may read students' names in an error message: a master, and the kiosk where the
+# student stands (its page shows who is checked in anyway).
+NAME_READERS = ("admin", "kiosk")
+
+
 async def _records_error(request: Request, exc: Exception) -> JSONResponse:
-    code = next((c for kind, c in _STATUS.items() if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": str(exc)}, status_code=code)
+    assert isinstance(exc, RecordsError)
+    return error_response(request, exc)
+
+
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    # The busy timeout ran out (SQLite) or the server is unreachable: nothing was written, try again.
+    logger.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return error_response(request, BusyError("database_busy"))
+
+
+def error_response(request: Request, exc: RecordsError, *, retry_after_s: int = 1) -> JSONResponse:
+    """``{"detail": {"code", "params", "message"}}``, the message in the caller's language and time zone."""
+    state: RecordsState = request.app.state.records
+    who = getattr(request.state, "who", None)
+    names = who is not None and who.role in NAME_READERS
+    message = exc.message(lang=lang_of(request), zone=state.settings.zone(), names=names)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if isinstance(exc, ThrottledError):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    elif exc.status == 503:
+        headers["Retry-After"] = str(retry_after_s)
+    detail = {"code": exc.code, "params": exc.public_params(), "message": message}
+    return JSONResponse({"detail": detail}, status_code=exc.status, headers=headers)
 
 
 async def _throttled(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Throttled)
-    headers = {"Retry-After": str(exc.retry_after_s)}
-    return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
+    return error_response(request, ThrottledError("too_many_logins", retry_after_s=exc.retry_after_s))
 
 
 async def _busy(request: Request, exc: Exception) -> JSONResponse:
-    detail = "too many password checks at once; try again in a few seconds"
-    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(BUSY_RETRY_S)})
+    return error_response(request, BusyError("password_work_busy"), retry_after_s=BUSY_RETRY_S)
 
 
 def _close_on_shutdown(app: FastAPI, state: RecordsState) -> None:

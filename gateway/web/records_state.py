@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from gateway.password_work import PasswordWork
 from gateway.records_errors import ConflictError
 from gateway.records_settings import RecordsSection
 from gateway.store import db
+
+logger = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -47,6 +50,7 @@ class RecordsState:
         self._url = database_url
         self._owned = engine is None
         self._sessions: sessionmaker[Session] | None = None
+        self._writes: sessionmaker[Session] | None = None
         self._lock = threading.Lock()
         self.throttle = LoginThrottle(
             Budget(
@@ -59,32 +63,49 @@ class RecordsState:
 
     @property
     def sessions(self) -> sessionmaker[Session]:
+        """Sessions for reading (pages, reports); a write goes through ``transaction()``."""
+        return self._factories()[0]
+
+    def _factories(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
         with self._lock:
-            if self._sessions is None:
+            if self._sessions is None or self._writes is None:
                 if self._engine is None:
                     assert self._url is not None
                     self._engine = db.make_engine(self._url)
                 self._sessions = db.session_factory(self._engine)
-            return self._sessions
+                self._writes = db.session_factory(db.writer(self._engine))
+            return self._sessions, self._writes
 
     def close(self) -> None:
         self.passwords.close()
         with self._lock:
             if self._owned and self._engine is not None:
                 self._engine.dispose()
-                self._engine, self._sessions = None, None
+                self._engine, self._sessions, self._writes = None, None, None
 
     def now(self) -> datetime:
         return self.clock()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits on success; a constraint another request won first is a 409."""
+        """One unit of work that writes: commits on success; a constraint another request won first is a 409.
+
+        On SQLite it holds the write lock from its first statement (``db.writer``), so concurrent writes
+        wait their turn instead of failing; on PostgreSQL the writes that check before they write lock the
+        rows they depend on (``work_repo.lock``).
+        """
         try:
-            with self.sessions.begin() as session:
+            with self._factories()[1].begin() as session:
                 yield session
         except IntegrityError as err:
-            raise ConflictError(f"the change clashes with another one made meanwhile; try again ({err.orig})") from err
+            logger.info("a write clashed with a concurrent one: %s", err.orig)
+            raise ConflictError("clash") from err
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work: never takes the write lock, never waits for a writer."""
+        with self.sessions.begin() as session:
+            yield session
 
 
 def get_state(connection: HTTPConnection) -> RecordsState:

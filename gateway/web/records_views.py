@@ -1,13 +1,10 @@
-"""Store rows and domain results turned into the API's public schemas and CSV files."""
+"""Store rows and domain results turned into the API's public schemas."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,10 +17,20 @@ from gateway.web.schemas import SessionPublic
 
 
 def machine_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Machine id → site/name, how the API names a machine."""
+    return {m.id: machine_key(m) for m in _machines(session, ids)}
+
+
+def machine_labels(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Machine id → its name, how people in the workshop name it."""
+    return {m.id: m.name for m in _machines(session, ids)}
+
+
+def _machines(session: Session, ids: Iterable[int]) -> list[Machine]:
     wanted = set(ids)
     if not wanted:
-        return {}
-    return {m.id: machine_key(m) for m in session.scalars(select(Machine).where(Machine.id.in_(wanted)))}
+        return []
+    return list(session.scalars(select(Machine).where(Machine.id.in_(wanted))))
 
 
 def session_public(row: WorkSessionRecord, machines: Mapping[int, str]) -> SessionPublic:
@@ -46,7 +53,15 @@ def practice_public(found: StudentLog) -> PracticeLogPublic:
     for row in found.sessions:
         tally = found.per_session[row.id]
         base = session_public(row, found.machines).model_dump()
-        sessions.append(PracticeSessionPublic(**base, cycles=tally.cycles, cycle_s=tally.cycle_s, parts=tally.parts))
+        sessions.append(
+            PracticeSessionPublic(
+                **base,
+                order_reference=found.order_reference(row),
+                cycles=tally.cycles,
+                cycle_s=tally.cycle_s,
+                parts=tally.parts,
+            )
+        )
     return PracticeLogPublic(
         student_id=student.id,
         display_name=f"{student.first_name} {student.last_initial}",
@@ -79,6 +94,8 @@ def oee_public(report: MachineReport, period: str) -> OeePublic:
         period=period,
         start=report.start,
         end=report.end,
+        until=report.period.until,
+        status=report.period.status,
         window_s=use.window_s,
         running_s=use.running_s,
         held_s=use.held_s,
@@ -95,24 +112,3 @@ def oee_public(report: MachineReport, period: str) -> OeePublic:
         quality=scores.quality,
         oee=scores.oee,
     )
-
-
-def csv_response(header: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if value is None else _cell(value) for value in row])
-    return Response(
-        content=buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def _cell(value: Any) -> Any:
-    text = value.isoformat() if hasattr(value, "isoformat") else value
-    # A cell starting with = + - @ would run as a formula in a spreadsheet; quote it as text.
-    if isinstance(text, str) and text[:1] in ("=", "+", "-", "@"):
-        return "'" + text
-    return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,7 @@ class MachinePracticePublic(BaseModel):
 
 
 class PracticeSessionPublic(SessionPublic):
+    order_reference: str | None = Field(description="the order's reference; null for practice")
     cycles: int
     cycle_s: float
     parts: int
@@ -49,6 +51,8 @@ class OeePublic(BaseModel):
     period: str
     start: datetime
     end: datetime
+    until: datetime = Field(description="counting stops here: now for the current period, its end for a past one")
+    status: Literal["past", "current", "future"] = Field(description="a future period is empty: nothing happened yet")
     window_s: float
     running_s: float
     held_s: float

@@ -188,7 +188,7 @@ class _AtMachine(InputModel):
 
 class CheckIn(_AtMachine):
     badge: Short | None = None
-    student_id: Id | None = None
+    student_id: Id | None = Field(default=None, description="masters only: a kiosk checks in by badge")
     order_id: Id | None = Field(default=None, description="none: practice outside a customer order")
 
     @model_validator(mode="after")
@@ -199,7 +199,7 @@ class CheckIn(_AtMachine):
 
 
 class CheckOut(_AtMachine):
-    pass
+    badge: Short | None = Field(default=None, description="the badge of the student checked in; a kiosk must give it")
 
 
 class SessionCreate(_AtMachine):
@@ -238,6 +238,13 @@ class ScrapCreate(_AtMachine):
     reason: Name
     inspected_by: Short
     ts: Ts | None = Field(default=None, description="when the parts were inspected; default now")
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="drawn once per declaration by the client: sent again, it returns the first declaration",
+    )
 
 
 class ScrapPublic(PublicModel):

@@ -56,7 +56,7 @@ async def test_machines_api(client: httpx.AsyncClient) -> None:
     assert one.json()["agent"] == AGENT
     missing = await client.get(f"/api/machines/{SITE}/nope")
     assert missing.status_code == 404
-    assert "nope" in missing.json()["detail"]
+    assert "nope" in missing.json()["detail"]["params"]["machine"]
     assert (await client.get("/openapi.json")).status_code == 401  # the API's map is for masters only
 
 

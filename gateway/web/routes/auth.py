@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.requests import Request
 
 from gateway import auth
+from gateway.records_errors import ForbiddenError, ThrottledError, UnauthorizedError
 from gateway.store.models import Machine
 from gateway.store.records import ApiToken, User
 from gateway.store.records_repo import find_machine
@@ -52,7 +53,7 @@ async def login(body: LoginIn, request: Request, response: Response, state: Stat
     now = state.now()
     done = await log_in(request, state, body.username, body.password)
     if done is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+        raise UnauthorizedError("login_failed")
     set_login_cookies(response, request, state, done)
     expires = now + timedelta(hours=state.settings.login_hours)
     return LoginOut(token=done.token, username=done.user.username, role=done.user.role, expires=expires)
@@ -79,9 +80,7 @@ async def change_password(body: PasswordChange, request: Request, who: AdminOrSt
     """Change your own password; your other page sessions end, this one goes on."""
     refusal = state.throttle.username_refusal(who.name, state.now().timestamp())
     if refusal is not None:  # a stolen session must not become a way to guess the password
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, "too many wrong passwords", {"Retry-After": str(refusal.retry_after_s)}
-        )
+        raise ThrottledError("too_many_logins", retry_after_s=refusal.retry_after_s)
 
     def change() -> bool:
         with state.transaction() as session:
@@ -96,7 +95,7 @@ async def change_password(body: PasswordChange, request: Request, who: AdminOrSt
 
     if not await state.passwords.run(change):
         state.throttle.username_failed(who.name, state.now().timestamp())
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong")
+        raise ForbiddenError("current_password_wrong")
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(DEVICE_COOKIE)  # its proof was made from the old password
     return response
@@ -117,7 +116,7 @@ def screen(
         machine = session.get(Machine, who.machine_id) if kiosk and who is not None else None
         target = "/" if machine is None else kiosk_path(machine)
     if who is None or row is None or not token.startswith(auth.TOKEN_PREFIX):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown, expired or revoked API token")
+        raise UnauthorizedError("token_invalid")
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     set_session_cookie(response, request, state, token, int((row.expires - state.now()).total_seconds()))
     return response

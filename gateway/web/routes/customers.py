@@ -18,7 +18,7 @@ CustomerId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.get("")
 def list_customers(who: Admin, state: StateDep) -> list[CustomerPublic]:
-    with state.transaction() as session:
+    with state.reading() as session:
         return [CustomerPublic.model_validate(c) for c in repo.list_customers(session=session)]
 
 
@@ -31,7 +31,7 @@ def create_customer(body: CustomerCreate, who: Admin, state: StateDep) -> Custom
 
 @router.get("/{customer_id}")
 def get_customer(customer_id: CustomerId, who: Admin, state: StateDep) -> CustomerPublic:
-    with state.transaction() as session:
+    with state.reading() as session:
         row = repo.get_row(session=session, model=Customer, row_id=customer_id, label="customer")
         return CustomerPublic.model_validate(row)
 

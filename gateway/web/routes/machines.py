@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel
 
+from gateway.records_errors import NotFoundError
 from gateway.web.deps import LiveDep
 
 router = APIRouter(prefix="/api/machines", tags=["machines"])
@@ -50,5 +51,5 @@ async def list_machines(live: LiveDep) -> list[dict[str, Any]]:
 async def get_machine(site: str, machine: str, live: LiveDep) -> dict[str, Any]:
     found = live.machine(site, machine)
     if found is None:
-        raise HTTPException(status_code=404, detail=f"no machine {machine!r} on site {site!r}")
+        raise NotFoundError("machine_unknown", machine=f"{site}/{machine}")
     return found

@@ -7,9 +7,10 @@ from fastapi.responses import Response
 
 from gateway.records_errors import NotFoundError
 from gateway.web.charts import series_chart
+from gateway.web.i18n import lang_of
 from gateway.web.page_data import board, order_detail
 from gateway.web.page_labels import page_labels
-from gateway.web.pages import lang_of, not_found, records, render, require
+from gateway.web.pages import not_found, records, render, require
 
 router = APIRouter(include_in_schema=False)
 READERS = ("admin", "viewer")

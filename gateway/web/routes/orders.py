@@ -21,7 +21,7 @@ OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 def list_orders(
     who: Admin, state: StateDep, order_status: Annotated[OrderStatus | None, Query(alias="status")] = None
 ) -> list[OrderPublic]:
-    with state.transaction() as session:
+    with state.reading() as session:
         return [OrderPublic.model_validate(o) for o in repo.list_orders(session=session, status=order_status)]
 
 
@@ -34,7 +34,7 @@ def create_order(body: OrderCreate, who: Admin, state: StateDep) -> OrderPublic:
 
 @router.get("/{order_id}")
 def get_order(order_id: OrderId, who: Admin, state: StateDep) -> OrderPublic:
-    with state.transaction() as session:
+    with state.reading() as session:
         return OrderPublic.model_validate(repo.get_row(session=session, model=Order, row_id=order_id, label="order"))
 
 
@@ -57,7 +57,7 @@ def delete_order(order_id: OrderId, who: Admin, state: StateDep) -> Response:
 @router.get("/{order_id}/progress")
 def order_progress(order_id: OrderId, who: Admin, state: StateDep) -> ProgressPublic:
     """Good = made − scrap; remaining; projected finish at the pace of the last cycles; late or on time."""
-    with state.transaction() as session:
+    with state.reading() as session:
         found = progress(session=session, order_id=order_id, now=state.now())
         due = session.get_one(Order, order_id).due
     return ProgressPublic(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from gateway.store import work_repo
 from gateway.web.guards import Admin, AtMachine, machine_for
@@ -14,15 +14,16 @@ from gateway.web.schemas import Id, ScrapCreate, ScrapPublic
 router = APIRouter(prefix="/api/scrap", tags=["scrap"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep) -> ScrapPublic:
-    """A kiosk declares at its machine; a master may name a machine or none."""
+@router.post("", status_code=status.HTTP_201_CREATED, responses={200: {"description": "the same declaration"}})
+def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep, response: Response) -> ScrapPublic:
+    """A kiosk declares at its machine; a master may name a machine or none. Sent again with the same
+    ``idempotency_key`` (a double click), it answers 200 with the first declaration and writes nothing."""
     now = state.now()
     with state.transaction() as session:
         machine = None
         if body.machine is not None or who.role == "kiosk":
             machine = machine_for(session, who, body.machine, body.site)
-        row = work_repo.declare_scrap(
+        row, created = work_repo.declare_scrap(
             session=session,
             who=who.name,
             order_id=body.order_id,
@@ -32,11 +33,14 @@ def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep) -> ScrapPu
             ts=body.ts or now,
             machine=machine,
             now=now,
+            key=body.idempotency_key,
         )
+        if not created:
+            response.status_code = status.HTTP_200_OK
         return ScrapPublic.model_validate(row)
 
 
 @router.get("")
 def list_scrap(who: Admin, state: StateDep, order_id: Annotated[Id | None, Query()] = None) -> list[ScrapPublic]:
-    with state.transaction() as session:
+    with state.reading() as session:
         return [ScrapPublic.model_validate(r) for r in work_repo.scrap_of(session=session, order_id=order_id)]

@@ -1,8 +1,9 @@
 """``/api/sessions``: check-in and check-out at a machine, masters' corrections; ``/api/cycles``: attribution.
 
-A kiosk checks students in and out at its own machine only. A session recorded
-after the fact, a correction and the assignment of an unattributed cycle are
-for masters, and audited.
+A kiosk checks students in and out at its own machine only, by badge only (it
+cannot name a student by id, nor end a session without the badge of the student
+in it). A session recorded after the fact, a correction and the assignment of
+an unattributed cycle are for masters, and audited.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
+from gateway.records_errors import ForbiddenError, InvalidError
 from gateway.store import records_repo as repo
 from gateway.store import work_repo
 from gateway.store.attribution_repo import unattributed
@@ -39,15 +41,19 @@ CycleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 DEFAULT_LOOKBACK = timedelta(days=30)
 
 
-@router.post("/check-in", status_code=status.HTTP_201_CREATED)
-def check_in(body: CheckIn, who: AtMachine, state: StateDep) -> SessionPublic:
+@router.post("/check-in", status_code=status.HTTP_201_CREATED, responses={200: {"description": "the same check-in"}})
+def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response) -> SessionPublic:
+    """Check a student in: a kiosk by badge only, a master by badge or id. The same check-in again (same
+    student, machine and order) answers 200 with the session already open."""
+    if who.role == "kiosk" and body.badge is None:
+        raise ForbiddenError("kiosk_badge_only")
     with state.transaction() as session:
         machine = machine_for(session, who, body.machine, body.site)
         student_id = body.student_id
         if body.badge is not None:
             student_id = repo.student_by_badge(session=session, badge=body.badge).id
         assert student_id is not None  # the schema asks for a badge or a student id
-        row = work_repo.check_in(
+        row, created = work_repo.check_in(
             session=session,
             who=who.name,
             machine=machine,
@@ -55,14 +61,23 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep) -> SessionPublic:
             order_id=body.order_id,
             at=state.now(),
         )
+        if not created:
+            response.status_code = status.HTTP_200_OK
         return session_public(row, {machine.id: repo.machine_key(machine)})
 
 
 @router.post("/check-out")
 def check_out(body: CheckOut, who: AtMachine, state: StateDep) -> SessionPublic:
+    """End the machine's session: a kiosk with the badge of the student in it. The same check-out again
+    answers with the session it ended (ended once)."""
+    if who.role == "kiosk" and body.badge is None:
+        raise InvalidError("badge_required")
     with state.transaction() as session:
         machine = machine_for(session, who, body.machine, body.site)
-        row = work_repo.check_out(session=session, who=who.name, machine=machine, at=state.now())
+        student_id = None if body.badge is None else repo.student_by_badge(session=session, badge=body.badge).id
+        row, _ = work_repo.check_out(
+            session=session, who=who.name, machine=machine, at=state.now(), student_id=student_id
+        )
         return session_public(row, {machine.id: repo.machine_key(machine)})
 
 
@@ -100,7 +115,7 @@ def list_sessions(
     student_id: Annotated[Id | None, Query()] = None,
     open_only: bool = False,
 ) -> list[SessionPublic]:
-    with state.transaction() as session:
+    with state.reading() as session:
         rows = work_repo.list_sessions(session=session, student_id=student_id, open_only=open_only)
         names = machine_names(session, {r.machine_id for r in rows})
         return [session_public(r, names) for r in rows]
@@ -117,7 +132,7 @@ def list_unattributed(
     now = state.now()
     until = until or now
     since = since or until - DEFAULT_LOOKBACK
-    with state.transaction() as session:
+    with state.reading() as session:
         found = unattributed(session=session, since=since, until=until)
     return [
         UnattributedCycle(

@@ -16,11 +16,11 @@ from gateway.live import LiveView, Subscription
 from gateway.web.deps import LiveDep
 from gateway.web.guards import credentials, current
 from gateway.web.header import header
-from gateway.web.i18n import LABELS, labels_for
+from gateway.web.i18n import LABELS, labels_for, lang_of
 from gateway.web.occupancy import Occupancy, enrich
 from gateway.web.origin import origin_allowed
 from gateway.web.page_labels import page_labels
-from gateway.web.pages import lang_of, records, who_is
+from gateway.web.pages import records, who_is
 
 router = APIRouter(tags=["status"])
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

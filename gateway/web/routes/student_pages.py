@@ -15,10 +15,11 @@ from gateway.auth import Principal
 from gateway.records_errors import NotFoundError
 from gateway.store.reports_repo import StudentLog, student_log
 from gateway.web.charts import series_chart
+from gateway.web.i18n import lang_of
 from gateway.web.log_pdf import log_pdf
 from gateway.web.page_data import student_cycles
 from gateway.web.page_labels import page_labels, trend_text
-from gateway.web.pages import Forbidden, lang_of, not_found, records, render, require
+from gateway.web.pages import Forbidden, not_found, records, render, require
 
 router = APIRouter(include_in_schema=False)
 MAX_ID = 2**31 - 1

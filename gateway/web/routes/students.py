@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from gateway.store import privacy
 from gateway.store import records_repo as repo
 from gateway.store.records import Student
 from gateway.store.reports_repo import student_log
+from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin, AdminOrStudent, own_student
+from gateway.web.i18n import lang_of
+from gateway.web.page_labels import page_labels
 from gateway.web.records_state import StateDep
-from gateway.web.records_views import csv_response, practice_public
+from gateway.web.records_views import machine_labels, practice_public
 from gateway.web.report_schemas import PracticeLogPublic
 from gateway.web.schemas import MAX_ID, StudentCreate, StudentDeleted, StudentPublic, StudentUpdate, Ts
 
@@ -24,7 +27,7 @@ Until = Annotated[Ts | None, Query(description="sessions starting before this ti
 
 @router.get("")
 def list_students(who: Admin, state: StateDep, active: bool | None = None) -> list[StudentPublic]:
-    with state.transaction() as session:
+    with state.reading() as session:
         return [StudentPublic.model_validate(s) for s in repo.list_students(session=session, active=active)]
 
 
@@ -37,7 +40,7 @@ def create_student(body: StudentCreate, who: Admin, state: StateDep) -> StudentP
 
 @router.get("/{student_id}")
 def get_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentPublic:
-    with state.transaction() as session:
+    with state.reading() as session:
         return StudentPublic.model_validate(
             repo.get_row(session=session, model=Student, row_id=student_id, label="student")
         )
@@ -64,7 +67,7 @@ def delete_student(student_id: StudentId, who: Admin, state: StateDep) -> Studen
 def export_student(student_id: StudentId, who: AdminOrStudent, state: StateDep) -> dict[str, Any]:
     """Everything held on the student, as JSON (for the student, their family or the school)."""
     own_student(who, student_id)
-    with state.transaction() as session:
+    with state.reading() as session:
         return privacy.export_student(session=session, student_id=student_id, now=state.now())
 
 
@@ -73,22 +76,46 @@ def practice_log(
     student_id: StudentId, who: AdminOrStudent, state: StateDep, since: Since = None, until: Until = None
 ) -> PracticeLogPublic:
     own_student(who, student_id)
-    with state.transaction() as session:
+    with state.reading() as session:
         found = student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
         return practice_public(found)
 
 
+SESSION_COLUMNS = (
+    Column("session", "N°", "No.", "int", only="raw"),
+    Column("machine", "Machine", "Machine", only="raw"),
+    Column("machine", "Machine", "Machine", only="sheet"),
+    Column("order", "Commande", "Order", "int", only="raw"),
+    Column("order", "Commande", "Order", only="sheet"),
+    Column("started", "Début", "Start", "time"),
+    Column("ended", "Fin", "End", "time"),
+    Column("cycles", "Cycles", "Cycles", "int"),
+    Column("cycle_s", "Temps de coupe", "Cutting time", "duration"),
+    Column("parts", "Pièces", "Parts", "int"),
+)
+
+
 @router.get("/{student_id}/practice-log.csv", response_class=Response)
 def practice_log_csv(
-    student_id: StudentId, who: AdminOrStudent, state: StateDep, since: Since = None, until: Until = None
+    student_id: StudentId,
+    who: AdminOrStudent,
+    state: StateDep,
+    request: Request,
+    *,
+    since: Since = None,
+    until: Until = None,
+    flavour: FormatQuery = "sheet",
 ) -> Response:
+    """The student's sessions: for a spreadsheet, or ``?format=raw`` for scripts."""
     own_student(who, student_id)
-    with state.transaction() as session:
-        log = practice_public(
-            student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
-        )
-    header = ["session", "machine", "order", "started", "ended", "cycles", "cycle_s", "parts"]
-    rows = [
-        [s.id, s.machine, s.order_id, s.started, s.ended, s.cycles, round(s.cycle_s, 1), s.parts] for s in log.sessions
-    ]
-    return csv_response(header, rows, f"practice-log-{student_id}.csv")
+    with state.reading() as session:
+        found = student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
+        labels = machine_labels(session, {r.machine_id for r in found.sessions})
+    practice = page_labels(lang_of(request))["practice"]
+    rows = []
+    for row in found.sessions:
+        tally = found.per_session[row.id]
+        place = [found.machines[row.machine_id], labels[row.machine_id]]
+        order = [row.order_id, found.order_reference(row) or practice]
+        rows.append([row.id, *place, *order, row.started, row.ended, tally.cycles, tally.cycle_s, tally.parts])
+    return csv_response(SESSION_COLUMNS, rows, f"practice-log-{student_id}.csv", sheet_of(request, state, flavour))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from gateway.domain.oee import counted
 from gateway.store.models import Machine
 from gateway.store.reports_repo import MachineReport, machine_report
 from gateway.web.pages import records, render, require
@@ -38,12 +39,13 @@ def week_label(day: date) -> str:
 def utilisation_page(request: Request) -> Response:
     require(request, "admin", "viewer")
     state = records(request)
-    today = state.now().astimezone(state.settings.zone()).date()
+    now = state.now()
+    today = now.astimezone(state.settings.zone()).date()
     monday = week_day(request.query_params.get("week"), today)
     start, end = window(state, "week", monday)
     with state.sessions() as session:
         machines = list(session.scalars(select(Machine).order_by(Machine.site, Machine.name)))
-        reports = [machine_report(session=session, machine=m, start=start, end=end) for m in machines]
+        reports = [machine_report(session=session, machine=m, start=start, end=end, now=now) for m in machines]
     context = {
         "reports": reports,
         "week": week_label(monday),
@@ -52,6 +54,7 @@ def utilisation_page(request: Request) -> Response:
         "totals": _totals(reports),
         "start": start,
         "end": end - timedelta(seconds=1),
+        "period": counted(start, end, now),
     }
     return render(request, "utilisation.html", context)
 

@@ -31,15 +31,20 @@ SESSIONS = [
     [
         ("mill", 10, 12, 1),
         ("mill", 130, 135, 2),
-        ("mill", 118, 121, 2),  # ended in Tom's session: the part was finished on his watch
+        ("mill", 118, 121, 1),  # two of its three minutes on Léa's watch: hers, though it ended in Tom's
+        ("mill", 119, 122, 2),  # two of three on Tom's
+        ("mill", 119, 121, 2),  # a tie goes to the later session, the one the part was finished in
         ("mill", 239, 241, 2),  # Tom checked out during the cycle: it started on his watch
+        ("mill", 235, 260, 2),  # Tom was there for 5 of its 25 minutes, nobody else: his
+        ("mill", 120, 120, 2),  # a cycle of no duration: the session open at its instant
+        ("mill", 240, 240, 2),  # ... or the one that ended at it
         ("mill", 250, 252, None),  # nobody checked in
         ("lathe", 600, 602, 3),  # open session
         ("lathe", 50, 55, None),  # before Inès arrived
         ("router", 10, 12, None),
     ],
 )
-def test_cycle_goes_to_the_session_at_its_source_time(
+def test_cycle_goes_to_the_session_open_for_most_of_it(
     machine: str, started: float, ended: float, expected: int | None
 ) -> None:
     session = attribute_cycle(SESSIONS, machine, started=at(started), ended=at(ended))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.domain.model import CycleFact
-from gateway.domain.oee import Span, StatePoint, categorise, oee, timeline, utilisation
+from gateway.domain.oee import Span, StatePoint, categorise, counted, oee, timeline, utilisation
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -80,3 +80,13 @@ def test_no_state_known_is_offline() -> None:
 )
 def test_categories(availability: str, execution: str | None, alarm: bool, category: str) -> None:
     assert categorise(StatePoint(T0, availability, execution, alarm)) == category
+
+
+@pytest.mark.parametrize(
+    ("now_h", "until_h", "status"),
+    [(-5, 0, "future"), (0, 0, "future"), (3, 3, "current"), (24, 24, "past"), (50, 24, "past")],
+)
+def test_a_period_is_counted_up_to_now_and_never_beyond_its_end(now_h: int, until_h: int, status: str) -> None:
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    period = counted(start, start + timedelta(hours=24), start + timedelta(hours=now_h))
+    assert (period.until, period.status) == (start + timedelta(hours=until_h), status)

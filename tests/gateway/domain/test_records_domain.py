@@ -30,8 +30,15 @@ def test_a_part_outside_any_cycle_goes_to_the_session_open_then() -> None:
     assert attribute_part([LEA, TOM], "mill", at(130)) is None
 
 
-def test_a_part_in_an_unattributed_cycle_still_finds_an_open_session() -> None:
-    assert attribute_part([LEA], "mill", at(30), cycles=[(at(-10), at(70), None)]) == LEA
+def test_a_part_stays_with_its_cycle_even_when_nobody_owns_the_cycle() -> None:
+    # Tom badged in at the very instant the cycle ended: the cycle is nobody's, and so is its part,
+    # although Tom's session covers the instant it was counted.
+    assert attribute_part([TOM], "mill", at(60), cycles=[(at(50), at(60), None)]) is None
+
+
+def test_a_part_counted_as_one_cycle_ends_and_the_next_starts_is_the_finished_cycles() -> None:
+    cycles = [(at(50), at(58), LEA), (at(58), at(66), TOM)]
+    assert attribute_part([LEA, TOM], "mill", at(58), cycles=cycles) == LEA
 
 
 def test_state_points_mark_fault_alarms_at_their_edges() -> None:

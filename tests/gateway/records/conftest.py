@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,10 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import gateway.store.records  # noqa: F401 - registers the records tables on Base
 from gateway import auth
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings
+from gateway.live import LiveView
 from gateway.records_settings import RecordsSection
 from gateway.store import db
 from gateway.store.models import Agent, Base, Cycle, Machine, PartCount, StateChange
+from gateway.web.app import create_app
 from gateway.web.records_api import include_records
+from gateway.web.services import Services
 
 PG_SERVER = os.environ.get("ATELIER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday
@@ -195,6 +200,25 @@ def build_app(engine: Engine, clock: Clock, settings: RecordsSection | None = No
     app = FastAPI()
     include_records(app, engine=engine, settings=settings or RecordsSection(timezone="UTC"), clock=clock)
     return app
+
+
+@asynccontextmanager
+async def site_client(
+    url: str, clock: Clock, records: RecordsSection | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole gateway app (pages included, no ingest) over the database at ``url``, on the test's clock."""
+    settings = GatewaySettings(
+        gateway=GatewaySection(id="t"), database=DatabaseSection(url=url), records=records or RecordsSection()
+    )
+    app = create_app(settings, Services(live=LiveView()))
+    app.state.records.clock = clock
+    try:
+        # A 500 comes back as a response, as a browser would see it, instead of raising in the test.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
+    finally:
+        app.state.records.close()
 
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:

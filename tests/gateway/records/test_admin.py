@@ -35,7 +35,7 @@ def test_create_admin_then_log_in(config_file: Path, engine: Engine, capsys: pyt
     assert user.password_hash.startswith("$argon2id$")
     assert auth.verify_password(user.password_hash, "atelier-2026")
     assert admin.create_admin(config_file, "roux", "another-one") == 1
-    assert "username 'roux' is taken" in capsys.readouterr().err
+    assert "Username 'roux' is taken" in capsys.readouterr().err
     assert admin.create_admin(config_file, "dupont", "short") == 1
     assert "at least 8 characters" in capsys.readouterr().err
 

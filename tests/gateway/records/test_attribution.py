@@ -44,7 +44,7 @@ async def test_late_and_out_of_order_cycles_land_on_the_session_open_at_their_so
     assert lea["sessions"][0]["parts"] == 2
 
 
-async def test_a_cycle_spanning_a_handover_goes_to_the_session_it_ended_in(world: World) -> None:
+async def test_a_cycle_spanning_a_handover_goes_to_the_session_it_ran_in_longest(world: World) -> None:
     w = world
     await _check_in(w, "mill", w.ids["student"], w.ids["order"], 0)
     await _check_out(w, "mill", 30)
@@ -67,7 +67,7 @@ async def test_overlapping_sessions_are_refused_and_nothing_is_written(world: Wo
     before = w.count(WorkSessionRecord), w.count(AuditEntry)
     taken = await w.call("POST", "/api/sessions/check-in", json={"machine": "mill", "student_id": tom["id"]})
     assert taken.status_code == 409
-    assert "already taken" in taken.json()["detail"]
+    assert taken.json()["detail"]["code"] == "machine_taken"
     backfill = {"machine": "mill", "student_id": tom["id"], "started": at(-30).isoformat(), "ended": at(5).isoformat()}
     overlap = await w.call("POST", "/api/sessions", json=backfill)
     assert overlap.status_code == 409

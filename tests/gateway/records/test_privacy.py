@@ -17,7 +17,7 @@ async def _lea_works(w: World) -> None:
     scrap = {"order_id": w.ids["order"], "quantity": 1, "reason": "burr", "inspected_by": "M. Roux"}
     await w.ok("POST", "/api/scrap", "kiosk", json=scrap)
     w.clock.now = at(30)
-    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={})
+    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={"badge": "B-LEA"})
 
 
 async def test_export_holds_everything_on_the_student(world: World) -> None:
@@ -93,7 +93,7 @@ async def test_a_deleted_students_id_leaves_no_trail_in_the_audit_log(world: Wor
     w.clock.now = at(40)
     await w.ok("POST", "/api/sessions/check-in", "kiosk", json={"badge": "B-LEA"})
     w.clock.now = at(50)
-    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={})
+    await w.ok("POST", "/api/sessions/check-out", "kiosk", json={"badge": "B-LEA"})
     with w.sessions() as session:
         moved = max(s.id for s in session.query(WorkSessionRecord))
     await w.ok("PATCH", f"/api/sessions/{moved}", json={"student_id": tom["id"]})

@@ -1,0 +1,199 @@
+"""The messages of the records errors, French first, English second, by stable code.
+
+A message names things as people know them: a machine by its label, an order by
+its reference, a student by first name and initial (only for callers who may
+see it; others read "a student"), a time in the school's zone. Never an
+internal id, never UTC. The codes and their parameters are the API's contract
+(``{"detail": {"code", "params", "message"}}``); a new error adds its code here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+DEFAULT_LANG = "fr"
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """Something a message names: programs get its ``key`` (an id, a bus name), people its ``label``.
+
+    ``personal``: a student's name, written only for callers who may see it (masters, the kiosk the
+    student stands at); others read "a student".
+    """
+
+    key: int | str
+    label: str
+    personal: bool = False
+
+
+_FR: dict[str, str] = {
+    # not found (404)
+    "customer_not_found": "Ce client n'existe pas.",
+    "order_not_found": "Cette commande n'existe pas.",
+    "student_not_found": "Cet élève n'existe pas.",
+    "work_session_not_found": "Cette séance n'existe pas.",
+    "cycle_not_found": "Ce cycle n'existe pas.",
+    "api_token_not_found": "Ce jeton n'existe pas.",
+    "badge_unknown": "Badge {badge} inconnu : demandez à un maître d'atelier de l'enregistrer.",
+    "machine_unknown": "La machine {machine} est inconnue (une machine apparaît quand son agent se connecte).",
+    # conflicts (409)
+    "machine_ambiguous": "La machine {machine} existe sur plusieurs sites ({sites}) : précisez le site.",
+    "machine_taken": "La machine {machine} est déjà occupée par {student} depuis le {since}.",
+    "session_overlap": "Cette séance chevauche celle de {student} sur {machine} (à partir du {since}).",
+    "student_busy": "{student} est déjà en poste sur {machine} depuis le {since} : terminez d'abord cette séance.",
+    "student_inactive": "{student} n'est plus actif dans l'atelier : voyez un maître d'atelier.",
+    "order_done": "La commande {order} est terminée : on ne peut plus y travailler.",
+    "order_cancelled": "La commande {order} est annulée : on ne peut plus y travailler.",
+    "nobody_checked_in": "Personne n'est en poste sur {machine}.",
+    "not_your_session": "Ce badge n'est pas celui de l'élève en poste sur {machine}.",
+    "cycle_other_machine": "Ce cycle a tourné sur une autre machine que cette séance.",
+    "customer_name_taken": "Un client nommé « {name} » existe déjà.",
+    "customer_has_orders": "Le client {customer} a encore {orders} commande(s) : supprimez-les ou déplacez-les.",
+    "order_reference_taken": "{customer} a déjà une commande {reference}.",
+    "order_has_work": "La commande {order} a des séances ou des rebuts : passez-la en « annulée » plutôt.",
+    "badge_taken": "Le badge {badge} est déjà attribué à {student}.",
+    "username_taken": "L'identifiant « {username} » est déjà pris.",
+    "idempotency_key_reused": "Cette déclaration a déjà été envoyée avec d'autres valeurs.",
+    "clash": "La modification entre en conflit avec une autre faite au même moment : réessayez.",
+    # invalid input (422)
+    "machine_required": "Indiquez la machine.",
+    "badge_required": "Passez votre badge.",
+    "kiosk_badge_only": "Au poste, un élève se signale par son badge uniquement.",
+    "session_ends_before_start": "Une séance doit finir après son début.",
+    "scrap_quantity": "La quantité de rebuts doit être positive ({quantity}).",
+    "date_out_of_range": "La date {date} est hors limites (2000 à 2099).",
+    "password_too_short": "Un mot de passe doit avoir au moins {min} caractères.",
+    "student_login_needs_student": "Un compte élève doit être rattaché à un élève.",
+    "admin_login_not_student": "Un compte de maître d'atelier ne peut pas être rattaché à un élève.",
+    "kiosk_token_needs_machine": "Un jeton de poste doit indiquer sa machine.",
+    "token_machine_only_kiosk": "Seul un jeton de poste est rattaché à une machine.",
+    # who may (401, 403)
+    "not_logged_in": "Connectez-vous (ou envoyez un jeton Bearer).",
+    "credentials_invalid": "Identifiants invalides ou expirés : reconnectez-vous.",
+    "role_forbidden": "Réservé à : {allowed}. Vous êtes connecté comme {role}.",
+    "own_log_only": "Un élève ne consulte que son propre carnet.",
+    "kiosk_other_machine": "Ce poste sert une autre machine.",
+    # logins (401, 403, 429, 503)
+    "login_failed": "Identifiant ou mot de passe incorrect.",
+    "token_invalid": "Ce jeton d'écran est inconnu, expiré ou révoqué : demandez-en un nouveau à un maître d'atelier.",
+    "current_password_wrong": "Le mot de passe actuel est faux.",
+    "too_many_logins": "Trop d'essais de connexion : réessayez dans {minutes} min.",
+    "password_work_busy": "Trop de connexions en même temps : réessayez dans quelques secondes.",
+    "own_login": "Vous ne pouvez pas désactiver votre propre compte : demandez à un autre maître d'atelier.",
+    "login_without_password": "Seul le compte d'un maître d'atelier ou d'un élève a un mot de passe.",
+    # the database (503)
+    "database_busy": "La base de données est occupée : réessayez dans un instant.",
+    # a plain message under a generic code
+    "invalid": "{text}",
+    "not_found": "{text}",
+    "conflict": "{text}",
+    "forbidden": "{text}",
+}
+
+_EN: dict[str, str] = {
+    "customer_not_found": "This customer does not exist.",
+    "order_not_found": "This order does not exist.",
+    "student_not_found": "This student does not exist.",
+    "work_session_not_found": "This session does not exist.",
+    "cycle_not_found": "This cycle does not exist.",
+    "api_token_not_found": "This token does not exist.",
+    "badge_unknown": "Unknown badge {badge}: ask a workshop master to register it.",
+    "machine_unknown": "Machine {machine} is unknown (a machine appears once its agent reports).",
+    "machine_ambiguous": "Machine {machine} exists on several sites ({sites}): give the site.",
+    "machine_taken": "Machine {machine} is already taken by {student} since {since}.",
+    "session_overlap": "This session overlaps {student}'s on {machine} (from {since}).",
+    "student_busy": "{student} is already checked in on {machine} since {since}: end that session first.",
+    "student_inactive": "{student} is no longer active in the workshop: see a workshop master.",
+    "order_done": "Order {order} is done: no more work can be booked on it.",
+    "order_cancelled": "Order {order} is cancelled: no more work can be booked on it.",
+    "nobody_checked_in": "Nobody is checked in on {machine}.",
+    "not_your_session": "This badge is not the one of the student checked in on {machine}.",
+    "cycle_other_machine": "This cycle ran on another machine than this session.",
+    "customer_name_taken": "A customer named '{name}' already exists.",
+    "customer_has_orders": "Customer {customer} still has {orders} order(s): delete or move them first.",
+    "order_reference_taken": "{customer} already has an order {reference}.",
+    "order_has_work": "Order {order} has work sessions or scrap: set it to cancelled instead of deleting it.",
+    "badge_taken": "Badge {badge} is already given to {student}.",
+    "username_taken": "Username '{username}' is taken.",
+    "idempotency_key_reused": "This declaration was already sent with other values.",
+    "clash": "The change clashes with another one made at the same time: try again.",
+    "machine_required": "Give the machine.",
+    "badge_required": "Scan your badge.",
+    "kiosk_badge_only": "At a kiosk, students identify themselves by badge only.",
+    "session_ends_before_start": "A session must end after it starts.",
+    "scrap_quantity": "A scrap quantity must be positive ({quantity}).",
+    "date_out_of_range": "Date {date} is out of range (2000 to 2099).",
+    "password_too_short": "A password needs at least {min} characters.",
+    "student_login_needs_student": "A student login needs the student it belongs to.",
+    "admin_login_not_student": "A master's login cannot belong to a student.",
+    "kiosk_token_needs_machine": "A kiosk token needs the machine it stands at.",
+    "token_machine_only_kiosk": "Only a kiosk token is bound to a machine.",
+    "not_logged_in": "Log in (or send a Bearer token).",
+    "credentials_invalid": "Invalid or expired credentials: log in again.",
+    "role_forbidden": "Only for: {allowed}. You are logged in as {role}.",
+    "own_log_only": "A student may read only their own practice log.",
+    "kiosk_other_machine": "This kiosk serves another machine.",
+    "login_failed": "Wrong username or password.",
+    "token_invalid": "This screen token is unknown, expired or revoked: ask a workshop master for a new one.",
+    "current_password_wrong": "The current password is wrong.",
+    "too_many_logins": "Too many login attempts: try again in {minutes} min.",
+    "password_work_busy": "Too many logins at once: try again in a few seconds.",
+    "own_login": "You cannot disable your own login: ask another master.",
+    "login_without_password": "Only a master's or a student's login has a password.",
+    "database_busy": "The database is busy: try again in a moment.",
+    "invalid": "{text}",
+    "not_found": "{text}",
+    "conflict": "{text}",
+    "forbidden": "{text}",
+}
+
+MESSAGES: dict[str, dict[str, str]] = {"fr": _FR, "en": _EN}
+
+_WORDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "someone": "un élève",
+        "time": "%d/%m à %H:%M",
+        "or": " ou ",
+        "admin": "maître d'atelier",
+        "kiosk": "poste de machine",
+        "viewer": "écran d'atelier",
+        "student": "élève",
+    },
+    "en": {
+        "someone": "a student",
+        "time": "%d/%m %H:%M",
+        "or": " or ",
+        "admin": "workshop master",
+        "kiosk": "machine kiosk",
+        "viewer": "workshop screen",
+        "student": "student",
+    },
+}
+
+
+def render(code: str, params: dict[str, Any], *, lang: str, zone: tzinfo, names: bool) -> str:
+    """The message of ``code`` in ``lang`` (French when unknown); ``names``: the caller may read student names."""
+    lang = lang if lang in MESSAGES else DEFAULT_LANG
+    words = _WORDS[lang]
+    shown = {key: _shown(key, value, words, zone, names) for key, value in params.items()}
+    template = MESSAGES[lang].get(code, code)
+    try:
+        return template.format_map(shown)
+    except (KeyError, IndexError, ValueError):
+        return code
+
+
+def _shown(key: str, value: Any, words: dict[str, str], zone: tzinfo, names: bool) -> str:
+    if isinstance(value, Named):
+        return value.label if names or not value.personal else words["someone"]
+    if value is None:
+        return words["someone"] if key == "student" else "—"
+    if isinstance(value, datetime):
+        return value.astimezone(zone).strftime(words["time"])
+    if key in ("role", "allowed"):
+        roles = value if isinstance(value, list | tuple) else [value]
+        return words["or"].join(words.get(str(r), str(r)) for r in roles)
+    return str(value)
