@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "atelier/v1"
@@ -27,6 +27,9 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _ID_RE = re.compile(ID_PATTERN)
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+# Escapes a string on the bus may not carry: NUL (PostgreSQL text refuses it) and lone UTF-16 surrogates
+# (no UTF-8 encoding exists for them). Looked for only when the raw payload holds such an escape.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class ContractError(ValueError):
@@ -70,6 +73,18 @@ class Severity(StrEnum):
     INFO = "info"
 
 
+def _utc_representable(value: datetime) -> datetime:
+    # 0001-01-01T00:00+14:00 is aware and valid, yet has no UTC equivalent: the store would fail on it.
+    try:
+        value.astimezone(UTC)
+    except OverflowError as err:
+        raise ValueError("time out of range once converted to UTC") from err
+    return value
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -109,7 +124,7 @@ class _Envelope(_Frozen):
     # ``schema`` shadows a BaseModel attribute, hence the alias.
     schema_version: Literal[1] = Field(default=1, alias="schema")
     agent: Identifier
-    ts: AwareDatetime
+    ts: UtcTime
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -157,7 +172,7 @@ class CycleEnded(_MachineEnvelope):
     type: Literal["cycle_ended"] = "cycle_ended"
     program: str | None
     kind: CycleKind = CycleKind.CYCLE
-    started: AwareDatetime
+    started: UtcTime
     duration_s: float = Field(ge=0)
     held_s: float = Field(ge=0, description="time in feed hold or interrupted inside the cycle")
     parts: int = Field(ge=0, le=INT64_MAX)
@@ -304,22 +319,82 @@ def encode(message: Message) -> bytes:
 
 
 def decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
-    """Parse and validate one MQTT message; raise ContractError with a readable reason."""
+    """Parse and validate one MQTT message; raise ContractError with a readable reason.
+
+    Whatever the bytes and the topic, ContractError is the only exception that leaves: the gateway
+    dead-letters on it, and anything else would be a message that stops ingest.
+    """
+    try:
+        return _decode(topic, payload)
+    except ContractError:
+        raise
+    except Exception as err:  # a parser or validator failing in a way not foreseen below: still the payload's fault
+        raise ContractError(f"payload cannot be read: {type(err).__name__}: {str(err)[:200]}") from err
+
+
+def _decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
     parsed = parse_topic(topic)
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(payload)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}")
-    try:
-        raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ContractError(f"payload is not valid JSON: {err}") from err
+    raw = _parse_json(payload)
     if not isinstance(raw, dict):
         raise ContractError("payload is not a JSON object")
     schema = raw.get("schema")
-    if schema != SCHEMA_VERSION:
-        raise ContractError(f"unsupported schema version {schema!r} (this gateway reads {SCHEMA_VERSION})")
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        raise ContractError(f"unsupported schema version {_short(schema)} (this gateway reads {SCHEMA_VERSION})")
+    if _SUSPECT_ESCAPE.search(payload):
+        _check_strings(raw)
     message = _validate(parsed, raw)
     _check_consistent(topic, parsed, message)
     return parsed, message
+
+
+def _parse_json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except ContractError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ContractError(f"payload is not valid JSON: {err}") from err
+    except RecursionError as err:
+        raise ContractError("payload nests too deeply to be a contract message") from err
+    except ValueError as err:  # an integer of thousands of digits: Python refuses to convert it
+        raise ContractError(f"payload holds a number out of range: {str(err)[:120]}") from err
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ContractError(f"payload holds {name}, which JSON does not allow")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ContractError(f"payload holds the number {text[:40]}, beyond the range of a float")
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    """Refuse NUL and lone surrogates anywhere in the payload (keys and values)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\0" in item:
+                raise ContractError("payload holds a NUL character in a string")
+            try:
+                item.encode()
+            except UnicodeEncodeError as err:
+                raise ContractError("payload holds a lone UTF-16 surrogate in a string") from err
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text[:40]
 
 
 def _validate(parsed: Topic, raw: dict[str, Any]) -> Message:
