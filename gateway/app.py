@@ -90,8 +90,16 @@ def _build_services(settings: config.GatewaySettings, engine: Engine) -> Service
     projector.load()
     live = LiveView()
     with sessions() as session:
-        live.load(restore.machine_views(session=session, now=datetime.now(UTC)))
-        tracker = restore.gap_tracker(session=session, timeout_s=settings.ingest.gap_timeout_s, now=time.monotonic())
+        live.load(
+            restore.machine_views(session=session, now=datetime.now(UTC)),
+            restore.agents_online(session=session),
+        )
+        tracker = restore.gap_tracker(
+            session=session,
+            timeout_s=settings.ingest.gap_timeout_s,
+            now=time.monotonic(),
+            max_span=settings.ingest.replay_max_span,
+        )
     sink = _influx_sink(settings)
     observers = [] if sink is None else [sink.observe]
     ingest = Ingest(settings=settings, projector=projector, live=live, tracker=tracker, observers=observers)

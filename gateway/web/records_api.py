@@ -20,7 +20,7 @@ from gateway.records_errors import ConflictError, InvalidError, NotFoundError, R
 from gateway.records_settings import RecordsSection
 from gateway.web.guards import machine_state_reader
 from gateway.web.records_state import RecordsState, utc_now
-from gateway.web.routes import auth, customers, orders, reports, scrap, sessions, students
+from gateway.web.routes import auth, customers, machine_moves, orders, reports, scrap, sessions, students
 
 _STATUS = {NotFoundError: 404, ConflictError: 409, InvalidError: 422}
 # For the routers of machine state (``/api/machines``, the status page and its WebSocket): admin and viewer,
@@ -52,6 +52,7 @@ def include_records(
         scrap.router,
         reports.router,
         reports.retention_router,
+        machine_moves.router,
     ):
         app.include_router(router)
     app.add_exception_handler(RecordsError, _records_error)
