@@ -133,3 +133,34 @@ def test_64_bit_seqs_and_counters_are_stored(store: str, tmp_path: Path, request
             assert conn.execute(text("SELECT max(seq) FROM messages")).scalar_one() == big + 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_0004_bounds_the_dead_letters_already_stored(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import hashlib
+
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path}/gateway.db" if store == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = db.make_engine(url)
+    config = db.alembic_config()
+    whole = bytes(range(256)) * 4096  # 1 MiB, as dead letters could hold before
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0003")
+            connection.execute(
+                text("INSERT INTO dead_letters (received_at, topic, payload, reason) VALUES (:at, 't', :p, 'r')"),
+                {"at": datetime(2026, 11, 25, tzinfo=UTC), "p": whole},
+            )
+        db.upgrade(url, engine=engine)
+        with engine.connect() as connection:
+            payload, size, digest = connection.execute(
+                text("SELECT payload, payload_size, payload_sha256 FROM dead_letters")
+            ).one()
+        assert (bytes(payload), size, digest) == (whole[:4096], len(whole), hashlib.sha256(whole).hexdigest())
+        assert_schema_matches_models(engine)
+    finally:
+        engine.dispose()
