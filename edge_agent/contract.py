@@ -27,6 +27,11 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _ID_RE = re.compile(ID_PATTERN)
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+# Bounds every string and list on the bus already had in practice (a program name comes from the state, an
+# alarm code from an Alarm): written out so that nothing longer reaches a store column or a page.
+Program = Annotated[str, Field(max_length=256)]
+AlarmCode = Annotated[str, Field(min_length=1, max_length=64)]
+MAX_MACHINES_PER_AGENT = 256
 # Escapes a string on the bus may not carry: NUL (PostgreSQL text refuses it) and lone UTF-16 surrogates
 # (no UTF-8 encoding exists for them). Looked for only when the raw payload holds such an escape.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -101,7 +106,7 @@ class MachineState(_Frozen):
     availability: Availability = Availability.UNAVAILABLE
     execution: Execution | None = None
     mode: Mode | None = None
-    program: str | None = Field(default=None, max_length=256)
+    program: Program | None = None
     line: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     part_count: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     tool: str | None = Field(default=None, max_length=64)
@@ -162,7 +167,7 @@ class StateChanged(_MachineEnvelope):
 
 class CycleStarted(_MachineEnvelope):
     type: Literal["cycle_started"] = "cycle_started"
-    program: str | None
+    program: Program | None
     kind: CycleKind = CycleKind.CYCLE
 
 
@@ -170,7 +175,7 @@ class CycleEnded(_MachineEnvelope):
     """``ts`` is the end of the cycle; ``started`` its start, both source times."""
 
     type: Literal["cycle_ended"] = "cycle_ended"
-    program: str | None
+    program: Program | None
     kind: CycleKind = CycleKind.CYCLE
     started: UtcTime
     duration_s: float = Field(ge=0)
@@ -185,7 +190,7 @@ class PartCounted(_MachineEnvelope):
     counter: int | None = Field(
         ge=INT64_MIN, le=INT64_MAX, description="the control's own counter after counting, if any"
     )
-    program: str | None
+    program: Program | None
 
 
 class AlarmRaised(_MachineEnvelope):
@@ -195,13 +200,13 @@ class AlarmRaised(_MachineEnvelope):
 
 class AlarmCleared(_MachineEnvelope):
     type: Literal["alarm_cleared"] = "alarm_cleared"
-    code: str
+    code: AlarmCode
 
 
 class ProgramChanged(_MachineEnvelope):
     type: Literal["program_changed"] = "program_changed"
-    program: str | None
-    previous: str | None
+    program: Program | None
+    previous: Program | None
 
 
 Event = Annotated[
@@ -229,11 +234,11 @@ class AgentStatus(_Envelope):
     """Retained presence of an agent. Not numbered: the Last Will is fixed at connect time."""
 
     status: Literal["online", "offline"]
-    version: str = ""
-    machines: tuple[Identifier, ...] = ()
+    version: str = Field(default="", max_length=64)
+    machines: tuple[Identifier, ...] = Field(default=(), max_length=MAX_MACHINES_PER_AGENT)
     site: Identifier | None = None
     # Conditions the agent cannot fix itself, e.g. "outbox_over_budget".
-    alarms: tuple[str, ...] = ()
+    alarms: tuple[Annotated[str, Field(max_length=64)], ...] = Field(default=(), max_length=32)
 
 
 class ReplayRequest(_Envelope):
@@ -241,7 +246,7 @@ class ReplayRequest(_Envelope):
 
     first: int = Field(ge=1, le=INT64_MAX)
     last: int = Field(ge=1, le=INT64_MAX)
-    requester: str = ""
+    requester: str = Field(default="", max_length=128)
 
 
 SequencedMessage = StateMessage | EventMessage

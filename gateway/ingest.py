@@ -66,6 +66,7 @@ class Ingest:
         self.batches = 0
         self.last_batch_at = monotonic()
         self._waiting_since: float | None = None  # a batch taken and not committed yet, since then
+        self._in_hand = 0  # messages of that batch
         self._stall_reported = False
         self.last_error = ""  # why the batch in hand is not committed yet, for /healthz
         self._replays_sent: deque[float] = deque()
@@ -80,6 +81,11 @@ class Ingest:
     @property
     def queued(self) -> int:
         return len(self._inbox)
+
+    @property
+    def waiting(self) -> int:
+        """Messages received and not committed yet: the batch in hand and the queue behind it."""
+        return self._in_hand + len(self._inbox)
 
     @property
     def healthy(self) -> bool:
@@ -136,6 +142,7 @@ class Ingest:
 
     async def _process(self, batch: list[Received]) -> None:
         started = self._waiting_since = self._monotonic()
+        self._in_hand = len(batch)
         outcome = await self._commit(batch)
         if outcome is None:
             return  # stopping with the store down: nothing acknowledged, the broker keeps it all
@@ -144,7 +151,7 @@ class Ingest:
             consumer.ack_all(batch)
         self.batches += 1
         self.last_batch_at = self._monotonic()
-        self._waiting_since, self.last_error = None, ""
+        self._waiting_since, self._in_hand, self.last_error = None, 0, ""
         self.stats.committed(outcome, self.last_batch_at - started)
         try:
             self._live.apply(outcome.accepted)
@@ -212,7 +219,7 @@ class Ingest:
                 self.stats.stalls += 1
                 logger.error(
                     "ingest stalled: %d messages wait, nothing committed for %.0f s (%s)",
-                    self.queued,
+                    self.waiting,
                     waited,
                     self.last_error or "the batch in hand is still being written",
                 )

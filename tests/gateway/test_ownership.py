@@ -6,6 +6,7 @@ local PostgreSQL (where the machines a batch names are read with FOR UPDATE).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -195,9 +196,10 @@ def _session(store: Store) -> Any:
 
 def test_a_refused_claim_keeps_the_payload_bounded(store: Store) -> None:
     with_two_agents(store)
-    big = status(ATTACKER, LATHE, MILL).model_copy(update={"version": "v" * 5000})
-    store.projector.apply([received(c.agent_topic(SITE, ATTACKER, "status"), c.encode(big))], gaps=store.gaps)
-    assert store.rows("SELECT version FROM agents WHERE name = :n", n=ATTACKER) == [("v" * 64,)]
-    ((payload, size),) = store.rows("SELECT payload, payload_size FROM dead_letters")
-    assert len(bytes(payload)) == 4096
-    assert size == len(c.encode(big))
+    many = tuple(f"m{n:03d}-" + "x" * 55 for n in range(200))  # a 13 KiB status: stored as its first 4 KiB
+    big = status(ATTACKER, LATHE, MILL, *many)
+    outcome = store.projector.apply([received(c.agent_topic(SITE, ATTACKER, "status"), c.encode(big))], gaps=store.gaps)
+    assert outcome.claims_refused == 1
+    ((payload, size, digest),) = store.rows("SELECT payload, payload_size, payload_sha256 FROM dead_letters")
+    assert bytes(payload) == c.encode(big)[:4096]
+    assert (size, digest) == (len(c.encode(big)), hashlib.sha256(c.encode(big)).hexdigest())

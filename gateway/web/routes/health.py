@@ -97,5 +97,5 @@ def _ingest_detail(services: Services) -> str:
     waited = ingest.stalled_for()
     if waited is not None:
         why = ingest.last_error or "the batch in hand is still being written"
-        return f"ingest stalled: messages wait, nothing committed for {waited:.0f} s ({why})"
+        return f"ingest stalled: {ingest.waiting} messages wait, nothing committed for {waited:.0f} s ({why})"
     return "running"
