@@ -461,7 +461,8 @@ class Projector:
         reason = (
             f"seq {message.seq} of agent {message.agent!r} is already stored for another message "
             f"({stamp[0]} at {stamp[1].isoformat()}): the agent's outbox was reset (state_dir wiped, or a "
-            "new PC); give the agent a new [agent] id so that its numbering starts afresh"
+            "new PC); give the agent a new [agent] id so that its numbering starts afresh, and move its "
+            "machines to that id with 'atelier gateway move-machine'"
         )
         if (site, message.agent) not in self._reuse_reported:  # once per agent, not once per message
             self._reuse_reported.add((site, message.agent))

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from atelier.broker import free_port
+from atelier.broker import broker_settings, free_port
 from atelier.bus_security import AgentAccount, acl
 from edge_agent.config import BrokerSection
-from edge_agent.contract import agent_topic, machine_topic
+from edge_agent.contract import MAX_PAYLOAD_BYTES, agent_topic, machine_topic
 from edge_agent.outbox import Outbox
 from edge_agent.publisher import Publisher
 from tests.edge_agent.mqtt_probe import eventually
@@ -205,3 +205,11 @@ async def test_a_refused_topic_is_held_back_then_offered_again(secure_broker: Se
             assert publisher.stats.mqtt_reconnects == 0
     finally:
         outbox.close()
+
+
+def test_the_shipped_settings_cap_packets_at_the_contracts_limit_and_the_guide_shows_them() -> None:
+    settings = broker_settings(data_dir="/var/lib/mosquitto", user="mosquitto")
+    assert f"\nmax_packet_size {MAX_PAYLOAD_BYTES + 1024}\n" in settings
+    assert "message_size_limit" not in settings
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "broker.md").read_text()
+    assert settings in guide, "docs/broker.md shows the settings atelier/broker.py ships"
