@@ -151,9 +151,7 @@ class Projector:
         reason = f"could not be stored: {type(failure).__name__}: {first_line}"
         logger.error("message isolated as the cause of a failing batch topic=%r: %s", item.topic, reason)
         with self._sessions.begin() as session:
-            repo.record_dead_letter(
-                session=session, topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
-            )
+            _record_dead_letter(session, item, reason)
         return BatchOutcome(dead_letters=1)
 
     def _apply(self, decoded: list[_Entry], gaps: Gaps, *, guarded: bool) -> BatchOutcome:
@@ -322,13 +320,7 @@ class Projector:
             owner = self._agent_name(work.session, owned[1])
             reason = ownership.foreign_claim(site=site, machine=name, owner=owner, claimant=agent.name)
             self._report_foreign(site, name, agent.name, reason)
-            repo.record_dead_letter(
-                session=work.session,
-                topic=item.topic,
-                payload=item.payload,
-                reason=reason,
-                received_at=item.received_at,
-            )
+            _record_dead_letter(work.session, item, reason)
             work.outcome.claims_refused += 1
 
     def _owned(
@@ -467,26 +459,24 @@ class Projector:
         if (site, message.agent) not in self._reuse_reported:  # once per agent, not once per message
             self._reuse_reported.add((site, message.agent))
             logger.error("agent %r of site %r reuses sequence numbers: %s", message.agent, site, reason)
-        repo.record_dead_letter(
-            session=work.session, topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
-        )
+        _record_dead_letter(work.session, item, reason)
         work.outcome.dead_letters += 1
 
     def _dead_letter(self, work: _Work, item: Received, reason: str) -> None:
         logger.warning("dead letter topic=%r reason=%r", item.topic, reason)
         if work.writer is None:
-            repo.record_dead_letter(
-                session=work.session,
-                topic=item.topic,
-                payload=item.payload,
-                reason=reason,
-                received_at=item.received_at,
-            )
+            _record_dead_letter(work.session, item, reason)
         else:
             work.writer.add_dead_letter(
                 topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
             )
         work.outcome.dead_letters += 1
+
+
+def _record_dead_letter(session: Session, item: Received, reason: str) -> None:
+    repo.record_dead_letter(
+        session=session, topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
+    )
 
 
 def _project(session: Session, machine_id: int, agent_id: int, message: contract.SequencedMessage) -> None:

@@ -29,6 +29,7 @@ from gateway.store import db
 from tests.gateway.conftest import RunningGateway
 from tests.gateway.helpers import AGENT, MACHINE, SITE, Publisher, birth, count, rows, state, until
 from tests.gateway.prometheus_text import Scrape, parse
+from tests.gateway.test_ingest import now_cycle
 
 OTHER_AGENT, OTHER_MACHINE = "pc-2", "lathe-2"
 EVENT = c.machine_topic(SITE, MACHINE, "event")
@@ -113,22 +114,6 @@ CORPUS: list[tuple[str, str, bytes, str]] = [
 ]
 
 
-def cycle(seq: int) -> c.CycleEnded:
-    ended = datetime.now(UTC)
-    return c.CycleEnded(
-        agent=AGENT,
-        machine=MACHINE,
-        seq=seq,
-        ts=ended,
-        program="P1",
-        started=ended - timedelta(seconds=84),
-        duration_s=84.0,
-        held_s=0.0,
-        parts=1,
-        outcome=c.CycleOutcome.COMPLETED,
-    )
-
-
 async def scrape(gw: RunningGateway) -> Scrape:
     async with httpx.AsyncClient(base_url=gw.base_url) as client:
         return parse((await client.get("/metrics")).text)
@@ -150,7 +135,7 @@ async def test_a_hostile_corpus_is_dead_lettered_and_a_genuine_cycle_follows_wit
     for _, topic, payload, _ in CORPUS:
         publisher.raw(topic, payload)
     sent = time.monotonic()
-    publisher.send(cycle(2))
+    publisher.send(now_cycle(2))
     await until(lambda: count(gateway.db_path, "cycles") == 1, timeout_s=2.0, what="the genuine cycle within 2 s")
     stored_after = time.monotonic() - sent
     letters = await until(
@@ -230,7 +215,7 @@ async def test_a_stalled_store_turns_healthz_503_and_is_counted(
     blocker = sqlite3.connect(gw.db_path, timeout=10, isolation_level=None)
     try:
         blocker.execute("BEGIN IMMEDIATE")
-        publisher.send(cycle(2))
+        publisher.send(now_cycle(2))
         response = await until(
             lambda: (r := httpx.get(f"{gw.base_url}/healthz")).status_code == 503 and r,
             timeout_s=10,
