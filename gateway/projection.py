@@ -23,7 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,11 +54,21 @@ SEQUENCED_TYPES = (contract.StateMessage, *contract.EVENT_TYPES)
 MACHINE_TYPES = (*SEQUENCED_TYPES, contract.Telemetry)
 
 
+_STORE_FAILURES = (
+    OperationalError,  # locked, disk full, read-only file, server gone, deadlock, statement timeout
+    InterfaceError,
+    InternalError,  # e.g. a read-only PostgreSQL standby
+    ProgrammingError,  # schema or privileges not what the code expects: values are always bound parameters
+    NotSupportedError,
+    DisconnectionError,
+    PoolTimeoutError,
+)
+
+
 def store_unwell(err: BaseException) -> bool:
-    """A failure of the store itself (locked, disk full, server gone): no message's fault, retry the batch."""
-    if isinstance(err, OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError):
-        return True
-    return isinstance(err, DBAPIError) and err.connection_invalidated
+    """A failure of the store itself: no message's fault, retry the batch. A message's own are the DBAPI's
+    data-dependent errors (IntegrityError, DataError) and any exception from outside the database."""
+    return isinstance(err, _STORE_FAILURES) or (isinstance(err, DBAPIError) and err.connection_invalidated)
 
 
 @dataclass(frozen=True, slots=True)

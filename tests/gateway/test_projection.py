@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from edge_agent import contract as c
 from gateway.gaps import Gaps, GapTracker
 from gateway.mqtt_consumer import Received
-from gateway.projection import Projector
+from gateway.projection import Projector, store_unwell
 from gateway.store import db, repo
 from tests.gateway.helpers import AGENT, MACHINE, SITE, T0, birth, changed, count, part, rows, state
 
@@ -311,3 +312,19 @@ def test_any_exception_class_dead_letters_only_the_message_it_came_from(
     ((reason,),) = rows(db_path, "SELECT reason FROM dead_letters")
     assert reason.startswith(f"could not be stored: {failure.__name__}")
     assert rows(db_path, "SELECT seq FROM part_counts ORDER BY seq") == [(1,), (2,)]
+
+
+@pytest.mark.parametrize(
+    ("error", "unwell"),
+    [
+        (sa_exc.OperationalError("INSERT", {}, Exception("database is locked")), True),
+        (sa_exc.ProgrammingError("INSERT", {}, Exception("permission denied for table messages")), True),
+        (sa_exc.InternalError("INSERT", {}, Exception("cannot execute INSERT in a read-only transaction")), True),
+        (sa_exc.IntegrityError("INSERT", {}, Exception("NOT NULL constraint failed")), False),
+        (sa_exc.DataError("INSERT", {}, Exception("value too long for type character varying(256)")), False),
+        (RecursionError("maximum recursion depth exceeded"), False),
+    ],
+    ids=["locked", "privileges", "read-only", "constraint", "data", "python"],
+)
+def test_only_the_stores_own_failures_hold_a_batch_back(error: Exception, unwell: bool) -> None:
+    assert store_unwell(error) is unwell
