@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_agent.contract import MAX_PAYLOAD_BYTES
+
 BROKER_SETTINGS = """\
 # Atelier broker settings: keep what was accepted, never drop queued QoS 1 messages.
 persistence true
@@ -31,11 +33,25 @@ autosave_on_changes false
 max_queued_messages 100000000
 max_queued_bytes 0
 max_inflight_messages 0
-max_packet_size 1048576
+# The contract's payload limit (64 KiB) plus room for the topic and headers: a bigger packet is refused at the
+# door and its sender disconnected ("Packet too large"), before any client buffers it.
+max_packet_size {packet_limit}
 persistent_client_expiration 14d
 # Started as root, mosquitto would drop to the 'mosquitto' user and could not write data_dir.
 user {user}
 """
+
+# Room for the fixed header, the topic (atelier/v1/{site}/{machine}/telemetry is under 160 bytes) and
+# MQTT 5 properties around a payload at the limit.
+PACKET_OVERHEAD_BYTES = 1024
+
+
+def broker_settings(*, data_dir: str | Path, user: str) -> str:
+    """The settings part of mosquitto.conf. ``max_packet_size`` and not ``message_size_limit``: mosquitto 2.0.11
+    deprecates the latter and, unlike its manual says, disconnects with "Protocol error" instead of refusing
+    the one message; a payload between the two limits reaches the gateway, which dead-letters it with why."""
+    return BROKER_SETTINGS.format(data_dir=data_dir, user=user, packet_limit=MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES)
+
 
 LISTENER = """\
 listener {port} {host}
@@ -109,7 +125,7 @@ class Broker:
         return self.data_dir / "mosquitto.log"
 
     def write_config(self) -> Path:
-        text = BROKER_SETTINGS.format(data_dir=self.data_dir, user=getpass.getuser()) + LISTENER.format(
+        text = broker_settings(data_dir=self.data_dir, user=getpass.getuser()) + LISTENER.format(
             port=self.port, host=self.host
         )
         self.config_path.write_text(text + self.extra_config)

@@ -113,7 +113,7 @@ def write_broker_files(
     port: int = 8883,
 ) -> dict[str, str]:
     """Write acl, passwd, credentials.txt and atelier.conf into ``out_dir``; return the new passwords."""
-    from atelier.broker import BROKER_SETTINGS
+    from atelier.broker import broker_settings
 
     out_dir.mkdir(parents=True, exist_ok=True)
     credentials = {user: new_password() for user in [a.agent for a in agents] + gateways}
@@ -123,7 +123,7 @@ def write_broker_files(
     secret.touch(mode=0o600)
     secret.write_text("".join(f"{user} {password}\n" for user, password in credentials.items()))
     ca_file, cert_file, key_file = tls
-    settings = BROKER_SETTINGS.format(data_dir="/var/lib/mosquitto", user="mosquitto")
+    settings = broker_settings(data_dir="/var/lib/mosquitto", user="mosquitto")
     listener = tls_listener(
         host=host,
         port=port,

@@ -68,6 +68,8 @@ def _gateway_admin(args: argparse.Namespace) -> int:
             return admin.import_orders(args.config, args.csv)
         case "backup":
             return admin.backup(args.config, args.destination)
+        case "move-machine":
+            return admin.move_machine(args.config, args.site, args.machine, args.agent)
         case _:
             return admin.purge(args.config)
 
@@ -106,6 +108,45 @@ def _config_option(parser: argparse.ArgumentParser, default: Path) -> None:
     parser.add_argument("-c", "--config", type=Path, default=default, help=f"configuration file (default {default})")
 
 
+def _gateway_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gateway = commands.add_parser("gateway", help="the gateway next to the broker").add_subparsers(
+        dest="gateway_command", required=True, metavar="ACTION"
+    )
+    _add(gateway, "run", "run the gateway daemon (ingest, API and pages)", _gateway_run, DEFAULT_GATEWAY_CONFIG)
+    _add(gateway, "check", "validate the configuration", _gateway_check, DEFAULT_GATEWAY_CONFIG)
+    first = _add(gateway, "create-admin", "create a master's admin login", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
+    first.add_argument("username")
+    first.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (scripts); default: asked twice on the terminal",
+    )
+    for name, what in (("import-students", "students"), ("import-orders", "orders")):
+        importer = _add(
+            gateway, name, f"import {what} from CSV, all or nothing", _gateway_admin, DEFAULT_GATEWAY_CONFIG
+        )
+        importer.add_argument("csv", type=Path)
+    backup = _add(gateway, "backup", "back up the database to a new file", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
+    backup.add_argument("destination", type=Path)
+    _add(
+        gateway,
+        "purge",
+        "apply the retention settings (practice logs, dead letters)",
+        _gateway_admin,
+        DEFAULT_GATEWAY_CONFIG,
+    )
+    move = _add(
+        gateway,
+        "move-machine",
+        "give a machine to another agent (it moved to another PC); audited",
+        _gateway_admin,
+        DEFAULT_GATEWAY_CONFIG,
+    )
+    move.add_argument("machine", help="the machine's id on the bus")
+    move.add_argument("agent", help="the id of the agent that now serves it")
+    move.add_argument("--site", default=None, help="the machine's site (default: the gateway's own, if it has one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atelier", description="Atelier: CNC machines to the people who run them.")
     parser.add_argument("--version", action="version", version=f"atelier {__version__}")
@@ -135,26 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--force", action="store_true", help="overwrite existing files")
     cert.set_defaults(handler=_edge_cert)
 
-    gateway = commands.add_parser("gateway", help="the gateway next to the broker").add_subparsers(
-        dest="gateway_command", required=True, metavar="ACTION"
-    )
-    _add(gateway, "run", "run the gateway daemon (ingest, API and pages)", _gateway_run, DEFAULT_GATEWAY_CONFIG)
-    _add(gateway, "check", "validate the configuration", _gateway_check, DEFAULT_GATEWAY_CONFIG)
-    first = _add(gateway, "create-admin", "create a master's admin login", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
-    first.add_argument("username")
-    first.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help="read the password from the first line of standard input (scripts); default: asked twice on the terminal",
-    )
-    for name, what in (("import-students", "students"), ("import-orders", "orders")):
-        importer = _add(
-            gateway, name, f"import {what} from CSV, all or nothing", _gateway_admin, DEFAULT_GATEWAY_CONFIG
-        )
-        importer.add_argument("csv", type=Path)
-    backup = _add(gateway, "backup", "back up the database to a new file", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
-    backup.add_argument("destination", type=Path)
-    _add(gateway, "purge", "apply the practice-log retention setting", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
+    _gateway_parser(commands)
 
     bus = commands.add_parser("bus", help="broker administration").add_subparsers(
         dest="bus_command", required=True, metavar="ACTION"

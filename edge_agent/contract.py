@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "atelier/v1"
@@ -27,6 +27,14 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _ID_RE = re.compile(ID_PATTERN)
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+# Bounds every string and list on the bus already had in practice (a program name comes from the state, an
+# alarm code from an Alarm): written out so that nothing longer reaches a store column or a page.
+Program = Annotated[str, Field(max_length=256)]
+AlarmCode = Annotated[str, Field(min_length=1, max_length=64)]
+MAX_MACHINES_PER_AGENT = 256
+# Escapes a string on the bus may not carry: NUL (PostgreSQL text refuses it) and lone UTF-16 surrogates
+# (no UTF-8 encoding exists for them). Looked for only when the raw payload holds such an escape.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class ContractError(ValueError):
@@ -70,6 +78,18 @@ class Severity(StrEnum):
     INFO = "info"
 
 
+def _utc_representable(value: datetime) -> datetime:
+    # 0001-01-01T00:00+14:00 is aware and valid, yet has no UTC equivalent: the store would fail on it.
+    try:
+        value.astimezone(UTC)
+    except OverflowError as err:
+        raise ValueError("time out of range once converted to UTC") from err
+    return value
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -86,7 +106,7 @@ class MachineState(_Frozen):
     availability: Availability = Availability.UNAVAILABLE
     execution: Execution | None = None
     mode: Mode | None = None
-    program: str | None = Field(default=None, max_length=256)
+    program: Program | None = None
     line: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     part_count: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     tool: str | None = Field(default=None, max_length=64)
@@ -109,7 +129,7 @@ class _Envelope(_Frozen):
     # ``schema`` shadows a BaseModel attribute, hence the alias.
     schema_version: Literal[1] = Field(default=1, alias="schema")
     agent: Identifier
-    ts: AwareDatetime
+    ts: UtcTime
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -147,7 +167,7 @@ class StateChanged(_MachineEnvelope):
 
 class CycleStarted(_MachineEnvelope):
     type: Literal["cycle_started"] = "cycle_started"
-    program: str | None
+    program: Program | None
     kind: CycleKind = CycleKind.CYCLE
 
 
@@ -155,9 +175,9 @@ class CycleEnded(_MachineEnvelope):
     """``ts`` is the end of the cycle; ``started`` its start, both source times."""
 
     type: Literal["cycle_ended"] = "cycle_ended"
-    program: str | None
+    program: Program | None
     kind: CycleKind = CycleKind.CYCLE
-    started: AwareDatetime
+    started: UtcTime
     duration_s: float = Field(ge=0)
     held_s: float = Field(ge=0, description="time in feed hold or interrupted inside the cycle")
     parts: int = Field(ge=0, le=INT64_MAX)
@@ -170,7 +190,7 @@ class PartCounted(_MachineEnvelope):
     counter: int | None = Field(
         ge=INT64_MIN, le=INT64_MAX, description="the control's own counter after counting, if any"
     )
-    program: str | None
+    program: Program | None
 
 
 class AlarmRaised(_MachineEnvelope):
@@ -180,13 +200,13 @@ class AlarmRaised(_MachineEnvelope):
 
 class AlarmCleared(_MachineEnvelope):
     type: Literal["alarm_cleared"] = "alarm_cleared"
-    code: str
+    code: AlarmCode
 
 
 class ProgramChanged(_MachineEnvelope):
     type: Literal["program_changed"] = "program_changed"
-    program: str | None
-    previous: str | None
+    program: Program | None
+    previous: Program | None
 
 
 Event = Annotated[
@@ -214,11 +234,11 @@ class AgentStatus(_Envelope):
     """Retained presence of an agent. Not numbered: the Last Will is fixed at connect time."""
 
     status: Literal["online", "offline"]
-    version: str = ""
-    machines: tuple[Identifier, ...] = ()
+    version: str = Field(default="", max_length=64)
+    machines: tuple[Identifier, ...] = Field(default=(), max_length=MAX_MACHINES_PER_AGENT)
     site: Identifier | None = None
     # Conditions the agent cannot fix itself, e.g. "outbox_over_budget".
-    alarms: tuple[str, ...] = ()
+    alarms: tuple[Annotated[str, Field(max_length=64)], ...] = Field(default=(), max_length=32)
 
 
 class ReplayRequest(_Envelope):
@@ -226,7 +246,7 @@ class ReplayRequest(_Envelope):
 
     first: int = Field(ge=1, le=INT64_MAX)
     last: int = Field(ge=1, le=INT64_MAX)
-    requester: str = ""
+    requester: str = Field(default="", max_length=128)
 
 
 SequencedMessage = StateMessage | EventMessage
@@ -304,22 +324,82 @@ def encode(message: Message) -> bytes:
 
 
 def decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
-    """Parse and validate one MQTT message; raise ContractError with a readable reason."""
+    """Parse and validate one MQTT message; raise ContractError with a readable reason.
+
+    Whatever the bytes and the topic, ContractError is the only exception that leaves: the gateway
+    dead-letters on it, and anything else would be a message that stops ingest.
+    """
+    try:
+        return _decode(topic, payload)
+    except ContractError:
+        raise
+    except Exception as err:  # a parser or validator failing in a way not foreseen below: still the payload's fault
+        raise ContractError(f"payload cannot be read: {type(err).__name__}: {str(err)[:200]}") from err
+
+
+def _decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
     parsed = parse_topic(topic)
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(payload)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}")
-    try:
-        raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ContractError(f"payload is not valid JSON: {err}") from err
+    raw = _parse_json(payload)
     if not isinstance(raw, dict):
         raise ContractError("payload is not a JSON object")
     schema = raw.get("schema")
-    if schema != SCHEMA_VERSION:
-        raise ContractError(f"unsupported schema version {schema!r} (this gateway reads {SCHEMA_VERSION})")
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        raise ContractError(f"unsupported schema version {_short(schema)} (this gateway reads {SCHEMA_VERSION})")
+    if _SUSPECT_ESCAPE.search(payload):
+        _check_strings(raw)
     message = _validate(parsed, raw)
     _check_consistent(topic, parsed, message)
     return parsed, message
+
+
+def _parse_json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except ContractError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ContractError(f"payload is not valid JSON: {err}") from err
+    except RecursionError as err:
+        raise ContractError("payload nests too deeply to be a contract message") from err
+    except ValueError as err:  # an integer of thousands of digits: Python refuses to convert it
+        raise ContractError(f"payload holds a number out of range: {str(err)[:120]}") from err
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ContractError(f"payload holds {name}, which JSON does not allow")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ContractError(f"payload holds the number {text[:40]}, beyond the range of a float")
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    """Refuse NUL and lone surrogates anywhere in the payload (keys and values)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\0" in item:
+                raise ContractError("payload holds a NUL character in a string")
+            try:
+                item.encode()
+            except UnicodeEncodeError as err:
+                raise ContractError("payload holds a lone UTF-16 surrogate in a string") from err
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text[:40]
 
 
 def _validate(parsed: Topic, raw: dict[str, Any]) -> Message:

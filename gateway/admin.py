@@ -1,4 +1,4 @@
-"""What ``atelier gateway`` admin subcommands run: first admin, CSV imports, backup, retention purge.
+"""What ``atelier gateway`` admin subcommands run: first admin, CSV imports, backup, retention purge, machine moves.
 
 Each takes the gateway's configuration file, brings the schema up to date,
 prints what it did or exactly what is wrong, and returns an exit code:
@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -26,7 +26,7 @@ from atelier import tomlconfig
 from gateway import auth, config, importer
 from gateway.errors import GatewayError
 from gateway.records_settings import RecordsSection
-from gateway.store import db, privacy
+from gateway.store import db, ownership_repo, privacy, repo
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +130,41 @@ def _import(config_path: Path, csv_path: Path, kind: str) -> int:
 
 
 def purge(config_path: Path) -> int:
-    """Detach practice logs older than ``records.retention_days`` from their students (run daily by a timer)."""
+    """Apply the retention settings (run daily by a timer): practice logs older than ``records.retention_days``
+    are detached from their students; dead letters older than ``ingest.dead_letter_retention_days`` deleted."""
 
     def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
+        now = datetime.now(UTC)
+        letters_before = now - timedelta(days=settings.ingest.dead_letter_retention_days)
         with _store(settings.database.url) as session:
-            before, count = privacy.purge_expired(session=session, settings=records, now=datetime.now(UTC))
+            before, count = privacy.purge_expired(session=session, settings=records, now=now)
+            letters = repo.purge_dead_letters(session=session, before=letters_before)
         if before is None:
-            print("records.retention_days is not set: nothing purged")
-            return EXIT_OK
-        print(f"{count} practice session(s) before {before:%Y-%m-%d} detached from their students")
+            print("records.retention_days is not set: no practice log purged")
+        else:
+            print(f"{count} practice session(s) before {before:%Y-%m-%d} detached from their students")
+        print(f"{letters} dead letter(s) received before {letters_before:%Y-%m-%d %H:%M} deleted")
+        return EXIT_OK
+
+    return _run(config_path, task)
+
+
+def move_machine(config_path: Path, site: str | None, machine: str, agent: str) -> int:
+    """Give a machine to another agent (it moved to another PC); audited. The running gateway obeys at once."""
+
+    def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
+        where = site or (settings.gateway.site if settings.gateway.site != "+" else None)
+        if where is None:
+            print("this gateway ingests every site: give the machine's site with --site", file=sys.stderr)
+            return EXIT_REFUSED
+        who = f"atelier gateway move-machine ({getpass.getuser()})"
+        with _store(settings.database.url) as session:
+            move = ownership_repo.move_machine(
+                session=session, site=where, machine=machine, agent=agent, who=who, now=datetime.now(UTC)
+            )
+        print(f"machine {move.machine!r} of site {move.site!r} moved from agent {move.previous!r} to {move.agent!r}")
+        if move.new_agent:
+            print(f"agent {move.agent!r} has not announced itself yet; its messages are stored once it does")
         return EXIT_OK
 
     return _run(config_path, task)

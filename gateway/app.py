@@ -110,8 +110,16 @@ def _build_services(settings: config.GatewaySettings, engine: Engine) -> Service
     zone = settings.records.zone()
     live = LiveView(zone=zone)
     with sessions() as session:
-        live.load(restore.machine_views(session=session, now=datetime.now(UTC), zone=zone))
-        tracker = restore.gap_tracker(session=session, timeout_s=settings.ingest.gap_timeout_s, now=time.monotonic())
+        live.load(
+            restore.machine_views(session=session, now=datetime.now(UTC), zone=zone),
+            restore.agents_online(session=session),
+        )
+        tracker = restore.gap_tracker(
+            session=session,
+            timeout_s=settings.ingest.gap_timeout_s,
+            now=time.monotonic(),
+            max_span=settings.ingest.replay_max_span,
+        )
     sink = _influx_sink(settings)
     observers = [] if sink is None else [sink.observe]
     ingest = Ingest(settings=settings, projector=projector, live=live, tracker=tracker, observers=observers)

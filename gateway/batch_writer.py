@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.store import bulk
-from gateway.store.repo import MAX_REASON_CHARS, message_kind
+from gateway.store.repo import dead_letter_row, message_kind
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -67,9 +67,7 @@ class BatchWriter(Generic[T]):
             self.clears_pending = True
 
     def add_dead_letter(self, *, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
-        self._dead_letters.append(
-            {"received_at": received_at, "topic": topic, "payload": payload, "reason": reason[:MAX_REASON_CHARS]}
-        )
+        self._dead_letters.append(dead_letter_row(topic=topic, payload=payload, reason=reason, received_at=received_at))
 
     def flush(self) -> list[tuple[T, bool]]:
         """Write the segment; each tag in order, with False for a message another gateway stored first."""

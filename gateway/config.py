@@ -54,6 +54,14 @@ class IngestSection(_Section):
     # Longer than a pool member's restart (systemd's 5 s plus start-up): the survivor would otherwise ask
     # the agents again for what the restarting member's session still holds.
     gap_timeout_s: float = Field(default=30.0, gt=0, le=86_400, description="a gap older than this is asked for")
+    replay_max_span: int = Field(default=1000, ge=1, le=1_000_000, description="most seqs one replay request asks for")
+    replay_max_per_minute: int = Field(default=60, ge=1, le=10_000, description="replay requests, all agents together")
+    stall_after_s: float = Field(
+        default=30.0, gt=0, le=86_400, description="messages waiting this long with no commit: /healthz says stalled"
+    )
+    dead_letter_retention_days: float = Field(
+        default=30.0, gt=0, le=3650, description="dead letters older than this are purged (hourly, and at start)"
+    )
 
 
 class HttpTlsSection(_Section):

@@ -6,6 +6,11 @@ from seq 1). A gap still open ``timeout_s`` after it appeared is asked for,
 then again with exponential back-off; after ``max_attempts`` the tracker gives
 up on it (the agent no longer holds those events) and moves on, so that one
 lost range cannot keep an agent's gap open for ever.
+
+Requests are bounded: one asks for at most ``max_span`` seqs (the lowest
+missing first; the rest follow once those are in), and the caller gives
+``due`` a budget of requests, so that a seq forged far ahead (10**15) can make
+no gateway ask an agent to replay a range of that size, nor ask often.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class GapTracker:
     timeout_s: float
     max_backoff_s: float = 300.0
     max_attempts: int = 8
+    max_span: int = 1000
     _agents: dict[AgentKey, _AgentGaps] = field(default_factory=dict)
 
     def restore(self, key: AgentKey, *, contiguous: int | None, seen_above: Iterable[int], now: float) -> None:
@@ -89,6 +95,15 @@ class GapTracker:
         if state.above and state.opened_at is None:
             self._open(state, now)
 
+    def hold(self, key: AgentKey, seq: int) -> None:
+        """``seq`` exists but was refused (its machine is owned by another agent): keep its place, unreceived.
+
+        An agent not yet tracked starts just below it, so that once an admin moves the machine to the agent,
+        the first seq stored after the move opens a gap over the refused ones and they are asked for again.
+        """
+        if key not in self._agents and seq >= 1:
+            self._agents[key] = _AgentGaps(contiguous=seq - 1)
+
     def _open(self, state: _AgentGaps, now: float) -> None:
         state.opened_at = now
         state.next_request_at = now + self.timeout_s
@@ -110,19 +125,25 @@ class GapTracker:
         """Per agent with a gap open: (first, last) missing seq."""
         return {key: state.missing() for key, state in self._agents.items() if state.above}
 
-    def due(self, now: float) -> tuple[list[ReplayRange], list[ReplayRange]]:
-        """(replays to ask for now, ranges given up on) across every agent."""
+    def due(self, now: float, budget: int | None = None) -> tuple[list[ReplayRange], list[ReplayRange]]:
+        """(replays to ask for now, at most ``budget`` of them, each of ``max_span`` seqs at most; ranges given up on).
+
+        A request beyond the budget stays due, without counting as an attempt, for a later call.
+        """
         requests: list[ReplayRange] = []
         abandoned: list[ReplayRange] = []
         for (site, agent), state in self._agents.items():
             if state.next_request_at is None or now < state.next_request_at:
                 continue
             first, last = state.missing()
+            last = min(last, first + self.max_span - 1)
             if state.attempts >= self.max_attempts:
                 abandoned.append(ReplayRange(site, agent, first, last))
                 state.contiguous = max(state.above)
                 state.above.clear()
                 state.advance()
+                continue
+            if budget is not None and len(requests) >= budget:
                 continue
             requests.append(ReplayRange(site, agent, first, last))
             state.attempts += 1
@@ -139,9 +160,13 @@ class Gaps:
         self._monotonic = monotonic
         self._lock = threading.Lock()
 
-    def observe_all(self, observed: Iterable[tuple[AgentKey, int, bool]]) -> None:
+    def observe_all(
+        self, observed: Iterable[tuple[AgentKey, int, bool]], held: Iterable[tuple[AgentKey, int]] = ()
+    ) -> None:
         with self._lock:
             now = self._monotonic()
+            for key, seq in held:
+                self._tracker.hold(key, seq)
             for key, seq, start in observed:
                 self._tracker.observe(key, seq, now=now, start=start)
 
@@ -153,6 +178,6 @@ class Gaps:
         with self._lock:
             return self._tracker.open_ranges()
 
-    def due(self) -> tuple[list[ReplayRange], list[ReplayRange]]:
+    def due(self, budget: int | None = None) -> tuple[list[ReplayRange], list[ReplayRange]]:
         with self._lock:
-            return self._tracker.due(self._monotonic())
+            return self._tracker.due(self._monotonic(), budget)

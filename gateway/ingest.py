@@ -1,9 +1,13 @@
 """The ingest shell: MQTT messages in, batches committed to SQL, then acknowledgements and live updates.
 
 Order per batch: one transaction (in a worker thread), then the broker
-acknowledgements in receive order, then the live view. A batch whose commit
-fails is retried with back-off and never acknowledged meanwhile. A periodic
-task asks agents to replay gaps in their sequence that stay open.
+acknowledgements in receive order, then the live view. A message at fault is
+isolated and dead-lettered by the projector; a batch that fails because the
+store is unwell is retried with back-off and never acknowledged meanwhile, and
+once messages have waited ``stall_after_s`` without a commit, ingest is
+*stalled*: ``/healthz`` says so and ``/metrics`` counts it. Periodic tasks ask
+agents to replay gaps in their sequence that stay open (a bounded number of
+requests a minute) and purge dead letters past their retention.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import asyncio
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 10.0
+PURGE_EVERY_S = 3600.0
+REPLAY_WINDOW_S = 60.0
 
 
 class Ingest:
@@ -55,8 +62,14 @@ class Ingest:
         self._consumer: Receiver | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._monotonic = monotonic
         self.batches = 0
-        self.last_batch_at = time.monotonic()
+        self.last_batch_at = monotonic()
+        self._waiting_since: float | None = None  # a batch taken and not committed yet, since then
+        self._in_hand = 0  # messages of that batch
+        self._stall_reported = False
+        self.last_error = ""  # why the batch in hand is not committed yet, for /healthz
+        self._replays_sent: deque[float] = deque()
         # Called after each committed batch (e.g. the Influx sink); they must not block.
         self._observers = tuple(observers)
         self.stats = IngestStats()
@@ -70,8 +83,21 @@ class Ingest:
         return len(self._inbox)
 
     @property
+    def waiting(self) -> int:
+        """Messages received and not committed yet: the batch in hand and the queue behind it."""
+        return self._in_hand + len(self._inbox)
+
+    @property
     def healthy(self) -> bool:
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    def stalled_for(self) -> float | None:
+        """Seconds messages have waited with no commit, once past ``stall_after_s``; None while ingest keeps up."""
+        since = self._waiting_since
+        if since is None:
+            return None
+        waited = self._monotonic() - since
+        return waited if waited >= self._settings.ingest.stall_after_s else None
 
     async def start(self) -> None:
         self._inbox.bind(asyncio.get_running_loop())
@@ -80,6 +106,8 @@ class Ingest:
         self._tasks = [
             asyncio.create_task(self._batch_loop(), name="ingest-batches"),
             asyncio.create_task(self._gap_loop(), name="ingest-gaps"),
+            asyncio.create_task(self._watch_loop(), name="ingest-watch"),
+            asyncio.create_task(self._purge_loop(), name="ingest-purge"),
         ]
         logger.info("ingest started client_id=%s", self._settings.client_id)
 
@@ -90,9 +118,10 @@ class Ingest:
         self._stopping = True
         self._consumer.pause()
         self._inbox.close()
-        batches, gaps = self._tasks
-        gaps.cancel()
-        await asyncio.gather(batches, gaps, return_exceptions=True)
+        batches, *periodic = self._tasks
+        for task in periodic:
+            task.cancel()
+        await asyncio.gather(batches, *periodic, return_exceptions=True)
         await asyncio.to_thread(self._consumer.stop)
         self._executor.shutdown(wait=True)
         self._consumer = None
@@ -112,17 +141,22 @@ class Ingest:
         return await self._inbox.next_batch(ingest.batch_size, ingest.batch_ms / 1000)
 
     async def _process(self, batch: list[Received]) -> None:
-        started = time.monotonic()
+        started = self._waiting_since = self._monotonic()
+        self._in_hand = len(batch)
         outcome = await self._commit(batch)
         if outcome is None:
             return  # stopping with the store down: nothing acknowledged, the broker keeps it all
         consumer = self._consumer
         if consumer is not None:
             consumer.ack_all(batch)
-        self._live.apply(outcome.accepted)
         self.batches += 1
-        self.last_batch_at = time.monotonic()
+        self.last_batch_at = self._monotonic()
+        self._waiting_since, self._in_hand, self.last_error = None, 0, ""
         self.stats.committed(outcome, self.last_batch_at - started)
+        try:
+            self._live.apply(outcome.accepted)
+        except Exception:  # a bug in the live view must not stop ingest: the batch is committed already
+            logger.exception("live view update failed")
         for observer in self._observers:
             try:
                 observer(outcome)
@@ -147,6 +181,7 @@ class Ingest:
                 # SQLAlchemyError is the usual case (locked, disk full, server gone); anything else is a bug,
                 # and retrying keeps the messages unacknowledged until someone looks.
                 kind = "store error" if isinstance(err, SQLAlchemyError) else "unexpected error"
+                self.last_error = f"{kind}: {type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"[:300]
                 if self._stopping:
                     logger.warning("%s while stopping; %d messages left to the broker: %s", kind, len(batch), err)
                     return None
@@ -160,11 +195,53 @@ class Ingest:
             await asyncio.sleep(interval)
             if self._settings.ingest.shared_group:
                 await self._observe_stored()
-            requests, abandoned = self._gaps.due()
+            requests, abandoned = self._gaps.due(self._replay_budget())
             for gap in abandoned:
                 logger.error("gap given up site=%s agent=%s first=%d last=%d", gap.site, gap.agent, gap.first, gap.last)
             for gap in requests:
                 self._request_replay(gap)
+
+    def _replay_budget(self) -> int:
+        """Requests still allowed in the sliding minute (``replay_max_per_minute``, all agents together)."""
+        now = self._monotonic()
+        sent = self._replays_sent
+        while sent and now - sent[0] >= REPLAY_WINDOW_S:
+            sent.popleft()
+        return max(0, self._settings.ingest.replay_max_per_minute - len(sent))
+
+    async def _watch_loop(self) -> None:
+        """Notice a stall: logged and counted once per stall."""
+        interval = min(1.0, self._settings.ingest.stall_after_s / 4)
+        while True:
+            waited = self.stalled_for()
+            if waited is not None and not self._stall_reported:
+                self._stall_reported = True
+                self.stats.stalls += 1
+                logger.error(
+                    "ingest stalled: %d messages wait, nothing committed for %.0f s (%s)",
+                    self.waiting,
+                    waited,
+                    self.last_error or "the batch in hand is still being written",
+                )
+            elif waited is None and self._stall_reported:
+                self._stall_reported = False
+                logger.warning("ingest resumed: a batch committed again")
+            await asyncio.sleep(interval)
+
+    async def _purge_loop(self) -> None:
+        """Dead letters past ``dead_letter_retention_days``: at start, then every hour (in the database thread)."""
+        while True:
+            before = datetime.now(UTC) - timedelta(days=self._settings.ingest.dead_letter_retention_days)
+            purge = functools.partial(self._projector.purge_dead_letters, before)
+            try:
+                count = await asyncio.get_running_loop().run_in_executor(self._executor, purge)
+            except SQLAlchemyError as err:
+                logger.warning("dead letters not purged this time: %s", err)
+            else:
+                self.stats.dead_letters_purged += count
+                if count:
+                    logger.info("purged %d dead letters received before %s", count, before.isoformat())
+            await asyncio.sleep(PURGE_EVERY_S)
 
     async def _observe_stored(self) -> None:
         """In a shared group, a seq missing here may be another gateway's: count what the store holds."""
@@ -191,6 +268,7 @@ class Ingest:
         )
         topic = contract.agent_topic(gap.site, gap.agent, "replay")
         sent = consumer.publish(topic, contract.encode(request), qos=1)
+        self._replays_sent.append(self._monotonic())
         self.stats.replay_requests += 1
         logger.warning(
             "gap in sequence site=%s agent=%s first=%d last=%d replay_requested=%s",

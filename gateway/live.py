@@ -122,10 +122,14 @@ class LiveView:
         self._zone = zone
         self._queue_size = queue_size
         self._machines: dict[tuple[str, str], MachineView] = {}
+        # (site, agent) -> online, from the latest status: a machine first heard of after its agent's birth
+        # (a status creates no machine) starts with its agent's presence.
+        self._agents_online: dict[tuple[str, str], bool] = {}
         self._subscribers: set[Subscription] = set()
 
-    def load(self, views: Sequence[MachineView]) -> None:
+    def load(self, views: Sequence[MachineView], agents_online: dict[tuple[str, str], bool] | None = None) -> None:
         self._machines = {view.key: view for view in views}
+        self._agents_online = dict(agents_online or {})
 
     def machines(self) -> list[dict[str, Any]]:
         today = local_date(self._clock(), self._zone)
@@ -170,14 +174,18 @@ class LiveView:
             return []
         view = self._machines.get((site, message.machine))
         if view is None:
-            view = self._machines[(site, message.machine)] = MachineView(site, message.machine, agent=message.agent)
+            online = self._agents_online.get((site, message.agent), False)
+            view = MachineView(site, message.machine, agent=message.agent, agent_online=online)
+            self._machines[(site, message.machine)] = view
         apply_message(view, message, received_at=item.received_at, zone=self._zone)
         return [view]
 
     def _agent_status(self, site: str, message: contract.AgentStatus, item: Accepted) -> list[MachineView]:
         online = message.status == "online"
+        self._agents_online[(site, message.agent)] = online
         views = []
-        for name in dict.fromkeys((*message.machines, *item.agent_machines)):
+        # The machines the agent owns, as the store says: a status may announce others, which it cannot claim.
+        for name in item.agent_machines:
             view = self._machines.get((site, name))
             if view is None:
                 view = self._machines[(site, name)] = MachineView(site, name)
@@ -186,6 +194,14 @@ class LiveView:
             view.agent, view.agent_online, view.updated = message.agent, online, item.received_at
             views.append(view)
         return views
+
+    def moved(self, site: str, machine: str, *, agent: str, online: bool) -> None:
+        """An admin gave the machine to another agent: show its new agent at once."""
+        view = self._machines.get((site, machine))
+        if view is None:
+            return
+        view.agent, view.agent_online = agent, online
+        self._publish([view])
 
     def _publish(self, views: Iterable[MachineView]) -> None:
         today = local_date(self._clock(), self._zone)

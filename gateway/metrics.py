@@ -31,12 +31,20 @@ class IngestStats:
     dead_letters: int = 0
     batches: int = 0
     replay_requests: int = 0
+    ownership_refusals: int = 0  # machine messages and status claims refused: not the machine's owner
+    replayed_batches: int = 0  # written again message by message after a failure
+    split_batches: int = 0  # split in halves to isolate the message at fault
+    stalls: int = 0
+    dead_letters_purged: int = 0
     commit_seconds: Histogram = field(default_factory=lambda: Histogram(COMMIT_BUCKETS_S))
 
     def committed(self, outcome: BatchOutcome, seconds: float) -> None:
         self.accepted += len(outcome.accepted)
         self.duplicates += outcome.duplicates
         self.dead_letters += outcome.dead_letters
+        self.ownership_refusals += outcome.foreign + outcome.claims_refused
+        self.replayed_batches += outcome.replays
+        self.split_batches += outcome.splits
         self.batches += 1
         self.commit_seconds.observe(seconds)
 

@@ -68,6 +68,8 @@ _FR: dict[str, str] = {
     "password_too_short": "Un mot de passe doit avoir au moins {min} caractères.",
     "student_login_needs_student": "Un compte élève doit être rattaché à un élève.",
     "admin_login_not_student": "Un compte de maître d'atelier ne peut pas être rattaché à un élève.",
+    "agent_id_invalid": "« {agent} » n'est pas un identifiant d'agent (minuscules, chiffres, « - » et « _ »).",
+    "machine_owned_already": "La machine {machine} appartient déjà à l'agent {agent}.",
     "kiosk_token_needs_machine": "Un jeton de poste doit indiquer sa machine.",
     "token_machine_only_kiosk": "Seul un jeton de poste est rattaché à une machine.",
     # who may (401, 403)
@@ -129,6 +131,8 @@ _EN: dict[str, str] = {
     "password_too_short": "A password needs at least {min} characters.",
     "student_login_needs_student": "A student login needs the student it belongs to.",
     "admin_login_not_student": "A master's login cannot belong to a student.",
+    "agent_id_invalid": "'{agent}' is not an agent id (lower-case letters, digits, '-' and '_').",
+    "machine_owned_already": "Machine {machine} already belongs to agent {agent}.",
     "kiosk_token_needs_machine": "A kiosk token needs the machine it stands at.",
     "token_machine_only_kiosk": "Only a kiosk token is bound to a machine.",
     "not_logged_in": "Log in (or send a Bearer token).",

@@ -39,6 +39,10 @@ def machine_views(*, session: Session, now: datetime, zone: tzinfo = DEFAULT_ZON
     return views
 
 
+def agents_online(*, session: Session) -> dict[tuple[str, str], bool]:
+    return {(a.site, a.name): a.status == "online" for a in repo.all_agents(session=session)}
+
+
 def _state(raw: dict[str, object] | None, site: str, machine: str) -> contract.MachineState:
     if raw is None:
         return contract.MachineState()
@@ -49,8 +53,8 @@ def _state(raw: dict[str, object] | None, site: str, machine: str) -> contract.M
         return contract.MachineState()
 
 
-def gap_tracker(*, session: Session, timeout_s: float, now: float) -> GapTracker:
-    tracker = GapTracker(timeout_s=timeout_s)
+def gap_tracker(*, session: Session, timeout_s: float, now: float, max_span: int = 1000) -> GapTracker:
+    tracker = GapTracker(timeout_s=timeout_s, max_span=max_span)
     for agent in repo.all_agents(session=session):
         above = repo.seqs_above(session=session, agent_id=agent.id, seq=agent.contiguous_seq)
         tracker.restore((agent.site, agent.name), contiguous=agent.contiguous_seq, seen_above=above, now=now)

@@ -5,103 +5,38 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
-from atelier.broker import Broker, free_port
-from atelier.bus_security import AgentAccount, acl, tls_listener, write_password_file
+from atelier.broker import broker_settings, free_port
+from atelier.bus_security import AgentAccount, acl
 from edge_agent.config import BrokerSection
-from edge_agent.contract import agent_topic, machine_topic
+from edge_agent.contract import MAX_PAYLOAD_BYTES, agent_topic, machine_topic
 from edge_agent.outbox import Outbox
 from edge_agent.publisher import Publisher
 from tests.edge_agent.mqtt_probe import eventually
 from tests.edge_agent.test_agent import SIMULATOR, start_agent
 from tests.edge_agent.test_metrics import until
 from tests.edge_agent.test_publisher import drafts, running
-from tests.tls_certs import TlsFiles, make_tls_files
+from tests.secure_broker import Probe, SecureBroker, start_secure_broker
 
 SITE = "lyon"
 AGENT = AgentAccount(agent="pc-1", site=SITE, machines=("mill-1", "lathe-2"))
 PASSWORDS = {"pc-1": "agent-secret", "gateway-1": "gateway-secret"}
 
 
-@dataclass
-class SecureBroker:
-    broker: Broker
-    tls: TlsFiles
-    port: int
-
-
 @pytest.fixture
 def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
-    tls = make_tls_files(tmp_path / "tls")
-    (tmp_path / "acl").write_text(acl([AGENT], ["gateway-1"]))
-    write_password_file(tmp_path / "passwd", PASSWORDS)
-    port = free_port()
-    listener = tls_listener(
-        host="127.0.0.1",
-        port=port,
-        ca_file=tls.ca_file,
-        cert_file=tls.cert_file,
-        key_file=tls.key_file,
-        password_file=tmp_path / "passwd",
-        acl_file=tmp_path / "acl",
-    )
-    # The plain listener of the fixture stays for start-up probing; the TLS one is what is tested.
-    broker = Broker(data_dir=tmp_path / "broker", extra_config=listener)
-    broker.start()
+    secure = start_secure_broker(tmp_path, [AGENT], ["gateway-1"], PASSWORDS)
     try:
-        yield SecureBroker(broker, tls, port)
+        yield secure
     finally:
-        broker.stop()
-
-
-class Probe:
-    """A paho client that records connect and publish acknowledgements."""
-
-    def __init__(self, secure: SecureBroker, user: str, password: str) -> None:
-        self.connected = threading.Event()
-        self.connect_reason: ReasonCode | None = None
-        self.acks: dict[int, ReasonCode] = {}
-        self.acked = threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{user}", protocol=mqtt.MQTTv5)
-        self.client.username_pw_set(user, password)
-        self.client.tls_set(ca_certs=str(secure.tls.ca_file))
-        self.client.on_connect = self._on_connect
-        self.client.on_publish = self._on_publish
-        self.client.connect("127.0.0.1", secure.port)
-        self.client.loop_start()
-
-    def _on_connect(
-        self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, props: object
-    ) -> None:
-        self.connect_reason = reason
-        self.connected.set()
-
-    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode, props: object) -> None:
-        with self.acked:
-            self.acks[mid] = reason
-            self.acked.notify_all()
-
-    def publish(self, topic: str) -> ReasonCode:
-        info = self.client.publish(topic, b"{}", qos=1)
-        with self.acked:
-            assert self.acked.wait_for(lambda: info.mid in self.acks, timeout=10)
-            return self.acks[info.mid]
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        secure.broker.stop()
 
 
 def test_agent_publishes_only_under_its_own_machines(secure_broker: SecureBroker) -> None:
@@ -270,3 +205,11 @@ async def test_a_refused_topic_is_held_back_then_offered_again(secure_broker: Se
             assert publisher.stats.mqtt_reconnects == 0
     finally:
         outbox.close()
+
+
+def test_the_shipped_settings_cap_packets_at_the_contracts_limit_and_the_guide_shows_them() -> None:
+    settings = broker_settings(data_dir="/var/lib/mosquitto", user="mosquitto")
+    assert f"\nmax_packet_size {MAX_PAYLOAD_BYTES + 1024}\n" in settings
+    assert "message_size_limit" not in settings
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "broker.md").read_text()
+    assert settings in guide, "docs/broker.md shows the settings atelier/broker.py ships"

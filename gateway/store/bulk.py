@@ -33,6 +33,50 @@ _AGENTS: Table = Agent.__table__  # type: ignore[assignment]
 
 
 Stamp = tuple[str, datetime]  # (message type, source time) of a stored sequenced message
+MachineKey = tuple[str, str]  # (site, machine id on the bus)
+Owned = tuple[int, int]  # (machine row, owner agent row)
+
+
+def machines_named(*, session: Session, keys: Iterable[MachineKey], lock: bool) -> dict[MachineKey, Owned]:
+    """The rows and owners of the machines a batch names; with ``lock`` (PostgreSQL), locked in id order.
+
+    Read from the store for every batch, not cached: an admin may move a machine from another process
+    (``atelier gateway move-machine``) or another gateway of a pool, and the next batch must obey at once.
+    """
+    wanted = sorted(set(keys))
+    found: dict[MachineKey, Owned] = {}
+    conn = session.connection()
+    columns = (_MACHINES.c.id, _MACHINES.c.site, _MACHINES.c.name, _MACHINES.c.agent_id)
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
+        stmt = select(*columns).where(
+            tuple_(_MACHINES.c.site, _MACHINES.c.name).in_(wanted[start : start + _KEYS_PER_QUERY])
+        )
+        if lock:
+            stmt = stmt.order_by(_MACHINES.c.id).with_for_update()
+        found.update(((site, name), (int(row_id), int(owner))) for row_id, site, name, owner in conn.execute(stmt))
+    return found
+
+
+def create_machine(*, session: Session, key: MachineKey, agent_id: int, seen: datetime) -> Owned:
+    """The machine's row, created for ``agent_id`` unless it exists (another gateway of a pool may have won)."""
+    conn = session.connection()
+    site, name = key
+    values = {"site": site, "name": name, "agent_id": agent_id, "first_seen": seen, "last_seen": seen}
+    match conn.dialect.name:
+        case "postgresql":
+            conn.execute(
+                postgresql.insert(_MACHINES).values(values).on_conflict_do_nothing(index_elements=["site", "name"])
+            )
+        case "sqlite":
+            conn.execute(
+                sqlite.insert(_MACHINES).values(values).on_conflict_do_nothing(index_elements=["site", "name"])
+            )
+        case _:
+            conn.execute(insert(_MACHINES).values(values))
+    row = conn.execute(
+        select(_MACHINES.c.id, _MACHINES.c.agent_id).where(_MACHINES.c.site == site, _MACHINES.c.name == name)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def stored_stamps(*, session: Session, keys: Iterable[Key]) -> dict[Key, Stamp]:
@@ -123,10 +167,9 @@ def clear_alarm(*, session: Session, machine_id: int, code: str, ts: datetime) -
     session.connection().execute(stmt)
 
 
-def lock_rows(*, session: Session, machine_ids: Iterable[int], agent_ids: Iterable[int]) -> None:
-    """``SELECT ... FOR UPDATE`` machines, then agents, each in id order: one order for every transaction."""
-    conn = session.connection()
-    for table, ids in ((_MACHINES, machine_ids), (_AGENTS, agent_ids)):
-        wanted = sorted(set(ids))
-        if wanted:
-            conn.execute(select(table.c.id).where(table.c.id.in_(wanted)).order_by(table.c.id).with_for_update())
+def lock_agents(*, session: Session, agent_ids: Iterable[int]) -> None:
+    """``SELECT ... FOR UPDATE`` agents in id order (after the machines): one order for every transaction."""
+    wanted = sorted(set(agent_ids))
+    if wanted:
+        stmt = select(_AGENTS.c.id).where(_AGENTS.c.id.in_(wanted)).order_by(_AGENTS.c.id).with_for_update()
+        session.connection().execute(stmt)

@@ -77,6 +77,8 @@ class Agent(Base):
     version: Mapped[str] = mapped_column(String(64), default="")
     last_seen: Mapped[datetime]
     contiguous_seq: Mapped[int | None] = mapped_column(Int64)  # highest seq received with no gap below it
+    # The machines its latest online status announced: a machine is created only for the agent announcing it.
+    announced: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Machine(Base):
@@ -86,6 +88,7 @@ class Machine(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site: Mapped[str] = mapped_column(String(ID_LENGTH))
     name: Mapped[str] = mapped_column(String(ID_LENGTH))  # the machine id on the bus
+    # The owner: the agent that announced it and published for it first, until an admin moves it.
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
@@ -168,10 +171,14 @@ class AlarmRecord(Base):
 
 
 class DeadLetter(Base):
+    """A message refused, with why. Bounded: the first few KiB of the payload, its full size and SHA-256."""
+
     __tablename__ = "dead_letters"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
     topic: Mapped[str] = mapped_column(Text)
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # the first ``DEAD_LETTER_PREFIX_BYTES`` only
+    payload_size: Mapped[int] = mapped_column(Integer)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)

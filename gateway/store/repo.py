@@ -6,16 +6,22 @@ transaction (one per ingest batch, a savepoint per message).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.store.models import Agent, AlarmRecord, Cycle, DeadLetter, Machine, Message, PartCount, StateChange
 
 MAX_REASON_CHARS = 2000
+# A dead letter keeps what a person needs to see what was wrong, not what an attacker chose to send:
+# the first few KiB of the payload, its full size and its SHA-256 (to match it with the sender's copy).
+DEAD_LETTER_PREFIX_BYTES = 4096
+MAX_TOPIC_CHARS = 512
+VERSION_CHARS = 64  # agents.version
 
 
 # --- agents and machines -----------------------------------------------------
@@ -25,29 +31,31 @@ def find_agent(*, session: Session, site: str, name: str) -> Agent | None:
     return session.scalars(select(Agent).where(Agent.site == site, Agent.name == name)).one_or_none()
 
 
-def upsert_agent(*, session: Session, site: str, name: str, status: str, version: str, seen: datetime) -> Agent:
+def upsert_agent(
+    *, session: Session, site: str, name: str, status: str, version: str, seen: datetime, announced: list[str] | None
+) -> Agent:
+    """Record an agent's status; ``announced`` (None: keep what was announced before) are the machines it serves."""
+    version = version[:VERSION_CHARS]
     agent = find_agent(session=session, site=site, name=name)
     if agent is None:
-        agent = Agent(site=site, name=name, status=status, version=version, last_seen=seen, contiguous_seq=None)
+        agent = Agent(
+            site=site,
+            name=name,
+            status=status,
+            version=version,
+            last_seen=seen,
+            contiguous_seq=None,
+            announced=announced,
+        )
         session.add(agent)
     else:
         agent.status = status
         agent.version = version or agent.version
         agent.last_seen = seen
+        if announced is not None:
+            agent.announced = announced
     session.flush()
     return agent
-
-
-def upsert_machine(*, session: Session, site: str, name: str, agent_id: int, seen: datetime) -> Machine:
-    machine = session.scalars(select(Machine).where(Machine.site == site, Machine.name == name)).one_or_none()
-    if machine is None:
-        machine = Machine(site=site, name=name, agent_id=agent_id, first_seen=seen, last_seen=seen)
-        session.add(machine)
-    else:
-        machine.agent_id = agent_id
-        machine.last_seen = seen
-    session.flush()
-    return machine
 
 
 def machines_of_agent(*, session: Session, agent_id: int) -> list[Machine]:
@@ -157,8 +165,31 @@ def clear_alarm(*, session: Session, machine_id: int, code: str, ts: datetime) -
     )
 
 
+def dead_letter_row(*, topic: str, payload: bytes, reason: str, received_at: datetime) -> dict[str, Any]:
+    """The bounded row of a refused message (the columns of ``dead_letters``)."""
+    return {
+        "received_at": received_at,
+        "topic": _printable(topic, MAX_TOPIC_CHARS),
+        "payload": payload[:DEAD_LETTER_PREFIX_BYTES],
+        "payload_size": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "reason": _printable(reason, MAX_REASON_CHARS),
+    }
+
+
+def _printable(text: str, limit: int) -> str:
+    # NUL and lone surrogates come from hostile topics or error texts quoting them; PostgreSQL refuses both.
+    return text[:limit].replace("\0", "\\0").encode("utf-8", "backslashreplace").decode()
+
+
 def record_dead_letter(*, session: Session, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
-    session.add(DeadLetter(received_at=received_at, topic=topic, payload=payload, reason=reason[:MAX_REASON_CHARS]))
+    session.add(DeadLetter(**dead_letter_row(topic=topic, payload=payload, reason=reason, received_at=received_at)))
+
+
+def purge_dead_letters(*, session: Session, before: datetime) -> int:
+    """Delete dead letters received before ``before``; how many."""
+    result = session.execute(delete(DeadLetter).where(DeadLetter.received_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # --- readers for start-up ----------------------------------------------------

@@ -26,7 +26,7 @@ from gateway.web.guards import machine_state_reader
 from gateway.web.i18n import lang_of
 from gateway.web.login_flow import Throttled
 from gateway.web.records_state import RecordsState, utc_now
-from gateway.web.routes import auth, customers, orders, reports, scrap, sessions, students
+from gateway.web.routes import auth, customers, machine_moves, orders, reports, scrap, sessions, students
 
 logger = logging.getLogger(__name__)
 BUSY_RETRY_S = 2
@@ -59,6 +59,7 @@ def include_records(
         scrap.router,
         reports.router,
         reports.retention_router,
+        machine_moves.router,
     ):
         app.include_router(router)
     app.add_exception_handler(RecordsError, _records_error)

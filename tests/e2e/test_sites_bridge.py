@@ -28,7 +28,7 @@ from bench.common import health
 from bench.sites import bridge_acl, bridge_block, edge_toml, wait_for_bridges
 from edge_agent import contract
 from tests.e2e.harness import Daemon, sim_options
-from tests.test_bus_security import Probe, SecureBroker
+from tests.secure_broker import Probe, SecureBroker
 from tests.tls_certs import make_tls_files
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]

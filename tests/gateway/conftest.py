@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from atelier import tomlconfig
 from atelier.broker import Broker, free_port
@@ -15,6 +18,8 @@ from gateway.app import serve
 from gateway.config import GatewaySettings
 from tests.gateway.helpers import Publisher, gateway_toml
 from tests.gateway.victoria import VictoriaMetrics
+
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 class RunningGateway:
@@ -84,6 +89,25 @@ async def gateway_factory(tmp_path: Path) -> AsyncIterator[Callable[[GatewaySett
     for running in started:
         running.stop.set()
         await asyncio.wait_for(running.task, 20)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL, dropped afterwards."""
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"atelier_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as err:
+        admin.dispose()
+        pytest.fail(f"the local PostgreSQL at 127.0.0.1:5432 is needed for this test: {err}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

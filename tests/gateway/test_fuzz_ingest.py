@@ -132,13 +132,14 @@ def test_every_message_is_accepted_or_dead_lettered_and_rows_agree(batch: list[t
     outcome = projector.apply(items, gaps=Gaps(GapTracker(timeout_s=10.0), lambda: 0.0))
 
     assert len(outcome.accepted) + outcome.duplicates + outcome.dead_letters == len(items)
-    assert count(path, "dead_letters") - before["dead_letters"] == outcome.dead_letters
+    assert count(path, "dead_letters") - before["dead_letters"] == outcome.dead_letters + outcome.claims_refused
     sequenced = [a for a in outcome.accepted if isinstance(a.message, (c.StateMessage, *c.EVENT_TYPES))]
     assert count(path, "messages") - before["messages"] == len(sequenced)
     # No half-written row: every stored cycle and part count has its message row, and the other way round.
     assert count(path, "cycles") == _count_type(path, "cycle_ended")
     assert count(path, "part_counts") == _count_type(path, "part_counted")
     assert _reasons_like(path, "projection failed") == 0, "a valid message that does not project is a bug"
+    assert _reasons_like(path, "could not be stored") == 0, "a valid message the store refuses is a bug"
 
 
 def _count_type(path: Path, kind: str) -> int:

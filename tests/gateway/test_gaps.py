@@ -91,3 +91,35 @@ def test_any_arrival_order_of_a_complete_range_ends_contiguous(order: list[int])
         tracker.observe(A, seq, now=0.0)
     assert tracker.contiguous(A) == 29
     assert tracker.open_gaps(A) == []
+
+
+def test_a_forged_seq_far_ahead_is_asked_for_in_bounded_slices() -> None:
+    tracker = GapTracker(timeout_s=10.0, max_span=1000)
+    tracker.observe(A, 1, now=0.0)
+    tracker.observe(A, 10**15, now=0.0)
+    (request,), _ = tracker.due(10.0)
+    assert (request.first, request.last) == (2, 1001)  # never 2..10**15 - 1
+
+
+def test_requests_beyond_the_budget_wait_without_counting_as_attempts() -> None:
+    tracker = GapTracker(timeout_s=10.0, max_attempts=1)
+    agents = [("lyon", f"pc-{n}") for n in range(5)]
+    for key in agents:
+        tracker.observe(key, 1, now=0.0)
+        tracker.observe(key, 3, now=0.0)
+    first, _ = tracker.due(10.0, budget=2)
+    assert len(first) == 2
+    later, abandoned = tracker.due(10.0, budget=10)
+    assert len(later) == 3  # the three left out are asked now, not given up
+    assert abandoned == []
+    assert {(r.site, r.agent) for r in first + later} == set(agents)
+
+
+def test_a_held_seq_starts_tracking_just_below_it_without_counting_as_received() -> None:
+    tracker = GapTracker(timeout_s=10.0)
+    tracker.hold(A, 40)  # refused: its machine belongs to another agent
+    tracker.hold(A, 41)
+    assert tracker.contiguous(A) == 39
+    tracker.observe(A, 42, now=0.0)  # the first seq stored once the machine was moved
+    assert tracker.open_gaps(A) == [(40, 41)]
+    assert tracker.due(10.0)[0] == [ReplayRange("lyon", "pc-1", 40, 41)]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from edge_agent import contract as c
 from gateway.gaps import Gaps, GapTracker
 from gateway.mqtt_consumer import Received
-from gateway.projection import Projector
-from gateway.store import db
+from gateway.projection import Projector, store_unwell
+from gateway.store import db, repo
 from tests.gateway.helpers import AGENT, MACHINE, SITE, T0, birth, changed, count, part, rows, state
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -88,10 +91,8 @@ def test_birth_state_and_events_become_rows(projector: Projector, db_path: Path)
     outcome = projector.apply(batch, gaps=new_gaps())
     assert (outcome.duplicates, outcome.dead_letters, len(outcome.accepted)) == (0, 0, 9)
     assert rows(db_path, "SELECT site, name, status, version FROM agents") == [(SITE, AGENT, "online", "0.1.0")]
-    assert rows(db_path, "SELECT name, part_counter FROM machines ORDER BY name") == [
-        (MACHINE, 42),
-        ("haas-lathe-2", None),
-    ]
+    # haas-lathe-2 is announced but silent: a machine is created by its owner's first message on its topic.
+    assert rows(db_path, "SELECT name, part_counter FROM machines ORDER BY name") == [(MACHINE, 42)]
     assert rows(db_path, "SELECT seq, type FROM messages ORDER BY seq") == [
         (1, "state"),
         (2, "state_changed"),
@@ -192,7 +193,10 @@ def test_each_malformed_message_is_one_dead_letter_and_the_batch_still_commits(
     letters = rows(db_path, "SELECT topic, payload, reason, received_at FROM dead_letters")
     assert len(letters) == 1
     assert letters[0][0] == topic
-    assert letters[0][1] == payload
+    assert letters[0][1] == payload[:4096]  # a prefix only, with the size and hash of the whole
+    assert rows(db_path, "SELECT payload_size, payload_sha256 FROM dead_letters") == [
+        (len(payload), hashlib.sha256(payload).hexdigest())
+    ]
     assert reason in letters[0][2]
     assert letters[0][3] is not None
     assert rows(db_path, "SELECT seq FROM part_counts") == [(1,)]
@@ -223,7 +227,9 @@ def test_a_failing_projection_dead_letters_that_message_and_keeps_the_rest(proje
 def test_last_will_marks_the_agent_offline_with_one_state_change_per_machine(
     projector: Projector, db_path: Path
 ) -> None:
-    projector.apply([wire(birth(MACHINE, "haas-lathe-2")), wire(state(1))], gaps=new_gaps())
+    projector.apply(
+        [wire(birth(MACHINE, "haas-lathe-2")), wire(state(1)), wire(state(2, machine="haas-lathe-2"))], gaps=new_gaps()
+    )
     # An agent's will may list no machines: the gateway knows which machines the agent serves.
     will = wire(c.AgentStatus(agent=AGENT, ts=T0, status="offline"))
     projector.apply([will, will], gaps=new_gaps())  # a redelivered will adds nothing
@@ -256,3 +262,69 @@ def test_a_failed_batch_leaves_nothing_half_written(projector: Projector, db_pat
     # The cache of known machines was rolled back with the batch, so the next try registers them again.
     projector.apply([wire(birth()), wire(part(1))], gaps=new_gaps())
     assert count(db_path, "part_counts") == 1
+
+
+def _refuse_evil_agents(db_path: Path) -> None:
+    with db.make_engine(f"sqlite:///{db_path}").begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_evil BEFORE INSERT ON agents WHEN NEW.name = 'evil' "
+                "BEGIN SELECT RAISE(ABORT, 'injected agent failure'); END"
+            )
+        )
+
+
+def test_a_message_failing_outside_its_savepoint_is_isolated_by_splitting_the_batch(
+    projector: Projector, db_path: Path
+) -> None:
+    # An agent status is written outside the per-message savepoints: a failure there (a real one, from a
+    # trigger) fails the bulk write and the message-by-message one. Halving isolates it; the rest commits.
+    _refuse_evil_agents(db_path)
+    batch = [wire(birth()), *(wire(part(seq)) for seq in range(1, 8))]
+    batch.insert(5, wire(birth(agent="evil")))
+    outcome = projector.apply(batch, gaps=new_gaps())
+    assert (len(outcome.accepted), outcome.dead_letters) == (8, 1)
+    assert outcome.splits >= 3  # 9 -> 4 + 5 -> ... -> the one status
+    assert rows(db_path, "SELECT seq FROM part_counts ORDER BY seq") == [(s,) for s in range(1, 8)]
+    ((topic, reason),) = rows(db_path, "SELECT topic, reason FROM dead_letters")
+    assert topic == c.agent_topic(SITE, "evil", "status")
+    assert reason.startswith("could not be stored: IntegrityError")
+    assert "injected agent failure" in reason
+
+
+@pytest.mark.parametrize("failure", [RecursionError, ValueError, KeyError, TypeError, AssertionError, OverflowError])
+def test_any_exception_class_dead_letters_only_the_message_it_came_from(
+    failure: type[Exception], projector: Projector, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Mocked: decode now refuses what used to raise these (nesting, huge integers), so no real message can
+    # make the store code raise them any more; the point is that whatever does raise, ingest goes on.
+    real = repo.upsert_agent
+
+    def upsert_agent(**kwargs: Any) -> Any:
+        if kwargs["name"] == "evil":
+            raise failure("injected")
+        return real(**kwargs)
+
+    monkeypatch.setattr(repo, "upsert_agent", upsert_agent)
+    batch = [wire(birth()), wire(part(1)), wire(birth(agent="evil")), wire(part(2))]
+    outcome = projector.apply(batch, gaps=new_gaps())
+    assert (len(outcome.accepted), outcome.dead_letters) == (3, 1)
+    ((reason,),) = rows(db_path, "SELECT reason FROM dead_letters")
+    assert reason.startswith(f"could not be stored: {failure.__name__}")
+    assert rows(db_path, "SELECT seq FROM part_counts ORDER BY seq") == [(1,), (2,)]
+
+
+@pytest.mark.parametrize(
+    ("error", "unwell"),
+    [
+        (sa_exc.OperationalError("INSERT", {}, Exception("database is locked")), True),
+        (sa_exc.ProgrammingError("INSERT", {}, Exception("permission denied for table messages")), True),
+        (sa_exc.InternalError("INSERT", {}, Exception("cannot execute INSERT in a read-only transaction")), True),
+        (sa_exc.IntegrityError("INSERT", {}, Exception("NOT NULL constraint failed")), False),
+        (sa_exc.DataError("INSERT", {}, Exception("value too long for type character varying(256)")), False),
+        (RecursionError("maximum recursion depth exceeded"), False),
+    ],
+    ids=["locked", "privileges", "read-only", "constraint", "data", "python"],
+)
+def test_only_the_stores_own_failures_hold_a_batch_back(error: Exception, unwell: bool) -> None:
+    assert store_unwell(error) is unwell

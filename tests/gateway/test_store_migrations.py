@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,8 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, inspect, select, text
 
 from gateway.errors import StoreError
 from gateway.projection import Projector
@@ -21,7 +18,6 @@ from gateway.store import db
 from gateway.store.models import Agent, Base
 
 TABLES = {"agents", "machines", "messages", "state_changes", "cycles", "part_counts", "alarms", "dead_letters"}
-POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _table_of(diff: Any) -> str | None:
@@ -76,24 +72,6 @@ def test_timestamps_come_back_aware_utc_and_naive_ones_are_refused(tmp_path: Pat
             session.add(Agent(site="s", name="b", status="online", version="", last_seen=datetime(2026, 1, 1)))
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"atelier_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as err:
-        admin.dispose()
-        pytest.fail(f"the local PostgreSQL at 127.0.0.1:5432 is needed for this test: {err}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_fresh_postgresql_gets_the_same_schema(postgres_url: str) -> None:
@@ -153,5 +131,36 @@ def test_64_bit_seqs_and_counters_are_stored(store: str, tmp_path: Path, request
             assert conn.execute(text("SELECT seq, counter FROM part_counts")).one() == (big + 1, -huge)
             assert conn.execute(text("SELECT last_state_seq, part_counter FROM machines")).one() == (big, -huge)
             assert conn.execute(text("SELECT max(seq) FROM messages")).scalar_one() == big + 1
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_0004_bounds_the_dead_letters_already_stored(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import hashlib
+
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path}/gateway.db" if store == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = db.make_engine(url)
+    config = db.alembic_config()
+    whole = bytes(range(256)) * 4096  # 1 MiB, as dead letters could hold before
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0003")
+            connection.execute(
+                text("INSERT INTO dead_letters (received_at, topic, payload, reason) VALUES (:at, 't', :p, 'r')"),
+                {"at": datetime(2026, 11, 25, tzinfo=UTC), "p": whole},
+            )
+        db.upgrade(url, engine=engine)
+        with engine.connect() as connection:
+            payload, size, digest = connection.execute(
+                text("SELECT payload, payload_size, payload_sha256 FROM dead_letters")
+            ).one()
+        assert (bytes(payload), size, digest) == (whole[:4096], len(whole), hashlib.sha256(whole).hexdigest())
+        assert_schema_matches_models(engine)
     finally:
         engine.dispose()

@@ -55,7 +55,7 @@ async def health(services: ServicesDep) -> Health:
     responses={503: {"model": Healthz, "description": "a required part is failing"}},
 )
 async def healthz(services: ServicesDep) -> JSONResponse:
-    """200 when the ingest loop runs, the broker is connected and the database answers; 503 naming what fails."""
+    """200 when ingest runs and keeps up, the broker is connected and the database answers; 503 naming what fails."""
     checks = await _checks(services)
     failing = [name for name, check in checks.items() if check.required and not check.ok]
     body = Healthz(status="failing" if failing else "ok", failing=failing, checks=checks)
@@ -66,7 +66,9 @@ async def _checks(services: Services) -> dict[str, Check]:
     ingest = services.ingest
     consumer = None if ingest is None else ingest.consumer
     checks = {
-        "ingest": Check(ok=ingest is not None and ingest.healthy, detail=_ingest_detail(services)),
+        "ingest": Check(
+            ok=ingest is not None and ingest.healthy and ingest.stalled_for() is None, detail=_ingest_detail(services)
+        ),
         "mqtt": (
             Check(ok=True, detail="connected")
             if consumer is not None and consumer.connected.is_set()
@@ -90,4 +92,10 @@ def _ingest_detail(services: Services) -> str:
     ingest = services.ingest
     if ingest is None:
         return "this gateway serves pages only"
-    return "running" if ingest.healthy else "the ingest loop has stopped"
+    if not ingest.healthy:
+        return "the ingest loop has stopped"
+    waited = ingest.stalled_for()
+    if waited is not None:
+        why = ingest.last_error or "the batch in hand is still being written"
+        return f"ingest stalled: {ingest.waiting} messages wait, nothing committed for {waited:.0f} s ({why})"
+    return "running"

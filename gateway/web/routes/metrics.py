@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from atelier import __version__
 from atelier.prometheus import CONTENT_TYPE, Exposition
+from gateway.ingest import Ingest
 from gateway.web.deps import ServicesDep
 from gateway.web.services import Services
 
@@ -63,6 +64,48 @@ def _ingest(out: Exposition, services: Services) -> None:
         "counter",
         "Replays asked of agents for gaps in their sequence.",
         stats.replay_requests,
+    )
+    _trust(out, ingest)
+
+
+def _trust(out: Exposition, ingest: Ingest) -> None:
+    """What hostile or broken input cost: refusals, isolated batches, stalls, dead letters purged."""
+    stats = ingest.stats
+    out.add(
+        "atelier_gateway_ownership_refusals_total",
+        "counter",
+        "Machine messages and status claims refused: the agent named does not own the machine.",
+        stats.ownership_refusals,
+    )
+    out.add(
+        "atelier_gateway_batches_replayed_total",
+        "counter",
+        "Batches written again message by message after a failure that was not the store's.",
+        stats.replayed_batches,
+    )
+    out.add(
+        "atelier_gateway_batches_split_total",
+        "counter",
+        "Batches split in halves to isolate the message a failure came from.",
+        stats.split_batches,
+    )
+    out.add(
+        "atelier_gateway_ingest_stalls_total",
+        "counter",
+        "Times messages waited longer than ingest.stall_after_s with no commit.",
+        stats.stalls,
+    )
+    out.add(
+        "atelier_gateway_ingest_stalled",
+        "gauge",
+        "1 while messages wait longer than ingest.stall_after_s with no commit.",
+        int(ingest.stalled_for() is not None),
+    )
+    out.add(
+        "atelier_gateway_dead_letters_purged_total",
+        "counter",
+        "Dead letters deleted past ingest.dead_letter_retention_days.",
+        stats.dead_letters_purged,
     )
 
 

@@ -263,6 +263,12 @@ CASES = [
     Case("GET", "/api/reports/orders.csv", ADMIN, fixed("/api/reports/orders.csv")),
     Case("GET", "/api/reports/practice-logs.csv", ADMIN, fixed("/api/reports/practice-logs.csv")),
     Case("POST", "/api/retention/purge", ADMIN, fixed("/api/retention/purge")),
+    Case(
+        "POST",
+        "/api/machines/{site}/{machine}/move",
+        ADMIN,
+        fresh(lambda w: ("/api/machines/lyon/lathe/move", {"agent": f"pc-moved-{next(_names)}"}, None)),
+    ),
 ]
 # Open to all by design: logging in, out (tested in test_auth.py) and a screen's one-time sign-in.
 UNGUARDED = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/screen")}

@@ -1,7 +1,7 @@
 """Kiosk and status-screen tokens expire.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-10
 
 Tokens made before this revision had no end: they get a year from the upgrade, the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
