@@ -1,3 +1,5 @@
-"""Atelier: command line, demo orchestration and the pieces both daemons share."""
+"""Atelier's top: the command line, the demo, installation and the simulators; nothing below imports it."""
 
-__version__ = "0.1.0"
+from plumbing import __version__
+
+__all__ = ["__version__"]

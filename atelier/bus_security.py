@@ -138,8 +138,8 @@ def write_broker_files(
 
 
 def secure_main(edge_configs: list[Path], gateways: list[str], out_dir: Path, tls: tuple[Path, Path, Path]) -> int:
-    from atelier import tomlconfig
     from edge_agent import config
+    from plumbing import tomlconfig
 
     try:
         loaded = [config.load(path) for path in edge_configs]

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from atelier import __version__
+from plumbing import __version__
 
 EXIT_CONFIG = 2
 DEFAULT_EDGE_CONFIG = Path("/etc/atelier/edge.toml")
@@ -35,7 +35,7 @@ def _edge_check(args: argparse.Namespace) -> int:
 
 
 def _edge_send(args: argparse.Namespace) -> int:
-    from edge_agent.drivers.grbl_control import send_program
+    from edge_agent.drivers.serial.grbl_control import send_program
 
     return send_program(args.config, args.machine, args.file)
 

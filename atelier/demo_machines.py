@@ -98,7 +98,7 @@ class DemoWorkshop:
 
     def press_start_now_and_then(self, state_dir: Path, every_s: float = 12.0) -> None:
         """Start the GRBL program whenever the router is free, as a student would."""
-        from edge_agent.drivers.grbl_control import request
+        from edge_agent.drivers.serial.grbl_control import request
         from edge_agent.errors import DriverError
 
         control = state_dir / "control" / f"{GRBL_MACHINE}.sock"

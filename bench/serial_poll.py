@@ -25,8 +25,8 @@ from atelier.simulators import GrblSimulator, HaasMachine, HaasPtySimulator
 from atelier.simulators.device import PtyDevice
 from bench.common import Figure, Process, broker, env_int, percentile, report, workdir
 from bench.opcua_latency import cpu_seconds
-from edge_agent.drivers import grbl, haas_q
-from edge_agent.drivers.serial_options import HaasOptions
+from edge_agent.drivers.serial import grbl, haas_q
+from edge_agent.drivers.serial.options import HaasOptions
 
 MACHINES = 8
 # All GRBL: one status poll per round. Mixed: the Haas half asks its whole Q round (9 commands) at 5 Hz.

@@ -1,5 +1,5 @@
 """The edge agent: reads machines, detects cycles and parts, publishes to MQTT through a disk outbox."""
 
-from atelier import __version__
+from plumbing import __version__
 
 __all__ = ["__version__"]

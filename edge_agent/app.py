@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from atelier import sdnotify, tlsfiles
-from atelier.tomlconfig import ConfigError, Problem
 from edge_agent import config as edge_config
 from edge_agent.config import EdgeConfig, MachineConfig
 from edge_agent.drivers import Driver
@@ -30,6 +28,8 @@ from edge_agent.pipeline import Backoff, build_driver, load_profile, run_machine
 from edge_agent.profiles import Profile
 from edge_agent.publisher import Publisher
 from edge_agent.stats import AgentStats, CountingDriver, CountingOutbox
+from plumbing import sdnotify, tlsfiles
+from plumbing.tomlconfig import ConfigError, Problem
 
 logger = logging.getLogger(__name__)
 

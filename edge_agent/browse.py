@@ -17,9 +17,9 @@ from typing import Any
 
 from asyncua import Client, ua
 
-from edge_agent.drivers.opcua import LINK_ERRORS, describe
-from edge_agent.drivers.opcua_nodes import NodeResolutionError, node_id_of, plain
-from edge_agent.drivers.opcua_options import NODE_ID_PATTERN, NodeSpec
+from edge_agent.drivers.opcua.driver import LINK_ERRORS, describe
+from edge_agent.drivers.opcua.nodes import NodeResolutionError, node_id_of, plain
+from edge_agent.drivers.opcua.options import NODE_ID_PATTERN, NodeSpec
 from edge_agent.profile_skeleton import Variable, skeleton
 
 TIMEOUT_S = 5.0

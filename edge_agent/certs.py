@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from edge_agent.drivers.opcua_security import fingerprint
+from edge_agent.drivers.opcua.security import fingerprint
 
 CERT_NAME = "cert.der"
 KEY_NAME = "key.pem"

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from atelier import tomlconfig
-from atelier.addresses import HostName, ListenAddress, parse_listen
 from edge_agent.contract import ID_PATTERN, RESERVED_MACHINE_IDS
+from plumbing import tomlconfig
+from plumbing.addresses import HostName, ListenAddress, parse_listen
 
 
 class _Section(BaseModel):

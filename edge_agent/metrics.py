@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from atelier.prometheus import CONTENT_TYPE, Exposition, Labels
 from edge_agent import __version__
 from edge_agent.stats import AgentStats
+from plumbing.prometheus import CONTENT_TYPE, Exposition, Labels
 
 logger = logging.getLogger(__name__)
 

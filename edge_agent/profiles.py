@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from atelier import tomlconfig
 from edge_agent.contract import MachineState
+from plumbing import tomlconfig
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "machine_profiles"
 

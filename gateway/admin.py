@@ -22,11 +22,11 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from atelier import tomlconfig
 from gateway import auth, config, importer
 from gateway.errors import GatewayError
 from gateway.records_settings import RecordsSection
 from gateway.store import db, ownership_repo, privacy, repo
+from plumbing import tomlconfig
 
 logger = logging.getLogger(__name__)
 

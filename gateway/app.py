@@ -22,16 +22,16 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from atelier import sdnotify, tlsfiles, tomlconfig
 from gateway import config, logs, restore
 from gateway.errors import GatewayError, StoreError
 from gateway.influx import InfluxSettings, InfluxSink
-from gateway.ingest import Ingest
+from gateway.ingest.projection import Projector
+from gateway.ingest.service import Ingest
 from gateway.live import LiveView
-from gateway.projection import Projector
 from gateway.store import db
 from gateway.web.app import create_app
 from gateway.web.services import Services
+from plumbing import sdnotify, tlsfiles, tomlconfig
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from atelier import tomlconfig
-from atelier.addresses import HostName
 from edge_agent.contract import ID_PATTERN
 from gateway.records_settings import RecordsSection
+from plumbing import tomlconfig
+from plumbing.addresses import HostName
 
 DEFAULT_DATABASE_URL = "sqlite:////var/lib/atelier/gateway/atelier.db"
 SITE_FILTER_PATTERN = r"^(\+|[a-z0-9][a-z0-9_-]{0,62})$"

@@ -1,4 +1,4 @@
-"""The gateway's own counters, scraped at ``/metrics`` in the Prometheus text format (``atelier.prometheus``).
+"""The gateway's own counters, scraped at ``/metrics`` in the Prometheus text format (``plumbing.prometheus``).
 
 Counters are incremented where things happen (ingest, the MQTT consumer, the
 Influx sink) and only read at scrape time; what costs a query, such as a
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from atelier.prometheus import Histogram
+from plumbing.prometheus import Histogram
 
 if TYPE_CHECKING:
-    from gateway.projection import BatchOutcome
+    from gateway.ingest.projection import BatchOutcome
 
 COMMIT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 TOTALS_TTL_S = 15.0

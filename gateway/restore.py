@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
-from gateway.gaps import GapTracker
+from gateway.ingest.gaps import GapTracker
 from gateway.live import DEFAULT_ZONE, MachineView, local_date
 from gateway.store import repo
 

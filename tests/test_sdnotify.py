@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from atelier import sdnotify
+from plumbing import sdnotify
 
 
 def test_ready_and_watchdog_reach_the_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

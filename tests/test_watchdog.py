@@ -23,12 +23,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from atelier import tomlconfig
 from atelier.broker import Broker, free_port
 from edge_agent import config as edge_config
 from edge_agent.app import run as run_agent
 from gateway.app import serve as serve_gateway
 from gateway.config import GatewaySettings
+from plumbing import tomlconfig
 from tests.edge_agent.test_agent import write_config
 from tests.gateway.helpers import gateway_toml
 

@@ -34,7 +34,7 @@ from atelier.simulators.opcua_spaces import (
     sinumerik_raw,
 )
 from edge_agent.contract import utc_iso
-from edge_agent.drivers.simulator_script import CycleEnd, ProgramSpec, SimulatorOptions, SimulatorScript
+from edge_agent.drivers.simulator.script import CycleEnd, ProgramSpec, SimulatorOptions, SimulatorScript
 
 logger = logging.getLogger(__name__)
 

@@ -46,9 +46,9 @@ class DriverFactory(Protocol):
 
 # Import paths rather than classes: the agent imports asyncua only when a machine needs it.
 DRIVERS: dict[str, str] = {
-    "simulator": "edge_agent.drivers.simulator:build",
-    "opcua": "edge_agent.drivers.opcua:build",
-    "serial": "edge_agent.drivers.serial:build",
+    "simulator": "edge_agent.drivers.simulator.driver:build",
+    "opcua": "edge_agent.drivers.opcua.driver:build",
+    "serial": "edge_agent.drivers.serial.driver:build",
 }
 
 

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from atelier import __version__
 from gateway.config import GatewaySettings
 from gateway.web.body_limit import BodyLimit
 from gateway.web.pages import install
@@ -31,6 +30,7 @@ from gateway.web.routes import (
 )
 from gateway.web.security_headers import SecurityHeaders
 from gateway.web.services import Services
+from plumbing import __version__
 
 logger = logging.getLogger(__name__)
 

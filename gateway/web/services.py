@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.influx import InfluxSink
-from gateway.ingest import Ingest
+from gateway.ingest.service import Ingest
 from gateway.live import LiveView
 from gateway.web.probes import DatabaseProbe, TableTotals
 

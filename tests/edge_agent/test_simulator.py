@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from atelier.tomlconfig import ConfigError
 from edge_agent.contract import CycleEnded, CycleOutcome, utc_iso
 from edge_agent.drivers import Batch, build
-from edge_agent.drivers.simulator import SimulatorDriver, SimulatorOptions
+from edge_agent.drivers.simulator.driver import SimulatorDriver, SimulatorOptions
 from edge_agent.profiles import Profile
 from edge_agent.tracker import MachineTracker
+from plumbing.tomlconfig import ConfigError
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 BUSY = {  # every behaviour often, so that a few dozen cycles show them all

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from atelier import tomlconfig
 from atelier.broker import Broker, free_port
 from gateway.app import serve
 from gateway.config import GatewaySettings
+from plumbing import tomlconfig
 from tests.gateway.helpers import Publisher, gateway_toml
 from tests.gateway.victoria import VictoriaMetrics
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from atelier import tomlconfig
 from gateway import app, config
+from plumbing import tomlconfig
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -22,15 +22,15 @@ from typing import Any
 
 import pytest
 
-from atelier import tomlconfig
 from atelier.broker import free_port
 from atelier.bus_security import AgentAccount
 from edge_agent import contract as c
 from gateway.config import GatewaySettings
-from gateway.gaps import Gaps, GapTracker
-from gateway.mqtt_consumer import Received
-from gateway.projection import Projector
+from gateway.ingest.consumer import Received
+from gateway.ingest.gaps import Gaps, GapTracker
+from gateway.ingest.projection import Projector
 from gateway.store import db
+from plumbing import tomlconfig
 from tests.gateway.helpers import T0, until
 from tests.gateway.test_projection import NOW
 from tests.secure_broker import Probe, SecureBroker, start_secure_broker

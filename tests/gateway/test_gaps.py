@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.gaps import GapTracker, ReplayRange
+from gateway.ingest.gaps import GapTracker, ReplayRange
 
 A = ("lyon", "pc-1")
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from atelier import tomlconfig
 from atelier.broker import Broker, free_port
 from edge_agent import contract as c
 from gateway.config import GatewaySettings
+from plumbing import tomlconfig
 from tests.gateway.conftest import RunningGateway
 from tests.gateway.helpers import AGENT, MACHINE, T0, Publisher, birth, changed, count, gateway_toml, state, until
 from tests.gateway.prometheus_text import Scrape, parse

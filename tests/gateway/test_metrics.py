@@ -11,9 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from atelier import tomlconfig
 from atelier.broker import Broker, free_port
-from atelier.prometheus import Exposition, Histogram
 from edge_agent import contract as c
 from gateway import app, config
 from gateway.config import GatewaySection, GatewaySettings
@@ -21,6 +19,8 @@ from gateway.live import LiveView
 from gateway.store import db
 from gateway.web.app import create_app
 from gateway.web.services import Services
+from plumbing import tomlconfig
+from plumbing.prometheus import Exposition, Histogram
 from tests.gateway.conftest import RunningGateway
 from tests.gateway.helpers import MACHINE, SITE, Publisher, birth, count, part, state, until
 from tests.gateway.prometheus_text import Scrape, histogram_is_consistent, parse

@@ -14,9 +14,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from edge_agent import contract as c
-from gateway.gaps import Gaps, GapTracker
-from gateway.mqtt_consumer import Received
-from gateway.projection import Projector, store_unwell
+from gateway.ingest.consumer import Received
+from gateway.ingest.gaps import Gaps, GapTracker
+from gateway.ingest.projection import Projector, store_unwell
 from gateway.store import db, repo
 from tests.gateway.helpers import AGENT, MACHINE, SITE, T0, birth, changed, count, part, rows, state
 

@@ -15,8 +15,8 @@ import pytest
 
 from atelier.broker import Broker, free_port
 from gateway.config import GatewaySettings
-from gateway.mqtt_consumer import Received
-from gateway.receiver import Receiver
+from gateway.ingest.consumer import Received
+from gateway.ingest.receiver import Receiver
 from tests.gateway.helpers import Publisher, birth, gateway_toml, part, subscribed, wait_until
 
 ROOT = Path(__file__).parents[2]

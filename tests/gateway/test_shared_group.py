@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gateway.config import GatewaySection, GatewaySettings, IngestSection
-from gateway.gaps import GapTracker
-from gateway.mqtt_consumer import topic_filters
+from gateway.ingest.consumer import topic_filters
+from gateway.ingest.gaps import GapTracker
 
 
 def test_a_shared_group_splits_the_machine_stream_but_not_the_agent_births() -> None:

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select, text
 
 from gateway.errors import StoreError
-from gateway.projection import Projector
+from gateway.ingest.projection import Projector
 from gateway.store import db
 from gateway.store.models import Agent, Base
 

@@ -17,7 +17,6 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from atelier import tomlconfig
 from atelier.broker import Broker, free_port
 from gateway import app as gateway_app
 from gateway import auth
@@ -30,6 +29,7 @@ from gateway.web.app import create_app
 from gateway.web.body_limit import BodyLimit
 from gateway.web.charts import series_chart
 from gateway.web.services import Services
+from plumbing import tomlconfig
 from tests.gateway.helpers import gateway_toml
 from tests.tls_certs import make_tls_files
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from atelier import __version__
-from atelier.prometheus import CONTENT_TYPE, Exposition
-from gateway.ingest import Ingest
+from gateway.ingest.service import Ingest
 from gateway.web.deps import ServicesDep
 from gateway.web.services import Services
+from plumbing import __version__
+from plumbing.prometheus import CONTENT_TYPE, Exposition
 
 router = APIRouter(tags=["health"])
 

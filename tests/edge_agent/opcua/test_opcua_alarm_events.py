@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from atelier.simulators.opcua_cnc import OpcUaCnc
-from atelier.tomlconfig import ConfigError
 from edge_agent import profiles
 from edge_agent.contract import Alarm, AlarmCleared, AlarmRaised, Availability, Execution, Severity
 from edge_agent.drivers import Driver, build
 from edge_agent.errors import DriverError
+from plumbing.tomlconfig import ConfigError
 from tests.edge_agent.opcua.conftest import FAST, Fed, Reader
 
 T0 = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
@@ -159,7 +159,7 @@ async def test_an_unusable_event_node_is_named_and_the_other_signals_flow(
     cnc = await cnc_factory(shape="machine_tool")
     path = _profile(tmp_path, f'node = {{ path = "{node}" }}')
     profile = profiles.load(str(path))
-    caplog.set_level(logging.ERROR, logger="edge_agent.drivers.opcua")
+    caplog.set_level(logging.ERROR, logger="edge_agent.drivers.opcua.driver")
     opts = profile.merged_options({"endpoint": cnc.endpoint, **FAST})
     fed = Fed(readers(build("opcua", machine_id="m1", options=opts, profile=profile)), profile)
     await fed.until(lambda s: s.execution is Execution.READY, "the first state")

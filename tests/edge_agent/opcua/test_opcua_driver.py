@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from atelier.tomlconfig import ConfigError
 from edge_agent import profiles
 from edge_agent.drivers import build
 from edge_agent.errors import DriverError
+from plumbing.tomlconfig import ConfigError
 from tests.edge_agent.opcua.conftest import SINUMERIK, options
 
 NODES = {
@@ -84,7 +84,7 @@ async def test_missing_node_is_named_with_profile_file_and_other_signals_flow(cn
     )
     profile = profiles.load(str(profile_file))
     opts = profile.merged_options({"endpoint": cnc.endpoint, **options(cnc.endpoint, {})} | {"nodes": {}})
-    caplog.set_level(logging.ERROR, logger="edge_agent.drivers.opcua")
+    caplog.set_level(logging.ERROR, logger="edge_agent.drivers.opcua.driver")
     reader = readers(build("opcua", machine_id="m1", options=opts, profile=profile))
     await reader.until(lambda: len(reader.batches) >= 1, "the first batch")
     await cnc.apply({"execution": "ACTIVE"})

@@ -10,7 +10,7 @@ import pytest
 
 from edge_agent.certs import generate_certificate
 from edge_agent.drivers import build
-from edge_agent.drivers.opcua_security import UntrustedServerError
+from edge_agent.drivers.opcua.security import UntrustedServerError
 from edge_agent.errors import DriverError
 from tests.edge_agent.opcua.conftest import SINUMERIK, options
 
@@ -65,7 +65,7 @@ async def test_untrusted_server_is_refused_then_trusted_on_first_use_when_asked(
     assert str(pki["trusted"]) in str(error)
     assert list((pki["trusted"] / "rejected").glob("sim-*.der")), "the refused certificate is kept for review"
 
-    caplog.set_level(logging.WARNING, logger="edge_agent.drivers.opcua_security")
+    caplog.set_level(logging.WARNING, logger="edge_agent.drivers.opcua.security")
     tofu = options(cnc.endpoint, NODES, security=secure(pki, trust_on_first_use=True), **creds)
     reader = readers(build("opcua", machine_id="m1", options=tofu, profile=None))
     await reader.until(lambda: len(reader.batches) >= 1, "the first batch")

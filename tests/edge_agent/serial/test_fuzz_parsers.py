@@ -7,7 +7,7 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.drivers import grbl, haas_q, linebox
+from edge_agent.drivers.serial import grbl, haas_q, linebox
 
 # Noise as a serial line delivers it, plus lines that look almost right, which reach deeper branches.
 GRBL_LIKE = st.builds(

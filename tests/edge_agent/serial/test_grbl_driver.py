@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from atelier.simulators import GrblSimulator
-from atelier.tomlconfig import ConfigError
 from edge_agent import profiles
 from edge_agent.contract import CycleEnded, CycleStarted
 from edge_agent.drafts import Draft
 from edge_agent.drivers import build
-from edge_agent.drivers.grbl_driver import GrblDriver
-from edge_agent.drivers.grbl_stream import RX_BUFFER, Outcome
+from edge_agent.drivers.serial.grbl_driver import GrblDriver
+from edge_agent.drivers.serial.grbl_stream import RX_BUFFER, Outcome
 from edge_agent.errors import DriverError
+from plumbing.tomlconfig import ConfigError
 from tests.edge_agent.serial.conftest import Collector, track, wait_for
 
 PROFILE = profiles.load("grbl-1.1")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from edge_agent.drivers import build
-from edge_agent.drivers.grbl_control import send_program
-from edge_agent.drivers.grbl_driver import GrblDriver
-from edge_agent.drivers.grbl_stream import RX_BUFFER, ProgramError, Streamer, load_program
+from edge_agent.drivers.serial.grbl_control import send_program
+from edge_agent.drivers.serial.grbl_driver import GrblDriver
+from edge_agent.drivers.serial.grbl_stream import RX_BUFFER, ProgramError, Streamer, load_program
 from tests.edge_agent.serial.conftest import wait_for
 
 

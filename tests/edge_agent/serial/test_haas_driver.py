@@ -8,7 +8,7 @@ from atelier.simulators import HaasMachine, HaasPtySimulator, HaasTcpSimulator
 from edge_agent import profiles
 from edge_agent.contract import CycleEnded, CycleStarted, PartCounted
 from edge_agent.drivers import build
-from edge_agent.drivers.serial import HaasDriver
+from edge_agent.drivers.serial.driver import HaasDriver
 from edge_agent.errors import DriverError
 from tests.edge_agent.serial.conftest import Collector, track, wait_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.drivers import haas_q
+from edge_agent.drivers.serial import haas_q
 from tests.edge_agent.serial.conftest import TS, haas_exchanges, values
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.drivers import linebox
+from edge_agent.drivers.serial import linebox
 from tests.edge_agent.serial.conftest import TS, transcript_lines, values
 
 

@@ -6,7 +6,7 @@ from atelier.simulators import LineboxSimulator
 from edge_agent import profiles
 from edge_agent.contract import CycleEnded, PartCounted
 from edge_agent.drivers import build
-from edge_agent.drivers.serial import LineboxDriver
+from edge_agent.drivers.serial.driver import LineboxDriver
 from edge_agent.errors import DriverError
 from tests.edge_agent.serial.conftest import track, wait_for
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from gateway import logs
 from gateway.config import GatewaySettings
-from gateway.mqtt_consumer import MqttConsumer, Received
+from gateway.ingest.consumer import MqttConsumer, Received
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from atelier import tomlconfig
-from atelier.tomlconfig import ConfigError, Problem
-from edge_agent.drivers import haas_q
-from edge_agent.drivers.serial_link import LineSettings
+from edge_agent.drivers.serial import haas_q
+from edge_agent.drivers.serial.link import LineSettings
+from plumbing import tomlconfig
+from plumbing.tomlconfig import ConfigError, Problem
 
 # A Unix socket path longer than this cannot be bound (sun_path is 108 bytes with its NUL).
 MAX_SOCKET_PATH = 107

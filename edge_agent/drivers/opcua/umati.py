@@ -15,8 +15,8 @@ import logging
 
 from asyncua import Client, ua
 
-from edge_agent.drivers.opcua_nodes import NodeResolutionError, node_id_of
-from edge_agent.drivers.opcua_options import NodeSpec
+from edge_agent.drivers.opcua.nodes import NodeResolutionError, node_id_of
+from edge_agent.drivers.opcua.options import NodeSpec
 from edge_agent.errors import DriverError
 
 logger = logging.getLogger(__name__)

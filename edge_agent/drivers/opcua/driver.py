@@ -23,9 +23,9 @@ from typing import Any
 from asyncua import Client, ua
 
 from edge_agent.drivers import Batch, Reading
-from edge_agent.drivers.opcua_alarms import ActiveAlarms, AlarmSource, event_filter
-from edge_agent.drivers.opcua_link import Link
-from edge_agent.drivers.opcua_nodes import (
+from edge_agent.drivers.opcua.alarms import ActiveAlarms, AlarmSource, event_filter
+from edge_agent.drivers.opcua.link import Link
+from edge_agent.drivers.opcua.nodes import (
     MISSING,
     BoundNode,
     NodeResolutionError,
@@ -35,9 +35,9 @@ from edge_agent.drivers.opcua_nodes import (
     reading,
     resolve,
 )
-from edge_agent.drivers.opcua_options import OpcUaOptions, parse
-from edge_agent.drivers.opcua_security import apply as apply_security
-from edge_agent.drivers.umati import find_machine_tool
+from edge_agent.drivers.opcua.options import OpcUaOptions, parse
+from edge_agent.drivers.opcua.security import apply as apply_security
+from edge_agent.drivers.opcua.umati import find_machine_tool
 from edge_agent.errors import DriverError
 from edge_agent.profiles import Profile
 

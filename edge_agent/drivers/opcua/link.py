@@ -25,9 +25,9 @@ from asyncua.client.ua_client import UaClientState
 from asyncua.common.subscription import DataChangeEvent, OpcEvent, OverflowPolicy, StatusChangeEvent, Subscription
 
 from edge_agent.drivers import Reading
-from edge_agent.drivers.opcua_alarms import ActiveAlarms, AlarmSource
-from edge_agent.drivers.opcua_nodes import BoundNode, read, reading
-from edge_agent.drivers.opcua_options import OpcUaOptions
+from edge_agent.drivers.opcua.alarms import ActiveAlarms, AlarmSource
+from edge_agent.drivers.opcua.nodes import BoundNode, read, reading
+from edge_agent.drivers.opcua.options import OpcUaOptions
 from edge_agent.errors import DriverError
 
 logger = logging.getLogger(__name__)

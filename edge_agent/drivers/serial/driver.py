@@ -18,10 +18,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from edge_agent.drivers import Batch, Driver, Reading, haas_q, linebox
-from edge_agent.drivers.grbl_driver import GrblDriver
-from edge_agent.drivers.serial_link import LineSplitter, SerialLink
-from edge_agent.drivers.serial_options import GrblOptions, HaasOptions, LineboxOptions, parse_options
+from edge_agent.drivers import Batch, Driver, Reading
+from edge_agent.drivers.serial import haas_q, linebox
+from edge_agent.drivers.serial.grbl_driver import GrblDriver
+from edge_agent.drivers.serial.link import LineSplitter, SerialLink
+from edge_agent.drivers.serial.options import GrblOptions, HaasOptions, LineboxOptions, parse_options
 from edge_agent.errors import DriverError
 from edge_agent.profiles import Profile
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from asyncua import Client, ua
 
 from edge_agent.drivers import Reading
-from edge_agent.drivers.opcua_options import NodeSpec, identifier_text
+from edge_agent.drivers.opcua.options import NodeSpec, identifier_text
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any
 from asyncua import ua
 
 from edge_agent.drivers import Reading
-from edge_agent.drivers.opcua_options import AlarmEvents
+from edge_agent.drivers.opcua.options import AlarmEvents
 
 logger = logging.getLogger(__name__)
 

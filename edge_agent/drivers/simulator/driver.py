@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from atelier import tomlconfig
 from edge_agent.contract import utc_iso
 from edge_agent.drivers import Batch, Reading
-from edge_agent.drivers.simulator_script import CycleEnd, SimulatorOptions, SimulatorScript
+from edge_agent.drivers.simulator.script import CycleEnd, SimulatorOptions, SimulatorScript
 from edge_agent.errors import DriverError
 from edge_agent.profiles import Profile
+from plumbing import tomlconfig
 
 __all__ = ["SimulatorDriver", "SimulatorOptions", "build"]
 

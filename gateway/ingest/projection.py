@@ -13,7 +13,7 @@ connection lost: ``store_unwell``) are not the message's fault: they abort the
 whole batch, which the caller retries without acknowledging anything.
 
 A machine-topic message is stored only if the agent it names owns the machine
-(``gateway.ownership``); the owners are read from the store for every batch.
+(``gateway.ingest.ownership``); the owners are read from the store for every batch.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
-from gateway import ownership
-from gateway.batch_writer import BatchWriter
-from gateway.gaps import AgentKey, Gaps
-from gateway.mqtt_consumer import Received
+from gateway.ingest import ownership
+from gateway.ingest.consumer import Received
+from gateway.ingest.gaps import AgentKey, Gaps
+from gateway.ingest.writer import BatchWriter
 from gateway.store import bulk, repo
 from gateway.store.models import Agent
 from gateway.store.repo import message_kind

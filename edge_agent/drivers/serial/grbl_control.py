@@ -128,8 +128,8 @@ def request(path: Path, payload: dict[str, Any], timeout_s: float = 15.0) -> dic
 
 def send_program(config_path: Path, machine: str, file: Path) -> int:
     """``atelier edge send MACHINE FILE``: hand a program to the running agent; 0 started, 1 refused, 2 bad input."""
-    from atelier.tomlconfig import ConfigError
-    from edge_agent.drivers.grbl_stream import ProgramError, load_program
+    from edge_agent.drivers.serial.grbl_stream import ProgramError, load_program
+    from plumbing.tomlconfig import ConfigError
 
     try:
         path = _socket_for(config_path, machine)
@@ -153,9 +153,9 @@ def send_program(config_path: Path, machine: str, file: Path) -> int:
 
 
 def _socket_for(config_path: Path, machine: str) -> Path:
-    from atelier.tomlconfig import ConfigError, Problem
     from edge_agent import config, profiles
-    from edge_agent.drivers.serial_options import GrblOptions, parse_options
+    from edge_agent.drivers.serial.options import GrblOptions, parse_options
+    from plumbing.tomlconfig import ConfigError, Problem
 
     edge = config.load(config_path)
     found = next((m for m in edge.machines if m.id == machine), None)

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from edge_agent.drivers.opcua_options import OpcUaOptions, SecurityOptions
+from edge_agent.drivers.opcua.options import OpcUaOptions, SecurityOptions
 from edge_agent.errors import DriverError
 
 logger = logging.getLogger(__name__)

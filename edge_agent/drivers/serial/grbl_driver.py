@@ -21,11 +21,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from edge_agent.drivers import Batch, Reading, grbl
-from edge_agent.drivers.grbl_control import ControlServer
-from edge_agent.drivers.grbl_stream import Job, Outcome, ProgramError, Streamer, load_program
-from edge_agent.drivers.serial_link import LineSplitter, SerialLink
-from edge_agent.drivers.serial_options import GrblOptions
+from edge_agent.drivers import Batch, Reading
+from edge_agent.drivers.serial import grbl
+from edge_agent.drivers.serial.grbl_control import ControlServer
+from edge_agent.drivers.serial.grbl_stream import Job, Outcome, ProgramError, Streamer, load_program
+from edge_agent.drivers.serial.link import LineSplitter, SerialLink
+from edge_agent.drivers.serial.options import GrblOptions
 from edge_agent.errors import DriverError
 
 logger = logging.getLogger(__name__)

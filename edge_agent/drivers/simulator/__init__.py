@@ -1,0 +1,1 @@
+"""The built-in simulated machine, for demos and tests."""
