@@ -197,7 +197,9 @@ async def test_the_broker_refuses_packets_beyond_the_contracts_limit(gateway: Ru
         refused.client.publish(EVENT, b"x" * (1024 * 1024), qos=1)
         assert await asyncio.to_thread(refused.gone.wait, 10)
         assert refused.reason is not None
-        assert refused.reason.getName() == "Packet too large"
+        # mosquitto sends DISCONNECT "Packet too large" and closes the socket; paho sometimes sees the closed
+        # socket first and reports "Unspecified error". Either way the client was cut off at the door.
+        assert refused.reason.getName() in {"Packet too large", "Unspecified error"}
     finally:
         refused.close()
     await asyncio.sleep(0.5)
