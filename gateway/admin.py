@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from gateway import auth, config, importer
+from gateway.config import RecordsSection
 from gateway.errors import GatewayError
-from gateway.records_settings import RecordsSection
 from gateway.store import db, ownership_repo, privacy, repo
 from plumbing import tomlconfig
 

@@ -32,7 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from gateway.records_errors import ConflictError, InvalidError
+from gateway.errors import ConflictError, InvalidError
 from gateway.store.models import Machine
 from gateway.store.records import ApiToken, LoginSession, Student, User
 from gateway.store.records_repo import audit, get_row, machine_key

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.records_errors import RecordsError
+from gateway.errors import RecordsError
 from gateway.store import records_repo as repo
 from gateway.store.records import Customer, Order, Student
 from gateway.web.schemas import OrderCreate, StudentCreate

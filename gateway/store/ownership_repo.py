@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
-from gateway.records_errors import ConflictError, InvalidError, NotFoundError
+from gateway.errors import ConflictError, InvalidError, NotFoundError
 from gateway.store.models import Agent, Machine
 from gateway.store.records_repo import audit
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from gateway.records_settings import RecordsSection, retention_cutoff
+from gateway.config import RecordsSection
 from gateway.store.records import AuditEntry, LoginSession, ScrapRecord, Student, User, WorkSessionRecord
 from gateway.store.records_repo import audit, get_row, snapshot
 from gateway.store.reports_repo import student_log
@@ -112,7 +112,7 @@ def _without_student(values: dict[str, Any] | None, student_id: int) -> dict[str
 
 def purge_expired(*, session: Session, settings: RecordsSection, now: datetime) -> tuple[datetime | None, int]:
     """Apply ``records.retention_days``: (the cut-off, sessions purged); (None, 0) when logs are kept for ever."""
-    before = retention_cutoff(settings, now)
+    before = settings.retention_cutoff(now)
     if before is None:
         return None, 0
     return before, purge_practice_logs(session=session, before=before, now=now)

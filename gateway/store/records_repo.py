@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.orm import Session
 
-from gateway.records_errors import ConflictError, Named, NotFoundError
+from gateway.errors import ConflictError, Named, NotFoundError
 from gateway.store.models import Base, Machine
 from gateway.store.records import (
     AuditEntry,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from gateway.auth import Principal, resolve
-from gateway.records_errors import ForbiddenError, InvalidError, RecordsError, UnauthorizedError
+from gateway.errors import ForbiddenError, InvalidError, RecordsError, UnauthorizedError
 from gateway.store.models import Machine
 from gateway.store.records_repo import find_machine
 from gateway.web.records_state import StateDep

@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from gateway.config import RecordsSection
+from gateway.errors import BusyError, RecordsError, ThrottledError
 from gateway.password_work import Busy
-from gateway.records_errors import BusyError, RecordsError, ThrottledError
-from gateway.records_settings import RecordsSection
 from gateway.web.guards import machine_state_reader
 from gateway.web.i18n import lang_of
 from gateway.web.login_flow import Throttled

@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
+from gateway.config import RecordsSection
+from gateway.errors import ConflictError
 from gateway.login_throttle import Budget, LoginThrottle
 from gateway.password_work import PasswordWork
-from gateway.records_errors import ConflictError
-from gateway.records_settings import RecordsSection
 from gateway.store import db
 
 logger = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from edge_agent import contract as c
+from gateway.errors import ConflictError, InvalidError, NotFoundError
 from gateway.ingest.gaps import Gaps, GapTracker
 from gateway.ingest.projection import Projector
-from gateway.records_errors import ConflictError, InvalidError, NotFoundError
 from gateway.store import db, ownership_repo
 from tests.gateway.helpers import SITE, T0
 from tests.gateway.test_projection import received, wire

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from atelier.broker import Broker, free_port
 from gateway import app as gateway_app
 from gateway import auth
-from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, HttpSection
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, HttpSection, RecordsSection
 from gateway.live import LiveView
-from gateway.records_settings import RecordsSection
 from gateway.store import db
 from gateway.store import records_repo as repo
 from gateway.web.app import create_app

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 
 from gateway import auth
-from gateway.records_errors import ForbiddenError, ThrottledError, UnauthorizedError
+from gateway.errors import ForbiddenError, ThrottledError, UnauthorizedError
 from gateway.store.models import Machine
 from gateway.store.records import ApiToken, User
 from gateway.store.records_repo import find_machine

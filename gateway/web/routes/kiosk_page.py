@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from gateway.records_errors import NotFoundError
+from gateway.errors import NotFoundError
 from gateway.store import records_repo as repo
 from gateway.store import work_repo
 from gateway.store.records import Order, Student

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from gateway.records_errors import NotFoundError
+from gateway.errors import NotFoundError
 from gateway.web.charts import series_chart
 from gateway.web.i18n import lang_of
 from gateway.web.page_data import board, order_detail

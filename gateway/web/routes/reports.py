@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
-from gateway.records_errors import InvalidError
+from gateway.errors import InvalidError
 from gateway.store import privacy
 from gateway.store import records_repo as repo
 from gateway.store.models import Machine

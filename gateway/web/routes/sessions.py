@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from gateway.records_errors import ForbiddenError, InvalidError
+from gateway.errors import ForbiddenError, InvalidError
 from gateway.store import records_repo as repo
 from gateway.store import work_repo
 from gateway.store.attribution_repo import unattributed

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.auth import Principal
-from gateway.records_errors import NotFoundError
+from gateway.errors import NotFoundError
 from gateway.store.reports_repo import StudentLog, student_log
 from gateway.web.charts import series_chart
 from gateway.web.i18n import lang_of

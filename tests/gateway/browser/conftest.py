@@ -21,9 +21,8 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from atelier.broker import free_port
 from gateway import auth
-from gateway.config import DatabaseSection, GatewaySection, GatewaySettings
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
-from gateway.records_settings import RecordsSection
 from gateway.store import db
 from gateway.web.app import create_app
 from gateway.web.services import Services

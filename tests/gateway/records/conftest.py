@@ -25,9 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import gateway.store.records  # noqa: F401 - registers the records tables on Base
 from gateway import auth
-from gateway.config import DatabaseSection, GatewaySection, GatewaySettings
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
-from gateway.records_settings import RecordsSection
 from gateway.store import db
 from gateway.store.models import Agent, Base, Cycle, Machine, PartCount, StateChange
 from gateway.web.app import create_app

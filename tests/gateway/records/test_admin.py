@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gateway import admin, auth
-from gateway.records_settings import RecordsSection
+from gateway.config import RecordsSection
 from gateway.store.records import Customer, Order, Student, User
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete
 
 from atelier.broker import free_port
 from gateway import auth
-from gateway.records_settings import RecordsSection
+from gateway.config import RecordsSection
 from gateway.store import db
 from gateway.store.models import Base
 from gateway.store.records import Customer, Order, Student

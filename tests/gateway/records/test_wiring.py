@@ -6,9 +6,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from gateway.config import DatabaseSection, GatewaySection, GatewaySettings
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
-from gateway.records_settings import RecordsSection
 from gateway.web.app import STATIC, create_app
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import machines, status
