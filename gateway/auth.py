@@ -33,8 +33,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, InvalidError
-from gateway.store.models import Machine
-from gateway.store.records import ApiToken, LoginSession, Student, User
+from gateway.store.models import ApiToken, LoginSession, Machine, Student, User
 from gateway.store.records_repo import audit, get_row, machine_key
 
 logger = logging.getLogger(__name__)

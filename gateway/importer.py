@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import RecordsError
 from gateway.store import records_repo as repo
-from gateway.store.records import Customer, Order, Student
+from gateway.store.models import Customer, Order, Student
 from gateway.web.schemas import OrderCreate, StudentCreate
 
 STUDENT_COLUMNS = ("first_name", "last_initial", "class_name", "track", "badge")

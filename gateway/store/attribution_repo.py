@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.attribution import attribute_cycle, attribute_part
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.store.models import Cycle, Machine, PartCount
-from gateway.store.records import CycleAssignment, WorkSessionRecord
+from gateway.store.models import Cycle, CycleAssignment, Machine, PartCount, WorkSessionRecord
 from gateway.store.records_repo import machine_key
 from gateway.store.work_repo import sessions_on, to_domain
 

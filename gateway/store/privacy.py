@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.config import RecordsSection
-from gateway.store.records import AuditEntry, LoginSession, ScrapRecord, Student, User, WorkSessionRecord
+from gateway.store.models import AuditEntry, LoginSession, ScrapRecord, Student, User, WorkSessionRecord
 from gateway.store.records_repo import audit, get_row, snapshot
 from gateway.store.reports_repo import student_log
 

@@ -17,11 +17,12 @@ from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, Named, NotFoundError
-from gateway.store.models import Base, Machine
-from gateway.store.records import (
+from gateway.store.models import (
     AuditEntry,
+    Base,
     Customer,
     LoginSession,
+    Machine,
     Order,
     ScrapRecord,
     Student,

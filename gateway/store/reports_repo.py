@@ -18,8 +18,7 @@ from gateway.domain.oee import Counted, Oee, Utilisation, counted, oee, state_po
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
-from gateway.store.models import AlarmRecord, Machine, StateChange
-from gateway.store.records import Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.models import AlarmRecord, Machine, Order, ScrapRecord, StateChange, Student, WorkSessionRecord
 from gateway.store.records_repo import get_row, machine_key
 
 

@@ -27,8 +27,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.attribution import SessionConflictError, check_no_overlap
 from gateway.domain.model import WorkSession
 from gateway.errors import ConflictError, InvalidError
-from gateway.store.models import Cycle, Machine
-from gateway.store.records import CycleAssignment, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.models import Cycle, CycleAssignment, Machine, Order, ScrapRecord, Student, WorkSessionRecord
 from gateway.store.records_repo import (
     audit,
     get_row,

@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 
 from gateway import auth
 from gateway.login_throttle import address_key
-from gateway.store.records import User
+from gateway.store.models import User
 from gateway.web.guards import COOKIE
 from gateway.web.records_state import RecordsState
 

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.progress import OrderProgress
 from gateway.store import records_repo as repo
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
-from gateway.store.models import Machine
-from gateway.store.records import Customer, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.models import Customer, Machine, Order, ScrapRecord, Student, WorkSessionRecord
 from gateway.store.reports_repo import progress
 
 ACTIVE = ("open", "in_progress")

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.store.models import Machine
-from gateway.store.records import WorkSessionRecord
+from gateway.store.models import Machine, WorkSessionRecord
 from gateway.store.records_repo import machine_key
 from gateway.store.reports_repo import MachineReport, StudentLog
 from gateway.web.report_schemas import MachinePracticePublic, OeePublic, PracticeLogPublic, PracticeSessionPublic

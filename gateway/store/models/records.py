@@ -1,7 +1,7 @@
-"""Tables of the records side: customers, orders, students, logins, work sessions, scrap, audit.
+"""Tables the records side writes: customers, orders, students, logins, work sessions, scrap, audit.
 
-They share ``Base`` (and its naming convention and ``UtcDateTime``) with the
-ingest tables of ``gateway.store.models``. Attribution of cycles and parts to
+They share ``Base`` (its naming convention, ``UtcDateTime``) with the ingest
+tables (``models.ingest``): cycles and part counts are joined to work sessions. Attribution of cycles and parts to
 work sessions is not stored: it is derived at read time from the sessions and
 the cycles' source times, so late events need no re-processing. Only a
 master's manual assignment of a cycle is stored (``cycle_assignments``).
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models import Base
+from gateway.store.models.base import Base
 
 NAME_LENGTH = 200
 SHORT = 64

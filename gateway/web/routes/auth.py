@@ -15,8 +15,7 @@ from starlette.requests import Request
 
 from gateway import auth
 from gateway.errors import ForbiddenError, ThrottledError, UnauthorizedError
-from gateway.store.models import Machine
-from gateway.store.records import ApiToken, User
+from gateway.store.models import ApiToken, Machine, User
 from gateway.store.records_repo import find_machine
 from gateway.web.auth_schemas import (
     LoginIn,

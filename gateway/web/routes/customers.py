@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from gateway.store import records_repo as repo
-from gateway.store.records import Customer
+from gateway.store.models import Customer
 from gateway.web.guards import Admin
 from gateway.web.records_state import StateDep
 from gateway.web.schemas import MAX_ID, CustomerCreate, CustomerPublic, CustomerUpdate

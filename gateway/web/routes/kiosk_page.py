@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from gateway.errors import NotFoundError
 from gateway.store import records_repo as repo
 from gateway.store import work_repo
-from gateway.store.records import Order, Student
+from gateway.store.models import Order, Student
 from gateway.web.page_data import ACTIVE, display_name
 from gateway.web.pages import Forbidden, not_found, records, render, require
 

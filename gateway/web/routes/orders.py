@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from gateway.store import records_repo as repo
-from gateway.store.records import Order
+from gateway.store.models import Order
 from gateway.store.reports_repo import progress
 from gateway.web.guards import Admin
 from gateway.web.records_state import StateDep

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from gateway.errors import InvalidError
 from gateway.store import privacy
 from gateway.store import records_repo as repo
-from gateway.store.models import Machine
-from gateway.store.records import Customer
+from gateway.store.models import Customer, Machine
 from gateway.store.reports_repo import machine_report, progress, student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin

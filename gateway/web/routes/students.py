@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from gateway.store import privacy
 from gateway.store import records_repo as repo
-from gateway.store.records import Student
+from gateway.store.models import Student
 from gateway.store.reports_repo import student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin, AdminOrStudent, own_student

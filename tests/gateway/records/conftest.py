@@ -23,7 +23,6 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import gateway.store.records  # noqa: F401 - registers the records tables on Base
 from gateway import auth
 from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway import admin, auth
 from gateway.config import RecordsSection
-from gateway.store.records import Customer, Order, Student, User
+from gateway.store.models import Customer, Order, Student, User
 
 
 @pytest.fixture

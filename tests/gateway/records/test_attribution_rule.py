@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.store import db
 from gateway.store.attribution_repo import attribute
-from gateway.store.models import Base, Cycle, Machine, PartCount
-from gateway.store.records import Customer, Order, Student, WorkSessionRecord
+from gateway.store.models import Base, Customer, Cycle, Machine, Order, PartCount, Student, WorkSessionRecord
 from gateway.store.reports_repo import progress, student_log
 from gateway.web.page_data import order_detail
 from tests.gateway.records.conftest import T0, World, add_cycle, add_machine, at

@@ -20,8 +20,7 @@ from sqlalchemy import select
 
 from gateway import auth
 from gateway.store import records_repo
-from gateway.store.models import Machine
-from gateway.store.records import AuditEntry, ScrapRecord, WorkSessionRecord
+from gateway.store.models import AuditEntry, Machine, ScrapRecord, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_machine, at, site_client
 
 MACHINES = 10

@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.config import RecordsSection
 from gateway.error_messages import MESSAGES, Named, render
-from gateway.store.records import AuditEntry, ScrapRecord, WorkSessionRecord
+from gateway.store.models import AuditEntry, ScrapRecord, WorkSessionRecord
 from tests.gateway.records.conftest import World, at
 
 SCRAP = {"quantity": 2, "reason": "bore oversize", "inspected_by": "M. Roux", "idempotency_key": "k-0001-abcdef"}

@@ -24,8 +24,7 @@ from atelier.broker import free_port
 from gateway import auth
 from gateway.config import RecordsSection
 from gateway.store import db
-from gateway.store.models import Base
-from gateway.store.records import Customer, Order, Student
+from gateway.store.models import Base, Customer, Order, Student
 from gateway.web.records_api import include_records
 from tests.gateway.records.conftest import add_machine
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gateway.config import RecordsSection
+from gateway.store.models import AuditEntry, Student, User, WorkSessionRecord
 from gateway.store.privacy import purge_expired
-from gateway.store.records import AuditEntry, Student, User, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_cycle, at
 
 
