@@ -1,20 +1,30 @@
-"""What the pages show, read from the store: the order board, one order, a student's cycles, who is at a machine."""
+"""What the pages show, read from the store: the order board, one order, a student's cycles, a kiosk, who is where.
+
+Each function returns plain results a template reads; the pages do no SQL.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.domain.progress import OrderProgress
-from gateway.store import records_repo as repo
+from gateway.errors import BusyError
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
+from gateway.store.customers_repo import customer_names
+from gateway.store.db import Database
 from gateway.store.models import Customer, Machine, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.orders_repo import get_order, order_standards, orders_by_due
 from gateway.store.reports_repo import progress
+from gateway.store.students_repo import display_name
+from gateway.store.work_repo import open_work_session
 
-ACTIVE = ("open", "in_progress")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +39,7 @@ class OrderDetail:
     line: BoardLine
     cycles: list[AttributedCycle]
     scrap: list[ScrapRecord]
-    students: list[tuple[int, str, int, int]]  # student id, display name, sessions, cycles
+    students: list[tuple[int, str, int, int]]  # student id, display name, work sessions, cycles
     names: dict[int, str]  # student id → display name
 
 
@@ -44,33 +54,36 @@ class Occupant:
     standard_s: float | None
 
 
-def display_name(student: Student | None) -> str:
-    return "—" if student is None else f"{student.first_name} {student.last_initial}."
+@dataclass(frozen=True, slots=True)
+class KioskView:
+    current: WorkSessionRecord | None  # the work session open at the machine
+    student: str | None  # its student's display name
+    current_order: Order | None
+    orders: list[Order]  # the orders a student may check in for, by due date
 
 
-def board(*, session: Session, now: datetime, include_closed: bool = False) -> list[BoardLine]:
+def board(*, db: Session, now: datetime, include_closed: bool = False) -> list[BoardLine]:
     """Orders by due date (undated last), each with its progress."""
-    customers = dict(session.execute(select(Customer.id, Customer.name)).all())
-    orders = [o for o in repo.list_orders(session=session) if include_closed or o.status in ACTIVE]
-    orders.sort(key=lambda o: (o.due is None, o.due or now, o.id))
-    return [BoardLine(o, customers[o.customer_id], progress(session=session, order_id=o.id, now=now)) for o in orders]
+    customers = customer_names(db=db)
+    orders = orders_by_due(db=db, now=now, include_closed=include_closed)
+    return [BoardLine(o, customers[o.customer_id], progress(db=db, order_id=o.id, now=now)) for o in orders]
 
 
-def order_detail(*, session: Session, order_id: int, now: datetime) -> OrderDetail:
-    order = repo.get_row(session=session, model=Order, row_id=order_id, label="order")
-    customer = session.get_one(Customer, order.customer_id).name
-    line = BoardLine(order, customer, progress(session=session, order_id=order_id, now=now))
-    rows = list(session.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
-    found = attribute(session=session, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+def order_detail(*, db: Session, order_id: int, now: datetime) -> OrderDetail:
+    order = get_order(db=db, order_id=order_id)
+    customer = db.get_one(Customer, order.customer_id).name
+    line = BoardLine(order, customer, progress(db=db, order_id=order_id, now=now))
+    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id: r for r in rows}
     cycles = sorted((c for c in found.cycles if c.owner is not None and c.owner.id in mine), key=lambda c: c.row.ended)
-    scrap = list(session.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id).order_by(ScrapRecord.ts)))
-    students, names = _students(session, rows, cycles)
+    scrap = list(db.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id).order_by(ScrapRecord.ts)))
+    students, names = _students(db, rows, cycles)
     return OrderDetail(line, cycles, scrap, students, names)
 
 
 def _students(
-    session: Session, rows: list[WorkSessionRecord], cycles: list[AttributedCycle]
+    db: Session, rows: list[WorkSessionRecord], cycles: list[AttributedCycle]
 ) -> tuple[list[tuple[int, str, int, int]], dict[int, str]]:
     per: dict[int, list[int]] = {}
     for row in rows:
@@ -80,22 +93,35 @@ def _students(
         assert cycle.owner is not None
         if cycle.owner.student_id is not None and cycle.row.outcome == "completed":
             per.setdefault(cycle.owner.student_id, [0, 0])[1] += 1
-    names = {s.id: display_name(s) for s in session.scalars(select(Student).where(Student.id.in_(per)))}
+    names = {s.id: display_name(s) for s in db.scalars(select(Student).where(Student.id.in_(per)))}
     return sorted(((sid, names[sid], n[0], n[1]) for sid, n in per.items()), key=lambda s: (s[1], s[0])), names
 
 
-def student_cycles(*, session: Session, student_id: int) -> list[tuple[AttributedCycle, float | None]]:
+def student_cycles(*, db: Session, student_id: int) -> list[tuple[AttributedCycle, float | None]]:
     """The student's cycles in time order, each with its order's standard time (None for practice)."""
-    rows = list(session.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
-    found = attribute(session=session, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id for r in rows}
     cycles = sorted((c for c in found.cycles if c.owner is not None and c.owner.id in mine), key=lambda c: c.row.ended)
-    order_ids = {c.owner.order_id for c in cycles if c.owner is not None and c.owner.order_id is not None}
-    standards = dict(session.execute(select(Order.id, Order.standard_cycle_s).where(Order.id.in_(order_ids))).all())
+    standards = order_standards(
+        db=db, order_ids={c.owner.order_id for c in cycles if c.owner is not None and c.owner.order_id is not None}
+    )
     return [(c, standards.get(c.owner.order_id) if c.owner and c.owner.order_id else None) for c in cycles]
 
 
-def occupants(*, session: Session, now: datetime) -> dict[tuple[str, str], Occupant]:
+def kiosk_view(*, db: Session, machine: Machine, now: datetime) -> KioskView:
+    current = open_work_session(db=db, machine=machine)
+    student = db.get(Student, current.student_id) if current and current.student_id else None
+    current_order = db.get(Order, current.order_id) if current and current.order_id else None
+    return KioskView(
+        current=current,
+        student=display_name(student) if student else None,
+        current_order=current_order,
+        orders=orders_by_due(db=db, now=now),
+    )
+
+
+def occupants(*, db: Session, now: datetime) -> dict[tuple[str, str], Occupant]:
     """Who is checked in at each machine (site, name) right now, with their order's progress."""
     stmt = (
         select(WorkSessionRecord, Machine)
@@ -103,10 +129,10 @@ def occupants(*, session: Session, now: datetime) -> dict[tuple[str, str], Occup
         .where(WorkSessionRecord.ended.is_(None))
     )
     found: dict[tuple[str, str], Occupant] = {}
-    for row, machine in session.execute(stmt).all():
-        student = session.get(Student, row.student_id) if row.student_id is not None else None
-        order = session.get(Order, row.order_id) if row.order_id is not None else None
-        good = progress(session=session, order_id=order.id, now=now).good if order is not None else None
+    for row, machine in db.execute(stmt).all():
+        student = db.get(Student, row.student_id) if row.student_id is not None else None
+        order = db.get(Order, row.order_id) if row.order_id is not None else None
+        good = progress(db=db, order_id=order.id, now=now).good if order is not None else None
         found[(machine.site, machine.name)] = Occupant(
             student=display_name(student),
             student_id=row.student_id,
@@ -117,3 +143,13 @@ def occupants(*, session: Session, now: datetime) -> dict[tuple[str, str], Occup
             standard_s=None if order is None else order.standard_cycle_s,
         )
     return found
+
+
+def who_is_where(database: Database, now: datetime) -> dict[tuple[str, str], Occupant] | None:
+    """``occupants`` in a unit of work of its own; None when the store cannot answer (the tiles keep theirs)."""
+    try:
+        with database.reading() as db:
+            return occupants(db=db, now=now)
+    except (SQLAlchemyError, BusyError) as err:
+        logger.warning("cannot read who is at the machines: %s", err)
+        return None

@@ -149,7 +149,7 @@ def _token_to_revoke(w: World) -> Prepared:
     from gateway import auth
 
     with w.sessions.begin() as session:
-        _, row = auth.create_api_token(session=session, who="t", now=at(0), role="viewer", label="x", machine=None)
+        _, row = auth.create_api_token(db=session, who="t", now=at(0), role="viewer", label="x", machine=None)
         return f"/api/tokens/{row.id}", None, None
 
 
@@ -159,7 +159,7 @@ def _user_to_manage(suffix: str, body: dict[str, Any] | None) -> Callable[[World
 
         with w.sessions.begin() as session:
             user = auth.create_user(
-                session=session,
+                db=session,
                 who="t",
                 now=at(0),
                 username=f"m{next(_names)}",

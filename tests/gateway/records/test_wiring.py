@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
+from gateway.store.db import Database
 from gateway.web.app import STATIC, create_app
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import machines, status
@@ -35,7 +36,10 @@ def _closed_screen_app(engine: Engine) -> FastAPI:
     app.include_router(status.router, dependencies=MACHINE_STATE_GUARD)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     include_records(
-        app, engine=engine, settings=RecordsSection(timezone="UTC", open_status_screen=False), clock=Clock(at(0))
+        app,
+        database=Database(engine),
+        settings=RecordsSection(timezone="UTC", open_status_screen=False),
+        clock=Clock(at(0)),
     )
     return app
 
