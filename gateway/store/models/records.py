@@ -1,10 +1,11 @@
 """Tables the records side writes: customers, orders, students, logins, work sessions, scrap, audit.
 
 They share ``Base`` (its naming convention, ``UtcDateTime``) with the ingest
-tables (``models.ingest``): cycles and part counts are joined to work sessions. Attribution of cycles and parts to
-work sessions is not stored: it is derived at read time from the sessions and
-the cycles' source times, so late events need no re-processing. Only a
-master's manual assignment of a cycle is stored (``cycle_assignments``).
+tables (``models.ingest``), whose cycles and part counts they are joined to.
+Attribution of cycles and parts to work sessions is not stored: it is derived
+at read time from the work sessions and the cycles' source times, so late
+events need no re-processing. Only a master's manual assignment of a cycle is
+stored (``cycle_assignments``).
 
 Students are minors: a first name and a last-name initial for display, a class,
 a track and a badge id, nothing more.
@@ -78,7 +79,7 @@ class User(Base):
 
 
 class LoginSession(Base):
-    """A user's page session: the cookie holds a random token, the table only its hash."""
+    """A user's login (a signed-in browser or client): the cookie holds a random token, the table only its hash."""
 
     __tablename__ = "login_sessions"
 

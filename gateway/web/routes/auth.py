@@ -74,9 +74,9 @@ def me(who: Anyone) -> Me:
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(body: PasswordChange, request: Request, who: AdminOrStudent, state: StateDep) -> Response:
-    """Change your own password; your other page sessions end, this one goes on."""
+    """Change your own password; your other logins end, this one goes on."""
     refusal = state.throttle.username_refusal(who.name, state.now().timestamp())
-    if refusal is not None:  # a stolen session must not become a way to guess the password
+    if refusal is not None:  # a stolen login must not become a way to guess the password
         raise ThrottledError("too_many_logins", retry_after_s=refusal.retry_after_s)
 
     def change() -> bool:
@@ -138,7 +138,7 @@ async def create_user(body: UserCreate, who: Admin, state: StateDep) -> UserPubl
 
 @users_router.patch("/{user_id}")
 def update_user(user_id: UserId, body: UserUpdate, who: Admin, state: StateDep) -> UserPublic:
-    """Disable a login (its page sessions end at once) or enable it again."""
+    """Disable a user (their logins end at once) or enable them again."""
     with state.transaction() as db:
         user = auth.set_active(db=db, who=who, now=state.now(), user_id=user_id, active=body.active)
         return UserPublic.model_validate(user)
@@ -146,7 +146,7 @@ def update_user(user_id: UserId, body: UserUpdate, who: Admin, state: StateDep) 
 
 @users_router.post("/{user_id}/password")
 async def reset_password(user_id: UserId, body: PasswordReset, who: Admin, state: StateDep) -> UserPublic:
-    """Set a new password for someone who lost theirs; every page session of that login ends."""
+    """Set a new password for someone who lost theirs; every login of that user ends."""
 
     def reset() -> UserPublic:
         with state.transaction() as db:
@@ -158,7 +158,7 @@ async def reset_password(user_id: UserId, body: PasswordReset, who: Admin, state
 
 @users_router.delete("/{user_id}/sessions")
 def revoke_sessions(user_id: UserId, who: Admin, state: StateDep) -> SessionsRevoked:
-    """End every page session of a login (a lost phone, a shared PC left logged in)."""
+    """End every login of a user (a lost phone, a shared PC left logged in)."""
     with state.transaction() as db:
         count = auth.end_logins(db=db, who=who.name, now=state.now(), user_id=user_id)
     return SessionsRevoked(user_id=user_id, sessions_revoked=count)

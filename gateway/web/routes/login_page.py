@@ -1,4 +1,4 @@
-"""``/login`` and ``/logout`` for masters and students: a plain form, the session in an HttpOnly cookie."""
+"""``/login`` and ``/logout`` for masters and students: a plain form, the login in an HttpOnly cookie."""
 
 from __future__ import annotations
 
