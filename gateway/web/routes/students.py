@@ -53,7 +53,7 @@ def update_student(student_id: StudentId, body: StudentUpdate, who: Admin, state
 
 @router.delete("/{student_id}")
 def delete_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentDeleted:
-    """Delete the student and their logins; their sessions stay, nameless, so orders keep their counts."""
+    """Delete the student, their users and logins; their work sessions stay, nameless, so orders keep their counts."""
     with state.transaction() as db:
         detached = privacy.delete_student(db=db, who=who.name, student_id=student_id, now=state.now())
     return StudentDeleted(student_id=student_id, sessions_detached=detached)
