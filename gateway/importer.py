@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import RecordsError
 from gateway.store import customers_repo, orders_repo, students_repo
-from gateway.store.models import Customer, Order, Student
 from gateway.web.schemas import OrderCreate, StudentCreate
 
 STUDENT_COLUMNS = ("first_name", "last_initial", "class_name", "track", "badge")
@@ -80,7 +78,7 @@ def check_students(*, db: Session, path: Path) -> Report:
         if badge is not None:
             if badge in badges:
                 report.problem(line, f"badge {badge!r} is already on line {badges[badge]}")
-            elif db.scalars(select(Student.id).where(Student.badge == badge)).first() is not None:
+            elif students_repo.student_with_badge(db=db, badge=badge) is not None:
                 report.problem(line, f"badge {badge!r} is already given to a student in the database")
             badges.setdefault(badge, line)
         if fields is not None:
@@ -91,7 +89,7 @@ def check_students(*, db: Session, path: Path) -> Report:
 def check_orders(*, db: Session, path: Path, zone: tzinfo) -> Report:
     report = Report(str(path))
     seen: dict[tuple[str, str], int] = {}
-    known = dict(db.execute(select(Customer.name, Customer.id)).all())
+    known = customers_repo.customer_ids(db=db)
     for line, raw in read_rows(path, report, ORDER_COLUMNS):
         data = _order_data(raw, zone, line, report)
         key = (raw["customer"], raw["reference"])
@@ -100,8 +98,8 @@ def check_orders(*, db: Session, path: Path, zone: tzinfo) -> Report:
         seen.setdefault(key, line)
         customer_id = known.get(raw["customer"])
         if customer_id is not None:
-            clash = select(Order.id).where(Order.customer_id == customer_id, Order.reference == raw["reference"])
-            if db.scalars(clash).first() is not None:
+            clash = orders_repo.order_with_reference(db=db, customer_id=customer_id, reference=raw["reference"])
+            if clash is not None:
                 report.problem(line, f"order {raw['reference']!r} of {raw['customer']!r} is already in the database")
         if not raw["customer"]:
             report.problem(line, "customer: the customer's name is missing")
@@ -140,7 +138,7 @@ def parse_due(text: str, zone: tzinfo) -> datetime:
 
 def write(*, db: Session, report: Report, who: str, now: datetime, kind: str) -> int:
     """Write every row of a clean report in the caller's transaction; raise on the first refusal."""
-    customers = dict(db.execute(select(Customer.name, Customer.id)).all())
+    customers = customers_repo.customer_ids(db=db)
     for line, fields in report.rows:
         try:
             if kind == "students":

@@ -28,6 +28,11 @@ def customer_names(*, db: Session) -> dict[int, str]:
     return dict(db.execute(select(Customer.id, Customer.name)).all())
 
 
+def customer_ids(*, db: Session) -> dict[str, int]:
+    """Customer name → id, for every customer (names are unique)."""
+    return {name: customer_id for customer_id, name in customer_names(db=db).items()}
+
+
 def _check_name(db: Session, name: str, ignore: int | None = None) -> None:
     found = db.scalars(select(Customer).where(Customer.name == name)).first()
     if found is not None and found.id != ignore:

@@ -55,10 +55,15 @@ def order_references(*, db: Session, order_ids: Iterable[int]) -> dict[int, str]
     return dict(db.execute(select(Order.id, Order.reference).where(Order.id.in_(wanted))).all())
 
 
+def order_with_reference(*, db: Session, customer_id: int, reference: str) -> Order | None:
+    """The customer's order ``reference`` (unique per customer), None when there is none."""
+    stmt = select(Order).where(Order.customer_id == customer_id, Order.reference == reference)
+    return db.scalars(stmt).first()
+
+
 def _check_reference(db: Session, customer_id: int, reference: str, ignore: int | None = None) -> None:
     customer = get_row(db=db, model=Customer, row_id=customer_id, label="customer")
-    stmt = select(Order).where(Order.customer_id == customer_id, Order.reference == reference)
-    found = db.scalars(stmt).first()
+    found = order_with_reference(db=db, customer_id=customer_id, reference=reference)
     if found is not None and found.id != ignore:
         raise ConflictError(
             "order_reference_taken", customer=Named(customer.id, customer.name), reference=reference, order_id=found.id

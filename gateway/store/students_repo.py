@@ -43,8 +43,12 @@ def student_by_id(*, db: Session, student_id: int | None) -> Student | None:
     return None if student_id is None else db.get(Student, student_id)
 
 
+def student_with_badge(*, db: Session, badge: str) -> Student | None:
+    return db.scalars(select(Student).where(Student.badge == badge)).first()
+
+
 def student_by_badge(*, db: Session, badge: str) -> Student:
-    student = db.scalars(select(Student).where(Student.badge == badge)).first()
+    student = student_with_badge(db=db, badge=badge)
     if student is None:
         raise NotFoundError("badge_unknown", badge=badge)
     return student
@@ -53,7 +57,7 @@ def student_by_badge(*, db: Session, badge: str) -> Student:
 def _check_badge(db: Session, badge: str | None, ignore: int | None = None) -> None:
     if badge is None:
         return
-    found = db.scalars(select(Student).where(Student.badge == badge)).first()
+    found = student_with_badge(db=db, badge=badge)
     if found is not None and found.id != ignore:
         raise ConflictError("badge_taken", badge=badge, student=student_named(found))
 
