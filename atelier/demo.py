@@ -20,7 +20,7 @@ from types import FrameType
 
 from atelier.broker import Broker, BrokerError, end_process, wait_for_port
 from atelier.demo_machines import DemoWorkshop
-from gateway.records_settings import SCHOOL_ZONE
+from gateway.config import SCHOOL_ZONE
 
 SITE = "demo"
 AGENT = "demo-pc"

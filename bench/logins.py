@@ -20,7 +20,7 @@ import httpx
 from atelier.broker import free_port, wait_for_port
 from bench.common import Figure, Process, broker, env_int, gateway_toml, report, rss_mb, workdir
 from gateway import admin
-from gateway.records_settings import RecordsSection
+from gateway.config import RecordsSection
 
 PROBE_EVERY_S = 0.05
 

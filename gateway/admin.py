@@ -23,9 +23,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from gateway import auth, config, importer
+from gateway.config import RecordsSection
 from gateway.errors import GatewayError
-from gateway.records_settings import RecordsSection
-from gateway.store import db, ownership_repo, privacy, repo
+from gateway.store import ownership_repo, privacy, repo
+from gateway.store.db import make_engine, session_factory, upgrade
 from plumbing import tomlconfig
 
 logger = logging.getLogger(__name__)
@@ -50,11 +51,11 @@ def _settings(config_path: Path) -> tuple[config.GatewaySettings, RecordsSection
 @contextmanager
 def _store(url: str) -> Iterator[Session]:
     """One transaction on an up-to-date schema: committed if the block returns, rolled back if it raises."""
-    engine = db.make_engine(url)
+    engine = make_engine(url)
     try:
-        db.upgrade(url, engine=engine)
-        with db.session_factory(engine).begin() as session:
-            yield session
+        upgrade(url, engine=engine)
+        with session_factory(engine).begin() as db:
+            yield db
     finally:
         engine.dispose()
 
@@ -77,9 +78,9 @@ def create_admin(config_path: Path, username: str, password: str | None) -> int:
         secret = password if password is not None else _ask_password()
         if secret is None:
             return EXIT_REFUSED
-        with _store(settings.database.url) as session:
+        with _store(settings.database.url) as db:
             auth.create_user(
-                session=session,
+                db=db,
                 who="atelier gateway create-admin",
                 now=datetime.now(UTC),
                 username=username,
@@ -111,18 +112,18 @@ def import_orders(config_path: Path, csv_path: Path) -> int:
 
 def _import(config_path: Path, csv_path: Path, kind: str) -> int:
     def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
-        with _store(settings.database.url) as session:
+        with _store(settings.database.url) as db:
             if kind == "students":
-                report = importer.check_students(session=session, path=csv_path)
+                report = importer.check_students(db=db, path=csv_path)
             else:
-                report = importer.check_orders(session=session, path=csv_path, zone=records.zone())
+                report = importer.check_orders(db=db, path=csv_path, zone=records.zone())
             if report.problems:
                 for problem in report.problems:
                     print(problem, file=sys.stderr)
                 print(f"{len(report.problems)} problem(s): nothing imported", file=sys.stderr)
                 return EXIT_REFUSED
             who = f"import {csv_path.name}"
-            count = importer.write(session=session, report=report, who=who, now=datetime.now(UTC), kind=kind)
+            count = importer.write(db=db, report=report, who=who, now=datetime.now(UTC), kind=kind)
         print(f"{count} {kind} imported from {csv_path}")
         return EXIT_OK
 
@@ -136,9 +137,9 @@ def purge(config_path: Path) -> int:
     def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
         now = datetime.now(UTC)
         letters_before = now - timedelta(days=settings.ingest.dead_letter_retention_days)
-        with _store(settings.database.url) as session:
-            before, count = privacy.purge_expired(session=session, settings=records, now=now)
-            letters = repo.purge_dead_letters(session=session, before=letters_before)
+        with _store(settings.database.url) as db:
+            before, count = privacy.purge_expired(db=db, settings=records, now=now)
+            letters = repo.purge_dead_letters(session=db, before=letters_before)
         if before is None:
             print("records.retention_days is not set: no practice log purged")
         else:
@@ -158,9 +159,9 @@ def move_machine(config_path: Path, site: str | None, machine: str, agent: str) 
             print("this gateway ingests every site: give the machine's site with --site", file=sys.stderr)
             return EXIT_REFUSED
         who = f"atelier gateway move-machine ({getpass.getuser()})"
-        with _store(settings.database.url) as session:
+        with _store(settings.database.url) as db:
             move = ownership_repo.move_machine(
-                session=session, site=where, machine=machine, agent=agent, who=who, now=datetime.now(UTC)
+                db=db, site=where, machine=machine, agent=agent, who=who, now=datetime.now(UTC)
             )
         print(f"machine {move.machine!r} of site {move.site!r} moved from agent {move.previous!r} to {move.agent!r}")
         if move.new_agent:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import config, logs, restore
@@ -28,7 +27,7 @@ from gateway.influx import InfluxSettings, InfluxSink
 from gateway.ingest.projection import Projector
 from gateway.ingest.service import Ingest
 from gateway.live import LiveView
-from gateway.store import db
+from gateway.store.db import Database, make_engine, upgrade
 from gateway.web.app import create_app
 from gateway.web.services import Services
 from plumbing import sdnotify, tlsfiles, tomlconfig
@@ -50,11 +49,11 @@ async def serve(settings: config.GatewaySettings, *, stop: asyncio.Event | None 
     """Run until ``stop`` is set (or for ever); raise GatewayError if the gateway cannot start."""
     stop = stop or asyncio.Event()
     listener = _listen(settings.http.host, settings.http.port)
-    engine = db.make_engine(settings.database.url)
+    engine = make_engine(settings.database.url)  # the gateway's one engine: ingest, pages and records share it
     try:
-        await asyncio.to_thread(db.upgrade, settings.database.url, engine=engine)
+        await asyncio.to_thread(upgrade, settings.database.url, engine=engine)
         try:
-            services = await asyncio.to_thread(_build_services, settings, engine)
+            services = await asyncio.to_thread(_build_services, settings, Database(engine))
         except SQLAlchemyError as err:
             raise StoreError(f"cannot read the store: {err}") from err
         app = create_app(settings, services)
@@ -103,19 +102,18 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _build_services(settings: config.GatewaySettings, engine: Engine) -> Services:
-    sessions = db.session_factory(engine)
-    projector = Projector(sessions)
+def _build_services(settings: config.GatewaySettings, database: Database) -> Services:
+    projector = Projector(database.sessions)
     projector.load()
     zone = settings.records.zone()
     live = LiveView(zone=zone)
-    with sessions() as session:
+    with database.sessions() as db:
         live.load(
-            restore.machine_views(session=session, now=datetime.now(UTC), zone=zone),
-            restore.agents_online(session=session),
+            restore.machine_views(db=db, now=datetime.now(UTC), zone=zone),
+            restore.agents_online(db=db),
         )
         tracker = restore.gap_tracker(
-            session=session,
+            db=db,
             timeout_s=settings.ingest.gap_timeout_s,
             now=time.monotonic(),
             max_span=settings.ingest.replay_max_span,
@@ -123,7 +121,7 @@ def _build_services(settings: config.GatewaySettings, engine: Engine) -> Service
     sink = _influx_sink(settings)
     observers = [] if sink is None else [sink.observe]
     ingest = Ingest(settings=settings, projector=projector, live=live, tracker=tracker, observers=observers)
-    return Services(live=live, ingest=ingest, sessions=sessions, influx=sink)
+    return Services(live=live, ingest=ingest, database=database, influx=sink)
 
 
 def _influx_sink(settings: config.GatewaySettings) -> InfluxSink | None:
@@ -225,7 +223,7 @@ def check(config_path: Path) -> int:
         return EXIT_CONFIG
     problems = _check_files(settings, config_path)
     try:
-        db.make_engine(settings.database.url).dispose()
+        make_engine(settings.database.url).dispose()
     except (StoreError, ImportError) as err:
         problems.append(f"{config_path}: database.url: {err}")
     for problem in problems:

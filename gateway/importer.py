@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.records_errors import RecordsError
-from gateway.store import records_repo as repo
-from gateway.store.records import Customer, Order, Student
+from gateway.errors import RecordsError
+from gateway.store import customers_repo, orders_repo, students_repo
 from gateway.web.schemas import OrderCreate, StudentCreate
 
 STUDENT_COLUMNS = ("first_name", "last_initial", "class_name", "track", "badge")
@@ -67,7 +65,7 @@ def _validated(model: type[BaseModel], data: dict[str, Any], line: int, report: 
         return None
 
 
-def check_students(*, session: Session, path: Path) -> Report:
+def check_students(*, db: Session, path: Path) -> Report:
     report = Report(str(path))
     badges: dict[str, int] = {}
     for line, raw in read_rows(path, report, STUDENT_COLUMNS):
@@ -80,7 +78,7 @@ def check_students(*, session: Session, path: Path) -> Report:
         if badge is not None:
             if badge in badges:
                 report.problem(line, f"badge {badge!r} is already on line {badges[badge]}")
-            elif session.scalars(select(Student.id).where(Student.badge == badge)).first() is not None:
+            elif students_repo.student_with_badge(db=db, badge=badge) is not None:
                 report.problem(line, f"badge {badge!r} is already given to a student in the database")
             badges.setdefault(badge, line)
         if fields is not None:
@@ -88,10 +86,10 @@ def check_students(*, session: Session, path: Path) -> Report:
     return report
 
 
-def check_orders(*, session: Session, path: Path, zone: tzinfo) -> Report:
+def check_orders(*, db: Session, path: Path, zone: tzinfo) -> Report:
     report = Report(str(path))
     seen: dict[tuple[str, str], int] = {}
-    known = dict(session.execute(select(Customer.name, Customer.id)).all())
+    known = customers_repo.customer_ids(db=db)
     for line, raw in read_rows(path, report, ORDER_COLUMNS):
         data = _order_data(raw, zone, line, report)
         key = (raw["customer"], raw["reference"])
@@ -100,8 +98,8 @@ def check_orders(*, session: Session, path: Path, zone: tzinfo) -> Report:
         seen.setdefault(key, line)
         customer_id = known.get(raw["customer"])
         if customer_id is not None:
-            clash = select(Order.id).where(Order.customer_id == customer_id, Order.reference == raw["reference"])
-            if session.scalars(clash).first() is not None:
+            clash = orders_repo.order_with_reference(db=db, customer_id=customer_id, reference=raw["reference"])
+            if clash is not None:
                 report.problem(line, f"order {raw['reference']!r} of {raw['customer']!r} is already in the database")
         if not raw["customer"]:
             report.problem(line, "customer: the customer's name is missing")
@@ -138,18 +136,18 @@ def parse_due(text: str, zone: tzinfo) -> datetime:
     return value
 
 
-def write(*, session: Session, report: Report, who: str, now: datetime, kind: str) -> int:
+def write(*, db: Session, report: Report, who: str, now: datetime, kind: str) -> int:
     """Write every row of a clean report in the caller's transaction; raise on the first refusal."""
-    customers = dict(session.execute(select(Customer.name, Customer.id)).all())
+    customers = customers_repo.customer_ids(db=db)
     for line, fields in report.rows:
         try:
             if kind == "students":
-                repo.create_student(session=session, who=who, now=now, fields=fields)
+                students_repo.create_student(db=db, who=who, now=now, fields=fields)
                 continue
             name = fields.pop("customer")
             if name not in customers:
-                customers[name] = repo.create_customer(session=session, who=who, now=now, name=name).id
-            repo.create_order(session=session, who=who, now=now, fields={**fields, "customer_id": customers[name]})
+                customers[name] = customers_repo.create_customer(db=db, who=who, now=now, name=name).id
+            orders_repo.create_order(db=db, who=who, now=now, fields={**fields, "customer_id": customers[name]})
         except RecordsError as err:
             raise RecordsError(f"{report.file}:{line}: {err}") from err
     return len(report.rows)

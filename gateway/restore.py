@@ -16,14 +16,14 @@ from gateway.store import repo
 logger = logging.getLogger(__name__)
 
 
-def machine_views(*, session: Session, now: datetime, zone: tzinfo = DEFAULT_ZONE) -> list[MachineView]:
-    agents = {a.id: a for a in repo.all_agents(session=session)}
+def machine_views(*, db: Session, now: datetime, zone: tzinfo = DEFAULT_ZONE) -> list[MachineView]:
+    agents = {a.id: a for a in repo.all_agents(session=db)}
     midnight = datetime.combine(local_date(now, zone), time(), tzinfo=zone)
-    cycles = repo.last_cycles(session=session)
-    parts = repo.parts_since(session=session, since=midnight)
-    changes = repo.last_state_changes(session=session)
+    cycles = repo.last_cycles(session=db)
+    parts = repo.parts_since(session=db, since=midnight)
+    changes = repo.last_state_changes(session=db)
     views = []
-    for machine in repo.all_machines(session=session):
+    for machine in repo.all_machines(session=db):
         agent = agents[machine.agent_id]
         view = MachineView(machine.site, machine.name, agent=agent.name, agent_online=agent.status == "online")
         view.state = _state(machine.last_state, machine.site, machine.name)
@@ -39,8 +39,8 @@ def machine_views(*, session: Session, now: datetime, zone: tzinfo = DEFAULT_ZON
     return views
 
 
-def agents_online(*, session: Session) -> dict[tuple[str, str], bool]:
-    return {(a.site, a.name): a.status == "online" for a in repo.all_agents(session=session)}
+def agents_online(*, db: Session) -> dict[tuple[str, str], bool]:
+    return {(a.site, a.name): a.status == "online" for a in repo.all_agents(session=db)}
 
 
 def _state(raw: dict[str, object] | None, site: str, machine: str) -> contract.MachineState:
@@ -53,9 +53,9 @@ def _state(raw: dict[str, object] | None, site: str, machine: str) -> contract.M
         return contract.MachineState()
 
 
-def gap_tracker(*, session: Session, timeout_s: float, now: float, max_span: int = 1000) -> GapTracker:
+def gap_tracker(*, db: Session, timeout_s: float, now: float, max_span: int = 1000) -> GapTracker:
     tracker = GapTracker(timeout_s=timeout_s, max_span=max_span)
-    for agent in repo.all_agents(session=session):
-        above = repo.seqs_above(session=session, agent_id=agent.id, seq=agent.contiguous_seq)
+    for agent in repo.all_agents(session=db):
+        above = repo.seqs_above(session=db, agent_id=agent.id, seq=agent.contiguous_seq)
         tracker.restore((agent.site, agent.name), contiguous=agent.contiguous_seq, seen_above=above, now=now)
     return tracker

@@ -63,3 +63,36 @@ def test_pure_modules_do_no_io() -> None:
         if name.split(".")[0] in IO_LIBRARIES or name.startswith(("gateway.store", "gateway.web", "gateway.ingest"))
     ]
     assert not offenders
+
+
+# What a SQLAlchemy Session does; the web holds one only to pass it on to the store's functions.
+SESSION_METHODS = {"execute", "scalars", "scalar", "get", "get_one", "query", "add", "delete", "flush", "merge"}
+
+
+def test_web_does_no_sql() -> None:
+    """No module under gateway/web imports SQLAlchemy or calls a session's methods: queries live in gateway/store."""
+    web = sorted((ROOT / "gateway" / "web").rglob("*.py"))
+    assert web, "gateway/web has no modules: the test would pass on nothing"
+    offenders = []
+    for path in web:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else []
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in {"db", "session"}
+                and node.func.attr in SESSION_METHODS
+            ):
+                names = [f"{node.func.value.id}.{node.func.attr}()"]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} {name}"
+                for name in names
+                if name.split(".")[0] == "sqlalchemy" or name.endswith("()")
+            ]
+    assert not offenders

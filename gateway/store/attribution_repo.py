@@ -23,10 +23,9 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.attribution import attribute_cycle, attribute_part
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.store.models import Cycle, Machine, PartCount
-from gateway.store.records import CycleAssignment, WorkSessionRecord
-from gateway.store.records_repo import machine_key
-from gateway.store.work_repo import sessions_on, to_domain
+from gateway.store.machines_repo import machine_key
+from gateway.store.models import Cycle, CycleAssignment, Machine, PartCount, WorkSessionRecord
+from gateway.store.work_repo import to_domain, work_sessions_on
 
 CHUNK = 500  # stay under SQLite's bound-parameter limit
 TICK = timedelta(microseconds=1)
@@ -83,21 +82,21 @@ def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, Span]:
     return spans
 
 
-def attribute(*, session: Session, spans: Mapping[int, Span], assigned_to: Collection[int] = ()) -> Attribution:
+def attribute(*, db: Session, spans: Mapping[int, Span], assigned_to: Collection[int] = ()) -> Attribution:
     """Cycles and part counts in ``spans`` (machine id → [lo, hi]), plus cycles assigned to ``assigned_to``."""
     cycles: dict[int, Cycle] = {}
     parts: dict[int, PartCount] = {}
     for machine_id, (lo, hi) in spans.items():
-        _load(session, machine_id, (lo, hi), cycles, parts)
+        _load(db, machine_id, (lo, hi), cycles, parts)
     for chunk in _chunks(list(assigned_to)):
         stmt = select(Cycle).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
-        for cycle in session.scalars(stmt.where(CycleAssignment.session_id.in_(chunk))):
+        for cycle in db.scalars(stmt.where(CycleAssignment.session_id.in_(chunk))):
             cycles[cycle.id] = cycle
-            _load(session, cycle.machine_id, (cycle.started, cycle.ended), {}, parts)
-    return _resolve(session, list(cycles.values()), list(parts.values()))
+            _load(db, cycle.machine_id, (cycle.started, cycle.ended), {}, parts)
+    return _resolve(db, list(cycles.values()), list(parts.values()))
 
 
-def _load(session: Session, machine_id: int, span: Span, cycles: dict[int, Cycle], parts: dict[int, PartCount]) -> None:
+def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, Cycle], parts: dict[int, PartCount]) -> None:
     """The cycles overlapping ``span`` and every part they made, also those counted outside the span.
 
     A cycle that straddles the span's edge (a student who checked out while it ran)
@@ -106,24 +105,24 @@ def _load(session: Session, machine_id: int, span: Span, cycles: dict[int, Cycle
     instant one cycle ends and the next starts finds the cycle that made it.
     """
     lo, hi = span
-    found = list(session.scalars(_cycles_in(machine_id, lo, hi)))
+    found = list(db.scalars(_cycles_in(machine_id, lo, hi)))
     if found:
         lo, hi = min(lo, *(c.started for c in found)), max(hi, *(c.ended for c in found))
-        found += session.scalars(_cycles_in(machine_id, lo, hi))
+        found += db.scalars(_cycles_in(machine_id, lo, hi))
     cycles.update((c.id, c) for c in found)
     counted = select(PartCount).where(PartCount.machine_id == machine_id, PartCount.ts >= lo, PartCount.ts <= hi)
-    parts.update((p.id, p) for p in session.scalars(counted))
+    parts.update((p.id, p) for p in db.scalars(counted))
 
 
 def _cycles_in(machine_id: int, lo: datetime, hi: datetime) -> Select[Cycle]:
     return select(Cycle).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
 
 
-def _resolve(session: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attribution:
+def _resolve(db: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attribution:
     machine_ids = {c.machine_id for c in cycles} | {p.machine_id for p in parts}
-    machines = {m.id: m for m in session.scalars(select(Machine).where(Machine.id.in_(machine_ids)))}
-    known = _sessions_around(session, machines, cycles, parts)
-    assigned = _assignments(session, [c.id for c in cycles], known, machines)
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_(machine_ids)))}
+    known = _sessions_around(db, machines, cycles, parts)
+    assigned = _assignments(db, [c.id for c in cycles], known, machines)
     owned: list[AttributedCycle] = []
     per_machine: dict[int, list[tuple[datetime, datetime, WorkSession | None]]] = defaultdict(list)
     for cycle in sorted(cycles, key=lambda c: (c.ended, c.id)):
@@ -153,7 +152,7 @@ def _resolve(session: Session, cycles: list[Cycle], parts: list[PartCount]) -> A
 
 
 def _sessions_around(
-    session: Session, machines: Mapping[int, Machine], cycles: list[Cycle], parts: list[PartCount]
+    db: Session, machines: Mapping[int, Machine], cycles: list[Cycle], parts: list[PartCount]
 ) -> dict[int, list[WorkSession]]:
     times: dict[int, list[datetime]] = defaultdict(list)
     for cycle in cycles:
@@ -163,13 +162,13 @@ def _sessions_around(
     known: dict[int, list[WorkSession]] = defaultdict(list)
     for machine_id, seen in times.items():
         machine = machines[machine_id]
-        rows = sessions_on(session=session, machine=machine, start=min(seen), end=max(seen) + TICK)
+        rows = work_sessions_on(db=db, machine=machine, start=min(seen), end=max(seen) + TICK)
         known[machine_id] = [to_domain(r, machine) for r in rows]
     return known
 
 
 def _assignments(
-    session: Session, cycle_ids: list[int], known: Mapping[int, list[WorkSession]], machines: Mapping[int, Machine]
+    db: Session, cycle_ids: list[int], known: Mapping[int, list[WorkSession]], machines: Mapping[int, Machine]
 ) -> dict[int, WorkSession]:
     by_id = {s.id: s for sessions in known.values() for s in sessions}
     found: dict[int, WorkSession] = {}
@@ -177,7 +176,7 @@ def _assignments(
         stmt = select(CycleAssignment.cycle_id, WorkSessionRecord).join(
             WorkSessionRecord, WorkSessionRecord.id == CycleAssignment.session_id
         )
-        for cycle_id, row in session.execute(stmt.where(CycleAssignment.cycle_id.in_(chunk))).all():
+        for cycle_id, row in db.execute(stmt.where(CycleAssignment.cycle_id.in_(chunk))).all():
             found[cycle_id] = by_id.get(row.id) or to_domain(row, machines[row.machine_id])
     return found
 
@@ -186,8 +185,8 @@ def _chunks(values: list[int]) -> list[list[int]]:
     return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
 
 
-def unattributed(*, session: Session, since: datetime, until: datetime) -> list[AttributedCycle]:
+def unattributed(*, db: Session, since: datetime, until: datetime) -> list[AttributedCycle]:
     """Cycles ended in [since, until) that no session covers and no master assigned."""
-    machine_ids = session.scalars(select(Machine.id)).all()
-    found = attribute(session=session, spans=dict.fromkeys(machine_ids, (since, until)))
+    machine_ids = db.scalars(select(Machine.id)).all()
+    found = attribute(db=db, spans=dict.fromkeys(machine_ids, (since, until)))
     return [c for c in found.cycles if c.owner is None and since <= c.row.ended < until]

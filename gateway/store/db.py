@@ -1,4 +1,8 @@
-"""Engine factory and schema migrations.
+"""The store's engine, the units of work every caller opens on it, and schema migrations.
+
+The gateway opens one engine on its database (``gateway.app``) and shares it as a
+``Database``: ingest, the live view's start-up, the health probes and the records
+API all use it.
 
 SQLite runs in WAL mode (the web pages read while ingest writes), with foreign
 keys on and ``synchronous=FULL``: a batch is acknowledged to the broker only
@@ -18,22 +22,29 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.errors import StoreError
+from gateway.errors import BusyError, ConflictError, StoreError
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+
+# What a repository function reads and writes in: the web layer holds one (from ``Database.reading()`` or
+# ``Database.transaction()``) and passes it on, without importing SQLAlchemy.
+Db: TypeAlias = Session
 
 
 def make_engine(url: str) -> Engine:
@@ -83,6 +94,81 @@ def writer(engine: Engine) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class Database:
+    """The store as its callers see it: one engine, and the two units of work they open on it.
+
+    ``Database(engine)`` shares an engine its caller owns (the gateway's); ``Database.at(url)`` opens one on
+    first use (building an app touches no disk) and owns it until ``close()``.
+    """
+
+    def __init__(self, engine: Engine | None = None, *, url: str | None = None) -> None:
+        if engine is None and url is None:
+            raise ValueError("a Database needs an engine or a url")
+        self._engine = engine
+        self._url = url
+        self._owned = engine is None
+        self._reads: sessionmaker[Session] | None = None
+        self._writes: sessionmaker[Session] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def at(cls, url: str) -> Database:
+        return cls(url=url)
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Plain sessions on the engine, for callers that run their own transactions (ingest, start-up)."""
+        return self._factories()[0]
+
+    def _factories(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+        with self._lock:
+            if self._reads is None or self._writes is None:
+                if self._engine is None:
+                    assert self._url is not None
+                    self._engine = make_engine(self._url)
+                self._reads = session_factory(self._engine)
+                self._writes = session_factory(writer(self._engine))
+            return self._reads, self._writes
+
+    def close(self) -> None:
+        """Dispose of the engine if this object opened it; an engine the caller gave stays the caller's."""
+        with self._lock:
+            if self._owned and self._engine is not None:
+                self._engine.dispose()
+                self._engine, self._reads, self._writes = None, None, None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Db]:
+        """One unit of work that writes: commits on success; a constraint another request won first is a 409.
+
+        On SQLite it holds the write lock from its first statement (``writer``), so concurrent writes
+        wait their turn instead of failing; on PostgreSQL the writes that check before they write lock the
+        rows they depend on (``work_repo.lock``).
+        """
+        try:
+            with _unavailable_is_busy(), self._factories()[1].begin() as db:
+                yield db
+        except IntegrityError as err:
+            logger.info("a write clashed with a concurrent one: %s", err.orig)
+            raise ConflictError("clash") from err
+
+    @contextmanager
+    def reading(self) -> Iterator[Db]:
+        """A read-only unit of work: never takes the write lock, never waits for a writer."""
+        with _unavailable_is_busy(), self._factories()[0].begin() as db:
+            yield db
+
+
+@contextmanager
+def _unavailable_is_busy() -> Iterator[None]:
+    # The busy timeout ran out (SQLite) or the server is unreachable: nothing was written, try again.
+    try:
+        yield
+    except OperationalError as err:
+        logger.warning("database unavailable: %s", err)
+        raise BusyError("database_busy") from err
 
 
 def alembic_config() -> Config:

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
-from gateway.records_errors import ConflictError, InvalidError, NotFoundError
+from gateway.errors import ConflictError, InvalidError, NotFoundError
+from gateway.store.audit_log import audit
 from gateway.store.models import Agent, Machine
-from gateway.store.records_repo import audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,27 +29,27 @@ class Move:
     online: bool  # the new owner's last status
 
 
-def move_machine(*, session: Session, site: str, machine: str, agent: str, who: str, now: datetime) -> Move:
+def move_machine(*, db: Session, site: str, machine: str, agent: str, who: str, now: datetime) -> Move:
     """Give ``machine`` of ``site`` to ``agent``; raises NotFoundError, InvalidError or ConflictError."""
     if not contract.is_valid_id(agent):
         raise InvalidError("agent_id_invalid", agent=agent)
-    row = session.scalars(select(Machine).where(Machine.site == site, Machine.name == machine)).one_or_none()
+    row = db.scalars(select(Machine).where(Machine.site == site, Machine.name == machine)).one_or_none()
     if row is None:
         raise NotFoundError("machine_unknown", machine=f"{site}/{machine}")
-    previous = session.get_one(Agent, row.agent_id)
-    target = session.scalars(select(Agent).where(Agent.site == site, Agent.name == agent)).one_or_none()
+    previous = db.get_one(Agent, row.agent_id)
+    target = db.scalars(select(Agent).where(Agent.site == site, Agent.name == agent)).one_or_none()
     if target is not None and target.id == previous.id:
         raise ConflictError("machine_owned_already", machine=f"{site}/{machine}", agent=agent)
     created = target is None
     if target is None:
         # A planned move: the new PC has not announced itself yet. Its first status fills in the rest.
         target = Agent(site=site, name=agent, status="offline", version="", last_seen=now, contiguous_seq=None)
-        session.add(target)
-        session.flush()
+        db.add(target)
+        db.flush()
     row.agent_id = target.id
-    session.flush()
+    db.flush()
     audit(
-        session=session,
+        db=db,
         who=who,
         action="move",
         entity="machine",

@@ -20,24 +20,23 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from gateway.records_settings import RecordsSection, retention_cutoff
-from gateway.store.records import AuditEntry, LoginSession, ScrapRecord, Student, User, WorkSessionRecord
-from gateway.store.records_repo import audit, get_row, snapshot
+from gateway.config import RecordsSection
+from gateway.store.audit_log import audit, snapshot
+from gateway.store.models import AuditEntry, LoginSession, ScrapRecord, User, WorkSessionRecord
 from gateway.store.reports_repo import student_log
+from gateway.store.students_repo import get_student
 
 logger = logging.getLogger(__name__)
 ERASED = {"erased": "personal data removed"}
 
 
-def export_student(*, session: Session, student_id: int, now: datetime) -> dict[str, Any]:
+def export_student(*, db: Session, student_id: int, now: datetime) -> dict[str, Any]:
     """Everything held on one student, as JSON-ready data (the right of access)."""
-    found = student_log(session=session, student_id=student_id, now=now)
+    found = student_log(db=db, student_id=student_id, now=now)
     session_ids = [r.id for r in found.sessions]
-    scrap = (
-        list(session.scalars(select(ScrapRecord).where(ScrapRecord.session_id.in_(session_ids)))) if session_ids else []
-    )
-    logins = session.scalars(select(User).where(User.student_id == student_id))
-    entries = session.scalars(
+    scrap = list(db.scalars(select(ScrapRecord).where(ScrapRecord.session_id.in_(session_ids)))) if session_ids else []
+    logins = db.scalars(select(User).where(User.student_id == student_id))
+    entries = db.scalars(
         select(AuditEntry)
         .where(AuditEntry.entity == "student", AuditEntry.entity_id == student_id)
         .order_by(AuditEntry.id)
@@ -67,35 +66,35 @@ def export_student(*, session: Session, student_id: int, now: datetime) -> dict[
     }
 
 
-def delete_student(*, session: Session, who: str, student_id: int, now: datetime) -> int:
+def delete_student(*, db: Session, who: str, student_id: int, now: datetime) -> int:
     """Delete the student and detach their sessions; returns how many sessions were detached."""
-    student = get_row(session=session, model=Student, row_id=student_id, label="student")
-    logins = list(session.execute(select(User.id, User.username).where(User.student_id == student_id)))
-    work = list(session.scalars(select(WorkSessionRecord.id).where(WorkSessionRecord.student_id == student_id)))
-    _forget(session, student_id, [u.id for u in logins], [u.username for u in logins])
-    session.execute(delete(LoginSession).where(LoginSession.user_id.in_([u.id for u in logins])))
-    session.execute(delete(User).where(User.student_id == student_id))
-    session.execute(update(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id).values(student_id=None))
-    session.delete(student)
-    session.flush()
+    student = get_student(db=db, student_id=student_id)
+    logins = list(db.execute(select(User.id, User.username).where(User.student_id == student_id)))
+    work = list(db.scalars(select(WorkSessionRecord.id).where(WorkSessionRecord.student_id == student_id)))
+    _forget(db, student_id, [u.id for u in logins], [u.username for u in logins])
+    db.execute(delete(LoginSession).where(LoginSession.user_id.in_([u.id for u in logins])))
+    db.execute(delete(User).where(User.student_id == student_id))
+    db.execute(update(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id).values(student_id=None))
+    db.delete(student)
+    db.flush()
     # The deletion itself is audited, without the id: it would link back to the sessions' audit entries.
-    audit(session=session, who=who, action="delete", entity="student", entity_id=None, at=now, after=ERASED)
+    audit(db=db, who=who, action="delete", entity="student", entity_id=None, at=now, after=ERASED)
     logger.info("student deleted sessions_detached=%d", len(work))
     return len(work)
 
 
-def _forget(session: Session, student_id: int, user_ids: list[int], usernames: list[str]) -> None:
+def _forget(db: Session, student_id: int, user_ids: list[int], usernames: list[str]) -> None:
     """Erase the student's id, logins and names from the audit log."""
     about = (AuditEntry.entity == "student") & (AuditEntry.entity_id == student_id)
     if user_ids:
         about = about | ((AuditEntry.entity == "user") & AuditEntry.entity_id.in_(user_ids))
-    session.execute(update(AuditEntry).where(about).values(before=ERASED, after=ERASED, entity_id=None))
+    db.execute(update(AuditEntry).where(about).values(before=ERASED, after=ERASED, entity_id=None))
     if usernames:  # what the student's own login did (changing its password)
-        session.execute(update(AuditEntry).where(AuditEntry.who.in_(usernames)).values(who="erased"))
+        db.execute(update(AuditEntry).where(AuditEntry.who.in_(usernames)).values(who="erased"))
     # Every session entry is read, not only those of the student's sessions: a session moved to another
     # student by a correction still names this one in its "before". JSON is not queried the same way on
     # SQLite and PostgreSQL, and a deletion is rare: reading is simpler than two dialects.
-    entries = session.scalars(
+    entries = db.scalars(
         select(AuditEntry).where(AuditEntry.entity == "work_session").execution_options(yield_per=1000)
     )
     for entry in entries:
@@ -110,32 +109,32 @@ def _without_student(values: dict[str, Any] | None, student_id: int) -> dict[str
     return {**values, "student_id": None}
 
 
-def purge_expired(*, session: Session, settings: RecordsSection, now: datetime) -> tuple[datetime | None, int]:
+def purge_expired(*, db: Session, settings: RecordsSection, now: datetime) -> tuple[datetime | None, int]:
     """Apply ``records.retention_days``: (the cut-off, sessions purged); (None, 0) when logs are kept for ever."""
-    before = retention_cutoff(settings, now)
+    before = settings.retention_cutoff(now)
     if before is None:
         return None, 0
-    return before, purge_practice_logs(session=session, before=before, now=now)
+    return before, purge_practice_logs(db=db, before=before, now=now)
 
 
-def purge_practice_logs(*, session: Session, before: datetime, now: datetime) -> int:
+def purge_practice_logs(*, db: Session, before: datetime, now: datetime) -> int:
     """Detach from their students the sessions that ended before ``before``; returns how many."""
     old = and_(
         WorkSessionRecord.ended.is_not(None),
         WorkSessionRecord.ended < before,
         WorkSessionRecord.student_id.is_not(None),
     )
-    purged = _count(session, old)
-    session.execute(update(WorkSessionRecord).where(old).values(student_id=None))
+    purged = _count(db, old)
+    db.execute(update(WorkSessionRecord).where(old).values(student_id=None))
     # Session audit entries carry the student id; erase those of the purged period too.
-    session.execute(
+    db.execute(
         update(AuditEntry)
         .where(AuditEntry.entity == "work_session", AuditEntry.at < before)
         .values(before=ERASED, after=ERASED)
     )
     if purged:
         audit(
-            session=session,
+            db=db,
             who="retention",
             action="purge",
             entity="work_session",
@@ -147,5 +146,5 @@ def purge_practice_logs(*, session: Session, before: datetime, now: datetime) ->
     return purged
 
 
-def _count(session: Session, where: ColumnElement[bool]) -> int:
-    return int(session.scalar(select(func.count()).select_from(WorkSessionRecord).where(where)) or 0)
+def _count(db: Session, where: ColumnElement[bool]) -> int:
+    return int(db.scalar(select(func.count()).select_from(WorkSessionRecord).where(where)) or 0)

@@ -18,40 +18,35 @@ from gateway.domain.oee import Counted, Oee, Utilisation, counted, oee, state_po
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
-from gateway.store.models import AlarmRecord, Machine, StateChange
-from gateway.store.records import Order, ScrapRecord, Student, WorkSessionRecord
-from gateway.store.records_repo import get_row, machine_key
+from gateway.store.machines_repo import all_machines, machine_keys
+from gateway.store.models import AlarmRecord, Machine, ScrapRecord, StateChange, Student, WorkSessionRecord
+from gateway.store.orders_repo import get_order, order_references, order_standards
+from gateway.store.students_repo import get_student
 
 
-def _standards(session: Session, order_ids: set[int]) -> dict[int, float | None]:
-    if not order_ids:
-        return {}
-    rows = session.execute(select(Order.id, Order.standard_cycle_s).where(Order.id.in_(order_ids))).all()
-    return dict(rows)
-
-
-def _facts(session: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
-    standards = _standards(session, {c.owner.order_id for c in cycles if c.owner and c.owner.order_id is not None})
+def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
+    ids = {c.owner.order_id for c in cycles if c.owner is not None and c.owner.order_id is not None}
+    standards = order_standards(db=db, order_ids=ids)
     return [c.fact(standards.get(c.owner.order_id) if c.owner and c.owner.order_id else None) for c in cycles]
 
 
 # --- order progress ----------------------------------------------------------
 
 
-def progress(*, session: Session, order_id: int, now: datetime) -> OrderProgress:
-    order = get_row(session=session, model=Order, row_id=order_id, label="order")
-    rows = list(session.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
-    found = attribute(session=session, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+def progress(*, db: Session, order_id: int, now: datetime) -> OrderProgress:
+    order = get_order(db=db, order_id=order_id)
+    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id for r in rows}
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
     made = sum(p.row.count for p in found.parts if p.owner is not None and p.owner.id in mine)
-    scrap = session.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.order_id == order_id)) or 0
+    scrap = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.order_id == order_id)) or 0
     return order_progress(
         ordered=order.quantity,
         made=made,
         scrap=int(scrap),
         due=order.due,
-        cycles=_facts(session, cycles),
+        cycles=_facts(db, cycles),
         now=now,
     )
 
@@ -81,17 +76,17 @@ class StudentLog:
 
 
 def student_log(
-    *, session: Session, student_id: int, now: datetime, since: datetime | None = None, until: datetime | None = None
+    *, db: Session, student_id: int, now: datetime, since: datetime | None = None, until: datetime | None = None
 ) -> StudentLog:
-    student = get_row(session=session, model=Student, row_id=student_id, label="student")
+    student = get_student(db=db, student_id=student_id)
     stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)
     if since is not None:
         stmt = stmt.where((WorkSessionRecord.ended.is_(None)) | (WorkSessionRecord.ended > since))
     if until is not None:
         stmt = stmt.where(WorkSessionRecord.started < until)
-    rows = list(session.scalars(stmt.order_by(WorkSessionRecord.started)))
-    machines = _machine_names(session, {r.machine_id for r in rows})
-    found = attribute(session=session, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
+    machines = machine_keys(db=db, ids={r.machine_id for r in rows})
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id for r in rows}
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
     counted: dict[str, int] = defaultdict(int)
@@ -106,19 +101,13 @@ def student_log(
         tally[cycle.owner.id].cycle_s += cycle.row.duration_s
     scrap = 0
     if mine:
-        total = session.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
+        total = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
-    log = practice_log(sessions=sessions, cycles=_facts(session, cycles), scrap=scrap, now=now, counted=dict(counted))
+    log = practice_log(sessions=sessions, cycles=_facts(db, cycles), scrap=scrap, now=now, counted=dict(counted))
     order_ids = {r.order_id for r in rows if r.order_id is not None}
-    references = dict(session.execute(select(Order.id, Order.reference).where(Order.id.in_(order_ids))).all())
+    references = order_references(db=db, order_ids=order_ids)
     return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally, orders=references)
-
-
-def _machine_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return {m.id: machine_key(m) for m in session.scalars(select(Machine).where(Machine.id.in_(ids)))}
 
 
 # --- utilisation and OEE -----------------------------------------------------
@@ -143,29 +132,32 @@ class MachineReport:
         return self.period.end
 
 
-def machine_report(
-    *, session: Session, machine: Machine, start: datetime, end: datetime, now: datetime
-) -> MachineReport:
+def machine_report(*, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime) -> MachineReport:
     """The machine over [start, end), counted up to ``now`` (see ``Counted``)."""
     period = counted(start, end, now)
     end = period.until
-    points = state_points(_changes(session, machine.id, start, end), _faults(session, machine.id, start, end))
+    points = state_points(_changes(db, machine.id, start, end), _faults(db, machine.id, start, end))
     use = utilisation(timeline(points, start, end))
-    found = attribute(session=session, spans={machine.id: (start, end)})
+    found = attribute(db=db, spans={machine.id: (start, end)})
     cycles = [c for c in found.cycles if start <= c.row.ended < end]
     made = sum(p.row.count for p in found.parts if start <= p.row.ts < end)
     scrap_stmt = select(func.sum(ScrapRecord.quantity)).where(
         ScrapRecord.machine_id == machine.id, ScrapRecord.ts >= start, ScrapRecord.ts < end
     )
-    scrap = int(session.scalar(scrap_stmt) or 0)
-    facts = _facts(session, cycles)
+    scrap = int(db.scalar(scrap_stmt) or 0)
+    facts = _facts(db, cycles)
     scores = oee(use, facts, made=made, scrap=scrap)
     return MachineReport(machine, period, use, made, scrap, sum(1 for f in facts if f.completed), scores)
 
 
-def _changes(
-    session: Session, machine_id: int, start: datetime, end: datetime
-) -> list[tuple[datetime, str, str | None]]:
+def machine_reports(
+    *, db: Session, start: datetime, end: datetime, now: datetime, name: str | None = None
+) -> list[MachineReport]:
+    """``machine_report`` of every machine (or of those called ``name``), by site then name."""
+    return [machine_report(db=db, machine=m, start=start, end=end, now=now) for m in all_machines(db=db, name=name)]
+
+
+def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:
     before = (
         select(StateChange)
         .where(StateChange.machine_id == machine_id, StateChange.ts < start)
@@ -177,17 +169,15 @@ def _changes(
         .where(StateChange.machine_id == machine_id, StateChange.ts >= start, StateChange.ts < end)
         .order_by(StateChange.ts, StateChange.id)
     )
-    rows = [*session.scalars(before), *session.scalars(inside)]
+    rows = [*db.scalars(before), *db.scalars(inside)]
     return [(r.ts, r.availability, r.execution) for r in rows]
 
 
-def _faults(
-    session: Session, machine_id: int, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime | None]]:
+def _faults(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime | None]]:
     stmt = select(AlarmRecord).where(
         AlarmRecord.machine_id == machine_id,
         AlarmRecord.severity == "fault",
         AlarmRecord.ts < end,
         (AlarmRecord.cleared.is_(None)) | (AlarmRecord.cleared > start),
     )
-    return [(a.ts, a.cleared) for a in session.scalars(stmt)]
+    return [(a.ts, a.cleared) for a in db.scalars(stmt)]

@@ -26,18 +26,13 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.attribution import SessionConflictError, check_no_overlap
 from gateway.domain.model import WorkSession
-from gateway.records_errors import ConflictError, InvalidError
-from gateway.store.models import Cycle, Machine
-from gateway.store.records import CycleAssignment, Order, ScrapRecord, Student, WorkSessionRecord
-from gateway.store.records_repo import (
-    audit,
-    get_row,
-    machine_key,
-    machine_named,
-    order_named,
-    snapshot,
-    student_named,
-)
+from gateway.errors import ConflictError, InvalidError
+from gateway.store.audit_log import audit, snapshot
+from gateway.store.machines_repo import machine_key, machine_named
+from gateway.store.models import Cycle, CycleAssignment, Machine, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.orders_repo import order_named
+from gateway.store.rows import get_row
+from gateway.store.students_repo import student_named
 
 CLOSED_ORDER = ("done", "cancelled")
 
@@ -53,8 +48,8 @@ def to_domain(row: WorkSessionRecord, machine: Machine) -> WorkSession:
     )
 
 
-def sessions_on(
-    *, session: Session, machine: Machine, start: datetime, end: datetime | None
+def work_sessions_on(
+    *, db: Session, machine: Machine, start: datetime, end: datetime | None
 ) -> list[WorkSessionRecord]:
     """Sessions on ``machine`` that overlap [start, end)."""
     stmt = select(WorkSessionRecord).where(
@@ -63,33 +58,33 @@ def sessions_on(
     )
     if end is not None:
         stmt = stmt.where(WorkSessionRecord.started < end)
-    return list(session.scalars(stmt.order_by(WorkSessionRecord.started)))
+    return list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
 
 
-def open_session(*, session: Session, machine: Machine) -> WorkSessionRecord | None:
+def open_work_session(*, db: Session, machine: Machine) -> WorkSessionRecord | None:
     stmt = select(WorkSessionRecord).where(
         WorkSessionRecord.machine_id == machine.id, WorkSessionRecord.ended.is_(None)
     )
-    return session.scalars(stmt).first()
+    return db.scalars(stmt).first()
 
 
-def lock(session: Session, model: type[Machine | Student | Order], row_id: int) -> None:
+def lock(db: Session, model: type[Machine | Student | Order], row_id: int) -> None:
     """Hold the row until the transaction ends (PostgreSQL; SQLite's writer already holds the database).
 
     Always machine before student, so that two transactions never wait for each other in a circle.
     """
-    session.execute(select(model.id).where(model.id == row_id).with_for_update())
+    db.execute(select(model.id).where(model.id == row_id).with_for_update())
 
 
 def _check_free(
-    session: Session, machine: Machine, start: datetime, end: datetime | None, ignore: int | None = None
+    db: Session, machine: Machine, start: datetime, end: datetime | None, ignore: int | None = None
 ) -> None:
-    existing = [to_domain(r, machine) for r in sessions_on(session=session, machine=machine, start=start, end=end)]
+    existing = [to_domain(r, machine) for r in work_sessions_on(db=db, machine=machine, start=start, end=end)]
     try:
         check_no_overlap(existing, machine_key(machine), start, end, ignore=ignore)
     except SessionConflictError as err:
         other = err.other
-        student = session.get(Student, other.student_id) if other.student_id is not None else None
+        student = db.get(Student, other.student_id) if other.student_id is not None else None
         code = "machine_taken" if other.end is None else "session_overlap"
         raise ConflictError(
             code,
@@ -102,31 +97,31 @@ def _check_free(
         raise InvalidError("session_ends_before_start") from err
 
 
-def _check_people(session: Session, student_id: int, order_id: int | None) -> None:
-    student = get_row(session=session, model=Student, row_id=student_id, label="student")
+def _check_people(db: Session, student_id: int, order_id: int | None) -> None:
+    student = get_row(db=db, model=Student, row_id=student_id, label="student")
     if not student.active:
         raise ConflictError("student_inactive", student=student_named(student))
     if order_id is not None:
-        order = get_row(session=session, model=Order, row_id=order_id, label="order")
+        order = get_row(db=db, model=Order, row_id=order_id, label="order")
         if order.status in CLOSED_ORDER:
             raise ConflictError(f"order_{order.status}", order=order_named(order))
 
 
 def check_in(
-    *, session: Session, who: str, machine: Machine, student_id: int, order_id: int | None, at: datetime
+    *, db: Session, who: str, machine: Machine, student_id: int, order_id: int | None, at: datetime
 ) -> tuple[WorkSessionRecord, bool]:
     """The student's session at the machine, and whether it is new (False: the same check-in again)."""
-    lock(session, Machine, machine.id)
-    lock(session, Student, student_id)
-    _check_people(session, student_id, order_id)
-    mine = session.scalars(
+    lock(db, Machine, machine.id)
+    lock(db, Student, student_id)
+    _check_people(db, student_id, order_id)
+    mine = db.scalars(
         select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id, WorkSessionRecord.ended.is_(None))
     ).first()
     if mine is not None:
         if mine.machine_id == machine.id and mine.order_id == order_id:
             return mine, False
-        where = session.get_one(Machine, mine.machine_id)
-        student = session.get_one(Student, student_id)
+        where = db.get_one(Machine, mine.machine_id)
+        student = db.get_one(Student, student_id)
         raise ConflictError(
             "student_busy",
             student=student_named(student),
@@ -134,14 +129,14 @@ def check_in(
             since=mine.started,
             session_id=mine.id,
         )
-    _check_free(session, machine, at, None)
-    row = _add_session(session, who, machine=machine, people=(student_id, order_id), times=(at, None), now=at)
+    _check_free(db, machine, at, None)
+    row = _add_work_session(db, who, machine=machine, people=(student_id, order_id), times=(at, None), now=at)
     return row, True
 
 
-def add_session(
+def add_work_session(
     *,
-    session: Session,
+    db: Session,
     who: str,
     machine: Machine,
     student_id: int,
@@ -151,13 +146,13 @@ def add_session(
     now: datetime,
 ) -> WorkSessionRecord:
     """A master records a session after the fact (a student who forgot to badge)."""
-    _check_people(session, student_id, order_id)
-    _check_free(session, machine, start, end)
-    return _add_session(session, who, machine=machine, people=(student_id, order_id), times=(start, end), now=now)
+    _check_people(db, student_id, order_id)
+    _check_free(db, machine, start, end)
+    return _add_work_session(db, who, machine=machine, people=(student_id, order_id), times=(start, end), now=now)
 
 
-def _add_session(
-    session: Session,
+def _add_work_session(
+    db: Session,
     who: str,
     *,
     machine: Machine,
@@ -169,16 +164,14 @@ def _add_session(
     row = WorkSessionRecord(
         machine_id=machine.id, student_id=student_id, order_id=order_id, started=start, ended=end, opened_by=who
     )
-    session.add(row)
-    session.flush()
-    audit(
-        session=session, who=who, action="create", entity="work_session", entity_id=row.id, at=now, after=snapshot(row)
-    )
+    db.add(row)
+    db.flush()
+    audit(db=db, who=who, action="create", entity="work_session", entity_id=row.id, at=now, after=snapshot(row))
     return row
 
 
 def check_out(
-    *, session: Session, who: str, machine: Machine, at: datetime, student_id: int | None = None
+    *, db: Session, who: str, machine: Machine, at: datetime, student_id: int | None = None
 ) -> tuple[WorkSessionRecord, bool]:
     """Close the machine's open session, and say whether this call closed it.
 
@@ -186,10 +179,10 @@ def check_out(
     machine's last session is that student's and already closed, it is returned unchanged: the same
     check-out again (a double click) ends the session once.
     """
-    lock(session, Machine, machine.id)
-    row = open_session(session=session, machine=machine)
+    lock(db, Machine, machine.id)
+    row = open_work_session(db=db, machine=machine)
     if row is None:
-        last = session.scalars(
+        last = db.scalars(
             select(WorkSessionRecord)
             .where(WorkSessionRecord.machine_id == machine.id)
             .order_by(WorkSessionRecord.started.desc(), WorkSessionRecord.id.desc())
@@ -204,9 +197,9 @@ def check_out(
     # A check-out a little before a check-in (clock skew between kiosk and gateway) closes at the start.
     row.ended = max(at, row.started)
     row.closed_by = who
-    session.flush()
+    db.flush()
     audit(
-        session=session,
+        db=db,
         who=who,
         action="check_out",
         entity="work_session",
@@ -218,23 +211,23 @@ def check_out(
     return row, True
 
 
-def update_session(
-    *, session: Session, who: str, session_id: int, changes: Mapping[str, Any], now: datetime
+def update_work_session(
+    *, db: Session, who: str, work_session_id: int, changes: Mapping[str, Any], now: datetime
 ) -> WorkSessionRecord:
     """A master's correction: another order or student, other times. Overlaps are refused."""
-    row = get_row(session=session, model=WorkSessionRecord, row_id=session_id, label="work session")
-    machine = session.get_one(Machine, row.machine_id)
+    row = get_row(db=db, model=WorkSessionRecord, row_id=work_session_id, label="work session")
+    machine = db.get_one(Machine, row.machine_id)
     start, end = changes.get("started", row.started), changes.get("ended", row.ended)
-    _check_free(session, machine, start, end, ignore=row.id)
+    _check_free(db, machine, start, end, ignore=row.id)
     student_id = changes.get("student_id", row.student_id)
     if student_id is not None and ("student_id" in changes or "order_id" in changes):
-        _check_people(session, student_id, changes.get("order_id", row.order_id))
+        _check_people(db, student_id, changes.get("order_id", row.order_id))
     before = snapshot(row)
     for key, value in changes.items():
         setattr(row, key, value)
-    session.flush()
+    db.flush()
     audit(
-        session=session,
+        db=db,
         who=who,
         action="update",
         entity="work_session",
@@ -246,8 +239,8 @@ def update_session(
     return row
 
 
-def list_sessions(
-    *, session: Session, machine_id: int | None = None, student_id: int | None = None, open_only: bool = False
+def list_work_sessions(
+    *, db: Session, machine_id: int | None = None, student_id: int | None = None, open_only: bool = False
 ) -> list[WorkSessionRecord]:
     stmt = select(WorkSessionRecord).order_by(WorkSessionRecord.started.desc(), WorkSessionRecord.id.desc())
     if machine_id is not None:
@@ -256,7 +249,7 @@ def list_sessions(
         stmt = stmt.where(WorkSessionRecord.student_id == student_id)
     if open_only:
         stmt = stmt.where(WorkSessionRecord.ended.is_(None))
-    return list(session.scalars(stmt.limit(1000)))
+    return list(db.scalars(stmt.limit(1000)))
 
 
 # --- scrap -------------------------------------------------------------------
@@ -264,7 +257,7 @@ def list_sessions(
 
 def declare_scrap(
     *,
-    session: Session,
+    db: Session,
     who: str,
     order_id: int,
     quantity: int,
@@ -278,10 +271,10 @@ def declare_scrap(
     """The declaration, and whether it is new (False: the same ``key`` again, the first one returned)."""
     if quantity <= 0:
         raise InvalidError("scrap_quantity", quantity=quantity)
-    lock(session, Order, order_id)
-    order = get_row(session=session, model=Order, row_id=order_id, label="order")
+    lock(db, Order, order_id)
+    order = get_row(db=db, model=Order, row_id=order_id, label="order")
     if key is not None:
-        same = session.scalars(select(ScrapRecord).where(ScrapRecord.idempotency_key == key)).first()
+        same = db.scalars(select(ScrapRecord).where(ScrapRecord.idempotency_key == key)).first()
         if same is not None:
             wanted = (order.id, quantity, reason, inspected_by, machine.id if machine else None)
             if (same.order_id, same.quantity, same.reason, same.inspected_by, same.machine_id) != wanted:
@@ -289,7 +282,7 @@ def declare_scrap(
             return same, False
     owner = None
     if machine is not None:
-        rows = sessions_on(session=session, machine=machine, start=ts, end=None)
+        rows = work_sessions_on(db=db, machine=machine, start=ts, end=None)
         owner = next((r for r in rows if r.started <= ts and (r.ended is None or ts < r.ended)), None)
     row = ScrapRecord(
         order_id=order_id,
@@ -302,39 +295,39 @@ def declare_scrap(
         declared_by=who,
         idempotency_key=key,
     )
-    session.add(row)
-    session.flush()
-    audit(session=session, who=who, action="create", entity="scrap", entity_id=row.id, at=now, after=snapshot(row))
+    db.add(row)
+    db.flush()
+    audit(db=db, who=who, action="create", entity="scrap", entity_id=row.id, at=now, after=snapshot(row))
     return row, True
 
 
-def scrap_of(*, session: Session, order_id: int | None) -> list[ScrapRecord]:
+def scrap_of(*, db: Session, order_id: int | None) -> list[ScrapRecord]:
     stmt = select(ScrapRecord).order_by(ScrapRecord.ts.desc(), ScrapRecord.id.desc())
     if order_id is not None:
         stmt = stmt.where(ScrapRecord.order_id == order_id)
-    return list(session.scalars(stmt.limit(1000)))
+    return list(db.scalars(stmt.limit(1000)))
 
 
 # --- a master's assignment of a cycle ----------------------------------------
 
 
-def assign_cycle(*, session: Session, who: str, cycle_id: int, session_id: int, now: datetime) -> CycleAssignment:
+def assign_cycle(*, db: Session, who: str, cycle_id: int, work_session_id: int, now: datetime) -> CycleAssignment:
     """Assign (or reassign) a cycle to a work session on the same machine; audited."""
-    cycle = get_row(session=session, model=Cycle, row_id=cycle_id, label="cycle")
-    target = get_row(session=session, model=WorkSessionRecord, row_id=session_id, label="work session")
+    cycle = get_row(db=db, model=Cycle, row_id=cycle_id, label="cycle")
+    target = get_row(db=db, model=WorkSessionRecord, row_id=work_session_id, label="work session")
     if target.machine_id != cycle.machine_id:
-        raise ConflictError("cycle_other_machine", cycle_id=cycle_id, session_id=session_id)
-    row = session.scalars(select(CycleAssignment).where(CycleAssignment.cycle_id == cycle_id)).first()
+        raise ConflictError("cycle_other_machine", cycle_id=cycle_id, session_id=work_session_id)
+    row = db.scalars(select(CycleAssignment).where(CycleAssignment.cycle_id == cycle_id)).first()
     before = snapshot(row) if row is not None else None
     if row is None:
-        row = CycleAssignment(cycle_id=cycle_id, session_id=session_id, by=who, at=now)
-        session.add(row)
+        row = CycleAssignment(cycle_id=cycle_id, session_id=work_session_id, by=who, at=now)
+        db.add(row)
     else:
-        row.session_id, row.by, row.at = session_id, who, now
-    session.flush()
+        row.session_id, row.by, row.at = work_session_id, who, now
+    db.flush()
     action = "assign" if before is None else "reassign"
     audit(
-        session=session,
+        db=db,
         who=who,
         action=action,
         entity="cycle",

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gateway.config import GatewaySettings
+from gateway.store.db import Database
 from gateway.web.body_limit import BodyLimit
 from gateway.web.pages import install
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
@@ -73,7 +74,9 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     app.include_router(health.probe_router)
     app.include_router(metrics.router)
     app.include_router(status.router, dependencies=MACHINE_STATE_GUARD)
-    include_records(app, database_url=settings.database.url, settings=settings.records)
+    # The gateway's own Database when it runs one; an app serving pages only opens its own on first use.
+    database = services.database or Database.at(settings.database.url)
+    include_records(app, database=database, settings=settings.records)
     pages = (login_page, kiosk_page, order_pages, student_pages, utilisation_page, api_docs)
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -41,7 +41,7 @@ class UserCreate(InputModel):
 
 
 class UserUpdate(InputModel):
-    active: bool = Field(description="false disables the login and ends its page sessions")
+    active: bool = Field(description="false disables the user and ends their logins")
 
 
 class PasswordChange(InputModel):

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, WebSocketException, status
-from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from gateway.auth import Principal, resolve
-from gateway.records_errors import ForbiddenError, InvalidError, RecordsError, UnauthorizedError
+from gateway.errors import ForbiddenError, InvalidError, NotFoundError, RecordsError, UnauthorizedError
+from gateway.store import machines_repo
+from gateway.store.db import Db
 from gateway.store.models import Machine
-from gateway.store.records_repo import find_machine
 from gateway.web.records_state import StateDep
 
 COOKIE = "atelier_session"
@@ -34,8 +34,8 @@ def current(connection: HTTPConnection, state: StateDep) -> Principal | None:
     token = credentials(connection)
     if token is None:
         return None
-    with state.sessions() as session:
-        who = resolve(session=session, token=token, now=state.now())
+    with state.reading() as db:
+        who = resolve(db=db, token=token, now=state.now())
     connection.state.who = who  # the error messages write names only for whom may read them
     return who
 
@@ -92,12 +92,15 @@ def kiosk_machine(who: Principal, machine_id: int) -> None:
         raise ForbiddenError("kiosk_other_machine")
 
 
-def machine_for(session: Session, who: Principal, name: str | None, site: str | None) -> Machine:
+def machine_for(db: Db, who: Principal, name: str | None, site: str | None) -> Machine:
     """The machine a request names; a kiosk may leave it out and may name only its own."""
     if name is None:
         if who.role != "kiosk" or who.machine_id is None:
             raise InvalidError("machine_required")
-        return session.get_one(Machine, who.machine_id)
-    machine = find_machine(session=session, name=name, site=site)
+        own = machines_repo.machine_by_id(db=db, machine_id=who.machine_id)
+        if own is None:  # cannot happen while the token's foreign key holds
+            raise NotFoundError("machine_unknown", machine=f"#{who.machine_id}")
+        return own
+    machine = machines_repo.find_machine(db=db, name=name, site=site)
     kiosk_machine(who, machine.id)
     return machine

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 
 from gateway.auth import Principal
+from gateway.store import machines_repo
 from gateway.store.models import Machine
 from gateway.web.records_state import RecordsState
 
@@ -52,8 +53,8 @@ def lang_links(request: Request, codes: tuple[str, ...]) -> dict[str, str]:
 def header(request: Request, who: Principal | None, state: RecordsState, codes: tuple[str, ...]) -> Header:
     kiosk = None
     if who is not None and who.role == "kiosk" and who.machine_id is not None:
-        with state.sessions() as session:
-            machine = session.get(Machine, who.machine_id)
-            kiosk = kiosk_path(machine) if machine is not None else None
+        with state.reading() as db:
+            machine = machines_repo.machine_by_id(db=db, machine_id=who.machine_id)
+        kiosk = kiosk_path(machine) if machine is not None else None
     links = links_for(who, open_status=state.settings.open_status_screen, kiosk=kiosk)
     return Header(who, links, lang_links(request, codes))

@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 
 from gateway import auth
 from gateway.login_throttle import address_key
-from gateway.store.records import User
+from gateway.store.models import User
 from gateway.web.guards import COOKIE
 from gateway.web.records_state import RecordsState
 
@@ -59,24 +59,21 @@ def _device_proofs(connection: HTTPConnection) -> list[str]:
 
 
 def _known_device(state: RecordsState, username: str, proofs: list[str]) -> bool:
-    with state.sessions() as session:
-        return auth.known_device(session=session, username=username, proofs=proofs)
+    with state.reading() as db:
+        return auth.known_device(db=db, username=username, proofs=proofs)
 
 
 def _login(state: RecordsState, username: str, password: str, now: datetime) -> LoggedIn | None:
-    with state.transaction() as session:
-        found = auth.login(
-            session=session, username=username, password=password, now=now, hours=state.settings.login_hours
-        )
+    with state.transaction() as db:
+        found = auth.login(db=db, username=username, password=password, now=now, hours=state.settings.login_hours)
         if found is None:
             return None
         token, user = found
-        session.flush()
         return LoggedIn(token, user, auth.device_proof(user))
 
 
 async def log_in(connection: HTTPConnection, state: RecordsState, username: str, password: str) -> LoggedIn | None:
-    """A page session for good credentials, None for bad ones; raises ``Throttled`` or ``password_work.Busy``."""
+    """A login for good credentials, None for bad ones; raises ``Throttled`` or ``password_work.Busy``."""
     now = state.now()
     t = now.timestamp()
     address = client_key(connection)
@@ -96,7 +93,7 @@ async def log_in(connection: HTTPConnection, state: RecordsState, username: str,
     return found
 
 
-def set_session_cookie(
+def set_login_cookie(
     response: Response, connection: HTTPConnection, state: RecordsState, token: str, max_age_s: int
 ) -> None:
     response.set_cookie(
@@ -105,7 +102,7 @@ def set_session_cookie(
 
 
 def set_login_cookies(response: Response, connection: HTTPConnection, state: RecordsState, done: LoggedIn) -> None:
-    set_session_cookie(response, connection, state, done.token, int(state.settings.login_hours * 3600))
+    set_login_cookie(response, connection, state, done.token, int(state.settings.login_hours * 3600))
     mine = f"{done.user.id}."
     kept = [p for p in _device_proofs(connection) if not p.startswith(mine)][: MAX_DEVICES - 1]
     response.set_cookie(

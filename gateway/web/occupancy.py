@@ -8,32 +8,28 @@ the order and its progress, not the minor.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from gateway.store.db import Database
+from gateway.store.pages_repo import Occupant, who_is_where
 
-from gateway.web.page_data import Occupant, occupants
-
-logger = logging.getLogger(__name__)
 TTL_S = 1.0
 Key = tuple[str, str]
 
 
 class Occupancy:
-    def __init__(self, sessions: sessionmaker[Session] | None, clock: Callable[[], datetime]) -> None:
-        self._sessions = sessions
+    def __init__(self, database: Database | None, clock: Callable[[], datetime]) -> None:
+        self._database = database
         self._clock = clock
         self._cached: dict[Key, Occupant] = {}
         self._at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def current(self) -> dict[Key, Occupant]:
-        if self._sessions is None:
+        if self._database is None:
             return {}
         async with self._lock:
             if time.monotonic() - self._at >= TTL_S:
@@ -42,13 +38,9 @@ class Occupancy:
             return self._cached
 
     def _read(self) -> dict[Key, Occupant]:
-        assert self._sessions is not None
-        try:
-            with self._sessions() as session:
-                return occupants(session=session, now=self._clock())
-        except SQLAlchemyError as err:
-            logger.warning("cannot read who is at the machines: %s", err)
-            return self._cached
+        assert self._database is not None
+        found = who_is_where(self._database, self._clock())
+        return self._cached if found is None else found
 
 
 NAMED = ("admin", "viewer")  # the roles whose screens show who is at a machine

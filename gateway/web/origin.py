@@ -2,7 +2,7 @@
 
 Cookies go with a WebSocket handshake whatever page starts it, so without this
 check any site a master visits could open the status socket with the master's
-session (cross-site WebSocket hijacking) and read the names on the tiles. A
+login (cross-site WebSocket hijacking) and read the names on the tiles. A
 client that sends no Origin is not a browser, and carries only what it was given.
 """
 

@@ -1,14 +1,14 @@
 """``include_records(app, ...)``: mounts the records API (orders, students, sessions, scrap, reports, logins).
 
-The records side opens its own engine on the gateway's database on first use (the
-schema is migrated before the app serves) and disposes of it when the app shuts down.
-Errors of the records side become one HTTP status each, with their code, parameters and a
-message in the caller's language (``error_response``).
+The records side works in the gateway's ``Database`` (the schema is migrated before
+the app serves); one the app was given to own (``Database.at(url)``) is closed when
+the app shuts down. The gateway's coded errors become one HTTP status each, with
+their code, parameters and a message in the caller's language (``error_response``);
+a store that does not answer is a 503 (``Database`` raises ``BusyError``).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -16,19 +16,17 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
+from gateway.config import RecordsSection
+from gateway.errors import BusyError, RecordsError, ThrottledError
 from gateway.password_work import Busy
-from gateway.records_errors import BusyError, RecordsError, ThrottledError
-from gateway.records_settings import RecordsSection
+from gateway.store.db import Database
 from gateway.web.guards import machine_state_reader
 from gateway.web.i18n import lang_of
 from gateway.web.login_flow import Throttled
 from gateway.web.records_state import RecordsState, utc_now
 from gateway.web.routes import auth, customers, machine_moves, orders, reports, scrap, sessions, students
 
-logger = logging.getLogger(__name__)
 BUSY_RETRY_S = 2
 # For the routers of machine state (``/api/machines``, the status page and its WebSocket): admin and viewer,
 # or anyone when ``records.open_status_screen`` is set.
@@ -38,14 +36,13 @@ MACHINE_STATE_GUARD: list[Any] = [Depends(machine_state_reader)]
 def include_records(
     app: FastAPI,
     *,
-    database_url: str | None = None,
-    engine: Engine | None = None,
+    database: Database,
     settings: RecordsSection | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> None:
-    """Mount the records routers on ``app``; the database as a URL (opened on first use, closed at shutdown)
-    or as an engine the caller owns."""
-    state = RecordsState(settings=settings or RecordsSection(), clock=clock, engine=engine, database_url=database_url)
+    """Mount the records routers on ``app``, working in ``database`` (the gateway's: ``Database(engine)``;
+    for an app of its own, ``Database.at(url)``, opened on first use and closed at shutdown)."""
+    state = RecordsState(database=database, settings=settings or RecordsSection(), clock=clock)
     app.state.records = state
     for router in (
         auth.router,
@@ -63,7 +60,6 @@ def include_records(
     ):
         app.include_router(router)
     app.add_exception_handler(RecordsError, _records_error)
-    app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(Throttled, _throttled)
     app.add_exception_handler(Busy, _busy)
     _close_on_shutdown(app, state)
@@ -77,12 +73,6 @@ NAME_READERS = ("admin", "kiosk")
 async def _records_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RecordsError)
     return error_response(request, exc)
-
-
-async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
-    # The busy timeout ran out (SQLite) or the server is unreachable: nothing was written, try again.
-    logger.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
-    return error_response(request, BusyError("database_busy"))
 
 
 def error_response(request: Request, exc: RecordsError, *, retry_after_s: int = 1) -> JSONResponse:

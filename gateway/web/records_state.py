@@ -1,27 +1,19 @@
-"""What the records routes share: the database sessions, the ``[records]`` settings and the clock."""
+"""What the records routes share: the gateway's database, the ``[records]`` settings and the clock."""
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
+from gateway.config import RecordsSection
 from gateway.login_throttle import Budget, LoginThrottle
 from gateway.password_work import PasswordWork
-from gateway.records_errors import ConflictError
-from gateway.records_settings import RecordsSection
-from gateway.store import db
-
-logger = logging.getLogger(__name__)
+from gateway.store.db import Database, Db
 
 
 def utc_now() -> datetime:
@@ -29,29 +21,15 @@ def utc_now() -> datetime:
 
 
 class RecordsState:
-    """Opens its engine on first use when given a URL (building an app touches no disk), and owns it then.
-
-    It also holds the login throttle and the pool that computes password hashes, one of each per gateway.
-    """
+    """The database the routes read and write in (the gateway's own), the login throttle and the pool that
+    computes password hashes, one of each per gateway."""
 
     def __init__(
-        self,
-        *,
-        settings: RecordsSection,
-        clock: Callable[[], datetime] = utc_now,
-        engine: Engine | None = None,
-        database_url: str | None = None,
+        self, *, database: Database, settings: RecordsSection, clock: Callable[[], datetime] = utc_now
     ) -> None:
-        if engine is None and database_url is None:
-            raise ValueError("the records need a database_url or an engine")
+        self.database = database
         self.settings = settings
         self.clock = clock
-        self._engine = engine
-        self._url = database_url
-        self._owned = engine is None
-        self._sessions: sessionmaker[Session] | None = None
-        self._writes: sessionmaker[Session] | None = None
-        self._lock = threading.Lock()
         self.throttle = LoginThrottle(
             Budget(
                 per_address=settings.login_failures_per_address,
@@ -61,51 +39,20 @@ class RecordsState:
         )
         self.passwords = PasswordWork(workers=settings.password_workers)
 
-    @property
-    def sessions(self) -> sessionmaker[Session]:
-        """Sessions for reading (pages, reports); a write goes through ``transaction()``."""
-        return self._factories()[0]
-
-    def _factories(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
-        with self._lock:
-            if self._sessions is None or self._writes is None:
-                if self._engine is None:
-                    assert self._url is not None
-                    self._engine = db.make_engine(self._url)
-                self._sessions = db.session_factory(self._engine)
-                self._writes = db.session_factory(db.writer(self._engine))
-            return self._sessions, self._writes
-
     def close(self) -> None:
         self.passwords.close()
-        with self._lock:
-            if self._owned and self._engine is not None:
-                self._engine.dispose()
-                self._engine, self._sessions, self._writes = None, None, None
+        self.database.close()
 
     def now(self) -> datetime:
         return self.clock()
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work that writes: commits on success; a constraint another request won first is a 409.
+    def transaction(self) -> AbstractContextManager[Db]:
+        """A unit of work that writes (``Database.transaction``): a clash is a 409, a busy store a 503."""
+        return self.database.transaction()
 
-        On SQLite it holds the write lock from its first statement (``db.writer``), so concurrent writes
-        wait their turn instead of failing; on PostgreSQL the writes that check before they write lock the
-        rows they depend on (``work_repo.lock``).
-        """
-        try:
-            with self._factories()[1].begin() as session:
-                yield session
-        except IntegrityError as err:
-            logger.info("a write clashed with a concurrent one: %s", err.orig)
-            raise ConflictError("clash") from err
-
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A read-only unit of work: never takes the write lock, never waits for a writer."""
-        with self.sessions.begin() as session:
-            yield session
+    def reading(self) -> AbstractContextManager[Db]:
+        """A read-only unit of work (``Database.reading``): never waits for a writer."""
+        return self.database.reading()
 
 
 def get_state(connection: HTTPConnection) -> RecordsState:

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from gateway.store.models import Machine
-from gateway.store.records import WorkSessionRecord
-from gateway.store.records_repo import machine_key
+from gateway.store.machines_repo import machine_key
+from gateway.store.models import WorkSessionRecord
 from gateway.store.reports_repo import MachineReport, StudentLog
 from gateway.web.report_schemas import MachinePracticePublic, OeePublic, PracticeLogPublic, PracticeSessionPublic
 from gateway.web.schemas import SessionPublic
 
 
-def machine_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    """Machine id → site/name, how the API names a machine."""
-    return {m.id: machine_key(m) for m in _machines(session, ids)}
-
-
-def machine_labels(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    """Machine id → its name, how people in the workshop name it."""
-    return {m.id: m.name for m in _machines(session, ids)}
-
-
-def _machines(session: Session, ids: Iterable[int]) -> list[Machine]:
-    wanted = set(ids)
-    if not wanted:
-        return []
-    return list(session.scalars(select(Machine).where(Machine.id.in_(wanted))))
-
-
-def session_public(row: WorkSessionRecord, machines: Mapping[int, str]) -> SessionPublic:
+def work_session_public(row: WorkSessionRecord, machines: Mapping[int, str]) -> SessionPublic:
     return SessionPublic(
         id=row.id,
         machine_id=row.machine_id,
@@ -52,7 +31,7 @@ def practice_public(found: StudentLog) -> PracticeLogPublic:
     sessions = []
     for row in found.sessions:
         tally = found.per_session[row.id]
-        base = session_public(row, found.machines).model_dump()
+        base = work_session_public(row, found.machines).model_dump()
         sessions.append(
             PracticeSessionPublic(
                 **base,

@@ -123,7 +123,7 @@ async def test_healthz_names_a_database_that_does_not_answer() -> None:
     # A PostgreSQL URL on a port where nothing listens: a real connection refused, no gateway needed.
     engine = create_engine(f"postgresql+psycopg://atelier@127.0.0.1:{free_port()}/atelier")
     try:
-        services = Services(live=LiveView(), sessions=db.session_factory(engine))
+        services = Services(live=LiveView(), database=db.Database(engine))
         web = create_app(GatewaySettings(gateway=GatewaySection(id="web")), services)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://gw") as client:
             response = await client.get("/healthz")

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from edge_agent import contract as c
+from gateway.errors import ConflictError, InvalidError, NotFoundError
 from gateway.ingest.gaps import Gaps, GapTracker
 from gateway.ingest.projection import Projector
-from gateway.records_errors import ConflictError, InvalidError, NotFoundError
 from gateway.store import db, ownership_repo
 from tests.gateway.helpers import SITE, T0
 from tests.gateway.test_projection import received, wire
@@ -150,9 +150,7 @@ def test_a_moved_machine_is_refused_until_an_admin_moves_it_then_its_events_are_
     assert store.rows("SELECT count(*) FROM part_counts") == [(0,)]
     now = datetime(2026, 12, 1, 10, tzinfo=UTC)
     with _session(store) as session:
-        move = ownership_repo.move_machine(
-            session=session, site=SITE, machine=MILL, agent="pc-new", who="roux", now=now
-        )
+        move = ownership_repo.move_machine(db=session, site=SITE, machine=MILL, agent="pc-new", who="roux", now=now)
     assert (move.previous, move.agent, move.new_agent, move.online) == (VICTIM, "pc-new", False, True)
     ((who, action, entity, before, after),) = store.rows("SELECT who, action, entity, before, after FROM audit_log")
     assert (who, action, entity) == ("roux", "move", "machine")
@@ -176,9 +174,9 @@ def test_a_move_is_checked(store: Store) -> None:
         ({"machine": MILL, "agent": VICTIM}, ConflictError, "already belongs to agent pc-victim"),
     ]:
         with pytest.raises(error, match=message), _session(store) as session:
-            ownership_repo.move_machine(session=session, site=SITE, who="roux", now=now, **kwargs)
+            ownership_repo.move_machine(db=session, site=SITE, who="roux", now=now, **kwargs)
     with _session(store) as session:  # a planned move, before the new PC ever spoke
-        move = ownership_repo.move_machine(session=session, site=SITE, machine=MILL, agent="pc-9", who="roux", now=now)
+        move = ownership_repo.move_machine(db=session, site=SITE, machine=MILL, agent="pc-9", who="roux", now=now)
     assert (move.new_agent, move.online) == (True, False)
     assert owners(store) == [(MILL, "pc-9")]
     store.projector.load()

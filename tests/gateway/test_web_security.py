@@ -15,16 +15,13 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlalchemy.orm import Session, sessionmaker
 
 from atelier.broker import Broker, free_port
 from gateway import app as gateway_app
 from gateway import auth
-from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, HttpSection
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, HttpSection, RecordsSection
 from gateway.live import LiveView
-from gateway.records_settings import RecordsSection
-from gateway.store import db
-from gateway.store import records_repo as repo
+from gateway.store import db, students_repo
 from gateway.web.app import create_app
 from gateway.web.body_limit import BodyLimit
 from gateway.web.charts import series_chart
@@ -47,7 +44,7 @@ def _fast_hashing() -> Iterator[None]:
 @dataclass
 class Store:
     url: str
-    sessions: sessionmaker[Session]
+    database: db.Database
 
 
 @pytest.fixture
@@ -55,21 +52,21 @@ def store(tmp_path: Path) -> Iterator[Store]:
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     db.upgrade(url)
     engine = db.make_engine(url)
-    sessions = db.session_factory(engine)
-    with sessions.begin() as s:
+    database = db.Database(engine)
+    with database.sessions.begin() as s:
         auth.create_user(
-            session=s, who="t", now=NOW, username="master", password="master-pass", role="admin", student_id=None
+            db=s, who="t", now=NOW, username="master", password="master-pass", role="admin", student_id=None
         )
-        lea = repo.create_student(
-            session=s,
+        lea = students_repo.create_student(
+            db=s,
             who="t",
             now=NOW,
             fields={"first_name": "Léa", "last_initial": "M", "class_name": "C", "track": "CAP"},
         )
         auth.create_user(
-            session=s, who="t", now=NOW, username="lea", password="lea-pass-1", role="student", student_id=lea.id
+            db=s, who="t", now=NOW, username="lea", password="lea-pass-1", role="student", student_id=lea.id
         )
-    yield Store(url, sessions)
+    yield Store(url, database)
     engine.dispose()
 
 
@@ -80,7 +77,7 @@ def make_app(store: Store, http: HttpSection | None = None) -> FastAPI:
         http=http or HttpSection(),
         records=RecordsSection(timezone="UTC"),
     )
-    return create_app(settings, Services(live=LiveView(), sessions=store.sessions))
+    return create_app(settings, Services(live=LiveView(), database=store.database))
 
 
 @pytest.fixture

@@ -10,14 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from starlette.requests import Request
 
 from gateway import auth
-from gateway.records_errors import ForbiddenError, ThrottledError, UnauthorizedError
-from gateway.store.models import Machine
-from gateway.store.records import ApiToken, User
-from gateway.store.records_repo import find_machine
+from gateway.errors import ForbiddenError, ThrottledError, UnauthorizedError
+from gateway.store import machines_repo
 from gateway.web.auth_schemas import (
     LoginIn,
     LoginOut,
@@ -34,7 +31,7 @@ from gateway.web.auth_schemas import (
 )
 from gateway.web.guards import COOKIE, Admin, AdminOrStudent, Anyone, credentials
 from gateway.web.header import kiosk_path
-from gateway.web.login_flow import DEVICE_COOKIE, log_in, set_login_cookies, set_session_cookie
+from gateway.web.login_flow import DEVICE_COOKIE, log_in, set_login_cookie, set_login_cookies
 from gateway.web.records_state import StateDep
 from gateway.web.schemas import MAX_ID
 
@@ -62,9 +59,9 @@ async def login(body: LoginIn, request: Request, response: Response, state: Stat
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(request: Request, who: Anyone, state: StateDep) -> Response:
     token = credentials(request)
-    if token is not None and token.startswith(auth.SESSION_PREFIX):
-        with state.transaction() as session:
-            auth.logout(session=session, token=token)
+    if token is not None and token.startswith(auth.LOGIN_PREFIX):
+        with state.transaction() as db:
+            auth.logout(db=db, token=token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(COOKIE)
     return response
@@ -77,15 +74,15 @@ def me(who: Anyone) -> Me:
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(body: PasswordChange, request: Request, who: AdminOrStudent, state: StateDep) -> Response:
-    """Change your own password; your other page sessions end, this one goes on."""
+    """Change your own password; your other logins end, this one goes on."""
     refusal = state.throttle.username_refusal(who.name, state.now().timestamp())
-    if refusal is not None:  # a stolen session must not become a way to guess the password
+    if refusal is not None:  # a stolen login must not become a way to guess the password
         raise ThrottledError("too_many_logins", retry_after_s=refusal.retry_after_s)
 
     def change() -> bool:
-        with state.transaction() as session:
+        with state.transaction() as db:
             return auth.change_own_password(
-                session=session,
+                db=db,
                 who=who,
                 now=state.now(),
                 current=body.current_password,
@@ -109,30 +106,31 @@ def screen(
 
     A kiosk lands on its machine's kiosk page, a status screen on the wall.
     """
-    with state.sessions() as session:
-        who = auth.resolve(session=session, token=token, now=state.now())
-        row = session.scalars(select(ApiToken).where(ApiToken.token_hash == auth.digest(token))).first()
-        kiosk = who is not None and who.role == "kiosk" and who.machine_id is not None
-        machine = session.get(Machine, who.machine_id) if kiosk and who is not None else None
-        target = "/" if machine is None else kiosk_path(machine)
+    with state.reading() as db:
+        who = auth.resolve(db=db, token=token, now=state.now())
+        row = auth.api_token(db=db, token=token)
+        machine = None
+        if who is not None and who.role == "kiosk" and who.machine_id is not None:
+            machine = machines_repo.machine_by_id(db=db, machine_id=who.machine_id)
+    target = "/" if machine is None else kiosk_path(machine)
     if who is None or row is None or not token.startswith(auth.TOKEN_PREFIX):
         raise UnauthorizedError("token_invalid")
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
-    set_session_cookie(response, request, state, token, int((row.expires - state.now()).total_seconds()))
+    set_login_cookie(response, request, state, token, int((row.expires - state.now()).total_seconds()))
     return response
 
 
 @users_router.get("")
 def list_users(who: Admin, state: StateDep) -> list[UserPublic]:
-    with state.transaction() as session:
-        return [UserPublic.model_validate(u) for u in session.scalars(select(User).order_by(User.username))]
+    with state.transaction() as db:
+        return [UserPublic.model_validate(u) for u in auth.users(db=db)]
 
 
 @users_router.post("", status_code=status.HTTP_201_CREATED)
 async def create_user(body: UserCreate, who: Admin, state: StateDep) -> UserPublic:
     def create() -> UserPublic:
-        with state.transaction() as session:
-            user = auth.create_user(session=session, who=who.name, now=state.now(), **body.model_dump())
+        with state.transaction() as db:
+            user = auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump())
             return UserPublic.model_validate(user)
 
     return await state.passwords.run(create)
@@ -140,21 +138,19 @@ async def create_user(body: UserCreate, who: Admin, state: StateDep) -> UserPubl
 
 @users_router.patch("/{user_id}")
 def update_user(user_id: UserId, body: UserUpdate, who: Admin, state: StateDep) -> UserPublic:
-    """Disable a login (its page sessions end at once) or enable it again."""
-    with state.transaction() as session:
-        user = auth.set_active(session=session, who=who, now=state.now(), user_id=user_id, active=body.active)
+    """Disable a user (their logins end at once) or enable them again."""
+    with state.transaction() as db:
+        user = auth.set_active(db=db, who=who, now=state.now(), user_id=user_id, active=body.active)
         return UserPublic.model_validate(user)
 
 
 @users_router.post("/{user_id}/password")
 async def reset_password(user_id: UserId, body: PasswordReset, who: Admin, state: StateDep) -> UserPublic:
-    """Set a new password for someone who lost theirs; every page session of that login ends."""
+    """Set a new password for someone who lost theirs; every login of that user ends."""
 
     def reset() -> UserPublic:
-        with state.transaction() as session:
-            user = auth.reset_password(
-                session=session, who=who.name, now=state.now(), user_id=user_id, password=body.password
-            )
+        with state.transaction() as db:
+            user = auth.reset_password(db=db, who=who.name, now=state.now(), user_id=user_id, password=body.password)
             return UserPublic.model_validate(user)
 
     return await state.passwords.run(reset)
@@ -162,24 +158,24 @@ async def reset_password(user_id: UserId, body: PasswordReset, who: Admin, state
 
 @users_router.delete("/{user_id}/sessions")
 def revoke_sessions(user_id: UserId, who: Admin, state: StateDep) -> SessionsRevoked:
-    """End every page session of a login (a lost phone, a shared PC left logged in)."""
-    with state.transaction() as session:
-        count = auth.end_sessions(session=session, who=who.name, now=state.now(), user_id=user_id)
+    """End every login of a user (a lost phone, a shared PC left logged in)."""
+    with state.transaction() as db:
+        count = auth.end_logins(db=db, who=who.name, now=state.now(), user_id=user_id)
     return SessionsRevoked(user_id=user_id, sessions_revoked=count)
 
 
 @tokens_router.get("")
 def list_tokens(who: Admin, state: StateDep) -> list[TokenPublic]:
-    with state.transaction() as session:
-        return [TokenPublic.model_validate(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]
+    with state.transaction() as db:
+        return [TokenPublic.model_validate(t) for t in auth.api_tokens(db=db)]
 
 
 @tokens_router.post("", status_code=status.HTTP_201_CREATED)
 def create_token(body: TokenCreate, who: Admin, state: StateDep) -> TokenCreated:
-    with state.transaction() as session:
-        machine = find_machine(session=session, name=body.machine, site=body.site) if body.machine else None
+    with state.transaction() as db:
+        machine = machines_repo.find_machine(db=db, name=body.machine, site=body.site) if body.machine else None
         token, row = auth.create_api_token(
-            session=session,
+            db=db,
             who=who.name,
             now=state.now(),
             role=body.role,
@@ -192,7 +188,7 @@ def create_token(body: TokenCreate, who: Admin, state: StateDep) -> TokenCreated
 
 @tokens_router.delete("/{token_id}")
 def revoke_token(token_id: TokenId, who: Admin, state: StateDep) -> TokenPublic:
-    with state.transaction() as session:
+    with state.transaction() as db:
         return TokenPublic.model_validate(
-            auth.revoke_api_token(session=session, who=who.name, now=state.now(), token_id=token_id)
+            auth.revoke_api_token(db=db, who=who.name, now=state.now(), token_id=token_id)
         )

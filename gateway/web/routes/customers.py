@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from gateway.store import records_repo as repo
-from gateway.store.records import Customer
+from gateway.store import customers_repo
 from gateway.web.guards import Admin
 from gateway.web.records_state import StateDep
 from gateway.web.schemas import MAX_ID, CustomerCreate, CustomerPublic, CustomerUpdate
@@ -18,35 +17,35 @@ CustomerId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.get("")
 def list_customers(who: Admin, state: StateDep) -> list[CustomerPublic]:
-    with state.reading() as session:
-        return [CustomerPublic.model_validate(c) for c in repo.list_customers(session=session)]
+    with state.reading() as db:
+        return [CustomerPublic.model_validate(c) for c in customers_repo.list_customers(db=db)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_customer(body: CustomerCreate, who: Admin, state: StateDep) -> CustomerPublic:
-    with state.transaction() as session:
-        row = repo.create_customer(session=session, who=who.name, now=state.now(), **body.model_dump())
+    with state.transaction() as db:
+        row = customers_repo.create_customer(db=db, who=who.name, now=state.now(), **body.model_dump())
         return CustomerPublic.model_validate(row)
 
 
 @router.get("/{customer_id}")
 def get_customer(customer_id: CustomerId, who: Admin, state: StateDep) -> CustomerPublic:
-    with state.reading() as session:
-        row = repo.get_row(session=session, model=Customer, row_id=customer_id, label="customer")
+    with state.reading() as db:
+        row = customers_repo.get_customer(db=db, customer_id=customer_id)
         return CustomerPublic.model_validate(row)
 
 
 @router.patch("/{customer_id}")
 def update_customer(customer_id: CustomerId, body: CustomerUpdate, who: Admin, state: StateDep) -> CustomerPublic:
-    with state.transaction() as session:
-        row = repo.update_customer(
-            session=session, who=who.name, now=state.now(), customer_id=customer_id, changes=body.changes()
+    with state.transaction() as db:
+        row = customers_repo.update_customer(
+            db=db, who=who.name, now=state.now(), customer_id=customer_id, changes=body.changes()
         )
         return CustomerPublic.model_validate(row)
 
 
 @router.delete("/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_customer(customer_id: CustomerId, who: Admin, state: StateDep) -> Response:
-    with state.transaction() as session:
-        repo.delete_customer(session=session, who=who.name, now=state.now(), customer_id=customer_id)
+    with state.transaction() as db:
+        customers_repo.delete_customer(db=db, who=who.name, now=state.now(), customer_id=customer_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -75,10 +75,10 @@ async def _checks(services: Services) -> dict[str, Check]:
             else Check(ok=False, detail="not connected to the broker")
         ),
     }
-    if services.sessions is None:
+    if services.database is None:
         checks["database"] = Check(ok=False, detail="no database configured")
     else:
-        problem = await services.database_probe.problem(services.sessions)
+        problem = await services.database_probe.problem(services.database)
         checks["database"] = Check(ok=problem is None, detail=problem or "answers")
     sink = services.influx
     if sink is not None:

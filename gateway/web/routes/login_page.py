@@ -1,4 +1,4 @@
-"""``/login`` and ``/logout`` for masters and students: a plain form, the session in an HttpOnly cookie."""
+"""``/login`` and ``/logout`` for masters and students: a plain form, the login in an HttpOnly cookie."""
 
 from __future__ import annotations
 
@@ -65,9 +65,9 @@ async def login_submit(request: Request) -> Response:
 @router.post("/logout")
 def logout(request: Request) -> Response:
     token = credentials(request)
-    if token is not None and token.startswith(auth.SESSION_PREFIX):
-        with records(request).transaction() as session:
-            auth.logout(session=session, token=token)
+    if token is not None and token.startswith(auth.LOGIN_PREFIX):
+        with records(request).transaction() as db:
+            auth.logout(db=db, token=token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

@@ -39,9 +39,9 @@ class MachineMoved(BaseModel):
 def move_machine(
     site: BusId, machine: BusId, body: MachineMove, *, who: Admin, state: StateDep, request: Request
 ) -> MachineMoved:
-    with state.transaction() as session:
+    with state.transaction() as db:
         move = ownership_repo.move_machine(
-            session=session, site=site, machine=machine, agent=body.agent, who=who.name, now=state.now()
+            db=db, site=site, machine=machine, agent=body.agent, who=who.name, now=state.now()
         )
     services = getattr(request.app.state, "services", None)
     if services is not None:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from gateway.records_errors import NotFoundError
+from gateway.errors import NotFoundError
 from gateway.web.deps import LiveDep
 
 router = APIRouter(prefix="/api/machines", tags=["machines"])

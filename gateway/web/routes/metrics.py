@@ -110,9 +110,9 @@ def _trust(out: Exposition, ingest: Ingest) -> None:
 
 
 async def _store(out: Exposition, services: Services) -> None:
-    if services.sessions is None:
+    if services.database is None:
         return
-    total = await services.totals.dead_letter_count(services.sessions)
+    total = await services.totals.dead_letter_count(services.database)
     if total is not None:
         out.add("atelier_gateway_dead_letters_stored", "gauge", "Rows in the dead_letters table (cached 15 s).", total)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from gateway.records_errors import NotFoundError
+from gateway.errors import NotFoundError
+from gateway.store.pages_repo import board, order_detail
 from gateway.web.charts import series_chart
 from gateway.web.i18n import lang_of
-from gateway.web.page_data import board, order_detail
 from gateway.web.page_labels import page_labels
 from gateway.web.pages import not_found, records, render, require
 
@@ -21,8 +21,8 @@ MAX_ID = 2**31 - 1
 def order_board(request: Request) -> Response:
     require(request, *READERS)
     state = records(request)
-    with state.sessions() as session:
-        lines = board(session=session, now=state.now())
+    with state.reading() as db:
+        lines = board(db=db, now=state.now())
     return render(request, "orders.html", {"lines": lines, "now": state.now()})
 
 
@@ -33,8 +33,8 @@ def order_page(request: Request, order_id: int) -> Response:
         return not_found(request)
     state = records(request)
     try:
-        with state.sessions() as session:
-            detail = order_detail(session=session, order_id=order_id, now=state.now())
+        with state.reading() as db:
+            detail = order_detail(db=db, order_id=order_id, now=state.now())
     except NotFoundError:
         return not_found(request)
     words = page_labels(lang_of(request))

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from gateway.store import records_repo as repo
-from gateway.store.records import Order
+from gateway.store import orders_repo
 from gateway.store.reports_repo import progress
 from gateway.web.guards import Admin
 from gateway.web.records_state import StateDep
@@ -21,45 +20,43 @@ OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 def list_orders(
     who: Admin, state: StateDep, order_status: Annotated[OrderStatus | None, Query(alias="status")] = None
 ) -> list[OrderPublic]:
-    with state.reading() as session:
-        return [OrderPublic.model_validate(o) for o in repo.list_orders(session=session, status=order_status)]
+    with state.reading() as db:
+        return [OrderPublic.model_validate(o) for o in orders_repo.list_orders(db=db, status=order_status)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_order(body: OrderCreate, who: Admin, state: StateDep) -> OrderPublic:
-    with state.transaction() as session:
-        row = repo.create_order(session=session, who=who.name, now=state.now(), fields=body.model_dump())
+    with state.transaction() as db:
+        row = orders_repo.create_order(db=db, who=who.name, now=state.now(), fields=body.model_dump())
         return OrderPublic.model_validate(row)
 
 
 @router.get("/{order_id}")
 def get_order(order_id: OrderId, who: Admin, state: StateDep) -> OrderPublic:
-    with state.reading() as session:
-        return OrderPublic.model_validate(repo.get_row(session=session, model=Order, row_id=order_id, label="order"))
+    with state.reading() as db:
+        return OrderPublic.model_validate(orders_repo.get_order(db=db, order_id=order_id))
 
 
 @router.patch("/{order_id}")
 def update_order(order_id: OrderId, body: OrderUpdate, who: Admin, state: StateDep) -> OrderPublic:
-    with state.transaction() as session:
-        row = repo.update_order(
-            session=session, who=who.name, now=state.now(), order_id=order_id, changes=body.changes()
-        )
+    with state.transaction() as db:
+        row = orders_repo.update_order(db=db, who=who.name, now=state.now(), order_id=order_id, changes=body.changes())
         return OrderPublic.model_validate(row)
 
 
 @router.delete("/{order_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_order(order_id: OrderId, who: Admin, state: StateDep) -> Response:
-    with state.transaction() as session:
-        repo.delete_order(session=session, who=who.name, now=state.now(), order_id=order_id)
+    with state.transaction() as db:
+        orders_repo.delete_order(db=db, who=who.name, now=state.now(), order_id=order_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{order_id}/progress")
 def order_progress(order_id: OrderId, who: Admin, state: StateDep) -> ProgressPublic:
     """Good = made − scrap; remaining; projected finish at the pace of the last cycles; late or on time."""
-    with state.reading() as session:
-        found = progress(session=session, order_id=order_id, now=state.now())
-        due = session.get_one(Order, order_id).due
+    with state.reading() as db:
+        found = progress(db=db, order_id=order_id, now=state.now())
+        due = orders_repo.get_order(db=db, order_id=order_id).due
     return ProgressPublic(
         order_id=order_id,
         ordered=found.ordered,

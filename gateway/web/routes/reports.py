@@ -6,14 +6,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
 
-from gateway.records_errors import InvalidError
-from gateway.store import privacy
-from gateway.store import records_repo as repo
-from gateway.store.models import Machine
-from gateway.store.records import Customer
-from gateway.store.reports_repo import machine_report, progress, student_log
+from gateway.errors import InvalidError
+from gateway.store import customers_repo, orders_repo, privacy, students_repo
+from gateway.store.reports_repo import machine_reports, progress, student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin
 from gateway.web.i18n import lang_of
@@ -54,13 +50,8 @@ def oee_report(
     label = (
         start.date().isoformat() if period == "day" else f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
     )
-    with state.reading() as session:
-        stmt = select(Machine).order_by(Machine.site, Machine.name)
-        if machine is not None:
-            stmt = stmt.where(Machine.name == machine)
-        reports = [
-            machine_report(session=session, machine=m, start=start, end=end, now=now) for m in session.scalars(stmt)
-        ]
+    with state.reading() as db:
+        reports = machine_reports(db=db, start=start, end=end, now=now, name=machine)
     return [oee_public(r, label) for r in reports]
 
 
@@ -87,10 +78,10 @@ def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQue
     """Every order with its progress: for a spreadsheet, or ``?format=raw`` for scripts."""
     now = state.now()
     rows = []
-    with state.reading() as session:
-        customers = dict(session.execute(select(Customer.id, Customer.name)).all())
-        for order in repo.list_orders(session=session):
-            p = progress(session=session, order_id=order.id, now=now)
+    with state.reading() as db:
+        customers = customers_repo.customer_names(db=db)
+        for order in orders_repo.list_orders(db=db):
+            p = progress(db=db, order_id=order.id, now=now)
             described = [order.id, customers[order.customer_id], order.reference, order.part_number]
             described += [order.drawing_revision, order.quantity, order.due, order.status]
             rows.append([*described, p.made, p.scrap, p.good, p.remaining, p.projected_finish, p.late])
@@ -128,11 +119,11 @@ def practice_logs_csv(
     """One line per student: hours, cycles, parts, scrap and cycle times against the standard."""
     now = state.now()
     rows = []
-    with state.reading() as session:
-        for student in repo.list_students(session=session):
+    with state.reading() as db:
+        for student in students_repo.list_students(db=db):
             if class_name is not None and student.class_name != class_name:
                 continue
-            log = practice_public(student_log(session=session, student_id=student.id, now=now))
+            log = practice_public(student_log(db=db, student_id=student.id, now=now))
             who_row = [student.id, log.display_name, log.class_name, log.track, len(log.sessions)]
             times = [log.session_s, log.cycle_s, log.cycles, log.parts_made, log.scrap, log.good]
             rows.append([*who_row, *times, log.mean_cycle_s, log.best_cycle_s, log.mean_vs_standard, log.trend_word])
@@ -147,6 +138,6 @@ def purge(who: Admin, state: StateDep) -> PurgeResult:
 
 
 def run_purge(state: RecordsState) -> PurgeResult:
-    with state.transaction() as session:
-        before, purged = privacy.purge_expired(session=session, settings=state.settings, now=state.now())
+    with state.transaction() as db:
+        before, purged = privacy.purge_expired(db=db, settings=state.settings, now=state.now())
     return PurgeResult(before=before, sessions_purged=purged)

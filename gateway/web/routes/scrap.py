@@ -19,12 +19,12 @@ def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep, response: 
     """A kiosk declares at its machine; a master may name a machine or none. Sent again with the same
     ``idempotency_key`` (a double click), it answers 200 with the first declaration and writes nothing."""
     now = state.now()
-    with state.transaction() as session:
+    with state.transaction() as db:
         machine = None
         if body.machine is not None or who.role == "kiosk":
-            machine = machine_for(session, who, body.machine, body.site)
+            machine = machine_for(db, who, body.machine, body.site)
         row, created = work_repo.declare_scrap(
-            session=session,
+            db=db,
             who=who.name,
             order_id=body.order_id,
             quantity=body.quantity,
@@ -42,5 +42,5 @@ def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep, response: 
 
 @router.get("")
 def list_scrap(who: Admin, state: StateDep, order_id: Annotated[Id | None, Query()] = None) -> list[ScrapPublic]:
-    with state.reading() as session:
-        return [ScrapPublic.model_validate(r) for r in work_repo.scrap_of(session=session, order_id=order_id)]
+    with state.reading() as db:
+        return [ScrapPublic.model_validate(r) for r in work_repo.scrap_of(db=db, order_id=order_id)]

@@ -13,13 +13,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from gateway.records_errors import ForbiddenError, InvalidError
-from gateway.store import records_repo as repo
-from gateway.store import work_repo
+from gateway.errors import ForbiddenError, InvalidError
+from gateway.store import machines_repo, students_repo, work_repo
 from gateway.store.attribution_repo import unattributed
 from gateway.web.guards import Admin, AtMachine, machine_for
 from gateway.web.records_state import StateDep
-from gateway.web.records_views import machine_names, session_public
+from gateway.web.records_views import work_session_public
 from gateway.web.schemas import (
     MAX_ID,
     AssignmentCreate,
@@ -47,14 +46,14 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response)
     student, machine and order) answers 200 with the session already open."""
     if who.role == "kiosk" and body.badge is None:
         raise ForbiddenError("kiosk_badge_only")
-    with state.transaction() as session:
-        machine = machine_for(session, who, body.machine, body.site)
+    with state.transaction() as db:
+        machine = machine_for(db, who, body.machine, body.site)
         student_id = body.student_id
         if body.badge is not None:
-            student_id = repo.student_by_badge(session=session, badge=body.badge).id
+            student_id = students_repo.student_by_badge(db=db, badge=body.badge).id
         assert student_id is not None  # the schema asks for a badge or a student id
         row, created = work_repo.check_in(
-            session=session,
+            db=db,
             who=who.name,
             machine=machine,
             student_id=student_id,
@@ -63,7 +62,7 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response)
         )
         if not created:
             response.status_code = status.HTTP_200_OK
-        return session_public(row, {machine.id: repo.machine_key(machine)})
+        return work_session_public(row, {machine.id: machines_repo.machine_key(machine)})
 
 
 @router.post("/check-out")
@@ -72,22 +71,20 @@ def check_out(body: CheckOut, who: AtMachine, state: StateDep) -> SessionPublic:
     answers with the session it ended (ended once)."""
     if who.role == "kiosk" and body.badge is None:
         raise InvalidError("badge_required")
-    with state.transaction() as session:
-        machine = machine_for(session, who, body.machine, body.site)
-        student_id = None if body.badge is None else repo.student_by_badge(session=session, badge=body.badge).id
-        row, _ = work_repo.check_out(
-            session=session, who=who.name, machine=machine, at=state.now(), student_id=student_id
-        )
-        return session_public(row, {machine.id: repo.machine_key(machine)})
+    with state.transaction() as db:
+        machine = machine_for(db, who, body.machine, body.site)
+        student_id = None if body.badge is None else students_repo.student_by_badge(db=db, badge=body.badge).id
+        row, _ = work_repo.check_out(db=db, who=who.name, machine=machine, at=state.now(), student_id=student_id)
+        return work_session_public(row, {machine.id: machines_repo.machine_key(machine)})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def add_session(body: SessionCreate, who: Admin, state: StateDep) -> SessionPublic:
     """Record a session after the fact; the cycles it covers are attributed to it at once."""
-    with state.transaction() as session:
-        machine = machine_for(session, who, body.machine, body.site)
-        row = work_repo.add_session(
-            session=session,
+    with state.transaction() as db:
+        machine = machine_for(db, who, body.machine, body.site)
+        row = work_repo.add_work_session(
+            db=db,
             who=who.name,
             machine=machine,
             student_id=body.student_id,
@@ -96,16 +93,16 @@ def add_session(body: SessionCreate, who: Admin, state: StateDep) -> SessionPubl
             end=body.ended,
             now=state.now(),
         )
-        return session_public(row, {machine.id: repo.machine_key(machine)})
+        return work_session_public(row, {machine.id: machines_repo.machine_key(machine)})
 
 
 @router.patch("/{session_id}")
 def update_session(session_id: SessionId, body: SessionUpdate, who: Admin, state: StateDep) -> SessionPublic:
-    with state.transaction() as session:
-        row = work_repo.update_session(
-            session=session, who=who.name, session_id=session_id, changes=body.changes(), now=state.now()
+    with state.transaction() as db:
+        row = work_repo.update_work_session(
+            db=db, who=who.name, work_session_id=session_id, changes=body.changes(), now=state.now()
         )
-        return session_public(row, machine_names(session, [row.machine_id]))
+        return work_session_public(row, machines_repo.machine_keys(db=db, ids=[row.machine_id]))
 
 
 @router.get("")
@@ -115,10 +112,10 @@ def list_sessions(
     student_id: Annotated[Id | None, Query()] = None,
     open_only: bool = False,
 ) -> list[SessionPublic]:
-    with state.reading() as session:
-        rows = work_repo.list_sessions(session=session, student_id=student_id, open_only=open_only)
-        names = machine_names(session, {r.machine_id for r in rows})
-        return [session_public(r, names) for r in rows]
+    with state.reading() as db:
+        rows = work_repo.list_work_sessions(db=db, student_id=student_id, open_only=open_only)
+        names = machines_repo.machine_keys(db=db, ids={r.machine_id for r in rows})
+        return [work_session_public(r, names) for r in rows]
 
 
 @cycles_router.get("/unattributed")
@@ -132,8 +129,8 @@ def list_unattributed(
     now = state.now()
     until = until or now
     since = since or until - DEFAULT_LOOKBACK
-    with state.reading() as session:
-        found = unattributed(session=session, since=since, until=until)
+    with state.reading() as db:
+        found = unattributed(db=db, since=since, until=until)
     return [
         UnattributedCycle(
             id=c.row.id,
@@ -152,8 +149,8 @@ def list_unattributed(
 @cycles_router.post("/{cycle_id}/assignment")
 def assign_cycle(cycle_id: CycleId, body: AssignmentCreate, who: Admin, state: StateDep) -> AssignmentPublic:
     """Assign (or reassign) a cycle to a work session on the same machine; its parts follow it."""
-    with state.transaction() as session:
+    with state.transaction() as db:
         row = work_repo.assign_cycle(
-            session=session, who=who.name, cycle_id=cycle_id, session_id=body.session_id, now=state.now()
+            db=db, who=who.name, cycle_id=cycle_id, work_session_id=body.session_id, now=state.now()
         )
         return AssignmentPublic.model_validate(row)

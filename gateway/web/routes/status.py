@@ -60,7 +60,7 @@ def role_of(connection: WebSocket) -> str | None:
 def occupancy_of(connection: WebSocket) -> Occupancy:
     app = connection.app
     if getattr(app.state, "occupancy", None) is None:
-        app.state.occupancy = Occupancy(app.state.services.sessions, app.state.records.now)
+        app.state.occupancy = Occupancy(app.state.services.database, app.state.records.now)
     found: Occupancy = app.state.occupancy
     return found
 

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.auth import Principal
-from gateway.records_errors import NotFoundError
+from gateway.errors import NotFoundError
+from gateway.store.pages_repo import student_cycles
 from gateway.store.reports_repo import StudentLog, student_log
 from gateway.web.charts import series_chart
 from gateway.web.i18n import lang_of
 from gateway.web.log_pdf import log_pdf
-from gateway.web.page_data import student_cycles
 from gateway.web.page_labels import page_labels, trend_text
 from gateway.web.pages import Forbidden, not_found, records, render, require
 
@@ -42,9 +42,9 @@ def _load(request: Request, student_id: int) -> LogView | None:
         return None
     state = records(request)
     try:
-        with state.sessions() as session:
-            found = student_log(session=session, student_id=student_id, now=state.now())
-            cycles = student_cycles(session=session, student_id=student_id)
+        with state.reading() as db:
+            found = student_log(db=db, student_id=student_id, now=state.now())
+            cycles = student_cycles(db=db, student_id=student_id)
     except NotFoundError:
         return None
     ratios = [c.row.duration_s / std for c, std in cycles if std and c.row.outcome == "completed"]

@@ -6,16 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from gateway.store import privacy
-from gateway.store import records_repo as repo
-from gateway.store.records import Student
+from gateway.store import machines_repo, privacy, students_repo
 from gateway.store.reports_repo import student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin, AdminOrStudent, own_student
 from gateway.web.i18n import lang_of
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import StateDep
-from gateway.web.records_views import machine_labels, practice_public
+from gateway.web.records_views import practice_public
 from gateway.web.report_schemas import PracticeLogPublic
 from gateway.web.schemas import MAX_ID, StudentCreate, StudentDeleted, StudentPublic, StudentUpdate, Ts
 
@@ -27,39 +25,37 @@ Until = Annotated[Ts | None, Query(description="sessions starting before this ti
 
 @router.get("")
 def list_students(who: Admin, state: StateDep, active: bool | None = None) -> list[StudentPublic]:
-    with state.reading() as session:
-        return [StudentPublic.model_validate(s) for s in repo.list_students(session=session, active=active)]
+    with state.reading() as db:
+        return [StudentPublic.model_validate(s) for s in students_repo.list_students(db=db, active=active)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_student(body: StudentCreate, who: Admin, state: StateDep) -> StudentPublic:
-    with state.transaction() as session:
-        row = repo.create_student(session=session, who=who.name, now=state.now(), fields=body.model_dump())
+    with state.transaction() as db:
+        row = students_repo.create_student(db=db, who=who.name, now=state.now(), fields=body.model_dump())
         return StudentPublic.model_validate(row)
 
 
 @router.get("/{student_id}")
 def get_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentPublic:
-    with state.reading() as session:
-        return StudentPublic.model_validate(
-            repo.get_row(session=session, model=Student, row_id=student_id, label="student")
-        )
+    with state.reading() as db:
+        return StudentPublic.model_validate(students_repo.get_student(db=db, student_id=student_id))
 
 
 @router.patch("/{student_id}")
 def update_student(student_id: StudentId, body: StudentUpdate, who: Admin, state: StateDep) -> StudentPublic:
-    with state.transaction() as session:
-        row = repo.update_student(
-            session=session, who=who.name, now=state.now(), student_id=student_id, changes=body.changes()
+    with state.transaction() as db:
+        row = students_repo.update_student(
+            db=db, who=who.name, now=state.now(), student_id=student_id, changes=body.changes()
         )
         return StudentPublic.model_validate(row)
 
 
 @router.delete("/{student_id}")
 def delete_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentDeleted:
-    """Delete the student and their logins; their sessions stay, nameless, so orders keep their counts."""
-    with state.transaction() as session:
-        detached = privacy.delete_student(session=session, who=who.name, student_id=student_id, now=state.now())
+    """Delete the student, their users and logins; their work sessions stay, nameless, so orders keep their counts."""
+    with state.transaction() as db:
+        detached = privacy.delete_student(db=db, who=who.name, student_id=student_id, now=state.now())
     return StudentDeleted(student_id=student_id, sessions_detached=detached)
 
 
@@ -67,8 +63,8 @@ def delete_student(student_id: StudentId, who: Admin, state: StateDep) -> Studen
 def export_student(student_id: StudentId, who: AdminOrStudent, state: StateDep) -> dict[str, Any]:
     """Everything held on the student, as JSON (for the student, their family or the school)."""
     own_student(who, student_id)
-    with state.reading() as session:
-        return privacy.export_student(session=session, student_id=student_id, now=state.now())
+    with state.reading() as db:
+        return privacy.export_student(db=db, student_id=student_id, now=state.now())
 
 
 @router.get("/{student_id}/practice-log")
@@ -76,8 +72,8 @@ def practice_log(
     student_id: StudentId, who: AdminOrStudent, state: StateDep, since: Since = None, until: Until = None
 ) -> PracticeLogPublic:
     own_student(who, student_id)
-    with state.reading() as session:
-        found = student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
+    with state.reading() as db:
+        found = student_log(db=db, student_id=student_id, now=state.now(), since=since, until=until)
         return practice_public(found)
 
 
@@ -108,9 +104,9 @@ def practice_log_csv(
 ) -> Response:
     """The student's sessions: for a spreadsheet, or ``?format=raw`` for scripts."""
     own_student(who, student_id)
-    with state.reading() as session:
-        found = student_log(session=session, student_id=student_id, now=state.now(), since=since, until=until)
-        labels = machine_labels(session, {r.machine_id for r in found.sessions})
+    with state.reading() as db:
+        found = student_log(db=db, student_id=student_id, now=state.now(), since=since, until=until)
+        labels = machines_repo.machine_labels(db=db, ids={r.machine_id for r in found.sessions})
     practice = page_labels(lang_of(request))["practice"]
     rows = []
     for row in found.sessions:

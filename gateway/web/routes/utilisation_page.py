@@ -7,11 +7,9 @@ from datetime import date, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from gateway.domain.oee import counted
-from gateway.store.models import Machine
-from gateway.store.reports_repo import MachineReport, machine_report
+from gateway.store.reports_repo import MachineReport, machine_reports
 from gateway.web.pages import records, render, require
 from gateway.web.routes.reports import window
 
@@ -43,9 +41,8 @@ def utilisation_page(request: Request) -> Response:
     today = now.astimezone(state.settings.zone()).date()
     monday = week_day(request.query_params.get("week"), today)
     start, end = window(state, "week", monday)
-    with state.sessions() as session:
-        machines = list(session.scalars(select(Machine).order_by(Machine.site, Machine.name)))
-        reports = [machine_report(session=session, machine=m, start=start, end=end, now=now) for m in machines]
+    with state.reading() as db:
+        reports = machine_reports(db=db, start=start, end=end, now=now)
     context = {
         "reports": reports,
         "week": week_label(monday),

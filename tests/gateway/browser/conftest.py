@@ -21,10 +21,10 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from atelier.broker import free_port
 from gateway import auth
-from gateway.config import DatabaseSection, GatewaySection, GatewaySettings
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
-from gateway.records_settings import RecordsSection
 from gateway.store import db
+from gateway.store.db import Database
 from gateway.web.app import create_app
 from gateway.web.services import Services
 from tests.gateway.browser.seed import Seeded, seed, wall_of_machines
@@ -94,7 +94,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         database=DatabaseSection(url=url),
         records=RecordsSection(timezone="Europe/Paris"),
     )
-    app = create_app(settings, Services(live=live, sessions=sessions))
+    app = create_app(settings, Services(live=live, database=Database(engine)))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")

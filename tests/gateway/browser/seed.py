@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edge_agent import contract as c
 from gateway import auth
 from gateway.live import MachineView
-from gateway.store import records_repo as repo
-from gateway.store import work_repo
+from gateway.store import customers_repo, orders_repo, students_repo, work_repo
 from gateway.store.models import Machine
 from tests.gateway.records.conftest import add_cycle, add_machine, add_state
 
@@ -55,10 +54,10 @@ def seed(sessions: sessionmaker[Session]) -> Seeded:
         _people(s, ids, now)
         mill = s.get_one(Machine, ids["mill"])
         seeded.tokens["kiosk"] = auth.create_api_token(
-            session=s, who="seed", now=now, role="kiosk", label="mill tablet", machine=mill
+            db=s, who="seed", now=now, role="kiosk", label="mill tablet", machine=mill
         )[0]
         seeded.tokens["viewer"] = auth.create_api_token(
-            session=s, who="seed", now=now, role="viewer", label="TV", machine=None
+            db=s, who="seed", now=now, role="viewer", label="TV", machine=None
         )[0]
     _work(sessions, ids, t0, now)
     return seeded
@@ -66,7 +65,7 @@ def seed(sessions: sessionmaker[Session]) -> Seeded:
 
 def _people(s: Session, ids: dict[str, int], now: datetime) -> None:
     auth.create_user(
-        session=s, who="seed", now=now, username="master", password="master-pass", role="admin", student_id=None
+        db=s, who="seed", now=now, username="master", password="master-pass", role="admin", student_id=None
     )
     for key, first, initial, klass, track, badge in (
         ("lea", "Léa", "M", "CAP1", "CAP", "B-LEA"),
@@ -74,11 +73,13 @@ def _people(s: Session, ids: dict[str, int], now: datetime) -> None:
         ("ines", "Inès", "B", "BP2", "BAC_PRO", "B-INES"),
     ):
         person = {"first_name": first, "last_initial": initial, "class_name": klass, "track": track, "badge": badge}
-        ids[key] = repo.create_student(session=s, who="seed", now=now, fields=person).id
+        ids[key] = students_repo.create_student(db=s, who="seed", now=now, fields=person).id
         auth.create_user(
-            session=s, who="seed", now=now, username=key, password=f"{key}-pass-1", role="student", student_id=ids[key]
+            db=s, who="seed", now=now, username=key, password=f"{key}-pass-1", role="student", student_id=ids[key]
         )
-    ids["customer"] = repo.create_customer(session=s, who="seed", now=now, name="Acme", contact="buyer@acme.example").id
+    ids["customer"] = customers_repo.create_customer(
+        db=s, who="seed", now=now, name="Acme", contact="buyer@acme.example"
+    ).id
     for key, ref, qty, std, due in (("po1", "PO-1", 20, 300.0, 10), ("po2", "PO-2", 5, 120.0, -1)):
         fields: dict[str, object] = {
             "customer_id": ids["customer"],
@@ -89,13 +90,13 @@ def _people(s: Session, ids: dict[str, int], now: datetime) -> None:
             "due": now + timedelta(days=due),
             "standard_cycle_s": std,
         }
-        ids[key] = repo.create_order(session=s, who="seed", now=now, fields=fields).id
+        ids[key] = orders_repo.create_order(db=s, who="seed", now=now, fields=fields).id
 
 
 def _session(s: Session, ids: dict[str, int], who: tuple[str, str, str | None], start: datetime) -> None:
     machine, student, order = who
-    work_repo.add_session(
-        session=s,
+    work_repo.add_work_session(
+        db=s,
         who="seed",
         machine=s.get_one(Machine, ids[machine]),
         student_id=ids[student],
@@ -122,7 +123,7 @@ def _work(sessions: sessionmaker[Session], ids: dict[str, int], t0: datetime, no
         add_cycle(sessions, ids["mill"], start, start + timedelta(seconds=300))
     with sessions.begin() as s:
         work_repo.declare_scrap(
-            session=s,
+            db=s,
             who="seed",
             order_id=ids["po1"],
             quantity=2,
@@ -134,7 +135,7 @@ def _work(sessions: sessionmaker[Session], ids: dict[str, int], t0: datetime, no
         )
     with sessions.begin() as s:  # Inès is at the mill now, for PO-1: no cycle of hers yet
         mill = s.get_one(Machine, ids["mill"])
-        work_repo.check_in(session=s, who="seed", machine=mill, student_id=ids["ines"], order_id=ids["po1"], at=now)
+        work_repo.check_in(db=s, who="seed", machine=mill, student_id=ids["ines"], order_id=ids["po1"], at=now)
     # The mill: on at 7:00, cutting 8:00-9:00, idle until 10:00, then switched off.
     changes: tuple[tuple[int, str, str | None], ...] = (
         (-60, "AVAILABLE", "READY"),

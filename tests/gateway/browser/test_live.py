@@ -13,8 +13,7 @@ from sqlalchemy import select
 from atelier.broker import Broker
 from edge_agent import contract as c
 from gateway import auth
-from gateway.store import db
-from gateway.store import records_repo as repo
+from gateway.store import customers_repo, db, orders_repo, students_repo
 from gateway.store.models import Machine
 from tests.gateway.browser.conftest import log_in
 from tests.gateway.conftest import RunningGateway
@@ -53,11 +52,11 @@ def _seed(gateway: RunningGateway) -> dict[str, str | int]:
     try:
         with db.session_factory(engine).begin() as s:
             auth.create_user(
-                session=s, who="t", now=now, username="master", password="master-pass", role="admin", student_id=None
+                db=s, who="t", now=now, username="master", password="master-pass", role="admin", student_id=None
             )
             student = {"first_name": "Léa", "last_initial": "M", "class_name": "CAP1", "track": "CAP", "badge": "B-LEA"}
-            repo.create_student(session=s, who="t", now=now, fields=student)
-            customer = repo.create_customer(session=s, who="t", now=now, name="Acme")
+            students_repo.create_student(db=s, who="t", now=now, fields=student)
+            customer = customers_repo.create_customer(db=s, who="t", now=now, name="Acme")
             order = {
                 "customer_id": customer.id,
                 "reference": "PO-7",
@@ -66,10 +65,10 @@ def _seed(gateway: RunningGateway) -> dict[str, str | int]:
                 "due": now + timedelta(days=2),
                 "standard_cycle_s": 60.0,
             }
-            order_id = repo.create_order(session=s, who="t", now=now, fields=order).id
+            order_id = orders_repo.create_order(db=s, who="t", now=now, fields=order).id
             machine = s.scalars(select(Machine).where(Machine.name == MACHINE)).one()
-            kiosk, _ = auth.create_api_token(session=s, who="t", now=now, role="kiosk", label="k", machine=machine)
-            viewer, _ = auth.create_api_token(session=s, who="t", now=now, role="viewer", label="tv", machine=None)
+            kiosk, _ = auth.create_api_token(db=s, who="t", now=now, role="kiosk", label="k", machine=machine)
+            viewer, _ = auth.create_api_token(db=s, who="t", now=now, role="viewer", label="tv", machine=None)
     finally:
         engine.dispose()
     return {"order": order_id, "kiosk": kiosk, "viewer": viewer}

@@ -23,12 +23,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import gateway.store.records  # noqa: F401 - registers the records tables on Base
 from gateway import auth
-from gateway.config import DatabaseSection, GatewaySection, GatewaySettings
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
-from gateway.records_settings import RecordsSection
 from gateway.store import db
+from gateway.store.db import Database
 from gateway.store.models import Agent, Base, Cycle, Machine, PartCount, StateChange
 from gateway.web.app import create_app
 from gateway.web.records_api import include_records
@@ -198,7 +197,7 @@ def add_state(
 
 def build_app(engine: Engine, clock: Clock, settings: RecordsSection | None = None) -> FastAPI:
     app = FastAPI()
-    include_records(app, engine=engine, settings=settings or RecordsSection(timezone="UTC"), clock=clock)
+    include_records(app, database=Database(engine), settings=settings or RecordsSection(timezone="UTC"), clock=clock)
     return app
 
 
@@ -240,7 +239,7 @@ async def world(engine: Engine, backend: str) -> AsyncIterator[World]:
 async def _credentials(w: World) -> None:
     with w.sessions.begin() as session:
         auth.create_user(
-            session=session,
+            db=session,
             who="test",
             now=T0,
             username="master",

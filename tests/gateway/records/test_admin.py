@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gateway import admin, auth
-from gateway.records_settings import RecordsSection
-from gateway.store.records import Customer, Order, Student, User
+from gateway.config import RecordsSection
+from gateway.store.models import Customer, Order, Student, User
 
 
 @pytest.fixture

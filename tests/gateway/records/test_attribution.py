@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.store.records import AuditEntry, CycleAssignment, WorkSessionRecord
+from gateway.store.models import AuditEntry, CycleAssignment, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_cycle, at
 
 

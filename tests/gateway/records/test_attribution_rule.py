@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from gateway.store import db
 from gateway.store.attribution_repo import attribute
-from gateway.store.models import Base, Cycle, Machine, PartCount
-from gateway.store.records import Customer, Order, Student, WorkSessionRecord
+from gateway.store.models import Base, Customer, Cycle, Machine, Order, PartCount, Student, WorkSessionRecord
+from gateway.store.pages_repo import order_detail
 from gateway.store.reports_repo import progress, student_log
-from gateway.web.page_data import order_detail
 from tests.gateway.records.conftest import T0, World, add_cycle, add_machine, at
 
 # --- the morning ------------------------------------------------------
@@ -62,7 +61,7 @@ async def test_a_check_out_during_a_cycle_keeps_the_cycle_and_its_parts_in_the_l
     made = (await w.ok("GET", f"/api/orders/{order}/progress"))["made"]
     assert (lea["parts_made"], tom_log["parts_made"], made) == (8, 2, 10)
     with w.sessions() as session:
-        listed = order_detail(session=session, order_id=order, now=w.clock.now).cycles
+        listed = order_detail(db=session, order_id=order, now=w.clock.now).cycles
     assert sum(c.row.parts for c in listed) == made == len(listed) * 2
 
 
@@ -191,7 +190,7 @@ def test_order_progress_and_the_practice_logs_always_agree(engine: Engine, plan:
     now = at(24 * 60)
     with db.session_factory(engine)() as session:
         # The truth: everything attributed at once, over all time.
-        whole = attribute(session=session, spans=dict.fromkeys(machines, (T0 - timedelta(days=1), now)))
+        whole = attribute(db=session, spans=dict.fromkeys(machines, (T0 - timedelta(days=1), now)))
         owner_of_cycle = {c.row.id: c.owner.id if c.owner else None for c in whole.cycles}
         part_owner: Counter[int | None] = Counter()
         for part in whole.parts:
@@ -205,7 +204,7 @@ def test_order_progress_and_the_practice_logs_always_agree(engine: Engine, plan:
         per_order_cycles: Counter[int] = Counter()
         logged = 0
         for student in students:
-            found = student_log(session=session, student_id=student, now=now)
+            found = student_log(db=session, student_id=student, now=now)
             for row in found.sessions:
                 tally = found.per_session[row.id]
                 assert (tally.parts, tally.cycles) == (part_owner[row.id], cycle_owner[row.id]), row.id
@@ -215,8 +214,8 @@ def test_order_progress_and_the_practice_logs_always_agree(engine: Engine, plan:
             logged += found.log.parts_made
         # Each order, loaded over its own sessions only, is the sum of the logs.
         for order in orders:
-            assert progress(session=session, order_id=order, now=now).made == per_order[order]
-            listed = order_detail(session=session, order_id=order, now=now).cycles
+            assert progress(db=session, order_id=order, now=now).made == per_order[order]
+            listed = order_detail(db=session, order_id=order, now=now).cycles
             assert sum(c.row.outcome == "completed" for c in listed) == per_order_cycles[order]
         assert logged + part_owner[None] == sum(p.row.count for p in whole.parts)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gateway.store.records import LoginSession
+from gateway.store.models import LoginSession
 from tests.gateway.records.conftest import World
 
 

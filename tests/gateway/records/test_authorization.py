@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.store.records import Customer, Order, Student, WorkSessionRecord
+from gateway.store.models import Customer, Order, Student, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_cycle, at
 
 ROLES = ("admin", "kiosk", "viewer", "student")
@@ -149,7 +149,7 @@ def _token_to_revoke(w: World) -> Prepared:
     from gateway import auth
 
     with w.sessions.begin() as session:
-        _, row = auth.create_api_token(session=session, who="t", now=at(0), role="viewer", label="x", machine=None)
+        _, row = auth.create_api_token(db=session, who="t", now=at(0), role="viewer", label="x", machine=None)
         return f"/api/tokens/{row.id}", None, None
 
 
@@ -159,7 +159,7 @@ def _user_to_manage(suffix: str, body: dict[str, Any] | None) -> Callable[[World
 
         with w.sessions.begin() as session:
             user = auth.create_user(
-                session=session,
+                db=session,
                 who="t",
                 now=at(0),
                 username=f"m{next(_names)}",
@@ -175,7 +175,7 @@ def _user_to_manage(suffix: str, body: dict[str, Any] | None) -> Callable[[World
 def _own_password(w: World) -> Prepared:
     # Whichever login asks, its current password is this one.
     from gateway import auth
-    from gateway.store.records import User
+    from gateway.store.models import User
 
     with w.sessions.begin() as session:
         for user in session.query(User):

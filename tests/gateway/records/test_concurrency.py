@@ -19,9 +19,8 @@ import httpx
 from sqlalchemy import select
 
 from gateway import auth
-from gateway.store import records_repo
-from gateway.store.models import Machine
-from gateway.store.records import AuditEntry, ScrapRecord, WorkSessionRecord
+from gateway.store import students_repo
+from gateway.store.models import AuditEntry, Machine, ScrapRecord, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_machine, at, site_client
 
 MACHINES = 10
@@ -38,7 +37,7 @@ def _setup(w: World) -> list[str]:
         for i, name in enumerate(names):
             machine = s.get_one(Machine, w.machines[name])
             token, _ = auth.create_api_token(
-                session=s, who="t", now=at(0), role="kiosk", label=f"kiosk {i}", machine=machine
+                db=s, who="t", now=at(0), role="kiosk", label=f"kiosk {i}", machine=machine
             )
             tokens.append(token)
         for k in range(2 * MACHINES):
@@ -49,7 +48,7 @@ def _setup(w: World) -> list[str]:
                 "track": "CAP",
                 "badge": f"B{k}",
             }
-            records_repo.create_student(session=s, who="t", now=at(0), fields=person)
+            students_repo.create_student(db=s, who="t", now=at(0), fields=person)
     return tokens
 
 

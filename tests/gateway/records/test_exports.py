@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from gateway.records_settings import RecordsSection
+from gateway.config import RecordsSection
 from gateway.web.csv_export import neutralise
 from gateway.web.formats import hours_minutes
 from tests.gateway.records.conftest import World, add_cycle, at, site_client

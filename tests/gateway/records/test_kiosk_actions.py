@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.records_messages import MESSAGES, Named, render
-from gateway.records_settings import RecordsSection
-from gateway.store.records import AuditEntry, ScrapRecord, WorkSessionRecord
+from gateway.config import RecordsSection
+from gateway.error_messages import MESSAGES, Named, render
+from gateway.store.models import AuditEntry, ScrapRecord, WorkSessionRecord
 from tests.gateway.records.conftest import World, at
 
 SCRAP = {"quantity": 2, "reason": "bore oversize", "inspected_by": "M. Roux", "idempotency_key": "k-0001-abcdef"}

@@ -9,7 +9,7 @@ import httpx
 from argon2 import PasswordHasher
 
 from gateway import auth
-from gateway.store.records import AuditEntry, LoginSession
+from gateway.store.models import AuditEntry, LoginSession
 from tests.gateway.records.conftest import World, client_for
 
 MASTER = {"username": "master", "password": "master-pass"}

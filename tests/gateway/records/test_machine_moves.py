@@ -9,8 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from atelier import cli
-from gateway.store.models import Agent, Machine
-from gateway.store.records import AuditEntry
+from gateway.store.models import Agent, AuditEntry, Machine
 from tests.gateway.records.conftest import World
 
 

@@ -12,7 +12,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-import gateway.store.records  # noqa: F401 - registers the records tables on Base
 from gateway.store import db
 from gateway.store.models import Base
 from tests.gateway.records.conftest import PG_SERVER

@@ -22,10 +22,10 @@ from sqlalchemy import Engine, delete
 
 from atelier.broker import free_port
 from gateway import auth
-from gateway.records_settings import RecordsSection
+from gateway.config import RecordsSection
 from gateway.store import db
-from gateway.store.models import Base
-from gateway.store.records import Customer, Order, Student
+from gateway.store.db import Database
+from gateway.store.models import Base, Customer, Order, Student
 from gateway.web.records_api import include_records
 from tests.gateway.records.conftest import add_machine
 
@@ -34,7 +34,7 @@ NOW = datetime.now(UTC)
 
 def _schema_app() -> FastAPI:
     app = FastAPI(title="records")
-    include_records(app, database_url="sqlite://", settings=RecordsSection(timezone="UTC"))
+    include_records(app, database=Database.at("sqlite://"), settings=RecordsSection(timezone="UTC"))
     return app
 
 
@@ -49,7 +49,7 @@ def _seed(engine: Engine) -> str:
     add_machine(sessions, "mill")
     with sessions.begin() as session:
         auth.create_user(
-            session=session, who="t", now=NOW, username="fuzz", password="fuzz-pass", role="admin", student_id=None
+            db=session, who="t", now=NOW, username="fuzz", password="fuzz-pass", role="admin", student_id=None
         )
         customer = Customer(name="Acme", contact="", created=NOW)
         session.add(customer)
@@ -80,7 +80,7 @@ def _seed(engine: Engine) -> str:
             )
         )
     with sessions.begin() as session:
-        found = auth.login(session=session, username="fuzz", password="fuzz-pass", now=NOW, hours=12)
+        found = auth.login(db=session, username="fuzz", password="fuzz-pass", now=NOW, hours=12)
         assert found is not None
         return found[0]
 
@@ -90,7 +90,7 @@ def live(request: pytest.FixtureRequest, engines: dict[str, Engine]) -> Iterator
     engine = engines[str(request.param)]
     token = _seed(engine)
     app = FastAPI()
-    include_records(app, engine=engine, settings=RecordsSection(timezone="UTC"))
+    include_records(app, database=Database(engine), settings=RecordsSection(timezone="UTC"))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

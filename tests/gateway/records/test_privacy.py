@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gateway.records_settings import RecordsSection
+from gateway.config import RecordsSection
+from gateway.store.models import AuditEntry, Student, User, WorkSessionRecord
 from gateway.store.privacy import purge_expired
-from gateway.store.records import AuditEntry, Student, User, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_cycle, at
 
 
@@ -60,12 +60,12 @@ async def test_the_retention_purge_detaches_old_practice_logs_only(world: World)
     # 400 days later, with a retention of a year: the first (closed) session goes, the open one stays.
     w.clock.now = at(0) + timedelta(days=400)
     with w.sessions.begin() as session:
-        assert purge_expired(session=session, settings=RecordsSection(retention_days=365), now=w.clock.now)[1] == 1
+        assert purge_expired(db=session, settings=RecordsSection(retention_days=365), now=w.clock.now)[1] == 1
     with w.sessions() as session:
         owners = sorted((s.started, s.student_id) for s in session.query(WorkSessionRecord))
     assert owners == [(at(0), None), (at(60), w.ids["student"])]
     with w.sessions.begin() as session:
-        assert purge_expired(session=session, settings=RecordsSection(retention_days=None), now=w.clock.now) == (
+        assert purge_expired(db=session, settings=RecordsSection(retention_days=None), now=w.clock.now) == (
             None,
             0,
         )

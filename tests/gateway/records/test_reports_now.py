@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.records_settings import RecordsSection
+from gateway.config import RecordsSection
 from tests.gateway.records.conftest import World, add_cycle, add_state, at, site_client
 
 

@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 from atelier.broker import Broker
 from atelier.demo import gateway_config
 from edge_agent import contract as c
-from gateway.config import GatewaySettings
+from gateway.config import GatewaySettings, RecordsSection
 from gateway.live import LiveView, MachineView, apply_message
-from gateway.records_settings import RecordsSection
 from tests.gateway.records.conftest import World, site_client
 
 

@@ -1,4 +1,4 @@
-"""The messages of the records errors, French first, English second, by stable code.
+"""The message catalogue of the gateway's coded errors (``gateway.errors``), French first, English second.
 
 A message names things as people know them: a machine by its label, an order by
 its reference, a student by first name and initial (only for callers who may

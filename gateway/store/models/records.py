@@ -1,10 +1,11 @@
-"""Tables of the records side: customers, orders, students, logins, work sessions, scrap, audit.
+"""Tables the records side writes: customers, orders, students, logins, work sessions, scrap, audit.
 
-They share ``Base`` (and its naming convention and ``UtcDateTime``) with the
-ingest tables of ``gateway.store.models``. Attribution of cycles and parts to
-work sessions is not stored: it is derived at read time from the sessions and
-the cycles' source times, so late events need no re-processing. Only a
-master's manual assignment of a cycle is stored (``cycle_assignments``).
+They share ``Base`` (its naming convention, ``UtcDateTime``) with the ingest
+tables (``models.ingest``), whose cycles and part counts they are joined to.
+Attribution of cycles and parts to work sessions is not stored: it is derived
+at read time from the work sessions and the cycles' source times, so late
+events need no re-processing. Only a master's manual assignment of a cycle is
+stored (``cycle_assignments``).
 
 Students are minors: a first name and a last-name initial for display, a class,
 a track and a badge id, nothing more.
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models import Base
+from gateway.store.models.base import Base
 
 NAME_LENGTH = 200
 SHORT = 64
@@ -78,7 +79,7 @@ class User(Base):
 
 
 class LoginSession(Base):
-    """A user's page session: the cookie holds a random token, the table only its hash."""
+    """A user's login (a signed-in browser or client): the cookie holds a random token, the table only its hash."""
 
     __tablename__ = "login_sessions"
 

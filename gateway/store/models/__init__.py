@@ -1,0 +1,54 @@
+"""Every table of the store, on one ``Base``: importing this package registers them all on its metadata.
+
+``ingest``: what the bus said (agents, machines, messages, state changes, cycles,
+part counts, alarms, dead letters). ``records``: what people say (customers,
+orders, students, logins, API tokens, work sessions, scrap, cycle assignments,
+the audit log). Import the tables from here.
+"""
+
+from gateway.store.models.base import Base, UtcDateTime
+from gateway.store.models.ingest import (
+    Agent,
+    AlarmRecord,
+    Cycle,
+    DeadLetter,
+    Machine,
+    Message,
+    PartCount,
+    StateChange,
+)
+from gateway.store.models.records import (
+    ApiToken,
+    AuditEntry,
+    Customer,
+    CycleAssignment,
+    LoginSession,
+    Order,
+    ScrapRecord,
+    Student,
+    User,
+    WorkSessionRecord,
+)
+
+__all__ = [
+    "Agent",
+    "AlarmRecord",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Customer",
+    "Cycle",
+    "CycleAssignment",
+    "DeadLetter",
+    "LoginSession",
+    "Machine",
+    "Message",
+    "Order",
+    "PartCount",
+    "ScrapRecord",
+    "StateChange",
+    "Student",
+    "User",
+    "UtcDateTime",
+    "WorkSessionRecord",
+]

@@ -1,0 +1,94 @@
+"""Customer orders. Every change is audited; an order with work sessions or scrap cannot be deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.errors import ConflictError, Named
+from gateway.store.audit_log import audited_create, audited_delete, audited_update
+from gateway.store.models import Customer, Order, ScrapRecord, WorkSessionRecord
+from gateway.store.rows import get_row
+
+ACTIVE = ("open", "in_progress")  # the orders a student may work on
+
+
+def order_named(order: Order) -> Named:
+    return Named(order.id, order.reference)
+
+
+def list_orders(*, db: Session, status: str | None = None) -> list[Order]:
+    stmt = select(Order).order_by(Order.id)
+    if status is not None:
+        stmt = stmt.where(Order.status == status)
+    return list(db.scalars(stmt))
+
+
+def orders_by_due(*, db: Session, now: datetime, include_closed: bool = False) -> list[Order]:
+    """The active orders (every order with ``include_closed``) by due date, undated last."""
+    orders = [o for o in list_orders(db=db) if include_closed or o.status in ACTIVE]
+    orders.sort(key=lambda o: (o.due is None, o.due or now, o.id))
+    return orders
+
+
+def get_order(*, db: Session, order_id: int) -> Order:
+    return get_row(db=db, model=Order, row_id=order_id, label="order")
+
+
+def order_standards(*, db: Session, order_ids: Iterable[int]) -> dict[int, float | None]:
+    """Order id → its standard cycle time in seconds (None when not set)."""
+    wanted = set(order_ids)
+    if not wanted:
+        return {}
+    return dict(db.execute(select(Order.id, Order.standard_cycle_s).where(Order.id.in_(wanted))).all())
+
+
+def order_references(*, db: Session, order_ids: Iterable[int]) -> dict[int, str]:
+    """Order id → its reference: people know an order by its reference, never its id."""
+    wanted = set(order_ids)
+    if not wanted:
+        return {}
+    return dict(db.execute(select(Order.id, Order.reference).where(Order.id.in_(wanted))).all())
+
+
+def order_with_reference(*, db: Session, customer_id: int, reference: str) -> Order | None:
+    """The customer's order ``reference`` (unique per customer), None when there is none."""
+    stmt = select(Order).where(Order.customer_id == customer_id, Order.reference == reference)
+    return db.scalars(stmt).first()
+
+
+def _check_reference(db: Session, customer_id: int, reference: str, ignore: int | None = None) -> None:
+    customer = get_row(db=db, model=Customer, row_id=customer_id, label="customer")
+    found = order_with_reference(db=db, customer_id=customer_id, reference=reference)
+    if found is not None and found.id != ignore:
+        raise ConflictError(
+            "order_reference_taken", customer=Named(customer.id, customer.name), reference=reference, order_id=found.id
+        )
+
+
+def create_order(*, db: Session, who: str, now: datetime, fields: Mapping[str, Any]) -> Order:
+    _check_reference(db, fields["customer_id"], fields["reference"])
+    row = Order(**{"status": "open", "programs": [], **fields}, created=now)
+    return audited_create(db=db, who=who, row=row, entity="order", now=now)
+
+
+def update_order(*, db: Session, who: str, now: datetime, order_id: int, changes: Mapping[str, Any]) -> Order:
+    order = get_order(db=db, order_id=order_id)
+    if "customer_id" in changes or "reference" in changes:
+        customer_id = changes.get("customer_id", order.customer_id)
+        _check_reference(db, customer_id, changes.get("reference", order.reference), ignore=order_id)
+    audited_update(db=db, who=who, row=order, entity="order", changes=changes, now=now)
+    return order
+
+
+def delete_order(*, db: Session, who: str, now: datetime, order_id: int) -> None:
+    order = get_order(db=db, order_id=order_id)
+    used = db.scalar(select(func.count()).select_from(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id))
+    scrapped = db.scalar(select(func.count()).select_from(ScrapRecord).where(ScrapRecord.order_id == order_id))
+    if used or scrapped:
+        raise ConflictError("order_has_work", order=order_named(order))
+    audited_delete(db=db, who=who, row=order, entity="order", now=now)

@@ -1,0 +1,155 @@
+"""What the pages show, read from the store: the order board, one order, a student's cycles, a kiosk, who is where.
+
+Each function returns plain results a template reads; the pages do no SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gateway.domain.progress import OrderProgress
+from gateway.errors import BusyError
+from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
+from gateway.store.customers_repo import customer_names
+from gateway.store.db import Database
+from gateway.store.models import Customer, Machine, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.orders_repo import get_order, order_standards, orders_by_due
+from gateway.store.reports_repo import progress
+from gateway.store.students_repo import display_name
+from gateway.store.work_repo import open_work_session
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardLine:
+    order: Order
+    customer: str
+    progress: OrderProgress
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    line: BoardLine
+    cycles: list[AttributedCycle]
+    scrap: list[ScrapRecord]
+    students: list[tuple[int, str, int, int]]  # student id, display name, work sessions, cycles
+    names: dict[int, str]  # student id → display name
+
+
+@dataclass(frozen=True, slots=True)
+class Occupant:
+    student: str  # first name and initial
+    student_id: int | None
+    order_id: int | None
+    order: str | None
+    ordered: int | None
+    good: int | None
+    standard_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class KioskView:
+    current: WorkSessionRecord | None  # the work session open at the machine
+    student: str | None  # its student's display name
+    current_order: Order | None
+    orders: list[Order]  # the orders a student may check in for, by due date
+
+
+def board(*, db: Session, now: datetime, include_closed: bool = False) -> list[BoardLine]:
+    """Orders by due date (undated last), each with its progress."""
+    customers = customer_names(db=db)
+    orders = orders_by_due(db=db, now=now, include_closed=include_closed)
+    return [BoardLine(o, customers[o.customer_id], progress(db=db, order_id=o.id, now=now)) for o in orders]
+
+
+def order_detail(*, db: Session, order_id: int, now: datetime) -> OrderDetail:
+    order = get_order(db=db, order_id=order_id)
+    customer = db.get_one(Customer, order.customer_id).name
+    line = BoardLine(order, customer, progress(db=db, order_id=order_id, now=now))
+    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    mine = {r.id: r for r in rows}
+    cycles = sorted((c for c in found.cycles if c.owner is not None and c.owner.id in mine), key=lambda c: c.row.ended)
+    scrap = list(db.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id).order_by(ScrapRecord.ts)))
+    students, names = _students(db, rows, cycles)
+    return OrderDetail(line, cycles, scrap, students, names)
+
+
+def _students(
+    db: Session, rows: list[WorkSessionRecord], cycles: list[AttributedCycle]
+) -> tuple[list[tuple[int, str, int, int]], dict[int, str]]:
+    per: dict[int, list[int]] = {}
+    for row in rows:
+        if row.student_id is not None:
+            per.setdefault(row.student_id, [0, 0])[0] += 1
+    for cycle in cycles:
+        assert cycle.owner is not None
+        if cycle.owner.student_id is not None and cycle.row.outcome == "completed":
+            per.setdefault(cycle.owner.student_id, [0, 0])[1] += 1
+    names = {s.id: display_name(s) for s in db.scalars(select(Student).where(Student.id.in_(per)))}
+    return sorted(((sid, names[sid], n[0], n[1]) for sid, n in per.items()), key=lambda s: (s[1], s[0])), names
+
+
+def student_cycles(*, db: Session, student_id: int) -> list[tuple[AttributedCycle, float | None]]:
+    """The student's cycles in time order, each with its order's standard time (None for practice)."""
+    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    mine = {r.id for r in rows}
+    cycles = sorted((c for c in found.cycles if c.owner is not None and c.owner.id in mine), key=lambda c: c.row.ended)
+    standards = order_standards(
+        db=db, order_ids={c.owner.order_id for c in cycles if c.owner is not None and c.owner.order_id is not None}
+    )
+    return [(c, standards.get(c.owner.order_id) if c.owner and c.owner.order_id else None) for c in cycles]
+
+
+def kiosk_view(*, db: Session, machine: Machine, now: datetime) -> KioskView:
+    current = open_work_session(db=db, machine=machine)
+    student = db.get(Student, current.student_id) if current and current.student_id else None
+    current_order = db.get(Order, current.order_id) if current and current.order_id else None
+    return KioskView(
+        current=current,
+        student=display_name(student) if student else None,
+        current_order=current_order,
+        orders=orders_by_due(db=db, now=now),
+    )
+
+
+def occupants(*, db: Session, now: datetime) -> dict[tuple[str, str], Occupant]:
+    """Who is checked in at each machine (site, name) right now, with their order's progress."""
+    stmt = (
+        select(WorkSessionRecord, Machine)
+        .join(Machine, Machine.id == WorkSessionRecord.machine_id)
+        .where(WorkSessionRecord.ended.is_(None))
+    )
+    found: dict[tuple[str, str], Occupant] = {}
+    for row, machine in db.execute(stmt).all():
+        student = db.get(Student, row.student_id) if row.student_id is not None else None
+        order = db.get(Order, row.order_id) if row.order_id is not None else None
+        good = progress(db=db, order_id=order.id, now=now).good if order is not None else None
+        found[(machine.site, machine.name)] = Occupant(
+            student=display_name(student),
+            student_id=row.student_id,
+            order_id=None if order is None else order.id,
+            order=None if order is None else f"{order.reference} · {order.part_number}",
+            ordered=None if order is None else order.quantity,
+            good=good,
+            standard_s=None if order is None else order.standard_cycle_s,
+        )
+    return found
+
+
+def who_is_where(database: Database, now: datetime) -> dict[tuple[str, str], Occupant] | None:
+    """``occupants`` in a unit of work of its own; None when the store cannot answer (the tiles keep theirs)."""
+    try:
+        with database.reading() as db:
+            return occupants(db=db, now=now)
+    except (SQLAlchemyError, BusyError) as err:
+        logger.warning("cannot read who is at the machines: %s", err)
+        return None

@@ -1,0 +1,79 @@
+"""Students: a first name and an initial for display, a class, a track, a badge. Every change is audited.
+
+A student disabled is signed out everywhere at once (their logins' page logins end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gateway.errors import ConflictError, Named, NotFoundError
+from gateway.store.audit_log import audited_create, audited_update
+from gateway.store.models import LoginSession, Student, User
+from gateway.store.rows import get_row
+
+
+def student_named(student: Student) -> Named:
+    """A student as a message names them: first name and initial, for those who may see it."""
+    return Named(student.id, f"{student.first_name} {student.last_initial.rstrip('.')}.", personal=True)
+
+
+def display_name(student: Student | None) -> str:
+    """First name and initial, as pages show a student; a dash for nobody."""
+    return "—" if student is None else f"{student.first_name} {student.last_initial}."
+
+
+def list_students(*, db: Session, active: bool | None = None) -> list[Student]:
+    stmt = select(Student).order_by(Student.class_name, Student.first_name, Student.id)
+    if active is not None:
+        stmt = stmt.where(Student.active == active)
+    return list(db.scalars(stmt))
+
+
+def get_student(*, db: Session, student_id: int) -> Student:
+    return get_row(db=db, model=Student, row_id=student_id, label="student")
+
+
+def student_by_id(*, db: Session, student_id: int | None) -> Student | None:
+    return None if student_id is None else db.get(Student, student_id)
+
+
+def student_with_badge(*, db: Session, badge: str) -> Student | None:
+    return db.scalars(select(Student).where(Student.badge == badge)).first()
+
+
+def student_by_badge(*, db: Session, badge: str) -> Student:
+    student = student_with_badge(db=db, badge=badge)
+    if student is None:
+        raise NotFoundError("badge_unknown", badge=badge)
+    return student
+
+
+def _check_badge(db: Session, badge: str | None, ignore: int | None = None) -> None:
+    if badge is None:
+        return
+    found = student_with_badge(db=db, badge=badge)
+    if found is not None and found.id != ignore:
+        raise ConflictError("badge_taken", badge=badge, student=student_named(found))
+
+
+def create_student(*, db: Session, who: str, now: datetime, fields: Mapping[str, Any]) -> Student:
+    _check_badge(db, fields.get("badge"))
+    row = Student(**{"active": True, **fields}, created=now)
+    return audited_create(db=db, who=who, row=row, entity="student", now=now)
+
+
+def update_student(*, db: Session, who: str, now: datetime, student_id: int, changes: Mapping[str, Any]) -> Student:
+    student = get_student(db=db, student_id=student_id)
+    if "badge" in changes:
+        _check_badge(db, changes["badge"], ignore=student_id)
+    audited_update(db=db, who=who, row=student, entity="student", changes=changes, now=now)
+    if not student.active:  # a disabled student is signed out everywhere and cannot log in again
+        logins = select(User.id).where(User.student_id == student_id)
+        db.execute(delete(LoginSession).where(LoginSession.user_id.in_(logins)))
+    return student
