@@ -118,8 +118,8 @@ class MqttConsumer:
             return
         self._client.ack(mid, qos)
 
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> bool:
-        info = self._client.publish(topic, payload, qos=qos)
+    def publish(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> bool:
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # --- paho callbacks, on the network thread -------------------------------
@@ -133,7 +133,9 @@ class MqttConsumer:
         self.connected.set()
         status, machines = topic_filters(self._settings)
         # Retained messages only for a new subscription: a resumed session already has them.
-        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        options = SubscribeOptions(
+            qos=contract.GATEWAY_SUBSCRIBE_QOS, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
+        )
         self._pending = set()
         for filters in (status, machines):
             result, mid = client.subscribe([(f, options) for f in filters])

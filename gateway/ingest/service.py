@@ -267,7 +267,8 @@ class Ingest:
             requester=self._settings.client_id,
         )
         topic = contract.agent_topic(gap.site, gap.agent, "replay")
-        sent = consumer.publish(topic, contract.encode(request), qos=1)
+        delivery = contract.DELIVERY["replay"]
+        sent = consumer.publish(topic, contract.encode(request), qos=delivery.qos, retain=delivery.retain)
         self._replays_sent.append(self._monotonic())
         self.stats.replay_requests += 1
         logger.warning(
