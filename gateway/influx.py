@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
-from gateway.ingest.projection import Accepted, BatchOutcome
+from gateway.ingest.messages import Accepted, BatchOutcome
 
 logger = logging.getLogger(__name__)
 

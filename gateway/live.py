@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
-from gateway.ingest.projection import Accepted
+from gateway.ingest.messages import Accepted
 from gateway.records_settings import SCHOOL_ZONE
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,24 +25,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.config import GatewaySettings
+from gateway.ingest.messages import Received
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """One message off the bus, with what is needed to acknowledge it later."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    retain: bool
-    generation: int
-    received_at: datetime
 
 
 def topic_filters(settings: GatewaySettings) -> tuple[list[str], list[str]]:

@@ -26,7 +26,8 @@ from typing import Any
 
 from gateway import logs
 from gateway.config import GatewaySettings
-from gateway.ingest.consumer import MqttConsumer, Received
+from gateway.ingest.consumer import MqttConsumer
+from gateway.ingest.messages import Received
 
 logger = logging.getLogger(__name__)
 

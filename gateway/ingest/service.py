@@ -25,10 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.config import GatewaySettings
-from gateway.ingest.consumer import Received
 from gateway.ingest.gaps import Gaps, GapTracker, ReplayRange
 from gateway.ingest.inbox import Inbox
-from gateway.ingest.projection import BatchOutcome, Projector
+from gateway.ingest.messages import BatchOutcome, Received
+from gateway.ingest.projection import Projector
 from gateway.ingest.receiver import Receiver
 from gateway.live import LiveView
 from gateway.metrics import IngestStats
