@@ -63,15 +63,17 @@ class Pending:
 
 
 class _Writer:
+    """What both writers share: messages in the order handed over, each with its fate so far, and dead letters."""
+
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._fates: list[tuple[Pending, Fate]] = []
+        self._handed: list[tuple[Pending, Fate]] = []
         self._dead_letters: list[rows.Row] = []
         self.clears_pending = False  # an alarm clear is waiting: the caller flushes before the next message
 
     def add_unstored(self, pending: Pending) -> None:
         """A message accepted without a row (telemetry), kept in order with the rest."""
-        self._fates.append((pending, "stored"))
+        self._handed.append((pending, "stored"))
 
     def add_dead_letter(self, item: Received, reason: str) -> None:
         self._dead_letters.append(
@@ -80,8 +82,8 @@ class _Writer:
 
     def flush(self) -> list[tuple[Pending, Fate]]:
         """Write what is pending; each message handed over since the last flush, in order, with its fate."""
-        handed, dead = self._fates, self._dead_letters
-        self._fates, self._dead_letters = [], []
+        handed, dead = self._handed, self._dead_letters
+        self._handed, self._dead_letters = [], []
         self.clears_pending = False
         fates = self._write(handed)
         bulk.insert_rows(session=self._session, table=bulk.DEAD_LETTERS, rows=dead)
@@ -96,7 +98,7 @@ class BulkWriter(_Writer):
 
     def add_sequenced(self, pending: Pending) -> None:
         assert pending.sequenced is not None
-        self._fates.append((pending, "stored"))  # unless the insert into ``messages`` finds its key taken
+        self._handed.append((pending, "stored"))  # unless the insert into ``messages`` finds its key taken
         if isinstance(pending.sequenced.message, contract.AlarmCleared):
             self.clears_pending = True
 
@@ -122,7 +124,7 @@ class OneByOneWriter(_Writer):
         except IntegrityError:  # a dialect without ON CONFLICT: the key was taken
             inserted = set()
         if sequenced.key not in inserted:
-            self._fates.append((pending, "taken"))
+            self._handed.append((pending, "taken"))
             return
         try:
             with session.begin_nested():
@@ -134,9 +136,9 @@ class OneByOneWriter(_Writer):
             # in the dead letters for someone to look.
             logger.exception("projection failed topic=%r seq=%d", pending.item.topic, sequenced.message.seq)
             self.add_dead_letter(pending.item, f"projection failed: {type(err).__name__}: {err}")
-            self._fates.append((pending, "failed"))
+            self._handed.append((pending, "failed"))
             return
-        self._fates.append((pending, "stored"))
+        self._handed.append((pending, "stored"))
 
 
 def _message_row(pending: Pending) -> rows.Row:
