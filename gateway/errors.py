@@ -7,3 +7,7 @@ class GatewayError(Exception):
 
 class StoreError(GatewayError):
     """The SQL store could not be opened, migrated or written."""
+
+
+class ProjectionError(GatewayError):
+    """A valid message could not be applied to the store; it goes to the dead letters."""

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from gateway.ingest.agents import KnownAgents
 from gateway.ingest.messages import BatchOutcome, Received
-from gateway.ingest.writer import BulkWriter, OneByOneWriter
-from gateway.store import bulk, rows
+from gateway.ingest.writer import BulkWriter, OneByOneWriter, dead_letter_row
+from gateway.store import bulk
 
 logger = logging.getLogger(__name__)
 
@@ -59,5 +59,4 @@ class Attempt:
 
 
 def write_dead_letter(session: Session, item: Received, reason: str) -> None:
-    row = rows.dead_letter_row(topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at)
-    bulk.insert_rows(session=session, table=bulk.DEAD_LETTERS, rows=[row])
+    bulk.insert_rows(session=session, table=bulk.DEAD_LETTERS, rows=[dead_letter_row(item, reason)])

@@ -17,7 +17,7 @@ from gateway.ingest.attempt import Attempt
 from gateway.ingest.decoding import SEQUENCED_TYPES, Entry
 from gateway.ingest.messages import Accepted, Received
 from gateway.ingest.writer import Pending, Sequenced
-from gateway.store import bulk, rows
+from gateway.store import bulk, ingest_rows
 
 
 def take_sequenced(attempt: Attempt, item: Received, topic: contract.Topic, message: contract.SequencedMessage) -> None:
@@ -62,7 +62,7 @@ def duplicate(attempt: Attempt, item: Received, site: str, message: contract.Mes
     agent_id = attempt.agents.id_of((site, message.agent))
     assert agent_id is not None
     stamp = attempt.stored.get((agent_id, message.seq))
-    if stamp is None or stamp == (rows.message_kind(message), message.ts):
+    if stamp is None or stamp == (ingest_rows.message_kind(message), message.ts):
         attempt.outcome.duplicates += 1
         return
     # An agent whose outbox was reset numbers from 1 again: dropping its events as duplicates would

@@ -12,7 +12,7 @@ import edge_agent.contract as contract  # noqa: PLR0402 - the layering test acce
 from gateway.ingest import owners, sequencing
 from gateway.ingest.attempt import Attempt
 from gateway.ingest.messages import Accepted, Received
-from gateway.store import bulk, repo, rows
+from gateway.store import bulk, ingest_rows, repo
 
 
 def take_status(attempt: Attempt, item: Received, topic: contract.Topic, message: contract.AgentStatus) -> None:
@@ -39,7 +39,7 @@ def take_status(attempt: Attempt, item: Received, topic: contract.Topic, message
     if not online and not was_offline:
         unavailable = contract.Availability.UNAVAILABLE.value
         changes = [
-            rows.state_change_row(
+            ingest_rows.state_change_row(
                 machine_id=machine.id, ts=item.received_at, availability=unavailable, execution=None, mode=None
             )
             for machine in served

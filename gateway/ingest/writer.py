@@ -2,7 +2,7 @@
 
 The projector decides, message by message, what is accepted, a duplicate or a
 dead letter, and hands the accepted ones to a writer. ``project`` turns stored
-sequenced messages into the rows of each table (``gateway.store.rows``) and
+sequenced messages into the rows of each table (``gateway.store.ingest_rows``) and
 writes them with one statement per table; both writers call it:
 
 - ``BulkWriter`` gathers a stretch of the batch (a *segment*) and writes it with
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.ingest.failures import store_unwell
 from gateway.ingest.messages import Accepted, Received
-from gateway.store import bulk, rows
+from gateway.store import bulk, ingest_rows
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class _Writer:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._handed: list[tuple[Pending, Fate]] = []
-        self._dead_letters: list[rows.Row] = []
+        self._dead_letters: list[ingest_rows.Row] = []
         self.clears_pending = False  # an alarm clear is waiting: the caller flushes before the next message
 
     def add_unstored(self, pending: Pending) -> None:
@@ -76,9 +76,7 @@ class _Writer:
         self._handed.append((pending, "stored"))
 
     def add_dead_letter(self, item: Received, reason: str) -> None:
-        self._dead_letters.append(
-            rows.dead_letter_row(topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at)
-        )
+        self._dead_letters.append(dead_letter_row(item, reason))
 
     def flush(self) -> list[tuple[Pending, Fate]]:
         """Write what is pending; each message handed over since the last flush, in order, with its fate."""
@@ -141,10 +139,16 @@ class OneByOneWriter(_Writer):
         self._handed.append((pending, "stored"))
 
 
-def _message_row(pending: Pending) -> rows.Row:
+def dead_letter_row(item: Received, reason: str) -> ingest_rows.Row:
+    return ingest_rows.dead_letter_row(
+        topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
+    )
+
+
+def _message_row(pending: Pending) -> ingest_rows.Row:
     sequenced = pending.sequenced
     assert sequenced is not None
-    return rows.message_row(
+    return ingest_rows.message_row(
         agent_id=sequenced.agent_id,
         machine_id=sequenced.machine_id,
         message=sequenced.message,
@@ -154,22 +158,22 @@ def _message_row(pending: Pending) -> rows.Row:
 
 def project(session: Session, stored: Sequence[Sequenced]) -> None:
     """The rows of stored sequenced messages in every table but ``messages``, one statement per table."""
-    state_changes: list[rows.Row] = []
-    cycles: list[rows.Row] = []
-    parts: list[rows.Row] = []
-    alarms: list[rows.Row] = []
+    state_changes: list[ingest_rows.Row] = []
+    cycles: list[ingest_rows.Row] = []
+    parts: list[ingest_rows.Row] = []
+    alarms: list[ingest_rows.Row] = []
     clears: list[tuple[int, contract.AlarmCleared]] = []
     for item in stored:
         machine_id, agent_id = item.machine_id, item.agent_id
         match item.message:
             case contract.StateChanged() as m:
-                state_changes.append(rows.state_changed_row(machine_id, m))
+                state_changes.append(ingest_rows.state_changed_row(machine_id, m))
             case contract.CycleEnded() as m:
-                cycles.append(rows.cycle_row(machine_id, agent_id, m))
+                cycles.append(ingest_rows.cycle_row(machine_id, agent_id, m))
             case contract.PartCounted() as m:
-                parts.append(rows.part_count_row(machine_id, agent_id, m))
+                parts.append(ingest_rows.part_count_row(machine_id, agent_id, m))
             case contract.AlarmRaised() as m:
-                alarms.append(rows.alarm_row(machine_id, m))
+                alarms.append(ingest_rows.alarm_row(machine_id, m))
             case contract.AlarmCleared() as m:
                 clears.append((machine_id, m))
             case _:
@@ -187,7 +191,7 @@ def _update_machines(session: Session, stored: Sequence[Sequenced]) -> None:
     """Fold snapshots and part counters into each machine's row, in batch order, as one write per machine."""
     snapshots = {item.machine_id for item in stored if isinstance(item.message, contract.StateMessage)}
     held: dict[int, datetime | None] = bulk.machine_state_times(session=session, machine_ids=snapshots)
-    changes: dict[int, rows.Row] = {}
+    changes: dict[int, ingest_rows.Row] = {}
     for item in stored:
         message = item.message
         if isinstance(message, contract.StateMessage):
@@ -195,7 +199,7 @@ def _update_machines(session: Session, stored: Sequence[Sequenced]) -> None:
             if current is not None and current > message.ts:
                 continue  # a replayed older snapshot only lands in ``messages``
             held[item.machine_id] = message.ts
-            changes.setdefault(item.machine_id, {}).update(rows.snapshot_columns(message))
+            changes.setdefault(item.machine_id, {}).update(ingest_rows.snapshot_columns(message))
         elif isinstance(message, contract.PartCounted) and message.counter is not None:
-            changes.setdefault(item.machine_id, {}).update(rows.counter_columns(message))
+            changes.setdefault(item.machine_id, {}).update(ingest_rows.counter_columns(message))
     bulk.update_machines(session=session, changes=changes)

@@ -1,6 +1,6 @@
 """Keyword-only functions that read and write agents, machines and dead letters inside a caller's session.
 
-The rows of ingested messages are built by ``gateway.store.rows`` and written by
+The rows of ingested messages are built by ``gateway.store.ingest_rows`` and written by
 ``gateway.store.bulk``; the caller owns the transaction (one per ingest batch).
 """
 
