@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.contract import TOPIC_ROOT, agent_topic, machine_topic
+from edge_agent import contract
 
 TLS_LISTENER = """\
 listener {port} {host}
@@ -30,11 +30,8 @@ acl_file {acl_file}
 
 
 GATEWAY_GRANTS = (
-    f"topic read {TOPIC_ROOT}/+/+/state",
-    f"topic read {TOPIC_ROOT}/+/+/event",
-    f"topic read {TOPIC_ROOT}/+/+/telemetry",
-    f"topic read {TOPIC_ROOT}/+/agent/+/status",
-    f"topic write {TOPIC_ROOT}/+/agent/+/replay",
+    *(f"topic read {topic}" for topic in contract.gateway_reads()),
+    *(f"topic write {topic}" for topic in contract.gateway_writes()),
 )
 
 
@@ -50,12 +47,8 @@ def acl(agents: list[AgentAccount], gateways: list[str]) -> str:
     blocks = []
     for account in agents:
         lines = [f"user {account.agent}"]
-        for machine in account.machines:
-            lines.extend(
-                f"topic write {machine_topic(account.site, machine, ch)}" for ch in ("state", "event", "telemetry")
-            )
-        lines.append(f"topic write {agent_topic(account.site, account.agent, 'status')}")
-        lines.append(f"topic read {agent_topic(account.site, account.agent, 'replay')}")
+        lines.extend(f"topic write {t}" for t in contract.agent_writes(account.site, account.agent, account.machines))
+        lines.extend(f"topic read {t}" for t in contract.agent_reads(account.site, account.agent))
         blocks.append("\n".join(lines))
     blocks.extend("\n".join([f"user {gateway}", *GATEWAY_GRANTS]) for gateway in gateways)
     return "\n\n".join(blocks) + "\n"

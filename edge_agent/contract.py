@@ -122,6 +122,77 @@ class MachineState(_Frozen):
 TELEMETRY_FIELDS = ("spindle_speed", "spindle_load", "feed_rate", "feed_override", "spindle_override")
 
 
+# --- what an execution state means (one classification for the cycle detector, the pages, InfluxDB, OEE) ---
+
+
+class ExecutionClass(StrEnum):
+    """What an execution state says about the work, with MTConnect's meanings (docs/architecture.md).
+
+    - ``running``: a program executes (ACTIVE).
+    - ``held``: a program is paused and resumes with cycle start, so an open cycle stays open and the time
+      is held time: FEED_HOLD, INTERRUPTED, OPTIONAL_STOP (M01) and PROGRAM_STOPPED (M00).
+    - ``stopped``: the program was stopped and cannot resume (reset, alarm, operator): STOPPED.
+    - ``ready``: no program executes and the control is ready for one: READY, PROGRAM_COMPLETED.
+
+    An unknown execution (None) has no class: it is shown as idle.
+    """
+
+    RUNNING = "running"
+    HELD = "held"
+    STOPPED = "stopped"
+    READY = "ready"
+
+
+# Keyed by the word too (a StrEnum member equals and hashes as its word): the store hands back plain strings.
+_EXECUTION_CLASSES: dict[str, ExecutionClass] = {
+    Execution.ACTIVE: ExecutionClass.RUNNING,
+    Execution.FEED_HOLD: ExecutionClass.HELD,
+    Execution.INTERRUPTED: ExecutionClass.HELD,
+    Execution.OPTIONAL_STOP: ExecutionClass.HELD,
+    Execution.PROGRAM_STOPPED: ExecutionClass.HELD,
+    Execution.STOPPED: ExecutionClass.STOPPED,
+    Execution.READY: ExecutionClass.READY,
+    Execution.PROGRAM_COMPLETED: ExecutionClass.READY,
+}
+
+
+def execution_class(execution: Execution | str | None) -> ExecutionClass | None:
+    """The class of an execution state, given as the enum or its word (as the store holds it); None if unknown."""
+    return None if execution is None else _EXECUTION_CLASSES.get(execution)
+
+
+OeeCategory = Literal["running", "held", "alarm", "idle"]
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """How one execution class is shown, wherever it is shown.
+
+    ``tile``: the live page's tile (``s-<tile>`` in status.css, its label in gateway/web/i18n.py);
+    ``influx_flag``: the 0/1 field of the ``machine_state`` series that is 1 (the others are 0);
+    ``oee``: the category its time counts in for utilisation and OEE (a stopped program is alarm time).
+    """
+
+    tile: str
+    influx_flag: str | None
+    oee: OeeCategory
+
+
+INFLUX_EXECUTION_FLAGS = ("active", "held", "stopped")
+SHOWN: dict[ExecutionClass | None, Shown] = {
+    ExecutionClass.RUNNING: Shown(tile="running", influx_flag="active", oee="running"),
+    ExecutionClass.HELD: Shown(tile="hold", influx_flag="held", oee="held"),
+    ExecutionClass.STOPPED: Shown(tile="stopped", influx_flag="stopped", oee="alarm"),
+    ExecutionClass.READY: Shown(tile="ready", influx_flag=None, oee="idle"),
+    None: Shown(tile="idle", influx_flag=None, oee="idle"),
+}
+
+
+def shown(execution: Execution | str | None) -> Shown:
+    """How an execution state is shown: through its class; an unknown one as idle."""
+    return SHOWN[execution_class(execution)]
+
+
 # --- payloads ----------------------------------------------------------------
 
 
@@ -259,8 +330,8 @@ _EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
 
 MachineChannel = Literal["state", "event", "telemetry"]
 AgentChannel = Literal["status", "replay"]
-_MACHINE_CHANNELS: tuple[str, ...] = ("state", "event", "telemetry")
-_AGENT_CHANNELS: tuple[str, ...] = ("status", "replay")
+MACHINE_CHANNELS: tuple[MachineChannel, ...] = ("state", "event", "telemetry")
+AGENT_CHANNELS: tuple[AgentChannel, ...] = ("status", "replay")
 # ``agent`` is the second level of agent topics, so no machine may be called that.
 RESERVED_MACHINE_IDS = frozenset({"agent"})
 
@@ -283,11 +354,57 @@ def agent_topic(site: str, agent: str, channel: AgentChannel) -> str:
 
 def subscription(site: str = "+") -> list[str]:
     """Topic filters a gateway subscribes to (``+`` for every site)."""
-    return [f"{TOPIC_ROOT}/{site}/+/{c}" for c in _MACHINE_CHANNELS] + [f"{TOPIC_ROOT}/{site}/agent/+/status"]
+    return [machine_topic(site, "+", c) for c in MACHINE_CHANNELS] + [agent_topic(site, "+", "status")]
 
 
 def replay_filter(site: str, agent: str) -> str:
     return agent_topic(site, agent, "replay")
+
+
+# --- how each channel travels, and who may use it ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The MQTT QoS and retained flag a channel's messages are published with."""
+
+    qos: Literal[0, 1]
+    retain: bool
+
+
+DELIVERY: dict[MachineChannel | AgentChannel, Delivery] = {
+    "state": Delivery(qos=1, retain=True),  # the latest snapshot waits on the broker for any new subscriber
+    "event": Delivery(qos=1, retain=False),
+    "telemetry": Delivery(qos=0, retain=False),  # sampled: a lost sample is replaced by the next one
+    "status": Delivery(qos=1, retain=True),  # the birth, and the Last Will that replaces it
+    "replay": Delivery(qos=1, retain=False),
+}
+# A message published again on a replay request keeps its QoS but is never retained: an old snapshot must not
+# replace the retained current state.
+RETAIN_WHEN_REPLAYED = False
+# What a gateway subscribes with: the highest QoS of what it reads, so each message arrives at its own QoS.
+GATEWAY_SUBSCRIBE_QOS = max(d.qos for channel, d in DELIVERY.items() if channel != "replay")
+
+
+def agent_writes(site: str, agent: str, machines: tuple[str, ...]) -> list[str]:
+    """Topics an agent may publish on (for the broker's ACL): its machines' channels and its own status."""
+    topics = [machine_topic(site, machine, c) for machine in machines for c in MACHINE_CHANNELS]
+    return [*topics, agent_topic(site, agent, "status")]
+
+
+def agent_reads(site: str, agent: str) -> list[str]:
+    """Topic filters an agent may subscribe to: the replay requests addressed to it."""
+    return [replay_filter(site, agent)]
+
+
+def gateway_reads(site: str = "+") -> list[str]:
+    """Topic filters a gateway may subscribe to: what it ingests."""
+    return subscription(site)
+
+
+def gateway_writes(site: str = "+") -> list[str]:
+    """Topic filters a gateway may publish on: replay requests to any agent."""
+    return [agent_topic(site, "+", "replay")]
 
 
 def is_valid_id(value: str) -> bool:
@@ -299,11 +416,11 @@ def parse_topic(topic: str) -> Topic:
     if len(parts) < 2 or "/".join(parts[:2]) != TOPIC_ROOT:
         raise ContractError(f"topic {topic!r} is outside {TOPIC_ROOT}/")
     rest = parts[2:]
-    if len(rest) == 3 and rest[2] in _MACHINE_CHANNELS and rest[1] not in RESERVED_MACHINE_IDS:
+    if len(rest) == 3 and rest[2] in MACHINE_CHANNELS and rest[1] not in RESERVED_MACHINE_IDS:
         site, machine, channel = rest
         _check_ids(topic, site, machine)
         return Topic(site=site, channel=channel, machine=machine)
-    if len(rest) == 4 and rest[1] == "agent" and rest[3] in _AGENT_CHANNELS:
+    if len(rest) == 4 and rest[1] == "agent" and rest[3] in AGENT_CHANNELS:
         site, _, agent, channel = rest
         _check_ids(topic, site, agent)
         return Topic(site=site, channel=channel, agent=agent)

@@ -6,15 +6,17 @@ Program cycles (``kind="program"``):
   state was not ACTIVE in one of those modes) while no cycle is open -> CycleStarted.
 - **Completed**: execution PROGRAM_COMPLETED, the ``program_end`` marker, or a part
   counter step. Completion wins when a batch also carries READY or STOPPED.
-- **Aborted / alarm**: execution READY or STOPPED, or the ``control_reset`` marker,
-  without completion. The outcome is ``alarm`` when a fault-severity alarm code appeared
-  while the cycle was open (even if it has cleared since), ``aborted`` otherwise. A
-  fault that merely holds the machine (FEED_HOLD, INTERRUPTED) does not end the cycle:
-  the operator may clear it and resume; the cycle ends when the control is reset.
-- **Held**: FEED_HOLD, INTERRUPTED, OPTIONAL_STOP and PROGRAM_STOPPED pause a cycle
-  without ending it; PROGRAM_STOPPED is M00, which resumes with cycle start (MTConnect),
-  so it is a pause, not an abort. ``held_s`` sums the time observed in those states.
-  Time while the link is down is not held time: it is unknown.
+- **Aborted / alarm**: execution of class ``ready`` or ``stopped`` (READY, STOPPED), or
+  the ``control_reset`` marker, without completion. The outcome is ``alarm`` when a
+  fault-severity alarm code appeared while the cycle was open (even if it has cleared
+  since), ``aborted`` otherwise. A fault that merely holds the machine (FEED_HOLD,
+  INTERRUPTED) does not end the cycle: the operator may clear it and resume; the cycle
+  ends when the control is reset.
+- **Held**: execution of class ``held`` (FEED_HOLD, INTERRUPTED, OPTIONAL_STOP,
+  PROGRAM_STOPPED) pauses a cycle without ending it; PROGRAM_STOPPED is M00, which resumes
+  with cycle start (MTConnect), so it is a pause, not an abort. ``held_s`` sums the time
+  observed in those states. Time while the link is down is not held time: it is unknown.
+- The classes are the contract's (``contract.ExecutionClass``), shared with the gateway.
 - Mode changes and UNAVAILABLE keep a cycle open; the next known states decide.
 - A counter step while execution stays ACTIVE completes the cycle, and the next cycle
   starts at the next transition into ACTIVE.
@@ -39,10 +41,12 @@ from edge_agent.contract import (
     CycleOutcome,
     CycleStarted,
     Execution,
+    ExecutionClass,
     MachineState,
     Mode,
     PartCounted,
     Severity,
+    execution_class,
 )
 from edge_agent.drafts import Draft
 from edge_agent.drivers import CONTROL_RESET, PROGRAM_END
@@ -50,8 +54,7 @@ from edge_agent.observations import Observation
 
 CycleMode = Literal["program", "spindle"]
 
-HELD = frozenset({Execution.FEED_HOLD, Execution.INTERRUPTED, Execution.OPTIONAL_STOP, Execution.PROGRAM_STOPPED})
-_RESET = frozenset({Execution.READY, Execution.STOPPED})
+_ENDS_A_CYCLE = frozenset({ExecutionClass.READY, ExecutionClass.STOPPED})  # unless it completed it
 _AUTO = frozenset({Mode.AUTOMATIC, Mode.SEMI_AUTOMATIC})
 _ZERO = timedelta(0)
 
@@ -131,7 +134,7 @@ class CycleDetector:
         drafts: list[Draft] = []
         cycle = self._cycle
         if cycle is not None:
-            if state.execution not in HELD:
+            if not _held(state):
                 cycle.hold_until(ts)
             cycle.fault = cycle.fault or _fault_raised(prev, state)
             cycle.parts += delta
@@ -142,7 +145,7 @@ class CycleDetector:
             drafts.append(self._part(ts, delta, state.program or (cycle.program if cycle else None)))
         if self._cycle is None and _is_running(state) and not _is_running(prev):
             drafts.append(self._start(CycleKind.CYCLE, state.program, ts))
-        if self._cycle is not None and state.execution in HELD and self._cycle.holding_since is None:
+        if self._cycle is not None and _held(state) and self._cycle.holding_since is None:
             self._cycle.holding_since = ts
         return drafts
 
@@ -150,7 +153,7 @@ class CycleDetector:
         state, ts = obs.state, obs.ts
         drafts: list[Draft] = []
         cycle = self._cycle
-        spinning = (state.spindle_speed or 0.0) > 0 or state.execution is Execution.ACTIVE
+        spinning = (state.spindle_speed or 0.0) > 0 or execution_class(state.execution) is ExecutionClass.RUNNING
         reset = CONTROL_RESET in obs.markers
         if cycle is not None:
             cycle.parts += delta
@@ -194,7 +197,11 @@ class CycleDetector:
 
 
 def _is_running(state: MachineState) -> bool:
-    return state.execution is Execution.ACTIVE and state.mode in _AUTO
+    return execution_class(state.execution) is ExecutionClass.RUNNING and state.mode in _AUTO
+
+
+def _held(state: MachineState) -> bool:
+    return execution_class(state.execution) is ExecutionClass.HELD
 
 
 def _fault_raised(prev: MachineState, new: MachineState) -> bool:
@@ -205,6 +212,6 @@ def _fault_raised(prev: MachineState, new: MachineState) -> bool:
 def _outcome(cycle: _Cycle, state: MachineState, markers: frozenset[str], delta: int) -> CycleOutcome | None:
     if state.execution is Execution.PROGRAM_COMPLETED or PROGRAM_END in markers or delta > 0:
         return CycleOutcome.COMPLETED
-    if CONTROL_RESET in markers or state.execution in _RESET:
+    if CONTROL_RESET in markers or execution_class(state.execution) in _ENDS_A_CYCLE:
         return CycleOutcome.ALARM if cycle.fault else CycleOutcome.ABORTED
     return None

@@ -6,7 +6,7 @@ class EdgeAgentError(Exception):
 
 
 class DriverError(EdgeAgentError):
-    """A machine link failed; the supervisor marks the machine UNAVAILABLE and retries."""
+    """A machine link failed; the machine's task (``pipeline.run_machine``) marks it UNAVAILABLE and retries."""
 
 
 class OutboxError(EdgeAgentError):

@@ -4,7 +4,7 @@ Pure apart from logging. With a profile, a reading whose key is some signal's
 ``source`` becomes that signal's target field (value map first, then scale and
 offset). A reading whose key is already a canonical field name and is claimed by
 no signal passes through unchanged: that is how drivers without a profile (the
-simulator) and the supervisor's ``availability`` readings get in. Values that
+simulator) and the ``availability`` readings of ``pipeline`` (link up, link lost) get in. Values that
 cannot be coerced to the field's type are dropped with one warning per
 (field, value); nothing here raises on bad data.
 """

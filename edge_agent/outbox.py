@@ -49,6 +49,15 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1), ('next_telemetry
 """
 _INSERT = "INSERT INTO items (kind, seq, topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _COLUMNS = "id, kind, seq, topic, payload, qos, retain"
+
+
+def _stored(channel: contract.MachineChannel) -> tuple[int, int]:
+    """The (qos, retain) columns of a row of ``channel``, as the contract says it travels."""
+    delivery = contract.DELIVERY[channel]
+    return delivery.qos, int(delivery.retain)
+
+
+_EVENT_DELIVERY, _STATE_DELIVERY, _TELEMETRY_DELIVERY = _stored("event"), _stored("state"), _stored("telemetry")
 # SQLite limits the number of host parameters in one statement.
 _CHUNK = 500
 
@@ -121,13 +130,13 @@ class Outbox:
             rows = []
             for seq, draft in enumerate(drafts, start=first):
                 message = draft.seal(agent=self.agent, machine=machine, seq=seq)
-                rows.append((EVENT, seq, topic_event, contract.encode(message), 1, 0, now))
+                rows.append((EVENT, seq, topic_event, contract.encode(message), *_EVENT_DELIVERY, now))
             if state is not None:
                 seq = first + len(rows)
                 snapshot_ts = ts or (drafts[-1].ts if drafts else datetime.now(UTC))
                 snapshot = StateMessage(agent=self.agent, machine=machine, seq=seq, ts=snapshot_ts, state=state)
                 topic = contract.machine_topic(self.site, machine, "state")
-                rows.append((EVENT, seq, topic, contract.encode(snapshot), 1, 1, now))
+                rows.append((EVENT, seq, topic, contract.encode(snapshot), *_STATE_DELIVERY, now))
             self._db.executemany(_INSERT, rows)
             self._set_meta("next_seq", first + len(rows))
         self._unsent[EVENT] += len(rows)
@@ -141,7 +150,9 @@ class Outbox:
         with self._transaction("store telemetry", durable=False):
             seq = self._meta("next_telemetry_seq")
             message = Telemetry(agent=self.agent, machine=machine, seq=seq, ts=ts, **fields)
-            self._db.execute(_INSERT, (TELEMETRY, seq, topic, contract.encode(message), 0, 0, time.time()))
+            self._db.execute(
+                _INSERT, (TELEMETRY, seq, topic, contract.encode(message), *_TELEMETRY_DELIVERY, time.time())
+            )
             self._set_meta("next_telemetry_seq", seq + 1)
             excess = self._unsent[TELEMETRY] + 1 - self.telemetry_budget
             dropped = 0

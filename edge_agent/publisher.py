@@ -43,6 +43,7 @@ _RETRY_S = 1.0
 # also drops the connection on the packet after a refused one, so retrying at once would loop reconnecting and
 # hold back every other machine of the agent behind the refused rows.
 REFUSED_RETRY_S = 300.0
+_STATUS = contract.DELIVERY["status"]
 
 
 class Publisher:
@@ -88,7 +89,7 @@ class Publisher:
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"atelier-edge-{self.agent}", protocol=mqtt.MQTTv5)
         will = self._status("offline")
-        client.will_set(self._status_topic, contract.encode(will), qos=1, retain=True)
+        client.will_set(self._status_topic, contract.encode(will), qos=_STATUS.qos, retain=_STATUS.retain)
         if self.broker.username is not None:
             client.username_pw_set(self.broker.username, self.broker.password)
         if self.broker.tls is not None:
@@ -157,8 +158,10 @@ class Publisher:
         self._cursor = 0
         self._buffer.clear()
         self._alarms_published = alarms = self._alarms()
-        self._client.publish(self._status_topic, contract.encode(self._status("online", alarms)), qos=1, retain=True)
-        self._client.subscribe(self._replay_topic, qos=1)
+        self._client.publish(
+            self._status_topic, contract.encode(self._status("online", alarms)), qos=_STATUS.qos, retain=_STATUS.retain
+        )
+        self._client.subscribe(self._replay_topic, qos=contract.DELIVERY["replay"].qos)
         self.wake()
 
     def _on_refused(self, reason: str) -> None:
@@ -236,7 +239,7 @@ class Publisher:
             _log_error("cannot replay seq %d..%d: %s", message.first, last, err)
             return
         # An old snapshot must not replace the retained current state.
-        self._replays.extend(replace(item, retain=False) for item in items)
+        self._replays.extend(replace(item, retain=contract.RETAIN_WHEN_REPLAYED) for item in items)
         self.stats.replay_requests += 1
         self.stats.replayed += len(items)
         logger.info(
@@ -361,7 +364,9 @@ class Publisher:
             logger.error("alarm %s raised on %s", alarm, self._status_topic)
         for alarm in cleared:
             logger.warning("alarm %s cleared on %s", alarm, self._status_topic)
-        self._client.publish(self._status_topic, contract.encode(self._status("online", alarms)), qos=1, retain=True)
+        self._client.publish(
+            self._status_topic, contract.encode(self._status("online", alarms)), qos=_STATUS.qos, retain=_STATUS.retain
+        )
 
     async def _settle(self, grace_s: float) -> None:
         deadline = time.monotonic() + grace_s
@@ -375,7 +380,7 @@ class Publisher:
         self._stopping = True
         if self.connected:
             info = self._client.publish(
-                self._status_topic, contract.encode(self._status("offline")), qos=1, retain=True
+                self._status_topic, contract.encode(self._status("offline")), qos=_STATUS.qos, retain=_STATUS.retain
             )
             try:
                 await asyncio.to_thread(info.wait_for_publish, 2.0)

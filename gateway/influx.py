@@ -9,7 +9,8 @@ which are the ones that matter, never depend on InfluxDB.
 What is written, per committed message (tags ``site`` and ``machine`` on every point):
 
 - ``machine_telemetry``: spindle_speed, spindle_load, feed_rate, feed_override, spindle_override
-- ``machine_state``: available, active, held, stopped (0/1), execution, mode (words); from every
+- ``machine_state``: available, active, held, stopped (0/1; the execution's class, as
+  ``contract.shown`` says), execution, mode (words); from every
   state snapshot and state change, and ``available=0`` for each machine of an agent that went offline
 - ``machine_cycle`` (tag ``program`` too): duration_s, held_s, parts, outcome; at the end of the cycle
 """
@@ -27,7 +28,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
-from gateway.ingest.projection import Accepted, BatchOutcome
+from gateway.ingest.messages import Accepted, BatchOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +92,14 @@ def telemetry_line(site: str, machine: str, ts: datetime, values: Mapping[str, f
 def state_line(
     site: str, machine: str, ts: datetime, *, availability: str, execution: str | None, mode: str | None
 ) -> str | None:
-    """The state timeline: 0/1 flags a dashboard can sum, plus the raw words for InfluxDB itself."""
+    """The state timeline: 0/1 flags a dashboard can sum, plus the raw words for InfluxDB itself.
+
+    ``active``, ``held`` and ``stopped`` follow the execution's class (``contract.shown``): at most one is 1.
+    """
+    flag = contract.shown(execution).influx_flag
     fields: dict[str, float | int | bool | str | None] = {
         "available": int(availability == "AVAILABLE"),
-        "active": int(execution == "ACTIVE"),
-        "held": int(execution in {"FEED_HOLD", "INTERRUPTED"}),
-        "stopped": int(execution in {"STOPPED", "PROGRAM_STOPPED"}),
+        **{name: int(name == flag) for name in contract.INFLUX_EXECUTION_FLAGS},
         "execution": execution or "",
         "mode": mode or "",
     }

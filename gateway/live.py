@@ -18,22 +18,12 @@ from zoneinfo import ZoneInfo
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.config import SCHOOL_ZONE
-from gateway.ingest.projection import Accepted
+from gateway.ingest.messages import Accepted
 
 logger = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64
 Clock = Callable[[], datetime]
-_EXECUTION_STATUS = {
-    contract.Execution.ACTIVE: "running",
-    contract.Execution.FEED_HOLD: "hold",
-    contract.Execution.INTERRUPTED: "hold",
-    contract.Execution.STOPPED: "stopped",
-    contract.Execution.PROGRAM_STOPPED: "stopped",
-    contract.Execution.OPTIONAL_STOP: "stopped",
-    contract.Execution.READY: "ready",
-    contract.Execution.PROGRAM_COMPLETED: "ready",
-}
 
 
 DEFAULT_ZONE = ZoneInfo(SCHOOL_ZONE)
@@ -71,7 +61,7 @@ class MachineView:
             return "offline"
         if s.emergency_stop or any(a.severity is contract.Severity.FAULT for a in s.alarms):
             return "alarm"
-        return "idle" if s.execution is None else _EXECUTION_STATUS[s.execution]
+        return contract.shown(s.execution).tile
 
     def to_json(self, today: date) -> dict[str, Any]:
         s = self.state

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from plumbing.prometheus import Histogram
 
 if TYPE_CHECKING:
-    from gateway.ingest.projection import BatchOutcome
+    from gateway.ingest.messages import BatchOutcome
 
 COMMIT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 TOTALS_TTL_S = 15.0

@@ -5,8 +5,9 @@ A driver is built from the machine's ``options`` table and its profile, and its
 reported together (one OPC UA notification, one GRBL status report). Batches
 matter: a counter step and PROGRAM_COMPLETED reported together are one change.
 It opens its own connection, closes it in ``finally``, and lets connection
-errors propagate as ``DriverError`` to the supervisor, which marks the machine
-UNAVAILABLE and reconnects with back-off.
+errors propagate as ``DriverError`` to the machine's task
+(``pipeline.run_machine``), which marks the machine UNAVAILABLE and reconnects
+with back-off.
 """
 
 from __future__ import annotations

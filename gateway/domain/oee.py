@@ -1,10 +1,11 @@
 """Utilisation and OEE of a machine over a window, from its state timeline and its cycles.
 
 Definitions (also in docs/records.md):
-- the window is split by the machine's state into running (execution ACTIVE),
-  held (feed hold, interrupted, optional or program stop), alarm (STOPPED with an
-  alarm, or emergency stop), idle (switched on, not running) and offline
-  (UNAVAILABLE, or before the first state known);
+- the window is split by the machine's state into running, held, alarm, idle and
+  offline: offline while UNAVAILABLE (or before the first state known), alarm while a
+  fault alarm is active, else the OEE category of the execution's class
+  (``contract.shown``: running for ACTIVE; held for feed hold, interrupted, optional or
+  program stop; alarm for STOPPED; idle for the rest);
 - availability = running / (window − offline): of the time the machine was
   switched on, the share it spent cutting;
 - performance = Σ(standard cycle time × parts) / running, over cycles whose order
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.domain.model import CycleFact
 
-Category = Literal["running", "held", "alarm", "idle", "offline"]
-HELD = frozenset({"FEED_HOLD", "INTERRUPTED", "OPTIONAL_STOP", "PROGRAM_STOPPED"})
+Category = contract.OeeCategory | Literal["offline"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +104,9 @@ def counted(start: datetime, end: datetime, now: datetime) -> Counted:
 def categorise(point: StatePoint) -> Category:
     if point.availability != "AVAILABLE":
         return "offline"
-    if point.alarm or point.execution == "STOPPED":
+    if point.alarm:
         return "alarm"
-    if point.execution == "ACTIVE":
-        return "running"
-    if point.execution in HELD:
-        return "held"
-    return "idle"
+    return contract.shown(point.execution).oee
 
 
 def state_points(

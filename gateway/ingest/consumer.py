@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,24 +25,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.config import GatewaySettings
+from gateway.ingest.messages import Received
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """One message off the bus, with what is needed to acknowledge it later."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    retain: bool
-    generation: int
-    received_at: datetime
 
 
 def topic_filters(settings: GatewaySettings) -> tuple[list[str], list[str]]:
@@ -118,8 +105,8 @@ class MqttConsumer:
             return
         self._client.ack(mid, qos)
 
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> bool:
-        info = self._client.publish(topic, payload, qos=qos)
+    def publish(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> bool:
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # --- paho callbacks, on the network thread -------------------------------
@@ -133,7 +120,9 @@ class MqttConsumer:
         self.connected.set()
         status, machines = topic_filters(self._settings)
         # Retained messages only for a new subscription: a resumed session already has them.
-        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        options = SubscribeOptions(
+            qos=contract.GATEWAY_SUBSCRIBE_QOS, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
+        )
         self._pending = set()
         for filters in (status, machines):
             result, mid = client.subscribe([(f, options) for f in filters])

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-AgentKey = tuple[str, str]  # (site, agent)
+from gateway.ingest.messages import AgentKey
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ from typing import Any
 
 from gateway import logs
 from gateway.config import GatewaySettings
-from gateway.ingest.consumer import MqttConsumer, Received
+from gateway.ingest.consumer import MqttConsumer
+from gateway.ingest.messages import Received
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +110,8 @@ class Receiver:
     def ack_all(self, items: Sequence[Received]) -> None:
         self._send(("ack", [(item.mid, item.qos, item.generation) for item in items]))
 
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> bool:
-        return self.connected.is_set() and self._send(("publish", topic, payload, qos))
+    def publish(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> bool:
+        return self.connected.is_set() and self._send(("publish", topic, payload, qos, retain))
 
     def stop(self) -> None:
         self._stopping = True
@@ -166,7 +167,7 @@ def _child(settings: GatewaySettings, items: Connection, commands: Connection) -
                     for mid, qos, generation in command[1]:
                         consumer.ack_id(mid, qos, generation)
                 case "publish":
-                    consumer.publish(command[1], command[2], qos=command[3])
+                    consumer.publish(command[1], command[2], qos=command[3], retain=command[4])
                 case "pause":
                     consumer.pause()
                 case "stop":

@@ -25,10 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
 from gateway.config import GatewaySettings
-from gateway.ingest.consumer import Received
 from gateway.ingest.gaps import Gaps, GapTracker, ReplayRange
 from gateway.ingest.inbox import Inbox
-from gateway.ingest.projection import BatchOutcome, Projector
+from gateway.ingest.messages import BatchOutcome, Received
+from gateway.ingest.projection import Projector
 from gateway.ingest.receiver import Receiver
 from gateway.live import LiveView
 from gateway.metrics import IngestStats
@@ -267,7 +267,8 @@ class Ingest:
             requester=self._settings.client_id,
         )
         topic = contract.agent_topic(gap.site, gap.agent, "replay")
-        sent = consumer.publish(topic, contract.encode(request), qos=1)
+        delivery = contract.DELIVERY["replay"]
+        sent = consumer.publish(topic, contract.encode(request), qos=delivery.qos, retain=delivery.retain)
         self._replays_sent.append(self._monotonic())
         self.stats.replay_requests += 1
         logger.warning(

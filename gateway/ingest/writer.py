@@ -1,114 +1,179 @@
-"""The bulk write of an ingest batch: rows gathered in batch order, then one statement per table.
+"""The rows of accepted messages, written a table at a time or one message at a time: the same rows either way.
 
 The projector decides, message by message, what is accepted, a duplicate or a
-dead letter; this writer turns the accepted messages of a stretch of the batch
-(a *segment*) into rows and writes them with one ``executemany`` per table. The
-projector ends a segment (``flush``) wherever a later message must see the
-writes of earlier ones in the store: before an agent status (written through
-the ORM) and after an alarm clear (an UPDATE of alarms raised before it). Within
-a segment nothing reads what the segment writes, so the rows and the machines'
-latest snapshot and part counter come out as a message-by-message write would
-leave them.
+dead letter, and hands the accepted ones to a writer. ``project`` turns stored
+sequenced messages into the rows of each table (``gateway.store.ingest_rows``) and
+writes them with one statement per table; both writers call it:
+
+- ``BulkWriter`` gathers a stretch of the batch (a *segment*) and writes it with
+  one ``executemany`` per table. The projector ends a segment (``flush``) wherever
+  a later message must see the writes of earlier ones in the store: before an
+  agent status (written through the ORM) and after an alarm clear (an UPDATE of
+  alarms raised before it). Within a segment nothing reads what the segment
+  writes, so the rows and the machines' latest snapshot and part counter come out
+  as a message-by-message write would leave them.
+- ``OneByOneWriter``, when a bulk write failed, writes each message at once: its
+  ``messages`` row in a savepoint, then its other rows in another, so that a
+  message whose rows fail is dead-lettered and the rest of the batch commits.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
-from gateway.store import bulk
-from gateway.store.repo import dead_letter_row, message_kind
+from gateway.ingest.failures import store_unwell
+from gateway.ingest.messages import Accepted, Received
+from gateway.store import bulk, ingest_rows
 
-T = TypeVar("T")
-Row = dict[str, Any]
+logger = logging.getLogger(__name__)
+
+# What became of a message handed to a writer: its rows are written; its (agent, seq) was in the store already
+# (stored meanwhile by another gateway of a pool, or earlier); or its rows failed and it is dead-lettered.
+Fate = Literal["stored", "taken", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
-class _Sequenced:
-    key: bulk.Key
+class Sequenced:
+    """A sequenced message with the rows of its machine and of the agent that owns it."""
+
+    agent_id: int
     machine_id: int
     message: contract.SequencedMessage
 
+    @property
+    def key(self) -> bulk.Key:
+        return self.agent_id, self.message.seq
 
-class BatchWriter(Generic[T]):
-    """Pending rows of one segment; ``T`` is whatever the caller wants back for each message it added."""
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A message handed to a writer, and what the projector accounts for once its fate is known."""
+
+    accepted: Accepted
+    item: Received
+    sequenced: Sequenced | None = None  # None: a message without rows of its own (telemetry)
+
+
+class _Writer:
+    """What both writers share: messages in the order handed over, each with its fate so far, and dead letters."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._items: list[tuple[T, _Sequenced | None]] = []
-        self._messages: list[Row] = []
-        self._dead_letters: list[Row] = []
+        self._handed: list[tuple[Pending, Fate]] = []
+        self._dead_letters: list[ingest_rows.Row] = []
         self.clears_pending = False  # an alarm clear is waiting: the caller flushes before the next message
 
-    def add_unstored(self, tag: T) -> None:
+    def add_unstored(self, pending: Pending) -> None:
         """A message accepted without a row (telemetry), kept in order with the rest."""
-        self._items.append((tag, None))
+        self._handed.append((pending, "stored"))
 
-    def add_sequenced(
-        self, tag: T, *, agent_id: int, machine_id: int, message: contract.SequencedMessage, received_at: datetime
-    ) -> None:
-        self._messages.append(
-            {
-                "agent_id": agent_id,
-                "seq": message.seq,
-                "machine_id": machine_id,
-                "type": message_kind(message),
-                "ts": message.ts,
-                "received_at": received_at,
-            }
-        )
-        self._items.append((tag, _Sequenced((agent_id, message.seq), machine_id, message)))
-        if isinstance(message, contract.AlarmCleared):
+    def add_dead_letter(self, item: Received, reason: str) -> None:
+        self._dead_letters.append(dead_letter_row(item, reason))
+
+    def flush(self) -> list[tuple[Pending, Fate]]:
+        """Write what is pending; each message handed over since the last flush, in order, with its fate."""
+        handed, dead = self._handed, self._dead_letters
+        self._handed, self._dead_letters = [], []
+        self.clears_pending = False
+        fates = self._write(handed)
+        bulk.insert_rows(session=self._session, table=bulk.DEAD_LETTERS, rows=dead)
+        return fates
+
+    def _write(self, handed: list[tuple[Pending, Fate]]) -> list[tuple[Pending, Fate]]:
+        return handed
+
+
+class BulkWriter(_Writer):
+    """Pending rows of one segment, written a table at a time on ``flush``."""
+
+    def add_sequenced(self, pending: Pending) -> None:
+        assert pending.sequenced is not None
+        self._handed.append((pending, "stored"))  # unless the insert into ``messages`` finds its key taken
+        if isinstance(pending.sequenced.message, contract.AlarmCleared):
             self.clears_pending = True
 
-    def add_dead_letter(self, *, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
-        self._dead_letters.append(dead_letter_row(topic=topic, payload=payload, reason=reason, received_at=received_at))
-
-    def flush(self) -> list[tuple[T, bool]]:
-        """Write the segment; each tag in order, with False for a message another gateway stored first."""
-        items, messages, dead = self._items, self._messages, self._dead_letters
-        self._items, self._messages, self._dead_letters = [], [], []
-        self.clears_pending = False
+    def _write(self, handed: list[tuple[Pending, Fate]]) -> list[tuple[Pending, Fate]]:
         session = self._session
         session.flush()  # ORM writes of earlier segments (agent status) go first, as they came first
-        inserted = bulk.insert_messages(session=session, rows=messages)
-        kept: list[tuple[T, bool]] = []
-        stored: list[_Sequenced] = []
-        for tag, sequenced in items:
-            if sequenced is None:
-                kept.append((tag, True))
-            elif sequenced.key in inserted:
-                kept.append((tag, True))
-                stored.append(sequenced)
-            else:
-                kept.append((tag, False))
-        _write_projections(session, stored)
-        bulk.insert_rows(session=session, table=bulk.DEAD_LETTERS, rows=dead)
-        return kept
+        sequenced = [p.sequenced for p, _ in handed if p.sequenced is not None]
+        inserted = bulk.insert_messages(session=session, rows=[_message_row(p) for p, _ in handed if p.sequenced])
+        project(session, [s for s in sequenced if s.key in inserted])
+        return [(p, "taken" if p.sequenced and p.sequenced.key not in inserted else fate) for p, fate in handed]
 
 
-def _write_projections(session: Session, stored: Sequence[_Sequenced]) -> None:
-    state_changes: list[Row] = []
-    cycles: list[Row] = []
-    parts: list[Row] = []
-    alarms: list[Row] = []
+class OneByOneWriter(_Writer):
+    """Each sequenced message written when it is handed over, in savepoints of its own."""
+
+    def add_sequenced(self, pending: Pending) -> None:
+        sequenced = pending.sequenced
+        assert sequenced is not None
+        session = self._session
+        try:
+            with session.begin_nested():
+                inserted = bulk.insert_messages(session=session, rows=[_message_row(pending)])
+        except IntegrityError:  # a dialect without ON CONFLICT: the key was taken
+            inserted = set()
+        if sequenced.key not in inserted:
+            self._handed.append((pending, "taken"))
+            return
+        try:
+            with session.begin_nested():
+                project(session, [sequenced])
+        except Exception as err:
+            if store_unwell(err):
+                raise
+            # The seq stays recorded as received (a replay would fail the same way); the payload waits
+            # in the dead letters for someone to look.
+            logger.exception("projection failed topic=%r seq=%d", pending.item.topic, sequenced.message.seq)
+            self.add_dead_letter(pending.item, f"projection failed: {type(err).__name__}: {err}")
+            self._handed.append((pending, "failed"))
+            return
+        self._handed.append((pending, "stored"))
+
+
+def dead_letter_row(item: Received, reason: str) -> ingest_rows.Row:
+    return ingest_rows.dead_letter_row(
+        topic=item.topic, payload=item.payload, reason=reason, received_at=item.received_at
+    )
+
+
+def _message_row(pending: Pending) -> ingest_rows.Row:
+    sequenced = pending.sequenced
+    assert sequenced is not None
+    return ingest_rows.message_row(
+        agent_id=sequenced.agent_id,
+        machine_id=sequenced.machine_id,
+        message=sequenced.message,
+        received_at=pending.item.received_at,
+    )
+
+
+def project(session: Session, stored: Sequence[Sequenced]) -> None:
+    """The rows of stored sequenced messages in every table but ``messages``, one statement per table."""
+    state_changes: list[ingest_rows.Row] = []
+    cycles: list[ingest_rows.Row] = []
+    parts: list[ingest_rows.Row] = []
+    alarms: list[ingest_rows.Row] = []
     clears: list[tuple[int, contract.AlarmCleared]] = []
     for item in stored:
-        machine_id, (agent_id, _) = item.machine_id, item.key
+        machine_id, agent_id = item.machine_id, item.agent_id
         match item.message:
             case contract.StateChanged() as m:
-                state_changes.append(_state_change_row(machine_id, m))
+                state_changes.append(ingest_rows.state_changed_row(machine_id, m))
             case contract.CycleEnded() as m:
-                cycles.append(_cycle_row(machine_id, agent_id, m))
+                cycles.append(ingest_rows.cycle_row(machine_id, agent_id, m))
             case contract.PartCounted() as m:
-                parts.append(_part_row(machine_id, agent_id, m))
+                parts.append(ingest_rows.part_count_row(machine_id, agent_id, m))
             case contract.AlarmRaised() as m:
-                alarms.append(_alarm_row(machine_id, m))
+                alarms.append(ingest_rows.alarm_row(machine_id, m))
             case contract.AlarmCleared() as m:
                 clears.append((machine_id, m))
             case _:
@@ -122,11 +187,11 @@ def _write_projections(session: Session, stored: Sequence[_Sequenced]) -> None:
         bulk.clear_alarm(session=session, machine_id=machine_id, code=clear.code, ts=clear.ts)
 
 
-def _update_machines(session: Session, stored: Sequence[_Sequenced]) -> None:
+def _update_machines(session: Session, stored: Sequence[Sequenced]) -> None:
     """Fold snapshots and part counters into each machine's row, in batch order, as one write per machine."""
     snapshots = {item.machine_id for item in stored if isinstance(item.message, contract.StateMessage)}
-    held = bulk.machine_state_times(session=session, machine_ids=snapshots)
-    changes: dict[int, Row] = {}
+    held: dict[int, datetime | None] = bulk.machine_state_times(session=session, machine_ids=snapshots)
+    changes: dict[int, ingest_rows.Row] = {}
     for item in stored:
         message = item.message
         if isinstance(message, contract.StateMessage):
@@ -134,61 +199,7 @@ def _update_machines(session: Session, stored: Sequence[_Sequenced]) -> None:
             if current is not None and current > message.ts:
                 continue  # a replayed older snapshot only lands in ``messages``
             held[item.machine_id] = message.ts
-            values = changes.setdefault(item.machine_id, {})
-            values["last_state"] = message.state.model_dump(mode="json")
-            values["last_state_seq"] = message.seq
-            values["last_state_ts"] = message.ts
-            if message.state.part_count is not None:
-                values["part_counter"] = message.state.part_count
+            changes.setdefault(item.machine_id, {}).update(ingest_rows.snapshot_columns(message))
         elif isinstance(message, contract.PartCounted) and message.counter is not None:
-            changes.setdefault(item.machine_id, {})["part_counter"] = message.counter
+            changes.setdefault(item.machine_id, {}).update(ingest_rows.counter_columns(message))
     bulk.update_machines(session=session, changes=changes)
-
-
-def _state_change_row(machine_id: int, m: contract.StateChanged) -> Row:
-    return {
-        "machine_id": machine_id,
-        "ts": m.ts,
-        "availability": m.availability.value,
-        "execution": None if m.execution is None else m.execution.value,
-        "mode": None if m.mode is None else m.mode.value,
-    }
-
-
-def _cycle_row(machine_id: int, agent_id: int, m: contract.CycleEnded) -> Row:
-    return {
-        "machine_id": machine_id,
-        "agent_id": agent_id,
-        "seq": m.seq,
-        "program": m.program,
-        "kind": m.kind.value,
-        "started": m.started,
-        "ended": m.ts,
-        "duration_s": m.duration_s,
-        "held_s": m.held_s,
-        "parts": m.parts,
-        "outcome": m.outcome.value,
-    }
-
-
-def _part_row(machine_id: int, agent_id: int, m: contract.PartCounted) -> Row:
-    return {
-        "machine_id": machine_id,
-        "agent_id": agent_id,
-        "seq": m.seq,
-        "ts": m.ts,
-        "count": m.count,
-        "counter": m.counter,
-        "program": m.program,
-    }
-
-
-def _alarm_row(machine_id: int, m: contract.AlarmRaised) -> Row:
-    return {
-        "machine_id": machine_id,
-        "ts": m.ts,
-        "code": m.alarm.code,
-        "message": m.alarm.message,
-        "severity": m.alarm.severity.value,
-        "cleared": None,
-    }

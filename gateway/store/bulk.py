@@ -1,7 +1,7 @@
-"""Core statements that write a whole ingest batch: one round trip per table, not one per row.
+"""Core statements that write ingested messages: one round trip per table, not one per row.
 
 The caller owns the transaction. Rows are plain dicts keyed by column name,
-built by ``gateway.ingest.writer``; the ORM is not involved, so nothing here
+built by ``gateway.store.ingest_rows``; the ORM is not involved, so nothing here
 flushes: callers flush their session before mixing these with ORM writes.
 """
 

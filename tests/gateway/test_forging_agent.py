@@ -26,8 +26,8 @@ from atelier.broker import free_port
 from atelier.bus_security import AgentAccount
 from edge_agent import contract as c
 from gateway.config import GatewaySettings
-from gateway.ingest.consumer import Received
 from gateway.ingest.gaps import Gaps, GapTracker
+from gateway.ingest.messages import Received
 from gateway.ingest.projection import Projector
 from gateway.store import db
 from plumbing import tomlconfig

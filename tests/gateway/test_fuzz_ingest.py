@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_agent import contract as c
-from gateway.ingest.consumer import Received
 from gateway.ingest.gaps import Gaps, GapTracker
+from gateway.ingest.messages import Received
 from gateway.ingest.projection import Projector
 from gateway.store import db
 from tests.gateway.helpers import AGENT, MACHINE, SITE, T0, birth, count

@@ -17,7 +17,7 @@ from pathlib import Path
 from atelier.broker import free_port
 from edge_agent import contract as c
 from gateway.influx import InfluxSettings, InfluxSink, lines_of, state_line, telemetry_line
-from gateway.ingest.projection import Accepted
+from gateway.ingest.messages import Accepted
 from tests.gateway.victoria import VictoriaMetrics
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from edge_agent import contract as c
-from gateway.ingest.projection import Accepted
+from gateway.ingest.messages import Accepted
 from gateway.live import LiveView, MachineView, apply_message
 from tests.gateway.helpers import AGENT, MACHINE, SITE, T0, changed, part, state
 

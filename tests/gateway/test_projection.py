@@ -14,9 +14,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from edge_agent import contract as c
-from gateway.ingest.consumer import Received
+from gateway.ingest.failures import store_unwell
 from gateway.ingest.gaps import Gaps, GapTracker
-from gateway.ingest.projection import Projector, store_unwell
+from gateway.ingest.messages import Received
+from gateway.ingest.projection import Projector
 from gateway.store import db, repo
 from tests.gateway.helpers import AGENT, MACHINE, SITE, T0, birth, changed, count, part, rows, state
 

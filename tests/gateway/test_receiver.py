@@ -15,7 +15,7 @@ import pytest
 
 from atelier.broker import Broker, free_port
 from gateway.config import GatewaySettings
-from gateway.ingest.consumer import Received
+from gateway.ingest.messages import Received
 from gateway.ingest.receiver import Receiver
 from tests.gateway.helpers import Publisher, birth, gateway_toml, part, subscribed, wait_until
 

@@ -8,8 +8,8 @@ same subscription watches an event notifier for alarm conditions, and the
 active set (kept by the driver across sessions) is reported as an alarm list.
 A node that does not exist is logged with the profile file, the key and the
 node id, and the other signals keep flowing. Any failure ends the generator
-with ``DriverError``; the supervisor marks the machine UNAVAILABLE and calls
-``readings()`` again after a back-off.
+with ``DriverError``; the machine's task (``pipeline.run_machine``) marks the
+machine UNAVAILABLE and calls ``readings()`` again after a back-off.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class OpcUaDriver:
         client.name = client.description = f"Atelier edge agent ({self.machine_id})"
         client.application_uri = "urn:atelier:edge-agent"
         client.product_uri = "urn:atelier"
-        # Recovery has one owner, the supervisor: asyncua must not re-create a stale
+        # Recovery has one owner, pipeline.run_machine: asyncua must not re-create a stale
         # subscription in place behind the watchdog's back.
         client._stale_check_margin = float("inf")
         return client

@@ -5,7 +5,7 @@ dead after a server restart: the socket may come back, the session may be
 recreated, but nobody re-creates the monitored items. Here nothing is repaired
 in place. The watchdog reads the server's state and start time at an interval,
 watches the subscription's keep-alives and status changes, and raises
-``DriverError`` on anything wrong; the supervisor marks the machine
+``DriverError`` on anything wrong; ``pipeline.run_machine`` marks the machine
 UNAVAILABLE and a fresh ``readings()`` call builds a new session and
 subscription from scratch, alarm events and ConditionRefresh included.
 """

@@ -5,7 +5,7 @@ streaming, see ``grbl_driver``), ``haas-q`` (Haas Q-command polling over RS-232
 or TCP) and ``linebox`` (key=value lines from a retrofit sensor box). Options
 are checked when the driver is built; a bad one is a ``ConfigError`` naming
 ``options.<key>``. Every dialect fails with ``DriverError`` when its line goes
-quiet or away, and the supervisor reconnects.
+quiet or away, and the machine's task (``pipeline.run_machine``) reconnects.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class GrblDriver:
         await link.open()
         server: ControlServer | None = None
         try:
-            # The supervisor calls readings() again on the same instance after a failure: start clean.
+            # pipeline.run_machine calls readings() again on the same instance after a failure: start clean.
             self._link, self._decoder, self.state = link, grbl.GrblReadings(), None
             self._current, self._batches = [], []
             path = self.options.socket_path(self.machine_id)

@@ -3,8 +3,8 @@
 pyserial reads block, so a daemon thread per port reads whatever arrives and
 hands it to the event loop; writes go through ``asyncio.to_thread`` under a
 lock. Any failure of the port (USB adapter unplugged, pseudo-terminal closed,
-TCP peer gone) surfaces as ``DriverError`` from ``read`` or ``write``: the
-supervisor marks the machine UNAVAILABLE and opens a new link later, so this
+TCP peer gone) surfaces as ``DriverError`` from ``read`` or ``write``:
+``pipeline.run_machine`` marks the machine UNAVAILABLE and opens a new link later, so this
 class never reopens anything itself.
 """
 

@@ -1,5 +1,6 @@
 """Server restarts, machines switched off and silently dropped subscriptions: the driver notices and a new
-``readings()`` call (what the supervisor does after its back-off) starts a fresh session that delivers again."""
+``readings()`` call (what ``pipeline.run_machine`` does after its back-off) starts a fresh session that delivers
+again."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ async def test_server_restart_on_the_same_port_ends_readings_and_a_new_call_resu
     error = await first.ended()
     assert isinstance(error, DriverError)
 
-    down = readers(driver)  # the supervisor's retry while the control is still off
+    down = readers(driver)  # run_machine's retry while the control is still off
     assert "connection refused" in str(await down.ended())
 
     await cnc.start()

@@ -141,7 +141,7 @@ async def test_unplug_mid_job_fails_the_driver_and_a_new_one_resumes(grbl_sim, t
     assert not (tmp_path / "state" / "control" / "grbl-1.sock").exists()
 
     grbl_sim.replug()
-    again = driver  # the supervisor reopens the same driver instance
+    again = driver  # run_machine reopens the same driver instance
     rerun = collect(again)
     await wait_for(lambda: again.state == "Idle")
     events = cycle_events(run, rerun)

@@ -81,7 +81,8 @@ async def test_every_page_fits_the_screen_and_its_header_fits_the_bar(browser: B
 
 
 def in_state(view: MachineView, status: str) -> MachineView:
-    executions = {"running": c.Execution.ACTIVE, "hold": c.Execution.FEED_HOLD, "ready": c.Execution.READY}
+    e = c.Execution
+    executions = {"running": e.ACTIVE, "hold": e.FEED_HOLD, "ready": e.READY, "idle": None}
     alarms = (c.Alarm(code="2041", message="Lubrification basse", severity=c.Severity.FAULT),)
     view.agent_online = status != "offline"
     view.state = view.state.model_copy(
@@ -94,7 +95,7 @@ def in_state(view: MachineView, status: str) -> MachineView:
 @pytest.mark.parametrize("lang", ["fr", "en"])
 async def test_machine_names_are_never_cut_on_a_1366_wall(browser: Browser, site: Site, lang: str) -> None:
     statuses: dict[str, Any] = labels_for(lang)["status"]
-    longest = sorted(statuses, key=lambda s: len(statuses[s]), reverse=True)[:2]  # en production, arrêt avance…
+    longest = sorted(statuses, key=lambda s: len(statuses[s]), reverse=True)[:2]  # en production, en attente…
     site.live.load([in_state(v, longest[k % 2]) for k, v in enumerate(wall_of_machines(24))])
     page = await browser.new_page(viewport={"width": 1366, "height": 768})
     await page.goto(site.url(f"/?lang={lang}"))

@@ -39,7 +39,7 @@ async def test_a_tile_follows_the_broker_within_a_second_and_goes_offline_on_the
         agent.send(c.machine_topic(SITE, MACHINE, "event"), changed(2, c.Execution.FEED_HOLD), retain=False)
         await page.wait_for_selector(f"article[data-machine='{MACHINE}'][data-status='hold']", timeout=1000)
         assert time.monotonic() - sent < 1.0
-        assert await tile.locator(".badge").inner_text() == "ARRÊT AVANCE"
+        assert await tile.locator(".badge").inner_text() == "EN PAUSE"
     finally:
         agent.kill()  # no DISCONNECT: the broker publishes the agent's Last Will
     await page.wait_for_selector(f"article[data-machine='{MACHINE}'][data-status='offline']", timeout=5000)
