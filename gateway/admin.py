@@ -20,10 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gateway import auth, config, importer
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, StoreError
 from gateway.records_settings import RecordsSection
 from gateway.store import db, ownership_repo, privacy, repo
 from plumbing import tomlconfig
@@ -49,12 +50,18 @@ def _settings(config_path: Path) -> tuple[config.GatewaySettings, RecordsSection
 
 @contextmanager
 def _store(url: str) -> Iterator[Session]:
-    """One transaction on an up-to-date schema: committed if the block returns, rolled back if it raises."""
+    """One transaction on an up-to-date schema: committed if the block returns, rolled back if it raises.
+
+    It takes SQLite's write lock as it begins (``db.writer``), waiting for the running gateway's writes:
+    a command that read first would fail at once with "database is locked" as soon as the gateway commits.
+    """
     engine = db.make_engine(url)
     try:
         db.upgrade(url, engine=engine)
-        with db.session_factory(engine).begin() as session:
+        with db.session_factory(db.writer(engine)).begin() as session:
             yield session
+    except OperationalError as err:
+        raise StoreError(f"the database is busy or unavailable, nothing written; try again ({err.orig})") from err
     finally:
         engine.dispose()
 
