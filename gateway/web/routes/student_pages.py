@@ -56,8 +56,9 @@ def log_page(request: Request, student_id: int) -> Response:
     view = _load(request, student_id)
     if view is None:
         return not_found(request)
-    words = page_labels(lang_of(request))
-    chart = series_chart(view.ratios, 1.0, title=words["trend_chart"], unit="", ref_label=words["standard"])
+    lang = lang_of(request)
+    words = page_labels(lang)
+    chart = series_chart(view.ratios, 1.0, title=words["trend_chart"], unit="", ref_label=words["standard"], lang=lang)
     trend = trend_text(view.found.log, words)
     context: dict[str, Any] = {"s": view.found.student, "log": view.found, "chart": chart, "trend": trend}
     return render(request, "student_log.html", context)
