@@ -69,7 +69,7 @@ def get_row(*, session: Session, model: type[Row], row_id: int, label: str) -> R
 
 
 def student_named(student: Student) -> Named:
-    """A student as a message names them: first name and initial, for those who may see it."""
+    """A student as people see them (pages, PDF, CSV, messages): first name and initial, "Léa M."."""
     return Named(student.id, f"{student.first_name} {student.last_initial.rstrip('.')}.", personal=True)
 
 

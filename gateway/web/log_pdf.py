@@ -19,6 +19,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from gateway.store.records_repo import student_named
 from gateway.store.reports_repo import StudentLog
 from gateway.web.formats import decimal
 from gateway.web.page_labels import page_labels, trend_text
@@ -74,7 +75,7 @@ def log_pdf(found: StudentLog, *, lang: str, zone: tzinfo, now: datetime) -> byt
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=16 * mm
     )
-    doc.title = f"{words['log_title']} — {student.first_name} {student.last_initial}."
+    doc.title = f"{words['log_title']} — {student_named(student).label}"
     story: list[Any] = [
         Paragraph(text(doc.title), styles["Title"]),
         Paragraph(

@@ -46,7 +46,7 @@ class Occupant:
 
 
 def display_name(student: Student | None) -> str:
-    return "—" if student is None else f"{student.first_name} {student.last_initial}."
+    return "—" if student is None else repo.student_named(student).label
 
 
 def board(*, session: Session, now: datetime, include_closed: bool = False) -> list[BoardLine]:

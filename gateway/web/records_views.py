@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gateway.store.models import Machine
 from gateway.store.records import WorkSessionRecord
-from gateway.store.records_repo import machine_key
+from gateway.store.records_repo import machine_key, student_named
 from gateway.store.reports_repo import MachineReport, StudentLog
 from gateway.web.report_schemas import MachinePracticePublic, OeePublic, PracticeLogPublic, PracticeSessionPublic
 from gateway.web.schemas import SessionPublic
@@ -64,7 +64,7 @@ def practice_public(found: StudentLog) -> PracticeLogPublic:
         )
     return PracticeLogPublic(
         student_id=student.id,
-        display_name=f"{student.first_name} {student.last_initial}",
+        display_name=student_named(student).label,
         class_name=student.class_name,
         track=student.track,
         sessions=sessions,

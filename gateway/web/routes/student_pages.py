@@ -17,7 +17,7 @@ from gateway.store.reports_repo import StudentLog, student_log
 from gateway.web.charts import series_chart
 from gateway.web.i18n import lang_of
 from gateway.web.log_pdf import log_pdf
-from gateway.web.page_data import student_cycles
+from gateway.web.page_data import display_name, student_cycles
 from gateway.web.page_labels import page_labels, trend_text
 from gateway.web.pages import Forbidden, not_found, records, render, require
 
@@ -60,7 +60,9 @@ def log_page(request: Request, student_id: int) -> Response:
     words = page_labels(lang)
     chart = series_chart(view.ratios, 1.0, title=words["trend_chart"], unit="", ref_label=words["standard"], lang=lang)
     trend = trend_text(view.found.log, words)
-    context: dict[str, Any] = {"s": view.found.student, "log": view.found, "chart": chart, "trend": trend}
+    student = view.found.student
+    context: dict[str, Any] = {"s": student, "name": display_name(student), "log": view.found, "chart": chart}
+    context["trend"] = trend
     return render(request, "student_log.html", context)
 
 
