@@ -190,6 +190,10 @@ def m_ss(seconds: float) -> str:
     return f"{minutes}:{rest:02d}"
 
 
+def decimal_fr(value: float) -> str:
+    return f"{value:.2f}".replace(".", ",")
+
+
 def minutes_of(text: str) -> int:
     hours, minutes = text.split(":")
     return int(hours) * 60 + int(minutes)
@@ -283,6 +287,8 @@ async def _check_in(kiosk: Page, morning: Morning, student: tuple[str, str, str]
     before = datetime.now(UTC)
     assert await _badge(kiosk, student[2]) == "Séance commencée. Bon travail !"
     await kiosk.locator("#present", has_text=f"{student[0]} {student[1]}.").wait_for()
+    since = (await kiosk.locator("p.present").inner_text()).split(" · ")[1]
+    assert since in {f"depuis {paris(t, '%H:%M')}" for t in (before, datetime.now(UTC))}  # Paris time
     assert await kiosk.locator("#present-order").inner_text() == REFERENCE  # by its reference, never "#1"
     return before
 
@@ -338,12 +344,52 @@ class Expected:
     owned: dict[int, list[Made]]  # session id → its cycles, by the rule
     scrap_session: int
 
-    def of(self, student: int) -> list[Made]:
-        return [c for s in self.spans if s.student == student for c in self.owned[s.id]]
-
     @property
     def cycles(self) -> list[Made]:
         return [c for span in self.spans for c in self.owned[span.id]]
+
+    def tally(self, student: int) -> Tally:
+        span = next(s for s in self.spans if s.student == student)
+        mine = self.owned[span.id]
+        return Tally(
+            span=span,
+            parts=sum(c.parts for c in mine),
+            cycles=sum(c.completed for c in mine),
+            scrap=int(span.id == self.scrap_session),
+            session_s=(span.ended - span.started).total_seconds(),
+            cycle_s=sum(c.duration_s for c in mine),  # aborted cycles cut metal too
+            times=[c.duration_s for c in mine if c.completed],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """One student's morning (one session), worked out from the records."""
+
+    span: Span
+    parts: int
+    cycles: int  # completed
+    scrap: int
+    session_s: float
+    cycle_s: float
+    times: list[float]  # of the completed cycles
+
+    @property
+    def good(self) -> int:
+        return self.parts - self.scrap
+
+    @property
+    def mean_s(self) -> float:
+        return sum(self.times) / len(self.times)
+
+    @property
+    def best_s(self) -> float:
+        return min(self.times)
+
+    @property
+    def against(self) -> float:
+        """Mean of cycle time over the order's standard."""
+        return sum(t / STANDARD_S for t in self.times) / len(self.times)
 
 
 async def _settle(demo: DemoSystem, master: Page, morning: Morning) -> Expected:
@@ -408,7 +454,7 @@ async def _check_order(master: Page, morning: Morning, expected: Expected) -> No
         for r in await master.locator("#students tbody tr").all()
     }
     for name, sid in morning.students.items():
-        assert students[name][1:] == ["1", str(sum(c.completed for c in expected.of(sid)))]
+        assert students[name][1:] == ["1", str(expected.tally(sid).cycles)]
     declared = await morning.call(master, "GET", f"/api/scrap?order_id={morning.order}")
     assert [(d["quantity"], d["session_id"]) for d in declared] == [(1, expected.scrap_session)]
     scrap = await master.locator("section.card", has_text="bavure").locator("tbody td").all_inner_texts()
@@ -419,19 +465,16 @@ async def _check_order(master: Page, morning: Morning, expected: Expected) -> No
 async def _check_log(master: Page, morning: Morning, expected: Expected, name: str) -> tuple[int, int]:
     """One student's log, reached from the order page, with its PDF and CSV; returns (made, good)."""
     sid = morning.students[name]
-    span = next(s for s in expected.spans if s.student == sid)
-    mine = expected.of(sid)
-    parts, cycles, scrap = (
-        sum(c.parts for c in mine),
-        sum(c.completed for c in mine),
-        int(span.id == expected.scrap_session),
-    )
-    session_s, cycle_s = (span.ended - span.started).total_seconds(), sum(c.duration_s for c in mine)
+    t = expected.tally(sid)
+    span, parts, cycles, scrap, session_s, cycle_s = t.span, t.parts, t.cycles, t.scrap, t.session_s, t.cycle_s
     api = await morning.call(master, "GET", f"/api/students/{sid}/practice-log")
     assert (api["parts_made"], api["cycles"], api["scrap"], api["good"]) == (parts, cycles, scrap, parts - scrap)
     assert api["session_s"] == pytest.approx(session_s, abs=0.01)  # a closed session: up to its end, not to now
     assert api["cycle_s"] == pytest.approx(cycle_s, abs=0.05)
     assert [(s["order_reference"], s["cycles"], s["parts"]) for s in api["sessions"]] == [(REFERENCE, cycles, parts)]
+    assert (api["mean_cycle_s"], api["best_cycle_s"]) == (pytest.approx(t.mean_s), t.best_s)
+    assert api["mean_vs_standard"] == pytest.approx(t.against)
+    assert api["trend"] is None  # a trend needs ten cycles against a standard
 
     await master.goto(f"{morning.base}/orders/{morning.order}")
     async with master.expect_navigation():
@@ -443,6 +486,12 @@ async def _check_log(master: Page, morning: Morning, expected: Expected, name: s
     assert figures == {
         "sessions": "1", "hours": hm(session_s), "cycles": str(cycles), "good": str(parts - scrap), "scrap": str(scrap)
     }  # fmt: skip
+    assert await master.locator("#t-trend").inner_text() == f"pas assez de cycles pour une tendance ({cycles}/10)"
+    kpis = {k: await master.locator(".kpi", has_text=k).locator("strong").inner_text() for k in ("moyen", "standard")}
+    assert kpis == {"moyen": m_ss(t.mean_s), "standard": decimal_fr(t.against)}
+    assert await master.locator("svg.chart circle.pt").count() == cycles
+    ticks = await master.locator("svg.chart text.axis").all_text_contents()
+    assert all(re.fullmatch(r"\d,\d\d", t) for t in ticks[:5]), ticks  # 1,00 on a French page, not 1.00
     where = f"demo/{MILL}"
     assert await master.locator("#sessions tbody td").all_inner_texts() == [
         paris(span.started), paris(span.ended, "%H:%M"), where, REFERENCE, str(cycles), str(parts)
@@ -464,6 +513,9 @@ async def _check_log(master: Page, morning: Morning, expected: Expected, name: s
         f"Faites {parts}",
         f"Rebuts {scrap}",
         f"Bonnes {parts - scrap}",
+        f"Cycle moyen {m_ss(t.mean_s)}",
+        f"Meilleur cycle {m_ss(t.best_s)}",
+        f"Par rapport au standard {decimal_fr(t.against)}",
         f"{paris(span.started)} {where} {REFERENCE} {hm(session_s)} {cycles} {parts}",
     ):
         assert shown in flat, (shown, flat)
@@ -618,8 +670,35 @@ async def test_a_masters_morning_on_the_demo_adds_up_to_what_the_machines_made(
     assert (progress["made"], progress["scrap"], progress["good"]) == (made_parts, 1, made_parts - 1)
     assert [sum(x) for x in zip(*logs, strict=True)] == [progress["made"], progress["good"]]  # logs add up
     await _check_orders_csv(master, morning, made_parts)
+    await _check_practice_logs_csv(master, morning, expected)
     await _check_utilisation(master, demo, morning, expected)
     pages = [f"/orders/{morning.order}", "/utilisation", *(f"/students/{s}/log" for s in morning.students.values())]
     english = await browser.new_context(storage_state=await desk.storage_state())
     for path in pages:
         assert await _english_left(english, morning.base + path) == [], path
+
+
+async def _check_practice_logs_csv(master: Page, morning: Morning, expected: Expected) -> None:
+    """The class's spreadsheet: one line per student, in French, with names and no ids."""
+    text = (await (await master.request.get(f"{morning.base}/api/reports/practice-logs.csv")).body()).decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = {r["Élève"]: r for r in csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";")}
+    assert "N°" not in next(iter(rows.values())), rows
+    for name, sid in morning.students.items():
+        t = expected.tally(sid)
+        assert rows[name] == {
+            "Élève": name,
+            "Classe": "CAP1-A",
+            "Filière": "CAP",
+            "Séances": "1",
+            "Heures": hm(t.session_s),
+            "Heures de coupe": hm(t.cycle_s),
+            "Cycles": str(t.cycles),
+            "Pièces faites": str(t.parts),
+            "Rebuts": str(t.scrap),
+            "Bonnes": str(t.good),
+            "Cycle moyen (s)": f"{t.mean_s:.1f}".replace(".", ","),
+            "Meilleur cycle (s)": f"{t.best_s:.1f}".replace(".", ","),
+            "Par rapport au standard": decimal_fr(t.against),
+            "Tendance": "—",  # not enough cycles for a trend
+        }
