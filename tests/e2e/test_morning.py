@@ -661,7 +661,8 @@ async def test_a_masters_morning_on_the_demo_adds_up_to_what_the_machines_made(
     master = await desk.new_page()
     morning = await _prepare(master, demo)
     tablet = await browser.new_context(viewport=TABLET)
-    await _the_morning(demo, await tablet.new_page(), morning)
+    kiosk = await tablet.new_page()
+    await _the_morning(demo, kiosk, morning)
     expected = await _settle(demo, master, morning)
     await _check_order(master, morning, expected)
     logs = [await _check_log(master, morning, expected, name) for name in morning.students]
@@ -672,10 +673,12 @@ async def test_a_masters_morning_on_the_demo_adds_up_to_what_the_machines_made(
     await _check_orders_csv(master, morning, made_parts)
     await _check_practice_logs_csv(master, morning, expected)
     await _check_utilisation(master, demo, morning, expected)
-    pages = [f"/orders/{morning.order}", "/utilisation", *(f"/students/{s}/log" for s in morning.students.values())]
-    english = await browser.new_context(storage_state=await desk.storage_state())
-    for path in pages:
-        assert await _english_left(english, morning.base + path) == [], path
+    log_pages = [f"/students/{s}/log" for s in morning.students.values()]
+    pages = {desk: ["/", "/orders", f"/orders/{morning.order}", "/utilisation", *log_pages], tablet: [f"/kiosk/{MILL}"]}
+    for seen_by, paths in pages.items():  # in a copy of each screen's login, so that its language stays French
+        english = await browser.new_context(storage_state=await seen_by.storage_state())
+        for path in paths:
+            assert await _english_left(english, morning.base + path) == [], path
 
 
 async def _check_practice_logs_csv(master: Page, morning: Morning, expected: Expected) -> None:
