@@ -110,10 +110,10 @@ def utc(text: str) -> datetime:
 
 def made(demo: DemoSystem, machine: str) -> list[Made]:
     path = demo.workshop.record_path(machine)
-    lines = path.read_text().splitlines() if path.exists() else []
+    lines = path.read_text().split("\n")[:-1] if path.exists() else []  # a line still being written is not one
     return [
         Made(utc(r["started"]), utc(r["ended"]), r["duration_s"], r["held_s"], r["parts"], r["outcome"])
-        for r in map(json.loads, filter(None, lines))
+        for r in map(json.loads, lines)
     ]
 
 
