@@ -15,9 +15,10 @@ How the morning is set up, as a school would:
   (``/api/customers``, ``/api/orders``, ``/api/students``, ``/api/tokens``) with the master's page
   cookie, as no page creates them yet;
 - the kiosk: ``/api/auth/screen?token=…`` on a tablet-sized page, then check-in, scrap (a double
-  click) and check-out on the kiosk page, by badge; the figures: the order page, each student's log
-  (reached from the order page), its PDF and CSV, the orders CSV and the utilisation page (reached from
-  the header), in French.
+  click) and check-out on the kiosk page, by badge; the figures: the order board and page, each
+  student's log (reached from the order page), its PDF and CSV, the orders and class CSV exports and the
+  utilisation page (reached from the header), in French, at a desktop size (the layout tests cover the
+  other sizes).
 
 What no record can check, and what is checked instead:
 - check-in and check-out times are the gateway's own: the test reads them from the practice-log API,
@@ -25,7 +26,11 @@ What no record can check, and what is checked instead:
 - scrap is a person's word, no simulator knows it: it is checked to count once, where it was declared;
 - the order's pace and projected finish are projections, not records;
 - the pages write a morning of a minute in h:mm and whole percents: the exact figures are checked in the
-  API the pages are computed from, the pages against those to the unit they show.
+  API the pages are computed from, the pages against the records to the unit they show;
+- a live report counts what the gateway has heard: events of the last LAG_S seconds may still be on their
+  way, so figures counted "up to now" are held between the records at now - LAG_S and at now;
+- time idle, held, in alarm and offline: the records say when cycles ran, not when an alarm was cleared
+  or the link was up; only the time before the gateway first saw a machine is checked (offline).
 """
 
 from __future__ import annotations
