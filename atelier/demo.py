@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -71,31 +72,75 @@ def port_free(port: int) -> bool:
     return True
 
 
-def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
-    if not port_free(port):
-        print(f"Port {port} is already in use. Stop what uses it or choose another: atelier demo --port 8080")
-        return 1
+class DemoError(Exception):
+    """The demo could not start; the message says what to do."""
+
+
+@dataclass
+class DemoSystem:
+    """The running demo: what ``atelier demo`` starts, for a person or a test to use."""
+
+    port: int
+    data_dir: Path
+    broker: Broker
+    workshop: DemoWorkshop
+    children: list[Child]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def gateway_config(self) -> Path:
+        return self.data_dir / "gateway.toml"
+
+
+@contextmanager
+def demo_system(
+    *, port: int, data_dir: Path, machines: Iterable[str] | None = None, pace: float = 1.0
+) -> Iterator[DemoSystem]:
+    """Start the broker, the simulated machines, the gateway and the agent; stop them all on leaving.
+
+    ``machines`` and ``pace``: some of the machines only, their times scaled (see ``DemoWorkshop``).
+    """
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    workshop = DemoWorkshop(data_dir, machines=machines, pace=pace)
     broker = Broker(data_dir=data_dir / "broker")
     try:
         broker.start()
     except BrokerError as err:
-        print(f"Could not start the MQTT broker: {err}")
-        return 1
+        raise DemoError(f"Could not start the MQTT broker: {err}") from err
     # The simulated controls are asyncua servers; their security notices are not the demo's news.
     logging.getLogger("asyncua").setLevel(logging.ERROR)
-    workshop = DemoWorkshop(data_dir)
-    try:
-        workshop.start()
-    except Exception as err:  # a simulator that cannot start is reported, never a traceback
-        print(f"Could not start the simulated machines: {err}")
-        broker.stop()
-        return 1
-    (data_dir / "edge.toml").write_text(edge_config(data_dir, broker, workshop))
-    (data_dir / "gateway.toml").write_text(gateway_config(data_dir, broker, port))
     children: list[Child] = []
+    try:
+        try:
+            workshop.start()
+        except Exception as err:  # a simulator that cannot start is reported, never a traceback
+            raise DemoError(f"Could not start the simulated machines: {err}") from err
+        (data_dir / "edge.toml").write_text(edge_config(data_dir, broker, workshop))
+        (data_dir / "gateway.toml").write_text(gateway_config(data_dir, broker, port))
+        children.append(spawn("gateway", ["gateway", "run", "-c", str(data_dir / "gateway.toml")], logs))
+        try:
+            wait_for_port("127.0.0.1", port, timeout_s=30)
+        except BrokerError as err:
+            raise DemoError(f"The gateway did not open port {port}; see {logs / 'gateway.log'}") from err
+        children.append(spawn("edge", ["edge", "run", "-c", str(data_dir / "edge.toml")], logs))
+        workshop.press_start_now_and_then(data_dir / "edge")
+        yield DemoSystem(port, data_dir, broker, workshop, children)
+    finally:
+        for child in reversed(children):
+            child.stop()
+        workshop.stop()
+        broker.stop()
+
+
+def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
+    if not port_free(port):
+        print(f"Port {port} is already in use. Stop what uses it or choose another: atelier demo --port 8080")
+        return 1
     stopping = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -105,22 +150,15 @@ def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        children.append(spawn("gateway", ["gateway", "run", "-c", str(data_dir / "gateway.toml")], logs))
-        wait_for_port("127.0.0.1", port, timeout_s=30)
-        children.append(spawn("edge", ["edge", "run", "-c", str(data_dir / "edge.toml")], logs))
-        workshop.press_start_now_and_then(data_dir / "edge")
-        _print_banner(port, broker, data_dir, logs, workshop.machine_ids)
-        return _watch(children, lambda: stopping, seconds)
-    except BrokerError:
-        print(f"The gateway did not open port {port}; see {logs / 'gateway.log'}")
+        with demo_system(port=port, data_dir=data_dir) as system:
+            _print_banner(system)
+            code = _watch(system.children, lambda: stopping, seconds)
+            print("Stopping the demo...")
+    except DemoError as err:
+        print(err)
         return 1
-    finally:
-        print("Stopping the demo...")
-        for child in reversed(children):
-            child.stop()
-        workshop.stop()
-        broker.stop()
-        print("Stopped.")
+    print("Stopped.")
+    return code
 
 
 def _watch(children: list[Child], stopping: Callable[[], bool], seconds: float | None) -> int:
@@ -138,7 +176,8 @@ def _watch(children: list[Child], stopping: Callable[[], bool], seconds: float |
     return 0
 
 
-def _print_banner(port: int, broker: Broker, data_dir: Path, logs: Path, machines: list[str]) -> None:
+def _print_banner(system: DemoSystem) -> None:
+    port, broker, data_dir, machines = system.port, system.broker, system.data_dir, system.workshop.machine_ids
     print(
         "\nAtelier demo is running.\n"
         f"  Live status page   http://127.0.0.1:{port}/   (English: http://127.0.0.1:{port}/?lang=en)\n"
@@ -147,7 +186,7 @@ def _print_banner(port: int, broker: Broker, data_dir: Path, logs: Path, machine
         f"  Edge agent         '{AGENT}' with {len(machines)} simulated machines: {', '.join(machines)}\n"
         "                     (OPC UA SINUMERIK and umati servers, a Haas and a GRBL on pseudo-terminals)\n"
         f"  Data and configs   {data_dir}\n"
-        f"  Logs               {logs}\n"
+        f"  Logs               {data_dir / 'logs'}\n"
         "Press Ctrl-C to stop everything.\n",
         flush=True,
     )

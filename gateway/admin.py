@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gateway import auth, config, importer
 from gateway.config import RecordsSection
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, StoreError
 from gateway.store import ownership_repo, privacy, repo
-from gateway.store.db import make_engine, session_factory, upgrade
+from gateway.store.db import make_engine, session_factory, upgrade, writer
 from plumbing import tomlconfig
 
 logger = logging.getLogger(__name__)
@@ -50,12 +51,18 @@ def _settings(config_path: Path) -> tuple[config.GatewaySettings, RecordsSection
 
 @contextmanager
 def _store(url: str) -> Iterator[Session]:
-    """One transaction on an up-to-date schema: committed if the block returns, rolled back if it raises."""
+    """One transaction on an up-to-date schema: committed if the block returns, rolled back if it raises.
+
+    It takes SQLite's write lock as it begins (``writer``), waiting for the running gateway's writes:
+    a command that read first would fail at once with "database is locked" as soon as the gateway commits.
+    """
     engine = make_engine(url)
     try:
         upgrade(url, engine=engine)
-        with session_factory(engine).begin() as db:
+        with session_factory(writer(engine)).begin() as db:
             yield db
+    except OperationalError as err:
+        raise StoreError(f"the database is busy or unavailable, nothing written; try again ({err.orig})") from err
     finally:
         engine.dispose()
 

@@ -104,6 +104,12 @@ class OpcUaCnc:
         self._started = datetime.now(UTC)
         self._held = timedelta(0)
         self._hold_ts = self._started
+        self._in_cycle = False
+
+    @property
+    def cycle_started(self) -> datetime | None:
+        """When the cycle under way started (it is in ``record`` once it ends); None between cycles."""
+        return self._started if self._in_cycle else None
 
     @property
     def endpoint(self) -> str:
@@ -203,12 +209,13 @@ class OpcUaCnc:
 
     def _mark(self, mark: object, ts: datetime) -> None:
         if mark == "start":
-            self._started, self._held = ts, timedelta(0)
+            self._started, self._held, self._in_cycle = ts, timedelta(0), True
         elif mark == "hold":
             self._hold_ts = ts
         elif mark == "resume":
             self._held += ts - self._hold_ts
         elif isinstance(mark, CycleEnd):
+            self._in_cycle = False
             self._write_record(mark, ts)
 
     def _write_record(self, end: CycleEnd, ts: datetime) -> None:

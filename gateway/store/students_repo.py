@@ -19,13 +19,13 @@ from gateway.store.rows import get_row
 
 
 def student_named(student: Student) -> Named:
-    """A student as a message names them: first name and initial, for those who may see it."""
+    """A student as people see them (pages, PDF, CSV, messages): first name and initial, "Léa M."."""
     return Named(student.id, f"{student.first_name} {student.last_initial.rstrip('.')}.", personal=True)
 
 
 def display_name(student: Student | None) -> str:
     """First name and initial, as pages show a student; a dash for nobody."""
-    return "—" if student is None else f"{student.first_name} {student.last_initial}."
+    return "—" if student is None else student_named(student).label
 
 
 def list_students(*, db: Session, active: bool | None = None) -> list[Student]:

@@ -13,6 +13,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from gateway.web.formats import decimal
+
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 52, 16, 14, 28
 
@@ -22,14 +24,23 @@ def _ticks(top: float) -> list[float]:
     return [step * k for k in range(5)]
 
 
-def _fmt(value: float, unit: str) -> str:
-    return escape(f"{value:.2f}" if unit == "" else f"{value:.0f}{unit}")
+def _fmt(value: float, unit: str, lang: str) -> str:
+    return escape(decimal(value, 2, lang) if unit == "" else f"{value:.0f}{unit}")
 
 
 def series_chart(
-    values: Sequence[float], reference: float | None, *, title: str, unit: str = " s", ref_label: str = ""
+    values: Sequence[float],
+    reference: float | None,
+    *,
+    title: str,
+    unit: str = " s",
+    ref_label: str = "",
+    lang: str = "en",
 ) -> Markup:
-    """Points joined by a line against a dashed reference (the standard); over it in red, under it in green."""
+    """Points joined by a line against a dashed reference (the standard); over it in red, under it in green.
+
+    Ratios (no ``unit``) are written with the decimal mark of ``lang``: 1,00 in French.
+    """
     values = [float(v) for v in values if math.isfinite(v)]
     if reference is not None and not math.isfinite(reference):
         reference = None
@@ -50,7 +61,7 @@ def series_chart(
     ]
     parts.extend(
         f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
-        f'<text class="axis" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{_fmt(tick, unit)}</text>'
+        f'<text class="axis" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{_fmt(tick, unit, lang)}</text>'
         for tick in _ticks(top)
     )
     path = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
@@ -59,13 +70,13 @@ def series_chart(
         parts.append(
             f'<line class="ref" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(reference):.1f}" y2="{y(reference):.1f}"/>'
             f'<text class="ref-label" x="{WIDTH - RIGHT}" y="{y(reference) - 5:.1f}" text-anchor="end">'
-            f"{escape(ref_label)} {_fmt(reference, unit)}</text>"
+            f"{escape(ref_label)} {_fmt(reference, unit, lang)}</text>"
         )
     for i, v in enumerate(values):
         over = reference is not None and v > reference
         parts.append(
             f'<circle class="pt {"over" if over else "under"}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="4">'
-            f"<title>#{i + 1}: {_fmt(v, unit)}</title></circle>"
+            f"<title>#{i + 1}: {_fmt(v, unit, lang)}</title></circle>"
         )
     label_every = max(1, len(values) // 12)
     parts.extend(

@@ -1,6 +1,7 @@
 """Numbers and durations written for people: ``1:05`` for an hour and five minutes, ``1,25`` in French.
 
-Used by the spreadsheet CSV exports; the pages may use the same (one definition of h:mm).
+Used by the spreadsheet CSV exports, the pages, the PDF and the charts (one definition of h:mm and of the
+decimal mark: a French page reads 0,95 like its CSV, never 0.95).
 """
 
 from __future__ import annotations

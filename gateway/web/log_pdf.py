@@ -20,6 +20,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from gateway.store.reports_repo import StudentLog
+from gateway.store.students_repo import student_named
+from gateway.web.formats import decimal
 from gateway.web.page_labels import page_labels, trend_text
 from gateway.web.pages import duration, hours
 
@@ -46,9 +48,9 @@ def _table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
     return table
 
 
-def totals_rows(found: StudentLog, words: dict[str, Any]) -> list[list[Any]]:
+def totals_rows(found: StudentLog, words: dict[str, Any], lang: str) -> list[list[Any]]:
     log = found.log
-    ratio = "—" if log.mean_vs_standard is None else f"{log.mean_vs_standard:.2f}"
+    ratio = "—" if log.mean_vs_standard is None else decimal(log.mean_vs_standard, 2, lang)
     return [
         [words["total"], ""],
         [words["sessions"], log.sessions],
@@ -73,7 +75,7 @@ def log_pdf(found: StudentLog, *, lang: str, zone: tzinfo, now: datetime) -> byt
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=16 * mm
     )
-    doc.title = f"{words['log_title']} — {student.first_name} {student.last_initial}."
+    doc.title = f"{words['log_title']} — {student_named(student).label}"
     story: list[Any] = [
         Paragraph(text(doc.title), styles["Title"]),
         Paragraph(
@@ -82,7 +84,7 @@ def log_pdf(found: StudentLog, *, lang: str, zone: tzinfo, now: datetime) -> byt
             styles["Normal"],
         ),
         Spacer(1, 6 * mm),
-        _table(totals_rows(found, words), [70 * mm, 85 * mm]),
+        _table(totals_rows(found, words, lang), [70 * mm, 85 * mm]),
         Spacer(1, 6 * mm),
         Paragraph(text(words["hours_per_machine"]), styles["Heading2"]),
         _table(_machine_rows(found, words)),

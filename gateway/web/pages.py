@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from gateway.auth import Principal
-from gateway.web.formats import hours_minutes
+from gateway.web.formats import decimal, hours_minutes
 from gateway.web.guards import credentials, current
 from gateway.web.header import header
 from gateway.web.i18n import LABELS, LANG_COOKIE, labels_for, lang_of
@@ -72,6 +72,7 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
         "dur": duration,
         "hm": hours,
         "pct": percent,
+        "dec": lambda value, digits=2: "—" if value is None else decimal(value, digits, lang),
     }
     templates: Jinja2Templates = request.app.state.templates
     response = templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)

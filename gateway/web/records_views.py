@@ -8,6 +8,7 @@ from typing import Any
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import WorkSessionRecord
 from gateway.store.reports_repo import MachineReport, StudentLog
+from gateway.store.students_repo import student_named
 from gateway.web.report_schemas import MachinePracticePublic, OeePublic, PracticeLogPublic, PracticeSessionPublic
 from gateway.web.schemas import SessionPublic
 
@@ -43,7 +44,7 @@ def practice_public(found: StudentLog) -> PracticeLogPublic:
         )
     return PracticeLogPublic(
         student_id=student.id,
-        display_name=f"{student.first_name} {student.last_initial}",
+        display_name=student_named(student).label,
         class_name=student.class_name,
         track=student.track,
         sessions=sessions,

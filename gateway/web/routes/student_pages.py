@@ -15,6 +15,7 @@ from gateway.auth import Principal
 from gateway.errors import NotFoundError
 from gateway.store.pages_repo import student_cycles
 from gateway.store.reports_repo import StudentLog, student_log
+from gateway.store.students_repo import display_name
 from gateway.web.charts import series_chart
 from gateway.web.i18n import lang_of
 from gateway.web.log_pdf import log_pdf
@@ -56,10 +57,13 @@ def log_page(request: Request, student_id: int) -> Response:
     view = _load(request, student_id)
     if view is None:
         return not_found(request)
-    words = page_labels(lang_of(request))
-    chart = series_chart(view.ratios, 1.0, title=words["trend_chart"], unit="", ref_label=words["standard"])
+    lang = lang_of(request)
+    words = page_labels(lang)
+    chart = series_chart(view.ratios, 1.0, title=words["trend_chart"], unit="", ref_label=words["standard"], lang=lang)
     trend = trend_text(view.found.log, words)
-    context: dict[str, Any] = {"s": view.found.student, "log": view.found, "chart": chart, "trend": trend}
+    student = view.found.student
+    context: dict[str, Any] = {"s": student, "name": display_name(student), "log": view.found, "chart": chart}
+    context["trend"] = trend
     return render(request, "student_log.html", context)
 
 

@@ -41,6 +41,10 @@ async def test_student_log_pdf_and_csv_have_the_right_totals(browser: Browser, s
     assert totals == {"sessions": "2", "hours": "2:00", "cycles": "13", "good": "11"}
     assert await page.locator("#t-scrap").inner_text() == "2"
     assert await page.locator("#t-trend").inner_text() == "en progrès"  # ten cycles against PO-1's standard
+    # Numbers in French write a decimal comma, as the CSV does (issue 19's morning found "0.95" here).
+    assert re.fullmatch(r"\d,\d\d", await page.locator("#t-vs-standard").inner_text())
+    ticks = await page.locator("svg.chart text.axis").all_text_contents()
+    assert all(re.fullmatch(r"\d,\d\d", tick) for tick in ticks[:5]), ticks
     heads = [h for h in await page.locator("#machines thead th").all_inner_texts() if h.strip()]
     assert len(heads) == len(set(heads)), heads  # no "HEURES HEURES"
     hours = [cell for cell in await page.locator("#machines td.num").all_inner_texts() if ":" in cell]
@@ -66,6 +70,7 @@ async def test_student_log_pdf_and_csv_have_the_right_totals(browser: Browser, s
         "Bonnes 11",
     ):
         assert expected in flat, (expected, flat)
+    assert re.search(r"Par rapport au standard \d,\d\d", flat), flat
     csv = await page.request.get(site.url(f"/api/students/{site.seeded.ids['lea']}/practice-log.csv"))
     assert csv.status == 200
     assert len((await csv.text()).strip().splitlines()) == 3  # header and two sessions

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway import admin, auth
 from gateway.config import RecordsSection
+from gateway.store import db
 from gateway.store.models import Customer, Order, Student, User
 
 
@@ -38,6 +42,59 @@ def test_create_admin_then_log_in(config_file: Path, engine: Engine, capsys: pyt
     assert "Username 'roux' is taken" in capsys.readouterr().err
     assert admin.create_admin(config_file, "dupont", "short") == 1
     assert "at least 8 characters" in capsys.readouterr().err
+
+
+@contextmanager
+def _gateway_writing(path: Path, hold_s: float) -> Iterator[None]:
+    """Another connection (the running gateway's ingest) holds SQLite's write lock, then commits a change."""
+    holding = threading.Event()
+
+    def write() -> None:
+        with sqlite3.connect(path, timeout=10, isolation_level=None) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO customers (name, contact, created) VALUES ('Ingest', '', '2026-12-03')")
+            holding.set()
+            threading.Event().wait(hold_s)
+            conn.execute("COMMIT")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    holding.wait(10)
+    try:
+        yield
+    finally:
+        writer.join()
+
+
+def test_create_admin_waits_for_the_running_gateway_s_write(tmp_path: Path) -> None:
+    """Issue 19's morning: ``create-admin`` while the demo ran failed with "database is locked" and a traceback.
+
+    It read the users, then wrote; the gateway committed in between, and a deferred SQLite transaction whose
+    snapshot is stale cannot take the write lock at all. The admin commands now take it first, and wait.
+    """
+    path = tmp_path / "gateway.sqlite"
+    db.upgrade(f"sqlite:///{path}")
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[gateway]\nid = "test"\n\n[database]\nurl = "sqlite:///{path}"\n')
+    with _gateway_writing(path, hold_s=1.0):
+        assert admin.create_admin(config, "roux", "atelier-2026") == 0
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT username FROM users").fetchall() == [("roux",)]
+
+
+def test_a_database_busy_beyond_the_timeout_is_a_message_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.sqlite"
+    db.upgrade(f"sqlite:///{path}")
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[gateway]\nid = "test"\n\n[database]\nurl = "sqlite:///{path}"\n')
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
+    with _gateway_writing(path, hold_s=3.0):
+        assert admin.create_admin(config, "roux", "atelier-2026") == 1
+    err = capsys.readouterr().err
+    assert "the database is busy" in err
+    assert "Traceback" not in err
 
 
 def test_a_bad_configuration_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -57,7 +57,7 @@ async def test_the_practice_logs_csv_has_names_hours_as_h_mm_and_decimal_commas(
     await _morning(w)
     header, row = await _sheet(w, "/api/reports/practice-logs.csv")
     line = dict(zip(header, row, strict=True))
-    assert (line["Élève"], line["Classe"], line["Séances"]) == ("Léa M", "CAP1", "1")
+    assert (line["Élève"], line["Classe"], line["Séances"]) == ("Léa M.", "CAP1", "1")
     assert (line["Heures"], line["Heures de coupe"]) == ("0:47", "0:06")
     assert (line["Cycle moyen (s)"], line["Pièces faites"], line["Bonnes"]) == ("125,5", "3", "2")
     assert "N°" not in header  # people, not ids
@@ -86,7 +86,7 @@ async def test_the_raw_csv_is_kept_for_scripts(world: World) -> None:
     assert orders[0]["due"] == "2026-11-24T08:00:00+00:00"
     logs = await w.call("GET", "/api/reports/practice-logs.csv", params={"format": "raw"})
     assert [(r["name"], r["session_h"], r["mean_cycle_s"]) for r in csv.DictReader(io.StringIO(logs.text))] == [
-        ("Léa M", "0.78", "125.5")
+        ("Léa M.", "0.78", "125.5")
     ]
     mine = await w.call("GET", f"/api/students/{w.ids['student']}/practice-log.csv", params={"format": "raw"})
     rows = list(csv.DictReader(io.StringIO(mine.text)))

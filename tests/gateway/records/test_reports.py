@@ -99,7 +99,10 @@ async def test_practice_log_of_a_student(world: World) -> None:
     w = world
     await _lea_makes_ten_parts(w)
     log = await w.ok("GET", f"/api/students/{w.ids['student']}/practice-log", "student")
-    assert log["display_name"] == "Léa M"
+    assert log["display_name"] == "Léa M."  # as the pages, the kiosk and the messages name her
+    await w.ok("PATCH", f"/api/students/{w.ids['student']}", json={"last_initial": "M."})
+    again = await w.ok("GET", f"/api/students/{w.ids['student']}/practice-log", "student")
+    assert again["display_name"] == "Léa M."  # an initial stored with its period gets one, not two
     assert (log["session_s"], log["cycle_s"], log["cycles"], log["parts_made"]) == (3600, 3000, 10, 10)
     assert (log["scrap"], log["good"], log["mean_cycle_s"], log["best_cycle_s"]) == (2, 8, 300, 300)
     assert log["mean_vs_standard"] == pytest.approx(1.0)
@@ -123,7 +126,7 @@ async def test_csv_exports(world: World) -> None:
             io.StringIO((await w.ok("GET", "/api/reports/practice-logs.csv", params={"format": "raw"})).text)
         )
     )
-    assert [(r["name"], r["cycles"], r["parts_made"], r["session_h"]) for r in logs] == [("Léa M", "10", "10", "1.0")]
+    assert [(r["name"], r["cycles"], r["parts_made"], r["session_h"]) for r in logs] == [("Léa M.", "10", "10", "1.0")]
     mine = await w.ok("GET", f"/api/students/{w.ids['student']}/practice-log.csv", "student", params={"format": "raw"})
     assert mine.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(mine.text)))
