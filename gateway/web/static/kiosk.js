@@ -23,6 +23,7 @@
     return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
   }
   let scrapKey = drawKey();
+  let pendingBadge = null;
 
   function explain(status, data) {
     const detail = data && data.detail;
@@ -32,6 +33,8 @@
     return K.words.invalid + " (" + status + ")";
   }
 
+  // The answer as {ok, text}: the server's own message on a refusal. Said only once the fresh state is in, so
+  // that a shown message means the page is ready for the next badge.
   async function call(path, body) {
     let response;
     try {
@@ -42,14 +45,12 @@
         body: JSON.stringify(Object.assign({ machine: K.machine, site: K.site }, body)),
       });
     } catch (e) {
-      say(K.words.offline, false);
-      return false;
+      return { ok: false, text: K.words.offline };
     }
-    if (response.ok) return true;
+    if (response.ok) return { ok: true, text: "" };
     let data = null;
     try { data = await response.json(); } catch (e) { /* not JSON: the status says enough */ }
-    say(explain(response.status, data), false);
-    return false;
+    return { ok: false, text: explain(response.status, data) };
   }
 
   // One request at a time per form: its buttons are disabled until the answer and the fresh state are in.
@@ -68,15 +69,24 @@
 
   // ``keep``: after a refused request, what the student typed in that form, put back into the fresh form.
   async function refresh(keep) {
+    let stale = false;
     try {
       const response = await fetch(location.pathname + location.search, { credentials: "same-origin" });
+      stale = !response.ok;
       if (response.ok) {
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
         const fresh = page.getElementById("kiosk-state");
-        if (fresh) document.getElementById("kiosk-state").replaceWith(document.adoptNode(fresh));
+        if (fresh) {
+          // Characters a reader is typing right now go on in the fresh badge field.
+          const old = document.querySelector("#kiosk-state input[name=badge]");
+          const typing = old ? old.value : "";
+          document.getElementById("kiosk-state").replaceWith(document.adoptNode(fresh));
+          const field = document.querySelector("#kiosk-state input[name=badge]");
+          if (field && typing && pendingBadge === null) field.value = typing;
+        }
       }
     } catch (e) {
-      say(K.words.offline, false);
+      stale = true;
     }
     if (keep) {
       const form = document.getElementById(keep.id);
@@ -88,6 +98,17 @@
       }
     }
     bind();
+    // A badge scanned while the state was being read again: given to whichever badge form is now shown.
+    if (pendingBadge !== null) {
+      const scanned = pendingBadge;
+      pendingBadge = null;
+      const field = document.querySelector("#kiosk-state input[name=badge]");
+      if (field) {
+        field.value = scanned;
+        field.form.requestSubmit();
+      }
+    }
+    return !stale;
   }
 
   function typed(form) {
@@ -101,15 +122,24 @@
     if (!form) return;
     const badge = form.querySelector("input[name=badge]");
     badge.focus();
+    // A reader's Enter while the last badge is still being answered: the browser does not submit a form whose
+    // button is disabled, so the scan is kept here and given to the fresh form.
+    badge.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || form.dataset.busy !== "yes") return;
+      event.preventDefault();
+      if (badge.value.trim()) pendingBadge = badge.value.trim();
+      badge.value = "";
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (form.dataset.busy === "yes") return;
       busy(form, async function () {
         const body = Object.assign({ badge: badge.value.trim() }, extra ? extra(form) : {});
         const keep = typed(form);
         badge.value = "";
-        const ok = await call(path, body);
-        if (ok) say(done, true);
-        await refresh(ok ? null : keep);
+        const answer = await call(path, body);
+        const fresh = await refresh(answer.ok ? null : keep);
+        say((answer.ok ? done : answer.text) + (fresh ? "" : " " + K.words.offline), answer.ok);
       });
     });
   }
@@ -132,12 +162,10 @@
           inspected_by: String(form.get("inspected_by")).trim(),
           idempotency_key: scrapKey,
         };
-        const ok = await call("/api/scrap", body);
-        if (ok) {
-          scrapKey = drawKey();
-          say(K.words.scrapped, true);
-        }
-        await refresh(ok ? null : typed(scrap));
+        const answer = await call("/api/scrap", body);
+        if (answer.ok) scrapKey = drawKey();
+        const fresh = await refresh(answer.ok ? null : typed(scrap));
+        say((answer.ok ? K.words.scrapped : answer.text) + (fresh ? "" : " " + K.words.offline), answer.ok);
       });
     });
   }

@@ -82,3 +82,24 @@ async def test_a_double_click_on_declare_sends_one_request_and_declares_once(bro
     declared = await master.request.get(site.url(f"/api/scrap?order_id={site.seeded.ids['po1']}"))
     assert [s["quantity"] for s in await declared.json()].count(3) == 1
     assert await kiosk.locator("#scrap button").is_enabled()
+
+
+async def test_a_badge_scanned_while_the_kiosk_reads_its_state_again_is_not_lost(browser: Browser, site: Site) -> None:
+    _, kiosk = await _kiosk(browser, site)
+    refreshes: list[str] = []
+
+    async def slow_refresh(route: Route) -> None:
+        refreshes.append(route.request.url)
+        await asyncio.sleep(0.8)  # a slow network: the next student scans before the fresh state is in
+        await route.continue_()
+
+    await kiosk.route("**/kiosk/lathe*", slow_refresh)
+    await kiosk.locator("#badge").fill("B-TOM")
+    await kiosk.locator("#badge").press("Enter")
+    await kiosk.wait_for_function("() => document.querySelector('#checkin').dataset.busy === 'yes'")
+    await asyncio.sleep(0.3)  # the check-in is answered; the page is reading its state again
+    await kiosk.locator("#badge").fill("B-TOM")  # Tom at once badges out again (a scan the old page took)
+    await kiosk.locator("#badge").press("Enter")
+    await kiosk.locator("#message.shown", has_text="Séance terminée").wait_for(timeout=15_000)
+    assert await kiosk.locator("#present").inner_text() == "Personne en poste."
+    assert len(refreshes) == 2  # one fresh state after each action, no reload
