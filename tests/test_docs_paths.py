@@ -32,11 +32,20 @@ ROOTS = (
     "scripts",
 )
 PACKAGES = ("plumbing", "edge_agent", "gateway", "atelier", "bench")
+# Inside a daemon's picture a path may start at the daemon's folder: ``ingest/receiver.py`` is the gateway's.
+WITHIN = {
+    "ingest": "gateway",
+    "store": "gateway",
+    "web": "gateway",
+    "domain": "gateway",
+    "drivers": "edge_agent",
+    "simulators": "atelier",
+}
 # The bus's topics start like a folder of the repository: atelier/v1/{site}/...
 TOPIC = re.compile(r"atelier/v\d+(/|$)")
 FILE_SUFFIXES = (".py", ".toml", ".md", ".json", ".html", ".css", ".js", ".service", ".sh", ".png", ".jsonl", ".db")
 
-PATH = re.compile(rf"(?<![\w./-])((?:{'|'.join(ROOTS)})/[\w./*{{}},@-]*)")
+PATH = re.compile(rf"(?<![\w./-])((?:{'|'.join((*ROOTS, *WITHIN))})/[\w./*{{}},@-]*)")
 MODULE = re.compile(rf"`((?:{'|'.join(PACKAGES)})(?:\.\w+)+)`")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -59,7 +68,8 @@ def named_paths(text: str) -> set[str]:
         path = raw.rstrip(".,;:")
         if TOPIC.match(path):
             continue
-        found.add(path)
+        top = path.split("/", 1)[0]
+        found.add(f"{WITHIN[top]}/{path}" if top in WITHIN else path)
     return found
 
 
@@ -136,6 +146,8 @@ def test_the_architecture_page_names_the_rooms_it_maps() -> None:
 def test_the_checker_sees_a_wrong_path_a_wrong_module_and_a_broken_link(tmp_path: Path) -> None:
     text = "`gateway/no_such.py`, gateway/store/{db,nothing}.py, `gateway.store.db.no_such_name`, [x](nowhere.md)"
     assert named_paths(text) == {"gateway/no_such.py", "gateway/store/{db,nothing}.py"}
+    within = {"gateway/ingest/receiver.py", "edge_agent/drivers/opcua/"}
+    assert named_paths("ingest/receiver.py, drivers/opcua/") == within
     assert missing_path("gateway/no_such.py")
     assert missing_path("gateway/store/{db,nothing}.py")
     assert not missing_path("gateway/store/{db,bulk}.py")
