@@ -73,6 +73,7 @@ def gateway(broker: Broker) -> Iterator[Probe]:
     probe.stop()
 
 
+@pytest.mark.fault
 def test_sigkill_and_restart_continue_the_sequence(broker: Broker, tmp_path: Path, gateway: Probe) -> None:
     config = write_config(tmp_path, broker)
     agent = start_agent(config)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from atelier.broker import Broker
 from tests.gateway.helpers import gateway_toml
 
@@ -30,6 +32,7 @@ def test_a_busy_port_is_a_clear_error(broker: Broker, tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr + done.stdout
 
 
+@pytest.mark.slow  # a gateway process
 def test_check_through_the_module_entry_point(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text('[gateway]\nid = "gw"\n[http]\nport = "eighty"\n')
