@@ -140,6 +140,13 @@ def test_gateway_uses_only_the_contract_from_the_edge_agent() -> None:
     assert not _offenders(_sources("gateway"), ("edge_agent",), allowed=("edge_agent.contract",))
 
 
+def test_bench_and_tests_never_import_each_other() -> None:
+    """What both need (the chain of real processes, probes) is in ``harness``; product code is in the product."""
+    assert not _offenders(_sources("bench"), ("tests",))
+    assert not _offenders(_sources("tests"), ("bench",))
+    assert not _offenders(_sources("harness"), ("tests", "bench"))
+
+
 def test_contract_depends_only_on_stdlib_and_pydantic() -> None:
     allowed_roots = {"__future__", "json", "re", "dataclasses", "datetime", "enum", "typing", "pydantic"}
     names = set(_imports(_existing("edge_agent/contract.py")))
