@@ -30,6 +30,10 @@ def test_a_busy_port_is_a_clear_error(broker: Broker, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+    # The one log format (plumbing/logs.py), the same as the agent's.
+    [line] = [line for line in done.stdout.splitlines() if "gateway stopped" in line]
+    assert line.startswith("ts=")
+    assert " level=error logger=gateway.app msg=" in line
 
 
 @pytest.mark.slow  # a gateway process
