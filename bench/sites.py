@@ -48,9 +48,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
-from atelier.bridge import bridge_block
 from paho.mqtt.enums import CallbackAPIVersion
 
+from atelier.bridge import bridge_block
 from atelier.broker import Broker, free_port, wait_for_port
 from bench import site_load
 from bench.common import PG_ADMIN_URL, Figure, Process, percentile, prime_session, report, workdir
