@@ -20,6 +20,8 @@ from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
     desk_page,
+    desk_student_import,
+    desk_students,
     health,
     kiosk_page,
     login_page,
@@ -37,6 +39,8 @@ from plumbing import __version__
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The desk's people pages; the import before the students, whose /desk/students/{id} would take "import".
+DESK_PEOPLE = (desk_student_import, desk_students)
 
 
 def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
@@ -78,7 +82,7 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     # The gateway's own Database when it runs one; an app serving pages only opens its own on first use.
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
-    pages = (login_page, kiosk_page, desk_page, order_pages, student_pages, utilisation_page, api_docs)
+    pages = (login_page, kiosk_page, desk_page, *DESK_PEOPLE, order_pages, student_pages, utilisation_page, api_docs)
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)

@@ -1,0 +1,46 @@
+"""What the desk's browser tests share: a master's page, the API as the same master, screenshots at three sizes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from playwright.async_api import Browser, Page
+
+from tests.gateway.browser.conftest import Site, log_in, shot
+
+SHOT_SIZES = {"1920x1080": (1920, 1080), "1280x800": (1280, 800), "800x1280": (800, 1280)}
+
+
+async def master_page(browser: Browser, site: Site) -> Page:
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    await log_in(page, site.base_url, "master", "master-pass")
+    return page
+
+
+@asynccontextmanager
+async def master_api(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    """The records API with the master's own login, to check what a page did."""
+    async with httpx.AsyncClient(base_url=site.base_url) as client:
+        login = await client.post("/api/auth/login", json={"username": "master", "password": "master-pass"})
+        assert login.status_code == 200, login.text
+        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        client.cookies.clear()  # the Bearer token alone: what the API sees is what a script would send
+        yield client
+
+
+async def shots(page: Page, name: str) -> None:
+    """``desk-{name}-{size}.png`` at each size when ATELIER_SCREENSHOTS names a folder; back to 1280×800 after."""
+    for size, (width, height) in SHOT_SIZES.items():
+        await page.set_viewport_size({"width": width, "height": height})
+        await shot(page, f"desk-{name}-{size}")
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+
+async def cross_site_post(site: Site, path: str, data: dict[str, str]) -> httpx.Response:
+    """A form posted with the master's login cookie from a page of another origin, as a browser would send it."""
+    async with httpx.AsyncClient(base_url=site.base_url) as client:
+        login = await client.post("/login", data={"username": "master", "password": "master-pass"})
+        assert login.status_code == 303, login.text
+        return await client.post(path, data=data, headers={"Origin": "http://evil.example:8000"})
