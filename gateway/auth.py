@@ -229,6 +229,10 @@ def api_tokens(*, db: Session) -> list[ApiToken]:
     return list(db.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 
+def api_token_by_id(*, db: Session, token_id: int) -> ApiToken | None:
+    return db.get(ApiToken, token_id)
+
+
 def api_token(*, db: Session, token: str) -> ApiToken | None:
     """The stored API token ``token`` is, whatever its state (revoked, expired); None when unknown."""
     return db.scalars(select(ApiToken).where(ApiToken.token_hash == digest(token))).first()

@@ -20,6 +20,7 @@ from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
     desk_page,
+    desk_screens,
     desk_student_import,
     desk_students,
     health,
@@ -32,6 +33,7 @@ from gateway.web.routes import (
     student_pages,
     utilisation_page,
 )
+from gateway.web.screen_handoff import ScreenHandoff
 from gateway.web.security_headers import SecurityHeaders
 from gateway.web.services import Services
 from plumbing import __version__
@@ -40,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The desk's people pages; the import before the students, whose /desk/students/{id} would take "import".
-DESK_PEOPLE = (desk_student_import, desk_students)
+DESK_PEOPLE = (desk_student_import, desk_students, desk_screens)
 
 
 def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
@@ -74,6 +76,7 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     app.state.settings = settings
     app.state.services = services
     app.state.templates = status.make_templates()
+    app.state.screen_handoff = ScreenHandoff()  # a just-issued screen link, for its set-up sheet
     app.include_router(machines.router, dependencies=MACHINE_STATE_GUARD)
     app.include_router(health.router)
     app.include_router(health.probe_router)

@@ -60,6 +60,39 @@ DESK_PEOPLE_LABELS: dict[str, dict[str, Any]] = {
         "import_confirm": "Importer ces élèves",
         "import_empty": "Le fichier ne contient aucun élève.",
         "import_no_file": "Choisissez un fichier CSV.",
+        "screens_intro": (
+            "Une tablette à une machine (poste) ou un écran d'atelier s'ouvre avec un jeton. Émettez-le ici, "
+            "imprimez la fiche et scannez son QR code avec l'appareil."
+        ),
+        "issue_token": "Émettre un jeton",
+        "token_role": "Type d'écran",
+        "token_roles": {"kiosk": "Poste de machine (tablette)", "viewer": "Écran d'atelier (mur)"},
+        "token_label": "Nom de l'écran",
+        "token_machine": "Machine (pour un poste)",
+        "no_machine": "— aucune —",
+        "valid_days": "Validité (jours)",
+        "tokens": "Jetons émis",
+        "no_tokens": "Aucun jeton émis.",
+        "created": "Émis le",
+        "expires": "Expire le",
+        "token_states": {"valid": "valide", "revoked": "révoqué", "expired": "expiré"},
+        "revoke": "Révoquer",
+        "sheet": "Fiche",
+        "done_revoked": "Jeton révoqué : l'écran est déconnecté.",
+        "sheet_title": "Fiche d'installation : {label}",
+        "sheet_steps": [
+            "Allumez la tablette ou l'écran et connectez-le au réseau de l'atelier.",
+            "Scannez ce QR code avec son appareil photo, ou tapez le lien dans son navigateur.",
+            "La page s'ouvre seule ensuite : ajoutez-la à l'écran d'accueil.",
+        ],
+        "sheet_link": "Lien",
+        "sheet_secret": "Ce lien ouvre l'écran sans mot de passe : gardez la fiche à l'abri, détruisez-la après usage.",
+        "sheet_gone": (
+            "Le lien n'est montré qu'au moment de l'émission. Pour une nouvelle fiche, révoquez ce jeton "
+            "et émettez-en un autre."
+        ),
+        "print": "Imprimer",
+        "qr_alt": "QR code du lien de l'écran",
         "import_not_utf8": "Ce fichier n'est pas en UTF-8 : enregistrez-le en « CSV UTF-8 » et recommencez.",
     },
     "en": {

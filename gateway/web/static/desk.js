@@ -13,3 +13,7 @@ document.querySelectorAll("input[data-scan]").forEach((input) => {
     if (next) next.focus();
   });
 });
+// The set-up sheet's print button (the browser's own Print works without it).
+document.querySelectorAll("[data-print]").forEach((button) => {
+  button.addEventListener("click", () => window.print());
+});
