@@ -23,6 +23,7 @@ from gateway.web.routes import (
     desk_screens,
     desk_student_import,
     desk_students,
+    desk_users,
     health,
     kiosk_page,
     login_page,
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The desk's people pages; the import before the students, whose /desk/students/{id} would take "import".
-DESK_PEOPLE = (desk_student_import, desk_students, desk_screens)
+DESK_PEOPLE = (desk_student_import, desk_students, desk_screens, desk_users)
 
 
 def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
