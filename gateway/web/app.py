@@ -19,6 +19,7 @@ from gateway.web.pages import install
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
+    desk_it,
     desk_page,
     desk_screens,
     desk_student_import,
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The desk's people pages; the import before the students, whose /desk/students/{id} would take "import".
-DESK_PEOPLE = (desk_student_import, desk_students, desk_screens, desk_users)
+DESK_PEOPLE = (desk_student_import, desk_students, desk_screens, desk_users, desk_it)
 
 
 def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
