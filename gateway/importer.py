@@ -37,11 +37,21 @@ class Report:
     file: str
     problems: list[str] = field(default_factory=list)
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    by_line: dict[int, list[str]] = field(default_factory=dict)  # the same problems, for a preview per line
+    by_line: dict[int, list[Problem]] = field(default_factory=dict)  # the same problems, for a preview per line
 
-    def problem(self, line: int, message: str) -> None:
+    def problem(self, line: int, message: str, *, column: str = "", kind: str = "text", **params: Any) -> None:
         self.problems.append(f"{self.file}:{line}: {message}")
-        self.by_line.setdefault(line, []).append(message)
+        self.by_line.setdefault(line, []).append(Problem(column, kind, params, message))
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem of a line, as data too, so that a page can say it in its own language."""
+
+    column: str  # "" when about the whole line
+    kind: str  # a pydantic error type, "badge_repeated", "badge_in_database", or "text" (only ``english``)
+    params: dict[str, Any]
+    english: str
 
 
 def read_rows(path: Path, report: Report, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -68,7 +78,10 @@ def _validated(model: type[BaseModel], data: dict[str, Any], line: int, report: 
     except ValidationError as err:
         for item in err.errors():
             where = ".".join(str(p) for p in item["loc"]) or "line"
-            report.problem(line, f"{where}: {item['msg']} (found {item.get('input')!r})")
+            params = {**(item.get("ctx") or {}), "found": item.get("input")}
+            report.problem(
+                line, f"{where}: {item['msg']} (found {item.get('input')!r})", column=where, kind=item["type"], **params
+            )
         return None
 
 
@@ -100,9 +113,11 @@ def _check_students(db: Session, report: Report, rows: Iterator[tuple[int, dict[
         badge = data["badge"]
         if badge is not None:
             if badge in badges:
-                report.problem(line, f"badge {badge!r} is already on line {badges[badge]}")
+                message = f"badge {badge!r} is already on line {badges[badge]}"
+                report.problem(line, message, column="badge", kind="badge_repeated", badge=badge, other=badges[badge])
             elif students_repo.student_with_badge(db=db, badge=badge) is not None:
-                report.problem(line, f"badge {badge!r} is already given to a student in the database")
+                message = f"badge {badge!r} is already given to a student in the database"
+                report.problem(line, message, column="badge", kind="badge_in_database", badge=badge)
             badges.setdefault(badge, line)
         if fields is not None:
             report.rows.append((line, fields))

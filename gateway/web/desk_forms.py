@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from gateway.errors import RecordsError
+from gateway.importer import Problem
 from gateway.web.i18n import lang_of
 from gateway.web.origin import origin_allowed
 from gateway.web.pages import Forbidden, zone
@@ -57,6 +58,9 @@ _PYDANTIC_WORDS: dict[str, dict[str, str]] = {
         "greater_than_equal": "Au moins {ge}.",
         "less_than_equal": "Au plus {le}.",
         "value_error": "Valeur refusée.",
+        "badge_repeated": "le badge {badge} est déjà à la ligne {other}.",
+        "badge_in_database": "le badge {badge} est déjà attribué à un élève.",
+        "found": "(trouvé : « {found} »)",
     },
     "en": {
         "missing": "Required.",
@@ -68,6 +72,9 @@ _PYDANTIC_WORDS: dict[str, dict[str, str]] = {
         "greater_than_equal": "At least {ge}.",
         "less_than_equal": "At most {le}.",
         "value_error": "Value refused.",
+        "badge_repeated": "badge {badge} is already on line {other}.",
+        "badge_in_database": "badge {badge} is already given to a student.",
+        "found": "(found: '{found}')",
     },
 }
 
@@ -82,6 +89,21 @@ def validation_errors(request: Request, err: ValidationError) -> dict[str, str]:
         text = template.format(**(item.get("ctx") or {})) if template else item["msg"]
         found.setdefault(field, text)
     return found
+
+
+def import_problem(request: Request, problem: Problem) -> str:
+    """One problem of an imported line in the page's language; the importer's English when it has no code."""
+    words = _PYDANTIC_WORDS["en" if lang_of(request) == "en" else "fr"]
+    template = words.get(problem.kind)
+    if template is None:
+        return problem.english
+    try:
+        text = template.format(**problem.params)
+    except (KeyError, IndexError, ValueError):
+        return problem.english
+    if problem.kind not in ("badge_repeated", "badge_in_database") and problem.params.get("found") not in (None, ""):
+        text = f"{text} {words['found'].format(found=problem.params['found'])}"
+    return f"{problem.column} : {text}" if problem.column else text
 
 
 def records_error(

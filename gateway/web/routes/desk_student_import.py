@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from gateway import importer
 from gateway.errors import RecordsError
-from gateway.web.desk_forms import same_origin
+from gateway.web.desk_forms import import_problem, same_origin
 from gateway.web.i18n import lang_of
 from gateway.web.page_labels import page_labels
 from gateway.web.pages import records, render, require, zone
@@ -25,6 +25,7 @@ PATH = "/desk/students/import"  # ends in /import: the body limit gives it the i
 
 def _page(request: Request, context: dict[str, object], status_code: int = 200) -> Response:
     base: dict[str, object] = {"report": None, "text": "", "problem": None, "name": ""}
+    base["say"] = lambda problem: import_problem(request, problem)
     return render(request, "desk_student_import.html", {**base, **context}, status_code=status_code)
 
 

@@ -31,10 +31,13 @@ async def master_api(site: Site) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def shots(page: Page, name: str) -> None:
-    """``desk-{name}-{size}.png`` at each size when ATELIER_SCREENSHOTS names a folder; back to 1280×800 after."""
+    """At each size the page never scrolls sideways; ``desk-{name}-{size}.png`` is written when ATELIER_SCREENSHOTS
+    names a folder. Back to 1280×800 after."""
     for size, (width, height) in SHOT_SIZES.items():
         await page.set_viewport_size({"width": width, "height": height})
-        await shot(page, f"desk-{name}-{size}")
+        await shot(page, f"desk-{name}-{size}")  # before the check: a failing layout leaves its picture
+        scroll = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+        assert scroll[0] <= scroll[1], f"{name} at {size} scrolls sideways: {scroll}"
     await page.set_viewport_size({"width": 1280, "height": 800})
 
 
