@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, ConsoleMessage, Page
 
 from tests.gateway.browser.conftest import Site, log_in, shot
 
 SHOT_SIZES = {"1920x1080": (1920, 1080), "1280x800": (1280, 800), "800x1280": (800, 1280)}
 
 
+_CSP_REFUSALS: weakref.WeakKeyDictionary[Page, list[str]] = weakref.WeakKeyDictionary()
+
+
 async def master_page(browser: Browser, site: Site) -> Page:
+    """A master's page at 1280×800, watched for anything the CSP refuses (``assert_no_csp_refusal``)."""
     page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    refused = _CSP_REFUSALS.setdefault(page, [])
+
+    def watch(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            refused.append(message.text)
+
+    page.on("console", watch)
     await log_in(page, site.base_url, "master", "master-pass")
     return page
+
+
+def assert_no_csp_refusal(page: Page) -> None:
+    """Nothing the page loaded (desk.js, the QR code's data URI, styles) was refused by the CSP."""
+    assert _CSP_REFUSALS.get(page) == [], _CSP_REFUSALS.get(page)
 
 
 @asynccontextmanager

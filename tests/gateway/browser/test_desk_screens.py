@@ -9,7 +9,7 @@ from playwright.async_api import Browser
 
 from tests.gateway.browser.a11y import assert_accessible
 from tests.gateway.browser.conftest import Site, log_in
-from tests.gateway.browser.desk_tools import cross_site_post, master_api, master_page, shots
+from tests.gateway.browser.desk_tools import assert_no_csp_refusal, cross_site_post, master_api, master_page, shots
 
 pytestmark = pytest.mark.browser
 
@@ -72,6 +72,7 @@ async def test_a_master_issues_a_kiosk_token_whose_sheet_sets_up_the_tablet_then
     assert "/login" in tablet.url
     await page.goto(site.url(f"/desk/screens/{issued['id']}/sheet"))
     assert await page.locator("code.link").count() == 0  # a revoked token's link is not shown again
+    assert_no_csp_refusal(page)
 
 
 async def test_a_sheet_shows_the_link_only_to_the_master_who_issued_it(browser: Browser, site: Site) -> None:

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Page
 
 from tests.gateway.browser.a11y import assert_accessible
 from tests.gateway.browser.conftest import Site
-from tests.gateway.browser.desk_tools import cross_site_post, master_api, master_page, shots
+from tests.gateway.browser.desk_tools import assert_no_csp_refusal, cross_site_post, master_api, master_page, shots
 
 pytestmark = pytest.mark.browser
 
@@ -115,6 +115,7 @@ async def test_a_master_finds_creates_edits_disables_exports_and_deletes_a_stude
     assert "Zoé BP2" not in await _students(site)
     async with master_api(site) as api:
         assert (await api.get(f"/api/students/{zoe['id']}")).status_code == 404
+    assert_no_csp_refusal(page)
 
 
 CSV_BAD = (
@@ -172,6 +173,7 @@ async def test_a_csv_import_shows_every_lines_errors_and_writes_all_or_nothing(
         await page.click("form[enctype] button[type=submit]")
     assert "B-HUGO" in await page.locator("table.import-errors").inner_text()
     assert sum(1 for key in await _students(site) if key == "Nina CAP2") == 1
+    assert_no_csp_refusal(page)
 
 
 async def test_a_student_form_posted_from_another_origin_is_refused(site: Site) -> None:

@@ -10,7 +10,7 @@ from playwright.async_api import Browser
 
 from tests.gateway.browser.a11y import assert_accessible
 from tests.gateway.browser.conftest import Site
-from tests.gateway.browser.desk_tools import cross_site_post, master_api, master_page, shots
+from tests.gateway.browser.desk_tools import assert_no_csp_refusal, cross_site_post, master_api, master_page, shots
 
 pytestmark = pytest.mark.browser
 
@@ -97,6 +97,7 @@ async def test_a_master_creates_disables_and_resets_logins(browser: Browser, sit
         await page.click("tr[data-user='master'] form button")
     assert "propre compte" in await page.locator("p.error").first.inner_text()
     assert (await _users(site))["master"]["active"] is True
+    assert_no_csp_refusal(page)
 
 
 async def test_a_login_form_posted_from_another_origin_is_refused(site: Site) -> None:
