@@ -9,11 +9,13 @@ internal id, never UTC. The codes and their parameters are the API's contract
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
 DEFAULT_LANG = "fr"
+_DOUBLE_DOT = re.compile(r"(?<=\w)\.\.(?!\.)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +189,11 @@ def render(code: str, params: dict[str, Any], *, lang: str, zone: tzinfo, names:
     shown = {key: _shown(key, value, words, zone, names) for key, value in params.items()}
     template = MESSAGES[lang].get(code, code)
     try:
-        return template.format_map(shown)
+        text = template.format_map(shown)
     except (KeyError, IndexError, ValueError):
         return code
+    # A student's name ends with its initial's dot ("Léa M."): at the end of a sentence, one dot, not two.
+    return _DOUBLE_DOT.sub(".", text)
 
 
 def _shown(key: str, value: Any, words: dict[str, str], zone: tzinfo, names: bool) -> str:

@@ -84,7 +84,7 @@ async def test_a_master_finds_creates_edits_disables_exports_and_deletes_a_stude
     await page.fill("#f-badge", "B-LEA")
     async with page.expect_navigation():
         await page.click("form.desk-form button[type=submit]")
-    assert await page.locator("#e-badge").inner_text() == "Le badge B-LEA est déjà attribué à Léa M.."
+    assert await page.locator("#e-badge").inner_text() == "Le badge B-LEA est déjà attribué à Léa M."
     assert await page.input_value("#f-class_name") == "BP2"
     assert (await _students(site))["Zoé BP1"]["badge"] == "B-ZOE"
     await page.fill("#f-badge", "")
