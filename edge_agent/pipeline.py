@@ -2,9 +2,10 @@
 
 Each batch is stored before the next one is read, so the driver's pace never
 outruns the disk. A driver failure marks the machine UNAVAILABLE (stored like
-any other output) and the link is retried, doubling the wait; the agent never
-needs a restart. When the outbox cannot store (disk full), the output is kept
-in memory and retried: events are never dropped silently.
+any other output) from the moment the link was lost (``loss_time``) and the link
+is retried, doubling the wait; the agent never needs a restart. When the
+outbox cannot store (disk full), the output is kept in memory and retried:
+events are never dropped silently.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ async def run_machine(
         if linked_at is not None and time.monotonic() - linked_at >= backoff.healthy_s:
             delay = backoff.first_s
         logger.warning("machine %s: link lost (%s); reconnecting in %.3g s", machine.id, reason, delay)
-        await sink.store(tracker.unavailable(clock()), clock())
+        lost = loss_time(driver, tracker, clock()) if linked_at is not None else clock()
+        await sink.store(tracker.unavailable(lost), lost)
         await asyncio.sleep(delay)
         delay = backoff.next(delay)
 
@@ -162,6 +164,22 @@ class MachineSink:
             logger.warning("machine %s: telemetry sample dropped: %s", self.machine.id, err)
         self._telemetry = {}
         self._telemetry_sent_at = now
+
+
+def loss_time(driver: Driver, tracker: MachineTracker, detected: datetime) -> datetime:
+    """When the link was lost: the last time the driver heard from the machine, else ``detected``.
+
+    A silent line is noticed only after its read timeout (5 to 10 s), a cycle would run on and the
+    outage start late by that much; the last byte in is the last moment the machine was known to be
+    there. A driver that cannot say (an OPC UA subscription hears nothing from a quiet machine between
+    keep-alives) leaves it to the detection time, later by at most its watchdog interval. Never before
+    the tracker's last observation: the timeline stays in order.
+    """
+    heard: datetime | None = getattr(driver, "last_heard", None)
+    if heard is None or heard > detected:
+        return detected
+    last = tracker.ts
+    return heard if last is None else min(max(heard, last), detected)
 
 
 def _announce_link(batch: Batch) -> Batch:

@@ -35,6 +35,7 @@ class MachineTracker:
         # link that drops and returns does not fake a program change or alarm clear.
         self._known = MachineState()
         self._started = False
+        self.ts: datetime | None = None  # time of the last observation
 
     @property
     def open_cycle(self) -> OpenCycle | None:
@@ -61,7 +62,7 @@ class MachineTracker:
         drafts.extend(self._detector.step(prev, obs))
         changed = not self._started or significant_change(prev, obs.state)
         self._started = True
-        self.state = obs.state
+        self.state, self.ts = obs.state, obs.ts
         if obs.state.availability is Availability.AVAILABLE:
             self._known = obs.state
         return TrackerOutput(obs.state, drafts, changed, telemetry)
