@@ -51,9 +51,7 @@ class AgentRun:
         return [c.decode(item.topic, item.payload)[1] for item in self.outbox.pending(100_000)]
 
     def changes(self) -> list[Change]:
-        return [
-            Change(m.ts, m.availability, m.execution) for m in self.messages() if isinstance(m, c.StateChanged)
-        ]
+        return [Change(m.ts, m.availability, m.execution) for m in self.messages() if isinstance(m, c.StateChanged)]
 
     def cycles(self) -> list[c.CycleEnded]:
         return [m for m in self.messages() if isinstance(m, c.CycleEnded)]
