@@ -21,6 +21,7 @@ from atelier.simulators.opcua_cnc import OpcUaCnc
 from edge_agent import profiles
 from edge_agent.contract import Availability, CycleOutcome, Execution
 from edge_agent.drivers import build
+from edge_agent.drivers.simulator.script import SimulatorScript
 from tests.edge_agent.opcua.conftest import FAST
 from tests.edge_agent.timeline_probe import agent, now
 
@@ -43,7 +44,9 @@ async def _control(cnc_factory: Callable[..., Awaitable[OpcUaCnc]], name: str) -
 async def test_quiet_control_is_ready_from_each_connection(cnc_factory, tmp_path: Path, name: str) -> None:
     cnc, (driver, profile) = await _control(cnc_factory, name)
     # The control's values changed long before the agent connected: it has been idle all morning.
-    await cnc.apply({"execution": "READY"}, ts=datetime.now(UTC) - timedelta(hours=3))
+    initial = next(SimulatorScript(cnc.script).steps()).values
+    assert initial["execution"] == "READY"
+    await cnc.apply(initial, ts=datetime.now(UTC) - timedelta(hours=3))
     connected = now()
     async with agent(tmp_path, "m1", driver, profile, kind="opcua") as run:
         await run.until(lambda: run.last_is(AVAILABLE, Execution.READY), "READY on connection")
