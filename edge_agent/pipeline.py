@@ -166,7 +166,7 @@ class MachineSink:
         self._telemetry_sent_at = now
 
 
-def loss_time(driver: Driver, tracker: MachineTracker, detected: datetime) -> datetime:
+def loss_time(driver: object, tracker: MachineTracker, detected: datetime) -> datetime:
     """When the link was lost: the last time the driver heard from the machine, else ``detected``.
 
     A silent line is noticed only after its read timeout (5 to 10 s), a cycle would run on and the

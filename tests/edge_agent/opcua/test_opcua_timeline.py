@@ -70,7 +70,8 @@ async def test_quiet_control_is_ready_from_each_connection(cnc_factory, tmp_path
     assert stopped <= lost.ts < stopped + timedelta(seconds=SLACK_S)
     assert back.ts >= restarted, "READY from the reconnection: after the outage, not before it"
     later = run.state_at(restarted + timedelta(seconds=SLACK_S))
-    assert later is not None and later.availability is AVAILABLE, "the machine shows idle, not offline"
+    assert later is not None
+    assert later.availability is AVAILABLE, "the machine shows idle, not offline"
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))

@@ -97,11 +97,14 @@ async def test_grbl_run_cut_by_an_unplug_ends_at_the_loss_and_the_outage_is_unav
         assert 1.5 - SLACK_S < cycle.duration_s < 1.5 + SLACK_S, f"the run before the cut, not {cycle.duration_s} s"
         assert cycle.duration_s == seconds(cycle.started, cycle.ts)
         outage = run.state_at(cycle.ts)
-        assert outage is not None and outage.availability is UNAVAILABLE, "from the loss the machine is offline"
+        assert outage is not None
+        assert outage.availability is UNAVAILABLE, "from the loss the machine is offline"
         back = [ch for ch in run.changes() if ch.ts.timestamp() >= replugged]
-        assert back and back[0].availability is AVAILABLE, "and available again from the reconnection"
+        assert back
+        assert back[0].availability is AVAILABLE, "and available again from the reconnection"
         lost = [ch for ch in run.changes() if ch.availability is UNAVAILABLE]
-        assert len(lost) == 1 and lost[0].ts == cycle.ts, "the cycle ends where the offline time starts"
+        assert len(lost) == 1
+        assert lost[0].ts == cycle.ts, "the cycle ends where the offline time starts"
     finally:
         sim.stop()
 
@@ -171,7 +174,8 @@ async def test_haas_cycle_cut_by_a_silent_line_ends_when_the_control_was_last_he
         (lost,) = [ch for ch in run.changes() if ch.availability is UNAVAILABLE]
         assert lost.ts == cycle.ts
         (back,) = [ch for ch in run.changes() if ch.ts > lost.ts]
-        assert back.ts.timestamp() >= switched_on and back.execution is Execution.READY
+        assert back.ts.timestamp() >= switched_on
+        assert back.execution is Execution.READY
     finally:
         sim.stop()
 
@@ -223,6 +227,7 @@ async def test_line_box_session_cut_by_an_unplug_ends_at_the_loss(tmp_path: Path
         assert abs(session.ts.timestamp() - unplugged) < SLACK_S, "the session ends at the loss"
         assert 1.0 - SLACK_S < session.duration_s < 1.0 + SLACK_S
         outage = run.state_at(session.ts)
-        assert outage is not None and outage.availability is UNAVAILABLE
+        assert outage is not None
+        assert outage.availability is UNAVAILABLE
     finally:
         box.stop()
