@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,51 @@ def _check_haas(chain: Chain, haas: HaasPtySimulator) -> None:
         # (nine Q-commands answered by a Python simulator) takes up to a second on a loaded 2-core CI.
         assert row[3] == pytest.approx(end - start, abs=1.5)
     assert chain.parts().get("haas-1") == haas.machine.parts
+
+
+def _when(value: Any) -> datetime:
+    """A time column as read back from SQLite (text) or PostgreSQL (datetime), in UTC."""
+    ts = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def test_grbl_run_cut_by_an_unplug_is_stored_as_the_run_and_the_outage_as_offline(
+    chain: Chain, grbl: GrblSimulator, tmp_path: Path
+) -> None:
+    """Issue 14: a run cut by an unplug, GRBL reset on the replug. The stored cycle lasts as long as the run
+    before the cut (it was stored as the run plus the outage), and the outage is UNAVAILABLE time."""
+    chain.add_device("grbl-1", "serial", {"port": grbl.path}, profile="grbl-1.1")
+    chain.start()
+    chain.wait_for(lambda: chain.availability("grbl-1") == "AVAILABLE", 30, "GRBL AVAILABLE")
+    job = tmp_path / "long.nc"
+    job.write_text(_program(400))
+    _send(chain, job)
+    chain.wait_for(lambda: grbl.open_cycle is not None, 10, "the job running")
+    time.sleep(2.0)
+    cut = time.time()
+    grbl.unplug()
+    chain.wait_for(lambda: chain.availability("grbl-1") == "UNAVAILABLE", 15, "GRBL UNAVAILABLE")
+    time.sleep(3.0)
+    replugged = time.time()
+    grbl.replug()
+    chain.wait_for(lambda: len(_rows(chain, "grbl-1")) == 1, 20, "the cut cycle in the gateway")
+    chain.wait_for(lambda: chain.availability("grbl-1") == "AVAILABLE", 15, "GRBL back")
+
+    [row] = _rows(chain, "grbl-1")
+    assert row[5] == "aborted"
+    started, duration = _when(row[2]), float(row[3])
+    assert duration == pytest.approx(cut - started.timestamp(), abs=0.6), "the run before the cut, not the outage"
+    ended = started + timedelta(seconds=duration)
+    changes = [
+        (_when(ts), availability)
+        for ts, availability in chain.query(
+            "SELECT s.ts, s.availability FROM state_changes s JOIN machines m ON m.id = s.machine_id "
+            "WHERE m.name = ? ORDER BY s.ts",
+            "grbl-1",
+        )
+    ]
+    outage = [(ts, availability) for ts, availability in changes if ts >= ended - timedelta(milliseconds=1)]
+    assert outage[0][1] == "UNAVAILABLE", changes
+    assert abs((outage[0][0] - ended).total_seconds()) < 0.01, "offline from where the cycle ended"
+    assert outage[1][1] == "AVAILABLE", changes
+    assert outage[1][0].timestamp() >= replugged - 0.05, "offline until the reconnection"
