@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from edge_agent.contract import Availability, CycleOutcome, Execution
 from edge_agent.drivers import Batch, Reading
 from edge_agent.drivers.simulator.driver import SimulatorDriver
 from edge_agent.drivers.simulator.script import SimulatorOptions
 from edge_agent.errors import DriverError
 from edge_agent.pipeline import loss_time
+from edge_agent.stats import AgentStats, CountingDriver
 from edge_agent.tracker import MachineTracker
 from tests.edge_agent.timeline_probe import agent, now
 
@@ -53,9 +56,11 @@ class SilentThenLost:
         return [Reading(key, value, ts) for key, value in pairs]
 
 
-async def test_outage_and_cut_cycle_start_at_the_last_reading_heard(tmp_path: Path) -> None:
+@pytest.mark.parametrize("counted", [False, True], ids=["bare", "as-the-agent-wraps-it"])
+async def test_outage_and_cut_cycle_start_at_the_last_reading_heard(tmp_path: Path, counted: bool) -> None:
     driver = SilentThenLost(run_s=0.5, silent_s=1.0)
-    async with agent(tmp_path, "m1", driver, None, kind="scripted") as run:
+    wrapped = CountingDriver(driver, AgentStats().machine("m1")) if counted else driver
+    async with agent(tmp_path, "m1", wrapped, None, kind="scripted") as run:
         await run.until(lambda: bool(run.cycles()), "the cycle ended")
     assert driver.silent_from is not None
     (cycle,) = run.cycles()
