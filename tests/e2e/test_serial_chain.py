@@ -184,3 +184,56 @@ def test_grbl_run_cut_by_an_unplug_is_stored_as_the_run_and_the_outage_as_offlin
     assert abs((outage[0][0] - ended).total_seconds()) < 0.01, "offline from where the cycle ended"
     assert outage[1][1] == "AVAILABLE", changes
     assert outage[1][0].timestamp() >= replugged - 0.05, "offline until the reconnection"
+
+
+class _SwitchableHaas(HaasPtySimulator):
+    """A Haas behind an RS-232 adapter that stays plugged: switched off, it stops answering."""
+
+    off = False
+
+    def received(self, data: bytes) -> None:
+        if not self.off:
+            super().received(data)
+
+
+def test_haas_switched_off_mid_cycle_is_offline_from_its_last_reply(chain: Chain, tmp_path: Path) -> None:
+    """The agent notices a silent line after its read timeout (2 s here); the cycle it cut and the offline time
+    start at the last reply, in the real agent (whose drivers are wrapped for its metrics)."""
+    machine = HaasMachine(cycle_s=60.0, idle_s=0.3, auto=False)
+    haas = _SwitchableHaas(machine, tmp_path / "ttyHaas")
+    haas.start()
+    try:
+        chain.add_device(
+            "haas-1",
+            "serial",
+            {"port": haas.path, "poll_interval_s": 0.2, "reply_timeout_s": 0.3, "read_timeout_s": 2.0},
+            profile="haas-ngc-q",
+        )
+        chain.start()
+        chain.wait_for(lambda: chain.availability("haas-1") == "AVAILABLE", 30, "the Haas AVAILABLE")
+        _set_auto(haas, True)
+        chain.wait_for(lambda: chain.machine_states()["haas-1"].get("execution") == "ACTIVE", 15, "the Haas cutting")
+        time.sleep(1.5)
+        with haas.lock:
+            haas.off = True
+            switched_off = time.time()
+            machine.running, machine.auto = False, False  # reset at the control before it is switched on again
+        chain.wait_for(lambda: chain.availability("haas-1") == "UNAVAILABLE", 15, "the Haas UNAVAILABLE")
+        with haas.lock:
+            haas.off = False
+        chain.wait_for(lambda: len(_rows(chain, "haas-1")) == 1, 20, "the cut cycle in the gateway")
+        [row] = _rows(chain, "haas-1")
+        assert row[5] == "aborted"
+        ended = _when(row[2]) + timedelta(seconds=float(row[3]))
+        assert abs(ended.timestamp() - switched_off) < 0.6, "ended at the last reply, not 2 s later"
+        [lost] = [
+            _when(ts)
+            for (ts,) in chain.query(
+                "SELECT s.ts FROM state_changes s JOIN machines m ON m.id = s.machine_id "
+                "WHERE m.name = ? AND s.availability = 'UNAVAILABLE'",
+                "haas-1",
+            )
+        ]
+        assert abs((lost - ended).total_seconds()) < 0.01, "offline from where the cycle ended"
+    finally:
+        haas.stop()
