@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from edge_agent import drivers, profiles
 from edge_agent.config import MachineConfig
@@ -64,6 +65,34 @@ def build_driver(machine: MachineConfig, profile: Profile | None, state_dir: Pat
     return drivers.build(machine.driver, machine_id=machine.id, options=options, profile=profile)
 
 
+class Reassertions:
+    """Each machine's current state, stated again when the publisher gets back to the broker.
+
+    While the agent is away from the broker, the gateway marks its machines UNAVAILABLE (its Last
+    Will). What changed meanwhile waits in the outbox and follows, but a quiet machine has nothing
+    to say: without a fresh statement it would stay offline on the gateway until something changed.
+    The publisher calls this after its birth message; each machine stores a ``state_changed`` with
+    its current state, after whatever the outbox already holds.
+    """
+
+    def __init__(self) -> None:
+        self._machines: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, machine_id: str, reassert: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._machines[machine_id] = reassert
+
+    def remove(self, machine_id: str) -> None:
+        self._machines.pop(machine_id, None)
+
+    def __call__(self) -> None:
+        loop = asyncio.get_running_loop()
+        for machine_id, reassert in list(self._machines.items()):
+            task = loop.create_task(reassert(), name=f"reassert-{machine_id}")
+            self._tasks.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._tasks.discard)
+
+
 async def run_machine(
     machine: MachineConfig,
     *,
@@ -73,11 +102,35 @@ async def run_machine(
     driver: Driver | None = None,
     backoff: Backoff = Backoff(),
     clock: Clock = utc_now,
+    reassertions: Reassertions | None = None,
 ) -> None:
     """Run until cancelled."""
     driver = driver or build_driver(machine, profile)
     sink = MachineSink(machine, outbox, wake, backoff=Backoff(first_s=backoff.first_s, max_s=30.0))
     tracker = MachineTracker(profile)
+
+    async def reassert() -> None:
+        now = clock()
+        await sink.store(tracker.reassert(now), now)
+
+    if reassertions is not None:
+        reassertions.add(machine.id, reassert)
+    try:
+        await _run(machine, driver, sink, tracker, backoff=backoff, clock=clock)
+    finally:
+        if reassertions is not None:
+            reassertions.remove(machine.id)
+
+
+async def _run(
+    machine: MachineConfig,
+    driver: Driver,
+    sink: MachineSink,
+    tracker: MachineTracker,
+    *,
+    backoff: Backoff,
+    clock: Clock,
+) -> None:
     delay = backoff.first_s
     while True:
         linked_at: float | None = None

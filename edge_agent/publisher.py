@@ -17,6 +17,7 @@ import logging
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -57,8 +58,12 @@ class Publisher:
         flush_s: float = 0.05,
         stats: AgentStats | None = None,
         refused_retry_s: float = REFUSED_RETRY_S,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self.broker = broker
+        # Called after the birth of every connection but the first: the machines state their state
+        # again, for the gateway marked them UNAVAILABLE if the Last Will went (pipeline.Reassertions).
+        self.on_reconnect = on_reconnect
         self.outbox = outbox
         self.agent, self.site = outbox.agent, outbox.site
         self.machines = machines
@@ -72,6 +77,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._stopping = False
         self.connected = False
+        self._connected_before = False
         self._inflight: dict[int, OutboxItem] = {}  # by paho's message id
         self._acked: list[int] = []
         self._acked_since = 0.0
@@ -162,6 +168,9 @@ class Publisher:
             self._status_topic, contract.encode(self._status("online", alarms)), qos=_STATUS.qos, retain=_STATUS.retain
         )
         self._client.subscribe(self._replay_topic, qos=contract.DELIVERY["replay"].qos)
+        if self.on_reconnect is not None and self._connected_before:
+            self.on_reconnect()
+        self._connected_before = True
         self.wake()
 
     def _on_refused(self, reason: str) -> None:

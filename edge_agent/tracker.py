@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from edge_agent.changes import diff, significant_change
-from edge_agent.contract import TELEMETRY_FIELDS, Availability, MachineState
+from edge_agent.contract import TELEMETRY_FIELDS, Availability, MachineState, StateChanged
 from edge_agent.cycles import CycleDetector, OpenCycle
 from edge_agent.drafts import Draft
 from edge_agent.drivers import Batch
@@ -52,6 +52,19 @@ class MachineTracker:
     def unavailable(self, ts: datetime) -> TrackerOutput:
         """The link is lost: everything but availability becomes unknown."""
         return self._advance(Observation(ts=ts, state=MachineState(availability=Availability.UNAVAILABLE)), {})
+
+    def reassert(self, ts: datetime) -> TrackerOutput:
+        """The current state once more, as a state change at ``ts`` (``pipeline.Reassertions``).
+
+        Nothing before the first observation: the first reading will say it. Later outages start no
+        earlier than ``ts``, so the timeline stays in order.
+        """
+        if not self._started:
+            return TrackerOutput(self.state, [], False, {})
+        state = self.state
+        fields = {"availability": state.availability, "execution": state.execution, "mode": state.mode}
+        self.ts = ts if self.ts is None else max(self.ts, ts)
+        return TrackerOutput(state, [Draft(StateChanged, ts, fields)], False, {})
 
     def _advance(self, obs: Observation, telemetry: dict[str, float]) -> TrackerOutput:
         prev = self.state

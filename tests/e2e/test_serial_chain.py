@@ -7,6 +7,8 @@ plugged back while the agent runs: UNAVAILABLE, then back, nothing doubled.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -235,5 +237,53 @@ def test_haas_switched_off_mid_cycle_is_offline_from_its_last_reply(chain: Chain
             )
         ]
         assert abs((lost - ended).total_seconds()) < 0.01, "offline from where the cycle ended"
+    finally:
+        haas.stop()
+
+
+def test_a_quiet_machine_is_idle_again_when_its_agent_is_back_after_its_last_will(chain: Chain, tmp_path: Path) -> None:
+    """The agent frozen longer than its keep-alive: the broker sends its Last Will and the gateway marks the
+    machine UNAVAILABLE. The machine stayed idle, so nothing waits in the outbox: the agent states its machines'
+    state again when it is back, or the timeline would show the machine offline until something changed."""
+    haas = HaasPtySimulator(HaasMachine(auto=False), tmp_path / "ttyHaas")
+    haas.start()
+    try:
+        # A read timeout longer than the freeze: the serial link itself must not be what says READY again.
+        options = {"port": haas.path, "poll_interval_s": 0.2, "reply_timeout_s": 0.3, "read_timeout_s": 60.0}
+        chain.add_device("haas-1", "serial", options, profile="haas-ngc-q")
+        chain.write_configs()
+        edge = chain.root / "edge.toml"
+        edge.write_text(
+            edge.read_text().replace("reconnect_max_s = 1.0\n", "reconnect_max_s = 1.0\nkeepalive_s = 5\n", 1)
+        )
+        chain.start_gateway()
+        chain.start_agent()
+        chain.wait_for(lambda: chain.availability("haas-1") == "AVAILABLE", 30, "the Haas AVAILABLE")
+        assert chain.agent is not None
+        assert chain.agent.process is not None
+        pid = chain.agent.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            chain.wait_for(lambda: chain.availability("haas-1") == "UNAVAILABLE", 20, "the Last Will")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        resumed = time.time()
+
+        def timeline() -> list[tuple[datetime, str, str | None]]:
+            rows = chain.query(
+                "SELECT s.ts, s.availability, s.execution FROM state_changes s JOIN machines m "
+                "ON m.id = s.machine_id WHERE m.name = ? ORDER BY s.ts, s.id",
+                "haas-1",
+            )
+            return [(_when(ts), availability, execution) for ts, availability, execution in rows]
+
+        chain.wait_for(lambda: timeline()[-1][1] == "AVAILABLE", 30, "the machine's state stated again")
+        changes = timeline()
+        assert [(a, e) for _, a, e in changes] == [
+            ("AVAILABLE", "READY"),
+            ("UNAVAILABLE", None),
+            ("AVAILABLE", "READY"),
+        ], changes
+        assert changes[-1][0].timestamp() >= resumed - 0.5, "idle from the agent's return"
     finally:
         haas.stop()
