@@ -39,10 +39,6 @@ def get_student(*, db: Session, student_id: int) -> Student:
     return get_row(db=db, model=Student, row_id=student_id, label="student")
 
 
-def student_by_id(*, db: Session, student_id: int | None) -> Student | None:
-    return None if student_id is None else db.get(Student, student_id)
-
-
 def student_with_badge(*, db: Session, badge: str) -> Student | None:
     return db.scalars(select(Student).where(Student.badge == badge)).first()
 

@@ -1,0 +1,27 @@
+"""The master's desk: every daily page a master (admin) opens, grouped as the hub at ``/desk`` shows them.
+
+One list, so the hub and the tests agree on what exists; each page's own module adds its line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DeskEntry:
+    group: str  # a label key: desk_people, desk_work, desk_shop, desk_it
+    label: str  # a label key in page_labels
+    href: str
+
+
+DESK: list[DeskEntry] = [
+    DeskEntry("desk_work", "nav_orders", "/orders"),
+    DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
+]
+
+DESK_GROUPS = ("desk_people", "desk_work", "desk_shop", "desk_it")
+
+
+def desk_by_group() -> list[tuple[str, list[DeskEntry]]]:
+    return [(g, [e for e in DESK if e.group == g]) for g in DESK_GROUPS if any(e.group == g for e in DESK)]
