@@ -136,7 +136,7 @@ def demo_system(
             raise DemoError(f"Could not start the simulated machines: {err}") from err
         (data_dir / "edge.toml").write_text(edge_config(data_dir, broker, workshop))
         (data_dir / "gateway.toml").write_text(gateway_config(data_dir, broker, port))
-        seeded = _seed(data_dir) if school else None
+        seeded = _seed(data_dir, pace) if school else None
         children.append(spawn("gateway", ["gateway", "run", "-c", str(data_dir / "gateway.toml")], logs))
         try:
             wait_for_port("127.0.0.1", port, timeout_s=30)
@@ -158,9 +158,9 @@ def demo_system(
         broker.stop()
 
 
-def _seed(data_dir: Path) -> School:
+def _seed(data_dir: Path, pace: float) -> School:
     try:
-        return seed_school(database_url(data_dir), zone=ZoneInfo(SCHOOL_ZONE))
+        return seed_school(database_url(data_dir), zone=ZoneInfo(SCHOOL_ZONE), pace=pace)
     except GatewayError as err:
         raise DemoError(f"Could not set up the demo's school in {data_dir}: {err}") from err
 

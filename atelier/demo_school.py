@@ -119,8 +119,11 @@ class School:
         return list(CLASSES)
 
 
-def seed_school(url: str, *, zone: ZoneInfo, now: datetime | None = None) -> School:
-    """Create whatever of the school is missing in the store at ``url`` (its schema brought up to date)."""
+def seed_school(url: str, *, zone: ZoneInfo, now: datetime | None = None, pace: float = 1.0) -> School:
+    """Create whatever of the school is missing in the store at ``url`` (its schema brought up to date).
+
+    ``pace`` scales the orders' standard times as it scales the simulated machines' (a test's faster demo).
+    """
     now = now or datetime.now(UTC)
     upgrade(url)
     school = School(master=MASTER, password=None, badges=[p.badge for p in PUPILS])
@@ -145,6 +148,7 @@ def seed_school(url: str, *, zone: ZoneInfo, now: datetime | None = None) -> Sch
                 order = orders_repo.order_with_reference(db=db, customer_id=customer, reference=job.reference)
                 if order is None:
                     fields = _order_fields(job, customer, now.astimezone(zone).date(), zone)
+                    fields["standard_cycle_s"] = round(job.standard_cycle_s * pace, 3)
                     order = orders_repo.create_order(db=db, who=WHO, now=now, fields=fields)
                     school.created["orders"] += 1
                 school.orders[order.id] = tuple(order.programs)

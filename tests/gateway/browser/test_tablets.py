@@ -59,8 +59,8 @@ async def sideways(page: Page) -> bool:
 
 # Someone checked in: the mill's own kiosk (Inès is in); nobody: the lathe, as a master opens it.
 KIOSKS = {
-    "checked-in": ("kiosk", "/kiosk/mill?site=lyon", "#checkout"),
-    "nobody": ("admin", "/kiosk/lathe?site=lyon", "#checkin"),
+    "checked-in": ("kiosk", "/kiosk/mill?site=lyon", "#checkout", "Séance commencée. Bon travail !"),
+    "nobody": ("admin", "/kiosk/lathe?site=lyon", "#checkin", "Séance terminée. À bientôt !"),
 }
 
 
@@ -69,10 +69,10 @@ KIOSKS = {
 async def test_the_kiosk_is_comfortable_on_a_10_inch_tablet(
     browser: Browser, site: Site, orientation: str, state: str
 ) -> None:
-    role, path, form = KIOSKS[state]
+    role, path, form, said = KIOSKS[state]
     page = await tablet(browser, site, orientation, role)
     await page.goto(site.url(path))
-    await page.evaluate(SAY, "Séance terminée. À bientôt !")  # the tallest the top gets after a badge
+    await page.evaluate(SAY, said)  # the tallest the top gets after a badge
     await shot(page, f"kiosk-tablet-{orientation}-{state}")
     where = f"kiosk ({state}) at {orientation}"
     assert not await sideways(page), f"{where} scrolls sideways"
