@@ -120,7 +120,7 @@ class SimulatedStudents:
         self.pace = pace
         self.random = random.Random(seed)  # noqa: S311 - a demo's dice, not a secret
         self._loop = asyncio.new_event_loop()
-        self._stopping: asyncio.Event | None = None
+        self._stopping = asyncio.Event()  # bound to no loop until used (Python 3.10+): set through ``_loop``
         self._thread = threading.Thread(target=self._run, name="demo-students", daemon=True)
         self.actions: list[tuple[str, str, int]] = []  # (machine, what, HTTP status), for the curious and the tests
 
@@ -129,7 +129,7 @@ class SimulatedStudents:
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """Every student at a machine badges out; then the thread ends."""
-        if self._stopping is not None:
+        if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout_s)
 
@@ -143,7 +143,6 @@ class SimulatedStudents:
             self._loop.close()
 
     async def _main(self) -> None:
-        self._stopping = asyncio.Event()
         try:
             tokens = await asyncio.to_thread(self.tokens)
         except (TimeoutError, OSError) as err:
@@ -167,7 +166,6 @@ class SimulatedStudents:
 
     async def _rest(self, seconds: float) -> bool:
         """Wait ``seconds``; False when the demo is stopping."""
-        assert self._stopping is not None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
         return not self._stopping.is_set()
