@@ -2,7 +2,9 @@
 
 Starts a private mosquitto with the shipped broker settings, a gateway on
 SQLite in the data folder, and one edge agent serving simulated machines, each
-as its own process as they would run in a workshop. Ctrl-C stops them all.
+as its own process as they would run in a workshop. With ``school`` (what
+``atelier demo`` runs), it also seeds a small school (``demo_school``) and lets
+simulated students work at the kiosks (``demo_students``). Ctrl-C stops them all.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 from atelier.broker import Broker, BrokerError, end_process, wait_for_port
-from atelier.demo_machines import DemoWorkshop
+from atelier.demo_machines import PROGRAMS, DemoWorkshop
+from atelier.demo_school import School, kiosk_tokens, seed_school
+from atelier.demo_students import SimulatedStudents
 from gateway.config import SCHOOL_ZONE
 from plumbing import logs
+from gateway.errors import GatewayError
 
 SITE = "demo"
 AGENT = "demo-pc"
@@ -35,11 +41,15 @@ def edge_config(data_dir: Path, broker: Broker, workshop: DemoWorkshop) -> str:
     )
 
 
+def database_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'gateway.sqlite').resolve()}"
+
+
 def gateway_config(data_dir: Path, broker: Broker, http_port: int) -> str:
     return (
         f'[gateway]\nid = "demo"\nsite = "{SITE}"\n\n'
         f'[broker]\nhost = "{broker.host}"\nport = {broker.port}\n\n'
-        f'[database]\nurl = "sqlite:///{(data_dir / "gateway.sqlite").resolve()}"\n\n'
+        f'[database]\nurl = "{database_url(data_dir)}"\n\n'
         f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n\n'
         f'[records]\ntimezone = "{SCHOOL_ZONE}"\n'
     )
@@ -86,6 +96,8 @@ class DemoSystem:
     broker: Broker
     workshop: DemoWorkshop
     children: list[Child]
+    school: School | None = None
+    students: SimulatedStudents | None = None
 
     @property
     def url(self) -> str:
@@ -98,11 +110,12 @@ class DemoSystem:
 
 @contextmanager
 def demo_system(
-    *, port: int, data_dir: Path, machines: Iterable[str] | None = None, pace: float = 1.0
+    *, port: int, data_dir: Path, machines: Iterable[str] | None = None, pace: float = 1.0, school: bool = False
 ) -> Iterator[DemoSystem]:
     """Start the broker, the simulated machines, the gateway and the agent; stop them all on leaving.
 
-    ``machines`` and ``pace``: some of the machines only, their times scaled (see ``DemoWorkshop``).
+    ``machines`` and ``pace``: some of the machines only, their times scaled (see ``DemoWorkshop``);
+    ``school``: seed the school and let the simulated students work (their times scaled by ``pace`` too).
     """
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
@@ -116,6 +129,7 @@ def demo_system(
     # The simulated controls are asyncua servers; their security notices are not the demo's news.
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     children: list[Child] = []
+    system: DemoSystem | None = None
     try:
         try:
             workshop.start()
@@ -123,6 +137,7 @@ def demo_system(
             raise DemoError(f"Could not start the simulated machines: {err}") from err
         (data_dir / "edge.toml").write_text(edge_config(data_dir, broker, workshop))
         (data_dir / "gateway.toml").write_text(gateway_config(data_dir, broker, port))
+        seeded = _seed(data_dir, pace) if school else None
         children.append(spawn("gateway", ["gateway", "run", "-c", str(data_dir / "gateway.toml")], logs))
         try:
             wait_for_port("127.0.0.1", port, timeout_s=30)
@@ -130,12 +145,49 @@ def demo_system(
             raise DemoError(f"The gateway did not open port {port}; see {logs / 'gateway.log'}") from err
         children.append(spawn("edge", ["edge", "run", "-c", str(data_dir / "edge.toml")], logs))
         workshop.press_start_now_and_then(data_dir / "edge")
-        yield DemoSystem(port, data_dir, broker, workshop, children)
+        system = DemoSystem(port, data_dir, broker, workshop, children, seeded)
+        if seeded is not None:
+            system.students = _students(system, seeded, pace)
+            system.students.start()
+        yield system
     finally:
+        if system is not None and system.students is not None:
+            system.students.stop()  # they badge out while the gateway still answers
         for child in reversed(children):
             child.stop()
         workshop.stop()
         broker.stop()
+
+
+def _seed(data_dir: Path, pace: float) -> School:
+    try:
+        return seed_school(database_url(data_dir), zone=ZoneInfo(SCHOOL_ZONE), pace=pace)
+    except GatewayError as err:
+        raise DemoError(f"Could not set up the demo's school in {data_dir}: {err}") from err
+
+
+def _students(system: DemoSystem, school: School, pace: float) -> SimulatedStudents:
+    """The students, logging what they do to ``logs/students.log``."""
+    log = logging.getLogger("atelier.demo_students")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    handler = logging.FileHandler(system.data_dir / "logs" / "students.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.handlers = [handler]
+    machines = system.workshop.machine_ids
+
+    def tokens() -> dict[str, str]:
+        return kiosk_tokens(database_url(system.data_dir), data_dir=system.data_dir, machines=machines, site=SITE)
+
+    return SimulatedStudents(
+        system.url,
+        badges=list(school.badges),
+        machine_programs={m: PROGRAMS[m] for m in machines},
+        orders=school.orders,
+        tokens=tokens,
+        site=SITE,
+        pace=pace,
+    )
 
 
 def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
@@ -153,7 +205,7 @@ def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        with demo_system(port=port, data_dir=data_dir) as system:
+        with demo_system(port=port, data_dir=data_dir, school=True) as system:
             _print_banner(system)
             code = _watch(system.children, lambda: stopping, seconds)
             print("Stopping the demo...")
@@ -188,8 +240,29 @@ def _print_banner(system: DemoSystem) -> None:
         f"  MQTT broker        mqtt://{broker.host}:{broker.port}  (mosquitto, persistence on)\n"
         f"  Edge agent         '{AGENT}' with {len(machines)} simulated machines: {', '.join(machines)}\n"
         "                     (OPC UA SINUMERIK and umati servers, a Haas and a GRBL on pseudo-terminals)\n"
-        f"  Data and configs   {data_dir}\n"
+        + (_school_lines(system.school, port, data_dir) if system.school is not None else "")
+        + f"  Data and configs   {data_dir}\n"
         f"  Logs               {data_dir / 'logs'}\n"
         "Press Ctrl-C to stop everything.\n",
         flush=True,
+    )
+
+
+def _school_lines(school: School, port: int, data_dir: Path) -> str:
+    if school.password is not None:
+        login = (
+            f"  Master's login     http://127.0.0.1:{port}/login  user {school.master}  password {school.password}\n"
+            "                     (shown this once, stored hashed; change it: POST /api/auth/password,\n"
+            "                     see docs/records.md)\n"
+        )
+    else:
+        login = (
+            f"  Master's login     http://127.0.0.1:{port}/login  user {school.master}  (its password was shown\n"
+            f"                     when {data_dir} was first used; another master's login:\n"
+            f"                     atelier gateway create-admin NAME -c {data_dir / 'gateway.toml'})\n"
+        )
+    return login + (
+        f"  School             {len(school.badges)} students in {' and '.join(school.classes)}, "
+        f"{len(school.orders)} orders; simulated students badge in at the kiosks (logs/students.log)\n"
+        f"  Orders, reports    http://127.0.0.1:{port}/orders   http://127.0.0.1:{port}/utilisation\n"
     )

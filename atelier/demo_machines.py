@@ -49,6 +49,15 @@ M30
 """
 
 MACHINES = ("sinumerik-mill-1", "haas-lathe-2", GRBL_MACHINE, "umati-mill-4", "dmg-mill-5")
+# What each machine runs, by the names its control reports: the demo's orders name these programs.
+MILL_PROGRAMS = ("BRIDE_A12.MPF", "PLATINE_C3.MPF")
+PROGRAMS = {
+    "sinumerik-mill-1": MILL_PROGRAMS,
+    "haas-lathe-2": ("O1042",),
+    GRBL_MACHINE: ("enseigne.nc",),
+    "umati-mill-4": MILL_PROGRAMS,
+    "dmg-mill-5": MILL_PROGRAMS,
+}
 
 
 def builtin_toml(pace: float, record: Path) -> str:
