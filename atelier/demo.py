@@ -27,8 +27,8 @@ from atelier.demo_machines import PROGRAMS, DemoWorkshop
 from atelier.demo_school import School, kiosk_tokens, seed_school
 from atelier.demo_students import SimulatedStudents
 from gateway.config import SCHOOL_ZONE
-from plumbing import logs
 from gateway.errors import GatewayError
+from plumbing import logs
 
 SITE = "demo"
 AGENT = "demo-pc"
