@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -201,3 +202,35 @@ def advance(
                 return interval.start + timedelta(seconds=left)
             left -= interval.seconds
     return None
+
+
+def parse_day(text: str) -> tuple[Hours, ...]:
+    """``"08:00-12:00, 13:00-17:00"`` → the day's ranges; ``""`` or ``"-"``: closed. ValueError if unreadable.
+
+    Ranges may not overlap: two that do are a typing slip a master would rather see refused.
+    """
+    cleaned = text.strip()
+    if cleaned in {"", "-", "—"}:
+        return ()
+    ranges: list[Hours] = []
+    for part in cleaned.replace(";", ",").split(","):
+        opens, sep, closes = part.strip().replace("–", "-").partition("-")
+        if not sep:
+            raise ValueError(part)
+        ranges.append(Hours(_clock(opens), _clock(closes)))
+    ranges.sort(key=lambda h: h.start)
+    if any(a.end > b.start for a, b in pairwise(ranges)):
+        raise ValueError(text)
+    return tuple(ranges)
+
+
+def _clock(text: str) -> time:
+    hours, _, minutes = text.strip().replace("h", ":").partition(":")
+    minutes = minutes or "00"  # "8h" and "8" are 08:00
+    if not (hours.isdigit() and len(hours) <= 2 and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(text)
+    return time(int(hours), int(minutes))
+
+
+def format_day(ranges: Sequence[Hours]) -> str:
+    return ", ".join(f"{h.start:%H:%M}-{h.end:%H:%M}" for h in ranges)

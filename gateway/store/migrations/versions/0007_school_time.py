@@ -86,9 +86,7 @@ def _calendars() -> None:
         _fk("machine_id", "machines", "machine_calendar_exceptions"),
         _pk("machine_calendar_exceptions"),
     )
-    op.create_index(
-        op.f("ix_machine_calendar_exceptions_machine_id"), "machine_calendar_exceptions", ["machine_id"]
-    )
+    op.create_index(op.f("ix_machine_calendar_exceptions_machine_id"), "machine_calendar_exceptions", ["machine_id"])
 
 
 def _stops() -> None:
