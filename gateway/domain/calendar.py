@@ -21,6 +21,9 @@ from zoneinfo import ZoneInfo
 from gateway.domain.holiday_dates import PublicHolidays, SchoolZone, public_holidays, school_holidays
 
 ExceptionKind = Literal["out_of_service", "extra"]
+# "24:00", the end of a day open until midnight: a range must end within its own day, and a
+# microsecond short of midnight is what ``time`` can hold.
+END_OF_DAY = time.max
 # How far ahead a projection looks for planned hours before it gives up: a calendar with no
 # opening at all would otherwise walk forever.
 HORIZON_DAYS = 3 * 366
@@ -229,8 +232,14 @@ def _clock(text: str) -> time:
     minutes = minutes or "00"  # "8h" and "8" are 08:00
     if not (hours.isdigit() and len(hours) <= 2 and minutes.isdigit() and len(minutes) == 2):
         raise ValueError(text)
+    if (hours, minutes) == ("24", "00"):
+        return END_OF_DAY
     return time(int(hours), int(minutes))
 
 
 def format_day(ranges: Sequence[Hours]) -> str:
-    return ", ".join(f"{h.start:%H:%M}-{h.end:%H:%M}" for h in ranges)
+    return ", ".join(f"{_hhmm(h.start)}-{_hhmm(h.end)}" for h in ranges)
+
+
+def _hhmm(moment: time) -> str:
+    return "24:00" if moment == END_OF_DAY else f"{moment:%H:%M}"

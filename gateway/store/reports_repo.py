@@ -13,11 +13,25 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.domain.calendar import Interval, planned
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.domain.oee import Counted, Oee, Utilisation, counted, oee, state_points, timeline, utilisation
+from gateway.domain.oee import (
+    Counted,
+    Oee,
+    PlannedUse,
+    Utilisation,
+    counted,
+    in_planned,
+    oee,
+    planned_use,
+    state_points,
+    timeline,
+    utilisation,
+)
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
+from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.machines_repo import all_machines, machine_keys
 from gateway.store.models import AlarmRecord, Machine, ScrapRecord, StateChange, Student, WorkSessionRecord
 from gateway.store.orders_repo import get_order, order_references, order_standards
@@ -117,7 +131,9 @@ def student_log(
 class MachineReport:
     machine: Machine
     period: Counted
-    use: Utilisation
+    use: Utilisation  # the whole window, day and night
+    planned: PlannedUse  # the window seen through the site's calendar
+    intervals: list[Interval]  # the planned intervals counted (up to now)
     made: int
     scrap: int
     cycles: int
@@ -132,12 +148,18 @@ class MachineReport:
         return self.period.end
 
 
-def machine_report(*, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime) -> MachineReport:
-    """The machine over [start, end), counted up to ``now`` (see ``Counted``)."""
+def machine_report(
+    *, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime, zone: str
+) -> MachineReport:
+    """The machine over [start, end), counted up to ``now`` (see ``Counted``), against its site's calendar
+    (``zone``: the gateway's time zone, for a site with no calendar of its own yet)."""
     period = counted(start, end, now)
     end = period.until
     points = state_points(_changes(db, machine.id, start, end), _faults(db, machine.id, start, end))
-    use = utilisation(timeline(points, start, end))
+    spans = timeline(points, start, end)
+    use = utilisation(spans)
+    calendar = calendar_of(db=db, site=machine.site, zone=zone)
+    intervals = planned(calendar, start, end, exceptions_of(db=db, machine_id=machine.id)) if start < end else []
     found = attribute(db=db, spans={machine.id: (start, end)})
     cycles = [c for c in found.cycles if start <= c.row.ended < end]
     made = sum(p.row.count for p in found.parts if start <= p.row.ts < end)
@@ -146,15 +168,18 @@ def machine_report(*, db: Session, machine: Machine, start: datetime, end: datet
     )
     scrap = int(db.scalar(scrap_stmt) or 0)
     facts = _facts(db, cycles)
-    scores = oee(use, facts, made=made, scrap=scrap)
-    return MachineReport(machine, period, use, made, scrap, sum(1 for f in facts if f.completed), scores)
+    use_planned = planned_use(spans, intervals)
+    scores = oee(use_planned, [f for f in facts if in_planned(f.ended, intervals)], made=made, scrap=scrap)
+    completed = sum(1 for f in facts if f.completed)
+    return MachineReport(machine, period, use, use_planned, intervals, made, scrap, completed, scores)
 
 
 def machine_reports(
-    *, db: Session, start: datetime, end: datetime, now: datetime, name: str | None = None
+    *, db: Session, start: datetime, end: datetime, now: datetime, zone: str, name: str | None = None
 ) -> list[MachineReport]:
     """``machine_report`` of every machine (or of those called ``name``), by site then name."""
-    return [machine_report(db=db, machine=m, start=start, end=end, now=now) for m in all_machines(db=db, name=name)]
+    machines = all_machines(db=db, name=name)
+    return [machine_report(db=db, machine=m, start=start, end=end, now=now, zone=zone) for m in machines]
 
 
 def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:

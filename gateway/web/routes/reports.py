@@ -43,15 +43,16 @@ def oee_report(
     day: Annotated[date | None, Query(alias="date", description="a day of the period; default today")] = None,
     machine: Annotated[Short | None, Query()] = None,
 ) -> list[OeePublic]:
-    """Utilisation and OEE (availability × performance × quality) of each machine over the period,
-    counted up to now: a period under way stops at now, a future one is empty (``status``)."""
+    """Utilisation and OEE (availability × performance × quality, ISO 22400-2 over the site's planned time)
+    of each machine over the period, counted up to now: a period under way stops at now, a future one is
+    empty (``status``). Running outside planned time is ``unplanned_running_s``, never in availability."""
     start, end = window(state, period, day)
     now = state.now()
     label = (
         start.date().isoformat() if period == "day" else f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
     )
     with state.reading() as db:
-        reports = machine_reports(db=db, start=start, end=end, now=now, name=machine)
+        reports = machine_reports(db=db, start=start, end=end, now=now, zone=state.settings.timezone, name=machine)
     return [oee_public(r, label) for r in reports]
 
 

@@ -1,4 +1,5 @@
-"""``/utilisation?week=YYYY-Www``: per machine, time running, idle, in alarm and offline; OEE; free capacity."""
+"""``/utilisation?week=YYYY-Www``: per machine, over the site's planned time: running, idle, in alarm, offline,
+running outside opening hours apart; OEE (ISO 22400-2); free capacity."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def utilisation_page(request: Request) -> Response:
     monday = week_day(request.query_params.get("week"), today)
     start, end = window(state, "week", monday)
     with state.reading() as db:
-        reports = machine_reports(db=db, start=start, end=end, now=now)
+        reports = machine_reports(db=db, start=start, end=end, now=now, zone=state.settings.timezone)
     context = {
         "reports": reports,
         "week": week_label(monday),
@@ -57,5 +58,6 @@ def utilisation_page(request: Request) -> Response:
 
 
 def _totals(reports: list[MachineReport]) -> dict[str, float]:
-    names = ("window_s", "running_s", "held_s", "alarm_s", "idle_s", "offline_s", "free_s")
-    return {name: sum(getattr(r.use, name) for r in reports) for name in names}
+    """The shop's sums over planned time (free capacity is per machine: planned hours not used, added up)."""
+    names = ("busy_s", "running_s", "unplanned_running_s", "held_s", "alarm_s", "idle_s", "offline_s", "free_s")
+    return {name: sum(getattr(r.planned, name) for r in reports) for name in names}

@@ -17,6 +17,8 @@ from gateway.domain.calendar import (
     advance,
     closed_because,
     day_hours,
+    format_day,
+    parse_day,
     planned,
     planned_seconds,
 )
@@ -123,3 +125,14 @@ def test_advance_consumes_exactly_the_planned_time(start: datetime, work_h: floa
     assert finish is not None
     assert finish >= begin
     assert planned_seconds(planned(WEEKDAYS, begin, finish)) == pytest.approx(work_h * 3600, abs=1e-3)
+
+
+def test_day_hours_are_read_the_way_masters_type_them() -> None:
+    assert parse_day("8h-12h, 13h30-17h") == (Hours(time(8), time(12)), Hours(time(13, 30), time(17)))
+    assert parse_day("") == ()
+    assert format_day(parse_day("00:00-24:00")) == "00:00-24:00"
+    always = Calendar(week=(parse_day("00:00-24:00"),) * 7, public="none")
+    assert week_hours(always, date(2026, 11, 30)) == pytest.approx(168)
+    for bad in ("8-", "25:00-26:00", "12:00-08:00", "08:00-12:00, 11:00-13:00", "8:5-9", "matin"):
+        with pytest.raises(ValueError):
+            parse_day(bad)
