@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from gateway.config import SCHOOL_ZONE
 from gateway.domain.progress import OrderProgress
 from gateway.errors import BusyError
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
@@ -62,17 +63,18 @@ class KioskView:
     orders: list[Order]  # the orders a student may check in for, by due date
 
 
-def board(*, db: Session, now: datetime, include_closed: bool = False) -> list[BoardLine]:
+def board(*, db: Session, now: datetime, include_closed: bool = False, zone: str = SCHOOL_ZONE) -> list[BoardLine]:
     """Orders by due date (undated last), each with its progress."""
     customers = customer_names(db=db)
     orders = orders_by_due(db=db, now=now, include_closed=include_closed)
-    return [BoardLine(o, customers[o.customer_id], progress(db=db, order_id=o.id, now=now)) for o in orders]
+    lines = [(o, progress(db=db, order_id=o.id, now=now, zone=zone)) for o in orders]
+    return [BoardLine(o, customers[o.customer_id], p) for o, p in lines]
 
 
-def order_detail(*, db: Session, order_id: int, now: datetime) -> OrderDetail:
+def order_detail(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderDetail:
     order = get_order(db=db, order_id=order_id)
     customer = db.get_one(Customer, order.customer_id).name
-    line = BoardLine(order, customer, progress(db=db, order_id=order_id, now=now))
+    line = BoardLine(order, customer, progress(db=db, order_id=order_id, now=now, zone=zone))
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
     found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id: r for r in rows}

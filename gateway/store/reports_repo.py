@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.config import SCHOOL_ZONE
 from gateway.domain.calendar import Interval, planned
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.oee import (
@@ -47,9 +48,13 @@ def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
 # --- order progress ----------------------------------------------------------
 
 
-def progress(*, db: Session, order_id: int, now: datetime) -> OrderProgress:
+def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderProgress:
+    """The order's progress; its projected finish advances only through the planned hours of the site of the
+    machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet)."""
     order = get_order(db=db, order_id=order_id)
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
+    latest = max(rows, key=lambda r: r.started, default=None)
+    site = None if latest is None else db.scalar(select(Machine.site).where(Machine.id == latest.machine_id))
     found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id for r in rows}
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
@@ -62,6 +67,7 @@ def progress(*, db: Session, order_id: int, now: datetime) -> OrderProgress:
         due=order.due,
         cycles=_facts(db, cycles),
         now=now,
+        calendar=None if site is None else calendar_of(db=db, site=site, zone=zone),
     )
 
 

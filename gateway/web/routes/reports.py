@@ -82,7 +82,7 @@ def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQue
     with state.reading() as db:
         customers = customers_repo.customer_names(db=db)
         for order in orders_repo.list_orders(db=db):
-            p = progress(db=db, order_id=order.id, now=now)
+            p = progress(db=db, order_id=order.id, now=now, zone=state.settings.timezone)
             described = [order.id, customers[order.customer_id], order.reference, order.part_number]
             described += [order.drawing_revision, order.quantity, order.due, order.status]
             rows.append([*described, p.made, p.scrap, p.good, p.remaining, p.projected_finish, p.late])
