@@ -8,6 +8,7 @@ zone: planned time exists from the first day, and the first save stores it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -166,3 +167,24 @@ def add_exception(
 def delete_exception(*, db: Session, who: str, now: datetime, exception_id: int) -> None:
     row = get_row(db=db, model=MachineCalendarException, row_id=exception_id, label="calendar_exception")
     audited_delete(db=db, who=who, row=row, entity="calendar_exception", now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarView:
+    """What the calendar page and API show of a site: its settings, closures and machines' exceptions."""
+
+    row: SiteCalendar
+    calendar: Calendar
+    closures: list[CalendarClosure]
+    exceptions: list[tuple[MachineCalendarException, str]]  # with the machine's bus name
+
+
+def calendar_view(*, db: Session, site: str, zone: str) -> CalendarView:
+    exceptions = exception_rows(db=db, site=site)
+    names: dict[int, str] = dict(db.execute(select(Machine.id, Machine.name).where(Machine.site == site)).all())
+    return CalendarView(
+        row=settings_row(db=db, site=site, zone=zone),
+        calendar=calendar_of(db=db, site=site, zone=zone),
+        closures=closures(db=db, site=site),
+        exceptions=[(e, names[e.machine_id]) for e in exceptions],
+    )

@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from sqlalchemy.orm import Session
 
 from gateway.domain.calendar import planned, planned_seconds
 from gateway.store import calendar_repo
-from gateway.store.machines_repo import find_machine, machine_keys
+from gateway.store.machines_repo import find_machine
 from gateway.web.calendar_schemas import (
     CalendarPublic,
     CalendarUpdate,
@@ -32,26 +31,22 @@ Site = Annotated[str, Path(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9_.-
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def calendar_public(db: Session, state: RecordsState, site: str) -> CalendarPublic:
-    zone = state.settings.timezone
-    row = calendar_repo.settings_row(db=db, site=site, zone=zone)
-    calendar = calendar_repo.calendar_of(db=db, site=site, zone=zone)
-    exceptions = calendar_repo.exception_rows(db=db, site=site)
-    names = machine_keys(db=db, ids={e.machine_id for e in exceptions})
+def calendar_public(view: calendar_repo.CalendarView, state: RecordsState) -> CalendarPublic:
+    row = view.row
     start, end = window(state, "week", None)
     return CalendarPublic(
-        site=site,
+        site=row.site,
         timezone=row.timezone,
         week=[str(day) for day in row.week],
         public_holidays=row.public_holidays,
         school_zone=row.school_zone,
         stop_threshold_s=row.stop_threshold_s,
         alarm_prefills_breakdown=row.alarm_prefills_breakdown,
-        closures=[ClosurePublic.model_validate(c) for c in calendar_repo.closures(db=db, site=site)],
+        closures=[ClosurePublic.model_validate(c) for c in view.closures],
         exceptions=[
             ExceptionPublic(
                 id=e.id,
-                machine=names[e.machine_id].split("/", 1)[-1],
+                machine=machine,
                 first=e.first,
                 last=e.last,
                 kind="extra" if e.kind == "extra" else "out_of_service",
@@ -59,9 +54,9 @@ def calendar_public(db: Session, state: RecordsState, site: str) -> CalendarPubl
                 end_time=e.end_time,
                 label=e.label,
             )
-            for e in exceptions
+            for e, machine in view.exceptions
         ],
-        planned_week_s=planned_seconds(planned(calendar, start, end)),
+        planned_week_s=planned_seconds(planned(view.calendar, start, end)),
     )
 
 
@@ -69,13 +64,17 @@ def calendar_public(db: Session, state: RecordsState, site: str) -> CalendarPubl
 def list_calendars(who: Admin, state: StateDep) -> list[CalendarPublic]:
     """The calendar of every site that has a machine or a calendar (defaults where none is stored)."""
     with state.reading() as db:
-        return [calendar_public(db, state, site) for site in calendar_repo.sites(db=db)]
+        zone = state.settings.timezone
+        return [
+            calendar_public(calendar_repo.calendar_view(db=db, site=site, zone=zone), state)
+            for site in calendar_repo.sites(db=db)
+        ]
 
 
 @router.get("/{site}")
 def get_calendar(site: Site, who: Admin, state: StateDep) -> CalendarPublic:
     with state.reading() as db:
-        return calendar_public(db, state, site)
+        return calendar_public(calendar_repo.calendar_view(db=db, site=site, zone=state.settings.timezone), state)
 
 
 @router.patch("/{site}")
@@ -84,7 +83,7 @@ def update_calendar(site: Site, body: CalendarUpdate, who: Admin, state: StateDe
         calendar_repo.save_settings(
             db=db, who=who.name, now=state.now(), site=site, zone=state.settings.timezone, changes=body.changes()
         )
-        return calendar_public(db, state, site)
+        return calendar_public(calendar_repo.calendar_view(db=db, site=site, zone=state.settings.timezone), state)
 
 
 @router.post("/{site}/closures", status_code=status.HTTP_201_CREATED)
