@@ -87,6 +87,7 @@ _FR: dict[str, str] = {
     "role_forbidden": "Réservé à : {allowed}. Vous êtes connecté comme {role}.",
     "own_log_only": "Un élève ne consulte que son propre carnet.",
     "kiosk_other_machine": "Ce poste sert une autre machine.",
+    "stop_needs_student": "Au poste, seul un élève en séance indique la cause d'un arrêt.",
     # logins (401, 403, 429, 503)
     "login_failed": "Identifiant ou mot de passe incorrect.",
     "token_invalid": "Ce jeton d'écran est inconnu, expiré ou révoqué : demandez-en un nouveau à un maître d'atelier.",
@@ -158,6 +159,7 @@ _EN: dict[str, str] = {
     "role_forbidden": "Only for: {allowed}. You are logged in as {role}.",
     "own_log_only": "A student may read only their own practice log.",
     "kiosk_other_machine": "This kiosk serves another machine.",
+    "stop_needs_student": "At a kiosk, only a student checked in says why the machine stopped.",
     "login_failed": "Wrong username or password.",
     "token_invalid": "This screen token is unknown, expired or revoked: ask a workshop master for a new one.",
     "current_password_wrong": "The current password is wrong.",

@@ -31,11 +31,13 @@ from gateway.domain.oee import (
 )
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
+from gateway.domain.stops import Classified
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.machines_repo import all_machines, machine_keys
 from gateway.store.models import AlarmRecord, Machine, ScrapRecord, StateChange, Student, WorkSessionRecord
 from gateway.store.orders_repo import get_order, order_references, order_standards
+from gateway.store.stops_repo import classified_stops
 from gateway.store.students_repo import get_student
 
 
@@ -140,6 +142,7 @@ class MachineReport:
     use: Utilisation  # the whole window, day and night
     planned: PlannedUse  # the window seen through the site's calendar
     intervals: list[Interval]  # the planned intervals counted (up to now)
+    stops: list[Classified]  # stops in planned time, with what people said about them
     made: int
     scrap: int
     cycles: int
@@ -174,10 +177,13 @@ def machine_report(
     )
     scrap = int(db.scalar(scrap_stmt) or 0)
     facts = _facts(db, cycles)
-    use_planned = planned_use(spans, intervals)
+    stopped = classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=end, zone=zone)
+    # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
+    downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
+    use_planned = planned_use(spans, intervals, planned_downtime_s=downtime)
     scores = oee(use_planned, [f for f in facts if in_planned(f.ended, intervals)], made=made, scrap=scrap)
     completed = sum(1 for f in facts if f.completed)
-    return MachineReport(machine, period, use, use_planned, intervals, made, scrap, completed, scores)
+    return MachineReport(machine, period, use, use_planned, intervals, stopped, made, scrap, completed, scores)
 
 
 def machine_reports(
