@@ -10,7 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.domain.oee import counted
+from gateway.domain.stops import by_category, pareto
 from gateway.store.reports_repo import MachineReport, machine_reports
+from gateway.web.charts import pareto_chart
+from gateway.web.i18n import lang_of
+from gateway.web.page_labels import page_labels
 from gateway.web.pages import records, render, require
 from gateway.web.routes.reports import window
 
@@ -44,8 +48,17 @@ def utilisation_page(request: Request) -> Response:
     start, end = window(state, "week", monday)
     with state.reading() as db:
         reports = machine_reports(db=db, start=start, end=end, now=now, zone=state.settings.timezone)
+    words = page_labels(lang_of(request))
+    classified = [item for r in reports for item in r.stops]
+    lost = pareto(classified, words["unclassified"])
     context = {
         "reports": reports,
+        "categories": by_category(classified),
+        "lost_s": sum(line.seconds for line in lost),
+        "pareto": lost,
+        "pareto_svg": pareto_chart(
+            [(line.label, line.seconds) for line in lost], title=words["pareto_title"], lang=lang_of(request)
+        ),
         "week": week_label(monday),
         "prev": week_label(monday - timedelta(days=7)),
         "next": week_label(monday + timedelta(days=7)),

@@ -3,12 +3,13 @@ planned stops taken off planned busy time, exported as CSV."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from gateway.store.models import AuditEntry, StopClassification
-from tests.gateway.records.conftest import World, add_state, at
+from tests.gateway.records.conftest import World, add_state, at, site_client
 
 MONDAY = "2026-11-23"
 
@@ -111,3 +112,24 @@ async def test_the_stops_csv_in_both_flavours(world: World) -> None:
     raw = (await w.call("GET", "/api/stops/export.csv", params={"date": MONDAY, "format": "raw"})).text
     assert raw.splitlines()[0] == "machine,start,end,duration,reason,category,alarm,prefilled"
     assert "lyon/mill,2026-11-23T09:00:00+00:00,2026-11-23T09:20:00+00:00,1200.0," in raw
+
+
+async def test_the_report_page_shows_stops_by_category_and_a_pareto_that_sums_to_the_lost_time(
+    world: World, databases: dict[str, str], backend: str
+) -> None:
+    w = world
+    await _morning(w)
+    await w.ok("POST", "/api/stops/classify", json={"machine": "mill", "started": z(at(60)), "reason": "reglage"})
+    async with site_client(databases[backend], w.clock) as client:
+        page = await client.get("/utilisation?week=2026-W48", headers=w.as_("admin"))
+    assert page.status_code == 200
+    text = page.text
+    assert '<svg class="chart pareto"' in text
+    rows = re.findall(r'<tr data-reason="(\w+)"><td>([^<]+)</td><td class="num">(\d+:\d\d)</td>', text)
+    assert [(code, hours) for code, _, hours in rows] == [("panne", "0:27"), ("reglage", "0:20")]
+    lost = re.search(r'id="lost">(\d+:\d\d)<', text)
+    assert lost is not None
+    assert lost[1] == "0:47"  # 27 + 20 minutes: the Pareto sums to the lost time
+    setup = re.search(r'data-category="setup"><span>[^<]+</span><strong>(\d+:\d\d)<', text)
+    assert setup is not None
+    assert setup[1] == "0:20"
