@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -218,3 +218,13 @@ def _faults(db: Session, machine_id: int, start: datetime, end: datetime) -> lis
         (AlarmRecord.cleared.is_(None)) | (AlarmRecord.cleared > start),
     )
     return [(a.ts, a.cleared) for a in db.scalars(stmt)]
+
+
+# How far back the kiosk looks for "the current or last stop": a day, so that the first minutes after midnight
+# still show the evening's stop.
+RECENT = timedelta(hours=24)
+
+
+def recent_stops(*, db: Session, machine: Machine, now: datetime, zone: str) -> list[Classified]:
+    """The machine's stops of the last day, up to now: the kiosk offers the last one to classify."""
+    return machine_report(db=db, machine=machine, start=now - RECENT, end=now, now=now, zone=zone).stops

@@ -18,7 +18,7 @@ from gateway.store import stops_repo
 from gateway.store.db import Db
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import Machine
-from gateway.store.reports_repo import MachineReport, machine_report, machine_reports
+from gateway.store.reports_repo import MachineReport, machine_report, machine_reports, recent_stops
 from gateway.store.work_repo import open_work_session
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin, AtMachine, machine_for
@@ -66,7 +66,7 @@ def list_stops(
 
 @router.get("/last")
 def last_stop(who: AtMachine, state: StateDep, machine: Short | None = None, site: Short | None = None) -> StopPublic:
-    """The machine's current or last stop today: what the kiosk offers to classify."""
+    """The machine's current or last stop of the last day: what the kiosk offers to classify."""
     with state.reading() as db:
         found = machine_for(db, who, machine, site)
         item = _today(db, state, found)[-1:]
@@ -76,9 +76,7 @@ def last_stop(who: AtMachine, state: StateDep, machine: Short | None = None, sit
 
 
 def _today(db: Db, state: RecordsState, machine: Machine) -> list[Classified]:
-    start, end = window(state, "day", None)
-    report = machine_report(db=db, machine=machine, start=start, end=end, now=state.now(), zone=state.settings.timezone)
-    return report.stops
+    return recent_stops(db=db, machine=machine, now=state.now(), zone=state.settings.timezone)
 
 
 @router.post("/classify")
