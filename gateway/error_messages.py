@@ -74,6 +74,8 @@ _FR: dict[str, str] = {
     "time_zone_unknown": "Fuseau horaire inconnu : « {zone} » (ex. Europe/Paris).",
     "exception_hours_needed": "Des heures supplémentaires demandent une heure de début et de fin.",
     "stop_reason_code_taken": "Le code « {code} » existe déjà sur ce site.",
+    "stop_threshold_invalid": "Seuil d'arrêt : un nombre de minutes de 1 à 240 (« {minutes} »).",
+    "label_required": "Indiquez un libellé.",
     "password_too_short": "Un mot de passe doit avoir au moins {min} caractères.",
     "student_login_needs_student": "Un compte élève doit être rattaché à un élève.",
     "admin_login_not_student": "Un compte de maître d'atelier ne peut pas être rattaché à un élève.",
