@@ -139,3 +139,12 @@ def by_category(classified: Iterable[Classified]) -> dict[str, float]:
     for item in classified:
         totals["unclassified" if item.reason is None else item.reason.category] += item.stop.seconds
     return totals
+
+
+def setup_before(classified: Iterable[Classified], first_good: datetime | None) -> float:
+    """Seconds of setup stops before the first good cycle (all of them while there is none yet)."""
+    return sum(
+        c.stop.seconds
+        for c in classified
+        if c.reason is not None and c.reason.category == "setup" and (first_good is None or c.stop.start < first_good)
+    )

@@ -21,7 +21,7 @@ from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
 from gateway.store.models import Customer, Machine, Order, ScrapRecord, Student, WorkSessionRecord
 from gateway.store.orders_repo import get_order, order_standards, orders_by_due
-from gateway.store.reports_repo import progress
+from gateway.store.reports_repo import progress, session_stops, setup_time
 from gateway.store.students_repo import display_name
 from gateway.store.work_repo import open_work_session
 
@@ -42,6 +42,7 @@ class OrderDetail:
     scrap: list[ScrapRecord]
     students: list[tuple[int, str, int, int]]  # student id, display name, work sessions, cycles
     names: dict[int, str]  # student id → display name
+    setup_s: float = 0.0  # setup stops before the order's first good cycle on each machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,8 @@ def order_detail(*, db: Session, order_id: int, now: datetime, zone: str = SCHOO
     cycles = sorted((c for c in found.cycles if c.owner is not None and c.owner.id in mine), key=lambda c: c.row.ended)
     scrap = list(db.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id).order_by(ScrapRecord.ts)))
     students, names = _students(db, rows, cycles)
-    return OrderDetail(line, cycles, scrap, students, names)
+    setup = setup_time(db=db, rows=rows, stopped=session_stops(db=db, rows=rows, now=now, zone=zone))
+    return OrderDetail(line, cycles, scrap, students, names, sum(setup.values()))
 
 
 def _students(

@@ -7,8 +7,9 @@ to the pure domain, which does the arithmetic.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ from gateway.domain.oee import (
 )
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
-from gateway.domain.stops import Classified
+from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.machines_repo import all_machines, machine_keys
@@ -98,7 +99,13 @@ class StudentLog:
 
 
 def student_log(
-    *, db: Session, student_id: int, now: datetime, since: datetime | None = None, until: datetime | None = None
+    *,
+    db: Session,
+    student_id: int,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    zone: str = SCHOOL_ZONE,
 ) -> StudentLog:
     student = get_student(db=db, student_id=student_id)
     stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)
@@ -127,6 +134,14 @@ def student_log(
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
     log = practice_log(sessions=sessions, cycles=_facts(db, cycles), scrap=scrap, now=now, counted=dict(counted))
+    stopped = session_stops(db=db, rows=rows, now=now, zone=zone)
+    every = [c for found_here in stopped.values() for c in found_here]
+    log = replace(
+        log,
+        setup_s=sum(setup_time(db=db, rows=rows, stopped=stopped).values()),
+        stopped_s=sum(c.stop.seconds for c in every),
+        stops_by_reason=tuple((line.code, line.label, line.seconds) for line in pareto(every, UNCLASSIFIED)),
+    )
     order_ids = {r.order_id for r in rows if r.order_id is not None}
     references = order_references(db=db, order_ids=order_ids)
     return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally, orders=references)
@@ -228,3 +243,58 @@ RECENT = timedelta(hours=24)
 def recent_stops(*, db: Session, machine: Machine, now: datetime, zone: str) -> list[Classified]:
     """The machine's stops of the last day, up to now: the kiosk offers the last one to classify."""
     return machine_report(db=db, machine=machine, start=now - RECENT, end=now, now=now, zone=zone).stops
+
+
+# --- stops in work sessions, setup time -------------------------------------
+
+
+def session_stops(
+    *, db: Session, rows: list[WorkSessionRecord], now: datetime, zone: str
+) -> dict[int, list[Classified]]:
+    """The stops that began in each work session. Computed over whole days of the session's machine, so that
+    each stop starts where the reports and the kiosk say it starts (a stop is known by its start)."""
+    tz = ZoneInfo(zone)
+    days: dict[tuple[int, datetime, datetime], list[Classified]] = {}
+    found: dict[int, list[Classified]] = {}
+    for row in rows:
+        until = row.ended or now
+        start = datetime.combine(row.started.astimezone(tz).date(), time(), tzinfo=tz)
+        end = datetime.combine(until.astimezone(tz).date() + timedelta(days=1), time(), tzinfo=tz)
+        key = (row.machine_id, start, end)
+        if key not in days:
+            machine = db.get_one(Machine, row.machine_id)
+            days[key] = machine_report(db=db, machine=machine, start=start, end=end, now=now, zone=zone).stops
+        found[row.id] = [c for c in days[key] if row.started <= c.stop.start < until]
+    return found
+
+
+def first_good_cycles(*, db: Session, order_id: int) -> dict[int, datetime]:
+    """Machine id → start of the order's first completed cycle there (its first good cycle)."""
+    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    mine = {r.id for r in rows}
+    first: dict[int, datetime] = {}
+    for cycle in found.cycles:
+        if cycle.owner is None or cycle.owner.id not in mine or cycle.row.outcome != "completed":
+            continue
+        machine_id = cycle.row.machine_id
+        first[machine_id] = min(first.get(machine_id, cycle.row.started), cycle.row.started)
+    return first
+
+
+def setup_time(*, db: Session, rows: list[WorkSessionRecord], stopped: dict[int, list[Classified]]) -> dict[int, float]:
+    """Per work session, its setup: setup stops before the first good cycle of its order on its machine
+    (for practice, before the session's own first completed cycle)."""
+    firsts: dict[int, dict[int, datetime]] = {}
+    setup: dict[int, float] = {}
+    for row in rows:
+        if row.order_id is not None:
+            if row.order_id not in firsts:
+                firsts[row.order_id] = first_good_cycles(db=db, order_id=row.order_id)
+            first = firsts[row.order_id].get(row.machine_id)
+        else:
+            found = attribute(db=db, spans=spans_of([row]), assigned_to=[row.id])
+            starts = [c.row.started for c in found.cycles if c.owner is not None and c.row.outcome == "completed"]
+            first = min(starts, default=None)
+        setup[row.id] = setup_before(stopped.get(row.id, []), first)
+    return setup

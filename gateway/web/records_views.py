@@ -59,6 +59,8 @@ def practice_public(found: StudentLog) -> PracticeLogPublic:
         mean_vs_standard=log.mean_vs_standard,
         trend=log.trend,
         trend_word=log.trend_word,
+        setup_s=log.setup_s,
+        stopped_s=log.stopped_s,
         machines=[MachinePracticePublic(**_fields(m)) for m in log.machines],
     )
 

@@ -43,6 +43,8 @@ class PracticeLogPublic(BaseModel):
     mean_vs_standard: float | None = Field(description="mean of cycle time / the order's standard; 1.0 is on standard")
     trend: float | None = Field(description="slope of that ratio per cycle; negative is getting faster")
     trend_word: str
+    setup_s: float = Field(description="setup stops before the first good cycle of each order on each machine")
+    stopped_s: float = Field(description="every stop in planned time that began in the student's sessions")
     machines: list[MachinePracticePublic]
 
 

@@ -124,7 +124,7 @@ def practice_logs_csv(
         for student in students_repo.list_students(db=db):
             if class_name is not None and student.class_name != class_name:
                 continue
-            log = practice_public(student_log(db=db, student_id=student.id, now=now))
+            log = practice_public(student_log(db=db, student_id=student.id, now=now, zone=state.settings.timezone))
             who_row = [student.id, log.display_name, log.class_name, log.track, len(log.sessions)]
             times = [log.session_s, log.cycle_s, log.cycles, log.parts_made, log.scrap, log.good]
             rows.append([*who_row, *times, log.mean_cycle_s, log.best_cycle_s, log.mean_vs_standard, log.trend_word])
