@@ -20,12 +20,13 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.domain.calendar import format_day, parse_day
 from gateway.domain.holiday_dates import school_years_known
 from gateway.error_messages import render as message
-from gateway.errors import RecordsError
+from gateway.errors import NotFoundError, RecordsError
 from gateway.store import calendar_repo
 from gateway.store.machines_repo import all_machines, find_machine
 from gateway.web.i18n import lang_of
 from gateway.web.origin import origin_allowed
-from gateway.web.pages import Forbidden, records, render, require, zone
+from gateway.web.pages import Forbidden, not_found, records, render, require, zone
+from gateway.web.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM = 8192
@@ -223,12 +224,17 @@ async def delete_row(request: Request, kind: str, row_id: int) -> Response:
     who = require(request, "admin")
     site = _site(request)
     await _form(request)
+    if not 1 <= row_id <= MAX_ID:
+        return not_found(request)
     state = records(request)
-    with state.transaction() as db:
-        if kind == "closures":
-            calendar_repo.delete_closure(db=db, who=who.name, now=state.now(), closure_id=row_id)
-        elif kind == "exceptions":
-            calendar_repo.delete_exception(db=db, who=who.name, now=state.now(), exception_id=row_id)
-        else:
-            raise Forbidden
+    try:
+        with state.transaction() as db:
+            if kind == "closures":
+                calendar_repo.delete_closure(db=db, who=who.name, now=state.now(), closure_id=row_id)
+            elif kind == "exceptions":
+                calendar_repo.delete_exception(db=db, who=who.name, now=state.now(), exception_id=row_id)
+            else:
+                return not_found(request)
+    except NotFoundError:  # deleted already (a second click, another master)
+        return not_found(request)
     return _back(site)

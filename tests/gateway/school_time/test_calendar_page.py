@@ -49,6 +49,10 @@ async def test_the_calendar_page_saves_and_refuses_with_errors_next_to_fields(
         closure = {"c_first": "2026-12-21", "c_last": "2027-01-01", "c_label": "Noël"}
         added = await client.post("/calendar/closures?site=lyon", data=closure, headers=admin, follow_redirects=False)
         assert added.status_code == 303
+        gone = await client.post("/calendar/closures/999999/delete?site=lyon", headers=admin)
+        assert gone.status_code == 404
+        huge = await client.post(f"/calendar/closures/{2**40}/delete?site=lyon", headers=admin)
+        assert huge.status_code == 404
         foreign = await client.post(
             "/calendar?site=lyon", data=good, headers={**admin, "Origin": "http://evil.example"}
         )
