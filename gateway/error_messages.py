@@ -149,7 +149,7 @@ _EN: dict[str, str] = {
     "time_zone_unknown": 'Unknown time zone: "{zone}" (e.g. Europe/Paris).',
     "exception_hours_needed": "Extra hours need a start and an end time.",
     "stop_reason_code_taken": 'The code "{code}" already exists on this site.',
-    "stop_threshold_invalid": "Stop threshold: a number of minutes from 1 to 240 (\"{minutes}\").",
+    "stop_threshold_invalid": 'Stop threshold: a number of minutes from 1 to 240 ("{minutes}").',
     "label_required": "Give a label.",
     "password_too_short": "A password needs at least {min} characters.",
     "student_login_needs_student": "A student login needs the student it belongs to.",
