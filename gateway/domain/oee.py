@@ -6,13 +6,18 @@ Definitions (also in docs/records.md):
   fault alarm is active, else the OEE category of the execution's class
   (``contract.shown``: running for ACTIVE; held for feed hold, interrupted, optional or
   program stop; alarm for STOPPED; idle for the rest);
-- availability = running / (window − offline): of the time the machine was
-  switched on, the share it spent cutting;
-- performance = Σ(standard cycle time × parts) / running, over cycles whose order
-  has a standard time; above 1 means the standard is loose;
-- quality = good / made, good = made − scrap;
+- the site's calendar gives the planned time of the window (``calendar.planned``);
+  ISO 22400-2 names: PBT, planned busy time = planned time − planned downtime (stops
+  classified in the *planned* category: lessons, maintenance); APT, actual production
+  time = running inside planned time; running outside it is *unplanned running*,
+  shown on its own line and never counted in availability;
+- availability = APT / PBT (never above 1; none when nothing was planned);
+- performance (effectiveness) = Σ(PRI × PQ) / APT, PRI the order's standard cycle
+  time, over cycles that ended in planned time; above 1 means the standard is loose;
+- quality = GQ / PQ, good = made − scrap;
 - OEE = availability × performance × quality;
-- free capacity = window − running: what a partner company could still book.
+- free capacity = PBT − APT: planned hours not used for production, what a partner
+  company could still book (nights and weekends are not capacity the school sells).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from datetime import datetime
 from typing import Literal
 
 from edge_agent import contract
+from gateway.domain.calendar import Interval, overlap_s
 from gateway.domain.model import CycleFact
 
 Category = contract.OeeCategory | Literal["offline"]
@@ -63,6 +69,55 @@ class Utilisation:
     @property
     def on_s(self) -> float:
         return self.window_s - self.offline_s
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedUse:
+    """The window seen through the calendar: planned time and what the machine did in it, and running outside it."""
+
+    calendar_s: float  # planned time the calendar gives
+    planned_downtime_s: float  # stops classified as planned (lessons, maintenance)
+    running_s: float  # APT: running inside planned time
+    unplanned_running_s: float  # running outside planned time
+    held_s: float
+    alarm_s: float
+    idle_s: float
+    offline_s: float
+
+    @property
+    def busy_s(self) -> float:
+        """PBT, planned busy time."""
+        return max(0.0, self.calendar_s - self.planned_downtime_s)
+
+    @property
+    def free_s(self) -> float:
+        """Free capacity: planned busy time not used for production."""
+        return max(0.0, self.busy_s - self.running_s)
+
+
+def planned_use(spans: Sequence[Span], planned: Sequence[Interval], planned_downtime_s: float = 0.0) -> PlannedUse:
+    """Split each span of the timeline into its part inside the planned intervals and its part outside."""
+    inside = dict.fromkeys(("running", "held", "alarm", "idle", "offline"), 0.0)
+    outside_running = 0.0
+    for span in spans:
+        within = overlap_s(planned, span.start, span.end)
+        inside[span.category] += within
+        if span.category == "running":
+            outside_running += span.seconds - within
+    return PlannedUse(
+        calendar_s=sum(i.seconds for i in planned),
+        planned_downtime_s=min(planned_downtime_s, sum(i.seconds for i in planned)),
+        running_s=inside["running"],
+        unplanned_running_s=outside_running,
+        held_s=inside["held"],
+        alarm_s=inside["alarm"],
+        idle_s=inside["idle"],
+        offline_s=inside["offline"],
+    )
+
+
+def in_planned(ts: datetime, planned: Sequence[Interval]) -> bool:
+    return any(i.start <= ts <= i.end for i in planned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +226,13 @@ def utilisation(spans: Sequence[Span]) -> Utilisation:
     )
 
 
-def oee(use: Utilisation, cycles: Sequence[CycleFact], *, made: int, scrap: int) -> Oee:
-    availability = use.running_s / use.on_s if use.on_s > 0 else None
+def oee(use: PlannedUse, cycles: Sequence[CycleFact], *, made: int, scrap: int) -> Oee:
+    """ISO 22400-2 over planned time; ``cycles``: those that ended in planned time.
+
+    A week with no planned busy time has no availability, hence no OEE ("—"): dividing
+    by nothing is not 0 %, and a machine run only at night is not 100 % available.
+    """
+    availability = min(1.0, use.running_s / use.busy_s) if use.busy_s > 0 else None
     earned = sum(c.standard_s * c.parts for c in cycles if c.standard_s is not None)
     timed = any(c.standard_s is not None for c in cycles)
     performance = earned / use.running_s if timed and use.running_s > 0 else None

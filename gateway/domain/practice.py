@@ -12,6 +12,8 @@ from gateway.domain.model import CycleFact, WorkSession
 TREND_THRESHOLD = 0.005
 # Fewer cycles against a standard than this make no trend: three cycles are a setting-up, not a progress.
 TREND_MIN_CYCLES = 10
+# Two cycles further apart than this are not one run of parts: the gap is a break, not loading and measuring.
+RUN_GAP_S = 30 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,12 @@ class PracticeLog:
     trend: float | None
     machines: tuple[MachinePractice, ...]
     trend_cycles: int = 0  # completed cycles with a standard: what the trend is drawn from
+    # Slope of the floor-to-floor time (end to end of successive cycles in a run, per part) against the
+    # standard: the student's own work (loading, measuring, deburring), which the program's cycle time is not.
+    pace_trend: float | None = None
+    setup_s: float = 0.0  # setup stops before the first good cycle of each order on each machine
+    stopped_s: float = 0.0  # every stop in the student's sessions
+    stops_by_reason: tuple[tuple[str, str, float], ...] = ()  # (code, label, seconds), largest first
 
     @property
     def good(self) -> int:
@@ -53,7 +61,10 @@ class PracticeLog:
         if self.trend < -TREND_THRESHOLD:
             return "improving"
         if self.trend > TREND_THRESHOLD:
-            return "slowing"
+            # A longer program cycle is the program's, not the student's: "slowing" only when her own
+            # floor-to-floor time grows too.
+            slower = self.pace_trend is not None and self.pace_trend > TREND_THRESHOLD
+            return "slowing" if slower else "steady"
         return "steady"
 
 
@@ -86,7 +97,23 @@ def practice_log(
         trend=slope(ratios) if len(ratios) >= TREND_MIN_CYCLES else None,
         machines=_per_machine(sessions, cycles, now, counted),
         trend_cycles=len(ratios),
+        pace_trend=slope(paces) if len(paces := floor_to_floor(completed)) >= TREND_MIN_CYCLES else None,
     )
+
+
+def floor_to_floor(completed: Sequence[CycleFact]) -> list[float]:
+    """Per completed cycle after the first of a run on a machine: (end − previous end) / parts / standard."""
+    ratios: list[float] = []
+    last: dict[str, CycleFact] = {}
+    for cycle in completed:
+        before = last.get(cycle.machine)
+        last[cycle.machine] = cycle
+        if before is None or not cycle.standard_s or cycle.parts <= 0:
+            continue
+        if (cycle.started - before.ended).total_seconds() > RUN_GAP_S:
+            continue
+        ratios.append((cycle.ended - before.ended).total_seconds() / cycle.parts / cycle.standard_s)
+    return ratios
 
 
 def _per_machine(

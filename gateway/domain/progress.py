@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.domain.calendar import Calendar, advance
 from gateway.domain.model import CycleFact
 
 # How many recent cycles set the pace of a projection.
@@ -49,16 +50,16 @@ def order_progress(
     due: datetime | None,
     cycles: Sequence[CycleFact],
     now: datetime,
+    calendar: Calendar | None = None,
 ) -> OrderProgress:
+    """``calendar``: the projection walks only through its planned hours (none: through every hour)."""
     good = max(0, made - scrap)
     remaining = max(0, ordered - good)
     pace = seconds_per_part(cycles)
-    if remaining == 0:
-        projected: datetime | None = None
-    elif pace is not None:
-        projected = now + timedelta(seconds=pace * remaining)
-    else:
-        projected = None
+    projected: datetime | None = None
+    if remaining > 0 and pace is not None:
+        work = timedelta(seconds=pace * remaining)
+        projected = now + work if calendar is None else advance(calendar, now, work.total_seconds())
     late = remaining > 0 and due is not None and (now > due or (projected is not None and projected > due))
     return OrderProgress(
         ordered=ordered,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from gateway.config import SCHOOL_ZONE
 from gateway.domain.progress import OrderProgress
 from gateway.errors import BusyError
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
@@ -20,7 +21,7 @@ from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
 from gateway.store.models import Customer, Machine, Order, ScrapRecord, Student, WorkSessionRecord
 from gateway.store.orders_repo import get_order, order_standards, orders_by_due
-from gateway.store.reports_repo import progress
+from gateway.store.reports_repo import progress, session_stops, setup_time
 from gateway.store.students_repo import display_name
 from gateway.store.work_repo import open_work_session
 
@@ -41,6 +42,7 @@ class OrderDetail:
     scrap: list[ScrapRecord]
     students: list[tuple[int, str, int, int]]  # student id, display name, work sessions, cycles
     names: dict[int, str]  # student id → display name
+    setup_s: float = 0.0  # setup stops before the order's first good cycle on each machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,24 +64,26 @@ class KioskView:
     orders: list[Order]  # the orders a student may check in for, by due date
 
 
-def board(*, db: Session, now: datetime, include_closed: bool = False) -> list[BoardLine]:
+def board(*, db: Session, now: datetime, include_closed: bool = False, zone: str = SCHOOL_ZONE) -> list[BoardLine]:
     """Orders by due date (undated last), each with its progress."""
     customers = customer_names(db=db)
     orders = orders_by_due(db=db, now=now, include_closed=include_closed)
-    return [BoardLine(o, customers[o.customer_id], progress(db=db, order_id=o.id, now=now)) for o in orders]
+    lines = [(o, progress(db=db, order_id=o.id, now=now, zone=zone)) for o in orders]
+    return [BoardLine(o, customers[o.customer_id], p) for o, p in lines]
 
 
-def order_detail(*, db: Session, order_id: int, now: datetime) -> OrderDetail:
+def order_detail(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderDetail:
     order = get_order(db=db, order_id=order_id)
     customer = db.get_one(Customer, order.customer_id).name
-    line = BoardLine(order, customer, progress(db=db, order_id=order_id, now=now))
+    line = BoardLine(order, customer, progress(db=db, order_id=order_id, now=now, zone=zone))
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
     found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id: r for r in rows}
     cycles = sorted((c for c in found.cycles if c.owner is not None and c.owner.id in mine), key=lambda c: c.row.ended)
     scrap = list(db.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id).order_by(ScrapRecord.ts)))
     students, names = _students(db, rows, cycles)
-    return OrderDetail(line, cycles, scrap, students, names)
+    setup = setup_time(db=db, rows=rows, stopped=session_stops(db=db, rows=rows, now=now, zone=zone))
+    return OrderDetail(line, cycles, scrap, students, names, sum(setup.values()))
 
 
 def _students(

@@ -7,20 +7,38 @@ to the pure domain, which does the arithmetic.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.config import SCHOOL_ZONE
+from gateway.domain.calendar import Interval, planned
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.domain.oee import Counted, Oee, Utilisation, counted, oee, state_points, timeline, utilisation
+from gateway.domain.oee import (
+    Counted,
+    Oee,
+    PlannedUse,
+    Utilisation,
+    counted,
+    in_planned,
+    oee,
+    planned_use,
+    state_points,
+    timeline,
+    utilisation,
+)
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
+from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
+from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.machines_repo import all_machines, machine_keys
 from gateway.store.models import AlarmRecord, Machine, ScrapRecord, StateChange, Student, WorkSessionRecord
 from gateway.store.orders_repo import get_order, order_references, order_standards
+from gateway.store.stops_repo import classified_stops
 from gateway.store.students_repo import get_student
 
 
@@ -33,9 +51,13 @@ def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
 # --- order progress ----------------------------------------------------------
 
 
-def progress(*, db: Session, order_id: int, now: datetime) -> OrderProgress:
+def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderProgress:
+    """The order's progress; its projected finish advances only through the planned hours of the site of the
+    machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet)."""
     order = get_order(db=db, order_id=order_id)
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
+    latest = max(rows, key=lambda r: r.started, default=None)
+    site = None if latest is None else db.scalar(select(Machine.site).where(Machine.id == latest.machine_id))
     found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id for r in rows}
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
@@ -48,6 +70,7 @@ def progress(*, db: Session, order_id: int, now: datetime) -> OrderProgress:
         due=order.due,
         cycles=_facts(db, cycles),
         now=now,
+        calendar=None if site is None else calendar_of(db=db, site=site, zone=zone),
     )
 
 
@@ -76,7 +99,13 @@ class StudentLog:
 
 
 def student_log(
-    *, db: Session, student_id: int, now: datetime, since: datetime | None = None, until: datetime | None = None
+    *,
+    db: Session,
+    student_id: int,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    zone: str = SCHOOL_ZONE,
 ) -> StudentLog:
     student = get_student(db=db, student_id=student_id)
     stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)
@@ -105,6 +134,14 @@ def student_log(
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
     log = practice_log(sessions=sessions, cycles=_facts(db, cycles), scrap=scrap, now=now, counted=dict(counted))
+    stopped = session_stops(db=db, rows=rows, now=now, zone=zone)
+    every = [c for found_here in stopped.values() for c in found_here]
+    log = replace(
+        log,
+        setup_s=sum(setup_time(db=db, rows=rows, stopped=stopped).values()),
+        stopped_s=sum(c.stop.seconds for c in every),
+        stops_by_reason=tuple((line.code, line.label, line.seconds) for line in pareto(every, UNCLASSIFIED)),
+    )
     order_ids = {r.order_id for r in rows if r.order_id is not None}
     references = order_references(db=db, order_ids=order_ids)
     return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally, orders=references)
@@ -117,7 +154,10 @@ def student_log(
 class MachineReport:
     machine: Machine
     period: Counted
-    use: Utilisation
+    use: Utilisation  # the whole window, day and night
+    planned: PlannedUse  # the window seen through the site's calendar
+    intervals: list[Interval]  # the planned intervals counted (up to now)
+    stops: list[Classified]  # stops in planned time, with what people said about them
     made: int
     scrap: int
     cycles: int
@@ -132,12 +172,18 @@ class MachineReport:
         return self.period.end
 
 
-def machine_report(*, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime) -> MachineReport:
-    """The machine over [start, end), counted up to ``now`` (see ``Counted``)."""
+def machine_report(
+    *, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime, zone: str
+) -> MachineReport:
+    """The machine over [start, end), counted up to ``now`` (see ``Counted``), against its site's calendar
+    (``zone``: the gateway's time zone, for a site with no calendar of its own yet)."""
     period = counted(start, end, now)
     end = period.until
     points = state_points(_changes(db, machine.id, start, end), _faults(db, machine.id, start, end))
-    use = utilisation(timeline(points, start, end))
+    spans = timeline(points, start, end)
+    use = utilisation(spans)
+    calendar = calendar_of(db=db, site=machine.site, zone=zone)
+    intervals = planned(calendar, start, end, exceptions_of(db=db, machine_id=machine.id)) if start < end else []
     found = attribute(db=db, spans={machine.id: (start, end)})
     cycles = [c for c in found.cycles if start <= c.row.ended < end]
     made = sum(p.row.count for p in found.parts if start <= p.row.ts < end)
@@ -146,15 +192,21 @@ def machine_report(*, db: Session, machine: Machine, start: datetime, end: datet
     )
     scrap = int(db.scalar(scrap_stmt) or 0)
     facts = _facts(db, cycles)
-    scores = oee(use, facts, made=made, scrap=scrap)
-    return MachineReport(machine, period, use, made, scrap, sum(1 for f in facts if f.completed), scores)
+    stopped = classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=end, zone=zone)
+    # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
+    downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
+    use_planned = planned_use(spans, intervals, planned_downtime_s=downtime)
+    scores = oee(use_planned, [f for f in facts if in_planned(f.ended, intervals)], made=made, scrap=scrap)
+    completed = sum(1 for f in facts if f.completed)
+    return MachineReport(machine, period, use, use_planned, intervals, stopped, made, scrap, completed, scores)
 
 
 def machine_reports(
-    *, db: Session, start: datetime, end: datetime, now: datetime, name: str | None = None
+    *, db: Session, start: datetime, end: datetime, now: datetime, zone: str, name: str | None = None
 ) -> list[MachineReport]:
     """``machine_report`` of every machine (or of those called ``name``), by site then name."""
-    return [machine_report(db=db, machine=m, start=start, end=end, now=now) for m in all_machines(db=db, name=name)]
+    machines = all_machines(db=db, name=name)
+    return [machine_report(db=db, machine=m, start=start, end=end, now=now, zone=zone) for m in machines]
 
 
 def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:
@@ -181,3 +233,68 @@ def _faults(db: Session, machine_id: int, start: datetime, end: datetime) -> lis
         (AlarmRecord.cleared.is_(None)) | (AlarmRecord.cleared > start),
     )
     return [(a.ts, a.cleared) for a in db.scalars(stmt)]
+
+
+# How far back the kiosk looks for "the current or last stop": a day, so that the first minutes after midnight
+# still show the evening's stop.
+RECENT = timedelta(hours=24)
+
+
+def recent_stops(*, db: Session, machine: Machine, now: datetime, zone: str) -> list[Classified]:
+    """The machine's stops of the last day, up to now: the kiosk offers the last one to classify."""
+    return machine_report(db=db, machine=machine, start=now - RECENT, end=now, now=now, zone=zone).stops
+
+
+# --- stops in work sessions, setup time -------------------------------------
+
+
+def session_stops(
+    *, db: Session, rows: list[WorkSessionRecord], now: datetime, zone: str
+) -> dict[int, list[Classified]]:
+    """The stops that began in each work session. Computed over whole days of the session's machine, so that
+    each stop starts where the reports and the kiosk say it starts (a stop is known by its start)."""
+    tz = ZoneInfo(zone)
+    days: dict[tuple[int, datetime, datetime], list[Classified]] = {}
+    found: dict[int, list[Classified]] = {}
+    for row in rows:
+        until = row.ended or now
+        start = datetime.combine(row.started.astimezone(tz).date(), time(), tzinfo=tz)
+        end = datetime.combine(until.astimezone(tz).date() + timedelta(days=1), time(), tzinfo=tz)
+        key = (row.machine_id, start, end)
+        if key not in days:
+            machine = db.get_one(Machine, row.machine_id)
+            days[key] = machine_report(db=db, machine=machine, start=start, end=end, now=now, zone=zone).stops
+        found[row.id] = [c for c in days[key] if row.started <= c.stop.start < until]
+    return found
+
+
+def first_good_cycles(*, db: Session, order_id: int) -> dict[int, datetime]:
+    """Machine id → start of the order's first completed cycle there (its first good cycle)."""
+    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    mine = {r.id for r in rows}
+    first: dict[int, datetime] = {}
+    for cycle in found.cycles:
+        if cycle.owner is None or cycle.owner.id not in mine or cycle.row.outcome != "completed":
+            continue
+        machine_id = cycle.row.machine_id
+        first[machine_id] = min(first.get(machine_id, cycle.row.started), cycle.row.started)
+    return first
+
+
+def setup_time(*, db: Session, rows: list[WorkSessionRecord], stopped: dict[int, list[Classified]]) -> dict[int, float]:
+    """Per work session, its setup: setup stops before the first good cycle of its order on its machine
+    (for practice, before the session's own first completed cycle)."""
+    firsts: dict[int, dict[int, datetime]] = {}
+    setup: dict[int, float] = {}
+    for row in rows:
+        if row.order_id is not None:
+            if row.order_id not in firsts:
+                firsts[row.order_id] = first_good_cycles(db=db, order_id=row.order_id)
+            first = firsts[row.order_id].get(row.machine_id)
+        else:
+            found = attribute(db=db, spans=spans_of([row]), assigned_to=[row.id])
+            starts = [c.row.started for c in found.cycles if c.owner is not None and c.row.outcome == "completed"]
+            first = min(starts, default=None)
+        setup[row.id] = setup_before(stopped.get(row.id, []), first)
+    return setup

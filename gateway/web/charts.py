@@ -85,3 +85,40 @@ def series_chart(
     )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built here from numbers and escaped text only
+
+
+BAR_H, LABEL_W = 26, 190
+
+
+def pareto_chart(lines: Sequence[tuple[str, float]], *, title: str, lang: str = "en") -> Markup:
+    """Lost hours by reason, largest first, as horizontal bars with the cumulative share at the right.
+
+    ``lines``: (label, seconds), already sorted; labels are the school's own words, escaped here.
+    """
+    kept = [(label, s) for label, s in lines if math.isfinite(s) and s > 0]
+    if not kept:
+        return Markup("")
+    total = sum(s for _, s in kept)
+    top = kept[0][1]
+    inner_w = WIDTH - LABEL_W - 110
+    height = TOP + BAR_H * len(kept) + 8
+    parts = [
+        f'<svg class="chart pareto" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    running = 0.0
+    for i, (label, seconds) in enumerate(kept):
+        running += seconds
+        y = TOP + i * BAR_H
+        width = inner_w * seconds / top
+        hours = escape(decimal(seconds / 3600, 1, lang))
+        share = escape(f"{running * 100 / total:.0f} %")
+        parts.append(
+            f'<text class="axis" x="{LABEL_W - 8}" y="{y + 17}" text-anchor="end">{escape(label)}</text>'
+            f'<rect class="lost" x="{LABEL_W}" y="{y + 4}" width="{width:.1f}" height="{BAR_H - 8}">'
+            f"<title>{escape(label)}: {hours} h</title></rect>"
+            f'<text class="axis" x="{LABEL_W + width + 6:.1f}" y="{y + 17}">{hours} h</text>'
+            f'<text class="ref-label" x="{WIDTH - RIGHT}" y="{y + 17}" text-anchor="end">{share}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - built here from numbers and escaped text only

@@ -23,6 +23,7 @@ DESK: list[DeskEntry] = [
     DeskEntry("desk_it", "desk_it_page", "/desk/it"),
     DeskEntry("desk_work", "nav_orders", "/orders"),
     DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
+    DeskEntry("desk_shop", "nav_calendar", "/calendar"),
 ]
 
 DESK_GROUPS = ("desk_people", "desk_work", "desk_shop", "desk_it")

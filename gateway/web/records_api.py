@@ -25,7 +25,18 @@ from gateway.web.guards import machine_state_reader
 from gateway.web.i18n import lang_of
 from gateway.web.login_flow import Throttled
 from gateway.web.records_state import RecordsState, utc_now
-from gateway.web.routes import auth, customers, machine_moves, orders, reports, scrap, sessions, students
+from gateway.web.routes import (
+    auth,
+    calendars,
+    customers,
+    machine_moves,
+    orders,
+    reports,
+    scrap,
+    sessions,
+    stops,
+    students,
+)
 
 BUSY_RETRY_S = 2
 # For the routers of machine state (``/api/machines``, the status page and its WebSocket): admin and viewer,
@@ -49,6 +60,9 @@ def include_records(
         auth.users_router,
         auth.tokens_router,
         customers.router,
+        calendars.router,
+        stops.router,
+        stops.reasons_router,
         orders.router,
         students.router,
         sessions.router,

@@ -59,6 +59,8 @@ def practice_public(found: StudentLog) -> PracticeLogPublic:
         mean_vs_standard=log.mean_vs_standard,
         trend=log.trend,
         trend_word=log.trend_word,
+        setup_s=log.setup_s,
+        stopped_s=log.stopped_s,
         machines=[MachinePracticePublic(**_fields(m)) for m in log.machines],
     )
 
@@ -68,7 +70,7 @@ def _fields(item: Any) -> dict[str, Any]:
 
 
 def oee_public(report: MachineReport, period: str) -> OeePublic:
-    use, scores = report.use, report.scores
+    use, scores, planned = report.use, report.scores, report.planned
     return OeePublic(
         machine=machine_key(report.machine),
         period=period,
@@ -82,8 +84,17 @@ def oee_public(report: MachineReport, period: str) -> OeePublic:
         alarm_s=use.alarm_s,
         idle_s=use.idle_s,
         offline_s=use.offline_s,
-        free_s=use.free_s,
+        free_s=planned.free_s,
         utilisation=use.running_s / use.window_s if use.window_s > 0 else None,
+        planned_s=planned.calendar_s,
+        planned_downtime_s=planned.planned_downtime_s,
+        planned_busy_s=planned.busy_s,
+        actual_production_s=planned.running_s,
+        unplanned_running_s=planned.unplanned_running_s,
+        planned_held_s=planned.held_s,
+        planned_alarm_s=planned.alarm_s,
+        planned_idle_s=planned.idle_s,
+        planned_offline_s=planned.offline_s,
         cycles=report.cycles,
         made=report.made,
         scrap=report.scrap,

@@ -43,6 +43,8 @@ class PracticeLogPublic(BaseModel):
     mean_vs_standard: float | None = Field(description="mean of cycle time / the order's standard; 1.0 is on standard")
     trend: float | None = Field(description="slope of that ratio per cycle; negative is getting faster")
     trend_word: str
+    setup_s: float = Field(description="setup stops before the first good cycle of each order on each machine")
+    stopped_s: float = Field(description="every stop in planned time that began in the student's sessions")
     machines: list[MachinePracticePublic]
 
 
@@ -59,15 +61,24 @@ class OeePublic(BaseModel):
     alarm_s: float
     idle_s: float
     offline_s: float
-    free_s: float
-    utilisation: float | None = Field(description="running / window")
+    free_s: float = Field(description="free capacity: planned busy time not used for production (PBT − APT)")
+    utilisation: float | None = Field(description="running / window, day and night")
+    planned_s: float = Field(description="planned time from the site's calendar, counted up to now")
+    planned_downtime_s: float = Field(description="stops classified in the planned category (lessons, maintenance)")
+    planned_busy_s: float = Field(description="PBT, ISO 22400-2 planned busy time = planned − planned downtime")
+    actual_production_s: float = Field(description="APT, ISO 22400-2 actual production time: running in planned time")
+    unplanned_running_s: float = Field(description="running outside planned time: shown apart, never in availability")
+    planned_held_s: float = Field(description="held inside planned time")
+    planned_alarm_s: float = Field(description="in alarm inside planned time")
+    planned_idle_s: float = Field(description="idle inside planned time")
+    planned_offline_s: float = Field(description="offline inside planned time")
     cycles: int
     made: int
     scrap: int
-    availability: float | None
-    performance: float | None
-    quality: float | None
-    oee: float | None
+    availability: float | None = Field(description="APT / PBT; null when nothing was planned")
+    performance: float | None = Field(description="Σ(PRI × PQ) / APT over cycles ended in planned time")
+    quality: float | None = Field(description="GQ / PQ")
+    oee: float | None = Field(description="availability × performance × quality; null shows as —")
 
 
 class PurgeResult(BaseModel):

@@ -3,7 +3,8 @@
 ``ingest``: what the bus said (agents, machines, messages, state changes, cycles,
 part counts, alarms, dead letters). ``records``: what people say (customers,
 orders, students, logins, API tokens, work sessions, scrap, cycle assignments,
-the audit log). Import the tables from here.
+the audit log). ``school_time``: calendars, closures, machine exceptions, stop reasons and
+classifications. Import the tables from here.
 """
 
 from gateway.store.models.base import Base, UtcDateTime
@@ -29,6 +30,13 @@ from gateway.store.models.records import (
     User,
     WorkSessionRecord,
 )
+from gateway.store.models.school_time import (
+    CalendarClosure,
+    MachineCalendarException,
+    SiteCalendar,
+    StopClassification,
+    StopReason,
+)
 
 __all__ = [
     "Agent",
@@ -36,17 +44,22 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "CalendarClosure",
     "Customer",
     "Cycle",
     "CycleAssignment",
     "DeadLetter",
     "LoginSession",
     "Machine",
+    "MachineCalendarException",
     "Message",
     "Order",
     "PartCount",
     "ScrapRecord",
+    "SiteCalendar",
     "StateChange",
+    "StopClassification",
+    "StopReason",
     "Student",
     "User",
     "UtcDateTime",

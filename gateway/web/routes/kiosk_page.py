@@ -1,4 +1,5 @@
-"""``/kiosk/{machine}``: the tablet at a machine. Check in and out by badge, choose the order, declare scrap.
+"""``/kiosk/{machine}``: the tablet at a machine. Check in and out by badge, choose the order, declare scrap,
+say why the machine stopped (one tap on a reason, for the current or last stop, while someone is checked in).
 
 The page only renders; its script calls the records API (``/api/sessions``, ``/api/scrap``)
 with the kiosk's own credentials, so the same rules apply as for any other client, and
@@ -11,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.errors import NotFoundError
-from gateway.store import machines_repo, pages_repo
+from gateway.store import machines_repo, pages_repo, stops_repo
+from gateway.store.reports_repo import recent_stops
 from gateway.web.pages import Forbidden, not_found, records, render, require
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +31,12 @@ def kiosk_page(request: Request, machine: str) -> Response:
         if who.role == "kiosk" and who.machine_id != found.id:
             raise Forbidden
         view = pages_repo.kiosk_view(db=db, machine=found, now=state.now())
+        # The current or last stop, for the student in session to say why with one tap.
+        recent = recent_stops(db=db, machine=found, now=state.now(), zone=state.settings.timezone)
+        reasons = [r for r, active in stops_repo.reasons(db=db, site=found.site) if active]
     context = {
+        "stop": recent[-1] if recent and view.current is not None else None,
+        "reasons": reasons,
         "machine": found,
         "current": view.current,
         "student": view.student,

@@ -22,7 +22,7 @@ def order_board(request: Request) -> Response:
     require(request, *READERS)
     state = records(request)
     with state.reading() as db:
-        lines = board(db=db, now=state.now())
+        lines = board(db=db, now=state.now(), zone=state.settings.timezone)
     return render(request, "orders.html", {"lines": lines, "now": state.now()})
 
 
@@ -34,7 +34,7 @@ def order_page(request: Request, order_id: int) -> Response:
     state = records(request)
     try:
         with state.reading() as db:
-            detail = order_detail(db=db, order_id=order_id, now=state.now())
+            detail = order_detail(db=db, order_id=order_id, now=state.now(), zone=state.settings.timezone)
     except NotFoundError:
         return not_found(request)
     words = page_labels(lang_of(request))

@@ -55,7 +55,7 @@ def delete_order(order_id: OrderId, who: Admin, state: StateDep) -> Response:
 def order_progress(order_id: OrderId, who: Admin, state: StateDep) -> ProgressPublic:
     """Good = made − scrap; remaining; projected finish at the pace of the last cycles; late or on time."""
     with state.reading() as db:
-        found = progress(db=db, order_id=order_id, now=state.now())
+        found = progress(db=db, order_id=order_id, now=state.now(), zone=state.settings.timezone)
         due = orders_repo.get_order(db=db, order_id=order_id).due
     return ProgressPublic(
         order_id=order_id,

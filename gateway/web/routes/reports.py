@@ -43,15 +43,16 @@ def oee_report(
     day: Annotated[date | None, Query(alias="date", description="a day of the period; default today")] = None,
     machine: Annotated[Short | None, Query()] = None,
 ) -> list[OeePublic]:
-    """Utilisation and OEE (availability × performance × quality) of each machine over the period,
-    counted up to now: a period under way stops at now, a future one is empty (``status``)."""
+    """Utilisation and OEE (availability × performance × quality, ISO 22400-2 over the site's planned time)
+    of each machine over the period, counted up to now: a period under way stops at now, a future one is
+    empty (``status``). Running outside planned time is ``unplanned_running_s``, never in availability."""
     start, end = window(state, period, day)
     now = state.now()
     label = (
         start.date().isoformat() if period == "day" else f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
     )
     with state.reading() as db:
-        reports = machine_reports(db=db, start=start, end=end, now=now, name=machine)
+        reports = machine_reports(db=db, start=start, end=end, now=now, zone=state.settings.timezone, name=machine)
     return [oee_public(r, label) for r in reports]
 
 
@@ -81,7 +82,7 @@ def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQue
     with state.reading() as db:
         customers = customers_repo.customer_names(db=db)
         for order in orders_repo.list_orders(db=db):
-            p = progress(db=db, order_id=order.id, now=now)
+            p = progress(db=db, order_id=order.id, now=now, zone=state.settings.timezone)
             described = [order.id, customers[order.customer_id], order.reference, order.part_number]
             described += [order.drawing_revision, order.quantity, order.due, order.status]
             rows.append([*described, p.made, p.scrap, p.good, p.remaining, p.projected_finish, p.late])
@@ -123,7 +124,7 @@ def practice_logs_csv(
         for student in students_repo.list_students(db=db):
             if class_name is not None and student.class_name != class_name:
                 continue
-            log = practice_public(student_log(db=db, student_id=student.id, now=now))
+            log = practice_public(student_log(db=db, student_id=student.id, now=now, zone=state.settings.timezone))
             who_row = [student.id, log.display_name, log.class_name, log.track, len(log.sessions)]
             times = [log.session_s, log.cycle_s, log.cycles, log.parts_made, log.scrap, log.good]
             rows.append([*who_row, *times, log.mean_cycle_s, log.best_cycle_s, log.mean_vs_standard, log.trend_word])

@@ -44,7 +44,7 @@ def _load(request: Request, student_id: int) -> LogView | None:
     state = records(request)
     try:
         with state.reading() as db:
-            found = student_log(db=db, student_id=student_id, now=state.now())
+            found = student_log(db=db, student_id=student_id, now=state.now(), zone=state.settings.timezone)
             cycles = student_cycles(db=db, student_id=student_id)
     except NotFoundError:
         return None

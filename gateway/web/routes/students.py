@@ -73,7 +73,9 @@ def practice_log(
 ) -> PracticeLogPublic:
     own_student(who, student_id)
     with state.reading() as db:
-        found = student_log(db=db, student_id=student_id, now=state.now(), since=since, until=until)
+        found = student_log(
+            db=db, student_id=student_id, now=state.now(), since=since, until=until, zone=state.settings.timezone
+        )
         return practice_public(found)
 
 
@@ -105,7 +107,9 @@ def practice_log_csv(
     """The student's sessions: for a spreadsheet, or ``?format=raw`` for scripts."""
     own_student(who, student_id)
     with state.reading() as db:
-        found = student_log(db=db, student_id=student_id, now=state.now(), since=since, until=until)
+        found = student_log(
+            db=db, student_id=student_id, now=state.now(), since=since, until=until, zone=state.settings.timezone
+        )
         labels = machines_repo.machine_labels(db=db, ids={r.machine_id for r in found.sessions})
     practice = page_labels(lang_of(request))["practice"]
     rows = []

@@ -1,4 +1,5 @@
-"""``/utilisation?week=YYYY-Www``: per machine, time running, idle, in alarm and offline; OEE; free capacity."""
+"""``/utilisation?week=YYYY-Www``: per machine, over the site's planned time: running, idle, in alarm, offline,
+running outside opening hours apart; OEE (ISO 22400-2); free capacity."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.domain.oee import counted
+from gateway.domain.stops import by_category, pareto
 from gateway.store.reports_repo import MachineReport, machine_reports
+from gateway.web.charts import pareto_chart
+from gateway.web.i18n import lang_of
+from gateway.web.page_labels import page_labels
 from gateway.web.pages import records, render, require
 from gateway.web.routes.reports import window
 
@@ -42,9 +47,18 @@ def utilisation_page(request: Request) -> Response:
     monday = week_day(request.query_params.get("week"), today)
     start, end = window(state, "week", monday)
     with state.reading() as db:
-        reports = machine_reports(db=db, start=start, end=end, now=now)
+        reports = machine_reports(db=db, start=start, end=end, now=now, zone=state.settings.timezone)
+    words = page_labels(lang_of(request))
+    classified = [item for r in reports for item in r.stops]
+    lost = pareto(classified, words["unclassified"])
     context = {
         "reports": reports,
+        "categories": by_category(classified),
+        "lost_s": sum(line.seconds for line in lost),
+        "pareto": lost,
+        "pareto_svg": pareto_chart(
+            [(line.label, line.seconds) for line in lost], title=words["pareto_title"], lang=lang_of(request)
+        ),
         "week": week_label(monday),
         "prev": week_label(monday - timedelta(days=7)),
         "next": week_label(monday + timedelta(days=7)),
@@ -57,5 +71,6 @@ def utilisation_page(request: Request) -> Response:
 
 
 def _totals(reports: list[MachineReport]) -> dict[str, float]:
-    names = ("window_s", "running_s", "held_s", "alarm_s", "idle_s", "offline_s", "free_s")
-    return {name: sum(getattr(r.use, name) for r in reports) for name in names}
+    """The shop's sums over planned time (free capacity is per machine: planned hours not used, added up)."""
+    names = ("busy_s", "running_s", "unplanned_running_s", "held_s", "alarm_s", "idle_s", "offline_s", "free_s")
+    return {name: sum(getattr(r.planned, name) for r in reports) for name in names}

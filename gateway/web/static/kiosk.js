@@ -150,6 +150,19 @@
       return order ? { order_id: Number(order) } : {};
     }, K.words.checked_in);
     onBadge("checkout", "/api/sessions/check-out", null, K.words.checked_out);
+    // One tap on a reason says why the machine stopped (the current or last stop).
+    const stop = document.getElementById("stop");
+    if (stop) {
+      stop.addEventListener("submit", function (event) {
+        event.preventDefault();
+        const reason = event.submitter ? event.submitter.value : "";
+        busy(stop, async function () {
+          const answer = await call("/api/stops/classify", { started: stop.dataset.started, reason: reason });
+          const fresh = await refresh(null);
+          say((answer.ok ? K.words.classified : answer.text) + (fresh ? "" : " " + K.words.offline), answer.ok);
+        });
+      });
+    }
     const scrap = document.getElementById("scrap");
     scrap.addEventListener("submit", function (event) {
       event.preventDefault();

@@ -28,7 +28,8 @@ PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "orders": ("admin", "/orders", ("tbody .bar-track", "tbody .flag", "tbody td.good")),
     "order": ("admin", "/orders/{po1}", ("#good", "#made", "#scrap", "#cycles td.student", "#cycles td.num")),
     "student-log": ("admin", "/students/{lea}/log", ("#t-hours", "#t-trend", "#machines td.num")),
-    "utilisation": ("admin", "/utilisation?week={week}", ("td.running", "td.oee")),
+    "utilisation": ("admin", "/utilisation?week={week}", ("td.running", "td.oee", "#stops .kpi")),
+    "calendar": ("admin", "/calendar?site=lyon", ("#settings input[name=day0]", "#closure button")),
     "kiosk": ("kiosk", "/kiosk/mill?site=lyon", ("#present", "#checkout")),
     "login": ("anonymous", "/login", ("input[name=password]",)),
 }

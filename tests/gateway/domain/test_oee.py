@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.domain.calendar import Interval
 from gateway.domain.model import CycleFact
-from gateway.domain.oee import Span, StatePoint, categorise, counted, oee, timeline, utilisation
+from gateway.domain.oee import Span, StatePoint, categorise, counted, oee, planned_use, timeline, utilisation
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -44,18 +45,36 @@ def test_timeline_and_utilisation() -> None:
 
 
 def test_oee_by_hand() -> None:
-    use = utilisation(timeline(POINTS, at(0), at(240)))
+    # Planned 8:00-12:00 minus 30 min of a lesson (planned downtime): PBT 3 h 30.
+    use = planned_use(timeline(POINTS, at(0), at(240)), [Interval(at(0), at(240))], planned_downtime_s=1800)
     # 100 parts with a 60 s standard = 6000 s earned in 7200 s running; 5 scrapped.
     made = [CycleFact("mill", at(40), at(41), 60, 1, standard_s=60.0) for _ in range(100)]
     result = oee(use, made, made=100, scrap=5)
-    assert result.availability == pytest.approx(7200 / 10800)
+    assert use.busy_s == 12600
+    assert use.free_s == 12600 - 7200
+    assert result.availability == pytest.approx(7200 / 12600)
     assert result.performance == pytest.approx(6000 / 7200)
     assert result.quality == pytest.approx(0.95)
-    assert result.oee == pytest.approx((7200 / 10800) * (6000 / 7200) * 0.95)
+    assert result.oee == pytest.approx((7200 / 12600) * (6000 / 7200) * 0.95)
+
+
+def test_running_outside_planned_time_is_apart_and_never_above_100_percent() -> None:
+    # Planned 8:00-9:00 only; the machine runs from 8:00 through the night to 8:00 the next day.
+    night = planned_use([Span(at(0), at(24 * 60), "running")], [Interval(at(0), at(60))])
+    assert (night.running_s, night.unplanned_running_s, night.free_s) == (3600, 23 * 3600, 0)
+    assert oee(night, [], made=0, scrap=0).availability == 1.0
+
+
+def test_no_planned_time_has_no_oee() -> None:
+    closed = planned_use([Span(at(0), at(60), "running")], [])
+    result = oee(closed, [CycleFact("mill", at(0), at(1), 60, 1, standard_s=60.0)], made=1, scrap=0)
+    assert (closed.busy_s, closed.unplanned_running_s) == (0, 3600)
+    assert result.availability is None
+    assert result.oee is None
 
 
 def test_oee_unknown_parts_stay_unknown() -> None:
-    use = utilisation([Span(at(0), at(60), "idle")])
+    use = planned_use([Span(at(0), at(60), "idle")], [Interval(at(0), at(60))])
     result = oee(use, [], made=0, scrap=0)
     assert result.availability == 0.0
     assert result.performance is None

@@ -60,3 +60,29 @@ def test_a_trend_needs_enough_cycles_against_a_standard(count: int, trend: float
     assert log.trend_cycles == count
     assert log.trend == (None if trend is None else pytest.approx(trend))
     assert log.trend_word == ("unknown" if trend is None else "improving")
+
+
+def _run(durations: list[float], gaps: list[float]) -> list[CycleFact]:
+    """Cycles of a run on the mill against a 100 s standard: each cycle then a gap (loading, measuring)."""
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    cycles = []
+    for duration, gap in zip(durations, gaps, strict=True):
+        end = start + timedelta(seconds=duration)
+        cycles.append(CycleFact("mill", start, end, duration, 1, standard_s=100.0))
+        start = end + timedelta(seconds=gap)
+    return cycles
+
+
+def test_a_longer_program_alone_does_not_call_a_student_slowing() -> None:
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    # The program's cycle grows (a master changed it) while she loads faster: end to end stays 200 s a part.
+    program_only = _run([100 + 5 * k for k in range(15)], [100 - 5 * k for k in range(15)])
+    log = practice_log(sessions=[], cycles=program_only, scrap=0, now=now)
+    assert log.trend is not None
+    assert log.trend > 0
+    assert log.trend_word == "steady"
+    # Her own time between parts grows: that is slowing.
+    herself = _run([100] * 15, [100 + 20 * k for k in range(15)])
+    assert practice_log(sessions=[], cycles=herself, scrap=0, now=now).trend_word == "steady"  # cycles flat
+    both = _run([100 + 5 * k for k in range(15)], [100 + 20 * k for k in range(15)])
+    assert practice_log(sessions=[], cycles=both, scrap=0, now=now).trend_word == "slowing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -189,7 +190,71 @@ def _unique(make: Callable[[int], dict[str, Any]], path: str) -> Callable[[World
     )
 
 
+def _closure(w: World) -> Prepared:
+    from datetime import date
+
+    from gateway.store.models import CalendarClosure
+
+    row = CalendarClosure(site="lyon", first=date(2026, 12, 21), last=date(2027, 1, 1), label="Noël")
+    return f"/api/calendars/closures/{_new_row(w, row)}", None, None
+
+
+def _exception(w: World) -> Prepared:
+    from datetime import date
+
+    from gateway.store.models import MachineCalendarException
+
+    row = MachineCalendarException(
+        machine_id=w.machines["mill"], first=date(2026, 12, 1), last=date(2026, 12, 1), kind="out_of_service", label=""
+    )
+    return f"/api/calendars/exceptions/{_new_row(w, row)}", None, None
+
+
+def _stop_on_mill(w: World) -> Prepared:
+    """The mill open round the clock, cutting then idle for half an hour, a student checked in there."""
+    from gateway.store.models import SiteCalendar
+    from tests.gateway.records.conftest import add_state
+
+    _free_mill(w)
+    # A quarter of an hour after the last call: each call's stop starts after the previous one's.
+    w.clock.now = max(w.clock.now, at(60)) + timedelta(minutes=15)
+    with w.sessions.begin() as session:
+        if session.query(SiteCalendar).count() == 0:
+            week = ["00:00-24:00"] * 7
+            session.add(
+                SiteCalendar(
+                    site="lyon",
+                    timezone="UTC",
+                    week=week,
+                    public_holidays="none",
+                    school_zone=None,
+                    stop_threshold_s=300,
+                    alarm_prefills_breakdown=True,
+                )
+            )
+    add_state(w.sessions, w.machines["mill"], w.clock.now - timedelta(minutes=40), "AVAILABLE", "ACTIVE")
+    add_state(w.sessions, w.machines["mill"], w.clock.now - timedelta(minutes=30), "AVAILABLE", "READY")
+    session_row = WorkSessionRecord(
+        machine_id=w.machines["mill"],
+        student_id=w.ids["student"],
+        order_id=None,
+        started=w.clock.now - timedelta(minutes=45),
+        ended=None,
+        opened_by="t",
+    )
+    _new_row(w, session_row)
+    started = (w.clock.now - timedelta(minutes=30)).isoformat()
+    return "/api/stops/classify", {"machine": "mill", "started": started, "reason": "reglage"}, None
+
+
+def _last_stop(w: World) -> Prepared:
+    _stop_on_mill(w)
+    return "/api/stops/last", None, {"machine": "mill"}
+
+
 SCRAP = {"order_id": 0, "quantity": 1, "reason": "burr", "inspected_by": "M. Roux"}
+CLOSURE = {"first": "2026-12-21", "last": "2027-01-01", "label": "Noël"}
+EXCEPTION = {"machine": "mill", "first": "2026-12-01", "last": "2026-12-01", "kind": "out_of_service"}
 CASES = [
     Case("GET", "/api/users", ADMIN, fixed("/api/users")),
     Case(
@@ -263,6 +328,25 @@ CASES = [
     Case("GET", "/api/reports/orders.csv", ADMIN, fixed("/api/reports/orders.csv")),
     Case("GET", "/api/reports/practice-logs.csv", ADMIN, fixed("/api/reports/practice-logs.csv")),
     Case("POST", "/api/retention/purge", ADMIN, fixed("/api/retention/purge")),
+    Case("GET", "/api/calendars", ADMIN, fixed("/api/calendars")),
+    Case("GET", "/api/calendars/{site}", ADMIN, fixed("/api/calendars/lyon")),
+    Case("PATCH", "/api/calendars/{site}", ADMIN, fixed("/api/calendars/lyon", {"stop_threshold_s": 300})),
+    Case("POST", "/api/calendars/{site}/closures", ADMIN, fixed("/api/calendars/lyon/closures", CLOSURE)),
+    Case("DELETE", "/api/calendars/closures/{closure_id}", ADMIN, fresh(_closure)),
+    Case("POST", "/api/calendars/{site}/exceptions", ADMIN, fixed("/api/calendars/lyon/exceptions", EXCEPTION)),
+    Case("DELETE", "/api/calendars/exceptions/{exception_id}", ADMIN, fresh(_exception)),
+    Case("GET", "/api/stops", ADMIN, fixed("/api/stops", query={"date": "2026-11-23"})),
+    Case("GET", "/api/stops/last", {"admin", "kiosk"}, fresh(_last_stop)),
+    Case("POST", "/api/stops/classify", {"admin", "kiosk"}, fresh(_stop_on_mill)),
+    Case("GET", "/api/stops/export.csv", ADMIN, fixed("/api/stops/export.csv", query={"date": "2026-11-23"})),
+    Case("GET", "/api/stop-reasons/{site}", {"admin", "kiosk"}, fixed("/api/stop-reasons/lyon")),
+    Case(
+        "POST",
+        "/api/stop-reasons/{site}",
+        ADMIN,
+        _unique(lambda n: {"code": f"r{n}", "label": "R", "category": "setup"}, "/api/stop-reasons/lyon"),
+    ),
+    Case("PATCH", "/api/stop-reasons/{site}/{code}", ADMIN, fixed("/api/stop-reasons/lyon/cours", {"label": "Cours"})),
     Case(
         "POST",
         "/api/machines/{site}/{machine}/move",

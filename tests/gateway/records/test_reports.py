@@ -57,17 +57,20 @@ async def test_oee_per_day_and_week_on_a_hand_computed_example(world: World) -> 
     mill = day[0]
     # Counted up to now, 19:00; off 0:00-7:00 and 10:00-19:00 (16 h); on 3 h, of which 1 h cutting.
     assert (mill["window_s"], mill["offline_s"], mill["running_s"], mill["idle_s"]) == (68400, 57600, 3600, 7200)
-    assert mill["availability"] == pytest.approx(1 / 3)
+    # Planned (the default school day, 8:00-12:00 and 13:00-17:00): 8 h, of which 1 h cutting.
+    assert (mill["planned_s"], mill["actual_production_s"], mill["unplanned_running_s"]) == (8 * 3600, 3600, 0)
+    assert mill["free_s"] == 7 * 3600
+    assert mill["availability"] == pytest.approx(1 / 8)
     assert mill["performance"] == pytest.approx(10 * 300 / 3600)  # ten parts at a 300 s standard in 3600 s
     assert mill["quality"] == pytest.approx(8 / 10)
-    assert mill["oee"] == pytest.approx(1 / 3 * 5 / 6 * 0.8)
+    assert mill["oee"] == pytest.approx(1 / 8 * 5 / 6 * 0.8)
     assert (mill["made"], mill["scrap"], mill["cycles"], mill["period"]) == (10, 2, 10, "2026-11-23")
     week = await w.ok("GET", "/api/reports/oee", params={"period": "week", "date": "2026-11-26", "machine": "mill"})
     assert week[0]["period"] == "2026-W48"
     assert week[0]["window_s"] == 68400  # Monday 0:00 to now: the rest of the week has not happened
     assert week[0]["oee"] == pytest.approx(mill["oee"])
     lathe = await w.ok("GET", "/api/reports/oee", params={"date": "2026-11-23", "machine": "lathe"})
-    assert lathe[0]["availability"] is None  # never switched on: nothing to divide by
+    assert lathe[0]["availability"] == 0  # never switched on in 8 planned hours
 
 
 async def test_a_fault_alarm_counts_as_alarm_time_not_running(world: World) -> None:

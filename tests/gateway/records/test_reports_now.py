@@ -26,8 +26,9 @@ async def test_the_current_day_is_counted_up_to_now(world: World) -> None:
     mill = await _day(w, "2026-11-23")
     # 0:00-7:00 off, 7:00-8:00 idle, 8:00-8:50 running; nothing after 8:50 has happened yet.
     assert (mill["window_s"], mill["offline_s"], mill["idle_s"], mill["running_s"]) == (31800, 25200, 3600, 3000)
-    assert mill["free_s"] == 31800 - 3000
-    assert mill["availability"] == pytest.approx(3000 / 6600)
+    # Planned so far: 8:00-8:50 (the school day opens at 8:00), all of it cutting.
+    assert (mill["planned_s"], mill["actual_production_s"], mill["free_s"]) == (3000, 3000, 0)
+    assert mill["availability"] == pytest.approx(1)
     assert (mill["status"], mill["until"]) == ("current", at(50).isoformat().replace("+00:00", "Z"))
     # Ten seconds later the figures grow by ten seconds of running, they do not flip.
     w.clock.now = at(50) + timedelta(seconds=10)

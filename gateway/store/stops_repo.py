@@ -1,0 +1,128 @@
+"""Stop reasons per site, people's classifications of stops, and each machine's classified stops.
+
+A site with no reason stored yet shows the default French list; the first write
+(a classification, a new or edited reason) stores that list, so a reason has an
+id a classification can point to. Stops are derived (``domain.stops``); only what
+a person said about one is stored, keyed by machine and start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.domain.calendar import Interval
+from gateway.domain.oee import Span
+from gateway.domain.stops import BREAKDOWN, DEFAULT_REASONS, Classified, Reason, ReasonCategory, classify, stops
+from gateway.errors import ConflictError, NotFoundError
+from gateway.store.audit_log import audit, audited_create, audited_update, snapshot
+from gateway.store.calendar_repo import settings_row
+from gateway.store.models import Machine, StopClassification, StopReason
+
+
+def _reason(row: StopReason) -> Reason:
+    return Reason(row.code, row.label, cast("ReasonCategory", row.category))
+
+
+def reason_rows(*, db: Session, site: str) -> list[StopReason]:
+    return list(db.scalars(select(StopReason).where(StopReason.site == site).order_by(StopReason.id)))
+
+
+def reasons(*, db: Session, site: str) -> list[tuple[Reason, bool]]:
+    """The site's reasons with whether each is offered (active); the default list when none is stored."""
+    rows = reason_rows(db=db, site=site)
+    if not rows:
+        return [(r, True) for r in DEFAULT_REASONS]
+    return [(_reason(r), r.active) for r in rows]
+
+
+def ensure_reasons(*, db: Session, who: str, now: datetime, site: str) -> list[StopReason]:
+    """The site's stored reasons, storing the default list first when it has none."""
+    rows = reason_rows(db=db, site=site)
+    if rows:
+        return rows
+    for default in DEFAULT_REASONS:
+        row = StopReason(site=site, code=default.code, label=default.label, category=default.category, active=True)
+        audited_create(db=db, who=who, row=row, entity="stop_reason", now=now)
+    return reason_rows(db=db, site=site)
+
+
+def add_reason(*, db: Session, who: str, now: datetime, site: str, code: str, label: str, category: str) -> StopReason:
+    rows = ensure_reasons(db=db, who=who, now=now, site=site)
+    if any(r.code == code for r in rows):
+        raise ConflictError("stop_reason_code_taken", code=code)
+    row = StopReason(site=site, code=code, label=label, category=category, active=True)
+    return audited_create(db=db, who=who, row=row, entity="stop_reason", now=now)
+
+
+def update_reason(
+    *, db: Session, who: str, now: datetime, site: str, code: str, changes: Mapping[str, Any]
+) -> StopReason:
+    rows = ensure_reasons(db=db, who=who, now=now, site=site)
+    row = next((r for r in rows if r.code == code), None)
+    if row is None:
+        raise NotFoundError("stop_reason_not_found", code=code)
+    audited_update(db=db, who=who, row=row, entity="stop_reason", changes=changes, now=now)
+    return row
+
+
+def said_about(*, db: Session, machine_id: int, start: datetime, end: datetime) -> dict[datetime, Reason]:
+    """What people said about the stops of the machine starting in [start, end]."""
+    stmt = (
+        select(StopClassification, StopReason)
+        .join(StopReason, StopReason.id == StopClassification.reason_id)
+        .where(
+            StopClassification.machine_id == machine_id,
+            StopClassification.started >= start,
+            StopClassification.started <= end,
+        )
+    )
+    return {c.started: _reason(r) for c, r in db.execute(stmt).all()}
+
+
+def classified_stops(
+    *, db: Session, machine: Machine, spans: Sequence[Span], planned: Sequence[Interval], until: datetime, zone: str
+) -> list[Classified]:
+    """The machine's stops over the timeline ``spans`` (counted up to ``until``), each with its reason."""
+    settings = settings_row(db=db, site=machine.site, zone=zone)
+    found = stops(spans, planned, threshold_s=settings.stop_threshold_s, counted_until=until)
+    if not found:
+        return []
+    said = said_about(db=db, machine_id=machine.id, start=found[0].start, end=found[-1].start)
+    known = {r.code: r for r, _ in reasons(db=db, site=machine.site)}
+    return classify(found, said, alarm_is_breakdown=settings.alarm_prefills_breakdown, breakdown=known.get(BREAKDOWN))
+
+
+def save_classification(
+    *, db: Session, who: str, now: datetime, machine: Machine, started: datetime, code: str
+) -> StopClassification:
+    """Store (or replace) what ``who`` says about the machine's stop that starts at ``started``; audited."""
+    rows = ensure_reasons(db=db, who=who, now=now, site=machine.site)
+    reason = next((r for r in rows if r.code == code and r.active), None)
+    if reason is None:
+        raise NotFoundError("stop_reason_not_found", code=code)
+    stmt = select(StopClassification).where(
+        StopClassification.machine_id == machine.id, StopClassification.started == started
+    )
+    row = db.scalars(stmt).first()
+    if row is None:
+        row = StopClassification(machine_id=machine.id, started=started, reason_id=reason.id, by=who, at=now)
+        return audited_create(db=db, who=who, row=row, entity="stop_classification", now=now)
+    before = snapshot(row)
+    row.reason_id, row.by, row.at = reason.id, who, now
+    db.flush()
+    audit(
+        db=db,
+        who=who,
+        action="update",
+        entity="stop_classification",
+        entity_id=row.id,
+        at=now,
+        before=before,
+        after=snapshot(row),
+    )
+    return row
