@@ -19,13 +19,13 @@ from gateway.web.pages import install
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
+    calendar_page,
     desk_it,
     desk_page,
     desk_screens,
     desk_student_import,
     desk_students,
     desk_users,
-    calendar_page,
     health,
     kiosk_page,
     login_page,
