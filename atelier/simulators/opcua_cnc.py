@@ -91,6 +91,7 @@ class OpcUaCnc:
         condition_refresh: bool = True,
         refresh_refuses_mixed: bool = False,
         channel: bool = True,
+        operation_mode: bool = True,
         job_every_s: float | None = None,
         model_change_events: bool = True,
     ) -> None:
@@ -109,6 +110,7 @@ class OpcUaCnc:
         self._condition_refresh = condition_refresh
         self._refresh_refuses_mixed = refresh_refuses_mixed
         self._channel = channel
+        self._operation_mode = operation_mode
         self._job_every_s = job_every_s
         self._model_change_events = model_change_events
         self.jobs: JobPlan | None = None  # the plan whose jobs come and go (``job_every_s``)
@@ -216,7 +218,11 @@ class OpcUaCnc:
             self._nodes = await build_sinumerik(server)
         else:
             space = await build_machine_tool(
-                server, self.machine_name, channel=self._channel, fixed_job=self._job_every_s is None
+                server,
+                self.machine_name,
+                channel=self._channel,
+                operation_mode=self._operation_mode,
+                fixed_job=self._job_every_s is None,
             )
             self._nodes = space.variables
             tool_ns = await server.get_namespace_index(MACHINE_TOOL_URI)

@@ -175,13 +175,13 @@ class MachineToolSpace:
 
 
 async def build_machine_tool(
-    server: Server, name: str = "SimMill", *, channel: bool = True, fixed_job: bool = True
+    server: Server, name: str = "SimMill", *, channel: bool = True, operation_mode: bool = True, fixed_job: bool = True
 ) -> MachineToolSpace:
     """A Machines folder with one MachineTool instance (and one machine of another type to skip).
 
     ``channel=False`` is a machine tool without Monitoring/Channel (mode from its
-    OperationMode only); ``fixed_job=False`` leaves the ProductionPlan empty for a
-    plan whose jobs come and go.
+    OperationMode only; with ``operation_mode=False`` too, no mode at all);
+    ``fixed_job=False`` leaves the ProductionPlan empty for a plan whose jobs come and go.
     """
     machinery = await server.register_namespace(MACHINERY_URI)
     tool_ns = await server.register_namespace(MACHINE_TOOL_URI)
@@ -205,7 +205,12 @@ async def build_machine_tool(
     plan = await _folders(folders, ("Production", "ProductionPlan"), node_id, tool_ns)
     variables: dict[str, Node] = {}
     for key, point in MACHINE_TOOL_POINTS.items():
-        if (not channel and "Channel1" in point.path) or (not fixed_job and "Job1" in point.path):
+        lacking = (
+            (not channel and "Channel1" in point.path)
+            or (not operation_mode and key == "OperationMode")
+            or (not fixed_job and "Job1" in point.path)
+        )
+        if lacking:
             continue
         parent = await _folders(folders, point.path[:-1], node_id, tool_ns)
         bname = ua.QualifiedName(point.path[-1], names_ns.get(point.path[-1], tool_ns))
