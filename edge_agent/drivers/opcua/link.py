@@ -192,10 +192,9 @@ class Link:
 
     @property
     def _patterns(self) -> bool:
+        """Whether some key may move: a glob path, or a path that matches nothing now."""
         nodes = [*self.subscribed, *self.polled]
-        return self._resolver is not None and (
-            any(n.spec.is_pattern for n in nodes) or any(s.is_pattern for s in self._unbound.values())
-        )
+        return self._resolver is not None and (any(n.spec.is_pattern for n in nodes) or bool(self._unbound))
 
     async def open(self) -> None:
         await self.check()

@@ -4,6 +4,7 @@ ConditionRefresh on a subscription mixing data changes and events (open62541), a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,10 @@ import pytest
 from asyncua import Client, ua
 
 from atelier.simulators.opcua_cnc import OpcUaCnc
+from atelier.simulators.opcua_jobs import RunsWritten
 from edge_agent import profiles
-from edge_agent.contract import AlarmCleared, AlarmRaised, Availability, Execution, Mode, PartCounted
-from edge_agent.drivers import Driver, build
+from edge_agent.contract import AlarmCleared, AlarmRaised, Availability, Execution, MachineState, Mode, PartCounted
+from edge_agent.drivers import Driver, Reading, build
 from edge_agent.errors import DriverError
 from tests.edge_agent.opcua.conftest import FAST, Fed, Reader
 
@@ -67,7 +69,8 @@ async def test_a_machine_tool_without_channel_records_the_simulators_cycles_and_
     assert fed.tracker.state.mode is (Mode.AUTOMATIC if operation_mode else None)
     # Each missing node is named once with the file and the key, and the others keep flowing.
     missing = [r.getMessage() for r in caplog.records if "options.nodes.ChannelMode" in r.getMessage()]
-    assert len(missing) == 1 and "umati-machine-tool.toml" in missing[0]
+    assert len(missing) == 1
+    assert "umati-machine-tool.toml" in missing[0]
 
 
 async def test_without_cycles_without_mode_a_machine_with_no_mode_records_no_cycle(cnc_factory, readers):
@@ -90,8 +93,11 @@ async def test_operation_mode_gives_the_mode_of_a_machine_tool_without_channel(c
     for mode in ("MANUAL", "SEMI_AUTOMATIC", "MANUAL_DATA_INPUT", "AUTOMATIC"):
         await cnc.apply({"mode": mode})
         # MachineOperationMode has no MDI: the simulator shows Setup, which reads as MANUAL.
-        want = Mode.MANUAL if mode == "MANUAL_DATA_INPUT" else Mode(mode)
-        await fed.until(lambda s, want=want: s.mode is want, f"mode {mode}")
+        await fed.until(_mode_is(Mode.MANUAL if mode == "MANUAL_DATA_INPUT" else Mode(mode)), f"mode {mode}")
+
+
+def _mode_is(want: Mode) -> Callable[[MachineState], bool]:
+    return lambda state: state.mode is want
 
 
 async def test_program_state_aborted_ends_the_cycle_aborted(cnc_factory, readers):
@@ -126,12 +132,15 @@ async def test_a_dynamic_job_plan_is_followed_through_20_replacements_with_no_st
     )
     plan = cnc.jobs
     assert plan is not None
-    jobs = lambda: [int(w.job.split()[-1]) for w in (written[r.ts] for r in runs())]  # noqa: E731
-    written = {}
+    written: dict[datetime, RunsWritten] = {}
 
-    def runs() -> list[Any]:
+    def runs() -> list[Reading]:
         written.update({w.ts: w for w in plan.log})
         return [r for r in fed.reader.readings if r.key == "RunsCompleted"]
+
+    def jobs() -> list[int]:
+        """The job (its number) that wrote each RunsCompleted the agent read, found by the value's source time."""
+        return [int(written[r.ts].job.split()[-1]) for r in runs()]
 
     await fed.reader.until(lambda: 21 in jobs(), "the 21st job", deadline_s=21 * every_s + 15)
     seen = jobs()
@@ -185,3 +194,28 @@ async def test_an_alarm_active_across_a_restart_is_refreshed_on_a_server_refusin
     assert [d.fields["alarm"].code for d in fed.drafts if d.type is AlarmRaised] == ["2012", "700"]
     assert [d.fields["code"] for d in fed.drafts if d.type is AlarmCleared] == ["700"]
     assert not [r for r in caplog.records if "ConditionRefresh" in r.getMessage()]
+
+
+async def test_a_path_whose_node_disappears_is_resolved_again_at_once(cnc_factory, readers, caplog):
+    """No model change event and no re-browse due: only the deletion of the node it reads moves the key."""
+    caplog.set_level(logging.INFO, logger="edge_agent.drivers.opcua.link")
+    never = 3600.0
+    cnc, _, fed = await _umati(
+        cnc_factory, readers, options={"rebrowse_interval_s": never}, job_every_s=never, model_change_events=False
+    )
+    plan = cnc.jobs
+    assert plan is not None
+
+    def jobs() -> list[str]:
+        written = {w.ts: w.job for w in plan.log}
+        return [written[r.ts] for r in fed.reader.readings if r.key == "RunsCompleted"]
+
+    await fed.reader.until(lambda: jobs() == ["Job 1"], "Job 1")
+    await plan.replace(0)  # Job 2 runs, Job 1 has ended but is still there: nothing tells the agent
+    await cnc.apply({"part_count": 1})
+    await asyncio.sleep(1.0)
+    assert jobs() == ["Job 1"]
+    await plan.replace(1)  # Job 3 runs, Job 1 is deleted
+    await fed.reader.until(lambda: jobs()[-1:] == ["Job 3"], "Job 3")
+    assert jobs() == ["Job 1", "Job 3"]
+    assert len([r for r in caplog.records if "now reads node" in r.getMessage()]) == 1
