@@ -60,6 +60,10 @@ class Messages:
             server.iserver.isession.add_method_callback(
                 ua.NodeId(ua.ObjectIds.ConditionType_ConditionRefresh), messages._condition_refresh
             )
+        else:  # asyncua answers ConditionRefresh itself; a control without it does not know the method
+            server.iserver.isession.add_method_callback(
+                ua.NodeId(ua.ObjectIds.ConditionType_ConditionRefresh), _no_such_method
+            )
         return messages
 
     @property
@@ -121,3 +125,8 @@ def _mixed(subscription: Any) -> bool:
     """Whether a server subscription holds data change items next to its event items (open62541 then refuses)."""
     items = subscription.monitored_item_srv._monitored_items.values()
     return any(not isinstance(item.filter, ua.EventFilter) for item in items)
+
+
+@uamethod  # type: ignore[untyped-decorator]
+async def _no_such_method(parent: ua.NodeId, subscription_id: int) -> ua.StatusCode:
+    return ua.StatusCode(ua.StatusCodes.BadMethodInvalid)

@@ -79,9 +79,7 @@ class JobPlan:
         self._base = part_count
         if len(self._jobs) > 2:
             old, node = self._jobs.pop(0)
-            await self._server.delete_nodes([node], recursive=True)
-            self._runs.pop(old, None)
-            self._states.pop(old, None)
+            await self._delete(self._runs.pop(old), self._states.pop(old), node)
         await self._model_changed()
         return name
 
@@ -93,6 +91,22 @@ class JobPlan:
         runs = max(part_count - self._base, 0)
         await self._write(self._runs[name], runs, ts)
         self.log.append(RunsWritten(name, runs, ts))
+
+    async def _delete(self, runs: Node, state: Node, job: Node) -> None:
+        """Delete a job; whoever monitors its variables is told they are gone (BadNodeIdUnknown).
+
+        A real server's next sample of a deleted node says so. asyncua's own delete
+        means to, but calls its async callback without awaiting it: the simulator
+        sends the status itself and unhooks the monitored items first.
+        """
+        aspace = self._server.iserver.aspace
+        for variable in (runs, state):
+            gone = ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown))
+            await self._server.write_attribute_value(variable.nodeid, gone)
+            callbacks = aspace[variable.nodeid].attributes[ua.AttributeIds.Value].datachange_callbacks
+            for handle in list(callbacks):
+                aspace.delete_datachange_callback(handle)
+        await self._server.delete_nodes([job], recursive=True)
 
     async def _write(self, node: Node, value: int, ts: datetime) -> None:
         data = ua.DataValue(ua.Variant(value, ua.VariantType.UInt32), SourceTimestamp=ts, ServerTimestamp=ts)
