@@ -339,9 +339,10 @@ class Link:
         next_poll = loop.time() + self.options.poll_interval_s
         next_check = loop.time() + self.options.watchdog_interval_s
         next_browse = loop.time() + self._rebrowse_s
+        follows = self._patterns  # what can change it is rebind() below
         while True:
             due = min(next_check, next_poll) if self.polled else next_check
-            if self._patterns:
+            if follows:
                 due = min(due, next_browse)
             batch = self.fresh(await self.inbox.take(max(due - loop.time(), 0.0)))
             alarms = self.alarms.pending() if self.alarms is not None and self.alarm_source is not None else None
@@ -351,9 +352,10 @@ class Link:
             if batch:
                 yield batch
             now = loop.time()
-            if self.inbox.lost or self.inbox.model_changed or (self._patterns and now >= next_browse):
+            if self.inbox.lost or self.inbox.model_changed or (follows and now >= next_browse):
                 next_browse = now + self._rebrowse_s
                 await self.rebind()
+                follows = self._patterns
             if self.polled and now >= next_poll:
                 next_poll = now + self.options.poll_interval_s
                 polled = await self.poll()
