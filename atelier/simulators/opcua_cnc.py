@@ -140,11 +140,16 @@ class OpcUaCnc:
             self._server = await self._build()
         await self._server.start()
         self._machine_on.set()
-        if self.autoplay and self._play_task is None:
-            self._play_task = asyncio.create_task(self._play(), name=f"opcua-cnc-{self.port}")
+        if self.autoplay:
+            self.play()
         if self._job_every_s is not None and self._jobs_task is None:
             self._jobs_task = asyncio.create_task(self._replace_jobs(self._job_every_s), name=f"opcua-jobs-{self.port}")
         logger.info("simulated %s OPC UA control on %s", self.shape, self.endpoint)
+
+    def play(self) -> None:
+        """Run the machine's script from now on (at start with ``autoplay``; a test may connect first)."""
+        if self._play_task is None:
+            self._play_task = asyncio.create_task(self._play(), name=f"opcua-cnc-{self.port}")
 
     async def stop(self, *, machine_off: bool = False) -> None:
         """Stop serving. ``machine_off`` also pauses the machine until the next ``start()``."""

@@ -56,11 +56,11 @@ async def test_a_machine_tool_without_channel_records_the_simulators_cycles_and_
         readers,
         channel=False,
         operation_mode=operation_mode,
-        autoplay=True,
         seed=3,
         cycle_s=0.8,
         cycles=4,
     )
+    cnc.play()  # once connected: a cycle under way at connect time is not the point here
     await fed.until(lambda s: len(cnc.record) == 4 and len(fed.ended()) == 4, "four cycles")
     got = [(c.fields["program"], c.fields["outcome"], round(c.fields["duration_s"], 3)) for c in fed.ended()]
     want = [(r["program"], r["outcome"], round(r["duration_s"], 3)) for r in cnc.record]
@@ -118,7 +118,7 @@ async def test_a_dynamic_job_plan_is_followed_through_20_replacements_with_no_st
     cnc_factory, readers, caplog, events
 ):
     caplog.set_level(logging.INFO, logger="edge_agent.drivers.opcua.link")
-    every_s = 0.4 if events else 0.6
+    every_s = 0.8  # a job runs this long: enough for a loaded machine to read it
     cnc, _, fed = await _umati(
         cnc_factory,
         readers,
@@ -126,10 +126,10 @@ async def test_a_dynamic_job_plan_is_followed_through_20_replacements_with_no_st
         options={} if events else {"rebrowse_interval_s": 0.15},
         job_every_s=every_s,
         model_change_events=events,
-        autoplay=True,
         seed=5,
         cycle_s=0.3,
     )
+    cnc.play()
     plan = cnc.jobs
     assert plan is not None
     written: dict[datetime, RunsWritten] = {}
