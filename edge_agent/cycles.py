@@ -3,7 +3,9 @@
 Program cycles (``kind="program"``):
 
 - **Start**: execution becomes ACTIVE in AUTOMATIC or SEMI_AUTOMATIC mode (the previous
-  state was not ACTIVE in one of those modes) while no cycle is open -> CycleStarted.
+  state was not ACTIVE in one of those modes) while no cycle is open -> CycleStarted. With
+  ``unknown_mode_runs`` (the profile's ``cycles_without_mode``, for a control that reports
+  no mode at all) an unknown mode counts as automatic; a known manual mode never does.
 - **Completed**: execution PROGRAM_COMPLETED, the ``program_end`` marker, or a part
   counter step. Completion wins when a batch also carries READY or STOPPED.
 - **Aborted / alarm**: execution of class ``ready`` or ``stopped`` (READY, STOPPED), or
@@ -114,8 +116,16 @@ def counter_delta(old: int, new: int, counter_max: int | None) -> int:
 
 
 class CycleDetector:
-    def __init__(self, kind: CycleMode = "program", counter_max: int | None = None, parts_per_cycle: int = 1) -> None:
+    def __init__(
+        self,
+        kind: CycleMode = "program",
+        counter_max: int | None = None,
+        parts_per_cycle: int = 1,
+        *,
+        unknown_mode_runs: bool = False,
+    ) -> None:
         self._kind = kind
+        self._auto: frozenset[Mode | None] = _AUTO | {None} if unknown_mode_runs else frozenset(_AUTO)
         self._counter_max = counter_max
         self._parts_per_cycle = parts_per_cycle
         self._counter: int | None = None
@@ -159,11 +169,14 @@ class CycleDetector:
                 drafts.extend(self._end(cycle, end, outcome, state))
         if delta > 0:
             drafts.append(self._part(ts, delta, state.program or (cycle.program if cycle else None)))
-        if self._cycle is None and _is_running(state) and not _is_running(prev):
+        if self._cycle is None and self._is_running(state) and not self._is_running(prev):
             drafts.append(self._start(CycleKind.CYCLE, state.program, ts))
         if self._cycle is not None and _held(state) and self._cycle.holding_since is None:
             self._cycle.holding_since = ts
         return drafts
+
+    def _is_running(self, state: MachineState) -> bool:
+        return execution_class(state.execution) is ExecutionClass.RUNNING and state.mode in self._auto
 
     def _step_spindle(self, obs: Observation, delta: int) -> list[Draft]:
         state, ts = obs.state, obs.ts
@@ -225,10 +238,6 @@ def _note_link(cycle: _Cycle, state: MachineState, ts: datetime, *, going_on: bo
 
 def _is_going_on(state: MachineState) -> bool:
     return execution_class(state.execution) in (ExecutionClass.RUNNING, ExecutionClass.HELD)
-
-
-def _is_running(state: MachineState) -> bool:
-    return execution_class(state.execution) is ExecutionClass.RUNNING and state.mode in _AUTO
 
 
 def _held(state: MachineState) -> bool:

@@ -167,14 +167,27 @@ class Normalised:
     markers: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    target: str
+    signal: SignalMap | None
+    unless: tuple[str, ...] = ()  # the sources this fallback stands in for: once one of them is seen, it is not used
+
+
 class Normaliser:
     def __init__(self, profile: Profile | None) -> None:
-        self._routes: dict[str, list[tuple[str, SignalMap | None]]] = {}
+        self._routes: dict[str, list[_Route]] = {}
         if profile is not None:
             for target, signal in profile.signals.items():
-                self._routes.setdefault(signal.source, []).append((target, signal))
+                chain = signal.chain()
+                for n, choice in enumerate(chain):
+                    before = tuple(earlier.source for earlier in chain[:n])
+                    self._routes.setdefault(choice.source, []).append(_Route(target, choice, before))
         for name in TARGETS:
-            self._routes.setdefault(name, [(name, None)])
+            self._routes.setdefault(name, [_Route(name, None)])
+        # Sources that some fallback stands in for, once seen: a control that has the node once has it.
+        self._preferred = {source for routes in self._routes.values() for route in routes for source in route.unless}
+        self._seen: set[str] = set()
         self._warned: set[tuple[str, str]] = set()
         self._ignored: set[str] = set()
 
@@ -188,12 +201,17 @@ class Normaliser:
             raise ValueError("an empty batch has no time stamp")
         values: dict[str, Any] = {}
         markers: set[str] = set()
+        # Seen before the batch is mapped: the preferred source wins whatever the order within a batch.
+        self._seen.update(reading.key for reading in batch if reading.key in self._preferred)
         for reading in batch:
             routes = self._routes.get(reading.key)
             if routes is None:
                 self._note_ignored(reading.key)
                 continue
-            for target, signal in routes:
+            for route in routes:
+                if any(source in self._seen for source in route.unless):
+                    continue
+                target, signal = route.target, route.signal
                 value = self._convert(target, signal, reading.value)
                 if value is _DROP:
                     continue

@@ -36,6 +36,19 @@ class SignalMap(BaseModel):
     unmapped: Literal["keep", "drop"] = Field(
         default="keep", description="what to do with a raw value missing from map"
     )
+    fallback: SignalMap | None = Field(
+        default=None,
+        description="read instead while the machine has never sent ``source`` (a control without that node)",
+    )
+
+    def chain(self) -> list[SignalMap]:
+        """This map and its fallbacks, first choice first."""
+        maps: list[SignalMap] = []
+        current: SignalMap | None = self
+        while current is not None:
+            maps.append(current)
+            current = current.fallback
+        return maps
 
 
 class ProfileHeader(BaseModel):
@@ -59,6 +72,10 @@ class Profile(BaseModel):
     )
     counter_max: int | None = Field(default=None, ge=1, description="the part counter rolls over after this")
     parts_per_cycle: int = Field(default=1, ge=0, description="parts per completed cycle when there is no counter")
+    cycles_without_mode: bool = Field(
+        default=False,
+        description="program cycles also start while the mode is unknown (a control that reports no mode at all)",
+    )
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -29,7 +29,12 @@ class MachineTracker:
         if profile is None:
             self._detector = CycleDetector()
         else:
-            self._detector = CycleDetector(profile.cycles, profile.counter_max, profile.parts_per_cycle)
+            self._detector = CycleDetector(
+                profile.cycles,
+                profile.counter_max,
+                profile.parts_per_cycle,
+                unknown_mode_runs=profile.cycles_without_mode,
+            )
         self.state = MachineState()
         # Program and alarms are diffed against the last state seen while available, so a
         # link that drops and returns does not fake a program change or alarm clear.

@@ -8,7 +8,10 @@ as OPC 10000-9 asks: ``RefreshStartEvent``, every retained condition as last
 fired, ``RefreshEndEvent``, all on the Messages monitored items of the caller's
 subscription. (asyncua's own handler sends the two Refresh events from the
 Server object only, where a client watching Messages never sees them.) A control
-without ConditionRefresh is simulated with ``condition_refresh=False``.
+without ConditionRefresh is simulated with ``condition_refresh=False``; with
+``refuse_mixed`` the call is refused with BadFilterNotAllowed on a subscription
+that also holds data change items, as open62541 1.4 does (it walks every item of
+the subscription and finds no event filter on a data change item).
 """
 
 from __future__ import annotations
@@ -36,14 +39,18 @@ class Messages:
         self._conditions: dict[str, EventGenerator] = {}
         self._retained: dict[str, Any] = {}  # code -> the active condition's event, as last fired
         self._refresh: tuple[EventGenerator, EventGenerator] | None = None
+        self._refuse_mixed = False
 
     @classmethod
-    async def create(cls, server: Server, node: Node, ns: int, *, condition_refresh: bool = True) -> Messages:
+    async def create(
+        cls, server: Server, node: Node, ns: int, *, condition_refresh: bool = True, refuse_mixed: bool = False
+    ) -> Messages:
         alert_type = await server.create_custom_event_type(
             ns, "AlertType", ua.ObjectIds.AlarmConditionType, [("ErrorCode", ua.VariantType.String)]
         )
         await node.set_event_notifier([ua.EventNotifier.SubscribeToEvents])
         messages = cls(server, node, alert_type)
+        messages._refuse_mixed = refuse_mixed
         if condition_refresh:
             start = await messages._generator(ua.NodeId(ua.ObjectIds.RefreshStartEventType))
             end = await messages._generator(ua.NodeId(ua.ObjectIds.RefreshEndEventType))
@@ -52,6 +59,10 @@ class Messages:
             messages._refresh = (start, end)
             server.iserver.isession.add_method_callback(
                 ua.NodeId(ua.ObjectIds.ConditionType_ConditionRefresh), messages._condition_refresh
+            )
+        else:  # asyncua answers ConditionRefresh itself; a control without it does not know the method
+            server.iserver.isession.add_method_callback(
+                ua.NodeId(ua.ObjectIds.ConditionType_ConditionRefresh), _no_such_method
             )
         return messages
 
@@ -100,9 +111,22 @@ class Messages:
         service = self._server.iserver.subscription_service
         if self._refresh is None or subscription_id not in service.subscriptions:
             return ua.StatusCode(ua.StatusCodes.BadSubscriptionIdInvalid)
+        if self._refuse_mixed and _mixed(service.subscriptions[subscription_id]):
+            return ua.StatusCode(ua.StatusCodes.BadFilterNotAllowed)
         start, end = self._refresh
         await start.trigger(subscription_id=subscription_id)
         for event in self._retained.values():
             await service.trigger_event(event, subscription_id=subscription_id)
         await end.trigger(subscription_id=subscription_id)
         return None
+
+
+def _mixed(subscription: Any) -> bool:
+    """Whether a server subscription holds data change items next to its event items (open62541 then refuses)."""
+    items = subscription.monitored_item_srv._monitored_items.values()
+    return any(not isinstance(item.filter, ua.EventFilter) for item in items)
+
+
+@uamethod  # type: ignore[untyped-decorator]
+async def _no_such_method(parent: ua.NodeId, subscription_id: int) -> ua.StatusCode:
+    return ua.StatusCode(ua.StatusCodes.BadMethodInvalid)

@@ -7,7 +7,12 @@ the step's time as the source timestamp (the MachineTool's alarms as condition
 events from Notification/Messages), and keeps a record of every cycle it
 completed or aborted (the truth a test compares the agent's cycles against).
 The server can be stopped and started again on the same port, optionally with
-the machine itself paused ("switched off"), for fault tests.
+the machine itself paused ("switched off"), for fault tests. The MachineTool
+shape comes as the umati reference servers show it: with or without a channel
+(``channel``), a fixed job or a plan whose jobs come and go (``job_every_s``,
+with or without model change events), and ConditionRefresh answered, missing,
+or refused on a subscription that mixes data changes and events
+(``refresh_refuses_mixed``, as open62541 does).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from asyncua import Node, Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 
 from atelier.simulators.opcua_alarms import Messages
+from atelier.simulators.opcua_jobs import JobPlan
 from atelier.simulators.opcua_spaces import (
     MACHINE_TOOL_URI,
     Translate,
@@ -33,7 +39,7 @@ from atelier.simulators.opcua_spaces import (
     machine_tool_raw,
     sinumerik_raw,
 )
-from edge_agent.contract import utc_iso
+from edge_agent.contract import CycleOutcome, Execution, utc_iso
 from edge_agent.drivers.simulator.script import CycleEnd, ProgramSpec, SimulatorOptions, SimulatorScript
 
 logger = logging.getLogger(__name__)
@@ -83,6 +89,11 @@ class OpcUaCnc:
         users: Mapping[str, str] | None = None,
         machine_name: str = "SimMill",
         condition_refresh: bool = True,
+        refresh_refuses_mixed: bool = False,
+        channel: bool = True,
+        operation_mode: bool = True,
+        job_every_s: float | None = None,
+        model_change_events: bool = True,
     ) -> None:
         self.port = port
         self.host = host
@@ -97,6 +108,14 @@ class OpcUaCnc:
         self._server: Server | None = None
         self._nodes: dict[str, Node] = {}
         self._condition_refresh = condition_refresh
+        self._refresh_refuses_mixed = refresh_refuses_mixed
+        self._channel = channel
+        self._operation_mode = operation_mode
+        self._job_every_s = job_every_s
+        self._model_change_events = model_change_events
+        self.jobs: JobPlan | None = None  # the plan whose jobs come and go (``job_every_s``)
+        self._jobs_task: asyncio.Task[None] | None = None
+        self._part_count = 0
         self.messages: Messages | None = None  # the MachineTool's alarms (events); the SINUMERIK has variables
         self._translate: Translate = sinumerik_raw if shape == "sinumerik" else machine_tool_raw
         self._machine_on = asyncio.Event()
@@ -121,9 +140,16 @@ class OpcUaCnc:
             self._server = await self._build()
         await self._server.start()
         self._machine_on.set()
-        if self.autoplay and self._play_task is None:
-            self._play_task = asyncio.create_task(self._play(), name=f"opcua-cnc-{self.port}")
+        if self.autoplay:
+            self.play()
+        if self._job_every_s is not None and self._jobs_task is None:
+            self._jobs_task = asyncio.create_task(self._replace_jobs(self._job_every_s), name=f"opcua-jobs-{self.port}")
         logger.info("simulated %s OPC UA control on %s", self.shape, self.endpoint)
+
+    def play(self) -> None:
+        """Run the machine's script from now on (at start with ``autoplay``; a test may connect first)."""
+        if self._play_task is None:
+            self._play_task = asyncio.create_task(self._play(), name=f"opcua-cnc-{self.port}")
 
     async def stop(self, *, machine_off: bool = False) -> None:
         """Stop serving. ``machine_off`` also pauses the machine until the next ``start()``."""
@@ -156,11 +182,12 @@ class OpcUaCnc:
 
     async def close(self) -> None:
         """Stop serving and end the simulated machine for good."""
-        if self._play_task is not None:
-            self._play_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._play_task
-            self._play_task = None
+        for task in (self._play_task, self._jobs_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._play_task = self._jobs_task = None
         await self.stop()
 
     async def apply(self, values: Mapping[str, Any], ts: datetime | None = None) -> None:
@@ -171,7 +198,13 @@ class OpcUaCnc:
         for key in sorted(values, key=lambda k: _WRITE_ORDER.get(k, 1)):
             if key == "alarms" and self.messages is not None:
                 await self.messages.show(values[key], stamp)
+            if key == "part_count" and values[key] is not None:
+                self._part_count = int(values[key])
+                if self.jobs is not None:
+                    await self.jobs.count(self._part_count, stamp)
             for point, raw, kind in self._translate(key, values[key]):
+                if point not in self._nodes:  # a point this shape of control lacks
+                    continue
                 value = ua.DataValue(ua.Variant(raw, kind), SourceTimestamp=stamp, ServerTimestamp=stamp)
                 await self._server.write_attribute_value(self._nodes[point].nodeid, value)
 
@@ -189,9 +222,27 @@ class OpcUaCnc:
         if self.shape == "sinumerik":
             self._nodes = await build_sinumerik(server)
         else:
-            self._nodes, messages = await build_machine_tool(server, self.machine_name)
+            space = await build_machine_tool(
+                server,
+                self.machine_name,
+                channel=self._channel,
+                operation_mode=self._operation_mode,
+                fixed_job=self._job_every_s is None,
+            )
+            self._nodes = space.variables
             tool_ns = await server.get_namespace_index(MACHINE_TOOL_URI)
-            self.messages = await Messages.create(server, messages, tool_ns, condition_refresh=self._condition_refresh)
+            self.messages = await Messages.create(
+                server,
+                space.messages,
+                tool_ns,
+                condition_refresh=self._condition_refresh,
+                refuse_mixed=self._refresh_refuses_mixed,
+            )
+            if self._job_every_s is not None:
+                self.jobs = JobPlan(
+                    server, space.plan, space.own_ns, tool_ns, model_change_events=self._model_change_events
+                )
+                await self.jobs.replace(0)
         self._server = server
         await self.apply(SimulatorScript(self.script).steps().__next__().values)
         return server
@@ -204,8 +255,22 @@ class OpcUaCnc:
                 await asyncio.sleep(step.delay_s)
             await self._machine_on.wait()
             ts = datetime.now(UTC)
-            await self.apply(step.values, ts)
+            await self.apply(self._ending(step.values, step.mark), ts)
             self._mark(step.mark, ts)
+
+    def _ending(self, values: dict[str, Any], mark: object) -> dict[str, Any]:
+        """An OPC 40501 program that is aborted shows Aborted (STOPPED), not Initializing (READY)."""
+        aborted = isinstance(mark, CycleEnd) and mark.outcome is CycleOutcome.ABORTED
+        if self.shape == "machine_tool" and aborted:
+            return {**values, "execution": Execution.STOPPED.value}
+        return values
+
+    async def _replace_jobs(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            await self._machine_on.wait()
+            if self.jobs is not None:
+                await self.jobs.replace(self._part_count)
 
     def _mark(self, mark: object, ts: datetime) -> None:
         if mark == "start":

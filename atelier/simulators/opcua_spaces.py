@@ -3,7 +3,9 @@
 Two shapes: a SINUMERIK 840D sl (namespace ``SinumerikVarProvider``, string node
 ids equal to the BTSS paths) and an OPC 40501 MachineTool instance under the
 Machinery ``Machines`` folder (with a non-machine-tool machine next to it, which
-discovery must skip by type). The raw codes are the ones in
+discovery must skip by type), in the shapes the umati reference servers show:
+with or without a channel, with a fixed job or a plan whose jobs come and go
+(``opcua_jobs``). The raw codes are the ones in
 ``machine_profiles/sinumerik-840d.toml`` and ``umati-machine-tool.toml``; the
 profile maps them back, so a test through the profile closes the loop.
 """
@@ -30,7 +32,9 @@ PROGRAM_STATE = {"ACTIVE": 1, "PROGRAM_COMPLETED": 2, "FEED_HOLD": 3, "INTERRUPT
 STATE_NAMES = ("Initializing", "Running", "Ended", "Interrupted", "Aborted")
 CHANNEL_STATE = {"ACTIVE": 0, "FEED_HOLD": 1, "INTERRUPTED": 1}  # else 2 Reset
 CHANNEL_MODE = {"AUTOMATIC": 0, "MANUAL_DATA_INPUT": 1, "MANUAL": 2}
-OPERATION_MODE = {"MANUAL": 0, "AUTOMATIC": 1, "MANUAL_DATA_INPUT": 3}
+# MachineOperationMode: Manual 0, Automatic 1, Setup 2, AutoWithManualIntervention 3, Service 4, Other 5.
+# It has no MDI: a control in MDI shows its machine in Setup here.
+OPERATION_MODE = {"MANUAL": 0, "AUTOMATIC": 1, "MANUAL_DATA_INPUT": 2, "SEMI_AUTOMATIC": 3}
 
 Raw = list[tuple[str, Any, ua.VariantType]]  # (point, raw value, type)
 Translate = Callable[[str, Any], Raw]
@@ -161,10 +165,23 @@ async def _folders(
     return known[path]
 
 
-async def build_machine_tool(server: Server, name: str = "SimMill") -> tuple[dict[str, Node], Node]:
+@dataclass(frozen=True, slots=True)
+class MachineToolSpace:
+    variables: dict[str, Node]  # by point; the points the shape lacks are absent
+    messages: Node  # Notification/Messages, the alarms' event source
+    plan: Node  # Production/ProductionPlan
+    own_ns: int  # the machine's own namespace (node ids of its instance nodes)
+    tool_ns: int  # the MachineTool namespace (browse names)
+
+
+async def build_machine_tool(
+    server: Server, name: str = "SimMill", *, channel: bool = True, operation_mode: bool = True, fixed_job: bool = True
+) -> MachineToolSpace:
     """A Machines folder with one MachineTool instance (and one machine of another type to skip).
 
-    Returns the variables by point and the machine's Notification/Messages object (its alarms' event source).
+    ``channel=False`` is a machine tool without Monitoring/Channel (mode from its
+    OperationMode only; with ``operation_mode=False`` too, no mode at all);
+    ``fixed_job=False`` leaves the ProductionPlan empty for a plan whose jobs come and go.
     """
     machinery = await server.register_namespace(MACHINERY_URI)
     tool_ns = await server.register_namespace(MACHINE_TOOL_URI)
@@ -180,12 +197,24 @@ async def build_machine_tool(server: Server, name: str = "SimMill") -> tuple[dic
     machine = await machines.add_object(ua.NodeId(name, own), ua.QualifiedName(name, own), objecttype=tool_type.nodeid)
     names_ns = {"Identification": di, "Monitoring": tool_ns, "Production": tool_ns, "Notification": tool_ns}
     folders: dict[tuple[str, ...], Node] = {(): machine}
-    messages = await _folders(folders, ("Notification", "Messages"), lambda p: ua.NodeId(".".join(p), own), tool_ns)
+
+    def node_id(path: tuple[str, ...]) -> ua.NodeId:
+        return ua.NodeId(".".join(path), own)
+
+    messages = await _folders(folders, ("Notification", "Messages"), node_id, tool_ns)
+    plan = await _folders(folders, ("Production", "ProductionPlan"), node_id, tool_ns)
     variables: dict[str, Node] = {}
     for key, point in MACHINE_TOOL_POINTS.items():
-        parent = await _folders(folders, point.path[:-1], lambda p: ua.NodeId(".".join(p), own), tool_ns)
+        lacking = (
+            (not channel and "Channel1" in point.path)
+            or (not operation_mode and key == "OperationMode")
+            or (not fixed_job and "Job1" in point.path)
+        )
+        if lacking:
+            continue
+        parent = await _folders(folders, point.path[:-1], node_id, tool_ns)
         bname = ua.QualifiedName(point.path[-1], names_ns.get(point.path[-1], tool_ns))
         variables[key] = folders[point.path] = await parent.add_variable(
-            ua.NodeId(".".join(point.path), own), bname, ua.Variant(point.initial, point.kind)
+            node_id(point.path), bname, ua.Variant(point.initial, point.kind)
         )
-    return variables, messages
+    return MachineToolSpace(variables, messages, plan, own, tool_ns)

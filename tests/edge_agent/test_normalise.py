@@ -190,3 +190,33 @@ def test_ts_is_the_latest_reading_and_last_value_wins() -> None:
 def test_empty_batch_is_refused() -> None:
     with pytest.raises(ValueError, match="empty batch"):
         Normaliser(None).apply(MachineState(), [])
+
+
+FALLBACK = Profile.model_validate(
+    {
+        "profile": {"name": "umati-like", "driver": "opcua"},
+        "signals": {
+            "mode": {
+                "source": "ChannelMode",
+                "map": {"0": "AUTOMATIC", "2": "MANUAL"},
+                "fallback": {"source": "OperationMode", "map": {"0": "MANUAL", "1": "AUTOMATIC"}},
+            }
+        },
+    }
+)
+
+
+def test_a_fallback_source_gives_the_field_while_the_preferred_source_was_never_seen() -> None:
+    normaliser = Normaliser(FALLBACK)
+    assert read(normaliser, OperationMode=0).mode is Mode.MANUAL
+    assert read(normaliser, OperationMode=1).mode is Mode.AUTOMATIC
+
+
+@pytest.mark.parametrize("order", ["preferred-first", "fallback-first"])
+def test_the_preferred_source_wins_in_a_batch_whatever_the_order_and_for_good(order: str) -> None:
+    normaliser = Normaliser(FALLBACK)
+    batch = [Reading("ChannelMode", 2, T0), Reading("OperationMode", 1, T0)]
+    state = normaliser.apply(MachineState(), batch if order == "preferred-first" else batch[::-1]).state
+    assert state.mode is Mode.MANUAL
+    # Once the control has shown it has the preferred node, the fallback no longer speaks for the field.
+    assert normaliser.apply(state, [Reading("OperationMode", 1, T0)]).state.mode is Mode.MANUAL

@@ -5,8 +5,10 @@ credentials), resolve the profile's nodes by namespace URI or browse path, read
 every node once (the first batch, stamped no earlier than the session's start:
 ``since``), subscribe, then yield what the server
 notifies, with the control's source timestamps. With ``alarms_from_events`` the
-same subscription watches an event notifier for alarm conditions, and the
-active set (kept by the driver across sessions) is reported as an alarm list.
+driver watches an event notifier for alarm conditions in a subscription of
+its own (ConditionRefresh on it at every connection), and the active set (kept
+by the driver across sessions) is reported as an alarm list. Paths with a glob
+are resolved again while the session lasts (see ``link``).
 A node that does not exist is logged with the profile file, the key and the
 node id, and the other signals keep flowing. Any failure ends the generator
 with ``DriverError``; the machine's task (``pipeline.run_machine``) marks the
@@ -37,7 +39,7 @@ from edge_agent.drivers.opcua.nodes import (
     reading,
     resolve,
 )
-from edge_agent.drivers.opcua.options import OpcUaOptions, parse
+from edge_agent.drivers.opcua.options import NodeSpec, OpcUaOptions, parse
 from edge_agent.drivers.opcua.security import apply as apply_security
 from edge_agent.drivers.opcua.umati import find_machine_tool
 from edge_agent.errors import DriverError
@@ -75,11 +77,25 @@ class OpcUaDriver:
         try:
             await self._connect(client)
             root = await self._root(client)
-            nodes, alarm_source = await self._bind(client, root), await self._alarm_source(client, root)
-            link = Link(client, self.options, nodes, alarm_source, self.alarms)
+            (nodes, unbound), alarm_source = await self._bind(client, root), await self._alarm_source(client, root)
+            namespaces = await client.get_namespace_array()
+
+            async def resolver(spec: NodeSpec, keep: ua.NodeId | None) -> ua.NodeId:
+                return await resolve(client, spec, namespaces, root, keep)
+
+            link = Link(
+                client,
+                self.options,
+                nodes,
+                alarm_source,
+                self.alarms,
+                resolver=resolver,
+                unbound=unbound,
+                describe=self._describe,
+            )
             first = await self._first_read(client, link)
             await link.open()
-            problem = await link.watch_alarms()
+            problem = await link.watch_events()
             if problem is not None:
                 self._log_alarms_unread(problem)
             yield first + link.alarm_snapshot()
@@ -120,11 +136,18 @@ class OpcUaDriver:
             return await find_machine_tool(client, self.options.machine_tool.machine)
         return ua.NodeId(ua.ObjectIds.ObjectsFolder)
 
-    async def _bind(self, client: Client, root: ua.NodeId) -> list[BoundNode]:
-        nodes, failed = await bind(client, self.options.specs(), root=root, default_mode=self.options.mode)
+    async def _bind(self, client: Client, root: ua.NodeId) -> tuple[list[BoundNode], dict[str, NodeSpec]]:
+        """The nodes found, and the glob paths that match nothing yet (the link looks for them again)."""
+        specs = self.options.specs()
+        nodes, failed = await bind(client, specs, root=root, default_mode=self.options.mode)
         for key, reason in failed.items():
             self._log_missing(key, reason)
-        return nodes
+        return nodes, {key: specs[key] for key in failed if specs[key].is_pattern}
+
+    def _describe(self, key: str) -> str:
+        """A key as the profile names it, for the link's logs."""
+        spec = self.options.specs()[key]
+        return f"{self.source}: options.nodes.{key} ({spec.describe()}) of machine {self.machine_id}"
 
     async def _alarm_source(self, client: Client, root: ua.NodeId) -> AlarmSource | None:
         """The alarm event notifier on this server, or None (logged) when it cannot be used."""

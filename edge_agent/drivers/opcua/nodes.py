@@ -19,7 +19,7 @@ from typing import Any, Literal
 from asyncua import Client, ua
 
 from edge_agent.drivers import Reading
-from edge_agent.drivers.opcua.options import NodeSpec, identifier_text
+from edge_agent.drivers.opcua.options import NodeSpec, Prefer, identifier_text
 
 logger = logging.getLogger(__name__)
 
@@ -71,29 +71,92 @@ def _index_of(uri: str, namespaces: Sequence[str]) -> int:
         raise NodeResolutionError(f"namespace URI {uri!r} is not on the server (it has: {known})") from None
 
 
-async def resolve_path(client: Client, root: ua.NodeId, path: str) -> ua.NodeId:
-    """Follow browse names (globs allowed, first match by name) from ``root``."""
-    current = root
+async def resolve_path(
+    client: Client, root: ua.NodeId, path: str, prefer: Prefer | None = None, keep: ua.NodeId | None = None
+) -> ua.NodeId:
+    """Follow browse names (globs allowed) from ``root``.
+
+    A glob takes its first match by name. With ``prefer``, the path's first glob takes
+    the match whose ``prefer.path`` reads ``prefer.value`` (the job that is running);
+    when none does, the match that leads to ``keep`` (what the key reads now), else the
+    first by name: a plan between two jobs does not make the key jump from job to job.
+    """
+    segments = [part for part in path.split("/") if part]
+    current: ua.NodeId = root
     walked: list[str] = []
-    for segment in (part for part in path.split("/") if part):
-        children = await client.get_node(current).get_children_descriptions()
-        matches = sorted(
-            (child for child in children if fnmatch.fnmatchcase(child.BrowseName.Name or "", segment)),
-            key=lambda child: child.BrowseName.Name or "",
-        )
-        if not matches:
-            where = "/".join(walked) or "the start node"
-            names = ", ".join(sorted(c.BrowseName.Name or "" for c in children)) or "no children"
-            raise NodeResolutionError(f"no child {segment!r} under {where} (found: {names})")
+    for n, segment in enumerate(segments):
+        matches = await _children(client, current, segment, walked)
+        if prefer is not None and _is_glob(segment):
+            return await _choose(
+                client, matches=matches, rest=segments[n + 1 :], prefer=prefer, keep=keep, walked=[*walked, segment]
+            )
         current = matches[0].NodeId
         walked.append(matches[0].BrowseName.Name or segment)
     return current
 
 
-async def resolve(client: Client, spec: NodeSpec, namespaces: Sequence[str], root: ua.NodeId) -> ua.NodeId:
+async def _children(
+    client: Client, parent: ua.NodeId, segment: str, walked: Sequence[str]
+) -> list[ua.ReferenceDescription]:
+    children = await client.get_node(parent).get_children_descriptions()
+    matches = sorted(
+        (child for child in children if fnmatch.fnmatchcase(child.BrowseName.Name or "", segment)),
+        key=lambda child: child.BrowseName.Name or "",
+    )
+    if not matches:
+        where = "/".join(walked) or "the start node"
+        names = ", ".join(sorted(c.BrowseName.Name or "" for c in children)) or "no children"
+        raise NodeResolutionError(f"no child {segment!r} under {where} (found: {names})")
+    return matches
+
+
+async def _choose(
+    client: Client,
+    *,
+    matches: Sequence[ua.ReferenceDescription],
+    rest: Sequence[str],
+    prefer: Prefer,
+    keep: ua.NodeId | None,
+    walked: Sequence[str],
+) -> ua.NodeId:
+    found: list[tuple[bool, ua.NodeId]] = []
+    for match in matches:
+        try:
+            target = await resolve_path(client, match.NodeId, "/".join(rest)) if rest else match.NodeId
+        except NodeResolutionError:
+            continue  # a match without the rest of the path (a job being built or torn down)
+        found.append((await _reads(client, match.NodeId, prefer), target))
+    if not found:
+        raise NodeResolutionError(f"no match of {'/'.join(walked)} has {'/'.join(rest)}")
+    for preferred, target in found:
+        if preferred:
+            return target
+    for _, target in found:
+        if keep is not None and target == keep:
+            return target
+    return found[0][1]
+
+
+async def _reads(client: Client, node: ua.NodeId, prefer: Prefer) -> bool:
+    """Whether ``prefer.path`` below ``node`` reads ``prefer.value`` (False when it is missing or unreadable)."""
+    try:
+        target = await resolve_path(client, node, prefer.path)
+        value = plain(await client.get_node(target).read_value())
+    except (NodeResolutionError, ua.UaStatusCodeError):
+        return False
+    return bool(value == prefer.value or str(value) == str(prefer.value))
+
+
+def _is_glob(segment: str) -> bool:
+    return any(char in segment for char in "*?[")
+
+
+async def resolve(
+    client: Client, spec: NodeSpec, namespaces: Sequence[str], root: ua.NodeId, keep: ua.NodeId | None = None
+) -> ua.NodeId:
     """One spec's node id: its browse path from ``root``, or its id; raises NodeResolutionError or ValueError."""
     if spec.path is not None:
-        return await resolve_path(client, root, spec.path)
+        return await resolve_path(client, root, spec.path, spec.prefer, keep)
     return node_id_of(spec, namespaces)
 
 

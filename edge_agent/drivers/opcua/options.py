@@ -28,6 +28,13 @@ class _Options(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Prefer(_Options):
+    """Which match of a path's first glob to follow: the one whose ``path`` (below the match) reads ``value``."""
+
+    path: str = Field(min_length=1, description="browse names below the glob's match, e.g. State/CurrentState/Number")
+    value: str | int | float | bool = Field(description="the value that marks the match to follow (1 = Running)")
+
+
 class NodeSpec(_Options):
     """One signal's node: by id (namespace by URI or index) or by browse path."""
 
@@ -39,6 +46,9 @@ class NodeSpec(_Options):
         description="browse names from the Objects folder (or the MachineTool instance), '/'-separated, globs allowed",
     )
     mode: Literal["subscribe", "poll"] | None = Field(default=None, description="overrides the driver's mode")
+    prefer: Prefer | None = Field(
+        default=None, description="among the matches of the path's first glob, follow the one in this state"
+    )
     alarm_number: bool = Field(
         default=False, description="the value is an alarm number (0 = none), reported as a list of alarm codes"
     )
@@ -49,9 +59,16 @@ class NodeSpec(_Options):
             raise ValueError("give either 'id' (with 'ns_uri' or as a full node id) or 'path'")
         if self.path is not None and self.ns_uri is not None:
             raise ValueError("'ns_uri' goes with 'id', not with 'path'")
+        if self.prefer is not None and not self.is_pattern:
+            raise ValueError("'prefer' chooses among the matches of a glob ('*') in 'path'; this node has none")
         if isinstance(self.id, str) and self.ns_uri is None and not NODE_ID_PATTERN.match(self.id):
             raise ValueError(f"{self.id!r} is not a node id such as 'nsu=URI;s=/Channel/State/progStatus' or 'i=2259'")
         return self
+
+    @property
+    def is_pattern(self) -> bool:
+        """A path with a glob: what it matches may change while the server runs."""
+        return self.path is not None and any(char in self.path for char in "*?[")
 
     def describe(self) -> str:
         if self.path is not None:
@@ -147,6 +164,11 @@ class OpcUaOptions(_Options):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     session_timeout_s: float = Field(default=60.0, ge=1)
     watchdog_interval_s: float = Field(default=2.0, gt=0, description="keep-alive read of the server state")
+    rebrowse_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how often paths with a glob are resolved again (also at once on a model change event)",
+    )
     security: SecurityOptions = SecurityOptions()
     username: str | None = None
     password: str | None = None

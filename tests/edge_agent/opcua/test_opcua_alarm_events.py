@@ -22,6 +22,7 @@ from tests.edge_agent.opcua.conftest import FAST, Fed, Reader
 T0 = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
 SPINDLE = {"code": "2012", "message": "spindle overload", "severity": "fault"}
 DOOR = {"code": "700", "message": "door open", "severity": "warning"}
+KEPT = "the alarms known before stay until the control reports them"
 
 
 async def _umati(
@@ -87,7 +88,10 @@ async def test_alarm_events_raise_and_clear_with_code_message_severity_and_sourc
 
 @pytest.mark.fault
 @pytest.mark.parametrize("refresh", [True, False], ids=["ConditionRefresh", "no-ConditionRefresh"])
-async def test_server_restart_keeps_an_active_alarm_without_second_raise_or_false_clear(cnc_factory, readers, refresh):
+async def test_server_restart_keeps_an_active_alarm_without_second_raise_or_false_clear(
+    cnc_factory, readers, refresh, caplog
+):
+    caplog.set_level(logging.INFO, logger="edge_agent.drivers.opcua.link")
     cnc, driver, fed = await _umati(cnc_factory, readers, condition_refresh=refresh)
     await cnc.apply({"alarms": [SPINDLE]})
     await fed.until(lambda s: codes(fed) == ["2012"], "the alarm")
@@ -102,6 +106,9 @@ async def test_server_restart_keeps_an_active_alarm_without_second_raise_or_fals
     await cnc.apply({"alarms": []})
     await fed.until(lambda s: s.alarms == (), "both cleared")
     assert sorted(cleared(fed)) == ["2012", "700"]
+    # The log says the truth: once per connection when the server lacks ConditionRefresh, never otherwise.
+    said = [r.getMessage() for r in caplog.records if "ConditionRefresh" in r.getMessage()]
+    assert said == ([] if refresh else ["server has no ConditionRefresh (BadMethodInvalid); " + KEPT] * 2)
 
 
 @pytest.mark.fault
