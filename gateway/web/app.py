@@ -19,7 +19,12 @@ from gateway.web.pages import install
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
+    desk_alarms,
+    desk_customers,
+    desk_cycles,
+    desk_orders,
     desk_page,
+    desk_sessions,
     health,
     kiosk_page,
     login_page,
@@ -79,7 +84,9 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
     pages = (login_page, kiosk_page, desk_page, order_pages, student_pages, utilisation_page, api_docs)
-    install(app, [page.router for page in pages])
+    # The master's desk: a form per daily task (gateway/web/desk.py lists them).
+    desk = (desk_customers, desk_orders, desk_sessions, desk_cycles, desk_alarms)
+    install(app, [page.router for page in (*pages, *desk)])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)
     return app

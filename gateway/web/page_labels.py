@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.domain.practice import TREND_MIN_CYCLES, PracticeLog
+from gateway.web.desk_work_labels import DESK_WORK_LABELS
 from gateway.web.i18n import pick_lang
 
 PAGE_LABELS: dict[str, dict[str, Any]] = {
@@ -125,6 +126,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "since": "depuis",
         "generated": "Édité le",
         "signature": "Visa du maître d'atelier",
+        **DESK_WORK_LABELS["fr"],
     },
     "en": {
         "nav_status": "Status",
@@ -243,6 +245,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "since": "since",
         "generated": "Printed on",
         "signature": "Workshop master's signature",
+        **DESK_WORK_LABELS["en"],
     },
 }
 
