@@ -19,6 +19,7 @@ DESK: list[DeskEntry] = [
     DeskEntry("desk_work", "nav_orders", "/orders"),
     DeskEntry("desk_work", "nav_new_order", "/desk/orders/new"),
     DeskEntry("desk_work", "nav_customers", "/desk/customers"),
+    DeskEntry("desk_work", "nav_sessions", "/desk/sessions"),
     DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
 ]
 
