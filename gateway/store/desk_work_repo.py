@@ -1,4 +1,4 @@
-"""What the desk's work pages read: work sessions named as people know them, and what a session may be set to.
+"""What the desk's work pages read: sessions named as people know them, what a session may be set to, loose cycles.
 
 Each function returns plain results a template reads; the pages do no SQL.
 """
@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from gateway.store.attribution_repo import unattributed
 from gateway.store.machines_repo import machine_labels
-from gateway.store.models import Order, Student, WorkSessionRecord
+from gateway.store.models import Cycle, Order, Student, WorkSessionRecord
 from gateway.store.orders_repo import order_references, orders_by_due
 from gateway.store.rows import get_row
 from gateway.store.students_repo import display_name, list_students
@@ -75,3 +76,19 @@ def session_choices(*, db: Session, student_id: int | None, order_id: int | None
     if order_id is not None and all(o.id != order_id for o in orders):
         orders.append(db.get_one(Order, order_id))
     return SessionChoices(students, orders)
+
+
+@dataclass(frozen=True, slots=True)
+class LooseCycle:
+    """A cycle no session covers and no master assigned."""
+
+    row: Cycle
+    machine: str  # the machine's name in the workshop
+
+
+def loose_cycles(*, db: Session, since: datetime, until: datetime) -> list[LooseCycle]:
+    """Cycles ended in [since, until) without a student, by machine then time."""
+    found = unattributed(db=db, since=since, until=until)
+    names = machine_labels(db=db, ids={c.row.machine_id for c in found})
+    loose = [LooseCycle(c.row, names[c.row.machine_id]) for c in found]
+    return sorted(loose, key=lambda c: (c.machine, c.row.started, c.row.id))[:MAX_LINES]

@@ -20,6 +20,7 @@ DESK: list[DeskEntry] = [
     DeskEntry("desk_work", "nav_new_order", "/desk/orders/new"),
     DeskEntry("desk_work", "nav_customers", "/desk/customers"),
     DeskEntry("desk_work", "nav_sessions", "/desk/sessions"),
+    DeskEntry("desk_work", "nav_cycles", "/desk/cycles"),
     DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
 ]
 
