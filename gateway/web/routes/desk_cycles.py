@@ -52,7 +52,8 @@ async def assign_cycles(request: Request) -> Response:
                 )
     except RecordsError as refused:
         form.refused(refused, FIELDS)
-        return _page(request, form.values(), form.errors, ticked, None, status_code=refused.status)
+        bad = refused.params.get("cycle_id")  # the tick refused, shown on its row
+        return _page(request, form.values(), form.errors, ticked, None, status_code=refused.status, bad=bad)
     return RedirectResponse("/desk/cycles?done=cycles_assigned", status_code=303)
 
 
@@ -64,6 +65,7 @@ def _page(
     done: str | None,
     *,
     status_code: int = 422,
+    bad: object = None,
 ) -> Response:
     state = records(request)
     now = state.now()
@@ -80,5 +82,6 @@ def _page(
         "values": values,
         "errors": errors,
         "done": done,
+        "bad": bad,
     }
     return render(request, "desk_cycles.html", context, status_code=status_code if errors else 200)

@@ -54,6 +54,7 @@ async def test_a_master_assigns_several_cycles_to_a_session(browser: Browser, si
     await page.select_option("#f-session_id", str(lathe_session["id"]))
     assert await submit(page, "#assign-form") == 409
     assert await page.inner_text("#e-session_id") == "Ce cycle a tourné sur une autre machine que cette séance."
+    assert await page.get_attribute("#loose-cycles tr.refused", "data-cycle") == str(mill)  # which one
     assert [await page.is_checked(f"#c-{c}") for c in (*lathe, mill)] == [True] * 4  # the ticks stay
     assert await page.input_value("#f-session_id") == str(lathe_session["id"])
     async with api(site) as client:
