@@ -22,6 +22,7 @@ DESK: list[DeskEntry] = [
     DeskEntry("desk_work", "nav_sessions", "/desk/sessions"),
     DeskEntry("desk_work", "nav_cycles", "/desk/cycles"),
     DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
+    DeskEntry("desk_shop", "nav_alarms", "/desk/alarms"),
 ]
 
 DESK_GROUPS = ("desk_people", "desk_work", "desk_shop", "desk_it")
