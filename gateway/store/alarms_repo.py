@@ -15,17 +15,27 @@ MAX_ALARMS = 5000  # a week of a dozen machines in trouble; a page never holds m
 
 def alarm_lines(*, db: Session, start: datetime, end: datetime, machine_id: int | None = None) -> list[AlarmLine]:
     """Alarms raised before ``end`` and not cleared before ``start`` (so one raised on Sunday night that
-    lasts into Monday counts in both weeks), by machine then time."""
+    lasts into Monday counts in both weeks), by site, machine, then time."""
     stmt = (
-        select(AlarmRecord, Machine.name)
+        select(AlarmRecord, Machine.name, Machine.site)
         .join(Machine, Machine.id == AlarmRecord.machine_id)
         .where(AlarmRecord.ts < end, or_(AlarmRecord.cleared.is_(None), AlarmRecord.cleared > start))
-        .order_by(Machine.name, AlarmRecord.ts, AlarmRecord.id)
+        .order_by(Machine.site, Machine.name, AlarmRecord.ts, AlarmRecord.id)
         .limit(MAX_ALARMS)
     )
     if machine_id is not None:
         stmt = stmt.where(AlarmRecord.machine_id == machine_id)
+    rows = db.execute(stmt).all()
+    # A school's machines go by their name; on a network's gateway two schools may both have a "mill".
+    several = len({site for _, _, site in rows}) > 1
     return [
-        AlarmLine(machine=name, code=a.code, text=a.message, severity=a.severity, start=a.ts, cleared=a.cleared)
-        for a, name in db.execute(stmt).all()
+        AlarmLine(
+            machine=f"{site}/{name}" if several else name,
+            code=a.code,
+            text=a.message,
+            severity=a.severity,
+            start=a.ts,
+            cleared=a.cleared,
+        )
+        for a, name, site in rows
     ]

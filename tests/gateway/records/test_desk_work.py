@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from gateway.store.alarms_repo import alarm_lines
 from gateway.store.models import AlarmRecord, AuditEntry
-from tests.gateway.records.conftest import World, at, site_client
+from tests.gateway.records.conftest import World, add_machine, at, site_client
 
 
 async def test_desk_forms_refuse_beside_the_field_and_audit_what_they_save(
@@ -59,3 +59,17 @@ def test_alarm_lines_keep_the_week_on_both_backends(world: World) -> None:
     assert [line.code for line in lines] == ["2", "3"]  # cleared before the week: out; raised after: out
     assert [line.machine for line in lines] == ["mill", "mill"]
     assert others == []
+    with world.sessions.begin() as s:  # a second school on the same gateway: machines named with their site
+        s.add(
+            AlarmRecord(
+                machine_id=add_machine(world.sessions, "mill", site="annecy"),
+                ts=at(1),
+                code="9",
+                message="m",
+                severity="fault",
+                cleared=None,
+            )
+        )
+    with world.sessions() as s:
+        both = alarm_lines(db=s, start=at(0), end=at(7 * 24 * 60))
+    assert [line.machine for line in both] == ["annecy/mill", "lyon/mill", "lyon/mill"]
