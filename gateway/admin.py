@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from gateway import auth, config, importer
 from gateway.config import RecordsSection
 from gateway.errors import GatewayError, StoreError
-from gateway.store import ownership_repo, privacy, repo
+from gateway.store import bus_repo, ownership_repo, privacy
 from gateway.store.db import make_engine, session_factory, upgrade, writer
 from plumbing import tomlconfig
 
@@ -146,7 +146,7 @@ def purge(config_path: Path) -> int:
         letters_before = now - timedelta(days=settings.ingest.dead_letter_retention_days)
         with _store(settings.database.url) as db:
             before, count = privacy.purge_expired(db=db, settings=records, now=now)
-            letters = repo.purge_dead_letters(session=db, before=letters_before)
+            letters = bus_repo.purge_dead_letters(db=db, before=letters_before)
         if before is None:
             print("records.retention_days is not set: no practice log purged")
         else:

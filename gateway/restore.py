@@ -8,22 +8,22 @@ from datetime import datetime, time, tzinfo
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest.gaps import GapTracker
 from gateway.live import DEFAULT_ZONE, MachineView, local_date
-from gateway.store import repo
+from gateway.store import bus_repo
 
 logger = logging.getLogger(__name__)
 
 
 def machine_views(*, db: Session, now: datetime, zone: tzinfo = DEFAULT_ZONE) -> list[MachineView]:
-    agents = {a.id: a for a in repo.all_agents(session=db)}
+    agents = {a.id: a for a in bus_repo.all_agents(db=db)}
     midnight = datetime.combine(local_date(now, zone), time(), tzinfo=zone)
-    cycles = repo.last_cycles(session=db)
-    parts = repo.parts_since(session=db, since=midnight)
-    changes = repo.last_state_changes(session=db)
+    cycles = bus_repo.last_cycles(db=db)
+    parts = bus_repo.parts_since(db=db, since=midnight)
+    changes = bus_repo.last_state_changes(db=db)
     views = []
-    for machine in repo.all_machines(session=db):
+    for machine in bus_repo.all_machines(db=db):
         agent = agents[machine.agent_id]
         view = MachineView(machine.site, machine.name, agent=agent.name, agent_online=agent.status == "online")
         view.state = _state(machine.last_state, machine.site, machine.name)
@@ -40,7 +40,7 @@ def machine_views(*, db: Session, now: datetime, zone: tzinfo = DEFAULT_ZONE) ->
 
 
 def agents_online(*, db: Session) -> dict[tuple[str, str], bool]:
-    return {(a.site, a.name): a.status == "online" for a in repo.all_agents(session=db)}
+    return {(a.site, a.name): a.status == "online" for a in bus_repo.all_agents(db=db)}
 
 
 def _state(raw: dict[str, object] | None, site: str, machine: str) -> contract.MachineState:
@@ -55,7 +55,7 @@ def _state(raw: dict[str, object] | None, site: str, machine: str) -> contract.M
 
 def gap_tracker(*, db: Session, timeout_s: float, now: float, max_span: int = 1000) -> GapTracker:
     tracker = GapTracker(timeout_s=timeout_s, max_span=max_span)
-    for agent in repo.all_agents(session=db):
-        above = repo.seqs_above(session=db, agent_id=agent.id, seq=agent.contiguous_seq)
+    for agent in bus_repo.all_agents(db=db):
+        above = bus_repo.seqs_above(db=db, agent_id=agent.id, seq=agent.contiguous_seq)
         tracker.restore((agent.site, agent.name), contiguous=agent.contiguous_seq, seen_above=above, now=now)
     return tracker

@@ -41,14 +41,14 @@ class KnownAgents:
             self._ids = before
             raise
 
-    def save_contiguous(self, session: Session, contiguous: dict[AgentKey, int]) -> dict[int, int]:
+    def save_contiguous(self, db: Session, contiguous: dict[AgentKey, int]) -> dict[int, int]:
         """Write each agent's highest gap-free seq where it moved; what was written, for ``saved`` after commit."""
         changed: dict[int, int] = {}
         for key, seq in contiguous.items():
             agent_id = self._ids.get(key)
             if agent_id is not None and self._saved_contiguous.get(agent_id) != seq:
                 changed[agent_id] = seq
-        bulk.set_contiguous(session=session, seqs=changed)
+        bulk.set_contiguous(db=db, seqs=changed)
         return changed
 
     def saved(self, seqs: dict[int, int]) -> None:

@@ -36,7 +36,7 @@ class OnceLog:
 
 @dataclass
 class Attempt:
-    session: Session
+    db: Session
     agents: KnownAgents
     writer: BulkWriter | OneByOneWriter
     machines: dict[bulk.MachineKey, bulk.Owned]  # the machines the batch names, with their owners, as stored
@@ -55,8 +55,8 @@ class Attempt:
 
     def dead_letter_now(self, item: Received, reason: str) -> None:
         """A dead-letter row written at once (after its stretch of the batch was written); the caller counts it."""
-        write_dead_letter(self.session, item, reason)
+        write_dead_letter(self.db, item, reason)
 
 
-def write_dead_letter(session: Session, item: Received, reason: str) -> None:
-    bulk.insert_rows(session=session, table=bulk.DEAD_LETTERS, rows=[dead_letter_row(item, reason)])
+def write_dead_letter(db: Session, item: Received, reason: str) -> None:
+    bulk.insert_rows(db=db, table=bulk.DEAD_LETTERS, rows=[dead_letter_row(item, reason)])

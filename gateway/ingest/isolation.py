@@ -60,6 +60,6 @@ def _refuse_alone(entry: Entry, failure: Exception, sessions: sessionmaker[Sessi
     first_line = (str(failure).strip().splitlines() or [""])[0]
     reason = f"could not be stored: {type(failure).__name__}: {first_line}"
     logger.error("message isolated as the cause of a failing batch topic=%r: %s", item.topic, reason)
-    with sessions.begin() as session:
-        write_dead_letter(session, item, reason)
+    with sessions.begin() as db:
+        write_dead_letter(db, item, reason)
     return BatchOutcome(dead_letters=1)

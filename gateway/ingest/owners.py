@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy.orm import Session
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest import ownership
 from gateway.ingest.agents import KnownAgents
 from gateway.ingest.attempt import Attempt
@@ -24,7 +24,7 @@ from gateway.store.models import Agent
 logger = logging.getLogger(__name__)
 
 
-def machines_of_batch(session: Session, agents: KnownAgents, entries: list[Entry]) -> dict[bulk.MachineKey, bulk.Owned]:
+def machines_of_batch(db: Session, agents: KnownAgents, entries: list[Entry]) -> dict[bulk.MachineKey, bulk.Owned]:
     """The machines the batch's machine messages name, with their owners.
 
     On PostgreSQL they are locked, then the agents, each in id order: gateways sharing a subscription
@@ -38,10 +38,10 @@ def machines_of_batch(session: Session, agents: KnownAgents, entries: list[Entry
         if isinstance(result, tuple) and isinstance(message := result[1], MACHINE_TYPES):
             names.add((result[0].site, message.machine))
             agent_ids.add(agents.id_of((result[0].site, message.agent)) or 0)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    machines = bulk.machines_named(session=session, keys=names, lock=postgres)
+    postgres = db.get_bind().dialect.name == "postgresql"
+    machines = bulk.machines_named(db=db, keys=names, lock=postgres)
     if postgres:
-        bulk.lock_agents(session=session, agent_ids=agent_ids - {0})
+        bulk.lock_agents(db=db, agent_ids=agent_ids - {0})
     return machines
 
 
@@ -69,7 +69,7 @@ def owned(
             attempt.dead_letter(item, ownership.unannounced(site=site, machine=message.machine, sender=message.agent))
             return None
         found = attempt.machines[key] = bulk.create_machine(
-            session=attempt.session, key=key, agent_id=agent_id, seen=item.received_at
+            db=attempt.db, key=key, agent_id=agent_id, seen=item.received_at
         )
     if found[1] == agent_id:
         return found
@@ -79,7 +79,7 @@ def owned(
     reason = ownership.foreign_message(
         site=site,
         machine=message.machine,
-        owner=agent_name(attempt.session, found[1]),
+        owner=agent_name(attempt.db, found[1]),
         sender=message.agent,
         announced=announced,
     )
@@ -91,12 +91,12 @@ def owned(
 
 def refuse_claims(attempt: Attempt, item: Received, site: str, agent: Agent, announced: list[str]) -> None:
     """A status announcing machines another agent owns claims none of them: a dead-letter row for each."""
-    owners = bulk.machines_named(session=attempt.session, keys=[(site, name) for name in announced], lock=False)
+    owners = bulk.machines_named(db=attempt.db, keys=[(site, name) for name in announced], lock=False)
     for name in announced:
         found = owners.get((site, name))
         if found is None or found[1] == agent.id:
             continue
-        owner = agent_name(attempt.session, found[1])
+        owner = agent_name(attempt.db, found[1])
         reason = ownership.foreign_claim(site=site, machine=name, owner=owner, claimant=agent.name)
         attempt.once.error(("foreign", site, name, agent.name), "ownership: %s", reason)
         attempt.dead_letter_now(item, reason)
@@ -105,11 +105,11 @@ def refuse_claims(attempt: Attempt, item: Received, site: str, agent: Agent, ann
 
 def announces(attempt: Attempt, agent_id: int, machine: str) -> bool:
     if agent_id not in attempt.announced:
-        agent = attempt.session.get(Agent, agent_id)
+        agent = attempt.db.get(Agent, agent_id)
         attempt.announced[agent_id] = frozenset(agent.announced or ()) if agent is not None else frozenset()
     return machine in attempt.announced[agent_id]
 
 
-def agent_name(session: Session, agent_id: int) -> str:
-    agent = session.get(Agent, agent_id)
+def agent_name(db: Session, agent_id: int) -> str:
+    agent = db.get(Agent, agent_id)
     return "?" if agent is None else agent.name

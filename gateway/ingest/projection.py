@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest import owners, sequencing, status
 from gateway.ingest.agents import KnownAgents
 from gateway.ingest.attempt import Attempt, OnceLog
@@ -24,7 +24,7 @@ from gateway.ingest.gaps import Gaps
 from gateway.ingest.isolation import isolate
 from gateway.ingest.messages import Accepted, AgentKey, BatchOutcome, Received
 from gateway.ingest.writer import BulkWriter, OneByOneWriter, Pending
-from gateway.store import bulk, repo
+from gateway.store import bulk, bus_repo
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ class Projector:
         self._once = OnceLog(logger)
 
     def load(self) -> None:
-        with self._sessions() as session:
-            self._agents.load(repo.all_agents(session=session))
+        with self._sessions() as db:
+            self._agents.load(bus_repo.all_agents(db=db))
 
     def apply(self, batch: Sequence[Received], *, gaps: Gaps) -> BatchOutcome:
         """Write ``batch`` (each agent's contiguous seq as ``gaps`` sees it); raises only if the store is unwell."""
@@ -51,36 +51,36 @@ class Projector:
 
     def write(self, entries: list[Entry], *, gaps: Gaps, one_by_one: bool) -> BatchOutcome:
         """One try at ``entries`` in one transaction, in bulk or message by message; raises what fails it."""
-        with self._agents.forgotten_on_failure(), self._sessions.begin() as session:
-            writer = OneByOneWriter(session) if one_by_one else BulkWriter(session)
-            machines = owners.machines_of_batch(session, self._agents, entries)
-            attempt = Attempt(session, self._agents, writer, machines, self._once)
+        with self._agents.forgotten_on_failure(), self._sessions.begin() as db:
+            writer = OneByOneWriter(db) if one_by_one else BulkWriter(db)
+            machines = owners.machines_of_batch(db, self._agents, entries)
+            attempt = Attempt(db, self._agents, writer, machines, self._once)
             if one_by_one:
-                attempt.stored = sequencing.stored_stamps(session, self._agents, entries)
+                attempt.stored = sequencing.stored_stamps(db, self._agents, entries)
                 attempt.seen = set(attempt.stored)
             # In bulk, no dedupe query first: the insert into ``messages`` skips keys already stored and says
             # which it wrote, so a message stored earlier is found a duplicate all the same.
             for item, result in entries:
                 _take(attempt, item, result)
             sequencing.flush(attempt)
-            bulk.touch_machines(session=session, seen=attempt.touched)
+            bulk.touch_machines(db=db, seen=attempt.touched)
             # Observing before the commit is safe: a failed batch is retried and observing is idempotent.
             gaps.observe_all(attempt.outcome.observed, attempt.outcome.held)
-            saved = self._agents.save_contiguous(session, gaps.contiguous_all())
+            saved = self._agents.save_contiguous(db, gaps.contiguous_all())
         self._agents.saved(saved)
         return attempt.outcome
 
     def purge_dead_letters(self, before: datetime) -> int:
-        with self._sessions.begin() as session:
-            return repo.purge_dead_letters(session=session, before=before)
+        with self._sessions.begin() as db:
+            return bus_repo.purge_dead_letters(db=db, before=before)
 
     def stored_seqs(self, key: AgentKey, first: int, last: int) -> set[int]:
         """Seqs of one agent already in the store, e.g. committed by another gateway of a shared group."""
         agent_id = self._agents.id_of(key)
         if agent_id is None:
             return set()
-        with self._sessions() as session:
-            return repo.seqs_between(session=session, agent_id=agent_id, first=first, last=last)
+        with self._sessions() as db:
+            return bus_repo.seqs_between(db=db, agent_id=agent_id, first=first, last=last)
 
 
 def _take(attempt: Attempt, item: Received, result: Decoded) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest import owners
 from gateway.ingest.agents import KnownAgents
 from gateway.ingest.attempt import Attempt
@@ -42,7 +42,7 @@ def flush(attempt: Attempt) -> None:
     fates = attempt.writer.flush()
     taken = [p.sequenced.key for p, fate in fates if fate == "taken" and p.sequenced is not None]
     if taken:
-        attempt.stored.update(bulk.stored_stamps(session=attempt.session, keys=taken))
+        attempt.stored.update(bulk.stored_stamps(db=attempt.db, keys=taken))
     for pending, fate in fates:
         accepted = pending.accepted
         match fate:
@@ -84,7 +84,7 @@ def duplicate(attempt: Attempt, item: Received, site: str, message: contract.Mes
     attempt.outcome.dead_letters += 1
 
 
-def stored_stamps(session: Session, agents: KnownAgents, entries: list[Entry]) -> dict[bulk.Key, bulk.Stamp]:
+def stored_stamps(db: Session, agents: KnownAgents, entries: list[Entry]) -> dict[bulk.Key, bulk.Stamp]:
     """What the store holds for the batch's sequenced messages: read first when writing message by message."""
     wanted: list[bulk.Key] = []
     for _, result in entries:
@@ -92,4 +92,4 @@ def stored_stamps(session: Session, agents: KnownAgents, entries: list[Entry]) -
             agent_id = agents.id_of((result[0].site, result[1].agent))
             if agent_id is not None:
                 wanted.append((agent_id, result[1].seq))
-    return bulk.stored_stamps(session=session, keys=wanted)
+    return bulk.stored_stamps(db=db, keys=wanted)

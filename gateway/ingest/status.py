@@ -8,22 +8,22 @@ clean stop) marks only the agent's own machines UNAVAILABLE, once.
 
 from __future__ import annotations
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest import owners, sequencing
 from gateway.ingest.attempt import Attempt
 from gateway.ingest.messages import Accepted, Received
-from gateway.store import bulk, ingest_rows, repo
+from gateway.store import bulk, bus_repo, ingest_rows
 
 
 def take_status(attempt: Attempt, item: Received, topic: contract.Topic, message: contract.AgentStatus) -> None:
     sequencing.flush(attempt)  # the status is written through the ORM, after what came before it
-    session, site = attempt.session, topic.site
+    db, site = attempt.db, topic.site
     online = message.status == "online"
-    previous = repo.find_agent(session=session, site=site, name=message.agent)
+    previous = bus_repo.find_agent(db=db, site=site, name=message.agent)
     was_offline = previous is not None and previous.status == "offline"
     announced = list(dict.fromkeys(message.machines)) if online else None
-    agent = repo.upsert_agent(
-        session=session,
+    agent = bus_repo.upsert_agent(
+        db=db,
         site=site,
         name=message.agent,
         status=message.status,
@@ -35,7 +35,7 @@ def take_status(attempt: Attempt, item: Received, topic: contract.Topic, message
     if announced is not None:
         attempt.announced[agent.id] = frozenset(announced)
         owners.refuse_claims(attempt, item, site, agent, announced)
-    served = repo.machines_of_agent(session=session, agent_id=agent.id)
+    served = bus_repo.machines_of_agent(db=db, agent_id=agent.id)
     if not online and not was_offline:
         unavailable = contract.Availability.UNAVAILABLE.value
         changes = [
@@ -44,6 +44,6 @@ def take_status(attempt: Attempt, item: Received, topic: contract.Topic, message
             )
             for machine in served
         ]
-        bulk.insert_rows(session=session, table=bulk.STATE_CHANGES, rows=changes)
+        bulk.insert_rows(db=db, table=bulk.STATE_CHANGES, rows=changes)
     names = tuple(m.name for m in served)
     attempt.outcome.accepted.append(Accepted(topic, message, item.received_at, agent_machines=names))

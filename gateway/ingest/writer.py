@@ -28,7 +28,7 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest.failures import store_unwell
 from gateway.ingest.messages import Accepted, Received
 from gateway.store import bulk, ingest_rows
@@ -65,8 +65,8 @@ class Pending:
 class _Writer:
     """What both writers share: messages in the order handed over, each with its fate so far, and dead letters."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, db: Session) -> None:
+        self._db = db
         self._handed: list[tuple[Pending, Fate]] = []
         self._dead_letters: list[ingest_rows.Row] = []
         self.clears_pending = False  # an alarm clear is waiting: the caller flushes before the next message
@@ -84,7 +84,7 @@ class _Writer:
         self._handed, self._dead_letters = [], []
         self.clears_pending = False
         fates = self._write(handed)
-        bulk.insert_rows(session=self._session, table=bulk.DEAD_LETTERS, rows=dead)
+        bulk.insert_rows(db=self._db, table=bulk.DEAD_LETTERS, rows=dead)
         return fates
 
     def _write(self, handed: list[tuple[Pending, Fate]]) -> list[tuple[Pending, Fate]]:
@@ -101,11 +101,11 @@ class BulkWriter(_Writer):
             self.clears_pending = True
 
     def _write(self, handed: list[tuple[Pending, Fate]]) -> list[tuple[Pending, Fate]]:
-        session = self._session
-        session.flush()  # ORM writes of earlier segments (agent status) go first, as they came first
+        db = self._db
+        db.flush()  # ORM writes of earlier segments (agent status) go first, as they came first
         sequenced = [p.sequenced for p, _ in handed if p.sequenced is not None]
-        inserted = bulk.insert_messages(session=session, rows=[_message_row(p) for p, _ in handed if p.sequenced])
-        project(session, [s for s in sequenced if s.key in inserted])
+        inserted = bulk.insert_messages(db=db, rows=[_message_row(p) for p, _ in handed if p.sequenced])
+        project(db, [s for s in sequenced if s.key in inserted])
         return [(p, "taken" if p.sequenced and p.sequenced.key not in inserted else fate) for p, fate in handed]
 
 
@@ -115,18 +115,18 @@ class OneByOneWriter(_Writer):
     def add_sequenced(self, pending: Pending) -> None:
         sequenced = pending.sequenced
         assert sequenced is not None
-        session = self._session
+        db = self._db
         try:
-            with session.begin_nested():
-                inserted = bulk.insert_messages(session=session, rows=[_message_row(pending)])
+            with db.begin_nested():
+                inserted = bulk.insert_messages(db=db, rows=[_message_row(pending)])
         except IntegrityError:  # a dialect without ON CONFLICT: the key was taken
             inserted = set()
         if sequenced.key not in inserted:
             self._handed.append((pending, "taken"))
             return
         try:
-            with session.begin_nested():
-                project(session, [sequenced])
+            with db.begin_nested():
+                project(db, [sequenced])
         except Exception as err:
             if store_unwell(err):
                 raise
@@ -156,7 +156,7 @@ def _message_row(pending: Pending) -> ingest_rows.Row:
     )
 
 
-def project(session: Session, stored: Sequence[Sequenced]) -> None:
+def project(db: Session, stored: Sequence[Sequenced]) -> None:
     """The rows of stored sequenced messages in every table but ``messages``, one statement per table."""
     state_changes: list[ingest_rows.Row] = []
     cycles: list[ingest_rows.Row] = []
@@ -178,19 +178,19 @@ def project(session: Session, stored: Sequence[Sequenced]) -> None:
                 clears.append((machine_id, m))
             case _:
                 pass  # snapshots fold into machines below; cycle_started and program_changed only in messages
-    bulk.insert_rows(session=session, table=bulk.STATE_CHANGES, rows=state_changes)
-    bulk.insert_rows(session=session, table=bulk.CYCLES, rows=cycles)
-    bulk.insert_rows(session=session, table=bulk.PART_COUNTS, rows=parts)
-    bulk.insert_rows(session=session, table=bulk.ALARMS, rows=alarms)
-    _update_machines(session, stored)
+    bulk.insert_rows(db=db, table=bulk.STATE_CHANGES, rows=state_changes)
+    bulk.insert_rows(db=db, table=bulk.CYCLES, rows=cycles)
+    bulk.insert_rows(db=db, table=bulk.PART_COUNTS, rows=parts)
+    bulk.insert_rows(db=db, table=bulk.ALARMS, rows=alarms)
+    _update_machines(db, stored)
     for machine_id, clear in clears:  # after the inserts: a clear sees the alarms raised before it
-        bulk.clear_alarm(session=session, machine_id=machine_id, code=clear.code, ts=clear.ts)
+        bulk.clear_alarm(db=db, machine_id=machine_id, code=clear.code, ts=clear.ts)
 
 
-def _update_machines(session: Session, stored: Sequence[Sequenced]) -> None:
+def _update_machines(db: Session, stored: Sequence[Sequenced]) -> None:
     """Fold snapshots and part counters into each machine's row, in batch order, as one write per machine."""
     snapshots = {item.machine_id for item in stored if isinstance(item.message, contract.StateMessage)}
-    held: dict[int, datetime | None] = bulk.machine_state_times(session=session, machine_ids=snapshots)
+    held: dict[int, datetime | None] = bulk.machine_state_times(db=db, machine_ids=snapshots)
     changes: dict[int, ingest_rows.Row] = {}
     for item in stored:
         message = item.message
@@ -202,4 +202,4 @@ def _update_machines(session: Session, stored: Sequence[Sequenced]) -> None:
             changes.setdefault(item.machine_id, {}).update(ingest_rows.snapshot_columns(message))
         elif isinstance(message, contract.PartCounted) and message.counter is not None:
             changes.setdefault(item.machine_id, {}).update(ingest_rows.counter_columns(message))
-    bulk.update_machines(session=session, changes=changes)
+    bulk.update_machines(db=db, changes=changes)

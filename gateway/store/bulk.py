@@ -2,7 +2,7 @@
 
 The caller owns the transaction. Rows are plain dicts keyed by column name,
 built by ``gateway.store.ingest_rows``; the ORM is not involved, so nothing here
-flushes: callers flush their session before mixing these with ORM writes.
+flushes: callers flush their database session before mixing these with ORM writes.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ MachineKey = tuple[str, str]  # (site, machine id on the bus)
 Owned = tuple[int, int]  # (machine row, owner agent row)
 
 
-def machines_named(*, session: Session, keys: Iterable[MachineKey], lock: bool) -> dict[MachineKey, Owned]:
+def machines_named(*, db: Session, keys: Iterable[MachineKey], lock: bool) -> dict[MachineKey, Owned]:
     """The rows and owners of the machines a batch names; with ``lock`` (PostgreSQL), locked in id order.
 
     Read from the store for every batch, not cached: an admin may move a machine from another process
@@ -45,7 +45,7 @@ def machines_named(*, session: Session, keys: Iterable[MachineKey], lock: bool) 
     """
     wanted = sorted(set(keys))
     found: dict[MachineKey, Owned] = {}
-    conn = session.connection()
+    conn = db.connection()
     columns = (_MACHINES.c.id, _MACHINES.c.site, _MACHINES.c.name, _MACHINES.c.agent_id)
     for start in range(0, len(wanted), _KEYS_PER_QUERY):
         stmt = select(*columns).where(
@@ -57,9 +57,9 @@ def machines_named(*, session: Session, keys: Iterable[MachineKey], lock: bool) 
     return found
 
 
-def create_machine(*, session: Session, key: MachineKey, agent_id: int, seen: datetime) -> Owned:
+def create_machine(*, db: Session, key: MachineKey, agent_id: int, seen: datetime) -> Owned:
     """The machine's row, created for ``agent_id`` unless it exists (another gateway of a pool may have won)."""
-    conn = session.connection()
+    conn = db.connection()
     site, name = key
     values = {"site": site, "name": name, "agent_id": agent_id, "first_seen": seen, "last_seen": seen}
     match conn.dialect.name:
@@ -79,11 +79,11 @@ def create_machine(*, session: Session, key: MachineKey, agent_id: int, seen: da
     return int(row[0]), int(row[1])
 
 
-def stored_stamps(*, session: Session, keys: Iterable[Key]) -> dict[Key, Stamp]:
+def stored_stamps(*, db: Session, keys: Iterable[Key]) -> dict[Key, Stamp]:
     """Which of ``keys`` the store already holds, with what it holds for each, one query per few thousand."""
     wanted = sorted(set(keys))
     found: dict[Key, Stamp] = {}
-    conn = session.connection()
+    conn = db.connection()
     columns = (MESSAGES.c.agent_id, MESSAGES.c.seq, MESSAGES.c.type, MESSAGES.c.ts)
     for start in range(0, len(wanted), _KEYS_PER_QUERY):
         chunk = wanted[start : start + _KEYS_PER_QUERY]
@@ -92,11 +92,11 @@ def stored_stamps(*, session: Session, keys: Iterable[Key]) -> dict[Key, Stamp]:
     return found
 
 
-def insert_messages(*, session: Session, rows: Sequence[Row]) -> set[Key]:
+def insert_messages(*, db: Session, rows: Sequence[Row]) -> set[Key]:
     """Record sequenced messages; the keys actually inserted (another gateway may have stored some meanwhile)."""
     if not rows:
         return set()
-    conn = session.connection()
+    conn = db.connection()
     stmt = _insert_ignoring_duplicates(conn)
     if stmt is None:  # a dialect without ON CONFLICT: a duplicate raises, and the caller replays message by message
         conn.execute(insert(MESSAGES), list(rows))
@@ -115,18 +115,18 @@ def _insert_ignoring_duplicates(conn: Connection) -> Insert | None:
             return None
 
 
-def insert_rows(*, session: Session, table: Table, rows: Sequence[Row]) -> None:
+def insert_rows(*, db: Session, table: Table, rows: Sequence[Row]) -> None:
     if rows:
-        session.connection().execute(insert(table), list(rows))
+        db.connection().execute(insert(table), list(rows))
 
 
-def update_machines(*, session: Session, changes: Mapping[int, Row]) -> None:
+def update_machines(*, db: Session, changes: Mapping[int, Row]) -> None:
     """Set columns of machines (row id → {column: value}); one executemany per set of columns."""
     groups: dict[tuple[str, ...], list[Row]] = {}
     for machine_id, values in changes.items():
         columns = tuple(sorted(values))
         groups.setdefault(columns, []).append({"b_id": machine_id, **{f"b_{c}": values[c] for c in columns}})
-    conn = session.connection()
+    conn = db.connection()
     for columns, params in groups.items():
         stmt = (
             update(_MACHINES)
@@ -136,40 +136,40 @@ def update_machines(*, session: Session, changes: Mapping[int, Row]) -> None:
         conn.execute(stmt, params)
 
 
-def machine_state_times(*, session: Session, machine_ids: Iterable[int]) -> dict[int, datetime | None]:
+def machine_state_times(*, db: Session, machine_ids: Iterable[int]) -> dict[int, datetime | None]:
     """Source time of the snapshot each machine holds (None: none yet)."""
     ids = sorted(set(machine_ids))
     if not ids:
         return {}
     stmt = select(_MACHINES.c.id, _MACHINES.c.last_state_ts).where(_MACHINES.c.id.in_(ids))
-    return {int(machine_id): ts for machine_id, ts in session.connection().execute(stmt)}
+    return {int(machine_id): ts for machine_id, ts in db.connection().execute(stmt)}
 
 
-def touch_machines(*, session: Session, seen: Mapping[int, datetime]) -> None:
+def touch_machines(*, db: Session, seen: Mapping[int, datetime]) -> None:
     if seen:
-        update_machines(session=session, changes={machine_id: {"last_seen": ts} for machine_id, ts in seen.items()})
+        update_machines(db=db, changes={machine_id: {"last_seen": ts} for machine_id, ts in seen.items()})
 
 
-def set_contiguous(*, session: Session, seqs: Mapping[int, int]) -> None:
+def set_contiguous(*, db: Session, seqs: Mapping[int, int]) -> None:
     """Each agent's highest gap-free seq (agent row id → seq), in one executemany."""
     if not seqs:
         return
     stmt = update(_AGENTS).where(_AGENTS.c.id == bindparam("b_id")).values(contiguous_seq=bindparam("b_seq"))
-    session.connection().execute(stmt, [{"b_id": agent_id, "b_seq": seq} for agent_id, seq in seqs.items()])
+    db.connection().execute(stmt, [{"b_id": agent_id, "b_seq": seq} for agent_id, seq in seqs.items()])
 
 
-def clear_alarm(*, session: Session, machine_id: int, code: str, ts: datetime) -> None:
+def clear_alarm(*, db: Session, machine_id: int, code: str, ts: datetime) -> None:
     stmt = (
         update(ALARMS)
         .where(ALARMS.c.machine_id == machine_id, ALARMS.c.code == code, ALARMS.c.cleared.is_(None))
         .values(cleared=ts)
     )
-    session.connection().execute(stmt)
+    db.connection().execute(stmt)
 
 
-def lock_agents(*, session: Session, agent_ids: Iterable[int]) -> None:
+def lock_agents(*, db: Session, agent_ids: Iterable[int]) -> None:
     """``SELECT ... FOR UPDATE`` agents in id order (after the machines): one order for every transaction."""
     wanted = sorted(set(agent_ids))
     if wanted:
         stmt = select(_AGENTS.c.id).where(_AGENTS.c.id.in_(wanted)).order_by(_AGENTS.c.id).with_for_update()
-        session.connection().execute(stmt)
+        db.connection().execute(stmt)

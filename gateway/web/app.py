@@ -22,9 +22,14 @@ from gateway.web.routes import (
     desk_alarms,
     desk_customers,
     desk_cycles,
+    desk_it,
     desk_orders,
     desk_page,
+    desk_screens,
     desk_sessions,
+    desk_student_import,
+    desk_students,
+    desk_users,
     health,
     kiosk_page,
     login_page,
@@ -35,6 +40,7 @@ from gateway.web.routes import (
     student_pages,
     utilisation_page,
 )
+from gateway.web.screen_handoff import ScreenHandoff
 from gateway.web.security_headers import SecurityHeaders
 from gateway.web.services import Services
 from plumbing import __version__
@@ -42,6 +48,10 @@ from plumbing import __version__
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The desk's people pages; the import before the students, whose /desk/students/{id} would take "import".
+DESK_PEOPLE = (desk_student_import, desk_students, desk_screens, desk_users, desk_it)
+# The desk's work pages: customers, orders, work sessions, cycles without a student, alarm history.
+DESK_WORK = (desk_customers, desk_orders, desk_sessions, desk_cycles, desk_alarms)
 
 
 def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
@@ -75,6 +85,7 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     app.state.settings = settings
     app.state.services = services
     app.state.templates = status.make_templates()
+    app.state.screen_handoff = ScreenHandoff()  # a just-issued screen link, for its set-up sheet
     app.include_router(machines.router, dependencies=MACHINE_STATE_GUARD)
     app.include_router(health.router)
     app.include_router(health.probe_router)
@@ -83,10 +94,8 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     # The gateway's own Database when it runs one; an app serving pages only opens its own on first use.
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
-    pages = (login_page, kiosk_page, desk_page, order_pages, student_pages, utilisation_page, api_docs)
-    # The master's desk: a form per daily task (gateway/web/desk.py lists them).
-    desk = (desk_customers, desk_orders, desk_sessions, desk_cycles, desk_alarms)
-    install(app, [page.router for page in (*pages, *desk)])
+    pages = (login_page, kiosk_page, desk_page, *DESK_PEOPLE, *DESK_WORK, order_pages, student_pages)
+    install(app, [page.router for page in (*pages, utilisation_page, api_docs)])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)
     return app

@@ -1,153 +1,124 @@
-"""What the desk's forms share: reading a posted form, refusing another site's POST, errors next to their field.
+"""What the desk's forms share: reading a posted form, refusing a cross-site post, errors said next to each field.
 
-A form is validated by the API's own schemas (``gateway.web.schemas``) and the
-store's own checks (a name taken, an overlap): the desk adds no rule of its own,
-it only turns the browser's strings into the API's values (a local date and time
-into UTC, "4:30" into seconds) and says each refusal next to the field it is
-about, in the page's language, with everything typed given back.
+The pages post plain HTML forms with the master's login cookie. That cookie is
+``SameSite=Lax``, so a browser does not send it with a POST from another *site*;
+a page on another *origin* of the same site (another port, a sibling host name) would
+still get it sent, so every desk POST also checks the ``Origin`` header the browser
+adds (``gateway.web.origin``, the same check the status WebSocket makes) and, when a
+browser sends no Origin, ``Sec-Fetch-Site``. A client with neither is not a browser
+and carries only the credentials it was given.
 
-Cross-site forms: the login cookie is ``SameSite=Lax``, so a browser sends it with
-no POST from another site; a page of a *sibling* host (same site, another origin)
-would still get it, so every desk POST must also come from the gateway's own
-origin (``Origin``, which Chromium and Firefox send with every form POST, and
-``Sec-Fetch-Site``). A client sending neither is not a browser acting for a
-master: it carries only what it was given.
+Validation is the API's own (its pydantic schemas, the stores' coded errors); this
+module only puts each complaint next to the field it concerns, in the page's language.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Mapping
-from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
+from starlette.requests import Request
 
 from gateway.errors import RecordsError
+from gateway.importer import Problem
 from gateway.web.i18n import lang_of
 from gateway.web.origin import origin_allowed
-from gateway.web.page_labels import page_labels
 from gateway.web.pages import Forbidden, zone
 
-MAX_FORM = 64 * 1024
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # the value of an <input type="datetime-local">
-_DURATION = re.compile(r"^(?:(\d{1,4}):)?(\d{1,4}):(\d{1,2}(?:[.,]\d+)?)$")
-FORM_ERROR = "_form"  # errors about the whole form, said above it
+MAX_FORM = 16 * 1024
+MAX_VALUE = 4096  # more than any field holds; the schema then says "too long" next to the field
 
 
-def same_origin(request: Request) -> bool:
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
-    allowed: list[str] = request.app.state.settings.http.allowed_origins or []
-    return origin_allowed(request, allowed)
-
-
-async def read_form(request: Request) -> dict[str, list[str]]:
-    """The posted fields; a POST from another origin is refused (403) before anything is read."""
-    if not same_origin(request):
+def same_origin(request: Request) -> None:
+    """Refuse (403 page) a form posted from a page that is not the gateway's own."""
+    allowed: list[str] = request.app.state.settings.http.allowed_origins
+    if request.headers.get("origin") is not None:
+        if not origin_allowed(request, allowed):
+            raise Forbidden
+    elif request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         raise Forbidden
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A url-encoded form after the origin check: one value per name, each bounded."""
+    same_origin(request)
     body = (await request.body())[:MAX_FORM].decode("utf-8", errors="replace")
-    return parse_qs(body, keep_blank_values=True, max_num_fields=2000)
+    return {k: v[0][:MAX_VALUE] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
-def local_input(ts: datetime | None, tz: tzinfo) -> str:
-    return "" if ts is None else ts.astimezone(tz).strftime(LOCAL_INPUT)
+_PYDANTIC_WORDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "missing": "À remplir.",
+        "string_too_short": "À remplir.",
+        "string_too_long": "Trop long : {max_length} caractères au plus.",
+        "string_pattern_mismatch": "Forme non valable.",
+        "literal_error": "Choisissez une valeur de la liste.",
+        "int_parsing": "Un nombre entier est attendu.",
+        "greater_than_equal": "Au moins {ge}.",
+        "less_than_equal": "Au plus {le}.",
+        "value_error": "Valeur refusée.",
+        "badge_repeated": "le badge {badge} est déjà à la ligne {other}.",
+        "badge_in_database": "le badge {badge} est déjà attribué à un élève.",
+        "found": "(trouvé : « {found} »)",
+    },
+    "en": {
+        "missing": "Required.",
+        "string_too_short": "Required.",
+        "string_too_long": "Too long: {max_length} characters at most.",
+        "string_pattern_mismatch": "Not a valid form.",
+        "literal_error": "Choose a value from the list.",
+        "int_parsing": "A whole number is expected.",
+        "greater_than_equal": "At least {ge}.",
+        "less_than_equal": "At most {le}.",
+        "value_error": "Value refused.",
+        "badge_repeated": "badge {badge} is already on line {other}.",
+        "badge_in_database": "badge {badge} is already given to a student.",
+        "found": "(found: '{found}')",
+    },
+}
 
 
-class Form:
-    """One posted form: its texts (given back on error), its conversions and the errors found per field."""
-
-    def __init__(self, request: Request, fields: dict[str, list[str]]) -> None:
-        self.fields = fields
-        self.zone = zone(request)
-        self.lang = lang_of(request)
-        self.words: dict[str, str] = page_labels(self.lang)["form_errors"]
-        self.errors: dict[str, str] = {}
-
-    def text(self, name: str) -> str:
-        return self.fields.get(name, [""])[0].strip()
-
-    def texts(self, name: str) -> list[str]:
-        return [v.strip() for v in self.fields.get(name, []) if v.strip()]
-
-    def values(self) -> dict[str, str]:
-        """Everything typed, to fill the form again."""
-        return {name: values[0] for name, values in self.fields.items() if values}
-
-    def optional(self, name: str) -> str | None:
-        return self.text(name) or None
-
-    def when(self, name: str) -> datetime | None:
-        """A local date and time (datetime-local) as an aware time; a wrong one is said next to its field."""
-        value = self.text(name)
-        if not value:
-            return None
-        try:
-            return datetime.strptime(value, LOCAL_INPUT).replace(tzinfo=self.zone)
-        except ValueError:
-            self.errors[name] = self.words["datetime"]
-            return None
-
-    def seconds(self, name: str) -> float | None:
-        """A duration typed as seconds ("90", "7,5") or m:ss / h:mm:ss ("4:30", "1:02:00")."""
-        value = self.text(name).replace(" ", "")
-        if not value:
-            return None
-        found = _DURATION.match(value)
-        try:
-            if found is not None:
-                hours, minutes, secs = int(found[1] or 0), int(found[2]), float(found[3].replace(",", "."))
-                return hours * 3600 + minutes * 60 + secs
-            seconds = float(value.replace(",", "."))
-        except ValueError:
-            seconds = math.nan
-        if not math.isfinite(seconds):
-            self.errors[name] = self.words["duration"]
-            return None
-        return seconds
-
-    def validate(self, schema: type[BaseModel], data: Mapping[str, Any]) -> BaseModel | None:
-        """``schema`` over ``data`` (None when a field was refused); each refusal under its field."""
-        try:
-            model = schema.model_validate(data)
-        except ValidationError as err:
-            for error in err.errors():
-                field = str(error["loc"][0]) if error["loc"] else FORM_ERROR
-                self.errors.setdefault(field, self._message(error))
-            return None
-        return None if self.errors else model
-
-    def refused(self, error: RecordsError, fields: Mapping[str, str]) -> None:
-        """The store's refusal (a name taken, an overlap) said next to the field its code is about."""
-        message = error.message(lang=self.lang, zone=self.zone, names=True)
-        self.errors[fields.get(error.code, FORM_ERROR)] = message
-
-    def _message(self, error: Mapping[str, Any]) -> str:
-        kind = str(error["type"])
-        ctx = {key: _number(value) for key, value in (error.get("ctx") or {}).items()}
-        if kind == "string_too_short" and ctx.get("min_length") == "1":
-            kind = "missing"
-        template = self.words.get(kind, self.words["invalid"])
-        try:
-            return template.format_map(ctx)
-        except (KeyError, ValueError):
-            return self.words["invalid"]
+def validation_errors(request: Request, err: ValidationError) -> dict[str, str]:
+    """Field name → what is wrong with it, in the page's language (the first complaint per field)."""
+    words = _PYDANTIC_WORDS["en" if lang_of(request) == "en" else "fr"]
+    found: dict[str, str] = {}
+    for item in err.errors():
+        field = str(item["loc"][0]) if item["loc"] else "_form"
+        template = words.get(item["type"])
+        text = template.format(**(item.get("ctx") or {})) if template else item["msg"]
+        found.setdefault(field, text)
+    return found
 
 
-def _number(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def import_problem(request: Request, problem: Problem) -> str:
+    """One problem of an imported line in the page's language; the importer's English when it has no code."""
+    words = _PYDANTIC_WORDS["en" if lang_of(request) == "en" else "fr"]
+    template = words.get(problem.kind)
+    if template is None:
+        return problem.english
+    try:
+        text = template.format(**problem.params)
+    except (KeyError, IndexError, ValueError):
+        return problem.english
+    if problem.kind not in ("badge_repeated", "badge_in_database") and problem.params.get("found") not in (None, ""):
+        text = f"{text} {words['found'].format(found=problem.params['found'])}"
+    return f"{problem.column} : {text}" if problem.column else text
 
 
-def ids(values: list[str], *, limit: int = 500) -> list[int] | None:
-    """Ids posted by check boxes; None when one is not an id."""
-    found: list[int] = []
-    for value in values[: limit + 1]:
-        if not value.isdigit() or not 1 <= int(value) < 2**31:
-            return None
-        found.append(int(value))
-    return None if len(found) > limit else sorted(set(found))
+def records_error(
+    request: Request, err: RecordsError, fields: dict[str, str], default: str = "_form"
+) -> dict[str, str]:
+    """A store's refusal, next to the field its code names (``fields``: code → field), else above the form."""
+    message = err.message(lang=lang_of(request), zone=zone(request), names=True)
+    return {fields.get(err.code, default): message}
+
+
+def blank_to_none(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def kept(form: dict[str, str], names: tuple[str, ...]) -> dict[str, Any]:
+    """What the master typed, to fill the form again after an error."""
+    return {name: form.get(name, "") for name in names}

@@ -18,7 +18,7 @@ from gateway.ingest.failures import store_unwell
 from gateway.ingest.gaps import Gaps, GapTracker
 from gateway.ingest.messages import Received
 from gateway.ingest.projection import Projector
-from gateway.store import db, repo
+from gateway.store import bus_repo, db
 from tests.gateway.helpers import AGENT, MACHINE, SITE, T0, birth, changed, count, part, rows, state
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -299,14 +299,14 @@ def test_any_exception_class_dead_letters_only_the_message_it_came_from(
 ) -> None:
     # Mocked: decode now refuses what used to raise these (nesting, huge integers), so no real message can
     # make the store code raise them any more; the point is that whatever does raise, ingest goes on.
-    real = repo.upsert_agent
+    real = bus_repo.upsert_agent
 
     def upsert_agent(**kwargs: Any) -> Any:
         if kwargs["name"] == "evil":
             raise failure("injected")
         return real(**kwargs)
 
-    monkeypatch.setattr(repo, "upsert_agent", upsert_agent)
+    monkeypatch.setattr(bus_repo, "upsert_agent", upsert_agent)
     batch = [wire(birth()), wire(part(1)), wire(birth(agent="evil")), wire(part(2))]
     outcome = projector.apply(batch, gaps=new_gaps())
     assert (len(outcome.accepted), outcome.dead_letters) == (3, 1)

@@ -15,9 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import NotFoundError, RecordsError
 from gateway.store import customers_repo
-from gateway.web.desk_forms import Form, read_form
 from gateway.web.pages import not_found, records, render, require
 from gateway.web.schemas import MAX_ID, CustomerCreate, CustomerUpdate
+from gateway.web.work_forms import Form, read_fields
 
 router = APIRouter(include_in_schema=False)
 # The store's refusals, each said next to the field it is about.
@@ -44,7 +44,7 @@ def new_customer(request: Request) -> Response:
 @router.post("/desk/customers/new")
 async def create_customer(request: Request) -> Response:
     who = require(request, "admin")
-    form = Form(request, await read_form(request))
+    form = Form(request, await read_fields(request))
     body = form.validate(CustomerCreate, {"name": form.text("name"), "contact": form.text("contact")})
     if body is None:
         return _form(request, None, form.values(), form.errors)
@@ -76,7 +76,7 @@ async def save_customer(request: Request, customer_id: int) -> Response:
     who = require(request, "admin")
     if not 1 <= customer_id <= MAX_ID:
         return not_found(request)
-    form = Form(request, await read_form(request))
+    form = Form(request, await read_fields(request))
     body = form.validate(CustomerUpdate, {"name": form.text("name"), "contact": form.text("contact")})
     if not isinstance(body, CustomerUpdate):
         return _form(request, customer_id, form.values(), form.errors)

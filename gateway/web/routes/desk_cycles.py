@@ -16,9 +16,9 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.errors import RecordsError
 from gateway.store import work_repo
 from gateway.store.desk_work_repo import loose_cycles, session_lines
-from gateway.web.desk_forms import Form, ids, read_form
 from gateway.web.pages import records, render, require
 from gateway.web.schemas import AssignmentCreate
+from gateway.web.work_forms import Form, ids, read_fields
 
 router = APIRouter(include_in_schema=False)
 LOOKBACK = timedelta(days=30)
@@ -34,7 +34,7 @@ def cycles_page(request: Request) -> Response:
 @router.post("/desk/cycles/assign")
 async def assign_cycles(request: Request) -> Response:
     who = require(request, "admin")
-    form = Form(request, await read_form(request))
+    form = Form(request, await read_fields(request))
     ticked = ids(form.texts("cycle"))
     if not ticked:
         form.errors["cycle"] = form.words["ids"]

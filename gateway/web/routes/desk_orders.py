@@ -17,9 +17,9 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.errors import NotFoundError, RecordsError
 from gateway.store import customers_repo, orders_repo
 from gateway.store.models import Order
-from gateway.web.desk_forms import Form, local_input, read_form
 from gateway.web.pages import not_found, records, render, require, zone
 from gateway.web.schemas import MAX_ID, OrderCreate, OrderUpdate
+from gateway.web.work_forms import Form, local_input, read_fields
 
 router = APIRouter(include_in_schema=False)
 FIELDS = {"order_reference_taken": "reference", "customer_not_found": "customer_id"}
@@ -36,7 +36,7 @@ def new_order(request: Request) -> Response:
 @router.post("/desk/orders/new")
 async def create_order(request: Request) -> Response:
     who = require(request, "admin")
-    form = Form(request, await read_form(request))
+    form = Form(request, await read_fields(request))
     body = form.validate(OrderCreate, _fields(form, creating=True))
     if body is None:
         return _form(request, None, form.values(), form.errors)
@@ -63,7 +63,7 @@ def edit_order(request: Request, order_id: int) -> Response:
 @router.post("/desk/orders/{order_id}/edit")
 async def save_order(request: Request, order_id: int) -> Response:
     who = require(request, "admin")
-    form = Form(request, await read_form(request))
+    form = Form(request, await read_fields(request))
     body = form.validate(OrderUpdate, _fields(form, creating=False))
     if not 1 <= order_id <= MAX_ID:
         return not_found(request)
@@ -76,7 +76,7 @@ async def save_order(request: Request, order_id: int) -> Response:
 async def close_order(request: Request, order_id: int, action: str) -> Response:
     """Close (done) or cancel an order: a button on its page."""
     who = require(request, "admin")
-    await read_form(request)  # refuses another site's POST
+    await read_fields(request)  # refuses another site's POST
     if action not in CLOSING or not 1 <= order_id <= MAX_ID:
         return not_found(request)
     status = CLOSING[action]

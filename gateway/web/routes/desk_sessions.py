@@ -19,9 +19,9 @@ from gateway.errors import NotFoundError, RecordsError
 from gateway.store import work_repo
 from gateway.store.desk_work_repo import SessionLine, session_choices, session_line, session_lines
 from gateway.store.models import WorkSessionRecord
-from gateway.web.desk_forms import Form, local_input, read_form
 from gateway.web.pages import not_found, records, render, require, zone
 from gateway.web.schemas import MAX_ID, SessionUpdate
+from gateway.web.work_forms import Form, local_input, read_fields
 
 router = APIRouter(include_in_schema=False)
 LOOKBACK = timedelta(days=30)
@@ -51,7 +51,7 @@ def sessions_page(request: Request) -> Response:
 async def end_session(request: Request, session_id: int) -> Response:
     """End a session a student forgot to close, at the time the master gives."""
     who = require(request, "admin")
-    form = Form(request, await read_form(request))
+    form = Form(request, await read_fields(request))
     ended = form.when("ended")
     line = _line(request, session_id)
     if line is None:
@@ -83,7 +83,7 @@ def edit_session(request: Request, session_id: int) -> Response:
 @router.post("/desk/sessions/{session_id}")
 async def save_session(request: Request, session_id: int) -> Response:
     who = require(request, "admin")
-    form = Form(request, await read_form(request))
+    form = Form(request, await read_fields(request))
     line = _line(request, session_id)
     if line is None:
         return not_found(request)
