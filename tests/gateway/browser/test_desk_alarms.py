@@ -16,8 +16,9 @@ from playwright.async_api import Browser, Page
 
 from gateway.store import db
 from gateway.store.models import AlarmRecord
-from tests.gateway.browser.conftest import Site, log_in
+from tests.gateway.browser.conftest import Site
 from tests.gateway.browser.desk_look import look
+from tests.gateway.browser.desk_tools import master_page
 
 pytestmark = pytest.mark.browser
 PARIS = ZoneInfo("Europe/Paris")
@@ -63,8 +64,7 @@ async def test_a_master_reads_the_alarm_history_per_machine_and_week(
     browser: Browser, site: Site, tmp_path: Path
 ) -> None:
     store_alarms(tmp_path, site)
-    page = await browser.new_page()
-    await log_in(page, site.base_url, "master", "master-pass")
+    page = await master_page(browser, site)
     await page.goto(site.url("/desk"))
     await page.click("a[href='/desk/alarms']")
     await page.fill("#f-week", site.seeded.week)

@@ -13,8 +13,9 @@ import pytest
 from playwright.async_api import Browser
 
 from gateway.store import db
-from tests.gateway.browser.conftest import Site, log_in
+from tests.gateway.browser.conftest import Site
 from tests.gateway.browser.desk_look import api, look
+from tests.gateway.browser.desk_tools import master_page
 from tests.gateway.browser.test_desk_orders import submit
 from tests.gateway.records.conftest import add_cycle
 
@@ -45,8 +46,7 @@ async def test_a_master_assigns_several_cycles_to_a_session(browser: Browser, si
     assert loose == {*lathe, mill}
     cycles_before = lea.json()["cycles"]
 
-    page = await browser.new_page()
-    await log_in(page, site.base_url, "master", "master-pass")
+    page = await master_page(browser, site)
     await page.goto(site.url("/desk/cycles"))
     await look(page, "cycles")
     for cycle_id in (*lathe, mill):

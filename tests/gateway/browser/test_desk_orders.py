@@ -13,8 +13,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from tests.gateway.browser.conftest import Site, log_in
+from tests.gateway.browser.conftest import Site
 from tests.gateway.browser.desk_look import api, look
+from tests.gateway.browser.desk_tools import master_page
 
 pytestmark = pytest.mark.browser
 PARIS = ZoneInfo("Europe/Paris")
@@ -29,8 +30,7 @@ async def submit(page: Page, form: str) -> int:
 
 
 async def test_a_master_creates_and_edits_a_customer(browser: Browser, site: Site) -> None:
-    page = await browser.new_page()
-    await log_in(page, site.base_url, "master", "master-pass")
+    page = await master_page(browser, site)
     await page.goto(site.url("/desk"))
     await page.click("a[href='/desk/customers']")
     await look(page, "customers")
@@ -60,8 +60,7 @@ async def test_a_master_creates_and_edits_a_customer(browser: Browser, site: Sit
 
 async def test_a_master_creates_edits_closes_and_cancels_orders(browser: Browser, site: Site) -> None:
     ids = site.seeded.ids
-    page = await browser.new_page()
-    await log_in(page, site.base_url, "master", "master-pass")
+    page = await master_page(browser, site)
     await page.goto(site.url("/desk/orders/new?lang=en"))
     await look(page, "order-form-en")
     await page.goto(site.url("/desk/orders/new?lang=fr"))
@@ -120,8 +119,7 @@ async def test_a_master_creates_edits_closes_and_cancels_orders(browser: Browser
 async def test_another_site_cannot_post_a_desk_form(browser: Browser, site: Site) -> None:
     """A foreign page's form reaches the desk without the login (SameSite=Lax); a request from another
     origin with the login (a sibling host of the same site) is refused by its Origin."""
-    page = await browser.new_page()
-    await log_in(page, site.base_url, "master", "master-pass")
+    page = await master_page(browser, site)
     evil = "http://evil.example/"
     form = (
         f'<form method="post" action="{site.url("/desk/customers/new")}">'

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser
 
-from tests.gateway.browser.conftest import Site, log_in
+from tests.gateway.browser.conftest import Site
 from tests.gateway.browser.desk_look import api, look
+from tests.gateway.browser.desk_tools import master_page
 from tests.gateway.browser.test_desk_orders import submit
 
 pytestmark = pytest.mark.browser
@@ -25,8 +26,7 @@ def typed(ts: datetime) -> str:
 
 
 async def test_a_master_ends_a_forgotten_session(browser: Browser, site: Site) -> None:
-    page = await browser.new_page()
-    await log_in(page, site.base_url, "master", "master-pass")
+    page = await master_page(browser, site)
     async with api(site) as client:
         (ines,) = (await client.get("/api/sessions", params={"open_only": "true"})).json()
     assert ines["student_id"] == site.seeded.ids["ines"]
@@ -55,8 +55,7 @@ async def test_a_master_ends_a_forgotten_session(browser: Browser, site: Site) -
 
 async def test_a_master_corrects_a_session(browser: Browser, site: Site) -> None:
     ids, monday = site.seeded.ids, site.seeded.monday
-    page = await browser.new_page()
-    await log_in(page, site.base_url, "master", "master-pass")
+    page = await master_page(browser, site)
     async with api(site) as client:
         (tom,) = (await client.get("/api/sessions", params={"student_id": ids["tom"]})).json()
     await page.goto(site.url("/desk/sessions"))
