@@ -20,9 +20,14 @@ from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
     calendar_page,
+    desk_alarms,
+    desk_customers,
+    desk_cycles,
     desk_it,
+    desk_orders,
     desk_page,
     desk_screens,
+    desk_sessions,
     desk_student_import,
     desk_students,
     desk_users,
@@ -46,6 +51,8 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 # The desk's people pages; the import before the students, whose /desk/students/{id} would take "import".
 DESK_PEOPLE = (desk_student_import, desk_students, desk_screens, desk_users, desk_it)
+# The desk's work pages: customers, orders, work sessions, cycles without a student, alarm history.
+DESK_WORK = (desk_customers, desk_orders, desk_sessions, desk_cycles, desk_alarms)
 
 
 def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
@@ -88,8 +95,8 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     # The gateway's own Database when it runs one; an app serving pages only opens its own on first use.
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
-    pages = [login_page, kiosk_page, desk_page, *DESK_PEOPLE, order_pages, student_pages, utilisation_page, api_docs]
-    pages += [calendar_page]
+    pages = [login_page, kiosk_page, desk_page, *DESK_PEOPLE, *DESK_WORK, order_pages, student_pages, utilisation_page]
+    pages += [calendar_page, api_docs]
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)

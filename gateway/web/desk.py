@@ -22,8 +22,13 @@ DESK: list[DeskEntry] = [
     DeskEntry("desk_shop", "desk_screens", "/desk/screens"),
     DeskEntry("desk_it", "desk_it_page", "/desk/it"),
     DeskEntry("desk_work", "nav_orders", "/orders"),
+    DeskEntry("desk_work", "nav_new_order", "/desk/orders/new"),
+    DeskEntry("desk_work", "nav_customers", "/desk/customers"),
+    DeskEntry("desk_work", "nav_sessions", "/desk/sessions"),
+    DeskEntry("desk_work", "nav_cycles", "/desk/cycles"),
     DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
     DeskEntry("desk_shop", "nav_calendar", "/calendar"),
+    DeskEntry("desk_shop", "nav_alarms", "/desk/alarms"),
 ]
 
 DESK_GROUPS = ("desk_people", "desk_work", "desk_shop", "desk_it")

@@ -6,6 +6,7 @@ from typing import Any
 
 from gateway.domain.practice import TREND_MIN_CYCLES, PracticeLog
 from gateway.web.desk_people_labels import merge_into as _merge_desk_people
+from gateway.web.desk_work_labels import DESK_WORK_LABELS
 from gateway.web.i18n import pick_lang
 
 PAGE_LABELS: dict[str, dict[str, Any]] = {
@@ -182,6 +183,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "since": "depuis",
         "generated": "Édité le",
         "signature": "Visa du maître d'atelier",
+        **DESK_WORK_LABELS["fr"],
     },
     "en": {
         "nav_status": "Status",
@@ -356,6 +358,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "since": "since",
         "generated": "Printed on",
         "signature": "Workshop master's signature",
+        **DESK_WORK_LABELS["en"],
     },
 }
 
