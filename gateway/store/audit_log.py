@@ -7,7 +7,7 @@ change without its entry and no entry for a change that rolled back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import inspect
@@ -22,7 +22,7 @@ def snapshot(row: Base) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for column in inspect(row).mapper.column_attrs:
         value = getattr(row, column.key)
-        values[column.key] = value.isoformat() if isinstance(value, datetime) else value
+        values[column.key] = value.isoformat() if isinstance(value, date) else value  # datetimes too
     return values
 
 

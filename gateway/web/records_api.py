@@ -25,7 +25,17 @@ from gateway.web.guards import machine_state_reader
 from gateway.web.i18n import lang_of
 from gateway.web.login_flow import Throttled
 from gateway.web.records_state import RecordsState, utc_now
-from gateway.web.routes import auth, customers, machine_moves, orders, reports, scrap, sessions, students
+from gateway.web.routes import (
+    auth,
+    authorisations,
+    customers,
+    machine_moves,
+    orders,
+    reports,
+    scrap,
+    sessions,
+    students,
+)
 
 BUSY_RETRY_S = 2
 # For the routers of machine state (``/api/machines``, the status page and its WebSocket): admin and viewer,
@@ -57,6 +67,9 @@ def include_records(
         reports.router,
         reports.retention_router,
         machine_moves.router,
+        authorisations.groups_router,
+        authorisations.router,
+        authorisations.duty_router,
     ):
         app.include_router(router)
     app.add_exception_handler(RecordsError, _records_error)

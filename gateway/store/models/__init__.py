@@ -29,19 +29,24 @@ from gateway.store.models.records import (
     User,
     WorkSessionRecord,
 )
+from gateway.store.models.teaching import Authorisation, Duty, MachineGroup, MachineGroupMember
 
 __all__ = [
     "Agent",
     "AlarmRecord",
     "ApiToken",
     "AuditEntry",
+    "Authorisation",
     "Base",
     "Customer",
     "Cycle",
     "CycleAssignment",
     "DeadLetter",
+    "Duty",
     "LoginSession",
     "Machine",
+    "MachineGroup",
+    "MachineGroupMember",
     "Message",
     "Order",
     "PartCount",

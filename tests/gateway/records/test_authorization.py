@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -189,6 +190,15 @@ def _unique(make: Callable[[int], dict[str, Any]], path: str) -> Callable[[World
     )
 
 
+def _authorisation_to_revoke(w: World) -> Prepared:
+    from gateway.store import authorisations_repo
+
+    with w.sessions.begin() as session:
+        fields = {"student_id": w.ids["student"], "machine_id": w.machines["lathe"], "granted_on": date(2026, 9, 1)}
+        row = authorisations_repo.grant(db=session, who="t", now=at(0), fields=fields)
+        return f"/api/authorisations/{row.id}/revoke", None, None
+
+
 SCRAP = {"order_id": 0, "quantity": 1, "reason": "burr", "inspected_by": "M. Roux"}
 CASES = [
     Case("GET", "/api/users", ADMIN, fixed("/api/users")),
@@ -269,6 +279,42 @@ CASES = [
         ADMIN,
         fresh(lambda w: ("/api/machines/lyon/lathe/move", {"agent": f"pc-moved-{next(_names)}"}, None)),
     ),
+]
+GRANT = {"granted_on": "2026-09-01", "training_on": "2026-09-02", "medical_valid_until": "2027-08-31"}
+CASES += [
+    Case("GET", "/api/machine-groups", ADMIN, fixed("/api/machine-groups")),
+    Case(
+        "POST",
+        "/api/machine-groups",
+        ADMIN,
+        _unique(lambda n: {"name": f"Groupe {n}", "machine_ids": []}, "/api/machine-groups"),
+    ),
+    Case(
+        "PATCH", "/api/machine-groups/{group_id}", ADMIN, fixed("/api/machine-groups/{workshop}", {"regulated": True})
+    ),
+    Case("GET", "/api/authorisations", ADMIN, fixed("/api/authorisations")),
+    Case(
+        "POST",
+        "/api/authorisations",
+        ADMIN,
+        fresh(
+            lambda w: (
+                "/api/authorisations",
+                {"student_id": w.ids["student"], "group_id": w.ids["workshop"]} | GRANT,
+                None,
+            )
+        ),
+    ),
+    Case("POST", "/api/authorisations/{authorisation_id}/revoke", ADMIN, fresh(_authorisation_to_revoke)),
+    Case(
+        "GET",
+        "/api/authorisations/list.csv",
+        ADMIN,
+        fresh(lambda w: ("/api/authorisations/list.csv", None, {"student_id": w.ids["student"]})),
+    ),
+    Case("GET", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
+    Case("POST", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
+    Case("DELETE", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
 ]
 # Open to all by design: logging in, out (tested in test_auth.py) and a screen's one-time sign-in.
 UNGUARDED = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/screen")}

@@ -1,0 +1,79 @@
+"""Bodies of the teaching API: machine groups, authorisations, the master on duty."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, model_validator
+
+from gateway.web.schemas import Id, InputModel, PublicModel, Short, _Update
+
+
+def _school_date(value: date) -> date:
+    if not date(2000, 1, 1) <= value < date(2100, 1, 1):
+        raise ValueError("date must be between 2000 and 2100")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_school_date)]
+MachineIds = Annotated[list[Id], Field(max_length=500)]
+
+
+class GroupCreate(InputModel):
+    name: Short
+    regulated: bool = True
+    machine_ids: MachineIds = []
+
+
+class GroupUpdate(_Update):
+    name: Short | None = None
+    regulated: bool | None = None
+    machine_ids: MachineIds | None = None
+
+
+class GroupPublic(PublicModel):
+    id: int
+    name: str
+    regulated: bool
+    machine_ids: list[int] = []
+    machines: list[str] = []
+
+
+class AuthorisationCreate(InputModel):
+    student_id: Id
+    machine_id: Id | None = None
+    group_id: Id | None = None
+    granted_on: Day
+    valid_until: Day | None = None
+    supervised_only: bool = False
+    training_on: Day | None = None
+    medical_valid_until: Day | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AuthorisationCreate:
+        if (self.machine_id is None) == (self.group_id is None):
+            raise ValueError("give machine_id or group_id, not both")
+        return self
+
+
+class AuthorisationPublic(PublicModel):
+    id: int
+    student_id: int
+    machine_id: int | None
+    group_id: int | None
+    granted_by: str
+    granted_on: date
+    valid_until: date | None
+    supervised_only: bool
+    training_on: date | None
+    medical_valid_until: date | None
+    created: datetime
+    revoked: datetime | None
+    revoked_by: str | None
+
+
+class DutyPublic(PublicModel):
+    site: str
+    master: str
+    started: datetime
