@@ -43,6 +43,8 @@ class GroupPublic(PublicModel):
 class AuthorisationCreate(InputModel):
     student_id: Id
     machine_id: Id | None = None
+    machine: Short | None = Field(default=None, description="the machine by name, instead of machine_id")
+    site: Short | None = Field(default=None, description="with machine: its site, when names repeat across sites")
     group_id: Id | None = None
     granted_on: Day
     valid_until: Day | None = None
@@ -52,8 +54,9 @@ class AuthorisationCreate(InputModel):
 
     @model_validator(mode="after")
     def _one_target(self) -> AuthorisationCreate:
-        if (self.machine_id is None) == (self.group_id is None):
-            raise ValueError("give machine_id or group_id, not both")
+        targets = [t for t in (self.machine_id, self.machine, self.group_id) if t is not None]
+        if len(targets) != 1:
+            raise ValueError("give one of machine_id, machine or group_id")
         return self
 
 

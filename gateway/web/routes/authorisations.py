@@ -81,8 +81,11 @@ def list_authorisations(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def grant(body: AuthorisationCreate, who: Admin, state: StateDep) -> AuthorisationPublic:
+    fields = body.model_dump(exclude={"machine", "site"})
     with state.transaction() as db:
-        row = authorisations_repo.grant(db=db, who=who.name, now=state.now(), fields=body.model_dump())
+        if body.machine is not None:
+            fields["machine_id"] = machines_repo.find_machine(db=db, name=body.machine, site=body.site).id
+        row = authorisations_repo.grant(db=db, who=who.name, now=state.now(), fields=fields)
         return AuthorisationPublic.model_validate(row)
 
 
