@@ -19,6 +19,7 @@ from gateway.web.pages import install
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
+    desk_authorisations,
     desk_page,
     health,
     kiosk_page,
@@ -78,7 +79,16 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     # The gateway's own Database when it runs one; an app serving pages only opens its own on first use.
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
-    pages = (login_page, kiosk_page, desk_page, order_pages, student_pages, utilisation_page, api_docs)
+    pages = (
+        login_page,
+        kiosk_page,
+        desk_page,
+        desk_authorisations,
+        order_pages,
+        student_pages,
+        utilisation_page,
+        api_docs,
+    )
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)
