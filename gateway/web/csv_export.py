@@ -109,9 +109,16 @@ def render(columns: Sequence[Column], rows: Iterable[Sequence[Any]], sheet: Shee
         writer.writerows([_raw(row[k], columns[k].kind) for k in kept] for row in rows)
         return buffer.getvalue()
     writer = csv.writer(buffer, delimiter=";")
-    writer.writerow([columns[k].en if sheet.lang == "en" else columns[k].fr for k in kept])
-    writer.writerows([_sheet(row[k], columns[k].kind, sheet) for k in kept] for row in rows)
+    writer.writerows(sheet_cells(columns, rows, sheet))
     return BOM + buffer.getvalue()
+
+
+def sheet_cells(columns: Sequence[Column], rows: Iterable[Sequence[Any]], sheet: Sheet) -> list[list[str]]:
+    """The header and the rows as a person reads them (the sheet flavour's cells), for a CSV or a PDF table."""
+    kept = [k for k, c in enumerate(columns) if c.only in (None, "sheet")]
+    cells = [[columns[k].en if sheet.lang == "en" else columns[k].fr for k in kept]]
+    cells.extend([_sheet(row[k], columns[k].kind, sheet) for k in kept] for row in rows)
+    return cells
 
 
 def csv_response(columns: Sequence[Column], rows: Iterable[Sequence[Any]], filename: str, sheet: Sheet) -> Response:

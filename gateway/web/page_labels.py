@@ -159,6 +159,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "since": "depuis",
         "generated": "Édité le",
         "signature": "Visa du maître d'atelier",
+        "director_signature": "Visa du directeur",
     },
     "en": {
         "nav_status": "Status",
@@ -311,6 +312,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "since": "since",
         "generated": "Printed on",
         "signature": "Workshop master's signature",
+        "director_signature": "Director's signature",
     },
 }
 

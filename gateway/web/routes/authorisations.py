@@ -15,10 +15,12 @@ from gateway.errors import InvalidError
 from gateway.store import authorisations_repo, machines_repo, students_repo
 from gateway.store.db import Db
 from gateway.store.models import Authorisation
-from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
+from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_cells, sheet_of
 from gateway.web.guards import Admin
-from gateway.web.records_state import StateDep
+from gateway.web.page_labels import page_labels
+from gateway.web.records_state import RecordsState, StateDep
 from gateway.web.schemas import MAX_ID, Short
+from gateway.web.table_pdf import table_pdf
 from gateway.web.teaching_schemas import (
     AuthorisationCreate,
     AuthorisationPublic,
@@ -123,14 +125,40 @@ def authorisations_csv(
     flavour: FormatQuery = "sheet",
 ) -> Response:
     """For an inspection: one student's or one machine's authorisations, revoked ones included."""
+    rows, name = _inspection_list(state, student_id, machine_id)
+    return csv_response(COLUMNS, rows, f"{name}.csv", sheet_of(request, state, flavour))
+
+
+@router.get("/list.pdf", response_class=Response)
+def authorisations_pdf(
+    who: Admin, state: StateDep, request: Request, *, student_id: FilterId = None, machine_id: FilterId = None
+) -> Response:
+    """The same list as the CSV, as a PDF with page numbers and the director's and master's signatures."""
+    rows, name = _inspection_list(state, student_id, machine_id)
+    sheet = sheet_of(request, state, "sheet")
+    words = page_labels(sheet.lang)
+    generated = f"{words['generated']} {state.now().astimezone(sheet.zone):%d/%m/%Y %H:%M}"
+    pdf = table_pdf(
+        title=words["auth_title"],
+        subtitle=generated,
+        cells=sheet_cells(COLUMNS, rows, sheet),
+        signatures=(words["signature"], words["director_signature"]),
+        lang=sheet.lang,
+    )
+    headers = {"Content-Disposition": f'attachment; filename="{name}.pdf"'}
+    return Response(content=pdf, media_type="application/pdf", headers=headers)
+
+
+def _inspection_list(
+    state: RecordsState, student_id: int | None, machine_id: int | None
+) -> tuple[list[list[object]], str]:
     if (student_id is None) == (machine_id is None):
         raise InvalidError("authorisation_list_one_filter")
     with state.reading() as db:
         found = authorisations_repo.list_authorisations(db=db, student_id=student_id, machine_id=machine_id)
         groups = {g.id: g.name for g in authorisations_repo.list_groups(db=db)}
         rows = [_line(db, a, groups) for a in found]
-    name = f"habilitations-eleve-{student_id}.csv" if student_id else f"habilitations-machine-{machine_id}.csv"
-    return csv_response(COLUMNS, rows, name, sheet_of(request, state, flavour))
+    return rows, f"habilitations-eleve-{student_id}" if student_id else f"habilitations-machine-{machine_id}"
 
 
 def _line(db: Db, a: Authorisation, groups: dict[int, str]) -> list[object]:

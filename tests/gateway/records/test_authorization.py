@@ -312,6 +312,12 @@ CASES += [
         ADMIN,
         fresh(lambda w: ("/api/authorisations/list.csv", None, {"student_id": w.ids["student"]})),
     ),
+    Case(
+        "GET",
+        "/api/authorisations/list.pdf",
+        ADMIN,
+        fresh(lambda w: ("/api/authorisations/list.pdf", None, {"machine_id": w.machines["mill"]})),
+    ),
     Case("GET", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
     Case("POST", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
     Case("DELETE", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),

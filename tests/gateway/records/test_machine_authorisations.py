@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+from pypdf import PdfReader
 
 from gateway.store.models import AuditEntry, Authorisation, WorkSessionRecord
 from tests.gateway.records.conftest import World
@@ -124,6 +127,19 @@ async def test_the_inspection_list_per_student_and_per_machine(world: World) -> 
     assert per_machine.count("Léa M.") == 1
     both = await w.call("GET", "/api/authorisations/list.csv", params={"student_id": tom, "machine_id": 1})
     assert both.status_code == 422
+    pdf = await w.call("GET", "/api/authorisations/list.pdf", params={"machine_id": w.machines["lathe"]})
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    for expected in (
+        "Habilitations machines",
+        "Tom B.",
+        "Léa M.",
+        "lyon/lathe",
+        "31/08/2027",
+        "Visa du directeur",
+        "Page 1",
+    ):
+        assert expected in text, expected
 
 
 async def test_invalid_grants_are_refused_and_nothing_is_written(world: World) -> None:
