@@ -39,6 +39,12 @@ _FR: dict[str, str] = {
     "machine_group_name_taken": "Un groupe de machines s'appelle déjà {name}.",
     "authorisation_one_target": "Une habilitation porte sur une machine ou sur un groupe de machines, pas les deux.",
     "authorisation_ends_before_start": "Une habilitation doit finir après le jour où elle est accordée.",
+    "competence_not_found": "Cette compétence n'existe pas.",
+    "file_too_large": "Le fichier dépasse {limit_kib} Kio.",
+    "evidence_of_another_student": (
+        "Cette séance n'est pas celle de cet élève : une validation s'appuie sur son propre travail."
+    ),
+    "referentiel_refused": "Le référentiel n'a pas été importé : {count} problème(s), rien n'a été enregistré.",
     "authorisation_list_one_filter": "Donnez un élève ou une machine, pas les deux.",
     "not_authorised": "{student} ne peut pas utiliser {machine} : {missing}. Voyez un maître d'atelier.",
     "work_session_not_found": "Cette séance n'existe pas.",
@@ -111,6 +117,10 @@ _EN: dict[str, str] = {
     "machine_group_name_taken": "A machine group is already called {name}.",
     "authorisation_one_target": "An authorisation covers one machine or one machine group, not both.",
     "authorisation_ends_before_start": "An authorisation must end after the day it is granted.",
+    "competence_not_found": "This competence does not exist.",
+    "file_too_large": "The file is larger than {limit_kib} KiB.",
+    "evidence_of_another_student": "This session is not this student's: a validation rests on their own work.",
+    "referentiel_refused": "The référentiel was not imported: {count} problem(s), nothing was saved.",
     "authorisation_list_one_filter": "Give a student or a machine, not both.",
     "not_authorised": "{student} may not use {machine}: {missing}. See a workshop master.",
     "work_session_not_found": "This session does not exist.",

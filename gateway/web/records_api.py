@@ -28,6 +28,7 @@ from gateway.web.records_state import RecordsState, utc_now
 from gateway.web.routes import (
     auth,
     authorisations,
+    competences,
     customers,
     machine_moves,
     orders,
@@ -70,6 +71,8 @@ def include_records(
         authorisations.groups_router,
         authorisations.router,
         authorisations.duty_router,
+        competences.router,
+        competences.students_router,
     ):
         app.include_router(router)
     app.add_exception_handler(RecordsError, _records_error)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from gateway.web.schemas import Id, InputModel, PublicModel, Short, _Update
+from gateway.web.schemas import Id, InputModel, PublicModel, Short, _Update, printable
 
 
 def _school_date(value: date) -> date:
@@ -80,3 +80,44 @@ class DutyPublic(PublicModel):
     site: str
     master: str
     started: datetime
+
+
+Level = Literal["non_acquis", "en_cours", "acquis", "maitrise"]
+Comment = Annotated[str, Field(max_length=1000), AfterValidator(printable)]
+
+
+class ValidationCreate(InputModel):
+    competence_id: Id
+    level: Level
+    comment: Comment = ""
+    session_id: Id | None = Field(default=None, description="the work session the judgement rests on")
+
+
+class CompetencePublic(PublicModel):
+    id: int
+    diploma: str
+    block: str
+    code: str
+    label: str
+
+
+class ValidationPublic(PublicModel):
+    id: int
+    student_id: int
+    competence_id: int
+    level: str
+    comment: str
+    by: str
+    at: datetime
+    session_id: int | None
+
+
+class GridLinePublic(BaseModel):
+    competence: CompetencePublic
+    level: str | None
+    validations: list[ValidationPublic]
+
+
+class ImportDone(BaseModel):
+    created: int
+    updated: int

@@ -29,7 +29,14 @@ from gateway.store.models.records import (
     User,
     WorkSessionRecord,
 )
-from gateway.store.models.teaching import Authorisation, Duty, MachineGroup, MachineGroupMember
+from gateway.store.models.teaching import (
+    Authorisation,
+    CompetenceRecord,
+    CompetenceValidation,
+    Duty,
+    MachineGroup,
+    MachineGroupMember,
+)
 
 __all__ = [
     "Agent",
@@ -38,6 +45,8 @@ __all__ = [
     "AuditEntry",
     "Authorisation",
     "Base",
+    "CompetenceRecord",
+    "CompetenceValidation",
     "Customer",
     "Cycle",
     "CycleAssignment",

@@ -39,7 +39,7 @@ class MachineGroupMember(Base):
 class Authorisation(Base):
     __tablename__ = "authorisations"
     __table_args__ = (
-        CheckConstraint("(machine_id IS NULL) <> (group_id IS NULL)", name="one_target"),
+        CheckConstraint("(machine_id IS NULL) <> (group_id IS NULL)", name="ck_authorisations_one_target"),
         Index("ix_authorisations_student_live", "student_id", "revoked"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,3 +76,34 @@ class Duty(Base):
     master: Mapped[str] = mapped_column(String(SHORT))
     started: Mapped[datetime]
     ended: Mapped[datetime | None]
+
+
+class CompetenceRecord(Base):
+    """One competence of a diploma's référentiel, as the school imported it."""
+
+    __tablename__ = "competences"
+    __table_args__ = (UniqueConstraint("diploma", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diploma: Mapped[str] = mapped_column(String(32))
+    block: Mapped[str] = mapped_column(String(SHORT))
+    code: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(300))
+
+
+class CompetenceValidation(Base):
+    """A master's judgement of a student on a competence, at a level, with the work it rests on."""
+
+    __tablename__ = "competence_validations"
+    __table_args__ = (
+        CheckConstraint(
+            "level IN ('non_acquis', 'en_cours', 'acquis', 'maitrise')", name="ck_competence_validations_level"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    competence_id: Mapped[int] = mapped_column(ForeignKey("competences.id"), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(String(1000))
+    by: Mapped[str] = mapped_column(String(SHORT))
+    at: Mapped[datetime]
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("work_sessions.id"), index=True)

@@ -199,6 +199,19 @@ def _authorisation_to_revoke(w: World) -> Prepared:
         return f"/api/authorisations/{row.id}/revoke", None, None
 
 
+REFERENTIEL = b"diplome;bloc;code;libelle\nCAP;B1;C1;Lire un plan\n"
+
+
+def _validation(w: World) -> Prepared:
+    from gateway.store.models import CompetenceRecord
+
+    with w.sessions.begin() as session:
+        row = CompetenceRecord(diploma="CAP", block="B1", code=f"C{next(_names)}", label="x")
+        session.add(row)
+        session.flush()
+        return f"/api/students/{w.ids['student']}/competences", {"competence_id": row.id, "level": "acquis"}, None
+
+
 SCRAP = {"order_id": 0, "quantity": 1, "reason": "burr", "inspected_by": "M. Roux"}
 CASES = [
     Case("GET", "/api/users", ADMIN, fixed("/api/users")),
@@ -322,6 +335,18 @@ CASES += [
     Case("POST", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
     Case("DELETE", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
 ]
+CASES += [
+    Case("POST", "/api/competences/import", ADMIN, fixed("/api/competences/import", REFERENTIEL)),  # type: ignore[arg-type]
+    Case("GET", "/api/competences", {"admin", "student"}, fixed("/api/competences")),
+    Case("GET", "/api/competences/grid.csv", ADMIN, fixed("/api/competences/grid.csv", query={"class_name": "CAP1"})),
+    Case(
+        "GET",
+        "/api/students/{student_id}/competences",
+        {"admin", "student"},
+        fixed("/api/students/{student}/competences"),
+    ),
+    Case("POST", "/api/students/{student_id}/competences", ADMIN, fresh(_validation)),
+]
 # Open to all by design: logging in, out (tested in test_auth.py) and a screen's one-time sign-in.
 UNGUARDED = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/screen")}
 
@@ -336,7 +361,8 @@ def test_the_matrix_covers_every_records_route(world: World) -> None:
 async def test_exactly_the_allowed_roles_succeed(world: World, case: Case) -> None:
     for role in (None, *ROLES):
         path, body, query = await case.prepare(world)
-        response = await world.call(case.method, path, role, json=body, params=query)
+        sent: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}  # a CSV is sent raw
+        response = await world.call(case.method, path, role, params=query, **sent)
         if role is None:
             assert response.status_code == 401, (role, response.text)
             assert response.json()["detail"]["code"] == "not_logged_in"

@@ -65,7 +65,7 @@ def upgrade() -> None:
         _ts("created"),
         _ts("revoked", nullable=True),
         sa.Column("revoked_by", sa.String(64), nullable=True),
-        sa.CheckConstraint("(machine_id IS NULL) <> (group_id IS NULL)", name="one_target"),
+        sa.CheckConstraint("(machine_id IS NULL) <> (group_id IS NULL)", name="ck_authorisations_one_target"),
         _fk("authorisations", "student_id", "students"),
         _fk("authorisations", "machine_id", "machines"),
         _fk("authorisations", "group_id", "machine_groups"),
