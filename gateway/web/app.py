@@ -19,6 +19,7 @@ from gateway.web.pages import install
 from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
+    competence_pages,
     desk_authorisations,
     desk_page,
     health,
@@ -84,6 +85,7 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
         kiosk_page,
         desk_page,
         desk_authorisations,
+        competence_pages,
         order_pages,
         student_pages,
         utilisation_page,

@@ -19,6 +19,7 @@ DESK: list[DeskEntry] = [
     DeskEntry("desk_work", "nav_orders", "/orders"),
     DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
     DeskEntry("desk_people", "nav_authorisations", "/desk/authorisations"),
+    DeskEntry("desk_people", "nav_competences", "/desk/competences"),
 ]
 
 DESK_GROUPS = ("desk_people", "desk_work", "desk_shop", "desk_it")
