@@ -1,4 +1,5 @@
 # Two commands set everything up from nothing: `make demo` and `make test`.
+# `make check` is the inner loop: lint, types and the tests that need no end-to-end, fault, browser or slow run.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -6,13 +7,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_PACKAGES := mosquitto=mosquitto
 TEST_PACKAGES := mosquitto_sub=mosquitto-clients mosquitto_passwd=mosquitto victoria-metrics=victoria-metrics chromium=chromium
+# What `make check` leaves out (markers in pyproject.toml; tests/conftest.py gives e2e and browser by folder).
+CHECK_MARKERS := not e2e and not fault and not browser and not slow
+# pytest-xdist workers: one per core by default; most tests wait on brokers and servers, so more can help.
+WORKERS ?= auto
 
-.PHONY: demo test lint typecheck pytest demo-deps test-deps venv bench clean
+.PHONY: demo test check lint typecheck pytest pytest-check demo-deps test-deps venv bench clean
 
 demo: demo-deps venv
 	$(BIN)/atelier demo
 
 test: test-deps venv lint typecheck pytest
+
+check: test-deps venv lint typecheck pytest-check
 
 lint: venv
 	$(BIN)/ruff check .
@@ -23,6 +30,9 @@ typecheck: venv
 
 pytest: venv
 	$(BIN)/pytest
+
+pytest-check: venv
+	$(BIN)/pytest -q -n $(WORKERS) -m "$(CHECK_MARKERS)"
 
 venv: $(STAMP)
 

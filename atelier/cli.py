@@ -98,6 +98,12 @@ def _bus_secure(args: argparse.Namespace) -> int:
     return secure_main(args.edge, args.gateway, args.out, (args.ca, args.cert, args.key))
 
 
+def _bus_bridge(args: argparse.Namespace) -> int:
+    from atelier.bridge import bridge_main
+
+    return bridge_main(args)
+
+
 def _install(args: argparse.Namespace) -> int:
     from atelier.install import install
 
@@ -147,6 +153,31 @@ def _gateway_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     move.add_argument("--site", default=None, help="the machine's site (default: the gateway's own, if it has one)")
 
 
+def _bridge_parser(bus: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bridge = bus.add_parser(
+        "bridge",
+        help="print a school broker's bridge to the central broker, and the central ACL entry for it",
+        description="Print the mosquitto bridge block for a school's broker and the central broker's ACL entry "
+        "for the bridge's account (docs/scaling.md explains every line).",
+    )
+    bridge.add_argument("site", help="the school's site id, as in its agents' edge.toml")
+    bridge.add_argument("--central", required=True, help="the central broker's listener, HOST:PORT")
+    bridge.add_argument("--cafile", type=Path, default=None, help="CA of the central broker's certificate (TLS)")
+    bridge.add_argument("--username", default=None, help="the bridge's account at the centre (default SITE-bridge)")
+    bridge.add_argument("--anonymous", action="store_true", help="no account (a central broker without passwords)")
+    # Never a password option: a command line is readable by every user of the machine (ps, /proc).
+    bridge.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the account's password from the first line of standard input (default: a placeholder)",
+    )
+    bridge.add_argument("--restart-timeout", default="5 30", help="reconnect back-off in seconds (default '5 30')")
+    bridge.add_argument(
+        "--part", choices=("all", "block", "acl"), default="all", help="print only the block or only the ACL entry"
+    )
+    bridge.set_defaults(handler=_bus_bridge)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atelier", description="Atelier: CNC machines to the people who run them.")
     parser.add_argument("--version", action="version", version=f"atelier {__version__}")
@@ -189,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     secure.add_argument("--cert", type=Path, required=True, help="broker certificate (PEM)")
     secure.add_argument("--key", type=Path, required=True, help="broker private key (PEM)")
     secure.set_defaults(handler=_bus_secure)
+    _bridge_parser(bus)
 
     installer = commands.add_parser("install", help="install the systemd units, the service user and example configs")
     installer.add_argument("--root", type=Path, default=None, help="stage the files under this folder instead of /")

@@ -22,6 +22,7 @@ from types import FrameType
 from atelier.broker import Broker, BrokerError, end_process, wait_for_port
 from atelier.demo_machines import DemoWorkshop
 from gateway.config import SCHOOL_ZONE
+from plumbing import logs
 
 SITE = "demo"
 AGENT = "demo-pc"
@@ -141,6 +142,8 @@ def run_demo(*, port: int, data_dir: Path, seconds: float | None = None) -> int:
     if not port_free(port):
         print(f"Port {port} is already in use. Stop what uses it or choose another: atelier demo --port 8080")
         return 1
+    # The simulated machines run in this process: what they warn of comes in the daemons' one format.
+    logs.setup(logging.WARNING)
     stopping = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

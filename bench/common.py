@@ -7,7 +7,6 @@ baseline measured in the same run on the same machine.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -15,8 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from atelier.broker import Broker, free_port, wait_for_port
 from edge_agent import contract
+from harness.probes import health, wait_until
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -153,24 +152,6 @@ def start_gateway(root: Path, broker_: Broker, db_url: str, gateway_id: str = "b
     wait_for_port("127.0.0.1", port, timeout_s=60)
     wait_until(lambda: health(port).get("subscribed") is True, 60, "the gateway to subscribe")
     return process, port
-
-
-def health(port: int) -> dict[str, object]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as response:
-            body: dict[str, object] = json.loads(response.read())
-            return body
-    except OSError:
-        return {}
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(poll_s)
-    raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 # --- event streams -------------------------------------------------------------------------

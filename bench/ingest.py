@@ -32,9 +32,9 @@ from bench.common import (
     report,
     sqlite_count,
     start_gateway,
-    wait_until,
     workdir,
 )
+from harness import wait_until
 
 AGENTS, MACHINES_PER_AGENT = 10, 10
 TOPIC = "atelier/v1/#"

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from atelier.broker import Broker
 from bench.common import Figure, env_int, percentile, report, workdir
-from tests.e2e.harness import Chain, sim_options
+from harness import Chain, sim_options
 
 
 def _age_ms(iso: str) -> float:

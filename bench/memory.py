@@ -12,7 +12,7 @@ import time
 from atelier.broker import Broker
 from bench.common import Figure, bare_python_rss_mb, env_int, report, rss_mb, workdir
 from bench.latency import build_chain
-from tests.e2e.harness import Daemon
+from harness import Daemon
 
 
 def measure(machines: int, seconds: float) -> tuple[float, float]:

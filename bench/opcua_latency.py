@@ -37,7 +37,8 @@ from asyncua import Client, Server, ua
 from paho.mqtt.enums import CallbackAPIVersion
 
 from atelier.broker import Broker, free_port
-from bench.common import Figure, Process, broker, env_int, percentile, report, rss_mb, wait_until, workdir
+from bench.common import Figure, Process, broker, env_int, percentile, report, rss_mb, workdir
+from harness import wait_until
 
 CONTROLS = env_int("BENCH_OPCUA_CONTROLS", 10)
 ITEMS = env_int("BENCH_OPCUA_ITEMS", 50)

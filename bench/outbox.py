@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from atelier.broker import Broker
-from bench.common import Figure, env_int, prime_session, publish_all, report, wait_until, workdir
+from bench.common import Figure, env_int, prime_session, publish_all, report, workdir
 from edge_agent import contract
 from edge_agent.config import BrokerSection
 from edge_agent.drafts import Draft
 from edge_agent.outbox import Outbox
 from edge_agent.publisher import Publisher
+from harness import wait_until
 
 SITE, AGENT, MACHINE = "bench", "bench-agent", "m1"
 _SEQ = re.compile(rb'"seq":(\d+)')

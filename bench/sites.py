@@ -1,7 +1,7 @@
 """A network of schools: site brokers bridged to one central broker, feeding one gateway pool on PostgreSQL.
 
 Everything runs on this host: ``BENCH_SITES`` mosquittos (one per school), each
-with the bridge block of ``bridge_block`` to one central mosquitto; a pool of
+with the bridge block of ``atelier.bridge.bridge_block`` (``atelier bus bridge``) to one central mosquitto; a pool of
 ``atelier gateway run`` processes sharing the stream through an MQTT 5 shared
 subscription on one throw-away PostgreSQL database. One school runs a real
 edge agent with simulated machines; the others are load generators
@@ -50,11 +50,12 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from atelier.bridge import bridge_block
 from atelier.broker import Broker, free_port, wait_for_port
 from bench import site_load
-from bench.common import PG_ADMIN_URL, Figure, Process, health, percentile, prime_session, report, wait_until, workdir
+from bench.common import PG_ADMIN_URL, Figure, Process, percentile, prime_session, report, workdir
 from edge_agent import contract
-from tests.e2e.harness import sim_options, toml_value
+from harness import edge_toml, health, sim_options, wait_for_bridges, wait_until
 
 SHARED_GROUP = "central"
 MACHINES_PER_AGENT = 10  # a workshop PC serves up to ten machines
@@ -70,90 +71,6 @@ def site_name(index: int) -> str:
 def machine_names(count: int) -> list[str]:
     """The same names in every school, as schools name their machines: the store keys them by (site, name)."""
     return [f"cnc-{j + 1:02d}" for j in range(count)]
-
-
-def bridge_block(
-    site: str,
-    host: str,
-    port: int,
-    *,
-    restart_timeout: str = "5 30",
-    cafile: Path | None = None,
-    username: str | None = None,
-    password: str | None = None,
-) -> str:
-    """The bridge section of a school's mosquitto.conf, after Atelier's broker settings (persistence, no caps).
-
-    MQTT 3.1.1 on purpose: from a broker with Atelier's ``max_inflight_messages 0`` an ``mqttv50``
-    bridge of mosquitto 2.0.11 connects with a Receive Maximum of 0, which MQTT 5 makes a protocol
-    error (section 3.1.2.11.3): the central broker drops it (tried here). With 3.1.1 and
-    ``cleansession false`` the central broker keeps the bridge's session, and the replay requests
-    queued in it, while the link is down. With ``cafile`` the bridge speaks TLS and checks the central
-    broker's certificate against that CA and ``host``; ``username`` is the bridge's account there (see
-    ``bridge_acl``). Measured by ``bench/sites.py``; checked by ``tests/e2e/test_sites_bridge.py``.
-    """
-    tls = f"bridge_cafile {cafile}\nbridge_tls_version tlsv1.2\n" if cafile is not None else ""
-    account = f"remote_username {username}\nremote_password {password}\n" if username is not None else ""
-    return (
-        "\n# This school's tree to the central broker, and the central gateways' replay requests back.\n"
-        "connection central\n"
-        f"address {host}:{port}\n"
-        "bridge_protocol_version mqttv311\n"
-        f"remote_clientid bridge-{site}\n"
-        f"local_clientid bridge-{site}-local\n"
-        "cleansession false\n"
-        f"restart_timeout {restart_timeout}\n"
-        f"{tls}{account}"
-        f"topic {contract.TOPIC_ROOT}/{site}/# out 1\n"
-        f"topic {contract.agent_topic(site, '+', 'replay')} in 1\n"
-    )
-
-
-def bridge_acl(site: str, user: str) -> str:
-    """The central broker's ACL entry for a school's bridge: its own tree in, its agents' replay requests out."""
-    return (
-        f"user {user}\n"
-        f"topic write {contract.TOPIC_ROOT}/{site}/#\n"
-        f"topic read {contract.agent_topic(site, '+', 'replay')}\n"
-        f"topic write $SYS/broker/connection/bridge-{site}/state\n"
-    )
-
-
-def wait_for_bridges(central: Broker, sites: list[str], timeout_s: float = 60.0) -> None:
-    """Until every school's bridge reports itself connected on the central broker ($SYS notification)."""
-    up: set[str] = set()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-bridges-{uuid.uuid4().hex[:6]}")
-
-    def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        name = message.topic.split("/")[3]
-        (up.add if message.payload == b"1" else up.discard)(name)
-
-    client.on_message = on_message
-    client.connect(central.host, central.port)
-    client.subscribe("$SYS/broker/connection/+/state", qos=1)
-    client.loop_start()
-    try:
-        wanted = {f"bridge-{s}" for s in sites}
-        wait_until(lambda: wanted <= up, timeout_s, f"{len(wanted)} bridges to connect ({len(up)} up)")
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def edge_toml(
-    path: Path, *, agent: str, site: str, broker: Broker, state_dir: Path, machines: dict[str, dict[str, object]]
-) -> Path:
-    """An edge agent's configuration with simulated machines (options as ``tests.e2e.harness.sim_options``)."""
-    parts = [
-        f'[agent]\nid = "{agent}"\nsite = "{site}"\nstate_dir = "{state_dir}"\n',
-        f'[broker]\nhost = "{broker.host}"\nport = {broker.port}\nreconnect_max_s = 1.0\n',
-    ]
-    for machine, options in machines.items():
-        interval = options.get("telemetry_interval_s", 1.0)
-        parts.append(f'[[machines]]\nid = "{machine}"\ndriver = "simulator"\ntelemetry_interval_s = {interval}\n')
-        parts.append("[machines.options]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
-    path.write_text("\n".join(parts))
-    return path
 
 
 # --- knobs -------------------------------------------------------------------------------------

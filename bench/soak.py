@@ -21,7 +21,7 @@ from typing import Any
 
 from atelier.broker import Broker
 from bench.common import rss_mb, workdir
-from tests.e2e.harness import Chain, Daemon, sim_options
+from harness import Chain, Daemon, sim_options
 
 
 def _key(machine: str, started: Any) -> tuple[str, datetime]:

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import sys
 import time
-import traceback
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
 from edge_agent import config as edge_config
 from edge_agent.config import EdgeConfig, MachineConfig
@@ -28,34 +24,13 @@ from edge_agent.pipeline import Backoff, build_driver, load_profile, run_machine
 from edge_agent.profiles import Profile
 from edge_agent.publisher import Publisher
 from edge_agent.stats import AgentStats, CountingDriver, CountingOutbox
-from plumbing import sdnotify, tlsfiles
+from plumbing import logs, sdnotify, tlsfiles
 from plumbing.tomlconfig import ConfigError, Problem
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 PRUNE_INTERVAL_S = 300.0
-
-
-class KeyValueFormatter(logging.Formatter):
-    """One line per record: ``ts=... level=... logger=... msg="..."``; a traceback stays on that line."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        line = f"ts={ts} level={record.levelname.lower()} logger={record.name} msg={json.dumps(record.getMessage())}"
-        if record.exc_info and record.exc_info[1] is not None:
-            line += f" exc={json.dumps(''.join(traceback.format_exception(record.exc_info[1])))}"
-        return line
-
-
-def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(KeyValueFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # asyncua reports every reconnect attempt at INFO; the drivers say what matters.
-    logging.getLogger("asyncua").setLevel(logging.WARNING)
 
 
 def _backoff(machine: MachineConfig) -> Backoff:
@@ -216,7 +191,8 @@ def _print_problems(err: ConfigError) -> None:
 
 
 def main(config_path: Path) -> int:
-    configure_logging()
+    # asyncua reports every reconnect attempt at INFO; the drivers say what matters.
+    logs.setup(quiet=["asyncua"])
     config = _load_for_run(config_path)
     if config is None:
         return EXIT_CONFIG

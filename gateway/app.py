@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway import config, logs, restore
+from gateway import config, restore
 from gateway.errors import GatewayError, StoreError
 from gateway.influx import InfluxSettings, InfluxSink
 from gateway.ingest.projection import Projector
@@ -30,7 +30,7 @@ from gateway.live import LiveView
 from gateway.store.db import Database, make_engine, upgrade
 from gateway.web.app import create_app
 from gateway.web.services import Services
-from plumbing import sdnotify, tlsfiles, tomlconfig
+from plumbing import logs, sdnotify, tlsfiles, tomlconfig
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +198,8 @@ def main(config_path: Path) -> int:
     if problems := _check_files(settings, config_path):  # a restart cannot fix a certificate file either
         print(*problems, sep="\n", file=sys.stderr)
         return EXIT_CONFIG
-    logs.setup()
+    # One line per request and per migration step would drown what needs a look.
+    logs.setup(quiet=["uvicorn.access", "alembic.runtime.migration"])
     try:
         asyncio.run(_main(settings))
     except GatewayError as err:

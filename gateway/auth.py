@@ -1,7 +1,8 @@
 """Who is asking: users with argon2-hashed passwords, their logins and API tokens, resolved to a Principal.
 
-- Masters (role ``admin``) and students (role ``student``) are users: they log in
-  with a username and a password, kept as an argon2id hash (argon2-cffi).
+- Masters (role ``admin``), students (role ``student``) and viewers (role ``viewer``: someone
+  who reads the wall, the order board and the utilisation, such as the school's direction)
+  are users: they log in with a username and a password, kept as an argon2id hash (argon2-cffi).
 - Logging in opens a *login* (the ``login_sessions`` table): a random token, sent
   back as an HttpOnly cookie and usable as a Bearer token; the store keeps only
   its SHA-256. Here "login" always means that, never a work session at a machine.
@@ -84,6 +85,8 @@ def create_user(
         raise InvalidError("student_login_needs_student")
     if role == "admin" and student_id is not None:
         raise InvalidError("admin_login_not_student")
+    if role == "viewer" and student_id is not None:
+        raise InvalidError("viewer_login_not_student")
     if student_id is not None:
         get_row(db=db, model=Student, row_id=student_id, label="student")
     if db.scalars(select(User).where(User.username == username)).first() is not None:
@@ -227,6 +230,10 @@ def users(*, db: Session) -> list[User]:
 
 def api_tokens(*, db: Session) -> list[ApiToken]:
     return list(db.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def api_token_by_id(*, db: Session, token_id: int) -> ApiToken | None:
+    return db.get(ApiToken, token_id)
 
 
 def api_token(*, db: Session, token: str) -> ApiToken | None:

@@ -9,11 +9,13 @@ internal id, never UTC. The codes and their parameters are the API's contract
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
 DEFAULT_LANG = "fr"
+_DOUBLE_DOT = re.compile(r"(?<=\w)\.\.(?!\.)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ _FR: dict[str, str] = {
     "password_too_short": "Un mot de passe doit avoir au moins {min} caractères.",
     "student_login_needs_student": "Un compte élève doit être rattaché à un élève.",
     "admin_login_not_student": "Un compte de maître d'atelier ne peut pas être rattaché à un élève.",
+    "viewer_login_not_student": "Un compte de consultation ne peut pas être rattaché à un élève.",
     "agent_id_invalid": "« {agent} » n'est pas un identifiant d'agent (minuscules, chiffres, « - » et « _ »).",
     "machine_owned_already": "La machine {machine} appartient déjà à l'agent {agent}.",
     "kiosk_token_needs_machine": "Un jeton de poste doit indiquer sa machine.",
@@ -155,6 +158,7 @@ _EN: dict[str, str] = {
     "password_too_short": "A password needs at least {min} characters.",
     "student_login_needs_student": "A student login needs the student it belongs to.",
     "admin_login_not_student": "A master's login cannot belong to a student.",
+    "viewer_login_not_student": "A viewer's login cannot belong to a student.",
     "agent_id_invalid": "'{agent}' is not an agent id (lower-case letters, digits, '-' and '_').",
     "machine_owned_already": "Machine {machine} already belongs to agent {agent}.",
     "kiosk_token_needs_machine": "A kiosk token needs the machine it stands at.",
@@ -225,9 +229,11 @@ def render(code: str, params: dict[str, Any], *, lang: str, zone: tzinfo, names:
         shown["missing"] = shown["missing"].replace("{until}", str(params.get("until") or "—"))
     template = MESSAGES[lang].get(code, code)
     try:
-        return template.format_map(shown)
+        text = template.format_map(shown)
     except (KeyError, IndexError, ValueError):
         return code
+    # A student's name ends with its initial's dot ("Léa M."): at the end of a sentence, one dot, not two.
+    return _DOUBLE_DOT.sub(".", text)
 
 
 def _shown(key: str, value: Any, words: dict[str, str], zone: tzinfo, names: bool) -> str:

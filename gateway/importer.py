@@ -12,7 +12,8 @@ Orders: ``customer,reference,part_number,drawing_revision,quantity,due,standard_
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -36,23 +37,39 @@ class Report:
     file: str
     problems: list[str] = field(default_factory=list)
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    by_line: dict[int, list[Problem]] = field(default_factory=dict)  # the same problems, for a preview per line
 
-    def problem(self, line: int, message: str) -> None:
+    def problem(self, line: int, message: str, *, column: str = "", kind: str = "text", **params: Any) -> None:
         self.problems.append(f"{self.file}:{line}: {message}")
+        self.by_line.setdefault(line, []).append(Problem(column, kind, params, message))
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem of a line, as data too, so that a page can say it in its own language."""
+
+    column: str  # "" when about the whole line
+    kind: str  # a pydantic error type, "badge_repeated", "badge_in_database", or "text" (only ``english``)
+    params: dict[str, Any]
+    english: str
 
 
 def read_rows(path: Path, report: Report, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in required if c not in (reader.fieldnames or [])]
-            if missing:
-                report.problem(1, f"missing column(s) {', '.join(missing)} (found {reader.fieldnames})")
-                return
-            for row in reader:
-                yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
+            yield from _rows(handle, report, required)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         report.problem(0, f"cannot read the file: {err}")
+
+
+def _rows(handle: Iterable[str], report: Report, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(handle)
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        report.problem(1, f"missing column(s) {', '.join(missing)} (found {reader.fieldnames})")
+        return
+    for row in reader:
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
 
 
 def _validated(model: type[BaseModel], data: dict[str, Any], line: int, report: Report) -> dict[str, Any] | None:
@@ -61,14 +78,33 @@ def _validated(model: type[BaseModel], data: dict[str, Any], line: int, report: 
     except ValidationError as err:
         for item in err.errors():
             where = ".".join(str(p) for p in item["loc"]) or "line"
-            report.problem(line, f"{where}: {item['msg']} (found {item.get('input')!r})")
+            params = {**(item.get("ctx") or {}), "found": item.get("input")}
+            report.problem(
+                line, f"{where}: {item['msg']} (found {item.get('input')!r})", column=where, kind=item["type"], **params
+            )
         return None
 
 
 def check_students(*, db: Session, path: Path) -> Report:
     report = Report(str(path))
+    _check_students(db, report, read_rows(path, report, STUDENT_COLUMNS))
+    return report
+
+
+def check_students_text(*, db: Session, text: str, name: str) -> Report:
+    """The same checks on a CSV already read (a file uploaded on the desk's import page)."""
+    report = Report(name)
+    lines = io.StringIO(text.removeprefix("\ufeff"), newline="")
+    try:
+        _check_students(db, report, _rows(lines, report, STUDENT_COLUMNS))
+    except csv.Error as err:
+        report.problem(0, f"cannot read the file: {err}")
+    return report
+
+
+def _check_students(db: Session, report: Report, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
     badges: dict[str, int] = {}
-    for line, raw in read_rows(path, report, STUDENT_COLUMNS):
+    for line, raw in rows:
         data: dict[str, Any] = {k: raw[k] for k in STUDENT_COLUMNS}
         data["badge"] = data["badge"] or None
         if raw.get("active"):
@@ -77,13 +113,14 @@ def check_students(*, db: Session, path: Path) -> Report:
         badge = data["badge"]
         if badge is not None:
             if badge in badges:
-                report.problem(line, f"badge {badge!r} is already on line {badges[badge]}")
+                message = f"badge {badge!r} is already on line {badges[badge]}"
+                report.problem(line, message, column="badge", kind="badge_repeated", badge=badge, other=badges[badge])
             elif students_repo.student_with_badge(db=db, badge=badge) is not None:
-                report.problem(line, f"badge {badge!r} is already given to a student in the database")
+                message = f"badge {badge!r} is already given to a student in the database"
+                report.problem(line, message, column="badge", kind="badge_in_database", badge=badge)
             badges.setdefault(badge, line)
         if fields is not None:
             report.rows.append((line, fields))
-    return report
 
 
 def check_orders(*, db: Session, path: Path, zone: tzinfo) -> Report:

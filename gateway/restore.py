@@ -8,7 +8,7 @@ from datetime import datetime, time, tzinfo
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest.gaps import GapTracker
 from gateway.live import DEFAULT_ZONE, MachineView, local_date
 from gateway.store import bus_repo

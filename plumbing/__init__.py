@@ -1,4 +1,4 @@
-"""Plumbing both daemons use: configuration loading, addresses, Prometheus text, sd_notify, TLS files.
+"""Plumbing both daemons use: configuration loading, addresses, Prometheus text, sd_notify, TLS files, one log format.
 
 A leaf: it imports neither daemon nor the top (``atelier``); both daemons and the top import it.
 """

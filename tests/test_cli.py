@@ -32,6 +32,7 @@ def test_help_lists_every_command() -> None:
         assert command in result.stdout
 
 
+@pytest.mark.slow  # atelier processes
 def test_shipped_examples_pass_their_checks(tmp_path: Path) -> None:
     edge = (EXAMPLES / "edge.toml").read_text().replace("/var/lib/atelier/edge", str(tmp_path / "edge"))
     # The example points at a CA file that exists on a configured PC; here, at a real temporary one.
@@ -71,6 +72,7 @@ def test_shipped_examples_pass_their_checks(tmp_path: Path) -> None:
         ("gateway", '[gateway]\nid = "gw"\n[records]\ntimezone = "Mars/Olympus"\n', "unknown time zone"),
     ],
 )
+@pytest.mark.slow  # one atelier process per case
 def test_bad_configuration_names_file_and_key(tmp_path: Path, daemon: str, text: str, expected: str) -> None:
     path = tmp_path / f"{daemon}.toml"
     path.write_text(text)
@@ -88,6 +90,7 @@ def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
     assert "file not found" in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # atelier processes
 def test_create_admin_then_backup(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(f'[gateway]\nid = "gw"\n[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n')

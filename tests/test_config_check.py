@@ -170,6 +170,7 @@ def expand(lines: list[str], path: Path, tmp_path: Path) -> list[str]:
     return [line.replace("{path}", str(path)).replace("{tmp}", str(tmp_path)) for line in lines]
 
 
+@pytest.mark.slow  # one atelier process per case
 @pytest.mark.parametrize(("case_id", "text", "expected"), EDGE_CASES, ids=[c[0] for c in EDGE_CASES])
 def test_edge_check_names_file_key_found_and_expected(
     tmp_path: Path, case_id: str, text: str, expected: list[str]
@@ -178,6 +179,7 @@ def test_edge_check_names_file_key_found_and_expected(
     assert_refused(atelier("edge", "check", "-c", path), expand(expected, path, tmp_path))
 
 
+@pytest.mark.slow  # one atelier process per case
 @pytest.mark.parametrize(("case_id", "text", "expected"), GATEWAY_CASES, ids=[c[0] for c in GATEWAY_CASES])
 def test_gateway_check_names_file_key_found_and_expected(
     tmp_path: Path, case_id: str, text: str, expected: list[str]
@@ -186,6 +188,7 @@ def test_gateway_check_names_file_key_found_and_expected(
     assert_refused(atelier("gateway", "check", "-c", path), expand(expected, path, tmp_path))
 
 
+@pytest.mark.slow  # one atelier process per case
 @pytest.mark.parametrize("daemon", ["edge", "gateway"])
 def test_run_refuses_a_bad_certificate_before_starting(tmp_path: Path, daemon: str) -> None:
     """``run`` exits 2 like ``check`` (systemd does not restart on 2): a restart cannot fix the file."""

@@ -181,6 +181,7 @@ print("fine")
 """
 
 
+@pytest.mark.slow  # both daemons as processes
 def test_the_daemons_work_without_writable_executable_memory() -> None:
     """MemoryDenyWriteExecute=true, tried for real: the kernel's own switch (prctl PR_SET_MDWE, which systemd
     uses where the kernel has it) set before the daemons' libraries load and do their work."""

@@ -132,6 +132,7 @@ def assert_pings_at_half_the_interval(pings: list[float], interval_s: float) -> 
     assert all(gap < interval_s * 2 for gap in gaps), f"systemd would kill a daemon pinging every {gaps} s"
 
 
+@pytest.mark.slow  # the agent as a process
 def test_agent_process_is_ready_then_pings_then_says_stopping(systemd: Systemd, broker: Broker, tmp_path: Path) -> None:
     config = write_config(tmp_path, broker, machines=1)
     agent = start_daemon(systemd, "edge", config)
@@ -146,6 +147,7 @@ def test_agent_process_is_ready_then_pings_then_says_stopping(systemd: Systemd, 
     systemd.wait_for("STOPPING=1")
 
 
+@pytest.mark.slow  # the gateway as a process
 def test_gateway_process_is_ready_then_pings(systemd: Systemd, broker: Broker, tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(gateway_toml(broker, tmp_path / "gateway.db", http_port=free_port()))

@@ -37,10 +37,6 @@ class PtyDevice:
         """What a driver opens: the stable link if there is one, else the pseudo-terminal itself."""
         return str(self.link) if self.link is not None else self._slave_name
 
-    @property
-    def plugged(self) -> bool:
-        return self._master is not None
-
     def start(self) -> None:
         self._open()
         self._stop.clear()

@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy.orm import Session
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest import ownership
 from gateway.ingest.agents import KnownAgents
 from gateway.ingest.attempt import Attempt

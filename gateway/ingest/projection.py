@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest import owners, sequencing, status
 from gateway.ingest.agents import KnownAgents
 from gateway.ingest.attempt import Attempt, OnceLog

@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from gateway import logs
 from gateway.config import GatewaySettings
 from gateway.ingest.consumer import MqttConsumer
 from gateway.ingest.messages import Received
+from plumbing import logs
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.config import GatewaySettings
 from gateway.ingest.gaps import Gaps, GapTracker, ReplayRange
 from gateway.ingest.inbox import Inbox

@@ -8,7 +8,7 @@ clean stop) marks only the agent's own machines UNAVAILABLE, once.
 
 from __future__ import annotations
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest import owners, sequencing
 from gateway.ingest.attempt import Attempt
 from gateway.ingest.messages import Accepted, Received

@@ -28,7 +28,7 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.ingest.failures import store_unwell
 from gateway.ingest.messages import Accepted, Received
 from gateway.store import bulk, ingest_rows

@@ -12,7 +12,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 
 Row = dict[str, Any]
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import edge_agent.contract as contract  # noqa: PLR0402 - the layering test accepts only this module path
+from edge_agent import contract
 from gateway.errors import ConflictError, InvalidError, NotFoundError
 from gateway.store.audit_log import audit
 from gateway.store.models import Agent, Machine

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, Named, NotFoundError
@@ -37,10 +37,6 @@ def list_students(*, db: Session, active: bool | None = None) -> list[Student]:
 
 def get_student(*, db: Session, student_id: int) -> Student:
     return get_row(db=db, model=Student, row_id=student_id, label="student")
-
-
-def student_by_id(*, db: Session, student_id: int | None) -> Student | None:
-    return None if student_id is None else db.get(Student, student_id)
 
 
 def student_with_badge(*, db: Session, badge: str) -> Student | None:
@@ -77,3 +73,21 @@ def update_student(*, db: Session, who: str, now: datetime, student_id: int, cha
         logins = select(User.id).where(User.student_id == student_id)
         db.execute(delete(LoginSession).where(LoginSession.user_id.in_(logins)))
     return student
+
+
+def class_names(*, db: Session) -> list[str]:
+    """Every class a student is in, for the desk's class filter."""
+    return list(db.scalars(select(Student.class_name).distinct().order_by(Student.class_name)))
+
+
+def search_students(*, db: Session, class_name: str | None = None, text: str | None = None) -> list[Student]:
+    """Students of a class and/or whose first name or badge contains ``text`` (any case), as the desk lists them."""
+    stmt = select(Student).order_by(Student.class_name, Student.first_name, Student.id)
+    if class_name:
+        stmt = stmt.where(Student.class_name == class_name)
+    if text:
+        # LIKE's own wildcards in what a master types are taken literally.
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        name = func.lower(Student.first_name).like(pattern, escape="\\")
+        stmt = stmt.where(name | func.lower(Student.badge).like(pattern, escape="\\"))
+    return list(db.scalars(stmt))

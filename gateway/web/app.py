@@ -21,7 +21,12 @@ from gateway.web.routes import (
     api_docs,
     competence_pages,
     desk_authorisations,
+    desk_it,
     desk_page,
+    desk_screens,
+    desk_student_import,
+    desk_students,
+    desk_users,
     health,
     kiosk_page,
     login_page,
@@ -32,6 +37,7 @@ from gateway.web.routes import (
     student_pages,
     utilisation_page,
 )
+from gateway.web.screen_handoff import ScreenHandoff
 from gateway.web.security_headers import SecurityHeaders
 from gateway.web.services import Services
 from plumbing import __version__
@@ -39,6 +45,8 @@ from plumbing import __version__
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The desk's people pages; the import before the students, whose /desk/students/{id} would take "import".
+DESK_PEOPLE = (desk_student_import, desk_students, desk_screens, desk_users, desk_it)
 
 
 def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
@@ -72,6 +80,7 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     app.state.settings = settings
     app.state.services = services
     app.state.templates = status.make_templates()
+    app.state.screen_handoff = ScreenHandoff()  # a just-issued screen link, for its set-up sheet
     app.include_router(machines.router, dependencies=MACHINE_STATE_GUARD)
     app.include_router(health.router)
     app.include_router(health.probe_router)
@@ -80,17 +89,8 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     # The gateway's own Database when it runs one; an app serving pages only opens its own on first use.
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
-    pages = (
-        login_page,
-        kiosk_page,
-        desk_page,
-        desk_authorisations,
-        competence_pages,
-        order_pages,
-        student_pages,
-        utilisation_page,
-        api_docs,
-    )
+    pages = (login_page, kiosk_page, desk_page, *DESK_PEOPLE, order_pages, student_pages, utilisation_page, api_docs)
+    pages += (desk_authorisations, competence_pages)
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)

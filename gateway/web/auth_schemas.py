@@ -36,7 +36,7 @@ class Me(BaseModel):
 class UserCreate(InputModel):
     username: Username
     password: Password = Field(description="at least 8 characters")
-    role: Literal["admin", "student"]
+    role: Literal["admin", "viewer", "student"] = Field(description="viewer: reads the wall, orders, utilisation")
     student_id: Id | None = None
 
 

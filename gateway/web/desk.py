@@ -16,6 +16,11 @@ class DeskEntry:
 
 
 DESK: list[DeskEntry] = [
+    DeskEntry("desk_people", "desk_students", "/desk/students"),
+    DeskEntry("desk_people", "desk_students_import", "/desk/students/import"),
+    DeskEntry("desk_people", "desk_users", "/desk/users"),
+    DeskEntry("desk_shop", "desk_screens", "/desk/screens"),
+    DeskEntry("desk_it", "desk_it_page", "/desk/it"),
     DeskEntry("desk_work", "nav_orders", "/orders"),
     DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
     DeskEntry("desk_people", "nav_authorisations", "/desk/authorisations"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.domain.practice import TREND_MIN_CYCLES, PracticeLog
+from gateway.web.desk_people_labels import merge_into as _merge_desk_people
 from gateway.web.i18n import pick_lang
 
 PAGE_LABELS: dict[str, dict[str, Any]] = {
@@ -397,6 +398,8 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
         "director_signature": "Director's signature",
     },
 }
+
+_merge_desk_people(PAGE_LABELS)
 
 
 def page_labels(lang: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from atelier.broker import Broker
-from tests.e2e.harness import Chain
+from harness import Chain
 
 
 @pytest.fixture

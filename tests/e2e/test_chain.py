@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Chain, sim_options
+from harness import Chain, sim_options
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent import contract
 from edge_agent.publisher import WRITE_FAILED_ALARM
-from tests.e2e.harness import AGENT, SITE, Chain, sim_options
+from harness import AGENT, SITE, Chain, sim_options
 from tests.e2e.test_chain import check_exactly_once, check_parts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]

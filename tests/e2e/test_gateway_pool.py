@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness import Chain, sim_options
+from harness import Chain, sim_options
 from tests.e2e.test_chain import check_exactly_once, check_parts, made_parts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]

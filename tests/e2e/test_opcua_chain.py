@@ -16,8 +16,8 @@ import pytest
 from atelier.broker import free_port
 from edge_agent.certs import generate_certificate
 from edge_agent.drivers.simulator.script import ProgramSpec, SimulatorOptions
+from harness import Chain, sim_options
 from tests.e2e.devices import LoopThread, RestartableCnc
-from tests.e2e.harness import Chain, sim_options
 from tests.e2e.test_chain import check_exactly_once, check_parts
 
 pytestmark = pytest.mark.e2e

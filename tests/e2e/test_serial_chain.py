@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from atelier.simulators import GrblSimulator, HaasMachine, HaasPtySimulator
-from tests.e2e.harness import Chain
+from harness import Chain
 
 pytestmark = pytest.mark.e2e
 

@@ -1,17 +1,19 @@
-"""Two schools bridged to a central broker, with the bridge block that bench/sites.py measures.
+"""Two schools bridged to a central broker, with the bridge block ``atelier bus bridge`` prints.
 
-Each school runs its own mosquitto (Atelier's settings plus ``bench.sites.bridge_block``) and a
+Each school runs its own mosquitto (Atelier's settings plus ``atelier.bridge.bridge_block``) and a
 real edge agent with simulated machines named as in the other school; one gateway ingests at the
 centre. The central broker stops mid-run, as when the link to the centre is down: what the schools
 publish meanwhile waits in their bridge queues and must land exactly once. A replay request
 published at the centre must reach the school's agent through the bridge's ``in`` topic. The same
-block with TLS and an account works against a central broker with TLS, passwords and
-``bench.sites.bridge_acl``, which keeps each bridge to its own school's tree.
+block with TLS and an account, and the ACL entry, as ``atelier bus bridge`` prints them, work
+against a central broker with TLS and passwords; the ACL keeps each bridge to its own school's tree.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -22,12 +24,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from atelier.bridge import bridge_block
 from atelier.broker import Broker, free_port, wait_for_port
 from atelier.bus_security import acl, tls_listener, write_password_file
-from bench.common import health
-from bench.sites import bridge_acl, bridge_block, edge_toml, wait_for_bridges
 from edge_agent import contract
-from tests.e2e.harness import Daemon, sim_options
+from harness import Daemon, edge_toml, health, sim_options, wait_for_bridges
 from tests.secure_broker import Probe, SecureBroker
 from tests.tls_certs import make_tls_files
 
@@ -126,6 +127,15 @@ def net(tmp_path: Path, broker: Broker) -> Iterator[Network]:
             school.stop()
 
 
+def _atelier(*args: str) -> str:
+    """What ``atelier ARGS`` prints, the bridge's password given on its standard input as an operator would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "atelier", *args], input="bridge-secret\n", capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _subscribe(broker: Broker, topic: str, into: list[str]) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-replay-watcher", protocol=mqtt.MQTTv5)
     client.on_message = lambda _c, _u, message: into.append(message.topic)
@@ -201,19 +211,18 @@ def test_two_schools_through_bridges_every_cycle_once_across_a_central_outage(ne
 def test_bridge_over_tls_as_its_own_user_with_its_own_tree(tmp_path: Path) -> None:
     """The bridge block with TLS and an account, against a central broker with TLS, passwords and the ACL."""
     tls = make_tls_files(tmp_path / "tls")
-    (tmp_path / "acl").write_text(acl([], ["gateway-1"]) + "\n" + bridge_acl("lyon", "lyon-bridge"))
-    write_password_file(tmp_path / "passwd", {"gateway-1": "gateway-secret", "lyon-bridge": "bridge-secret"})
     port = free_port()
+    command = ["bus", "bridge", "lyon", "--central", f"127.0.0.1:{port}", "--cafile", str(tls.ca_file)]
+    command += ["--username", "lyon-bridge", "--password-stdin", "--restart-timeout", "1 2"]
+    (tmp_path / "acl").write_text(acl([], ["gateway-1"]) + "\n" + _atelier(*command, "--part", "acl"))
+    write_password_file(tmp_path / "passwd", {"gateway-1": "gateway-secret", "lyon-bridge": "bridge-secret"})
     listener = tls_listener(
         host="127.0.0.1", port=port, ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file,
         password_file=tmp_path / "passwd", acl_file=tmp_path / "acl",
     )  # fmt: skip
     central = Broker(data_dir=tmp_path / "central", extra_config=listener)
     school = Broker(data_dir=tmp_path / "lyon")
-    school.extra_config = bridge_block(
-        "lyon", "127.0.0.1", port, restart_timeout="1 2", cafile=tls.ca_file,
-        username="lyon-bridge", password="bridge-secret",
-    )  # fmt: skip
+    school.extra_config = "\n" + _atelier(*command, "--part", "block")
     secure = SecureBroker(central, tls, port)
     central.start()
     school.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -16,7 +15,7 @@ import pytest
 
 from atelier.broker import Broker
 from edge_agent import contract as c
-from edge_agent.app import KeyValueFormatter, check, main
+from edge_agent.app import check, main
 from edge_agent.outbox import Outbox
 from tests.edge_agent.mqtt_probe import Probe
 
@@ -73,6 +72,7 @@ def gateway(broker: Broker) -> Iterator[Probe]:
     probe.stop()
 
 
+@pytest.mark.fault
 def test_sigkill_and_restart_continue_the_sequence(broker: Broker, tmp_path: Path, gateway: Probe) -> None:
     config = write_config(tmp_path, broker)
     agent = start_agent(config)
@@ -180,14 +180,3 @@ def test_main_exits_2_on_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "machines" in err
     assert main(tmp_path / "missing.toml") == 2
     assert "file not found" in capsys.readouterr().err
-
-
-def test_log_lines_are_one_line_key_value() -> None:
-    err = ValueError("bad\nthing")
-    record = logging.LogRecord("edge_agent.x", logging.ERROR, __file__, 1, "failed: %s", (err,), None)
-    record.exc_info = (type(err), err, None)
-    line = KeyValueFormatter().format(record)
-    assert "\n" not in line
-    assert line.startswith("ts=")
-    assert " level=error logger=edge_agent.x " in line
-    assert json.loads(line.split(" msg=", 1)[1].split(" exc=")[0]) == "failed: bad\nthing"

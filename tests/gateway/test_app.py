@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from atelier.broker import Broker
 from tests.gateway.helpers import gateway_toml
 
@@ -28,8 +30,13 @@ def test_a_busy_port_is_a_clear_error(broker: Broker, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+    # The one log format (plumbing/logs.py), the same as the agent's.
+    [line] = [line for line in done.stdout.splitlines() if "gateway stopped" in line]
+    assert line.startswith("ts=")
+    assert " level=error logger=gateway.app msg=" in line
 
 
+@pytest.mark.slow  # a gateway process
 def test_check_through_the_module_entry_point(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text('[gateway]\nid = "gw"\n[http]\nport = "eighty"\n')

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -122,6 +123,7 @@ def teardown_module() -> None:
         _SHARED["context"].__exit__(None, None, None)
 
 
+@pytest.mark.slow  # hypothesis: 200 batches through ingest
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=messages)
 def test_every_message_is_accepted_or_dead_lettered_and_rows_agree(batch: list[tuple[str, bytes]]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from atelier.broker import Broker, free_port
 from edge_agent import contract as c
@@ -118,6 +119,7 @@ async def test_committed_messages_become_points(
     assert metrics.value("atelier_gateway_influx_failing") == 0
 
 
+@pytest.mark.fault  # stops victoria-metrics under ingest
 async def test_ingest_goes_on_while_influx_hangs_or_is_down_and_catches_up(
     broker: Broker, victoria: VictoriaMetrics, publisher: Publisher, gateway_factory: Start, tmp_path: Path
 ) -> None:

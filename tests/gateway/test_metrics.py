@@ -158,6 +158,7 @@ def test_exposition_escapes_labels_and_writes_histograms() -> None:
 GATEWAY = '[gateway]\nid = "gw"\n'
 
 
+@pytest.mark.slow  # atelier processes
 def test_a_bad_influx_url_is_a_configuration_error_from_the_command_line(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(GATEWAY + '[influx]\nurl = "influx.school:8086"\nbucket = "atelier"\n')

@@ -45,6 +45,7 @@ def receiver(make_settings: Callable[..., GatewaySettings]) -> Iterator[tuple[Re
     instance.stop()
 
 
+@pytest.mark.fault
 def test_an_unacknowledged_message_comes_back_after_the_receiver_process_dies(
     receiver: tuple[Receiver, Collected], broker: Broker
 ) -> None:
@@ -74,6 +75,7 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.fault
 def test_the_receiver_process_leaves_with_a_sigkilled_gateway(broker: Broker, tmp_path: Path) -> None:
     port = free_port()
     config = tmp_path / "gateway.toml"

@@ -69,7 +69,7 @@ def _of_site(values: dict[str, Any], ids: dict[str, dict[int, str]], site: str) 
     return tuple(sorted((k, repr(v).replace(site, "SITE")) for k, v in values.items())) if mine else None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
     url = f"sqlite:///{tmp_path}/gateway.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     db.upgrade(url)

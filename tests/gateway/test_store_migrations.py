@@ -111,7 +111,7 @@ def test_a_batch_is_projected_on_postgresql_too(postgres_url: str) -> None:
         engine.dispose()
 
 
-@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def test_64_bit_seqs_and_counters_are_stored(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     from tests.gateway.helpers import birth, part, state
     from tests.gateway.test_projection import new_gaps, wire
@@ -135,7 +135,7 @@ def test_64_bit_seqs_and_counters_are_stored(store: str, tmp_path: Path, request
         engine.dispose()
 
 
-@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def test_0004_bounds_the_dead_letters_already_stored(
     store: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -185,9 +185,6 @@ class OpcUaOptions(_Options):
         """Every node as a NodeSpec, strings turned into ids."""
         return {key: NodeSpec(id=node) if isinstance(node, str) else node for key, node in self.nodes.items()}
 
-    def mode_of(self, spec: NodeSpec) -> Literal["subscribe", "poll"]:
-        return spec.mode or self.mode
-
 
 def parse(options: dict[str, Any], *, file: str) -> OpcUaOptions:
     """Validate the merged options; raise ``ConfigError`` naming the file and the ``options.`` key."""

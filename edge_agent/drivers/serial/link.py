@@ -83,7 +83,6 @@ class SerialLink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._write_lock = asyncio.Lock()
-        self.bytes_in = 0
 
     async def __aenter__(self) -> SerialLink:
         await self.open()
@@ -147,7 +146,6 @@ class SerialLink:
             return b""
         if isinstance(item, BaseException):
             raise DriverError(f"{self.settings.describe()} failed: {item}") from item
-        self.bytes_in += len(item)
         return item
 
     async def write(self, data: bytes) -> None:

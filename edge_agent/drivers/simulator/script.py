@@ -3,7 +3,7 @@
 ``SimulatorScript.steps()`` says what the machine does: wait this long, then these
 values change together (one batch). Every random choice comes from one
 ``random.Random(seed)``, so a seed always plays the same script; the driver in
-``simulator.py`` plays it against a clock.
+``driver.py`` plays it against a clock.
 """
 
 from __future__ import annotations

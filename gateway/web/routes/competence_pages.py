@@ -15,6 +15,7 @@ from gateway.domain.referentiel import LEVELS, parse_referentiel
 from gateway.errors import NotFoundError, RecordsError
 from gateway.store import competences_repo, students_repo, work_repo
 from gateway.store.machines_repo import machine_labels
+from gateway.web.desk_forms import same_origin
 from gateway.web.i18n import lang_of
 from gateway.web.pages import Forbidden, not_found, records, render, require
 from gateway.web.teaching_schemas import ValidationCreate
@@ -25,6 +26,8 @@ MAX_FORM = 1024 * 1024
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
+    """Every value of each name (a group's machines are several checkboxes), after the desk's origin check."""
+    same_origin(request)
     body = (await request.body())[:MAX_FORM].decode("utf-8", errors="replace")
     return parse_qs(body, keep_blank_values=True)
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from gateway.errors import RecordsError
 from gateway.store import authorisations_repo, machines_repo, students_repo
+from gateway.web.desk_forms import same_origin
 from gateway.web.i18n import lang_of
 from gateway.web.pages import records, render, require
 from gateway.web.teaching_schemas import AuthorisationCreate, GroupCreate
@@ -27,6 +28,8 @@ GRANT_FIELDS = ("student_id", "target", "granted_on", "valid_until", "training_o
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
+    """Every value of each name (a group's machines are several checkboxes), after the desk's origin check."""
+    same_origin(request)
     body = (await request.body())[:MAX_FORM].decode("utf-8", errors="replace")
     return parse_qs(body, keep_blank_values=True)
 

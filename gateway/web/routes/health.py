@@ -56,13 +56,13 @@ async def health(services: ServicesDep) -> Health:
 )
 async def healthz(services: ServicesDep) -> JSONResponse:
     """200 when ingest runs and keeps up, the broker is connected and the database answers; 503 naming what fails."""
-    checks = await _checks(services)
+    checks = await gateway_checks(services)
     failing = [name for name, check in checks.items() if check.required and not check.ok]
     body = Healthz(status="failing" if failing else "ok", failing=failing, checks=checks)
     return JSONResponse(body.model_dump(), status_code=503 if failing else 200)
 
 
-async def _checks(services: Services) -> dict[str, Check]:
+async def gateway_checks(services: Services) -> dict[str, Check]:
     ingest = services.ingest
     consumer = None if ingest is None else ingest.consumer
     checks = {

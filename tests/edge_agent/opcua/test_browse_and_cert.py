@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 
+import pytest
 from cryptography import x509
 
 from atelier.broker import free_port
@@ -12,6 +13,7 @@ from edge_agent.browse import browse, browse_main
 from edge_agent.certs import cert_main
 
 
+@pytest.mark.slow  # browses a whole real server
 async def test_browse_prints_the_tree_and_writes_a_loadable_profile_skeleton(cnc_factory, tmp_path, capsys):
     cnc = await cnc_factory()
     target = tmp_path / "new-control.toml"
@@ -28,6 +30,7 @@ async def test_browse_prints_the_tree_and_writes_a_loadable_profile_skeleton(cnc
     assert profile.profile.verified is False
 
 
+@pytest.mark.slow  # browses a real server
 async def test_browse_a_subtree_of_a_machine_tool(cnc_factory, capsys):
     cnc = await cnc_factory(shape="machine_tool")
     assert await browse(cnc.endpoint, "nsu=http://opcfoundation.org/UA/Machinery/;i=1001", 2, None) == 0

@@ -152,6 +152,7 @@ def test_bad_alarm_event_options_name_the_file_and_the_key(tmp_path, events, key
     "unusable",
     [("Notification/Nothing", "no child 'Nothing' under Notification"), ("Monitoring", "is not an event notifier")],
 )
+@pytest.mark.slow  # a real server per case
 async def test_an_unusable_event_node_is_named_and_the_other_signals_flow(
     cnc_factory, readers, tmp_path, caplog, unusable
 ):

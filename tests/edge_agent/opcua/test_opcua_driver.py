@@ -50,6 +50,7 @@ async def test_values_written_together_come_as_one_batch(cnc_factory, readers):
     assert {r.key for r in batch} == {"progStatus", "progName"}  # opMode did not change: not notified
 
 
+@pytest.mark.slow  # waits out polling intervals
 async def test_poll_mode_reads_changes_at_the_interval(cnc_factory, readers):
     cnc = await cnc_factory()
     opts = options(cnc.endpoint, NODES, mode="poll")
@@ -63,6 +64,7 @@ async def test_poll_mode_reads_changes_at_the_interval(cnc_factory, readers):
     assert reader.values("actParts").count(41) == 1  # unchanged values are not repeated
 
 
+@pytest.mark.slow  # waits out polling intervals
 async def test_a_node_polled_alongside_subscribed_ones(cnc_factory, readers):
     cnc = await cnc_factory()
     nodes = {**NODES, "actSpeed": {"ns_uri": "SinumerikVarProvider", "id": "/Channel/Spindle/actSpeed", "mode": "poll"}}
@@ -72,6 +74,7 @@ async def test_a_node_polled_alongside_subscribed_ones(cnc_factory, readers):
     await reader.until(lambda: 2500.0 in reader.values("actSpeed") and 3 in reader.values("progStatus"), "both")
 
 
+@pytest.mark.slow  # waits out the driver's retries
 async def test_missing_node_is_named_with_profile_file_and_other_signals_flow(cnc_factory, readers, tmp_path, caplog):
     cnc = await cnc_factory()
     profile_file = tmp_path / "my-control.toml"
@@ -100,6 +103,7 @@ async def test_missing_node_is_named_with_profile_file_and_other_signals_flow(cn
     assert reader.error is None
 
 
+@pytest.mark.slow  # waits out the driver's retries
 async def test_no_existing_node_at_all_is_a_driver_error(cnc_factory, readers):
     cnc = await cnc_factory()
     nodes = {"nope": f"{SINUMERIK}/Nothing/here"}

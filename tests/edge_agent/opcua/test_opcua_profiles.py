@@ -87,6 +87,7 @@ async def test_sinumerik_alarm_number_becomes_an_alarm_and_the_cycle_ends_on_ala
     assert cycle.fields["duration_s"] == 3.0
 
 
+@pytest.mark.slow  # whole simulated cycles on a real server
 @pytest.mark.parametrize("name", sorted(SHAPES))
 async def test_simulated_cycles_match_the_simulator_record(cnc_factory, readers, name):
     cnc, fed = await _connect(cnc_factory, readers, name, autoplay=True, seed=3, cycle_s=0.8, cycles=3)

@@ -39,6 +39,7 @@ def secure(pki: dict[str, Any], policy: str = "Basic256Sha256", **extra: Any) ->
     }
 
 
+@pytest.mark.slow  # OPC UA servers with encryption
 @pytest.mark.parametrize("policy", ["Basic256Sha256", "Aes256_Sha256_RsaPss"])
 async def test_sign_and_encrypt_with_a_trusted_server_and_a_user(cnc_factory, readers, pki, policy):
     cnc = await cnc_factory(certificate=pki["server"][0], private_key=pki["server"][1], users=USERS)
@@ -51,6 +52,7 @@ async def test_sign_and_encrypt_with_a_trusted_server_and_a_user(cnc_factory, re
     await reader.until(lambda: 3 in reader.values("progStatus"), "a change over the secure channel")
 
 
+@pytest.mark.slow  # OPC UA servers with encryption
 async def test_untrusted_server_is_refused_then_trusted_on_first_use_when_asked(cnc_factory, readers, pki, caplog):
     cnc = await cnc_factory(certificate=pki["server"][0], private_key=pki["server"][1], users=USERS)
     creds = {"username": "atelier", "password": "s3cret"}
@@ -73,6 +75,7 @@ async def test_untrusted_server_is_refused_then_trusted_on_first_use_when_asked(
     assert any("trust on first use" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow  # OPC UA servers with encryption
 async def test_wrong_password_is_refused_with_a_clear_error(cnc_factory, readers, pki):
     cnc = await cnc_factory(users=USERS)
     opts = options(cnc.endpoint, NODES, username="atelier", password="wrong")

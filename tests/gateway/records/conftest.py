@@ -1,8 +1,10 @@
 """Records fixtures: the records API over a real database built by the real migrations, on SQLite and PostgreSQL.
 
-Each backend's database is created and migrated once per test session (the
-PostgreSQL one under a unique name, dropped at the end); every test starts
-from empty tables. The local PostgreSQL (127.0.0.1:5432, user postgres, trust
+Each backend's database is created and migrated once per test session (once
+per pytest-xdist worker), when a test first needs it; the PostgreSQL one under
+a unique name, dropped at the end. Every test starts from empty tables. The
+PostgreSQL half of every test carries the ``slow`` marker: ``make check``
+runs the SQLite half, ``make test`` both. The local PostgreSQL (127.0.0.1:5432, user postgres, trust
 authentication) is required: a missing server fails the PostgreSQL half loudly.
 """
 
@@ -11,9 +13,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,33 +44,73 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+class _Databases(dict[str, str]):
+    """Each backend's database, created and migrated on first use: a run without the PostgreSQL half
+    (``make check`` leaves it out) never creates one."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self._folder = folder
+        self._pg_name: str | None = None
+
+    def __missing__(self, kind: str) -> str:
+        if kind == "sqlite":
+            url = f"sqlite:///{self._folder / 'records.db'}"
+        elif kind == "postgresql":
+            self._pg_name = f"atelier_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+            with _admin() as admin, admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{self._pg_name}"'))
+            url = f"{PG_SERVER}/{self._pg_name}"
+        else:
+            raise KeyError(kind)
+        db.upgrade(url)
+        self[kind] = url
+        return url
+
+    def drop(self) -> None:
+        if self._pg_name is not None:
+            with _admin() as admin, admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)'))
+
+
+@contextmanager
+def _admin() -> Iterator[Engine]:
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        yield admin
+    finally:
+        admin.dispose()
+
+
+class _Engines(dict[str, Engine]):
+    def __init__(self, databases: dict[str, str]) -> None:
+        super().__init__()
+        self._databases = databases
+
+    def __missing__(self, kind: str) -> Engine:
+        engine = self[kind] = db.make_engine(self._databases[kind])
+        return engine
+
+
 @pytest.fixture(scope="session")
 def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('records') / 'records.db'}"
-    name = f"atelier_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    pg_url = f"{PG_SERVER}/{name}"
+    made = _Databases(tmp_path_factory.mktemp("records"))
     try:
-        db.upgrade(sqlite_url)
-        db.upgrade(pg_url)
-        yield {"sqlite": sqlite_url, "postgresql": pg_url}
+        yield made
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        made.drop()
 
 
 @pytest.fixture(scope="session")
 def engines(databases: dict[str, str]) -> Iterator[dict[str, Engine]]:
-    made = {kind: db.make_engine(url) for kind, url in databases.items()}
+    made = _Engines(databases)
     yield made
     for engine in made.values():
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL half is left out of ``make check`` (the inner loop) and run by ``make test``.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

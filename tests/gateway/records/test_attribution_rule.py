@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
@@ -185,6 +186,7 @@ def _student(s: Session, k: int) -> int:
     return row.id
 
 
+@pytest.mark.slow  # hypothesis: 40 plans over a real database
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan=plans)
 def test_order_progress_and_the_practice_logs_always_agree(engine: Engine, plan: Plan) -> None:

@@ -112,6 +112,7 @@ def live(request: pytest.FixtureRequest, engines: dict[str, Engine]) -> Iterator
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+@pytest.mark.slow  # schemathesis over every route of the API
 def test_no_input_gives_a_server_error(case: schemathesis.Case[Any], live: tuple[str, dict[str, str]]) -> None:
     base_url, headers = live
     response = case.call(base_url=base_url, headers=headers)

@@ -268,3 +268,19 @@ class Chain:
 
     def all_cycles_made(self, per_machine: int) -> bool:
         return all(len(self.records(m)) >= per_machine for m in self.machines)
+
+
+def edge_toml(
+    path: Path, *, agent: str, site: str, broker: Broker, state_dir: Path, machines: dict[str, dict[str, object]]
+) -> Path:
+    """An edge agent's configuration with simulated machines (options as ``sim_options``)."""
+    parts = [
+        f'[agent]\nid = "{agent}"\nsite = "{site}"\nstate_dir = "{state_dir}"\n',
+        f'[broker]\nhost = "{broker.host}"\nport = {broker.port}\nreconnect_max_s = 1.0\n',
+    ]
+    for machine, options in machines.items():
+        interval = options.get("telemetry_interval_s", 1.0)
+        parts.append(f'[[machines]]\nid = "{machine}"\ndriver = "simulator"\ntelemetry_interval_s = {interval}\n')
+        parts.append("[machines.options]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
+    path.write_text("\n".join(parts))
+    return path

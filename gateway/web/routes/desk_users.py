@@ -1,0 +1,139 @@
+"""``/desk/users``: a master creates logins (masters, viewers, students), disables them, resets a password.
+
+The API's rules and audit (``UserCreate``, ``PasswordReset``, ``auth.create_user``,
+``auth.set_active``, ``auth.reset_password``); hashing runs in the gateway's password
+pool as ``/api/users`` does. A password typed is never sent back in a page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from gateway import auth
+from gateway.errors import NotFoundError, RecordsError
+from gateway.store import students_repo
+from gateway.store.models import User
+from gateway.web.auth_schemas import PasswordReset, UserCreate
+from gateway.web.desk_forms import kept, read_form, records_error, validation_errors
+from gateway.web.pages import not_found, records, render, require
+from gateway.web.schemas import MAX_ID
+
+router = APIRouter(include_in_schema=False)
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+FIELDS = ("username", "role", "student_id")  # never the password
+ERROR_FIELDS = {
+    "username_taken": "username",
+    "password_too_short": "password",
+    "student_login_needs_student": "student_id",
+    "admin_login_not_student": "student_id",
+    "viewer_login_not_student": "student_id",
+    "student_not_found": "student_id",
+}
+DONE = ("created", "disabled", "enabled", "password")
+
+
+def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str]) -> Response:
+    with records(request).reading() as db:
+        users = auth.users(db=db)
+        students = students_repo.list_students(db=db)
+    names = {s.id: students_repo.display_name(s) for s in students}
+    done = request.query_params.get("done")
+    context = {
+        "users": [(u, names.get(u.student_id or 0, "")) for u in users],
+        "students": [(s.id, f"{names[s.id]} ({s.class_name})") for s in students if s.active],
+        "values": values,
+        "errors": errors,
+        "done": done if done in DONE else None,
+    }
+    return render(request, "desk_users.html", context, status_code=422 if errors else 200)
+
+
+@router.get("/desk/users")
+def users(request: Request) -> Response:
+    require(request, "admin")
+    return _list_page(request, {"role": "admin"}, {})
+
+
+@router.post("/desk/users")
+async def create_user(request: Request) -> Response:
+    who = require(request, "admin")
+    form = await read_form(request)
+    data: dict[str, Any] = {k: form.get(k, "").strip() for k in ("username", "role")}
+    data["password"] = form.get("password", "")
+    data["student_id"] = form.get("student_id") or None
+    try:
+        body = UserCreate.model_validate(data)
+    except ValidationError as err:
+        return _list_page(request, kept(form, FIELDS), validation_errors(request, err))
+    state = records(request)
+
+    def create() -> None:
+        with state.transaction() as db:
+            auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump())
+
+    try:
+        await state.passwords.run(create)
+    except RecordsError as err:
+        return _list_page(request, kept(form, FIELDS), records_error(request, err, ERROR_FIELDS))
+    return RedirectResponse("/desk/users?done=created", status_code=303)
+
+
+@router.post("/desk/users/{user_id}/active")
+async def set_active(request: Request, user_id: UserId) -> Response:
+    who = require(request, "admin")
+    form = await read_form(request)
+    active = form.get("active") == "1"
+    state = records(request)
+    try:
+        with state.transaction() as db:
+            auth.set_active(db=db, who=who, now=state.now(), user_id=user_id, active=active)
+    except NotFoundError:
+        return not_found(request)
+    except RecordsError as err:  # one's own login
+        return _list_page(request, {"role": "admin"}, records_error(request, err, {}))
+    return RedirectResponse(f"/desk/users?done={'enabled' if active else 'disabled'}", status_code=303)
+
+
+def _user(request: Request, user_id: int) -> User | None:
+    with records(request).reading() as db:
+        return next((u for u in auth.users(db=db) if u.id == user_id), None)
+
+
+def _password_page(request: Request, user: User, errors: dict[str, str]) -> Response:
+    status = 422 if errors else 200
+    return render(request, "desk_user_password.html", {"user": user, "errors": errors}, status_code=status)
+
+
+@router.get("/desk/users/{user_id}/password")
+def password_form(request: Request, user_id: UserId) -> Response:
+    require(request, "admin")
+    user = _user(request, user_id)
+    return not_found(request) if user is None else _password_page(request, user, {})
+
+
+@router.post("/desk/users/{user_id}/password")
+async def reset_password(request: Request, user_id: UserId) -> Response:
+    who = require(request, "admin")
+    form = await read_form(request)
+    user = _user(request, user_id)
+    if user is None:
+        return not_found(request)
+    try:
+        body = PasswordReset.model_validate({"password": form.get("password", "")})
+    except ValidationError as err:
+        return _password_page(request, user, validation_errors(request, err))
+    state = records(request)
+
+    def reset() -> None:
+        with state.transaction() as db:
+            auth.reset_password(db=db, who=who.name, now=state.now(), user_id=user_id, password=body.password)
+
+    try:
+        await state.passwords.run(reset)
+    except RecordsError as err:
+        return _password_page(request, user, records_error(request, err, ERROR_FIELDS))
+    return RedirectResponse("/desk/users?done=password", status_code=303)
