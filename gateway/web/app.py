@@ -89,8 +89,8 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     # The gateway's own Database when it runs one; an app serving pages only opens its own on first use.
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
-    pages = (login_page, kiosk_page, desk_page, *DESK_PEOPLE, order_pages, student_pages, utilisation_page, api_docs)
-    pages += (desk_authorisations, competence_pages)
+    pages = [login_page, kiosk_page, desk_page, *DESK_PEOPLE, order_pages, student_pages, utilisation_page, api_docs]
+    pages += [desk_authorisations, competence_pages]
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)
