@@ -7,6 +7,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser
 
+from tests.gateway.browser.a11y import assert_accessible
 from tests.gateway.browser.conftest import Site, log_in, shot
 
 EXAMPLE = (Path(__file__).parents[3] / "examples" / "referentiel-exemple.csv").read_text(encoding="utf-8")
@@ -20,6 +21,7 @@ async def test_import_validate_and_read_the_grid(browser: Browser, site: Site) -
     await area.fill("diplome;bloc;code;libelle\nCAP;B1;;sans code\n")
     await page.locator("form[action='/desk/competences'][method=post] button").click()
     assert "Ligne 2 · code : vide" in await page.locator("#import-problems").inner_text()
+    await assert_accessible(page, "desk competences, a refused import")
     assert await area.input_value() == "diplome;bloc;code;libelle\nCAP;B1;;sans code\n"  # kept to be fixed
     await area.fill(EXAMPLE)
     await page.locator("form[action='/desk/competences'][method=post] button").click()
@@ -40,6 +42,7 @@ async def test_import_validate_and_read_the_grid(browser: Browser, site: Site) -
     await form.locator("button[type=submit]").click()
     await page.locator("p.message.ok").wait_for()
     assert await page.locator("tr[data-code='EXEMPLE-CAP:C2.1'] td.level").inner_text() == "acquis"
+    await assert_accessible(page, "a student's competences, for a master")
     await shot(page, "student-competences")
     grid = await (await page.request.get(site.url(f"/api/students/{lea}/competences"))).json()
     c21 = next(g for g in grid if g["competence"]["code"] == "C2.1" and g["competence"]["diploma"] == "EXEMPLE-CAP")
@@ -48,6 +51,7 @@ async def test_import_validate_and_read_the_grid(browser: Browser, site: Site) -
 
     await page.goto(site.url("/desk/competences?class=CAP1&diploma=EXEMPLE-CAP"))
     assert "acquis" in await page.locator("table.class-grid").inner_text()
+    await assert_accessible(page, "the class grid")
 
     student = await browser.new_page()
     await log_in(student, site.base_url, "lea", "lea-pass-1")

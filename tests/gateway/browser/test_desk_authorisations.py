@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser
 
+from tests.gateway.browser.a11y import assert_accessible
 from tests.gateway.browser.conftest import Site, log_in, shot
 
 NOE = {"first_name": "Noé", "last_initial": "P", "class_name": "CAP1", "track": "CAP", "badge": "B-NOE2"}
@@ -36,6 +37,7 @@ async def test_a_master_grants_and_revokes_an_authorisation_on_the_page(browser:
     ]
     row = page.locator(f"tr[data-authorisation='{listed[0]['id']}']")
     assert "Noé P." in await row.inner_text()
+    await assert_accessible(page, "desk authorisations")
     await shot(page, "desk-authorisations")
     await row.locator("button").click()
     await page.locator("p.message.ok").wait_for()
@@ -52,6 +54,7 @@ async def test_a_group_is_created_on_the_page(browser: Browser, site: Site) -> N
     await form.locator("input[name=machine_ids]").first.check()
     await form.locator("button[type=submit]").click()
     assert "already called Atelier" in await form.locator("#err-group_name").inner_text()
+    await assert_accessible(page, "desk authorisations, a refused group (en)")
     await form.locator("input[name=name]").fill("Tournage CN")
     await form.locator("button[type=submit]").click()
     await page.locator("p.message.ok").wait_for()
