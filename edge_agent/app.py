@@ -20,7 +20,7 @@ from edge_agent.drivers import Driver
 from edge_agent.errors import EdgeAgentError
 from edge_agent.metrics import Backlog, MetricsServer, render
 from edge_agent.outbox import Outbox
-from edge_agent.pipeline import Backoff, build_driver, load_profile, run_machine
+from edge_agent.pipeline import Backoff, Reassertions, build_driver, load_profile, run_machine
 from edge_agent.profiles import Profile
 from edge_agent.publisher import Publisher
 from edge_agent.stats import AgentStats, CountingDriver, CountingOutbox
@@ -70,10 +70,16 @@ async def run(config: EdgeConfig, *, stop: asyncio.Event | None = None) -> None:
         retention_s=config.outbox.retention_h * 3600,
     )
     try:
+        reassertions = Reassertions()
         publisher = Publisher(
-            config.broker, outbox, machines=tuple(prepared), max_inflight=config.outbox.max_inflight, stats=stats
+            config.broker,
+            outbox,
+            machines=tuple(prepared),
+            max_inflight=config.outbox.max_inflight,
+            stats=stats,
+            on_reconnect=reassertions,
         )
-        await _serve(config, prepared, outbox, publisher, stop)
+        await _serve(config, prepared, outbox, publisher, stop, reassertions=reassertions)
     finally:
         outbox.close()
 
@@ -84,6 +90,8 @@ async def _serve(
     outbox: Outbox,
     publisher: Publisher,
     stop: asyncio.Event,
+    *,
+    reassertions: Reassertions,
 ) -> None:
     loop = asyncio.get_running_loop()
     signals = _install_signals(loop, stop)
@@ -99,6 +107,7 @@ async def _serve(
                 wake=publisher.wake,
                 driver=CountingDriver(driver, stats.machine(machine.id)),
                 backoff=_backoff(machine),
+                reassertions=reassertions,
             ),
             name=f"machine-{machine.id}",
         )

@@ -18,11 +18,21 @@ Program cycles (``kind="program"``):
   observed in those states. Time while the link is down is not held time: it is unknown.
 - The classes are the contract's (``contract.ExecutionClass``), shared with the gateway.
 - Mode changes and UNAVAILABLE keep a cycle open; the next known states decide.
+- **Cut by a link loss**: when the first known states after an outage end the cycle
+  without completing it (READY, STOPPED, a reset: the control was reset or switched off
+  meanwhile), the cycle ends when the link was lost, not when it came back: the outage
+  is offline time, not cycle time. The loss time is the UNAVAILABLE observation's, which
+  the pipeline stamps with the last moment the agent heard from the machine
+  (``pipeline.run_machine``). Back ACTIVE or held, the cycle carried on through the
+  outage and goes on; back with a completion (counter step, PROGRAM_COMPLETED, program
+  end), it ends when the completion is seen: the part was made during the outage, at an
+  unknown time, and the cycle cannot be shorter than the run it made the part with.
 - A counter step while execution stays ACTIVE completes the cycle, and the next cycle
   starts at the next transition into ACTIVE.
 
 Spindle sessions (``kind="spindle"``): from spindle speed > 0 (or execution ACTIVE) to a
-known stop (speed 0 and not ACTIVE); outcome always completed, held_s 0.
+known stop (speed 0 and not ACTIVE); outcome always completed, held_s 0. A session whose
+first known state after an outage is a stop (or a reset) ends at the loss, as above.
 
 Parts: every step of the control's counter is a PartCounted (the first value ever seen
 is a baseline); a machine without a counter counts ``parts_per_cycle`` per completed
@@ -36,6 +46,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from edge_agent.contract import (
+    Availability,
     CycleEnded,
     CycleKind,
     CycleOutcome,
@@ -84,6 +95,8 @@ class _Cycle:
     holding_since: datetime | None = None
     parts: int = 0
     fault: bool = False
+    # When the link was lost while the cycle was open, until a known state says it went on.
+    lost_at: datetime | None = None
 
     def hold_until(self, ts: datetime) -> None:
         if self.holding_since is not None:
@@ -136,11 +149,14 @@ class CycleDetector:
         if cycle is not None:
             if not _held(state):
                 cycle.hold_until(ts)
+            _note_link(cycle, state, ts, going_on=_is_going_on(state) and CONTROL_RESET not in obs.markers)
             cycle.fault = cycle.fault or _fault_raised(prev, state)
             cycle.parts += delta
             outcome = _outcome(cycle, state, obs.markers, delta)
             if outcome is not None:
-                drafts.extend(self._end(cycle, ts, outcome, state))
+                # Completed: seen now. Aborted after an outage: it stopped when the link did.
+                end = ts if outcome is CycleOutcome.COMPLETED or cycle.lost_at is None else cycle.lost_at
+                drafts.extend(self._end(cycle, end, outcome, state))
         if delta > 0:
             drafts.append(self._part(ts, delta, state.program or (cycle.program if cycle else None)))
         if self._cycle is None and _is_running(state) and not _is_running(prev):
@@ -157,9 +173,11 @@ class CycleDetector:
         reset = CONTROL_RESET in obs.markers
         if cycle is not None:
             cycle.parts += delta
+            _note_link(cycle, state, ts, going_on=spinning and not reset)
             known = state.spindle_speed is not None or state.execution is not None
             if reset or (known and not spinning):
-                drafts.extend(self._end(cycle, ts, CycleOutcome.COMPLETED, state))
+                end = ts if cycle.lost_at is None else cycle.lost_at
+                drafts.extend(self._end(cycle, end, CycleOutcome.COMPLETED, state))
         if delta > 0:
             drafts.append(self._part(ts, delta, state.program))
         if self._cycle is None and spinning and not reset:
@@ -194,6 +212,19 @@ class CycleDetector:
 
     def _part(self, ts: datetime, count: int, program: str | None) -> Draft:
         return Draft(PartCounted, ts, {"count": count, "counter": self._counter, "program": program})
+
+
+def _note_link(cycle: _Cycle, state: MachineState, ts: datetime, *, going_on: bool) -> None:
+    """Remember the first loss of the link while ``cycle`` is open; forget it once the cycle shows it went on."""
+    if state.availability is Availability.UNAVAILABLE:
+        if cycle.lost_at is None:
+            cycle.lost_at = ts
+    elif going_on:
+        cycle.lost_at = None
+
+
+def _is_going_on(state: MachineState) -> bool:
+    return execution_class(state.execution) in (ExecutionClass.RUNNING, ExecutionClass.HELD)
 
 
 def _is_running(state: MachineState) -> bool:

@@ -2,9 +2,10 @@
 
 Each batch is stored before the next one is read, so the driver's pace never
 outruns the disk. A driver failure marks the machine UNAVAILABLE (stored like
-any other output) and the link is retried, doubling the wait; the agent never
-needs a restart. When the outbox cannot store (disk full), the output is kept
-in memory and retried: events are never dropped silently.
+any other output) from the moment the link was lost (``loss_time``) and the link
+is retried, doubling the wait; the agent never needs a restart. When the
+outbox cannot store (disk full), the output is kept in memory and retried:
+events are never dropped silently.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from edge_agent import drivers, profiles
 from edge_agent.config import MachineConfig
@@ -63,6 +65,34 @@ def build_driver(machine: MachineConfig, profile: Profile | None, state_dir: Pat
     return drivers.build(machine.driver, machine_id=machine.id, options=options, profile=profile)
 
 
+class Reassertions:
+    """Each machine's current state, stated again when the publisher gets back to the broker.
+
+    While the agent is away from the broker, the gateway marks its machines UNAVAILABLE (its Last
+    Will). What changed meanwhile waits in the outbox and follows, but a quiet machine has nothing
+    to say: without a fresh statement it would stay offline on the gateway until something changed.
+    The publisher calls this after its birth message; each machine stores a ``state_changed`` with
+    its current state, after whatever the outbox already holds.
+    """
+
+    def __init__(self) -> None:
+        self._machines: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, machine_id: str, reassert: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._machines[machine_id] = reassert
+
+    def remove(self, machine_id: str) -> None:
+        self._machines.pop(machine_id, None)
+
+    def __call__(self) -> None:
+        loop = asyncio.get_running_loop()
+        for machine_id, reassert in list(self._machines.items()):
+            task = loop.create_task(reassert(), name=f"reassert-{machine_id}")
+            self._tasks.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._tasks.discard)
+
+
 async def run_machine(
     machine: MachineConfig,
     *,
@@ -72,11 +102,35 @@ async def run_machine(
     driver: Driver | None = None,
     backoff: Backoff = Backoff(),
     clock: Clock = utc_now,
+    reassertions: Reassertions | None = None,
 ) -> None:
     """Run until cancelled."""
     driver = driver or build_driver(machine, profile)
     sink = MachineSink(machine, outbox, wake, backoff=Backoff(first_s=backoff.first_s, max_s=30.0))
     tracker = MachineTracker(profile)
+
+    async def reassert() -> None:
+        now = clock()
+        await sink.store(tracker.reassert(now), now)
+
+    if reassertions is not None:
+        reassertions.add(machine.id, reassert)
+    try:
+        await _run(machine, driver, sink, tracker, backoff=backoff, clock=clock)
+    finally:
+        if reassertions is not None:
+            reassertions.remove(machine.id)
+
+
+async def _run(
+    machine: MachineConfig,
+    driver: Driver,
+    sink: MachineSink,
+    tracker: MachineTracker,
+    *,
+    backoff: Backoff,
+    clock: Clock,
+) -> None:
     delay = backoff.first_s
     while True:
         linked_at: float | None = None
@@ -92,7 +146,8 @@ async def run_machine(
         if linked_at is not None and time.monotonic() - linked_at >= backoff.healthy_s:
             delay = backoff.first_s
         logger.warning("machine %s: link lost (%s); reconnecting in %.3g s", machine.id, reason, delay)
-        await sink.store(tracker.unavailable(clock()), clock())
+        lost = loss_time(driver, tracker, clock()) if linked_at is not None else clock()
+        await sink.store(tracker.unavailable(lost), lost)
         await asyncio.sleep(delay)
         delay = backoff.next(delay)
 
@@ -162,6 +217,22 @@ class MachineSink:
             logger.warning("machine %s: telemetry sample dropped: %s", self.machine.id, err)
         self._telemetry = {}
         self._telemetry_sent_at = now
+
+
+def loss_time(driver: object, tracker: MachineTracker, detected: datetime) -> datetime:
+    """When the link was lost: the last time the driver heard from the machine, else ``detected``.
+
+    A silent line is noticed only after its read timeout (5 to 10 s), a cycle would run on and the
+    outage start late by that much; the last byte in is the last moment the machine was known to be
+    there. A driver that cannot say (an OPC UA subscription hears nothing from a quiet machine between
+    keep-alives) leaves it to the detection time, later by at most its watchdog interval. Never before
+    the tracker's last observation: the timeline stays in order.
+    """
+    heard: datetime | None = getattr(driver, "last_heard", None)
+    if heard is None or heard > detected:
+        return detected
+    last = tracker.ts
+    return heard if last is None else min(max(heard, last), detected)
 
 
 def _announce_link(batch: Batch) -> Batch:

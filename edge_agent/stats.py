@@ -97,6 +97,12 @@ class CountingDriver:
         self.driver = driver
         self.stats = stats
 
+    @property
+    def last_heard(self) -> datetime | None:
+        """The wrapped driver's (see ``edge_agent.drivers``): when the outage began is its to say."""
+        heard: datetime | None = getattr(self.driver, "last_heard", None)
+        return heard
+
     async def readings(self) -> AsyncIterator[Batch]:
         self.stats.link_attempts += 1
         inner = self.driver.readings()

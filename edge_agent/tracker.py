@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from edge_agent.changes import diff, significant_change
-from edge_agent.contract import TELEMETRY_FIELDS, Availability, MachineState
+from edge_agent.contract import TELEMETRY_FIELDS, Availability, MachineState, StateChanged
 from edge_agent.cycles import CycleDetector, OpenCycle
 from edge_agent.drafts import Draft
 from edge_agent.drivers import Batch
@@ -35,6 +35,7 @@ class MachineTracker:
         # link that drops and returns does not fake a program change or alarm clear.
         self._known = MachineState()
         self._started = False
+        self.ts: datetime | None = None  # time of the last observation
 
     @property
     def open_cycle(self) -> OpenCycle | None:
@@ -52,6 +53,19 @@ class MachineTracker:
         """The link is lost: everything but availability becomes unknown."""
         return self._advance(Observation(ts=ts, state=MachineState(availability=Availability.UNAVAILABLE)), {})
 
+    def reassert(self, ts: datetime) -> TrackerOutput:
+        """The current state once more, as a state change at ``ts`` (``pipeline.Reassertions``).
+
+        Nothing before the first observation: the first reading will say it. Later outages start no
+        earlier than ``ts``, so the timeline stays in order.
+        """
+        if not self._started:
+            return TrackerOutput(self.state, [], False, {})
+        state = self.state
+        fields = {"availability": state.availability, "execution": state.execution, "mode": state.mode}
+        self.ts = ts if self.ts is None else max(self.ts, ts)
+        return TrackerOutput(state, [Draft(StateChanged, ts, fields)], False, {})
+
     def _advance(self, obs: Observation, telemetry: dict[str, float]) -> TrackerOutput:
         prev = self.state
         reference = self._known.model_copy(
@@ -61,7 +75,7 @@ class MachineTracker:
         drafts.extend(self._detector.step(prev, obs))
         changed = not self._started or significant_change(prev, obs.state)
         self._started = True
-        self.state = obs.state
+        self.state, self.ts = obs.state, obs.ts
         if obs.state.availability is Availability.AVAILABLE:
             self._known = obs.state
         return TrackerOutput(obs.state, drafts, changed, telemetry)

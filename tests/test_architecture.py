@@ -159,6 +159,7 @@ PURE = [
     "edge_agent/observations.py",
     "gateway/domain",
     "gateway/ingest/ownership.py",
+    "gateway/ingest/gaps.py",
     "gateway/ingest/messages.py",
 ]
 

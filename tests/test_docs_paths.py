@@ -25,13 +25,14 @@ ROOTS = (
     "atelier",
     "tests",
     "bench",
+    "harness",
     "docs",
     "machine_profiles",
     "systemd",
     "examples",
     "scripts",
 )
-PACKAGES = ("plumbing", "edge_agent", "gateway", "atelier", "bench")
+PACKAGES = ("plumbing", "edge_agent", "gateway", "atelier", "bench", "harness")
 # Inside a daemon's picture a path may start at the daemon's folder: ``ingest/receiver.py`` is the gateway's.
 WITHIN = {
     "ingest": "gateway",

@@ -8,6 +8,11 @@ It opens its own connection, closes it in ``finally``, and lets connection
 errors propagate as ``DriverError`` to the machine's task
 (``pipeline.run_machine``), which marks the machine UNAVAILABLE and reconnects
 with back-off.
+
+A driver that knows when it last heard from the machine (any byte on a serial line)
+says so in a ``last_heard`` attribute (UTC, ``None`` before the first): the pipeline
+then starts the outage there rather than when the silence was noticed, so a cycle cut
+by the loss ends there too (``pipeline.loss_time``).
 """
 
 from __future__ import annotations

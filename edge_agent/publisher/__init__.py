@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
@@ -47,8 +48,13 @@ class Publisher:
         flush_s: float = 0.05,
         stats: AgentStats | None = None,
         refused_retry_s: float = REFUSED_RETRY_S,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self.outbox = outbox
+        # Called after the birth of every connection but the first: the machines state their state
+        # again, for the gateway marked them UNAVAILABLE if the Last Will went (pipeline.Reassertions).
+        self.on_reconnect = on_reconnect
+        self._connected_before = False
         self.stats = stats or AgentStats()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
@@ -98,6 +104,9 @@ class Publisher:
     def on_connected(self) -> None:
         self.drain.restart()
         self.connection.announce(outbox_alarms(self.outbox))
+        if self.on_reconnect is not None and self._connected_before:
+            self.on_reconnect()
+        self._connected_before = True
         self.wake()
 
     def on_disconnected(self) -> None:

@@ -7,9 +7,12 @@ plugged back while the agent runs: UNAVAILABLE, then back, nothing doubled.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +138,152 @@ def _check_haas(chain: Chain, haas: HaasPtySimulator) -> None:
         # (nine Q-commands answered by a Python simulator) takes up to a second on a loaded 2-core CI.
         assert row[3] == pytest.approx(end - start, abs=1.5)
     assert chain.parts().get("haas-1") == haas.machine.parts
+
+
+def _when(value: Any) -> datetime:
+    """A time column as read back from SQLite (text) or PostgreSQL (datetime), in UTC."""
+    ts = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def test_grbl_run_cut_by_an_unplug_is_stored_as_the_run_and_the_outage_as_offline(
+    chain: Chain, grbl: GrblSimulator, tmp_path: Path
+) -> None:
+    """Issue 14: a run cut by an unplug, GRBL reset on the replug. The stored cycle lasts as long as the run
+    before the cut (it was stored as the run plus the outage), and the outage is UNAVAILABLE time."""
+    chain.add_device("grbl-1", "serial", {"port": grbl.path}, profile="grbl-1.1")
+    chain.start()
+    chain.wait_for(lambda: chain.availability("grbl-1") == "AVAILABLE", 30, "GRBL AVAILABLE")
+    job = tmp_path / "long.nc"
+    job.write_text(_program(400))
+    _send(chain, job)
+    chain.wait_for(lambda: grbl.open_cycle is not None, 10, "the job running")
+    time.sleep(2.0)
+    cut = time.time()
+    grbl.unplug()
+    chain.wait_for(lambda: chain.availability("grbl-1") == "UNAVAILABLE", 15, "GRBL UNAVAILABLE")
+    time.sleep(3.0)
+    replugged = time.time()
+    grbl.replug()
+    chain.wait_for(lambda: len(_rows(chain, "grbl-1")) == 1, 20, "the cut cycle in the gateway")
+    chain.wait_for(lambda: chain.availability("grbl-1") == "AVAILABLE", 15, "GRBL back")
+
+    [row] = _rows(chain, "grbl-1")
+    assert row[5] == "aborted"
+    started, duration = _when(row[2]), float(row[3])
+    assert duration == pytest.approx(cut - started.timestamp(), abs=0.6), "the run before the cut, not the outage"
+    ended = started + timedelta(seconds=duration)
+    changes = [
+        (_when(ts), availability)
+        for ts, availability in chain.query(
+            "SELECT s.ts, s.availability FROM state_changes s JOIN machines m ON m.id = s.machine_id "
+            "WHERE m.name = ? ORDER BY s.ts",
+            "grbl-1",
+        )
+    ]
+    outage = [(ts, availability) for ts, availability in changes if ts >= ended - timedelta(milliseconds=1)]
+    assert outage[0][1] == "UNAVAILABLE", changes
+    assert abs((outage[0][0] - ended).total_seconds()) < 0.01, "offline from where the cycle ended"
+    assert outage[1][1] == "AVAILABLE", changes
+    assert outage[1][0].timestamp() >= replugged - 0.05, "offline until the reconnection"
+
+
+class _SwitchableHaas(HaasPtySimulator):
+    """A Haas behind an RS-232 adapter that stays plugged: switched off, it stops answering."""
+
+    off = False
+
+    def received(self, data: bytes) -> None:
+        if not self.off:
+            super().received(data)
+
+
+def test_haas_switched_off_mid_cycle_is_offline_from_its_last_reply(chain: Chain, tmp_path: Path) -> None:
+    """The agent notices a silent line after its read timeout (2 s here); the cycle it cut and the offline time
+    start at the last reply, in the real agent (whose drivers are wrapped for its metrics)."""
+    machine = HaasMachine(cycle_s=60.0, idle_s=0.3, auto=False)
+    haas = _SwitchableHaas(machine, tmp_path / "ttyHaas")
+    haas.start()
+    try:
+        chain.add_device(
+            "haas-1",
+            "serial",
+            {"port": haas.path, "poll_interval_s": 0.2, "reply_timeout_s": 0.3, "read_timeout_s": 2.0},
+            profile="haas-ngc-q",
+        )
+        chain.start()
+        chain.wait_for(lambda: chain.availability("haas-1") == "AVAILABLE", 30, "the Haas AVAILABLE")
+        _set_auto(haas, True)
+        chain.wait_for(lambda: chain.machine_states()["haas-1"].get("execution") == "ACTIVE", 15, "the Haas cutting")
+        time.sleep(1.5)
+        with haas.lock:
+            haas.off = True
+            switched_off = time.time()
+            machine.running, machine.auto = False, False  # reset at the control before it is switched on again
+        chain.wait_for(lambda: chain.availability("haas-1") == "UNAVAILABLE", 15, "the Haas UNAVAILABLE")
+        with haas.lock:
+            haas.off = False
+        chain.wait_for(lambda: len(_rows(chain, "haas-1")) == 1, 20, "the cut cycle in the gateway")
+        [row] = _rows(chain, "haas-1")
+        assert row[5] == "aborted"
+        ended = _when(row[2]) + timedelta(seconds=float(row[3]))
+        assert abs(ended.timestamp() - switched_off) < 0.6, "ended at the last reply, not 2 s later"
+        [lost] = [
+            _when(ts)
+            for (ts,) in chain.query(
+                "SELECT s.ts FROM state_changes s JOIN machines m ON m.id = s.machine_id "
+                "WHERE m.name = ? AND s.availability = 'UNAVAILABLE'",
+                "haas-1",
+            )
+        ]
+        assert abs((lost - ended).total_seconds()) < 0.01, "offline from where the cycle ended"
+    finally:
+        haas.stop()
+
+
+def test_a_quiet_machine_is_idle_again_when_its_agent_is_back_after_its_last_will(chain: Chain, tmp_path: Path) -> None:
+    """The agent frozen longer than its keep-alive: the broker sends its Last Will and the gateway marks the
+    machine UNAVAILABLE. The machine stayed idle, so nothing waits in the outbox: the agent states its machines'
+    state again when it is back, or the timeline would show the machine offline until something changed."""
+    haas = HaasPtySimulator(HaasMachine(auto=False), tmp_path / "ttyHaas")
+    haas.start()
+    try:
+        # A read timeout longer than the freeze: the serial link itself must not be what says READY again.
+        options = {"port": haas.path, "poll_interval_s": 0.2, "reply_timeout_s": 0.3, "read_timeout_s": 60.0}
+        chain.add_device("haas-1", "serial", options, profile="haas-ngc-q")
+        chain.write_configs()
+        edge = chain.root / "edge.toml"
+        edge.write_text(
+            edge.read_text().replace("reconnect_max_s = 1.0\n", "reconnect_max_s = 1.0\nkeepalive_s = 5\n", 1)
+        )
+        chain.start_gateway()
+        chain.start_agent()
+        chain.wait_for(lambda: chain.availability("haas-1") == "AVAILABLE", 30, "the Haas AVAILABLE")
+        assert chain.agent is not None
+        assert chain.agent.process is not None
+        pid = chain.agent.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            chain.wait_for(lambda: chain.availability("haas-1") == "UNAVAILABLE", 20, "the Last Will")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        resumed = time.time()
+
+        def timeline() -> list[tuple[datetime, str, str | None]]:
+            rows = chain.query(
+                "SELECT s.ts, s.availability, s.execution FROM state_changes s JOIN machines m "
+                "ON m.id = s.machine_id WHERE m.name = ? ORDER BY s.ts, s.id",
+                "haas-1",
+            )
+            return [(_when(ts), availability, execution) for ts, availability, execution in rows]
+
+        chain.wait_for(lambda: timeline()[-1][1] == "AVAILABLE", 30, "the machine's state stated again")
+        changes = timeline()
+        assert [(a, e) for _, a, e in changes] == [
+            ("AVAILABLE", "READY"),
+            ("UNAVAILABLE", None),
+            ("AVAILABLE", "READY"),
+        ], changes
+        assert changes[-1][0].timestamp() >= resumed - 0.5, "idle from the agent's return"
+    finally:
+        haas.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -18,9 +19,11 @@ import pytest
 
 from atelier.broker import Broker
 from edge_agent import contract as c
-from edge_agent.config import BrokerSection
+from edge_agent.config import BrokerSection, MachineConfig
 from edge_agent.drafts import Draft
+from edge_agent.drivers import Reading
 from edge_agent.outbox import Outbox
+from edge_agent.pipeline import Reassertions, run_machine
 from edge_agent.publisher import OVER_BUDGET_ALARM, Publisher
 from tests.edge_agent.mqtt_probe import Probe, eventually
 
@@ -141,6 +144,70 @@ async def test_broker_restart_mid_run_loses_no_seq(broker: Broker, outbox: Outbo
     assert sorted(set(received)) == list(range(1, total + 1)), "no gap"
     duplicates = sum(n - 1 for n in Counter(received).values())
     assert duplicates < total // 3, "only messages in flight at the outage may come twice"
+
+
+async def test_machines_state_their_state_again_after_a_reconnection_not_at_the_first(
+    broker: Broker, outbox: Outbox
+) -> None:
+    """Issue 14: the gateway marks the machines UNAVAILABLE on the agent's Last Will; a quiet machine has no event
+    waiting, so each machine states its state again once the birth of a new connection is out."""
+    reassertions = Reassertions()
+    machine = MachineConfig(id="mill-1", driver="scripted")
+    ready = [Reading("execution", "READY", TS), Reading("mode", "AUTOMATIC", TS)]
+    publisher = Publisher(settings(broker), outbox, machines=("mill-1",), max_inflight=20, on_reconnect=reassertions)
+    gateway = Probe(broker, [TREE], client_id="gateway", persistent=True).start()
+    try:
+        async with running(publisher):
+            worker = asyncio.create_task(
+                run_machine(
+                    machine,
+                    profile=None,
+                    outbox=outbox,
+                    wake=publisher.wake,
+                    driver=Quiet(ready),
+                    reassertions=reassertions,
+                )
+            )
+            try:
+                await eventually(lambda: len(changes(gateway)) == 1, 10, "the first state")
+                await asyncio.sleep(0.3)
+                assert len(changes(gateway)) == 1, "nothing stated again at the first connection"
+                await asyncio.to_thread(broker.stop)
+                restarted = datetime.now(UTC)
+                await asyncio.to_thread(broker.start)
+                await eventually(lambda: len(changes(gateway)) == 2, 20, "the state stated again")
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+    finally:
+        gateway.stop()
+    first, again = changes(gateway)
+    assert (again.availability, again.execution, again.mode) == (first.availability, first.execution, first.mode)
+    assert again.execution is c.Execution.READY
+    assert again.ts >= restarted
+    assert again.seq > first.seq
+
+
+class Quiet:
+    """A machine that reports once and then stays quiet on a healthy link."""
+
+    def __init__(self, batch: list[Reading]) -> None:
+        self.batch = batch
+
+    async def readings(self) -> AsyncIterator[list[Reading]]:
+        yield self.batch
+        await asyncio.Event().wait()
+
+
+def changes(probe: Probe) -> list[c.StateChanged]:
+    """The state changes received, once each (QoS 1 may bring one twice across a restart)."""
+    found: dict[int, c.StateChanged] = {}
+    for received in probe.messages("/event"):
+        message = c.decode(received.topic, received.payload)[1]
+        if isinstance(message, c.StateChanged):
+            found.setdefault(message.seq, message)
+    return [found[seq] for seq in sorted(found)]
 
 
 async def test_replay_request_republishes_retained_events(broker: Broker, outbox: Outbox, probe: Probe) -> None:

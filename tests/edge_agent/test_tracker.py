@@ -128,3 +128,19 @@ def test_empty_batch_changes_nothing() -> None:
     before = tracker.state
     out = tracker.feed([])
     assert (out.state, out.drafts, out.state_changed, out.telemetry) == (before, [], False, {})
+
+
+def test_reassert_states_the_current_state_again_and_keeps_later_outages_after_it() -> None:
+    tracker = MachineTracker(None)
+    assert tracker.reassert(T0).drafts == [], "nothing known yet: the first reading will say it"
+    feed(tracker, 0, **INITIAL)
+    feed(tracker, 5, execution="ACTIVE")
+    out = tracker.reassert(T0 + timedelta(seconds=60))
+    assert types(out) == [StateChanged]
+    assert not out.state_changed, "the retained snapshot is unchanged"
+    draft = out.drafts[0]
+    assert draft.ts == T0 + timedelta(seconds=60)
+    assert draft.fields == {"availability": Availability.AVAILABLE, "execution": Execution.ACTIVE, "mode": "AUTOMATIC"}
+    assert tracker.ts == T0 + timedelta(seconds=60)
+    assert tracker.open_cycle is not None, "the cycle goes on"
+    assert feed(tracker, 61, execution="ACTIVE").drafts == [], "and the next reading changes nothing"

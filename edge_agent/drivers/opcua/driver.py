@@ -2,7 +2,8 @@
 
 Each ``readings()`` call is one session from scratch: connect (with security and
 credentials), resolve the profile's nodes by namespace URI or browse path, read
-every node once (the first batch), subscribe, then yield what the server
+every node once (the first batch, stamped no earlier than the session's start:
+``since``), subscribe, then yield what the server
 notifies, with the control's source timestamps. With ``alarms_from_events`` the
 same subscription watches an event notifier for alarm conditions, and the
 active set (kept by the driver across sessions) is reported as an alarm list.
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from asyncua import Client, ua
@@ -160,6 +162,7 @@ class OpcUaDriver:
     async def _first_read(self, client: Client, link: Link) -> list[Reading]:
         """Read every node once; drop (with an error log) the nodes the server does not know."""
         nodes = link.subscribed + link.polled
+        linked = datetime.now(UTC)
         values = await asyncio.wait_for(read(client, nodes), self.options.request_timeout_s) if nodes else []
         present: list[BoundNode] = []
         for node, value in zip(nodes, values, strict=True):
@@ -172,7 +175,7 @@ class OpcUaDriver:
         link.subscribed = [n for n in link.subscribed if n in present]
         link.polled = [n for n in link.polled if n in present]
         items = (reading(node.key, value) for node, value in zip(nodes, values, strict=True) if node in present)
-        return link.fresh([item for item in items if item is not None])
+        return [since(item, linked) for item in link.fresh([item for item in items if item is not None])]
 
     def _log_missing(self, key: str, reason: str) -> None:
         spec = self.options.specs()[key]
@@ -184,6 +187,17 @@ class OpcUaDriver:
             reason,
             self.machine_id,
         )
+
+
+def since(item: Reading, linked: datetime) -> Reading:
+    """A first-read value stamped no earlier than the session's start.
+
+    A quiet control's values carry the source time of their last change, often before the
+    outage (or before the agent started): stamped so, the machine's state on connection would
+    land before the UNAVAILABLE that marked the outage and the timeline would show it offline
+    until something changed. What the agent knows is the state from when it connected.
+    """
+    return item if item.ts >= linked else Reading(item.key, item.value, linked)
 
 
 async def close(client: Client, limit_s: float) -> None:

@@ -55,9 +55,11 @@ class HaasDriver:
         self.counters: Counter[str] = Counter()
         self._commands = (*options.commands, *(f"Q600 {var}" for var in options.macros))
         self._last_rx = 0.0
+        self.last_heard: datetime | None = None  # see edge_agent.drivers
 
     async def readings(self) -> AsyncIterator[Batch]:
         framing = self.options.resolved_framing
+        self.last_heard = None
         async with SerialLink(self.options) as link:
             framer = haas_q.Framer(framing)
             self._last_rx = time.monotonic()
@@ -77,7 +79,7 @@ class HaasDriver:
         while (left := deadline - time.monotonic()) > 0:
             data = await link.read(left)
             if data:
-                self._last_rx = time.monotonic()
+                self._last_rx, self.last_heard = time.monotonic(), self.clock()
             elif time.monotonic() - self._last_rx > self.options.read_timeout_s:
                 raise DriverError(f"Haas on {self.options.describe()} silent for {self.options.read_timeout_s:.0f} s")
             for frame in framer.feed(data):
@@ -116,8 +118,10 @@ class LineboxDriver:
         self.options = options
         self.clock = clock
         self.counters: Counter[str] = Counter()
+        self.last_heard: datetime | None = None  # see edge_agent.drivers
 
     async def readings(self) -> AsyncIterator[Batch]:
+        self.last_heard = None
         decoder = linebox.LineboxReadings(on_a=self.options.spindle_on_a, off_a=self.options.spindle_off_a)
         splitter = LineSplitter(max_line=linebox.MAX_LINE)
         async with SerialLink(self.options) as link:
@@ -125,7 +129,7 @@ class LineboxDriver:
             while True:
                 data = await link.read(0.5)
                 if data:
-                    last_rx = time.monotonic()
+                    last_rx, self.last_heard = time.monotonic(), self.clock()
                 elif time.monotonic() - last_rx > self.options.read_timeout_s:
                     raise DriverError(
                         f"line box on {self.options.describe()} silent for {self.options.read_timeout_s} s"

@@ -56,6 +56,7 @@ class GrblDriver:
         self._batches: list[list[Reading]] = []
         self._idle_reports = 0
         self._progress_at = 0.0
+        self.last_heard: datetime | None = None  # see edge_agent.drivers
 
     async def readings(self) -> AsyncIterator[Batch]:
         link = SerialLink(self.options)
@@ -64,7 +65,7 @@ class GrblDriver:
         try:
             # pipeline.run_machine calls readings() again on the same instance after a failure: start clean.
             self._link, self._decoder, self.state = link, grbl.GrblReadings(), None
-            self._current, self._batches = [], []
+            self._current, self._batches, self.last_heard = [], [], None
             path = self.options.socket_path(self.machine_id)
             if path is not None:
                 server = ControlServer(path, self.control)
@@ -92,7 +93,7 @@ class GrblDriver:
             await self._check_stop_timeout(now)
             data = await link.read(max(0.01, min(next_poll - now, 0.1)))
             if data:
-                last_rx = time.monotonic()
+                last_rx, self.last_heard = time.monotonic(), self.clock()
             elif time.monotonic() - last_rx > self._silence_s():
                 raise DriverError(f"GRBL on {self.options.describe()} silent for {self._silence_s():.0f} s")
             for line in splitter.feed(data):

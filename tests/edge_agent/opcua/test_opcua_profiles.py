@@ -94,4 +94,12 @@ async def test_simulated_cycles_match_the_simulator_record(cnc_factory, readers,
     await fed.until(lambda s: len(cnc.record) == 3 and len(fed.ended()) == 3, "three cycles")
     got = [(c.fields["program"], c.fields["outcome"], round(c.fields["duration_s"], 3)) for c in fed.ended()]
     want = [(r["program"], r["outcome"], round(r["duration_s"], 3)) for r in cnc.record]
-    assert got == want
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    # A cycle under way when the agent connected starts, for the agent, at the connection: the driver stamps
+    # its first read no earlier than the session (issue 14); the others match to the millisecond.
+    connected = min(r.ts for r in fed.reader.batches[0])
+    for (_, _, duration), (_, _, truth), record in zip(got, want, cnc.record, strict=True):
+        if datetime.fromisoformat(record["started"]) < connected:
+            assert duration <= truth
+        else:
+            assert duration == truth
