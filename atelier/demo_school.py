@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from gateway import auth
 from gateway.errors import NotFoundError
-from gateway.store import customers_repo, machines_repo, orders_repo, students_repo, work_repo
+from gateway.store import authorisations_repo, customers_repo, machines_repo, orders_repo, students_repo, work_repo
 from gateway.store.db import Database, upgrade
 from gateway.store.models import User
 
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 WHO = "atelier demo"  # the audit log's name for what the demo wrote
 MASTER = "maitre"
 INSPECTOR = "M. Roux"  # the master whose name goes on scrap declarations (an adult: a name is fine)
+DEMO_GROUP = "Atelier démo"
 TOKEN_FILE = "kiosk-tokens.json"  # noqa: S105 - a file name
 TOKEN_DAYS = 365
 
@@ -222,6 +223,7 @@ def kiosk_tokens(
         tokens: dict[str, str] = {}
         with database.transaction() as db:
             now = datetime.now(UTC)
+            _authorise(db, [ids[name] for name in wanted], now)
             for name in wanted:
                 machine = machines_repo.machine_by_id(db=db, machine_id=ids[name])
                 assert machine is not None  # machines are never deleted
@@ -241,6 +243,31 @@ def kiosk_tokens(
         database.close()
     _keep(path, tokens)
     return tokens
+
+
+def _authorise(db: Session, machine_ids: list[int], now: datetime) -> None:
+    """Every demo student may use the demo's machines (regulated: the training and medical dates held), as a
+    school records once the director has signed; a re-run adds nothing while an authorisation is live."""
+    group = next((g for g in authorisations_repo.list_groups(db=db) if g.name == DEMO_GROUP), None)
+    if group is None:
+        group = authorisations_repo.create_group(
+            db=db, who=WHO, now=now, name=DEMO_GROUP, regulated=True, machine_ids=machine_ids
+        )
+    else:
+        authorisations_repo.update_group(
+            db=db, who=WHO, now=now, group_id=group.id, changes={"machine_ids": machine_ids}
+        )
+    today = now.date()
+    for pupil in PUPILS:
+        student = students_repo.student_with_badge(db=db, badge=pupil.badge)
+        if student is None:
+            continue
+        live = authorisations_repo.list_authorisations(db=db, student_id=student.id, live_only=True)
+        if any(a.group_id == group.id and (a.medical_valid_until or today) > today for a in live):
+            continue
+        fields = {"student_id": student.id, "group_id": group.id, "granted_on": today, "training_on": today}
+        fields["medical_valid_until"] = today + timedelta(days=365)
+        authorisations_repo.grant(db=db, who=WHO, now=now, fields=fields)
 
 
 def _wait_for_machines(database: Database, names: list[str], site: str, timeout_s: float) -> dict[str, int]:

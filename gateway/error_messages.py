@@ -40,6 +40,19 @@ _FR: dict[str, str] = {
     "stop_reason_not_found": "Cette cause d'arrêt n'existe pas.",
     "stop_not_found": "Aucun arrêt de {machine} ne commence à {started}.",
     "student_not_found": "Cet élève n'existe pas.",
+    "authorisation_not_found": "Cette habilitation n'existe pas.",
+    "machine_group_not_found": "Ce groupe de machines n'existe pas.",
+    "machine_group_name_taken": "Un groupe de machines s'appelle déjà {name}.",
+    "authorisation_one_target": "Une habilitation porte sur une machine ou sur un groupe de machines, pas les deux.",
+    "authorisation_ends_before_start": "Une habilitation doit finir après le jour où elle est accordée.",
+    "competence_not_found": "Cette compétence n'existe pas.",
+    "file_too_large": "Le fichier dépasse {limit_kib} Kio.",
+    "evidence_of_another_student": (
+        "Cette séance n'est pas celle de cet élève : une validation s'appuie sur son propre travail."
+    ),
+    "referentiel_refused": "Le référentiel n'a pas été importé : {count} problème(s), rien n'a été enregistré.",
+    "authorisation_list_one_filter": "Donnez un élève ou une machine, pas les deux.",
+    "not_authorised": "{student} ne peut pas utiliser {machine} : {missing}. Voyez un maître d'atelier.",
     "work_session_not_found": "Cette séance n'existe pas.",
     "cycle_not_found": "Ce cycle n'existe pas.",
     "api_token_not_found": "Ce jeton n'existe pas.",
@@ -118,6 +131,17 @@ _EN: dict[str, str] = {
     "stop_reason_not_found": "This stop reason does not exist.",
     "stop_not_found": "No stop of {machine} starts at {started}.",
     "student_not_found": "This student does not exist.",
+    "authorisation_not_found": "This authorisation does not exist.",
+    "machine_group_not_found": "This machine group does not exist.",
+    "machine_group_name_taken": "A machine group is already called {name}.",
+    "authorisation_one_target": "An authorisation covers one machine or one machine group, not both.",
+    "authorisation_ends_before_start": "An authorisation must end after the day it is granted.",
+    "competence_not_found": "This competence does not exist.",
+    "file_too_large": "The file is larger than {limit_kib} KiB.",
+    "evidence_of_another_student": "This session is not this student's: a validation rests on their own work.",
+    "referentiel_refused": "The référentiel was not imported: {count} problem(s), nothing was saved.",
+    "authorisation_list_one_filter": "Give a student or a machine, not both.",
+    "not_authorised": "{student} may not use {machine}: {missing}. See a workshop master.",
     "work_session_not_found": "This session does not exist.",
     "cycle_not_found": "This cycle does not exist.",
     "api_token_not_found": "This token does not exist.",
@@ -193,6 +217,13 @@ _WORDS: dict[str, dict[str, str]] = {
         "kiosk": "poste de machine",
         "viewer": "écran d'atelier",
         "student": "élève",
+        "no_authorisation": "aucune habilitation sur cette machine",
+        "authorisation_not_yet_valid": "son habilitation n'est pas encore valable",
+        "authorisation_expired": "son habilitation a expiré le {until}",
+        "training_missing": "la date de la formation à la sécurité manque",
+        "medical_fitness_expired": "l'avis d'aptitude médicale n'est plus valable ({until})",
+        "master_on_duty_required": "un maître d'atelier doit être de service (travail sous surveillance directe)",
+        "and": ", ",
     },
     "en": {
         "someone": "a student",
@@ -202,6 +233,13 @@ _WORDS: dict[str, dict[str, str]] = {
         "kiosk": "machine kiosk",
         "viewer": "workshop screen",
         "student": "student",
+        "no_authorisation": "no authorisation on this machine",
+        "authorisation_not_yet_valid": "their authorisation is not valid yet",
+        "authorisation_expired": "their authorisation expired on {until}",
+        "training_missing": "the date of the safety training is missing",
+        "medical_fitness_expired": "the medical fitness opinion is no longer valid ({until})",
+        "master_on_duty_required": "a workshop master must be on duty (direct supervision only)",
+        "and": ", ",
     },
 }
 
@@ -211,6 +249,8 @@ def render(code: str, params: dict[str, Any], *, lang: str, zone: tzinfo, names:
     lang = lang if lang in MESSAGES else DEFAULT_LANG
     words = _WORDS[lang]
     shown = {key: _shown(key, value, words, zone, names) for key, value in params.items()}
+    if "missing" in shown:
+        shown["missing"] = shown["missing"].replace("{until}", str(params.get("until") or "—"))
     template = MESSAGES[lang].get(code, code)
     try:
         text = template.format_map(shown)
@@ -227,6 +267,8 @@ def _shown(key: str, value: Any, words: dict[str, str], zone: tzinfo, names: boo
         return words["someone"] if key == "student" else "—"
     if isinstance(value, datetime):
         return value.astimezone(zone).strftime(words["time"])
+    if key == "missing":  # what an authorisation lacks, each in words; the date they name is in ``until``
+        return words["and"].join(words.get(str(m), str(m)) for m in value)
     if key in ("role", "allowed"):
         roles = value if isinstance(value, list | tuple) else [value]
         return words["or"].join(words.get(str(r), str(r)) for r in roles)

@@ -86,8 +86,9 @@ def test_kiosk_tokens_are_kept_replaced_when_dead_and_forgotten_sessions_ended(t
         auth.revoke_api_token(db=s, who="test", now=datetime.now(UTC), token_id=row.id)
         student = s.scalars(select(Student).where(Student.badge == school.badges[0])).one()
         machine = s.get_one(Machine, mill)
+        now = datetime.now(UTC)
         work_repo.check_in(
-            db=s, who="test", machine=machine, student_id=student.id, order_id=None, at=datetime.now(UTC)
+            db=s, who="test", machine=machine, student_id=student.id, order_id=None, at=now, day=now.date()
         )
     third = kiosk_tokens(url, data_dir=tmp_path, machines=["mill", "lathe"], site="demo", timeout_s=5)
     assert third["lathe"] == first["lathe"]

@@ -22,7 +22,7 @@ def snapshot(row: Base) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for column in inspect(row).mapper.column_attrs:
         value = getattr(row, column.key)
-        values[column.key] = value.isoformat() if isinstance(value, date) else value
+        values[column.key] = value.isoformat() if isinstance(value, date) else value  # datetimes too
     return values
 
 

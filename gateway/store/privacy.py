@@ -1,6 +1,6 @@
 """Privacy for minors: export everything held on a student, delete a student, purge old practice logs.
 
-Deleting a student removes the student row, the student's logins and the
+Deleting a student removes the student row, the student's logins, machine authorisations, competence validations and the
 personal data in the audit log, and detaches the work sessions (their
 ``student_id`` becomes NULL). The audit log keeps no trail of the deleted id:
 entries about the student or their logins lose their id and contents, and the
@@ -22,7 +22,15 @@ from sqlalchemy.orm import Session
 
 from gateway.config import RecordsSection
 from gateway.store.audit_log import audit, snapshot
-from gateway.store.models import AuditEntry, LoginSession, ScrapRecord, User, WorkSessionRecord
+from gateway.store.models import (
+    AuditEntry,
+    Authorisation,
+    CompetenceValidation,
+    LoginSession,
+    ScrapRecord,
+    User,
+    WorkSessionRecord,
+)
 from gateway.store.reports_repo import student_log
 from gateway.store.students_repo import get_student
 
@@ -48,6 +56,13 @@ def export_student(*, db: Session, student_id: int, now: datetime) -> dict[str, 
         "logins": [{"username": u.username, "role": u.role, "created": u.created.isoformat()} for u in logins],
         "work_sessions": [{**snapshot(r), "machine": found.machines[r.machine_id]} for r in found.sessions],
         "scrap_declared_on_their_sessions": [snapshot(s) for s in scrap],
+        "competence_validations": [
+            snapshot(v)
+            for v in db.scalars(select(CompetenceValidation).where(CompetenceValidation.student_id == student_id))
+        ],
+        "machine_authorisations": [
+            snapshot(a) for a in db.scalars(select(Authorisation).where(Authorisation.student_id == student_id))
+        ],
         "practice_summary": {
             "sessions": log.sessions,
             "session_s": log.session_s,
@@ -72,6 +87,8 @@ def delete_student(*, db: Session, who: str, student_id: int, now: datetime) -> 
     logins = list(db.execute(select(User.id, User.username).where(User.student_id == student_id)))
     work = list(db.scalars(select(WorkSessionRecord.id).where(WorkSessionRecord.student_id == student_id)))
     _forget(db, student_id, [u.id for u in logins], [u.username for u in logins])
+    _forget_authorisations(db, student_id)
+    _forget_validations(db, student_id)
     db.execute(delete(LoginSession).where(LoginSession.user_id.in_([u.id for u in logins])))
     db.execute(delete(User).where(User.student_id == student_id))
     db.execute(update(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id).values(student_id=None))
@@ -101,6 +118,26 @@ def _forget(db: Session, student_id: int, user_ids: list[int], usernames: list[s
         before, after = _without_student(entry.before, student_id), _without_student(entry.after, student_id)
         if (before, after) != (entry.before, entry.after):
             entry.before, entry.after = before, after
+
+
+def _forget_authorisations(db: Session, student_id: int) -> None:
+    """The student's authorisations go, and their audit entries (which name the student) are erased."""
+    ids = list(db.scalars(select(Authorisation.id).where(Authorisation.student_id == student_id)))
+    if not ids:
+        return
+    about = (AuditEntry.entity == "authorisation") & AuditEntry.entity_id.in_(ids)
+    db.execute(update(AuditEntry).where(about).values(before=ERASED, after=ERASED, entity_id=None))
+    db.execute(delete(Authorisation).where(Authorisation.id.in_(ids)))
+
+
+def _forget_validations(db: Session, student_id: int) -> None:
+    """The student's competence validations go, and their audit entries are erased (they name the student)."""
+    ids = list(db.scalars(select(CompetenceValidation.id).where(CompetenceValidation.student_id == student_id)))
+    if not ids:
+        return
+    about = (AuditEntry.entity == "competence_validation") & AuditEntry.entity_id.in_(ids)
+    db.execute(update(AuditEntry).where(about).values(before=ERASED, after=ERASED, entity_id=None))
+    db.execute(delete(CompetenceValidation).where(CompetenceValidation.id.in_(ids)))
 
 
 def _without_student(values: dict[str, Any] | None, student_id: int) -> dict[str, Any] | None:

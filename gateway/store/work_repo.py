@@ -18,7 +18,7 @@ its single write lock at BEGIN (``db.writer``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -28,6 +28,7 @@ from gateway.domain.attribution import SessionConflictError, check_no_overlap
 from gateway.domain.model import WorkSession
 from gateway.errors import ConflictError, InvalidError
 from gateway.store.audit_log import audit, snapshot
+from gateway.store.authorisations_repo import permit
 from gateway.store.machines_repo import machine_key, machine_named
 from gateway.store.models import Cycle, CycleAssignment, Machine, Order, ScrapRecord, Student, WorkSessionRecord
 from gateway.store.orders_repo import order_named
@@ -108,9 +109,12 @@ def _check_people(db: Session, student_id: int, order_id: int | None) -> None:
 
 
 def check_in(
-    *, db: Session, who: str, machine: Machine, student_id: int, order_id: int | None, at: datetime
+    *, db: Session, who: str, machine: Machine, student_id: int, order_id: int | None, at: datetime, day: date
 ) -> tuple[WorkSessionRecord, bool]:
-    """The student's session at the machine, and whether it is new (False: the same check-in again)."""
+    """The student's session at the machine, and whether it is new (False: the same check-in again).
+
+    ``day``: the school's date at ``at``, the day an authorisation must be valid on.
+    """
     lock(db, Machine, machine.id)
     lock(db, Student, student_id)
     _check_people(db, student_id, order_id)
@@ -129,8 +133,17 @@ def check_in(
             since=mine.started,
             session_id=mine.id,
         )
+    allowed = permit(db=db, student_id=student_id, machine=machine, day=day)
     _check_free(db, machine, at, None)
-    row = _add_work_session(db, who, machine=machine, people=(student_id, order_id), times=(at, None), now=at)
+    row = _add_work_session(
+        db,
+        who,
+        machine=machine,
+        people=(student_id, order_id),
+        times=(at, None),
+        now=at,
+        master_on_duty=allowed.master_on_duty,
+    )
     return row, True
 
 
@@ -159,10 +172,17 @@ def _add_work_session(
     people: tuple[int, int | None],
     times: tuple[datetime, datetime | None],
     now: datetime,
+    master_on_duty: str | None = None,
 ) -> WorkSessionRecord:
     (student_id, order_id), (start, end) = people, times
     row = WorkSessionRecord(
-        machine_id=machine.id, student_id=student_id, order_id=order_id, started=start, ended=end, opened_by=who
+        machine_id=machine.id,
+        student_id=student_id,
+        order_id=order_id,
+        started=start,
+        ended=end,
+        opened_by=who,
+        master_on_duty=master_on_duty,
     )
     db.add(row)
     db.flush()

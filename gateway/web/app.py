@@ -20,7 +20,9 @@ from gateway.web.records_api import MACHINE_STATE_GUARD, include_records
 from gateway.web.routes import (
     api_docs,
     calendar_page,
+    competence_pages,
     desk_alarms,
+    desk_authorisations,
     desk_customers,
     desk_cycles,
     desk_it,
@@ -96,7 +98,7 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
     pages = [login_page, kiosk_page, desk_page, *DESK_PEOPLE, *DESK_WORK, order_pages, student_pages, utilisation_page]
-    pages += [calendar_page, api_docs]
+    pages += [calendar_page, desk_authorisations, competence_pages, api_docs]
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)

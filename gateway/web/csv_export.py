@@ -16,7 +16,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, tzinfo
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request
@@ -27,7 +27,7 @@ from gateway.web.i18n import lang_of
 from gateway.web.records_state import RecordsState
 
 # hours: seconds written as decimal hours (raw) or h:mm (sheet); duration: seconds (raw) or h:mm (sheet).
-Kind = Literal["text", "int", "time", "hours", "duration", "seconds", "ratio", "bool", "word"]
+Kind = Literal["text", "int", "time", "date", "hours", "duration", "seconds", "ratio", "bool", "word"]
 Flavour = Literal["sheet", "raw"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -67,7 +67,7 @@ def _raw(value: Any, kind: Kind) -> Any:
         return round(value, 1)
     if kind == "ratio":
         return round(value, 3)
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     return neutralise(value) if isinstance(value, str) else value
 
@@ -89,6 +89,7 @@ def _yes_no(value: Any, sheet: Sheet) -> str:
 
 _SHEET_CELLS: dict[Kind, Callable[[Any, Sheet], str]] = {
     "time": lambda value, sheet: f"{value.astimezone(sheet.zone):%d/%m/%Y %H:%M}",
+    "date": lambda value, sheet: f"{value:%d/%m/%Y}",
     "hours": lambda value, sheet: hours_minutes(value),
     "duration": lambda value, sheet: hours_minutes(value),
     "seconds": lambda value, sheet: decimal(value, 1, sheet.lang),
@@ -108,9 +109,16 @@ def render(columns: Sequence[Column], rows: Iterable[Sequence[Any]], sheet: Shee
         writer.writerows([_raw(row[k], columns[k].kind) for k in kept] for row in rows)
         return buffer.getvalue()
     writer = csv.writer(buffer, delimiter=";")
-    writer.writerow([columns[k].en if sheet.lang == "en" else columns[k].fr for k in kept])
-    writer.writerows([_sheet(row[k], columns[k].kind, sheet) for k in kept] for row in rows)
+    writer.writerows(sheet_cells(columns, rows, sheet))
     return BOM + buffer.getvalue()
+
+
+def sheet_cells(columns: Sequence[Column], rows: Iterable[Sequence[Any]], sheet: Sheet) -> list[list[str]]:
+    """The header and the rows as a person reads them (the sheet flavour's cells), for a CSV or a PDF table."""
+    kept = [k for k, c in enumerate(columns) if c.only in (None, "sheet")]
+    cells = [[columns[k].en if sheet.lang == "en" else columns[k].fr for k in kept]]
+    cells.extend([_sheet(row[k], columns[k].kind, sheet) for k in kept] for row in rows)
+    return cells
 
 
 def csv_response(columns: Sequence[Column], rows: Iterable[Sequence[Any]], filename: str, sheet: Sheet) -> Response:

@@ -29,6 +29,8 @@ DESK: list[DeskEntry] = [
     DeskEntry("desk_shop", "nav_utilisation", "/utilisation"),
     DeskEntry("desk_shop", "nav_calendar", "/calendar"),
     DeskEntry("desk_shop", "nav_alarms", "/desk/alarms"),
+    DeskEntry("desk_people", "nav_authorisations", "/desk/authorisations"),
+    DeskEntry("desk_people", "nav_competences", "/desk/competences"),
 ]
 
 DESK_GROUPS = ("desk_people", "desk_work", "desk_shop", "desk_it")

@@ -25,7 +25,7 @@ from gateway.web.formats import decimal
 from gateway.web.page_labels import page_labels, trend_text
 from gateway.web.pages import duration, hours
 
-_GRID = TableStyle(
+GRID = TableStyle(
     [
         ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
         ("FONT", (0, 1), (-1, -1), "Helvetica", 9),
@@ -44,7 +44,7 @@ def text(value: object) -> str:
 
 def _table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
     table = Table([[str(c) for c in row] for row in rows], colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(_GRID)
+    table.setStyle(GRID)
     return table
 
 

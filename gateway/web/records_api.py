@@ -27,7 +27,9 @@ from gateway.web.login_flow import Throttled
 from gateway.web.records_state import RecordsState, utc_now
 from gateway.web.routes import (
     auth,
+    authorisations,
     calendars,
+    competences,
     customers,
     machine_moves,
     orders,
@@ -71,6 +73,11 @@ def include_records(
         reports.router,
         reports.retention_router,
         machine_moves.router,
+        authorisations.groups_router,
+        authorisations.router,
+        authorisations.duty_router,
+        competences.router,
+        competences.students_router,
     ):
         app.include_router(router)
     app.add_exception_handler(RecordsError, _records_error)

@@ -270,6 +270,11 @@ async def _prepare(master: Page, demo: DemoSystem) -> Morning:
     for first, initial, badge in (INES, TOM):
         body = {"first_name": first, "last_initial": initial, "class_name": "CAP1-A", "track": "CAP", "badge": badge}
         morning.students[f"{first} {initial}."] = (await morning.call(master, "POST", "/api/students", body))["id"]
+    today = datetime.now(PARIS).date()
+    for student_id in morning.students.values():  # the director signed, the master records it
+        grant = {"student_id": student_id, "machine": MILL, "site": "demo", "granted_on": today.isoformat()}
+        grant |= {"training_on": today.isoformat(), "medical_valid_until": (today + timedelta(days=365)).isoformat()}
+        await morning.call(master, "POST", "/api/authorisations", grant)
     kiosk = {"role": "kiosk", "label": "poste fraiseuse", "machine": MILL, "site": "demo"}
     morning.token = (await morning.call(master, "POST", "/api/tokens", kiosk))["token"]
     return morning

@@ -133,6 +133,7 @@ class WorkSessionRecord(Base):
     ended: Mapped[datetime | None]
     opened_by: Mapped[str] = mapped_column(String(SHORT))
     closed_by: Mapped[str | None] = mapped_column(String(SHORT))
+    master_on_duty: Mapped[str | None] = mapped_column(String(SHORT))  # who supervised, at check-in
 
 
 class ScrapRecord(Base):

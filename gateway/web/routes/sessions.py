@@ -46,6 +46,7 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response)
     student, machine and order) answers 200 with the session already open."""
     if who.role == "kiosk" and body.badge is None:
         raise ForbiddenError("kiosk_badge_only")
+    now = state.now()
     with state.transaction() as db:
         machine = machine_for(db, who, body.machine, body.site)
         student_id = body.student_id
@@ -58,7 +59,8 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response)
             machine=machine,
             student_id=student_id,
             order_id=body.order_id,
-            at=state.now(),
+            at=now,
+            day=now.astimezone(state.settings.zone()).date(),
         )
         if not created:
             response.status_code = status.HTTP_200_OK

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edge_agent import contract as c
 from gateway import auth
 from gateway.live import MachineView
-from gateway.store import customers_repo, orders_repo, students_repo, work_repo
+from gateway.store import authorisations_repo, customers_repo, orders_repo, students_repo, work_repo
 from gateway.store.models import Machine
 from tests.gateway.records.conftest import add_cycle, add_machine, add_state
 
@@ -52,6 +52,7 @@ def seed(sessions: sessionmaker[Session]) -> Seeded:
     ids["mill"], ids["lathe"] = add_machine(sessions, "mill"), add_machine(sessions, "lathe")
     with sessions.begin() as s:
         _people(s, ids, now)
+        _authorise(s, ids, now)
         mill = s.get_one(Machine, ids["mill"])
         seeded.tokens["kiosk"] = auth.create_api_token(
             db=s, who="seed", now=now, role="kiosk", label="mill tablet", machine=mill
@@ -61,6 +62,21 @@ def seed(sessions: sessionmaker[Session]) -> Seeded:
         )[0]
     _work(sessions, ids, t0, now)
     return seeded
+
+
+def _authorise(s: Session, ids: dict[str, int], now: datetime) -> None:
+    """Every seeded student may use both machines, the regulated dates held."""
+    workshop = authorisations_repo.create_group(
+        db=s, who="seed", now=now, name="Atelier", regulated=True, machine_ids=[ids["mill"], ids["lathe"]]
+    )
+    ids["workshop"] = workshop.id
+    for key in ("lea", "tom", "ines"):
+        grant = {"student_id": ids[key], "group_id": workshop.id, "granted_on": (now - timedelta(days=90)).date()}
+        grant |= {
+            "training_on": (now - timedelta(days=89)).date(),
+            "medical_valid_until": (now + timedelta(days=300)).date(),
+        }
+        authorisations_repo.grant(db=s, who="seed", now=now, fields=grant)
 
 
 def _people(s: Session, ids: dict[str, int], now: datetime) -> None:
@@ -135,7 +151,9 @@ def _work(sessions: sessionmaker[Session], ids: dict[str, int], t0: datetime, no
         )
     with sessions.begin() as s:  # Inès is at the mill now, for PO-1: no cycle of hers yet
         mill = s.get_one(Machine, ids["mill"])
-        work_repo.check_in(db=s, who="seed", machine=mill, student_id=ids["ines"], order_id=ids["po1"], at=now)
+        work_repo.check_in(
+            db=s, who="seed", machine=mill, student_id=ids["ines"], order_id=ids["po1"], at=now, day=now.date()
+        )
     # The mill: on at 7:00, cutting 8:00-9:00, idle until 10:00, then switched off.
     changes: tuple[tuple[int, str, str | None], ...] = (
         (-60, "AVAILABLE", "READY"),

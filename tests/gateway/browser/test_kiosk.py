@@ -103,3 +103,26 @@ async def test_a_badge_scanned_while_the_kiosk_reads_its_state_again_is_not_lost
     await kiosk.locator("#message.shown", has_text="Séance terminée").wait_for(timeout=15_000)
     assert await kiosk.locator("#present").inner_text() == "Personne en poste."
     assert len(refreshes) == 2  # one fresh state after each action, no reload
+
+
+async def test_a_student_without_an_authorisation_is_refused_and_nothing_is_recorded(
+    browser: Browser, site: Site
+) -> None:
+    master, kiosk = await _kiosk(browser, site)
+    noe = {"first_name": "Noé", "last_initial": "P", "class_name": "CAP1", "track": "CAP", "badge": "B-NOE"}
+    made = await master.request.post(site.url("/api/students"), data=noe)
+    assert made.status == 201, await made.text()
+    noe_id = (await made.json())["id"]
+    refused = await _badge(kiosk, "B-NOE")
+    assert (
+        refused
+        == "Noé P. ne peut pas utiliser lathe : aucune habilitation sur cette machine. Voyez un maître d'atelier."
+    )
+    assert await kiosk.locator("#present").inner_text() == "Personne en poste."
+    sessions = await (await master.request.get(site.url("/api/sessions"))).json()
+    assert [s for s in sessions if s["student_id"] == noe_id] == []
+    grant = {"student_id": noe_id, "machine": "lathe", "granted_on": "2026-01-05", "training_on": "2026-01-05"}
+    grant["medical_valid_until"] = "2099-12-31"
+    assert (await master.request.post(site.url("/api/authorisations"), data=grant)).status == 201
+    assert await _badge(kiosk, "B-NOE") == "Séance commencée. Bon travail !"
+    assert await _badge(kiosk, "B-NOE") == "Séance terminée. À bientôt !"

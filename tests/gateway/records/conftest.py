@@ -167,6 +167,17 @@ class World:
         assert response.status_code < 300, (response.status_code, response.text)
         return response.json() if response.content and "json" in response.headers["content-type"] else response
 
+    async def authorise(self, student_id: int) -> None:
+        """Let the student use every machine of the world (the workshop group), regulated dates held."""
+        grant = {
+            "student_id": student_id,
+            "group_id": self.ids["workshop"],
+            "granted_on": "2026-09-01",
+            "training_on": "2026-09-02",
+            "medical_valid_until": "2027-08-31",
+        }
+        await self.ok("POST", "/api/authorisations", json=grant)
+
     def count(self, model: type[Any]) -> int:
         with self.sessions() as session:
             return len(session.query(model).all())
@@ -294,6 +305,9 @@ async def _credentials(w: World) -> None:
     w.tokens["admin"] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]
     lea = {"first_name": "Léa", "last_initial": "M", "class_name": "CAP1", "track": "CAP", "badge": "B-LEA"}
     w.ids["student"] = (await w.ok("POST", "/api/students", json=lea))["id"]
+    workshop = {"name": "Atelier", "machine_ids": sorted(w.machines.values())}
+    w.ids["workshop"] = (await w.ok("POST", "/api/machine-groups", json=workshop))["id"]
+    await w.authorise(w.ids["student"])
     user = {"username": "lea", "password": "lea-pass-1", "role": "student", "student_id": w.ids["student"]}
     await w.ok("POST", "/api/users", json=user)
     login = {"username": "lea", "password": "lea-pass-1"}

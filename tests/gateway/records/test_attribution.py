@@ -30,6 +30,7 @@ async def test_late_and_out_of_order_cycles_land_on_the_session_open_at_their_so
     other = await w.ok(
         "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
     )
+    await w.authorise(other["id"])
     await _check_in(w, "mill", other["id"], None, 60)  # Tom practises, no order
     w.clock.now = at(180)
     # Hours later, from an outbox, in reverse order: two cycles of Léa's session and one of Tom's.
@@ -51,6 +52,7 @@ async def test_a_cycle_spanning_a_handover_goes_to_the_session_it_ran_in_longest
     tom = await w.ok(
         "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
     )
+    await w.authorise(tom["id"])
     await _check_in(w, "mill", tom["id"], None, 30)
     add_cycle(w.sessions, w.machines["mill"], at(28), at(33))
     assert (await _progress(w))["made"] == 0
@@ -64,6 +66,7 @@ async def test_overlapping_sessions_are_refused_and_nothing_is_written(world: Wo
     tom = await w.ok(
         "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
     )
+    await w.authorise(tom["id"])
     before = w.count(WorkSessionRecord), w.count(AuditEntry)
     taken = await w.call("POST", "/api/sessions/check-in", json={"machine": "mill", "student_id": tom["id"]})
     assert taken.status_code == 409
@@ -109,6 +112,7 @@ async def test_a_master_assigns_and_reassigns_a_cycle_with_its_parts_and_it_is_a
     tom = await w.ok(
         "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
     )
+    await w.authorise(tom["id"])
     practice = await _check_in(w, "mill", tom["id"], None, 300)
     await w.ok("POST", f"/api/cycles/{orphan}/assignment", json={"session_id": practice["id"]})
     assert (await _progress(w))["made"] == 0

@@ -34,7 +34,9 @@ def _clock(hh: int, mm: int, ss: int) -> datetime:
 
 async def _tom(w: World) -> int:
     tom = {"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP", "badge": "B-TOM"}
-    return int((await w.ok("POST", "/api/students", json=tom))["id"])
+    tom_id = int((await w.ok("POST", "/api/students", json=tom))["id"])
+    await w.authorise(tom_id)
+    return tom_id
 
 
 async def test_a_check_out_during_a_cycle_keeps_the_cycle_and_its_parts_in_the_log(world: World) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -252,6 +252,28 @@ def _last_stop(w: World) -> Prepared:
     return "/api/stops/last", None, {"machine": "mill"}
 
 
+def _authorisation_to_revoke(w: World) -> Prepared:
+    from gateway.store import authorisations_repo
+
+    with w.sessions.begin() as session:
+        fields = {"student_id": w.ids["student"], "machine_id": w.machines["lathe"], "granted_on": date(2026, 9, 1)}
+        row = authorisations_repo.grant(db=session, who="t", now=at(0), fields=fields)
+        return f"/api/authorisations/{row.id}/revoke", None, None
+
+
+REFERENTIEL = b"diplome;bloc;code;libelle\nCAP;B1;C1;Lire un plan\n"
+
+
+def _validation(w: World) -> Prepared:
+    from gateway.store.models import CompetenceRecord
+
+    with w.sessions.begin() as session:
+        row = CompetenceRecord(diploma="CAP", block="B1", code=f"C{next(_names)}", label="x")
+        session.add(row)
+        session.flush()
+        return f"/api/students/{w.ids['student']}/competences", {"competence_id": row.id, "level": "acquis"}, None
+
+
 SCRAP = {"order_id": 0, "quantity": 1, "reason": "burr", "inspected_by": "M. Roux"}
 CLOSURE = {"first": "2026-12-21", "last": "2027-01-01", "label": "Noël"}
 EXCEPTION = {"machine": "mill", "first": "2026-12-01", "last": "2026-12-01", "kind": "out_of_service"}
@@ -354,6 +376,60 @@ CASES = [
         fresh(lambda w: ("/api/machines/lyon/lathe/move", {"agent": f"pc-moved-{next(_names)}"}, None)),
     ),
 ]
+GRANT = {"granted_on": "2026-09-01", "training_on": "2026-09-02", "medical_valid_until": "2027-08-31"}
+CASES += [
+    Case("GET", "/api/machine-groups", ADMIN, fixed("/api/machine-groups")),
+    Case(
+        "POST",
+        "/api/machine-groups",
+        ADMIN,
+        _unique(lambda n: {"name": f"Groupe {n}", "machine_ids": []}, "/api/machine-groups"),
+    ),
+    Case(
+        "PATCH", "/api/machine-groups/{group_id}", ADMIN, fixed("/api/machine-groups/{workshop}", {"regulated": True})
+    ),
+    Case("GET", "/api/authorisations", ADMIN, fixed("/api/authorisations")),
+    Case(
+        "POST",
+        "/api/authorisations",
+        ADMIN,
+        fresh(
+            lambda w: (
+                "/api/authorisations",
+                {"student_id": w.ids["student"], "group_id": w.ids["workshop"]} | GRANT,
+                None,
+            )
+        ),
+    ),
+    Case("POST", "/api/authorisations/{authorisation_id}/revoke", ADMIN, fresh(_authorisation_to_revoke)),
+    Case(
+        "GET",
+        "/api/authorisations/list.csv",
+        ADMIN,
+        fresh(lambda w: ("/api/authorisations/list.csv", None, {"student_id": w.ids["student"]})),
+    ),
+    Case(
+        "GET",
+        "/api/authorisations/list.pdf",
+        ADMIN,
+        fresh(lambda w: ("/api/authorisations/list.pdf", None, {"machine_id": w.machines["mill"]})),
+    ),
+    Case("GET", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
+    Case("POST", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
+    Case("DELETE", "/api/duty", ADMIN, fixed("/api/duty", query={"site": "lyon"})),
+]
+CASES += [
+    Case("POST", "/api/competences/import", ADMIN, fixed("/api/competences/import", REFERENTIEL)),  # type: ignore[arg-type]
+    Case("GET", "/api/competences", {"admin", "student"}, fixed("/api/competences")),
+    Case("GET", "/api/competences/grid.csv", ADMIN, fixed("/api/competences/grid.csv", query={"class_name": "CAP1"})),
+    Case(
+        "GET",
+        "/api/students/{student_id}/competences",
+        {"admin", "student"},
+        fixed("/api/students/{student}/competences"),
+    ),
+    Case("POST", "/api/students/{student_id}/competences", ADMIN, fresh(_validation)),
+]
 # Open to all by design: logging in, out (tested in test_auth.py) and a screen's one-time sign-in.
 UNGUARDED = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/screen")}
 
@@ -368,7 +444,8 @@ def test_the_matrix_covers_every_records_route(world: World) -> None:
 async def test_exactly_the_allowed_roles_succeed(world: World, case: Case) -> None:
     for role in (None, *ROLES):
         path, body, query = await case.prepare(world)
-        response = await world.call(case.method, path, role, json=body, params=query)
+        sent: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}  # a CSV is sent raw
+        response = await world.call(case.method, path, role, params=query, **sent)
         if role is None:
             assert response.status_code == 401, (role, response.text)
             assert response.json()["detail"]["code"] == "not_logged_in"

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
+from datetime import date
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from gateway import auth
-from gateway.store import students_repo
+from gateway.store import authorisations_repo, students_repo
 from gateway.store.models import AuditEntry, Machine, ScrapRecord, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_machine, at, site_client
 
@@ -40,6 +41,10 @@ def _setup(w: World) -> list[str]:
                 db=s, who="t", now=at(0), role="kiosk", label=f"kiosk {i}", machine=machine
             )
             tokens.append(token)
+        machine_ids = [w.machines[name] for name in names]
+        group = authorisations_repo.create_group(
+            db=s, who="t", now=at(0), name="Tous les postes", regulated=True, machine_ids=machine_ids
+        )
         for k in range(2 * MACHINES):
             person = {
                 "first_name": f"É{k}",
@@ -48,7 +53,10 @@ def _setup(w: World) -> list[str]:
                 "track": "CAP",
                 "badge": f"B{k}",
             }
-            students_repo.create_student(db=s, who="t", now=at(0), fields=person)
+            student = students_repo.create_student(db=s, who="t", now=at(0), fields=person)
+            grant = {"student_id": student.id, "group_id": group.id, "granted_on": date(2026, 9, 1)}
+            grant |= {"training_on": date(2026, 9, 2), "medical_valid_until": date(2027, 8, 31)}
+            authorisations_repo.grant(db=s, who="t", now=at(0), fields=grant)
     return tokens
 
 

@@ -19,7 +19,9 @@ SCRAP = {"quantity": 2, "reason": "bore oversize", "inspected_by": "M. Roux", "i
 
 async def _tom(w: World) -> int:
     tom = {"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP", "badge": "B-TOM"}
-    return int((await w.ok("POST", "/api/students", json=tom))["id"])
+    tom_id = int((await w.ok("POST", "/api/students", json=tom))["id"])
+    await w.authorise(tom_id)
+    return tom_id
 
 
 def _audits(w: World, action: str) -> int:

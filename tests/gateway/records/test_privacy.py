@@ -90,6 +90,7 @@ async def test_a_deleted_students_id_leaves_no_trail_in_the_audit_log(world: Wor
     tom = await w.ok(
         "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "C", "track": "CAP"}
     )
+    await w.authorise(tom["id"])
     w.clock.now = at(40)
     await w.ok("POST", "/api/sessions/check-in", "kiosk", json={"badge": "B-LEA"})
     w.clock.now = at(50)

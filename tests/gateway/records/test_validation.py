@@ -120,6 +120,7 @@ async def test_invalid_input_is_refused_with_a_message_and_nothing_is_written(wo
         "/api/students",
         json={"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP", "badge": "B-TOM"},
     )
+    await w.authorise(tom["id"])
     w.ids["open_session"] = (
         await w.ok("POST", "/api/sessions/check-in", json={"machine": "mill", "student_id": tom["id"]})
     )["id"]

@@ -1,0 +1,139 @@
+"""Competences: the référentiel imported all or nothing, validations by masters with their evidence, grids, privacy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gateway.store.models import AuditEntry, CompetenceRecord, CompetenceValidation
+from tests.gateway.records.conftest import World, at
+
+EXAMPLE = (Path(__file__).parents[3] / "examples" / "referentiel-exemple.csv").read_bytes()
+
+
+async def _import(w: World, body: bytes, role: str = "admin") -> Any:
+    return await w.client.post(
+        "/api/competences/import", content=body, headers={**w.as_(role), "Content-Type": "text/csv"}
+    )
+
+
+async def _competence(w: World, code: str = "C2.2") -> int:
+    found = await w.ok("GET", "/api/competences", params={"diploma": "EXEMPLE-CAP"})
+    return int(next(c["id"] for c in found if c["code"] == code))
+
+
+async def test_the_example_imports_once_and_a_second_import_updates_labels_only(world: World) -> None:
+    w = world
+    assert (await _import(w, EXAMPLE)).json() == {"created": 10, "updated": 0}
+    changed = EXAMPLE.replace(b"Lire un dessin", b"Lire un plan")
+    assert (await _import(w, changed)).json() == {"created": 0, "updated": 1}
+    assert w.count(CompetenceRecord) == 10
+
+
+async def test_a_file_with_problems_imports_nothing_and_names_each_line(world: World) -> None:
+    w = world
+    response = await _import(w, "diplome;bloc;code;libelle\nCAP;B1;C1;ok\nCAP;B1;;x\n".encode("cp1252"))
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail["code"] == "referentiel_refused"
+    assert detail["problems"] == [{"line": 3, "column": "code", "kind": "empty", "value": ""}]
+    assert "rien n'a été enregistré" in detail["message"]
+    assert w.count(CompetenceRecord) == 0
+    assert (await _import(w, b"x" * (1024 * 1024 + 1))).status_code == 422
+    assert (await _import(w, EXAMPLE, role="student")).status_code == 403
+
+
+async def test_a_master_validates_against_the_students_own_session_and_the_student_reads_their_grid(
+    world: World,
+) -> None:
+    w = world
+    await _import(w, EXAMPLE)
+    c22 = await _competence(w)
+    session = await w.ok("POST", "/api/sessions/check-in", "kiosk", json={"badge": "B-LEA"})
+    student = w.ids["student"]
+    first = {
+        "competence_id": c22,
+        "level": "en_cours",
+        "comment": "série lancée sans attendre",
+        "session_id": session["id"],
+    }
+    await w.ok("POST", f"/api/students/{student}/competences", json=first)
+    w.clock.now = at(60)
+    await w.ok("POST", f"/api/students/{student}/competences", json={"competence_id": c22, "level": "acquis"})
+    grid = await w.ok("GET", f"/api/students/{student}/competences", "student", params={"diploma": "EXEMPLE-CAP"})
+    assert len(grid) == 8
+    line = next(g for g in grid if g["competence"]["code"] == "C2.2")
+    assert line["level"] == "acquis"
+    assert [(v["level"], v["by"], v["session_id"]) for v in line["validations"]] == [
+        ("acquis", "master", None),
+        ("en_cours", "master", session["id"]),
+    ]
+    assert all(g["level"] is None for g in grid if g["competence"]["code"] != "C2.2")
+
+
+async def test_validations_are_refused_when_wrong_and_write_nothing(world: World) -> None:
+    w = world
+    await _import(w, EXAMPLE)
+    c22 = await _competence(w)
+    tom = await w.ok(
+        "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
+    )
+    leas = await w.ok("POST", "/api/sessions/check-in", "kiosk", json={"badge": "B-LEA"})
+    before = (w.count(CompetenceValidation), w.count(AuditEntry))
+    cases = [
+        (
+            f"/api/students/{tom['id']}/competences",
+            {"competence_id": c22, "level": "acquis", "session_id": leas["id"]},
+            422,
+        ),
+        (f"/api/students/{tom['id']}/competences", {"competence_id": c22, "level": "parfait"}, 422),
+        (f"/api/students/{tom['id']}/competences", {"competence_id": 999999, "level": "acquis"}, 404),
+        ("/api/students/999999/competences", {"competence_id": c22, "level": "acquis"}, 404),
+        (f"/api/students/{tom['id']}/competences", {"competence_id": c22, "level": "acquis", "comment": "a\x00"}, 422),
+    ]
+    for path, body, status in cases:
+        response = await w.call("POST", path, json=body)
+        assert response.status_code == status, (body, response.text)
+    assert (w.count(CompetenceValidation), w.count(AuditEntry)) == before
+    refused = await w.call(
+        "POST", f"/api/students/{tom['id']}/competences", "student", json={"competence_id": c22, "level": "acquis"}
+    )
+    assert refused.status_code == 403
+    other = await w.call("GET", f"/api/students/{tom['id']}/competences", "student")
+    assert other.status_code == 403
+
+
+async def test_the_class_grid_as_a_french_spreadsheet(world: World) -> None:
+    w = world
+    await _import(w, EXAMPLE)
+    c22, c31 = await _competence(w), await _competence(w, "C3.1")
+    student = w.ids["student"]
+    await w.ok("POST", f"/api/students/{student}/competences", json={"competence_id": c22, "level": "maitrise"})
+    await w.ok("POST", f"/api/students/{student}/competences", json={"competence_id": c31, "level": "non_acquis"})
+    sheet = (
+        await w.call("GET", "/api/competences/grid.csv", params={"class_name": "CAP1", "diploma": "EXEMPLE-CAP"})
+    ).text
+    header, lea = sheet.lstrip("\ufeff").splitlines()
+    assert header == "Élève;C1.1;C1.2;C1.3;C2.1;C2.2;C2.3;C3.1;C3.2"
+    assert lea == "Léa M.;;;;;maîtrisé;;non acquis;"
+
+
+async def test_validations_are_exported_and_erased_with_the_student(world: World) -> None:
+    w = world
+    await _import(w, EXAMPLE)
+    c22 = await _competence(w)
+    tom = await w.ok(
+        "POST", "/api/students", json={"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
+    )
+    await w.ok(
+        "POST",
+        f"/api/students/{tom['id']}/competences",
+        json={"competence_id": c22, "level": "acquis", "comment": "bien"},
+    )
+    exported = await w.ok("GET", f"/api/students/{tom['id']}/export")
+    assert [(v["level"], v["comment"]) for v in exported["competence_validations"]] == [("acquis", "bien")]
+    await w.ok("DELETE", f"/api/students/{tom['id']}")
+    assert w.count(CompetenceValidation) == 0
+    with w.sessions() as db:
+        left = db.query(AuditEntry).filter_by(entity="competence_validation").all()
+        assert all(e.after == {"erased": "personal data removed"} and e.entity_id is None for e in left)
