@@ -70,6 +70,21 @@ def end_process(process: subprocess.Popen[bytes], sig: signal.Signals, timeout_s
             process.wait()
 
 
+class OwnedProcess:
+    """A child process this object started and ends: signalled with a deadline, then forgotten."""
+
+    process: subprocess.Popen[bytes] | None
+
+    def _signal(self, sig: signal.Signals, timeout_s: float) -> None:
+        if self.process is not None:
+            end_process(self.process, sig, timeout_s)
+        self.process = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
 class BrokerError(RuntimeError):
     pass
 
@@ -102,7 +117,7 @@ def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
 
 
 @dataclass
-class Broker:
+class Broker(OwnedProcess):
     """A mosquitto process on a loopback port, with its persistence in ``data_dir``."""
 
     data_dir: Path
@@ -157,12 +172,3 @@ class Broker:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-    def _signal(self, sig: signal.Signals, timeout_s: float) -> None:
-        if self.process is not None:
-            end_process(self.process, sig, timeout_s)
-        self.process = None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from atelier.broker import Broker, end_process, free_port, wait_for_port
+from atelier.broker import Broker, OwnedProcess, free_port, wait_for_port
 
 SITE = "e2e"
 AGENT = "e2e-pc"
@@ -58,7 +58,7 @@ def sim_options(seed: int, cycles: int, cycle_s: float = 0.4, **extra: object) -
 
 
 @dataclass
-class Daemon:
+class Daemon(OwnedProcess):
     name: str
     args: list[str]
     log: Path
@@ -78,15 +78,6 @@ class Daemon:
 
     def kill(self) -> None:
         self._signal(signal.SIGKILL, 5.0)
-
-    def _signal(self, sig: signal.Signals, timeout_s: float) -> None:
-        if self.process is not None:
-            end_process(self.process, sig, timeout_s)
-        self.process = None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
 
 @dataclass

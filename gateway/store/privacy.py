@@ -87,8 +87,8 @@ def delete_student(*, db: Session, who: str, student_id: int, now: datetime) -> 
     logins = list(db.execute(select(User.id, User.username).where(User.student_id == student_id)))
     work = list(db.scalars(select(WorkSessionRecord.id).where(WorkSessionRecord.student_id == student_id)))
     _forget(db, student_id, [u.id for u in logins], [u.username for u in logins])
-    _forget_authorisations(db, student_id)
-    _forget_validations(db, student_id)
+    _forget_rows(db, Authorisation, "authorisation", student_id)
+    _forget_rows(db, CompetenceValidation, "competence_validation", student_id)
     db.execute(delete(LoginSession).where(LoginSession.user_id.in_([u.id for u in logins])))
     db.execute(delete(User).where(User.student_id == student_id))
     db.execute(update(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id).values(student_id=None))
@@ -120,24 +120,14 @@ def _forget(db: Session, student_id: int, user_ids: list[int], usernames: list[s
             entry.before, entry.after = before, after
 
 
-def _forget_authorisations(db: Session, student_id: int) -> None:
-    """The student's authorisations go, and their audit entries (which name the student) are erased."""
-    ids = list(db.scalars(select(Authorisation.id).where(Authorisation.student_id == student_id)))
+def _forget_rows(db: Session, model: type[Authorisation | CompetenceValidation], entity: str, student_id: int) -> None:
+    """The student's rows of ``model`` go, and their audit entries (which name the student) are erased."""
+    ids = list(db.scalars(select(model.id).where(model.student_id == student_id)))
     if not ids:
         return
-    about = (AuditEntry.entity == "authorisation") & AuditEntry.entity_id.in_(ids)
+    about = (AuditEntry.entity == entity) & AuditEntry.entity_id.in_(ids)
     db.execute(update(AuditEntry).where(about).values(before=ERASED, after=ERASED, entity_id=None))
-    db.execute(delete(Authorisation).where(Authorisation.id.in_(ids)))
-
-
-def _forget_validations(db: Session, student_id: int) -> None:
-    """The student's competence validations go, and their audit entries are erased (they name the student)."""
-    ids = list(db.scalars(select(CompetenceValidation.id).where(CompetenceValidation.student_id == student_id)))
-    if not ids:
-        return
-    about = (AuditEntry.entity == "competence_validation") & AuditEntry.entity_id.in_(ids)
-    db.execute(update(AuditEntry).where(about).values(before=ERASED, after=ERASED, entity_id=None))
-    db.execute(delete(CompetenceValidation).where(CompetenceValidation.id.in_(ids)))
+    db.execute(delete(model).where(model.id.in_(ids)))
 
 
 def _without_student(values: dict[str, Any] | None, student_id: int) -> dict[str, Any] | None:

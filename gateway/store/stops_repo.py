@@ -19,7 +19,7 @@ from gateway.domain.calendar import Interval
 from gateway.domain.oee import Span
 from gateway.domain.stops import BREAKDOWN, DEFAULT_REASONS, Classified, Reason, ReasonCategory, classify, stops
 from gateway.errors import ConflictError, NotFoundError
-from gateway.store.audit_log import audit, audited_create, audited_update, snapshot
+from gateway.store.audit_log import audited_create, audited_update
 from gateway.store.calendar_repo import settings_row
 from gateway.store.models import Machine, StopClassification, StopReason
 
@@ -112,17 +112,6 @@ def save_classification(
     if row is None:
         row = StopClassification(machine_id=machine.id, started=started, reason_id=reason.id, by=who, at=now)
         return audited_create(db=db, who=who, row=row, entity="stop_classification", now=now)
-    before = snapshot(row)
-    row.reason_id, row.by, row.at = reason.id, who, now
-    db.flush()
-    audit(
-        db=db,
-        who=who,
-        action="update",
-        entity="stop_classification",
-        entity_id=row.id,
-        at=now,
-        before=before,
-        after=snapshot(row),
-    )
+    changes = {"reason_id": reason.id, "by": who, "at": now}
+    audited_update(db=db, who=who, row=row, entity="stop_classification", changes=changes, now=now)
     return row

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.attribution import SessionConflictError, check_no_overlap
 from gateway.domain.model import WorkSession
 from gateway.errors import ConflictError, InvalidError
-from gateway.store.audit_log import audit, snapshot
+from gateway.store.audit_log import audit, audited_update, snapshot
 from gateway.store.authorisations_repo import permit
 from gateway.store.machines_repo import machine_key, machine_named
 from gateway.store.models import Cycle, CycleAssignment, Machine, Order, ScrapRecord, Student, WorkSessionRecord
@@ -242,20 +242,7 @@ def update_work_session(
     student_id = changes.get("student_id", row.student_id)
     if student_id is not None and ("student_id" in changes or "order_id" in changes):
         _check_people(db, student_id, changes.get("order_id", row.order_id))
-    before = snapshot(row)
-    for key, value in changes.items():
-        setattr(row, key, value)
-    db.flush()
-    audit(
-        db=db,
-        who=who,
-        action="update",
-        entity="work_session",
-        entity_id=row.id,
-        at=now,
-        before=before,
-        after=snapshot(row),
-    )
+    audited_update(db=db, who=who, row=row, entity="work_session", changes=changes, now=now)
     return row
 
 
