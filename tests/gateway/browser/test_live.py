@@ -13,7 +13,7 @@ from sqlalchemy import select
 from atelier.broker import Broker
 from edge_agent import contract as c
 from gateway import auth
-from gateway.store import customers_repo, db, orders_repo, students_repo
+from gateway.store import authorisations_repo, customers_repo, db, orders_repo, students_repo
 from gateway.store.models import Machine
 from tests.gateway.browser.conftest import log_in
 from tests.gateway.conftest import RunningGateway
@@ -55,7 +55,7 @@ def _seed(gateway: RunningGateway) -> dict[str, str | int]:
                 db=s, who="t", now=now, username="master", password="master-pass", role="admin", student_id=None
             )
             student = {"first_name": "Léa", "last_initial": "M", "class_name": "CAP1", "track": "CAP", "badge": "B-LEA"}
-            students_repo.create_student(db=s, who="t", now=now, fields=student)
+            lea = students_repo.create_student(db=s, who="t", now=now, fields=student)
             customer = customers_repo.create_customer(db=s, who="t", now=now, name="Acme")
             order = {
                 "customer_id": customer.id,
@@ -67,6 +67,10 @@ def _seed(gateway: RunningGateway) -> dict[str, str | int]:
             }
             order_id = orders_repo.create_order(db=s, who="t", now=now, fields=order).id
             machine = s.scalars(select(Machine).where(Machine.name == MACHINE)).one()
+            today = now.date()
+            grant = {"student_id": lea.id, "machine_id": machine.id, "granted_on": today, "training_on": today}
+            grant["medical_valid_until"] = today + timedelta(days=365)
+            authorisations_repo.grant(db=s, who="t", now=now, fields=grant)
             kiosk, _ = auth.create_api_token(db=s, who="t", now=now, role="kiosk", label="k", machine=machine)
             viewer, _ = auth.create_api_token(db=s, who="t", now=now, role="viewer", label="tv", machine=None)
     finally:
