@@ -74,6 +74,7 @@ async def test_quiet_control_is_ready_from_each_connection(cnc_factory, tmp_path
     assert later.availability is AVAILABLE, "the machine shows idle, not offline"
 
 
+@pytest.mark.slow  # stops and restarts a real server per case
 @pytest.mark.parametrize("name", sorted(SHAPES))
 async def test_cycle_cut_by_a_server_stop_and_reset_meanwhile_ends_at_the_loss(
     cnc_factory, tmp_path: Path, name: str

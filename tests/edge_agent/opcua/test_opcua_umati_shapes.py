@@ -122,6 +122,7 @@ def _source(written: dict[datetime, RunsWritten], reading: Reading) -> RunsWritt
     return written[max(ts for ts in written if ts <= reading.ts)]
 
 
+@pytest.mark.slow  # twenty job replacements on a real server, a few seconds each
 @pytest.mark.parametrize("events", [True, False], ids=["model-change-events", "re-browse-only"])
 async def test_a_dynamic_job_plan_is_followed_through_20_replacements_with_no_stale_reading(
     cnc_factory, readers, caplog, events
