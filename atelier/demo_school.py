@@ -253,10 +253,9 @@ def _authorise(db: Session, machine_ids: list[int], now: datetime) -> None:
         group = authorisations_repo.create_group(
             db=db, who=WHO, now=now, name=DEMO_GROUP, regulated=True, machine_ids=machine_ids
         )
-    else:
-        authorisations_repo.update_group(
-            db=db, who=WHO, now=now, group_id=group.id, changes={"machine_ids": machine_ids}
-        )
+    elif sorted(authorisations_repo.group_members(db=db).get(group.id, [])) != sorted(machine_ids):
+        changes = {"machine_ids": machine_ids}
+        authorisations_repo.update_group(db=db, who=WHO, now=now, group_id=group.id, changes=changes)
     today = now.date()
     for pupil in PUPILS:
         student = students_repo.student_with_badge(db=db, badge=pupil.badge)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from atelier.demo_school import JOBS, MASTER, PUPILS, TOKEN_FILE, kiosk_tokens, seed_school
 from gateway import auth
 from gateway.store import db, work_repo
-from gateway.store.models import ApiToken, Customer, Machine, Order, Student, User
+from gateway.store.models import ApiToken, AuditEntry, Authorisation, Customer, Machine, Order, Student, User
 from tests.gateway.records.conftest import add_machine
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -79,6 +79,10 @@ def test_kiosk_tokens_are_kept_replaced_when_dead_and_forgotten_sessions_ended(t
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     assert json.loads(kept.read_text()) == {m: {"token": t} for m, t in first.items()}
     assert kiosk_tokens(url, data_dir=tmp_path, machines=["mill", "lathe"], site="demo", timeout_s=5) == first
+    with sessions() as s:  # every pupil authorised on the demo's machines once, however often the demo starts
+        assert s.scalar(select(func.count()).select_from(Authorisation)) == len(PUPILS)
+        changes = select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "machine_group")
+        assert s.scalar(changes) == 1  # created, never rewritten
 
     with sessions.begin() as s:  # a master revokes the mill's tablet; a student was left checked in on it
         row = auth.api_token(db=s, token=first["mill"])
