@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Protocol
 
 from atelier.simulators import GrblSimulator, HaasMachine, HaasPtySimulator, LineboxSimulator
 from edge_agent import profiles
@@ -41,6 +42,26 @@ def grbl_driver(sim: GrblSimulator, tmp_path: Path) -> GrblDriver:
     return driver
 
 
+class Pluggable(Protocol):
+    def unplug(self) -> None: ...
+    def replug(self) -> None: ...
+
+
+async def unplug_and_replug_a_quiet_machine(run: AgentRun, device: Pluggable) -> None:
+    """READY on connection; unplugged, then plugged back a second later: the timeline shows each step."""
+    await run.until(lambda: run.last_is(AVAILABLE, Execution.READY), "READY on connection")
+    await asyncio.sleep(0.5)
+    unplugged = now().timestamp()
+    device.unplug()
+    await run.until(lambda: run.last_is(UNAVAILABLE, None), "UNAVAILABLE")
+    await asyncio.sleep(1.0)
+    replugged = now().timestamp()
+    device.replug()
+    await run.until(lambda: len(run.changes()) >= 3, "READY again")
+    await asyncio.sleep(0.5)  # nothing else comes
+    assert_quiet_reconnection(run, unplugged, replugged, Execution.READY)
+
+
 def assert_quiet_reconnection(run: AgentRun, unplugged: float, replugged: float, state: Execution) -> None:
     """READY (or ``state``) from the connection, UNAVAILABLE from the loss, ``state`` again from the reconnection."""
     changes = [(ch.availability, ch.execution) for ch in run.changes()]
@@ -57,17 +78,7 @@ async def test_grbl_quiet_machine_is_ready_on_connection_and_after_a_reconnectio
     try:
         driver = grbl_driver(sim, tmp_path)
         async with agent(tmp_path, "grbl-1", driver, GRBL) as run:
-            await run.until(lambda: run.last_is(AVAILABLE, Execution.READY), "READY on connection")
-            await asyncio.sleep(0.5)
-            unplugged = now().timestamp()
-            sim.unplug()
-            await run.until(lambda: run.last_is(UNAVAILABLE, None), "UNAVAILABLE")
-            await asyncio.sleep(1.0)
-            replugged = now().timestamp()
-            sim.replug()
-            await run.until(lambda: len(run.changes()) >= 3, "READY again")
-            await asyncio.sleep(0.5)  # nothing else comes
-            assert_quiet_reconnection(run, unplugged, replugged, Execution.READY)
+            await unplug_and_replug_a_quiet_machine(run, sim)
     finally:
         sim.stop()
 
@@ -131,17 +142,7 @@ async def test_haas_quiet_machine_is_ready_on_connection_and_after_a_reconnectio
     sim.start()
     try:
         async with agent(tmp_path, "haas-1", haas_driver(sim.path), HAAS) as run:
-            await run.until(lambda: run.last_is(AVAILABLE, Execution.READY), "READY on connection")
-            await asyncio.sleep(0.5)
-            unplugged = now().timestamp()
-            sim.unplug()
-            await run.until(lambda: run.last_is(UNAVAILABLE, None), "UNAVAILABLE")
-            await asyncio.sleep(1.0)
-            replugged = now().timestamp()
-            sim.replug()
-            await run.until(lambda: len(run.changes()) >= 3, "READY again")
-            await asyncio.sleep(0.5)
-            assert_quiet_reconnection(run, unplugged, replugged, Execution.READY)
+            await unplug_and_replug_a_quiet_machine(run, sim)
     finally:
         sim.stop()
 
@@ -192,17 +193,7 @@ async def test_line_box_quiet_machine_is_ready_on_connection_and_after_a_reconne
     box.start()
     try:
         async with agent(tmp_path, "lathe-1", box_driver(box.path), BOX) as run:
-            await run.until(lambda: run.last_is(AVAILABLE, Execution.READY), "READY on connection")
-            await asyncio.sleep(0.5)
-            unplugged = now().timestamp()
-            box.unplug()
-            await run.until(lambda: run.last_is(UNAVAILABLE, None), "UNAVAILABLE")
-            await asyncio.sleep(1.0)
-            replugged = now().timestamp()
-            box.replug()
-            await run.until(lambda: len(run.changes()) >= 3, "READY again")
-            await asyncio.sleep(0.5)
-            assert_quiet_reconnection(run, unplugged, replugged, Execution.READY)
+            await unplug_and_replug_a_quiet_machine(run, box)
     finally:
         box.stop()
 
