@@ -35,10 +35,12 @@ _DURATION = re.compile(r"^(?:(\d{1,4}):)?(\d{1,4}):(\d{1,2}(?:[.,]\d+)?)$")
 FORM_ERROR = "_form"  # errors about the whole form, said above it
 
 
-async def read_fields(request: Request) -> dict[str, list[str]]:
-    """The posted fields, every value of each; a POST from another origin is refused (403) before anything is read."""
+async def read_fields(request: Request, limit: int = MAX_FORM) -> dict[str, list[str]]:
+    """The posted fields, every value of each; a POST from another origin is refused (403) before anything is read.
+
+    ``limit``: the bytes read at most (a pasted référentiel needs more than a form of fields)."""
     same_origin(request)
-    body = (await request.body())[:MAX_FORM].decode("utf-8", errors="replace")
+    body = (await request.body())[:limit].decode("utf-8", errors="replace")
     return parse_qs(body, keep_blank_values=True, max_num_fields=2000)
 
 

@@ -5,7 +5,7 @@ there); ``/desk/competences``: the référentiel's import and a class's grid.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,21 +15,14 @@ from gateway.domain.referentiel import LEVELS, parse_referentiel
 from gateway.errors import NotFoundError, RecordsError
 from gateway.store import competences_repo, students_repo, work_repo
 from gateway.store.machines_repo import machine_labels
-from gateway.web.desk_forms import same_origin
-from gateway.web.i18n import lang_of
+from gateway.web.desk_forms import records_error, validation_errors
 from gateway.web.pages import Forbidden, not_found, records, render, require
 from gateway.web.teaching_schemas import ValidationCreate
+from gateway.web.work_forms import read_fields
 
 router = APIRouter(include_in_schema=False)
 MAX_ID = 2**31 - 1
 MAX_FORM = 1024 * 1024
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    """Every value of each name (a group's machines are several checkboxes), after the desk's origin check."""
-    same_origin(request)
-    body = (await request.body())[:MAX_FORM].decode("utf-8", errors="replace")
-    return parse_qs(body, keep_blank_values=True)
 
 
 def _grid_page(request: Request, student_id: int, *, typed: dict[str, str] | None = None, error: str = "") -> Response:
@@ -72,7 +65,7 @@ def competences_page(request: Request, student_id: int) -> Response:
 @router.post("/students/{student_id}/competences")
 async def validate(request: Request, student_id: int) -> Response:
     who = require(request, "admin")
-    form = await _form(request)
+    form = await read_fields(request, limit=MAX_FORM)
     typed = {k: (form.get(k) or [""])[0][:1000] for k in ("competence_id", "level", "comment", "session_id")}
     body = {k: v or None for k, v in typed.items()} | {"comment": typed["comment"]}
     state = records(request)
@@ -81,11 +74,10 @@ async def validate(request: Request, student_id: int) -> Response:
         with state.transaction() as db:
             competences_repo.validate(db=db, who=who.name, now=state.now(), student_id=student_id, **fields)
     except ValidationError as err:
-        first = err.errors()[0]
-        return _grid_page(request, student_id, typed=typed, error=f"{first['loc'][0]}: {first['msg']}")
+        said = "; ".join(f"{field} : {text}" for field, text in validation_errors(request, err).items())
+        return _grid_page(request, student_id, typed=typed, error=said)
     except RecordsError as err:
-        message = err.message(lang=lang_of(request), zone=state.settings.zone(), names=True)
-        return _grid_page(request, student_id, typed=typed, error=message)
+        return _grid_page(request, student_id, typed=typed, error=records_error(request, err, {}, "_")["_"])
     return RedirectResponse(f"/students/{student_id}/competences?done=1", status_code=303)
 
 
@@ -123,7 +115,7 @@ def desk_competences(request: Request) -> Response:
 @router.post("/desk/competences")
 async def import_referentiel(request: Request) -> Response:
     who = require(request, "admin")
-    pasted = ((await _form(request)).get("referentiel") or [""])[0]
+    pasted = ((await read_fields(request, limit=MAX_FORM)).get("referentiel") or [""])[0]
     competences, problems = parse_referentiel(pasted)
     if problems:
         return _desk(request, pasted=pasted, problems=problems, status=422)

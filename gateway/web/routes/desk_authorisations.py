@@ -8,7 +8,7 @@ API's: the same schemas and the same repository functions.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,22 +16,14 @@ from pydantic import ValidationError
 
 from gateway.errors import RecordsError
 from gateway.store import authorisations_repo, machines_repo, students_repo
-from gateway.web.desk_forms import same_origin
-from gateway.web.i18n import lang_of
+from gateway.web.desk_forms import records_error, validation_errors
 from gateway.web.pages import records, render, require
 from gateway.web.teaching_schemas import AuthorisationCreate, GroupCreate
+from gateway.web.work_forms import read_fields
 
 router = APIRouter(include_in_schema=False)
 PATH = "/desk/authorisations"
-MAX_FORM = 16 * 1024
 GRANT_FIELDS = ("student_id", "target", "granted_on", "valid_until", "training_on", "medical_valid_until")
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    """Every value of each name (a group's machines are several checkboxes), after the desk's origin check."""
-    same_origin(request)
-    body = (await request.body())[:MAX_FORM].decode("utf-8", errors="replace")
-    return parse_qs(body, keep_blank_values=True)
 
 
 def _page(request: Request, *, typed: dict[str, Any] | None = None, errors: dict[str, str] | None = None) -> Response:
@@ -77,23 +69,18 @@ def authorisations_page(request: Request) -> Response:
     return _page(request)
 
 
-def _field_errors(err: ValidationError) -> dict[str, str]:
+def _field_errors(request: Request, err: ValidationError) -> dict[str, str]:
+    """The schema's complaints beside their fields; what the machine or group lacks goes beside the one choice."""
     found: dict[str, str] = {}
-    for item in err.errors():
-        where = str(item["loc"][0]) if item["loc"] else "target"
-        found.setdefault("target" if where in ("machine_id", "group_id") else where, item["msg"])
+    for field, text in validation_errors(request, err).items():
+        found.setdefault("target" if field in ("machine_id", "group_id", "_form") else field, text)
     return found
-
-
-def _refused(request: Request, err: RecordsError) -> str:
-    state = records(request)
-    return err.message(lang=lang_of(request), zone=state.settings.zone(), names=True)
 
 
 @router.post(PATH)
 async def grant(request: Request) -> Response:
     who = require(request, "admin")
-    form = await _form(request)
+    form = await read_fields(request)
     typed: dict[str, Any] = {k: (form.get(k) or [""])[0][:64] for k in GRANT_FIELDS}
     typed["supervised_only"] = "supervised_only" in form
     kind, _, target = typed["target"].partition(":")
@@ -104,13 +91,13 @@ async def grant(request: Request) -> Response:
     try:
         fields = AuthorisationCreate.model_validate(body).model_dump(exclude={"machine", "site"})
     except ValidationError as err:
-        return _page(request, typed=typed, errors=_field_errors(err))
+        return _page(request, typed=typed, errors=_field_errors(request, err))
     state = records(request)
     try:
         with state.transaction() as db:
             authorisations_repo.grant(db=db, who=who.name, now=state.now(), fields=fields)
     except RecordsError as err:
-        return _page(request, typed=typed, errors={"target": _refused(request, err)})
+        return _page(request, typed=typed, errors=records_error(request, err, {}, "target"))
     return RedirectResponse(f"{PATH}?{urlencode({'done': 'granted', 'student': typed['student_id']})}", status_code=303)
 
 
@@ -122,14 +109,14 @@ def revoke(request: Request, authorisation_id: int) -> Response:
         with state.transaction() as db:
             row = authorisations_repo.revoke(db=db, who=who.name, now=state.now(), authorisation_id=authorisation_id)
     except RecordsError as err:
-        return _page(request, errors={"revoke": _refused(request, err)})
+        return _page(request, errors=records_error(request, err, {}, "revoke"))
     return RedirectResponse(f"{PATH}?{urlencode({'done': 'revoked', 'student': row.student_id})}", status_code=303)
 
 
 @router.post(PATH + "/groups")
 async def create_group(request: Request) -> Response:
     who = require(request, "admin")
-    form = await _form(request)
+    form = await read_fields(request)
     typed = {"group_name": (form.get("name") or [""])[0][:64], "machine_ids": form.get("machine_ids", [])[:500]}
     body = {"name": typed["group_name"], "regulated": "regulated" in form, "machine_ids": typed["machine_ids"]}
     try:
@@ -141,5 +128,5 @@ async def create_group(request: Request) -> Response:
         with state.transaction() as db:
             authorisations_repo.create_group(db=db, who=who.name, now=state.now(), **group.model_dump())
     except RecordsError as err:
-        return _page(request, typed=typed, errors={"group_name": _refused(request, err)})
+        return _page(request, typed=typed, errors=records_error(request, err, {}, "group_name"))
     return RedirectResponse(f"{PATH}?done=group", status_code=303)
