@@ -30,13 +30,13 @@ def _page(request: Request, *, typed: dict[str, Any] | None = None, errors: dict
     state = records(request)
     student_filter = request.query_params.get("student", "")
     with state.reading() as db:
-        students = students_repo.list_students(db=db, active=True)
         machines = machines_repo.all_machines(db=db)
         groups = authorisations_repo.list_groups(db=db)
         members = authorisations_repo.group_members(db=db)
         chosen = int(student_filter) if student_filter.isdigit() else None
         grants = authorisations_repo.list_authorisations(db=db, student_id=chosen)
-        everyone = {s.id: s for s in students_repo.list_students(db=db)}
+        everyone = {s.id: s for s in students_repo.list_students(db=db)}  # by class, then name
+    students = [s for s in everyone.values() if s.active]  # those a master may authorise now
     names = {m.id: machines_repo.machine_key(m) for m in machines}
     group_names = {g.id: g.name for g in groups}
     lines = [
