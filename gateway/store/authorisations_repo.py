@@ -71,7 +71,8 @@ def update_group(*, db: Session, who: str, now: datetime, group_id: int, changes
     fields = {k: v for k, v in changes.items() if k != "machine_ids"}
     if "name" in fields:
         _check_group_name(db, fields["name"], ignore=group_id)
-    audited_update(db=db, who=who, row=group, entity="machine_group", changes=fields, now=now)
+    if fields:  # a change of members alone is audited below, not as an empty update
+        audited_update(db=db, who=who, row=group, entity="machine_group", changes=fields, now=now)
     if "machine_ids" in changes:
         _set_members(db, group_id, changes["machine_ids"])
         audit(
