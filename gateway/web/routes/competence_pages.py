@@ -22,7 +22,7 @@ from gateway.web.work_forms import read_fields
 
 router = APIRouter(include_in_schema=False)
 MAX_ID = 2**31 - 1
-MAX_FORM = 1024 * 1024
+MAX_REFERENTIEL = 1024 * 1024  # a pasted référentiel, under the body limit for imports
 
 
 def _grid_page(request: Request, student_id: int, *, typed: dict[str, str] | None = None, error: str = "") -> Response:
@@ -65,7 +65,7 @@ def competences_page(request: Request, student_id: int) -> Response:
 @router.post("/students/{student_id}/competences")
 async def validate(request: Request, student_id: int) -> Response:
     who = require(request, "admin")
-    form = await read_fields(request, limit=MAX_FORM)
+    form = await read_fields(request)
     typed = {k: (form.get(k) or [""])[0][:1000] for k in ("competence_id", "level", "comment", "session_id")}
     body = {k: v or None for k, v in typed.items()} | {"comment": typed["comment"]}
     state = records(request)
@@ -112,10 +112,10 @@ def desk_competences(request: Request) -> Response:
     return _desk(request)
 
 
-@router.post("/desk/competences")
+@router.post("/desk/competences/import")  # an import path: the body limit for imports, not for forms
 async def import_referentiel(request: Request) -> Response:
     who = require(request, "admin")
-    pasted = ((await read_fields(request, limit=MAX_FORM)).get("referentiel") or [""])[0]
+    pasted = ((await read_fields(request, limit=MAX_REFERENTIEL)).get("referentiel") or [""])[0]
     competences, problems = parse_referentiel(pasted)
     if problems:
         return _desk(request, pasted=pasted, problems=problems, status=422)

@@ -19,12 +19,12 @@ async def test_import_validate_and_read_the_grid(browser: Browser, site: Site) -
     await page.goto(site.url("/desk/competences"))
     area = page.locator("textarea[name=referentiel]")
     await area.fill("diplome;bloc;code;libelle\nCAP;B1;;sans code\n")
-    await page.locator("form[action='/desk/competences'][method=post] button").click()
+    await page.locator("form[action='/desk/competences/import'][method=post] button").click()
     assert "Ligne 2 · code : vide" in await page.locator("#import-problems").inner_text()
     await assert_accessible(page, "desk competences, a refused import")
     assert await area.input_value() == "diplome;bloc;code;libelle\nCAP;B1;;sans code\n"  # kept to be fixed
     await area.fill(EXAMPLE)
-    await page.locator("form[action='/desk/competences'][method=post] button").click()
+    await page.locator("form[action='/desk/competences/import'][method=post] button").click()
     await page.locator("p.message.ok").wait_for()
     assert "10/0" in await page.locator("p.message.ok").inner_text()
 
