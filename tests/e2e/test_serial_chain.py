@@ -258,7 +258,17 @@ def test_a_quiet_machine_is_idle_again_when_its_agent_is_back_after_its_last_wil
         )
         chain.start_gateway()
         chain.start_agent()
-        chain.wait_for(lambda: chain.availability("haas-1") == "AVAILABLE", 30, "the Haas AVAILABLE")
+
+        def timeline() -> list[tuple[datetime, str, str | None]]:
+            rows = chain.query(
+                "SELECT s.ts, s.availability, s.execution FROM state_changes s JOIN machines m "
+                "ON m.id = s.machine_id WHERE m.name = ? ORDER BY s.ts, s.id",
+                "haas-1",
+            )
+            return [(_when(ts), availability, execution) for ts, availability, execution in rows]
+
+        # Stored, not only shown live: the premise is that nothing waits in the agent's outbox when it freezes.
+        chain.wait_for(lambda: [(a, e) for _, a, e in timeline()] == [("AVAILABLE", "READY")], 30, "the Haas READY")
         assert chain.agent is not None
         assert chain.agent.process is not None
         pid = chain.agent.process.pid
@@ -268,14 +278,6 @@ def test_a_quiet_machine_is_idle_again_when_its_agent_is_back_after_its_last_wil
         finally:
             os.kill(pid, signal.SIGCONT)
         resumed = time.time()
-
-        def timeline() -> list[tuple[datetime, str, str | None]]:
-            rows = chain.query(
-                "SELECT s.ts, s.availability, s.execution FROM state_changes s JOIN machines m "
-                "ON m.id = s.machine_id WHERE m.name = ? ORDER BY s.ts, s.id",
-                "haas-1",
-            )
-            return [(_when(ts), availability, execution) for ts, availability, execution in rows]
 
         chain.wait_for(lambda: timeline()[-1][1] == "AVAILABLE", 30, "the machine's state stated again")
         changes = timeline()
