@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway import config, restore
+from gateway import closing_sweep, config, restore
 from gateway.errors import GatewayError, StoreError
 from gateway.influx import InfluxSettings, InfluxSink
 from gateway.ingest.projection import Projector
@@ -52,13 +52,17 @@ async def serve(settings: config.GatewaySettings, *, stop: asyncio.Event | None 
     engine = make_engine(settings.database.url)  # the gateway's one engine: ingest, pages and records share it
     try:
         await asyncio.to_thread(upgrade, settings.database.url, engine=engine)
+        database = Database(engine)
         try:
-            services = await asyncio.to_thread(_build_services, settings, Database(engine))
+            services = await asyncio.to_thread(_build_services, settings, database)
         except SQLAlchemyError as err:
             raise StoreError(f"cannot read the store: {err}") from err
+        # Sessions left open while the gateway was down end at their own closing hours before anyone reads them.
+        zone = settings.records.timezone
+        await asyncio.to_thread(closing_sweep.sweep, database, zone)
         app = create_app(settings, services)
         server = _Server(server_config(app, settings.http))
-        await _run_server(server, listener, stop, services)
+        await _run_server(server, listener, stop, services, zone)
     finally:
         listener.close()
         engine.dispose()
@@ -149,10 +153,14 @@ def _influx_sink(settings: config.GatewaySettings) -> InfluxSink | None:
     )
 
 
-async def _run_server(server: _Server, listener: socket.socket, stop: asyncio.Event, services: Services) -> None:
+async def _run_server(
+    server: _Server, listener: socket.socket, stop: asyncio.Event, services: Services, zone: str
+) -> None:
     task = asyncio.create_task(server.serve(sockets=[listener]), name="http")
     stopper = asyncio.create_task(stop.wait(), name="stop")
     watchdog = asyncio.create_task(_watchdog(server, services), name="watchdog")
+    assert services.database is not None  # serve() builds the gateway's own
+    closing = asyncio.create_task(closing_sweep.run(services.database, zone), name="closing-time")
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -160,6 +168,7 @@ async def _run_server(server: _Server, listener: socket.socket, stop: asyncio.Ev
         server.should_exit = True
         stopper.cancel()
         watchdog.cancel()
+        closing.cancel()
         await task
     if not server.started and not stop.is_set():
         raise GatewayError("the gateway did not start; see the log above")

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from gateway.errors import ForbiddenError, InvalidError
-from gateway.store import machines_repo, students_repo, work_repo
+from gateway.store import closing_repo, machines_repo, students_repo, work_repo
 from gateway.store.attribution_repo import unattributed
 from gateway.web.guards import Admin, AtMachine, machine_for
 from gateway.web.records_state import StateDep
@@ -53,6 +53,10 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response)
         if body.badge is not None:
             student_id = students_repo.student_by_badge(db=db, badge=body.badge).id
         assert student_id is not None  # the schema asks for a badge or a student id
+        # Yesterday's forgotten session ends at its closing hour first, instead of blocking this check-in.
+        closing_repo.close_overdue(
+            db=db, now=now, zone=state.settings.timezone, machine_id=machine.id, student_id=student_id
+        )
         row, created = work_repo.check_in(
             db=db,
             who=who.name,
@@ -76,6 +80,8 @@ def check_out(body: CheckOut, who: AtMachine, state: StateDep) -> SessionPublic:
     with state.transaction() as db:
         machine = machine_for(db, who, body.machine, body.site)
         student_id = None if body.badge is None else students_repo.student_by_badge(db=db, badge=body.badge).id
+        # A session past its closing hour ends there, not now: a badge the next morning does not add a night.
+        closing_repo.close_overdue(db=db, now=state.now(), zone=state.settings.timezone, machine_id=machine.id)
         row, _ = work_repo.check_out(db=db, who=who.name, machine=machine, at=state.now(), student_id=student_id)
         return work_session_public(row, {machine.id: machines_repo.machine_key(machine)})
 
