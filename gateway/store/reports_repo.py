@@ -31,6 +31,7 @@ from gateway.domain.oee import (
     utilisation,
 )
 from gateway.domain.practice import PracticeLog, practice_log
+from gateway.domain.practice_record import FirstPartApproval
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
@@ -82,6 +83,8 @@ class SessionTally:
     cycles: int = 0
     cycle_s: float = 0.0
     parts: int = 0
+    completed_s: float = 0.0  # time in the completed cycles alone: what a mean cycle is drawn from
+    setup_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,9 @@ class StudentLog:
     log: PracticeLog
     per_session: dict[int, SessionTally]
     orders: dict[int, str]  # order id → reference: people know an order by its reference, never its id
+    # The masters' verdicts on the first parts the student made in the period; empty until orders have
+    # operations and first-part sign-off (the operations work fills it).
+    approvals: tuple[FirstPartApproval, ...] = ()
 
     def order_reference(self, row: WorkSessionRecord) -> str | None:
         """The reference of the session's order; None for practice."""
@@ -126,8 +132,10 @@ def student_log(
             tally[part.owner.id].parts += part.row.count
     for cycle in cycles:
         assert cycle.owner is not None
-        tally[cycle.owner.id].cycles += cycle.row.outcome == "completed"
+        done = cycle.row.outcome == "completed"
+        tally[cycle.owner.id].cycles += done
         tally[cycle.owner.id].cycle_s += cycle.row.duration_s
+        tally[cycle.owner.id].completed_s += cycle.row.duration_s if done else 0.0
     scrap = 0
     if mine:
         total = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
@@ -136,9 +144,12 @@ def student_log(
     log = practice_log(sessions=sessions, cycles=_facts(db, cycles), scrap=scrap, now=now, counted=dict(counted))
     stopped = session_stops(db=db, rows=rows, now=now, zone=zone)
     every = [c for found_here in stopped.values() for c in found_here]
+    setups = setup_time(db=db, rows=rows, stopped=stopped)
+    for session_id, seconds in setups.items():
+        tally[session_id].setup_s = seconds
     log = replace(
         log,
-        setup_s=sum(setup_time(db=db, rows=rows, stopped=stopped).values()),
+        setup_s=sum(setups.values()),
         stopped_s=sum(c.stop.seconds for c in every),
         stops_by_reason=tuple((line.code, line.label, line.seconds) for line in pareto(every, UNCLASSIFIED)),
     )

@@ -1,9 +1,14 @@
-"""A student's practice log as a PDF a master files for the CAP or Bac Pro record (reportlab, no network).
+"""A student's practice log as the PDF a school files for the CAP or Bac Pro record (reportlab, no network).
+
+Over a period (printed under the title), with the orders against their standards, the
+first-part approvals, the competences validated, "Page n / N" on every page and the
+signature blocks of the student, the workshop master and the head of school.
 
 reportlab's ``Paragraph`` reads its text as markup (``<b>``, ``<img src=...>``, which
 loads a file from the server's disk into the PDF): every stored string goes
 through ``text()`` before it joins a paragraph. Table cells are plain strings,
-drawn as they are.
+drawn as they are, except the long free texts (labels, comments, notes), which are
+escaped paragraphs so that they wrap.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from gateway.store.log_record_repo import LogRecord
 from gateway.store.reports_repo import StudentLog
 from gateway.store.students_repo import student_named
 from gateway.web.formats import decimal
@@ -35,6 +42,9 @@ GRID = TableStyle(
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]
 )
+LEFT = TableStyle([("ALIGN", (0, 0), (-1, -1), "LEFT"), ("FONTSIZE", (0, 0), (-1, -1), 8)])
+DAY = "%d/%m/%Y"
+WIDTH = A4[0] - 36 * mm
 
 
 def text(value: object) -> str:
@@ -42,9 +52,12 @@ def text(value: object) -> str:
     return escape(str(value), {'"': "&quot;", "'": "&#39;"})
 
 
-def _table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
-    table = Table([[str(c) for c in row] for row in rows], colWidths=widths, repeatRows=1, hAlign="LEFT")
+def _table(rows: list[list[Any]], widths: list[float] | None = None, style: TableStyle | None = None) -> Table:
+    cells = [[c if isinstance(c, Paragraph) else str(c) for c in row] for row in rows]
+    table = Table(cells, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(GRID)
+    if style is not None:
+        table.setStyle(style)
     return table
 
 
@@ -55,6 +68,7 @@ def totals_rows(found: StudentLog, words: dict[str, Any], lang: str) -> list[lis
         [words["total"], ""],
         [words["sessions"], log.sessions],
         [words["hours"], hours(log.session_s)],
+        [words["log_setup"], hours(log.setup_s)],
         [words["cycle_hours"], hours(log.cycle_s)],
         [words["cycles"], log.cycles],
         [words["made"], log.parts_made],
@@ -67,15 +81,41 @@ def totals_rows(found: StudentLog, words: dict[str, Any], lang: str) -> list[lis
     ]
 
 
-def log_pdf(found: StudentLog, *, lang: str, zone: tzinfo, now: datetime) -> bytes:
+def numbered(words: str) -> type[Canvas]:
+    """A canvas that writes ``words`` ("Page {page} / {pages}") at the foot of every page, once it knows
+    how many there are: each page is kept until the document is saved, then numbered."""
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc] # reportlab has no type hints
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._kept: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 - reportlab's name
+            self._kept.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for number, state in enumerate(self._kept, start=1):
+                self.__dict__.update(state)
+                self.setFont("Helvetica", 8)
+                self.drawRightString(A4[0] - 18 * mm, 8 * mm, words.format(page=number, pages=len(self._kept)))
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def log_pdf(record: LogRecord, *, lang: str, zone: tzinfo, now: datetime) -> bytes:
     words = page_labels(lang)
     styles = getSampleStyleSheet()
+    found, period = record.found, record.period
     student = found.student
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=16 * mm
     )
     doc.title = f"{words['log_title']} — {student_named(student).label}"
+    between = str(words["log_period_text"]).format(first=period.first.strftime(DAY), last=period.last.strftime(DAY))
     story: list[Any] = [
         Paragraph(text(doc.title), styles["Title"]),
         Paragraph(
@@ -83,19 +123,26 @@ def log_pdf(found: StudentLog, *, lang: str, zone: tzinfo, now: datetime) -> byt
             f"{words['generated']} {now.astimezone(zone).strftime('%d/%m/%Y %H:%M')}",
             styles["Normal"],
         ),
+        Paragraph(f"<b>{text(between)}</b>", styles["Normal"]),
         Spacer(1, 6 * mm),
         _table(totals_rows(found, words, lang), [70 * mm, 85 * mm]),
-        Spacer(1, 6 * mm),
-        Paragraph(text(words["hours_per_machine"]), styles["Heading2"]),
-        _table(_machine_rows(found, words)),
-        Spacer(1, 6 * mm),
-        Paragraph(text(words["sessions"]), styles["Heading2"]),
-        _table(_session_rows(found, words, zone)),
-        Spacer(1, 14 * mm),
-        Paragraph(f"{text(words['signature'])} : ______________________________", styles["Normal"]),
     ]
-    doc.build(story)
+    story += _section(words["hours_per_machine"], _table(_machine_rows(found, words)), styles)
+    story += _section(words["log_orders"], _orders(record, words, lang, styles), styles)
+    story += _section(words["sessions"], _table(_session_rows(found, words, zone)), styles)
+    story += _section(words["log_approvals"], _approvals(found, words, zone, styles), styles)
+    story += _section(words["log_competences"], _competences(record, words, zone, styles), styles)
+    story += [Spacer(1, 8 * mm), _signatures(words, styles)]
+    doc.build(story, canvasmaker=numbered(str(words["log_page"])))
     return buffer.getvalue()
+
+
+def _section(title: str, body: Any, styles: Any) -> list[Any]:
+    return [Spacer(1, 6 * mm), Paragraph(text(title), styles["Heading2"]), body]
+
+
+def _cell(value: object, styles: Any) -> Paragraph:
+    return Paragraph(text(value), styles["BodyText"].clone("cell", fontSize=8, leading=10))
 
 
 def _machine_rows(found: StudentLog, words: dict[str, Any]) -> list[list[Any]]:
@@ -106,6 +153,33 @@ def _machine_rows(found: StudentLog, words: dict[str, Any]) -> list[list[Any]]:
         [m.machine, m.sessions, hours(m.session_s), hours(m.cycle_s), m.cycles, m.parts] for m in found.log.machines
     )
     return rows
+
+
+def _orders(record: LogRecord, words: dict[str, Any], lang: str, styles: Any) -> Any:
+    if not record.orders:
+        return Paragraph(text(words["log_no_orders"]), styles["Normal"])
+    head = [words["order"], words["log_operation"], words["customer"], words["hours"], words["log_setup"]]
+    head += [words["cycles"], words["mean_cycle"], words["log_standard"], words["vs_standard"], words["parts"]]
+    rows: list[list[Any]] = [[_cell(h, styles) for h in head]]
+    for line in record.orders:
+        customer = line.customer if record.customers_shown else words["log_customer_hidden"]
+        ratio = "—" if line.vs_standard is None else decimal(line.vs_standard, 2, lang)
+        rows.append(
+            [
+                _cell(line.reference, styles),
+                line.operation or "—",
+                _cell(customer or "—", styles),
+                hours(line.session_s),
+                hours(line.setup_s),
+                line.cycles,
+                duration(line.mean_cycle_s),
+                duration(line.standard_cycle_s),
+                ratio,
+                line.parts,
+            ]
+        )
+    widths = [w * mm for w in (24, 12, 28, 14, 14, 13, 17, 17, 19, 16)]
+    return _table(rows, widths)
 
 
 def _session_rows(found: StudentLog, words: dict[str, Any], zone: tzinfo) -> list[list[Any]]:
@@ -120,3 +194,53 @@ def _session_rows(found: StudentLog, words: dict[str, Any], zone: tzinfo) -> lis
         started = row.started.astimezone(zone).strftime("%d/%m/%Y %H:%M")
         rows.append([started, found.machines[row.machine_id], order, length, tally.cycles, tally.parts])
     return rows
+
+
+def _approvals(found: StudentLog, words: dict[str, Any], zone: tzinfo, styles: Any) -> Any:
+    if not found.approvals:
+        return Paragraph(text(words["log_no_approvals"]), styles["Normal"])
+    head = [words["log_at"], words["order"], words["log_operation"], words["machine"], words["log_verdict"]]
+    head += [words["log_measured"], words["log_note"], words["log_by"]]
+    rows: list[list[Any]] = [[_cell(h, styles) for h in head]]
+    for a in found.approvals:
+        verdict = words["log_verdicts"].get(a.verdict, a.verdict)
+        when = a.at.astimezone(zone).strftime(DAY)
+        free = [_cell(value, styles) for value in (a.measured, a.note, a.by)]
+        rows.append([when, _cell(a.order, styles), a.operation or "—", _cell(a.machine, styles), verdict, *free])
+    widths = [w * mm for w in (20, 22, 14, 24, 20, 20, 34, 20)]
+    return _table(rows, widths, LEFT)
+
+
+def _competences(record: LogRecord, words: dict[str, Any], zone: tzinfo, styles: Any) -> Any:
+    if not record.competences:
+        return Paragraph(text(words["log_no_competences"]), styles["Normal"])
+    head = [words["log_at"], words["comp_code"], words["comp_competence"], words["log_level"]]
+    head += [words["log_master"], words["log_comment"]]
+    rows: list[list[Any]] = [[_cell(h, styles) for h in head]]
+    for c in record.competences:
+        level = words.get(f"level_{c.level}", c.level)
+        when = c.at.astimezone(zone).strftime(DAY)
+        rows.append([when, _cell(c.code, styles), _cell(c.label, styles), level, _cell(c.by, styles)])
+        rows[-1].append(_cell(c.comment, styles))
+    widths = [w * mm for w in (20, 18, 50, 20, 22, 44)]
+    return _table(rows, widths, LEFT)
+
+
+def _signatures(words: dict[str, Any], styles: Any) -> Any:
+    """Three blocks side by side, each with its name, date and signature lines; never split across pages."""
+    who = (words["log_sign_student"], words["log_sign_master"], words["log_sign_director"])
+    line = "_" * 22
+    blocks = [
+        [
+            Paragraph(f"<b>{text(title)}</b>", styles["Normal"]),
+            Paragraph(f"{text(words['log_sign_name'])} {line}", styles["Normal"]),
+            Paragraph(f"{text(words['log_sign_date'])} {line}", styles["Normal"]),
+            Paragraph(text(words["log_sign_here"]), styles["Normal"]),
+            Spacer(1, 18 * mm),
+        ]
+        for title in who
+    ]
+    table = Table([blocks], colWidths=[WIDTH / 3] * 3, hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (0, 0), (-1, -1), 0.4, colors.grey)]))
+    table.setStyle(TableStyle([("INNERGRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
+    return KeepTogether([Paragraph(text(words["log_signatures"]), styles["Heading2"]), table])

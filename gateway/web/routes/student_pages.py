@@ -1,6 +1,9 @@
 """``/students/{id}/log``: a student's practice log; ``/students/{id}/log.pdf``: the same, printable.
 
-A student opens only their own log (403 otherwise); masters open every log.
+Both read ``from`` and ``to`` (local dates, both included; by default the whole log up
+to today) and ``customer=hide`` (``log_query``); a period that cannot be read is a 422
+with its reason on the page. A student opens only their own log (403 otherwise,
+whatever the parameters); masters open every log.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.auth import Principal
-from gateway.errors import NotFoundError
+from gateway.domain.practice_record import school_year_start
+from gateway.errors import InvalidError, NotFoundError
+from gateway.store.log_record_repo import LogRecord, log_record
 from gateway.store.pages_repo import student_cycles
-from gateway.store.reports_repo import StudentLog, student_log
-from gateway.store.students_repo import display_name
+from gateway.store.students_repo import display_name, get_student
 from gateway.web.charts import series_chart
 from gateway.web.i18n import lang_of
 from gateway.web.log_pdf import log_pdf
+from gateway.web.log_query import LogQuery, asked
 from gateway.web.page_labels import page_labels, trend_text
 from gateway.web.pages import Forbidden, not_found, records, render, require
 
@@ -28,8 +33,9 @@ MAX_ID = 2**31 - 1
 
 @dataclass(frozen=True, slots=True)
 class LogView:
-    found: StudentLog
-    ratios: list[float]  # each cycle's time over its order's standard, in time order
+    record: LogRecord
+    asked: LogQuery
+    ratios: list[float]  # each cycle's time over its order's standard, in time order, in the period
 
 
 def _allowed(who: Principal, student_id: int) -> None:
@@ -38,41 +44,82 @@ def _allowed(who: Principal, student_id: int) -> None:
 
 
 def _load(request: Request, student_id: int) -> LogView | None:
+    """The log asked for; None when there is no such student; InvalidError when the period is refused."""
     _allowed(require(request, "admin", "student"), student_id)
     if not 1 <= student_id <= MAX_ID:
         return None
     state = records(request)
+    zone = state.settings.timezone
     try:
         with state.reading() as db:
-            found = student_log(db=db, student_id=student_id, now=state.now(), zone=state.settings.timezone)
+            query = asked(request.query_params, db=db, state=state, student_id=student_id)
+            record = log_record(
+                db=db,
+                student_id=student_id,
+                now=state.now(),
+                zone=zone,
+                period=query.period,
+                show_customers=query.show_customers,
+            )
             cycles = student_cycles(db=db, student_id=student_id)
     except NotFoundError:
         return None
-    ratios = [c.row.duration_s / std for c, std in cycles if std and c.row.outcome == "completed"]
-    return LogView(found, ratios)
+    within = [(c, std) for c, std in cycles if query.period.covers(c.row.ended, zone)]
+    ratios = [c.row.duration_s / std for c, std in within if std and c.row.outcome == "completed"]
+    return LogView(record, query, ratios)
+
+
+def _refused(request: Request, student_id: int, err: InvalidError) -> Response:
+    """The page again, with the reason and the period form, and nothing of the log: a 422."""
+    state = records(request)
+    try:
+        with state.reading() as db:
+            student = get_student(db=db, student_id=student_id)
+    except NotFoundError:
+        return not_found(request)
+    message = err.message(lang=lang_of(request), zone=state.settings.zone(), names=True)
+    context: dict[str, Any] = {"s": student, "name": display_name(student), "log": None, "refused": message}
+    # What was typed goes back into the form (escaped by the template; a date field is short anyway).
+    context |= {"params": request.query_params, "record": None}
+    context |= {
+        "from_value": request.query_params.get("from", "")[:10],
+        "to_value": request.query_params.get("to", "")[:10],
+    }
+    return render(request, "student_log.html", context, status_code=422)
 
 
 @router.get("/students/{student_id}/log")
 def log_page(request: Request, student_id: int) -> Response:
-    view = _load(request, student_id)
+    try:
+        view = _load(request, student_id)
+    except InvalidError as err:
+        return _refused(request, student_id, err)
     if view is None:
         return not_found(request)
     lang = lang_of(request)
     words = page_labels(lang)
     chart = series_chart(view.ratios, 1.0, title=words["trend_chart"], unit="", ref_label=words["standard"], lang=lang)
-    trend = trend_text(view.found.log, words)
-    student = view.found.student
-    context: dict[str, Any] = {"s": student, "name": display_name(student), "log": view.found, "chart": chart}
-    context["trend"] = trend
+    found = view.record.found
+    context: dict[str, Any] = {"s": found.student, "name": display_name(found.student), "log": found, "chart": chart}
+    context |= {"trend": trend_text(found.log, words), "record": view.record, "asked": view.asked}
+    context |= {"query": view.asked.query(lang), "params": request.query_params}
+    today = records(request).now().astimezone(records(request).settings.zone()).date()
+    context["year_from"] = school_year_start(today).isoformat()
+    period = view.asked.period
+    context["from_value"] = period.first.isoformat() if period.chosen else ""
+    context["to_value"] = period.last.isoformat() if period.chosen else ""
     return render(request, "student_log.html", context)
 
 
 @router.get("/students/{student_id}/log.pdf")
 def log_pdf_page(request: Request, student_id: int) -> Response:
-    view = _load(request, student_id)
+    try:
+        view = _load(request, student_id)
+    except InvalidError as err:
+        return _refused(request, student_id, err)
     if view is None:
         return not_found(request)
     state = records(request)
-    body = log_pdf(view.found, lang=lang_of(request), zone=state.settings.zone(), now=state.now())
+    body = log_pdf(view.record, lang=lang_of(request), zone=state.settings.zone(), now=state.now())
     name = f"carnet-{student_id}.pdf" if lang_of(request) == "fr" else f"practice-log-{student_id}.pdf"
     return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})

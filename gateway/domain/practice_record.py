@@ -1,0 +1,182 @@
+"""The practice log as a diploma record: its period, its orders against their standards, the first-part
+approvals and the competences validated in it. Pure: plain facts in, the record's lines out.
+
+A period is two local dates of the school, both included (``from`` 01/09/2026 ``to``
+04/12/2026 is every hour of those days in the school's zone). The record holds the
+work sessions that overlap it, whole, as the practice log always did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+# Dates a period may name: before 2000 or after 2100 is a typing slip, not a school year.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+LEVELS = ("non_acquis", "en_cours", "acquis", "maitrise")
+SCHOOL_YEAR_MONTH = 9  # a French school year starts in September
+
+
+class PeriodError(ValueError):
+    """A period the page, the PDF or the CSV refuses; ``code`` names why (``period_order``, ``period_range``)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    first: date  # included
+    last: date  # included
+    chosen: bool = True  # False: no dates were asked for, the whole record up to today
+
+    def start(self, zone: str) -> datetime:
+        """The first instant of ``first`` in the school's zone, in UTC."""
+        return datetime.combine(self.first, time(), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+    def end(self, zone: str) -> datetime:
+        """The instant after ``last`` ends in the school's zone (midnight), in UTC: the period is [start, end)."""
+        return datetime.combine(self.last + timedelta(days=1), time(), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+    def covers(self, ts: datetime, zone: str) -> bool:
+        return self.start(zone) <= ts < self.end(zone)
+
+
+def parse_day(text: str | None) -> date | None:
+    """``YYYY-MM-DD`` (what a date field sends) → the date; None when empty. PeriodError when unreadable."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        return None
+    if len(cleaned) != len("YYYY-MM-DD"):  # also keeps a huge value away from the parser
+        raise PeriodError("period_date")
+    try:
+        return date.fromisoformat(cleaned)
+    except ValueError as err:
+        raise PeriodError("period_date") from err
+
+
+def period_of(first: date | None, last: date | None, *, today: date, earliest: date | None = None) -> Period:
+    """The period asked for: ``first`` missing is the start of the record (``earliest``, the first session's
+    day, else the school year's start), ``last`` missing is today. Refused: ``first`` after ``last``, and
+    dates outside 2000–2100."""
+    for day in (first, last):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise PeriodError("period_range")
+    chosen = first is not None or last is not None
+    if first is None:
+        first = min(earliest or school_year_start(today), last or today)
+    if last is None:
+        last = max(today, first)
+    if first > last:
+        raise PeriodError("period_order")
+    return Period(first, last, chosen)
+
+
+def school_year_start(day: date) -> date:
+    """1 September of the school year ``day`` falls in."""
+    year = day.year if day.month >= SCHOOL_YEAR_MONTH else day.year - 1
+    return date(year, SCHOOL_YEAR_MONTH, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPartApproval:
+    """A master's verdict on the first part of an operation the student set up (filled by the operations work)."""
+
+    order: str  # the order's reference
+    operation: str | None  # the operation number ("20"); None before orders have operations
+    machine: str  # site/name
+    verdict: str  # "ok" or "nok"
+    measured: str  # what the master measured, as written ("Ø 24,98")
+    note: str
+    by: str  # the master
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedCompetence:
+    diploma: str
+    block: str
+    code: str
+    label: str
+    level: str  # one of LEVELS
+    by: str  # the master
+    at: datetime
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """What the log knows of one work session, for the per-order lines."""
+
+    order_id: int | None
+    session_s: float
+    setup_s: float
+    cycles: int  # completed
+    completed_s: float  # time in those completed cycles
+    parts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPractice:
+    """The student's work on one order in the period, against the order's standard."""
+
+    order_id: int
+    reference: str
+    # The operation number(s) worked, once orders have operations (filled by the operations work); None today.
+    operation: str | None
+    customer: str | None  # None when the customer's name is hidden
+    sessions: int
+    session_s: float
+    setup_s: float
+    cycles: int
+    mean_cycle_s: float | None
+    standard_cycle_s: float | None
+    parts: int
+
+    @property
+    def vs_standard(self) -> float | None:
+        """Mean cycle over the standard: 1.0 on standard, 1.2 is 20 % slower."""
+        if self.mean_cycle_s is None or not self.standard_cycle_s:
+            return None
+        return self.mean_cycle_s / self.standard_cycle_s
+
+
+def order_lines(
+    sessions: Iterable[SessionFacts],
+    *,
+    references: Mapping[int, str],
+    standards: Mapping[int, float | None],
+    customers: Mapping[int, str] | None,
+) -> list[OrderPractice]:
+    """One line per order worked (practice without an order has none), by reference.
+
+    ``customers``: order id → customer name, or None to hide every customer's name.
+    """
+    grouped: dict[int, list[SessionFacts]] = {}
+    for facts in sessions:
+        if facts.order_id is not None:
+            grouped.setdefault(facts.order_id, []).append(facts)
+    lines = []
+    for order_id, mine in grouped.items():
+        cycles = sum(f.cycles for f in mine)
+        completed_s = sum(f.completed_s for f in mine)
+        lines.append(
+            OrderPractice(
+                order_id=order_id,
+                reference=references.get(order_id, "?"),
+                operation=None,
+                customer=None if customers is None else customers.get(order_id),
+                sessions=len(mine),
+                session_s=sum(f.session_s for f in mine),
+                setup_s=sum(f.setup_s for f in mine),
+                cycles=cycles,
+                mean_cycle_s=completed_s / cycles if cycles else None,
+                standard_cycle_s=standards.get(order_id),
+                parts=sum(f.parts for f in mine),
+            )
+        )
+    return sorted(lines, key=lambda line: (line.reference, line.order_id))
