@@ -3,6 +3,7 @@ orders against their standards, the first-part approvals and the competences val
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,7 +50,7 @@ def log_record(
         for row in found.sessions
     ]
     order_ids = {f.order_id for f in facts if f.order_id is not None}
-    customers = _customers(db, order_ids) if show_customers else None
+    customers = customer_names(db=db, order_ids=order_ids) if show_customers else None
     lines = order_lines(
         facts, references=found.orders, standards=order_standards(db=db, order_ids=order_ids), customers=customers
     )
@@ -72,12 +73,14 @@ def validated(*, db: Session, student_id: int, start: datetime, end: datetime) -
     )
     return [
         ValidatedCompetence(c.diploma, c.block, c.code, c.label, v.level, v.by, v.at, v.comment)
-        for v, c in db.execute(stmt).tuples()
+        for v, c in db.execute(stmt).all()
     ]
 
 
-def _customers(db: Session, order_ids: set[int]) -> dict[int, str]:
+def customer_names(*, db: Session, order_ids: Iterable[int | None]) -> dict[int, str]:
+    """Order id → its customer's name."""
+    order_ids = {i for i in order_ids if i is not None}
     if not order_ids:
         return {}
     stmt = select(Order.id, Customer.name).join(Customer, Customer.id == Order.customer_id)
-    return dict(db.execute(stmt.where(Order.id.in_(order_ids))).tuples())
+    return {row[0]: row[1] for row in db.execute(stmt.where(Order.id.in_(order_ids)))}

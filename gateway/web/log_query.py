@@ -23,9 +23,9 @@ class LogQuery:
     period: Period
     show_customers: bool
 
-    def query(self, lang: str) -> str:
-        """The query string that asks the PDF or the CSV for the same record."""
-        params = {"lang": lang}
+    def query(self, lang: str | None = None) -> str:
+        """The query string that asks the PDF or the CSV for the same record (in ``lang`` when given)."""
+        params = {} if lang is None else {"lang": lang}
         if self.period.chosen:
             params |= {"from": self.period.first.isoformat(), "to": self.period.last.isoformat()}
         if not self.show_customers:

@@ -102,7 +102,7 @@ def log_page(request: Request, student_id: int) -> Response:
     found = view.record.found
     context: dict[str, Any] = {"s": found.student, "name": display_name(found.student), "log": found, "chart": chart}
     context |= {"trend": trend_text(found.log, words), "record": view.record, "asked": view.asked}
-    context |= {"query": view.asked.query(lang), "params": request.query_params}
+    context |= {"query": view.asked.query(lang), "csv_query": view.asked.query(), "params": request.query_params}
     today = records(request).now().astimezone(records(request).settings.zone()).date()
     context["year_from"] = school_year_start(today).isoformat()
     period = view.asked.period

@@ -6,11 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
+from gateway.errors import InvalidError
 from gateway.store import machines_repo, privacy, students_repo
+from gateway.store.log_record_repo import customer_names
 from gateway.store.reports_repo import student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin, AdminOrStudent, own_student
 from gateway.web.i18n import lang_of
+from gateway.web.log_query import HIDE, asked
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import StateDep
 from gateway.web.records_views import practice_public
@@ -90,7 +93,14 @@ SESSION_COLUMNS = (
     Column("cycles", "Cycles", "Cycles", "int"),
     Column("cycle_s", "Temps de coupe", "Cutting time", "duration"),
     Column("parts", "Pièces", "Parts", "int"),
+    Column("setup_s", "Réglage", "Setup", "duration"),
+    # The operation worked, once orders have operations (the operations work fills it); empty today.
+    Column("operation", "Opération", "Operation"),
+    Column("customer", "Client", "Customer", only="sheet"),  # empty when asked with customer=hide
 )
+From = Annotated[str | None, Query(alias="from", description="first local day of the period (YYYY-MM-DD), included")]
+To = Annotated[str | None, Query(alias="to", description="last local day of the period (YYYY-MM-DD), included")]
+CustomerQuery = Annotated[str | None, Query(alias="customer", description="hide: leave the customers' names out")]
 
 
 @router.get("/{student_id}/practice-log.csv", response_class=Response)
@@ -102,20 +112,32 @@ def practice_log_csv(
     *,
     since: Since = None,
     until: Until = None,
+    first: From = None,
+    last: To = None,
+    customer: CustomerQuery = None,
     flavour: FormatQuery = "sheet",
 ) -> Response:
-    """The student's sessions: for a spreadsheet, or ``?format=raw`` for scripts."""
+    """The student's sessions: for a spreadsheet, or ``?format=raw`` for scripts. ``from`` and ``to`` are the
+    period of the page and the PDF (local days, both included); ``since`` and ``until`` (UTC instants) remain
+    for scripts, and may not be mixed with them."""
     own_student(who, student_id)
+    if (since is not None or until is not None) and (first is not None or last is not None):
+        raise InvalidError("period_mixed")
+    zone = state.settings.timezone
     with state.reading() as db:
-        found = student_log(
-            db=db, student_id=student_id, now=state.now(), since=since, until=until, zone=state.settings.timezone
-        )
+        if since is None and until is None:
+            query = asked(request.query_params, db=db, state=state, student_id=student_id)
+            since, until = query.period.start(zone), query.period.end(zone)
+        found = student_log(db=db, student_id=student_id, now=state.now(), since=since, until=until, zone=zone)
         labels = machines_repo.machine_labels(db=db, ids={r.machine_id for r in found.sessions})
+        names = {} if customer == HIDE else customer_names(db=db, order_ids={r.order_id for r in found.sessions})
     practice = page_labels(lang_of(request))["practice"]
     rows = []
     for row in found.sessions:
         tally = found.per_session[row.id]
         place = [found.machines[row.machine_id], labels[row.machine_id]]
         order = [row.order_id, found.order_reference(row) or practice]
-        rows.append([row.id, *place, *order, row.started, row.ended, tally.cycles, tally.cycle_s, tally.parts])
+        counts = [tally.cycles, tally.cycle_s, tally.parts, tally.setup_s]
+        extra = [None, None if row.order_id is None else names.get(row.order_id)]
+        rows.append([row.id, *place, *order, row.started, row.ended, *counts, *extra])
     return csv_response(SESSION_COLUMNS, rows, f"practice-log-{student_id}.csv", sheet_of(request, state, flavour))
