@@ -178,7 +178,7 @@ def _orders(record: LogRecord, words: dict[str, Any], lang: str, styles: Any) ->
                 line.parts,
             ]
         )
-    widths = [w * mm for w in (24, 12, 28, 14, 14, 13, 17, 17, 19, 16)]
+    widths = [w * mm for w in (20, 18, 23, 14, 15, 14, 15, 16, 19, 13)]
     return _table(rows, widths)
 
 
@@ -207,7 +207,7 @@ def _approvals(found: StudentLog, words: dict[str, Any], zone: tzinfo, styles: A
         when = a.at.astimezone(zone).strftime(DAY)
         free = [_cell(value, styles) for value in (a.measured, a.note, a.by)]
         rows.append([when, _cell(a.order, styles), a.operation or "—", _cell(a.machine, styles), verdict, *free])
-    widths = [w * mm for w in (20, 22, 14, 24, 20, 20, 34, 20)]
+    widths = [w * mm for w in (20, 20, 18, 22, 20, 20, 34, 20)]
     return _table(rows, widths, LEFT)
 
 
