@@ -56,7 +56,9 @@ def record() -> LogRecord:
             )
         )
         rows[-1].ended = ended
-    per_session = {r.id: SessionTally(cycles=4, cycle_s=1300.0, parts=4, completed_s=1200.0, setup_s=600.0) for r in rows}
+    per_session = {
+        r.id: SessionTally(cycles=4, cycle_s=1300.0, parts=4, completed_s=1200.0, setup_s=600.0) for r in rows
+    }
     log = PracticeLog(
         sessions=SESSIONS,
         session_s=SESSIONS * 3 * 3600.0,

@@ -55,8 +55,10 @@ async def test_the_sweep_ends_a_forgotten_session_at_that_days_closing_hour(worl
     with w.sessions() as db:
         entries = list(db.scalars(select(AuditEntry).where(AuditEntry.action == "close_at_closing_time")))
     assert [(e.who, e.entity, e.entity_id) for e in entries] == [("calendar", "work_session", session_id)]
-    assert entries[0].before is not None and entries[0].before["ended"] is None
-    assert entries[0].after is not None and entries[0].after["ended"] == MONDAY_CLOSING.isoformat()
+    assert entries[0].before is not None
+    assert entries[0].before["ended"] is None
+    assert entries[0].after is not None
+    assert entries[0].after["ended"] == MONDAY_CLOSING.isoformat()
 
 
 async def test_a_check_in_the_next_day_ends_yesterdays_session_first(world: World) -> None:
