@@ -9,6 +9,9 @@ DEMO_PACKAGES := mosquitto=mosquitto
 TEST_PACKAGES := mosquitto_sub=mosquitto-clients mosquitto_passwd=mosquitto victoria-metrics=victoria-metrics chromium=chromium
 # What `make check` leaves out (markers in pyproject.toml; tests/conftest.py gives e2e and browser by folder).
 CHECK_MARKERS := not e2e and not fault and not browser and not slow
+# `make test` runs the suite as two rounds that together hold every test (tests/test_markers.py checks it).
+SERIAL_MARKERS := e2e or fault
+PARALLEL_MARKERS := not e2e and not fault
 # pytest-xdist workers: one per core by default; most tests wait on brokers and servers, so more can help.
 WORKERS ?= auto
 
@@ -28,8 +31,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy .
 
+# The whole suite in two rounds: what shares the machine well on the xdist workers, then the end-to-end and
+# fault tests one at a time (they kill and time real daemons, and a busy neighbour would blur their clocks).
 pytest: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -q -n $(WORKERS) -m "$(PARALLEL_MARKERS)"
+	$(BIN)/pytest -q -m "$(SERIAL_MARKERS)"
 
 pytest-check: venv
 	$(BIN)/pytest -q -n $(WORKERS) -m "$(CHECK_MARKERS)"

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query, Request
 from fastapi.responses import Response
 
+from gateway.web.downloads import disposition
 from gateway.web.formats import decimal, hours_minutes
 from gateway.web.i18n import lang_of
 from gateway.web.records_state import RecordsState
@@ -128,7 +129,7 @@ def csv_response(columns: Sequence[Column], rows: Iterable[Sequence[Any]], filen
     return Response(
         content=render(columns, rows, sheet).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers=disposition(filename),
     )
 
 

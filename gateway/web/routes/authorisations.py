@@ -16,6 +16,7 @@ from gateway.store import authorisations_repo, machines_repo, students_repo
 from gateway.store.db import Db
 from gateway.store.models import Authorisation
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_cells, sheet_of
+from gateway.web.downloads import disposition
 from gateway.web.guards import Admin
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import RecordsState, StateDep
@@ -145,7 +146,7 @@ def authorisations_pdf(
         signatures=(words["signature"], words["director_signature"]),
         lang=sheet.lang,
     )
-    headers = {"Content-Disposition": f'attachment; filename="{name}.pdf"'}
+    headers = disposition(f"{name}.pdf")
     return Response(content=pdf, media_type="application/pdf", headers=headers)
 
 

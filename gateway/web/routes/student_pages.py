@@ -21,6 +21,7 @@ from gateway.store.log_record_repo import LogRecord, log_record
 from gateway.store.pages_repo import student_cycles
 from gateway.store.students_repo import display_name, get_student
 from gateway.web.charts import series_chart
+from gateway.web.downloads import disposition
 from gateway.web.i18n import lang_of
 from gateway.web.log_pdf import log_pdf
 from gateway.web.log_query import LogQuery, asked
@@ -122,4 +123,4 @@ def log_pdf_page(request: Request, student_id: int) -> Response:
     state = records(request)
     body = log_pdf(view.record, lang=lang_of(request), zone=state.settings.zone(), now=state.now())
     name = f"carnet-{student_id}.pdf" if lang_of(request) == "fr" else f"practice-log-{student_id}.pdf"
-    return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return Response(body, media_type="application/pdf", headers=disposition(name, inline=True))

@@ -118,6 +118,18 @@ async def test_the_class_grid_as_a_french_spreadsheet(world: World) -> None:
     assert lea == "Léa M.;;;;;maîtrisé;;non acquis;"
 
 
+async def test_a_class_name_that_no_header_can_hold_still_names_the_file(world: World) -> None:
+    """A class typed as "CAP1 "Ā"": HTTP headers are Latin-1 and a quote ends a name (it was a 500)."""
+    w = world
+    await _import(w, EXAMPLE)
+    answer = await w.call("GET", "/api/competences/grid.csv", params={"class_name": 'CAP1 "Ā"'})
+    assert answer.status_code == 200
+    disposition = answer.headers["content-disposition"]
+    assert disposition == (
+        "attachment; filename=\"competences-CAP1 _A_.csv\"; filename*=UTF-8''competences-CAP1%20%22%C4%80%22.csv"
+    )
+
+
 async def test_validations_are_exported_and_erased_with_the_student(world: World) -> None:
     w = world
     await _import(w, EXAMPLE)
