@@ -35,16 +35,12 @@ What no record can check, and what is checked instead:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
 import io
 import json
 import re
 import sqlite3
-import subprocess
-import sys
-import time as clock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -57,23 +53,19 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 from pypdf import PdfReader
 
-from atelier.broker import free_port
-from atelier.demo import DemoSystem, demo_system
+from atelier.demo import DemoSystem
 from edge_agent.drivers.simulator.script import CycleEnd, SimulatorScript
+from tests.e2e.school_day import MASTER, MILL, OTHER, PASSWORD, demo_with_master, said, scan, until_true
 from tests.gateway.browser import conftest as pages
 from tests.gateway.browser.conftest import log_in, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 browser = pages.browser  # headless Debian Chromium, as the page tests launch it
 
-MILL, OTHER = "sinumerik-mill-1", "dmg-mill-5"  # the kiosk's machine; one nobody checks in on
-PACE = 0.1  # ten times faster than the demo: a cycle of 2.8 s or 4.2 s
 PARIS = ZoneInfo("Europe/Paris")
-MASTER, PASSWORD = "maitre", "Atelier-matin-2026"
 REFERENCE, PART, STANDARD_S = "CMD-0412", "BRIDE-A12", 3.0
 INES, TOM = ("Inès", "B", "0009990001"), ("Tom", "R", "0009990002")  # first name, initial, badge
 DESKTOP, TABLET = ViewportSize(width=1440, height=900), ViewportSize(width=1280, height=800)
-ATELIER = (sys.executable, "-m", "atelier")
 
 
 # --- the truth: what the simulators made ------------------------------------------------------------
@@ -211,26 +203,12 @@ def percent_of(text: str) -> int | None:
     return None if text == "—" else int(text.removesuffix(" %"))
 
 
-async def until_true(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = clock.monotonic() + timeout_s
-    while not condition():
-        if clock.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 # --- the demo ------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[DemoSystem]:
-    with demo_system(port=free_port(), data_dir=tmp_path / "demo", machines=[MILL, OTHER], pace=PACE) as system:
-        created = subprocess.run(
-            [*ATELIER, "gateway", "create-admin", MASTER, "--password-stdin", "-c", str(system.gateway_config)],
-            input=PASSWORD + "\n", capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        assert created.returncode == 0, created.stderr
-        assert f"admin {MASTER!r} created" in created.stdout
+    with demo_with_master(tmp_path) as system:
         yield system
 
 
@@ -280,25 +258,11 @@ async def _prepare(master: Page, demo: DemoSystem) -> Morning:
     return morning
 
 
-async def _said(kiosk: Page) -> str:
-    """The kiosk's next message (then put away, so that the one after is told apart)."""
-    await kiosk.locator("#message.shown").wait_for()
-    text = await kiosk.locator("#message").inner_text()
-    await kiosk.evaluate("document.getElementById('message').className = 'message'")
-    return text
-
-
-async def _badge(kiosk: Page, badge: str) -> str:
-    await kiosk.locator("#badge").fill(badge)
-    await kiosk.locator("#badge").press("Enter")
-    return await _said(kiosk)
-
-
 async def _check_in(kiosk: Page, morning: Morning, student: tuple[str, str, str]) -> datetime:
     await kiosk.locator("#checkin").wait_for()
     await kiosk.select_option("#order", str(morning.order))
     before = datetime.now(UTC)
-    assert await _badge(kiosk, student[2]) == "Séance commencée. Bon travail !"
+    assert await scan(kiosk, student[2]) == "Séance commencée. Bon travail !"
     await kiosk.locator("#present", has_text=f"{student[0]} {student[1]}.").wait_for()
     since = (await kiosk.locator("p.present").inner_text()).split(" · ")[1]
     assert since in {f"depuis {paris(t, '%H:%M')}" for t in (before, datetime.now(UTC))}  # Paris time
@@ -325,7 +289,7 @@ async def _out_during_a_cycle(demo: DemoSystem, kiosk: Page, student: tuple[str,
         return completes(demo, done) and clock_since(started) >= 1.2  # cycle number ``done``, still running
 
     await until_true(cutting, 40, f"a cycle under way on {MILL}")
-    assert await _badge(kiosk, student[2]) == "Séance terminée. À bientôt !"
+    assert await scan(kiosk, student[2]) == "Séance terminée. À bientôt !"
 
 
 def clock_since(ts: datetime) -> float:
@@ -336,18 +300,18 @@ async def _the_morning(demo: DemoSystem, kiosk: Page, morning: Morning) -> None:
     await kiosk.goto(f"{demo.url}/api/auth/screen?token={morning.token}")
     assert kiosk.url.split("?")[0] == f"{demo.url}/kiosk/{MILL}"  # the token lands on its machine's kiosk
     since = await _check_in(kiosk, morning, INES)
-    assert await _badge(kiosk, TOM[2]) == f"Ce badge n'est pas celui de l'élève en poste sur {MILL}."
+    assert await scan(kiosk, TOM[2]) == f"Ce badge n'est pas celui de l'élève en poste sur {MILL}."
     await _cycles_run(demo, since, 2)
     scrap = kiosk.locator("#scrap")
     await scrap.locator("input[name=reason]").fill("bavure")
     await scrap.locator("input[name=inspected_by]").fill("M. Roux")
     await scrap.locator("button").dblclick()
-    assert await _said(kiosk) == "Rebut déclaré."
+    assert await said(kiosk) == "Rebut déclaré."
     await shot(kiosk, "morning-kiosk")
     await _out_during_a_cycle(demo, kiosk, INES)
     since = await _check_in(kiosk, morning, TOM)
     await _cycles_run(demo, since, 2)
-    assert await _badge(kiosk, TOM[2]) == "Séance terminée. À bientôt !"
+    assert await scan(kiosk, TOM[2]) == "Séance terminée. À bientôt !"
     await kiosk.locator("#present", has_text="Personne en poste").wait_for()
 
 
