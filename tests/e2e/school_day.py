@@ -12,7 +12,7 @@ import contextlib
 import subprocess
 import sys
 import time as clock
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from playwright.async_api import Page
@@ -45,6 +45,15 @@ async def until_true(condition: Callable[[], bool], timeout_s: float, what: str)
         if clock.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+async def until_answered(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    """``until_true`` for a condition that asks the gateway (a coroutine), every half second."""
+    deadline = clock.monotonic() + timeout_s
+    while not await check():
+        if clock.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.5)
 
 
 async def said(kiosk: Page) -> str:
