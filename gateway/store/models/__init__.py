@@ -3,7 +3,7 @@
 ``ingest``: what the bus said (agents, machines, messages, state changes, cycles,
 part counts, alarms, dead letters). ``records``: what people say (customers,
 orders, students, logins, API tokens, work sessions, scrap, cycle assignments,
-the audit log). ``school_time``: calendars, closures, machine exceptions, stop reasons and
+the audit log). ``operations``: an order's operations and first-part approvals. ``school_time``: calendars, closures, machine exceptions, stop reasons and
 classifications. Import the tables from here.
 """
 
@@ -18,6 +18,7 @@ from gateway.store.models.ingest import (
     PartCount,
     StateChange,
 )
+from gateway.store.models.operations import FirstPartApproval, OperationRecord
 from gateway.store.models.records import (
     ApiToken,
     AuditEntry,
@@ -60,6 +61,7 @@ __all__ = [
     "Cycle",
     "CycleAssignment",
     "DeadLetter",
+    "FirstPartApproval",
     "Duty",
     "LoginSession",
     "Machine",
@@ -67,6 +69,7 @@ __all__ = [
     "MachineGroup",
     "MachineGroupMember",
     "Message",
+    "OperationRecord",
     "Order",
     "PartCount",
     "ScrapRecord",

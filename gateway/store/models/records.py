@@ -76,6 +76,8 @@ class User(Base):
     student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean)
     created: Mapped[datetime]
+    # A master's badge: it approves first parts and ends sessions at a kiosk; never the same as a student's.
+    badge: Mapped[str | None] = mapped_column(String(SHORT), unique=True)
 
 
 class LoginSession(Base):
@@ -134,6 +136,7 @@ class WorkSessionRecord(Base):
     opened_by: Mapped[str] = mapped_column(String(SHORT))
     closed_by: Mapped[str | None] = mapped_column(String(SHORT))
     master_on_duty: Mapped[str | None] = mapped_column(String(SHORT))  # who supervised, at check-in
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), index=True)
 
 
 class ScrapRecord(Base):
@@ -151,6 +154,7 @@ class ScrapRecord(Base):
     declared_by: Mapped[str] = mapped_column(String(SHORT))
     # Drawn by the kiosk once per declaration: the same key again is the same declaration (a double click).
     idempotency_key: Mapped[str | None] = mapped_column(String(SHORT), unique=True)
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), index=True)
 
 
 class CycleAssignment(Base):
