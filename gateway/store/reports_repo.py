@@ -30,11 +30,13 @@ from gateway.domain.oee import (
     timeline,
     utilisation,
 )
+from gateway.domain.operations import order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
+from gateway.store.first_part_repo import operation_tallies
 from gateway.store.machines_repo import all_machines, machine_keys
 from gateway.store.models import AlarmRecord, Machine, ScrapRecord, StateChange, Student, WorkSessionRecord
 from gateway.store.orders_repo import get_order, order_references, order_standards
@@ -63,10 +65,13 @@ def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZO
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
     made = sum(p.row.count for p in found.parts if p.owner is not None and p.owner.id in mine)
     scrap = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.order_id == order_id)) or 0
+    counts = order_count(operation_tallies(db=db, order_id=order_id, rows=rows, parts=found.parts))
     return order_progress(
         ordered=order.quantity,
-        made=made,
+        made=made if counts is None else counts.made,
         scrap=int(scrap),
+        good=None if counts is None else counts.good,
+        pending=0 if counts is None else counts.pending,
         due=order.due,
         cycles=_facts(db, cycles),
         now=now,

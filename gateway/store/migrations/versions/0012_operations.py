@@ -47,7 +47,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_operations_order_id"), "operations", ["order_id"])
     with op.batch_alter_table("work_sessions") as batch:
         batch.add_column(sa.Column("operation_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(op.f("fk_work_sessions_operation_id_operations"), "operations", ["operation_id"], ["id"])
+        batch.create_foreign_key(
+            op.f("fk_work_sessions_operation_id_operations"), "operations", ["operation_id"], ["id"]
+        )
         batch.create_index(op.f("ix_work_sessions_operation_id"), ["operation_id"])
     with op.batch_alter_table("scrap") as batch:
         batch.add_column(sa.Column("operation_id", sa.Integer(), nullable=True))
@@ -77,9 +79,7 @@ def upgrade() -> None:
         _fk("first_part_approvals", "scrap_id", "scrap"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_first_part_approvals")),
     )
-    op.create_index(
-        "ix_first_part_approvals_operation_machine", "first_part_approvals", ["operation_id", "machine_id"]
-    )
+    op.create_index("ix_first_part_approvals_operation_machine", "first_part_approvals", ["operation_id", "machine_id"])
     op.create_index(op.f("ix_first_part_approvals_session_id"), "first_part_approvals", ["session_id"])
     _one_operation_per_order()
 
