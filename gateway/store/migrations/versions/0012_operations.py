@@ -93,7 +93,7 @@ def _one_operation_per_order() -> None:
     )
     for table in ("work_sessions", "scrap"):
         op.execute(
-            f"UPDATE {table} SET operation_id = (SELECT operations.id FROM operations"  # noqa: S608 (constant names)
+            f"UPDATE {table} SET operation_id = (SELECT operations.id FROM operations"
             f" WHERE operations.order_id = {table}.order_id AND operations.number = 10)"
             f" WHERE order_id IS NOT NULL"
         )
