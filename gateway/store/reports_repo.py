@@ -30,7 +30,7 @@ from gateway.domain.oee import (
     timeline,
     utilisation,
 )
-from gateway.domain.operations import order_count
+from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
@@ -56,6 +56,13 @@ def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
 def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderProgress:
     """The order's progress; its projected finish advances only through the planned hours of the site of the
     machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet)."""
+    return progress_by_operation(db=db, order_id=order_id, now=now, zone=zone)[0]
+
+
+def progress_by_operation(
+    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE
+) -> tuple[OrderProgress, list[StepTally]]:
+    """``progress``, and each operation's own counts (the order's good parts are its last operation's)."""
     order = get_order(db=db, order_id=order_id)
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
     latest = max(rows, key=lambda r: r.started, default=None)
@@ -65,8 +72,9 @@ def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZO
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
     made = sum(p.row.count for p in found.parts if p.owner is not None and p.owner.id in mine)
     scrap = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.order_id == order_id)) or 0
-    counts = order_count(operation_tallies(db=db, order_id=order_id, rows=rows, parts=found.parts))
-    return order_progress(
+    tallies = operation_tallies(db=db, order_id=order_id, rows=rows, parts=found.parts)
+    counts = order_count(tallies)
+    result = order_progress(
         ordered=order.quantity,
         made=made if counts is None else counts.made,
         scrap=int(scrap),
@@ -77,6 +85,7 @@ def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZO
         now=now,
         calendar=None if site is None else calendar_of(db=db, site=site, zone=zone),
     )
+    return result, tallies
 
 
 # --- practice log ------------------------------------------------------------
