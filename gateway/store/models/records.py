@@ -68,6 +68,7 @@ class User(Base):
     """A login: a master (role admin) or a student (role student, linked to the student)."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_badge", "badge", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(SHORT), unique=True)
@@ -77,7 +78,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     created: Mapped[datetime]
     # A master's badge: it approves first parts and ends sessions at a kiosk; never the same as a student's.
-    badge: Mapped[str | None] = mapped_column(String(SHORT), unique=True)
+    badge: Mapped[str | None] = mapped_column(String(SHORT))
 
 
 class LoginSession(Base):

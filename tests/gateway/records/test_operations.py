@@ -71,7 +71,8 @@ async def test_one_operation_needs_no_choice_several_need_one(world: World) -> N
     assert missing.status_code == 422, missing.text
     detail = missing.json()["detail"]
     assert detail["code"] == "operation_required"
-    assert "PO-1" in detail["message"] and "10, 20" in detail["message"]
+    assert "PO-1" in detail["message"]
+    assert "10, 20" in detail["message"]
     by_number = await _check_in(w, order_id=w.ids["order"], operation=20)
     assert by_number.status_code == 201, by_number.text
     assert by_number.json()["operation_id"] == ops[20]

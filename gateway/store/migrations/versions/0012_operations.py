@@ -25,6 +25,29 @@ def _fk(owner: str, column: str, table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint([column], [f"{table}.id"], name=op.f(f"fk_{owner}_{column}_{table}"))
 
 
+def _add_operation_id(table: str) -> None:
+    """A nullable ``operation_id`` referencing operations, without copying the table.
+
+    Alembic's batch mode would copy the table on SQLite to add a foreign key, and dropping the old copy
+    breaks the rows that point at it (scrap → work_sessions) while foreign keys are enforced; SQLite adds a
+    nullable column with its foreign key in place.
+    """
+    name = f"fk_{table}_operation_id_operations"
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"ALTER TABLE {table} ADD COLUMN operation_id INTEGER CONSTRAINT {name} REFERENCES operations (id)")
+    else:
+        op.add_column(table, sa.Column("operation_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(name, table, "operations", ["operation_id"], ["id"])
+    op.create_index(f"ix_{table}_operation_id", table, ["operation_id"])
+
+
+def _drop_operation_id(table: str) -> None:
+    op.drop_index(f"ix_{table}_operation_id", table_name=table)
+    if op.get_bind().dialect.name != "sqlite":  # SQLite drops a column's own foreign key with the column
+        op.drop_constraint(f"fk_{table}_operation_id_operations", table, type_="foreignkey")
+    op.drop_column(table, "operation_id")
+
+
 def upgrade() -> None:
     op.create_table(
         "operations",
@@ -45,19 +68,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("order_id", "number", name=op.f("uq_operations_order_id_number")),
     )
     op.create_index(op.f("ix_operations_order_id"), "operations", ["order_id"])
-    with op.batch_alter_table("work_sessions") as batch:
-        batch.add_column(sa.Column("operation_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            op.f("fk_work_sessions_operation_id_operations"), "operations", ["operation_id"], ["id"]
-        )
-        batch.create_index(op.f("ix_work_sessions_operation_id"), ["operation_id"])
-    with op.batch_alter_table("scrap") as batch:
-        batch.add_column(sa.Column("operation_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(op.f("fk_scrap_operation_id_operations"), "operations", ["operation_id"], ["id"])
-        batch.create_index(op.f("ix_scrap_operation_id"), ["operation_id"])
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("badge", sa.String(64), nullable=True))
-        batch.create_unique_constraint(op.f("uq_users_badge"), ["badge"])
+    _add_operation_id("work_sessions")
+    _add_operation_id("scrap")
+    # A unique index, not a constraint: SQLite adds it without copying the table (logins point at users).
+    op.add_column("users", sa.Column("badge", sa.String(64), nullable=True))
+    op.create_index("uq_users_badge", "users", ["badge"], unique=True)
     op.create_table(
         "first_part_approvals",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -101,15 +116,8 @@ def _one_operation_per_order() -> None:
 
 def downgrade() -> None:
     op.drop_table("first_part_approvals")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_constraint(op.f("uq_users_badge"), type_="unique")
-        batch.drop_column("badge")
-    with op.batch_alter_table("scrap") as batch:
-        batch.drop_index(op.f("ix_scrap_operation_id"))
-        batch.drop_constraint(op.f("fk_scrap_operation_id_operations"), type_="foreignkey")
-        batch.drop_column("operation_id")
-    with op.batch_alter_table("work_sessions") as batch:
-        batch.drop_index(op.f("ix_work_sessions_operation_id"))
-        batch.drop_constraint(op.f("fk_work_sessions_operation_id_operations"), type_="foreignkey")
-        batch.drop_column("operation_id")
+    op.drop_index("uq_users_badge", table_name="users")
+    op.drop_column("users", "badge")
+    _drop_operation_id("scrap")
+    _drop_operation_id("work_sessions")
     op.drop_table("operations")
