@@ -1,0 +1,111 @@
+"""Operations on the pages: the order page's operations, pending parts, a program that is not the operation's and
+a master's verdict by form; the kiosk's choice of operation and its first-part card; the wall tile's flag."""
+
+from __future__ import annotations
+
+import re
+
+from gateway.domain.operations import Step
+from gateway.store.models import FirstPartApproval
+from gateway.store.pages_repo import Occupant
+from gateway.web.occupancy import enrich
+from tests.gateway.records.conftest import World, add_cycle, at, site_client
+
+
+async def _op20(w: World) -> int:
+    op = await w.ok("POST", f"/api/orders/{w.ids['order']}/operations", json={"number": 20, "programs": ["O2000"]})
+    return int(op["id"])
+
+
+async def test_the_order_page_shows_pending_parts_a_mismatch_and_takes_a_masters_verdict(
+    world: World, databases: dict[str, str], backend: str
+) -> None:
+    w = world
+    op20 = await _op20(w)
+    await w.ok(
+        "POST", "/api/sessions/check-in", "kiosk", json={"badge": "B-LEA", "order_id": w.ids["order"], "operation": 20}
+    )
+    add_cycle(w.sessions, w.machines["mill"], at(1), at(4))  # runs O1000: operation 10's program, not 20's
+    w.clock.now = at(5)
+    order = w.ids["order"]
+    async with site_client(databases[backend], w.clock) as client:
+        page = await client.get(f"/orders/{order}", headers=w.as_("admin"))
+        assert page.status_code == 200, page.text
+        row = re.search(r'<tr id="operation-20">(.*?)</tr>', page.text, re.S)
+        assert row is not None
+        assert re.search(r'class="num pending">1<', row.group(1))
+        assert "En attente du premier article sur mill" in row.group(1)
+        assert "Programme O1000 ≠ opération 20 (O2000)" in page.text
+        assert 'id="approve-form"' in page.text
+        viewer = await client.get(f"/orders/{order}", headers=w.as_("viewer"))
+        assert viewer.status_code == 200
+        assert 'id="approve-form"' not in viewer.text
+        form = {"operation_id": str(op20), "machine_id": str(w.machines["mill"]), "verdict": "OK", "measured": "Ø20,01"}
+        refused = await client.post(f"/orders/{order}/first-part", data=form, headers=w.as_("viewer"))
+        assert refused.status_code == 403
+        foreign = await client.post(
+            f"/orders/{order}/first-part", data=form, headers={**w.as_("admin"), "Origin": "http://evil.example"}
+        )
+        assert foreign.status_code == 403
+        nok = await client.post(f"/orders/{order}/first-part", data={**form, "verdict": "NOK"}, headers=w.as_("admin"))
+        assert nok.status_code == 422
+        assert "demande une note" in nok.text
+        garbled = await client.post(
+            f"/orders/{order}/first-part", data={**form, "operation_id": "x" * 5000}, headers=w.as_("admin")
+        )
+        assert garbled.status_code == 422
+        wrong = await client.post(
+            f"/orders/{order}/first-part", data={**form, "verdict": "maybe"}, headers=w.as_("admin")
+        )
+        assert wrong.status_code == 422
+        assert w.count(FirstPartApproval) == 0
+        done = await client.post(f"/orders/{order}/first-part", data=form, headers=w.as_("admin"))
+        assert done.status_code == 303, done.text
+        after = await client.get(done.headers["location"], headers=w.as_("admin"))
+        assert "Verdict du premier article enregistré." in after.text
+        assert re.search(r'<tr class="verdict-ok">.*?Ø20,01.*?master', after.text, re.S)
+        assert re.search(r'<strong id="good">1</strong>', after.text)
+
+
+async def test_the_kiosk_offers_each_operation_of_its_machine_and_the_first_part_card(
+    world: World, databases: dict[str, str], backend: str
+) -> None:
+    w = world
+    lathes = await w.ok("POST", "/api/machine-groups", json={"name": "Tournage", "machine_ids": [w.machines["lathe"]]})
+    await _op20(w)
+    await w.ok("POST", f"/api/orders/{w.ids['order']}/operations", json={"number": 30, "group_id": lathes["id"]})
+    async with site_client(databases[backend], w.clock) as client:
+        page = await client.get("/kiosk/mill", headers=w.as_("kiosk"))
+        assert page.status_code == 200
+        offered = re.findall(r'data-operation="(\d+)"', page.text)
+        assert offered == ["10", "20"]  # operation 30 is done on the lathe
+        await w.ok(
+            "POST",
+            "/api/sessions/check-in",
+            "kiosk",
+            json={"badge": "B-LEA", "order_id": w.ids["order"], "operation": 20},
+        )
+        page = await client.get("/kiosk/mill", headers=w.as_("kiosk"))
+        assert re.search(r'id="present-operation">20<', page.text)
+        assert 'id="first-part-pending"' in page.text
+        assert 'id="first-part"' in page.text
+
+
+def test_the_wall_tile_flags_a_program_that_is_not_the_operations() -> None:
+    occupant = Occupant(
+        student="Léa M.",
+        student_id=1,
+        order_id=1,
+        order="PO-1 · BRK-01",
+        ordered=10,
+        good=0,
+        standard_s=60.0,
+        operation=Step(id=2, number=20, programs=("O2000",)),
+    )
+    message = {"type": "machine", "machine": {"site": "lyon", "id": "mill", "program": "O1234"}}
+    work = enrich(message, {("lyon", "mill"): occupant}, role=None)["machine"]["work"]
+    assert work["mismatch"] == {"program": "O1234", "operation": 20, "expected": ["O2000"]}
+    assert work["operation"] == 20
+    assert work["student"] is None  # an anonymous screen still never reads the minor's name
+    right = {"type": "machine", "machine": {"site": "lyon", "id": "mill", "program": "O2000"}}
+    assert enrich(right, {("lyon", "mill"): occupant}, role=None)["machine"]["work"]["mismatch"] is None
