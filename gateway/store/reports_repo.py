@@ -7,7 +7,7 @@ to the pure domain, which does the arithmetic.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,9 +36,18 @@ from gateway.domain.progress import OrderProgress, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
-from gateway.store.first_part_repo import operation_tallies
+from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
 from gateway.store.machines_repo import all_machines, machine_keys
-from gateway.store.models import AlarmRecord, Machine, ScrapRecord, StateChange, Student, WorkSessionRecord
+from gateway.store.models import (
+    AlarmRecord,
+    FirstPartApproval,
+    Machine,
+    OperationRecord,
+    ScrapRecord,
+    StateChange,
+    Student,
+    WorkSessionRecord,
+)
 from gateway.store.orders_repo import get_order, order_references, order_standards
 from gateway.store.stops_repo import classified_stops
 from gateway.store.students_repo import get_student
@@ -106,6 +115,13 @@ class StudentLog:
     log: PracticeLog
     per_session: dict[int, SessionTally]
     orders: dict[int, str]  # order id → reference: people know an order by its reference, never its id
+    # The masters' first-part verdicts given in these sessions (who, when, what was measured), in time order,
+    # and the number of each operation the sessions worked on (operation id → 10, 20, ...).
+    approvals: list[FirstPartApproval] = field(default_factory=list)
+    operations: dict[int, int] = field(default_factory=dict)
+
+    def operation_number(self, row: WorkSessionRecord) -> int | None:
+        return None if row.operation_id is None else self.operations.get(row.operation_id)
 
     def order_reference(self, row: WorkSessionRecord) -> str | None:
         """The reference of the session's order; None for practice."""
@@ -158,7 +174,26 @@ def student_log(
     )
     order_ids = {r.order_id for r in rows if r.order_id is not None}
     references = order_references(db=db, order_ids=order_ids)
-    return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally, orders=references)
+    operation_ids = {r.operation_id for r in rows if r.operation_id is not None}
+    numbers = (
+        dict(
+            db.execute(
+                select(OperationRecord.id, OperationRecord.number).where(OperationRecord.id.in_(operation_ids))
+            ).all()
+        )
+        if operation_ids
+        else {}
+    )
+    return StudentLog(
+        student=student,
+        sessions=rows,
+        machines=machines,
+        log=log,
+        per_session=tally,
+        orders=references,
+        approvals=approvals_of_sessions(db=db, session_ids=mine),
+        operations=numbers,
+    )
 
 
 # --- utilisation and OEE -----------------------------------------------------

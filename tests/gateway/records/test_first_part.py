@@ -164,3 +164,25 @@ async def test_every_role_on_the_first_part_routes(world: World, role: str | Non
     assert listed.status_code == (200 if role == "admin" else 401 if role is None else 403)
     badge = await w.call("PUT", "/api/users/1/badge", role, json={"badge": "Z-9"})
     assert badge.status_code in ((200, 404) if role == "admin" else (401,) if role is None else (403,))
+
+
+async def test_the_students_log_and_export_carry_the_approval(world: World) -> None:
+    from gateway.store.reports_repo import student_log
+
+    w = world
+    ops = await _setup(w)
+    await w.ok("POST", CHECK_IN, "kiosk", json={"badge": "B-LEA", "order_id": w.ids["order"], "operation": 20})
+    add_cycle(w.sessions, w.machines["mill"], at(1), at(4))
+    w.clock.now = at(5)
+    await _approve(w, ops[20], verdict="OK", badge=MASTER_BADGE, measured="Ø12,02", note="bon")
+    with w.sessions() as db:
+        log = student_log(db=db, student_id=w.ids["student"], now=w.clock.now)
+    [approval] = log.approvals
+    assert (approval.by, approval.verdict, approval.measured, approval.at) == ("master", "OK", "Ø12,02", at(5))
+    assert log.operation_number(log.sessions[0]) == 20
+    exported = await w.ok("GET", f"/api/students/{w.ids['student']}/export", "student")
+    assert [a["measured"] for a in exported["first_part_approvals_on_their_sessions"]] == ["Ø12,02"]
+    other = {"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
+    tom = (await w.ok("POST", "/api/students", json=other))["id"]
+    with w.sessions() as db:
+        assert student_log(db=db, student_id=tom, now=w.clock.now).approvals == []  # only one's own
