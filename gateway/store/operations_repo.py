@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.operations import OperationChoiceError, Step, choose
-from gateway.errors import ConflictError, InvalidError
+from gateway.errors import ConflictError, InvalidError, NotFoundError
 from gateway.store.audit_log import audited_create, audited_delete, audited_update
 from gateway.store.machines_repo import machine_named
 from gateway.store.models import (
@@ -51,6 +51,14 @@ def operations_by_order(*, db: Session, order_ids: Iterable[int]) -> dict[int, l
 
 def get_operation(*, db: Session, operation_id: int) -> OperationRecord:
     return get_row(db=db, model=OperationRecord, row_id=operation_id, label="operation")
+
+
+def operation_of_order(*, db: Session, order_id: int, operation_id: int) -> OperationRecord:
+    """The operation, which must be one of the order's: another order's does not exist under this one."""
+    row = get_operation(db=db, operation_id=operation_id)
+    if row.order_id != order_id:
+        raise NotFoundError("operation_not_found", id=operation_id)
+    return row
 
 
 def steps(*, db: Session, rows: Iterable[OperationRecord]) -> list[Step]:

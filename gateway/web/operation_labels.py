@@ -43,6 +43,7 @@ OPERATION_LABELS: dict[str, dict[str, Any]] = {
         "programs_inline": "Programmes (séparés par des espaces)",
         "user_badge": "Badge",
         "user_badge_hint": "Cliquez dans le champ puis passez le badge du maître sur le lecteur ; vide : retiré.",
+        "user_done_badge": "Badge du maître enregistré.",
     },
     "en": {
         "operation": "Operation",
@@ -79,6 +80,7 @@ OPERATION_LABELS: dict[str, dict[str, Any]] = {
         "programs_inline": "Programs (separated by spaces)",
         "user_badge": "Badge",
         "user_badge_hint": "Click in the field, then hold the master's badge to the reader; empty: taken back.",
+        "user_done_badge": "Master's badge saved.",
     },
 }
 

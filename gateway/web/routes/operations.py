@@ -14,7 +14,6 @@ from fastapi import APIRouter, Path, Response, status
 from gateway.errors import ForbiddenError, InvalidError, NotFoundError
 from gateway.store import badges_repo, first_part_repo, operations_repo, orders_repo, students_repo
 from gateway.store.db import Db
-from gateway.store.models import OperationRecord
 from gateway.web.guards import Admin, AtMachine, machine_for
 from gateway.web.records_state import StateDep
 from gateway.web.schemas import (
@@ -30,13 +29,6 @@ router = APIRouter(prefix="/api/orders", tags=["orders"])
 approvals_router = APIRouter(prefix="/api/operations", tags=["orders"])
 OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 OperationId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-def _of_order(db: Db, order_id: int, operation_id: int) -> OperationRecord:
-    row = operations_repo.get_operation(db=db, operation_id=operation_id)
-    if row.order_id != order_id:  # another order's operation does not exist under this one
-        raise NotFoundError("operation_not_found", id=operation_id)
-    return row
 
 
 @router.get("/{order_id}/operations")
@@ -60,7 +52,7 @@ def update_operation(
     order_id: OrderId, operation_id: OperationId, body: OperationUpdate, who: Admin, state: StateDep
 ) -> OperationPublic:
     with state.transaction() as db:
-        _of_order(db, order_id, operation_id)
+        operations_repo.operation_of_order(db=db, order_id=order_id, operation_id=operation_id)
         row = operations_repo.update_operation(
             db=db, who=who.name, now=state.now(), operation_id=operation_id, changes=body.changes()
         )
@@ -70,7 +62,7 @@ def update_operation(
 @router.delete("/{order_id}/operations/{operation_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_operation(order_id: OrderId, operation_id: OperationId, who: Admin, state: StateDep) -> Response:
     with state.transaction() as db:
-        _of_order(db, order_id, operation_id)
+        operations_repo.operation_of_order(db=db, order_id=order_id, operation_id=operation_id)
         operations_repo.delete_operation(db=db, who=who.name, now=state.now(), operation_id=operation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

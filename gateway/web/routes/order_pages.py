@@ -52,10 +52,8 @@ async def approve_first_part(request: Request, order_id: int) -> Response:
     state = records(request)
     try:
         with state.transaction() as db:
-            operation = operations_repo.get_operation(db=db, operation_id=operation_id[0])
-            machine = machines_repo.machine_by_id(db=db, machine_id=machine_id[0])
-            if operation.order_id != order_id or machine is None:
-                raise NotFoundError("operation_not_found", id=operation_id[0])
+            operation = operations_repo.operation_of_order(db=db, order_id=order_id, operation_id=operation_id[0])
+            machine = machines_repo.find_machine_by_id(db=db, machine_id=machine_id[0])
             verdict = first_part_repo.Judged(judged.verdict, judged.measured, judged.note)
             first_part_repo.approve(
                 db=db, who=who.name, now=state.now(), operation_id=operation.id, machine=machine, judged=verdict

@@ -109,3 +109,83 @@ def test_the_wall_tile_flags_a_program_that_is_not_the_operations() -> None:
     assert work["student"] is None  # an anonymous screen still never reads the minor's name
     right = {"type": "machine", "machine": {"site": "lyon", "id": "mill", "program": "O2000"}}
     assert enrich(right, {("lyon", "mill"): occupant}, role=None)["machine"]["work"]["mismatch"] is None
+
+
+async def test_the_desk_edits_an_orders_operations_and_refuses_beside_them(
+    world: World, databases: dict[str, str], backend: str
+) -> None:
+    w = world
+    order = w.ids["order"]
+    admin = w.as_("admin")
+    async with site_client(databases[backend], w.clock) as client:
+        page = await client.get(f"/desk/orders/{order}/edit", headers=admin)
+        assert page.status_code == 200
+        assert 'id="op-10"' in page.text
+        new = {
+            "number": "20",
+            "label": "Fraisage",
+            "group_id": str(w.ids["workshop"]),
+            "programs": "O2000  O2001",
+            "standard_cycle_s": "1:30",
+            "standard_setup_s": "20:00",
+            "first_part": "1",
+        }
+        added = await client.post(f"/desk/orders/{order}/operations/new", data=new, headers=admin)
+        assert added.status_code == 303, added.text
+        again = await client.post(f"/desk/orders/{order}/operations/new", data=new, headers=admin)
+        assert again.status_code == 422
+        assert "a déjà une opération 20" in again.text
+        bad = await client.post(
+            f"/desk/orders/{order}/operations/new",
+            data={**new, "number": "vingt", "standard_cycle_s": "x"},
+            headers=admin,
+        )
+        assert bad.status_code == 422
+        assert 'id="operation-error"' in bad.text
+        ops = {o["number"]: o for o in await w.ok("GET", f"/api/orders/{order}/operations")}
+        assert (ops[20]["programs"], ops[20]["standard_cycle_s"], ops[20]["standard_setup_s"]) == (
+            ["O2000", "O2001"],
+            90.0,
+            1200.0,
+        )
+        assert (ops[20]["group_id"], ops[20]["first_part"]) == (w.ids["workshop"], True)
+        saved = await client.post(
+            f"/desk/orders/{order}/operations/{ops[20]['id']}/save", data={**new, "label": "Reprise"}, headers=admin
+        )
+        assert saved.status_code == 303
+        await w.ok(
+            "POST",
+            "/api/sessions/check-in",
+            json={"machine": "mill", "student_id": w.ids["student"], "order_id": order, "operation": 10},
+        )
+        used = await client.post(f"/desk/orders/{order}/operations/{ops[10]['id']}/remove", headers=admin)
+        assert used.status_code == 422
+        assert "ne peut plus être supprimée" in used.text
+        removed = await client.post(f"/desk/orders/{order}/operations/{ops[20]['id']}/remove", headers=admin)
+        assert removed.status_code == 303
+        viewer = await client.post(f"/desk/orders/{order}/operations/new", data=new, headers=w.as_("viewer"))
+        assert viewer.status_code == 403
+        foreign = await client.post(
+            f"/desk/orders/{order}/operations/new", data=new, headers={**admin, "Origin": "http://evil.example"}
+        )
+        assert foreign.status_code == 403
+    assert [o["number"] for o in await w.ok("GET", f"/api/orders/{order}/operations")] == [10]
+
+
+async def test_the_desk_gives_a_master_a_badge_never_a_students(
+    world: World, databases: dict[str, str], backend: str
+) -> None:
+    w = world
+    master = next(u for u in await w.ok("GET", "/api/users") if u["username"] == "master")
+    admin = w.as_("admin")
+    async with site_client(databases[backend], w.clock) as client:
+        page = await client.get("/desk/users", headers=admin)
+        assert f'action="/desk/users/{master["id"]}/badge"' in page.text
+        taken = await client.post(f"/desk/users/{master['id']}/badge", data={"badge": "B-LEA"}, headers=admin)
+        assert taken.status_code == 422
+        assert "déjà attribué" in taken.text
+        given = await client.post(f"/desk/users/{master['id']}/badge", data={"badge": " M-ROUX "}, headers=admin)
+        assert given.status_code == 303
+        shown = await client.get(given.headers["location"], headers=admin)
+        assert 'value="M-ROUX"' in shown.text
+    assert next(u for u in await w.ok("GET", "/api/users") if u["username"] == "master")["badge"] == "M-ROUX"
