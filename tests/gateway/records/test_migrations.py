@@ -101,13 +101,14 @@ def test_0012_gives_every_order_one_operation_10_and_moves_its_work_onto_it(empt
                 ),
                 {"t": t},
             )
-            for session_id, order_id in ((1, 1), (2, None)):
+            sessions_in: list[tuple[int, int | None]] = [(1, 1), (2, None)]  # an order's, a practice one
+            for session_id, session_order in sessions_in:
                 run(
                     text(
                         "INSERT INTO work_sessions (id, machine_id, order_id, started, ended, opened_by)"
                         " VALUES (:id, 1, :order, :t, :t, 'm')"
                     ),
-                    {"id": session_id, "order": order_id, "t": t},
+                    {"id": session_id, "order": session_order, "t": t},
                 )
             run(
                 text(
@@ -130,7 +131,8 @@ def test_0012_gives_every_order_one_operation_10_and_moves_its_work_onto_it(empt
             ]
             programs = operations[0].programs
             assert (json.loads(programs) if isinstance(programs, str) else programs) == ["O1000", "O1001"]
-            sessions = dict(connection.execute(text("SELECT id, operation_id FROM work_sessions")).all())
+            rows = connection.execute(text("SELECT id, operation_id FROM work_sessions")).all()
+            sessions: dict[int, int | None] = {row.id: row.operation_id for row in rows}
             assert sessions == {1: operations[0].id, 2: None}
             assert connection.execute(text("SELECT operation_id FROM scrap")).scalar_one() == operations[0].id
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
