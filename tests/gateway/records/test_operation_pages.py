@@ -189,3 +189,25 @@ async def test_the_desk_gives_a_master_a_badge_never_a_students(
         shown = await client.get(given.headers["location"], headers=admin)
         assert 'value="M-ROUX"' in shown.text
     assert next(u for u in await w.ok("GET", "/api/users") if u["username"] == "master")["badge"] == "M-ROUX"
+
+
+async def test_the_desk_corrects_a_sessions_operation(world: World, databases: dict[str, str], backend: str) -> None:
+    w = world
+    op20 = await _op20(w)
+    order = w.ids["order"]
+    session = await w.ok(
+        "POST",
+        "/api/sessions/check-in",
+        json={"machine": "mill", "student_id": w.ids["student"], "order_id": order, "operation": 10},
+    )
+    admin = w.as_("admin")
+    async with site_client(databases[backend], w.clock) as client:
+        page = await client.get(f"/desk/sessions/{session['id']}", headers=admin)
+        assert page.status_code == 200, page.text
+        assert f'<option value="{op20}"' in page.text
+        form = {"student_id": str(w.ids["student"]), "order_id": str(order), "operation_id": str(op20)}
+        form["started"] = re.search(r'name="started"[^>]*value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        saved = await client.post(f"/desk/sessions/{session['id']}", data={**form, "ended": ""}, headers=admin)
+        assert saved.status_code == 303, saved.text
+    [row] = await w.ok("GET", "/api/sessions")
+    assert row["operation_id"] == op20
