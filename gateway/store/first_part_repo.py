@@ -91,7 +91,9 @@ def operation_tallies(
         Counted(s.operation_id or last.id, s.session_id, s.quantity)
         for s in db.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id))
     ]
-    return tally(steps(db=db, rows=operations), made, scrapped, pending_sessions(db=db, rows=rows))
+    # Most orders ask for no approval (one-step orders, migrated ones): no series to look for.
+    waiting = pending_sessions(db=db, rows=rows) if any(o.first_part for o in operations) else {}
+    return tally(steps(db=db, rows=operations), made, scrapped, waiting)
 
 
 # --- approvals ---------------------------------------------------------------
