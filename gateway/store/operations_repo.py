@@ -1,7 +1,7 @@
 """An order's operations: listed, created, changed, deleted while unused; the one a check-in works on.
 
 Every change is audited. An order created without operations gets operation 10
-from its programs and standard cycle time (``default_operation``), so that a
+from its programs and standard cycle time (``orders_repo.create_order``), so that a
 one-step order needs no routing and its check-ins no choice.
 """
 
@@ -30,8 +30,6 @@ from gateway.store.models import (
 )
 from gateway.store.orders_repo import get_order, order_named
 from gateway.store.rows import get_row
-
-FIRST_NUMBER = 10
 
 
 def operations_of(*, db: Session, order_id: int) -> list[OperationRecord]:
@@ -124,20 +122,8 @@ def create_operation(
 ) -> OperationRecord:
     order = get_order(db=db, order_id=order_id)
     _check_fields(db, order, fields)
-    defaults: dict[str, Any] = {"label": "", "group_id": None, "programs": [], "standard_setup_s": None}
-    row = OperationRecord(**{**defaults, "first_part": True, **fields}, order_id=order.id, created=now)
+    row = OperationRecord(**fields, order_id=order.id, created=now)
     return audited_create(db=db, who=who, row=row, entity="operation", now=now)
-
-
-def default_operation(*, db: Session, who: str, now: datetime, order: Order) -> OperationRecord:
-    """Operation 10 of a new order, from the order's programs and standard; no first-part approval asked."""
-    fields = {
-        "number": FIRST_NUMBER,
-        "programs": list(order.programs),
-        "standard_cycle_s": order.standard_cycle_s,
-        "first_part": False,
-    }
-    return create_operation(db=db, who=who, now=now, order_id=order.id, fields=fields)
 
 
 def update_operation(

@@ -92,14 +92,7 @@ def create_order(*, db: Session, who: str, now: datetime, fields: Mapping[str, A
     if len(set(numbers)) != len(numbers):
         raise ConflictError("operation_number_taken", order=order_named(row), number=max(numbers, key=numbers.count))
     for step in steps:
-        defaults: dict[str, Any] = {
-            "label": "",
-            "group_id": None,
-            "programs": [],
-            "standard_cycle_s": None,
-            "standard_setup_s": None,
-        }
-        operation = OperationRecord(**{**defaults, "first_part": True, **step}, order_id=row.id, created=now)
+        operation = OperationRecord(**step, order_id=row.id, created=now)
         if operation.group_id is not None:
             get_row(db=db, model=MachineGroup, row_id=operation.group_id, label="machine group")
         audited_create(db=db, who=who, row=operation, entity="operation", now=now)

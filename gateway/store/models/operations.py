@@ -28,13 +28,15 @@ class OperationRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     number: Mapped[int]
-    label: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    group_id: Mapped[int | None] = mapped_column(ForeignKey("machine_groups.id"))
-    programs: Mapped[list[str]] = mapped_column(JSON)
-    standard_cycle_s: Mapped[float | None] = mapped_column(Float)
-    standard_setup_s: Mapped[float | None] = mapped_column(Float)
+    # Defaults on the Python side only (the migration sets none): what an operation created with only a
+    # number is, whichever module creates it.
+    label: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("machine_groups.id"), default=None)
+    programs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    standard_cycle_s: Mapped[float | None] = mapped_column(Float, default=None)
+    standard_setup_s: Mapped[float | None] = mapped_column(Float, default=None)
     # Whether a series of this operation waits for a master's first-part approval.
-    first_part: Mapped[bool] = mapped_column(Boolean)
+    first_part: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime]
 
 
