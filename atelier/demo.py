@@ -184,6 +184,7 @@ def _students(system: DemoSystem, school: School, pace: float) -> SimulatedStude
         badges=list(school.badges),
         machine_programs={m: PROGRAMS[m] for m in machines},
         orders=school.orders,
+        operations=school.operations,
         tokens=tokens,
         site=SITE,
         pace=pace,
@@ -265,4 +266,5 @@ def _school_lines(school: School, port: int, data_dir: Path) -> str:
         f"  School             {len(school.badges)} students in {' and '.join(school.classes)}, "
         f"{len(school.orders)} orders; simulated students badge in at the kiosks (logs/students.log)\n"
         f"  Orders, reports    http://127.0.0.1:{port}/orders   http://127.0.0.1:{port}/utilisation\n"
+        f"  Master's badge     {school.master_badge}  (type it at a kiosk to approve a first part or end a session)\n"
     )

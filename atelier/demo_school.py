@@ -1,4 +1,5 @@
-"""The small school ``atelier demo`` sets up: a master, two classes, three customers, their orders, a kiosk a machine.
+"""The small school ``atelier demo`` sets up: a master (with a badge), two classes, three customers, their orders
+(two of them in two operations), a kiosk a machine.
 
 Everything is written through the gateway's own store functions, the ones the API and the admin commands
 call (their checks, their audit entries), never raw SQL. Seeding is idempotent: each thing is looked up by
@@ -31,7 +32,16 @@ from sqlalchemy.orm import Session
 
 from gateway import auth
 from gateway.errors import NotFoundError
-from gateway.store import authorisations_repo, customers_repo, machines_repo, orders_repo, students_repo, work_repo
+from gateway.store import (
+    authorisations_repo,
+    badges_repo,
+    customers_repo,
+    machines_repo,
+    operations_repo,
+    orders_repo,
+    students_repo,
+    work_repo,
+)
 from gateway.store.db import Database, upgrade
 from gateway.store.models import User
 
@@ -39,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 WHO = "atelier demo"  # the audit log's name for what the demo wrote
 MASTER = "maitre"
+MASTER_BADGE = "0009000001"  # the master's badge: approves first parts and ends any session at a kiosk
 INSPECTOR = "M. Roux"  # the master whose name goes on scrap declarations (an adult: a name is fine)
 DEMO_GROUP = "Atelier démo"
 TOKEN_FILE = "kiosk-tokens.json"  # noqa: S105 - a file name
@@ -66,6 +77,8 @@ class Job:
     due_days: int
     standard_cycle_s: float  # per part, as ``performance`` counts it
     programs: tuple[str, ...]  # the simulated machines' programs that make this part
+    # Its operations (number, label, programs, first-part approval asked); none: one operation 10 of ``programs``.
+    steps: tuple[tuple[int, str, tuple[str, ...], bool], ...] = ()
 
 
 CLASSES = {"CAP1-A": "CAP", "BP2-A": "BAC_PRO"}
@@ -98,9 +111,30 @@ CUSTOMERS = {
 # PLATINE_C3.MPF (two parts a cycle), the Haas lathe O1042, the GRBL router the engraving enseigne.nc.
 JOBS = (
     Job("Mécanique Doubs", "CMD-2598", "BRIDE-A12", "C", 40, -1, 26.0, ("BRIDE_A12.MPF",)),
-    Job("Mécanique Doubs", "CMD-2611", "BRIDE-A12", "C", 120, 6, 26.0, ("BRIDE_A12.MPF",)),
+    Job(
+        "Mécanique Doubs",
+        "CMD-2611",
+        "BRIDE-A12",
+        "C",
+        120,
+        6,
+        26.0,
+        ("BRIDE_A12.MPF",),
+        ((10, "Ébauche", ("BRIDE_A12.MPF",), False), (20, "Finition", ("BRIDE_A12.MPF",), False)),
+    ),
     Job("Mécanique Doubs", "CMD-2614", "PLATINE-C3", "B", 60, 9, 20.0, ("PLATINE_C3.MPF",)),
-    Job("Hydro-Comtoise", "HC-0388", "AXE-1042", "A", 80, 2, 15.0, ("O1042",)),
+    # Turned on the lathe, then marked on the router: the marking's first part waits for a master's OK.
+    Job(
+        "Hydro-Comtoise",
+        "HC-0388",
+        "AXE-1042",
+        "A",
+        80,
+        2,
+        15.0,
+        ("O1042", "enseigne.nc"),
+        ((10, "Tournage", ("O1042",), False), (20, "Marquage", ("enseigne.nc",), True)),
+    ),
     Job("Signalétique Jura", "SJ-115", "ENSEIGNE-60X30", "A", 25, 1, 22.0, ("enseigne.nc",)),
 )
 
@@ -113,6 +147,9 @@ class School:
     password: str | None  # only when the login was created by this run: printed once, never stored in clear
     badges: list[str] = field(default_factory=list)
     orders: dict[int, tuple[str, ...]] = field(default_factory=dict)  # order id → its programs
+    # order id → (number, programs) of each operation, for orders of several operations (a check-in chooses one)
+    operations: dict[int, tuple[tuple[int, tuple[str, ...]], ...]] = field(default_factory=dict)
+    master_badge: str = MASTER_BADGE
     created: dict[str, int] = field(default_factory=dict)  # what this run added, by kind
 
     @property
@@ -150,9 +187,14 @@ def seed_school(url: str, *, zone: ZoneInfo, now: datetime | None = None, pace: 
                 if order is None:
                     fields = _order_fields(job, customer, now.astimezone(zone).date(), zone)
                     fields["standard_cycle_s"] = round(job.standard_cycle_s * pace, 3)
+                    for step in fields["operations"] or []:
+                        step["standard_cycle_s"] = fields["standard_cycle_s"]
                     order = orders_repo.create_order(db=db, who=WHO, now=now, fields=fields)
                     school.created["orders"] += 1
                 school.orders[order.id] = tuple(order.programs)
+                steps = operations_repo.operations_of(db=db, order_id=order.id)
+                if len(steps) > 1:
+                    school.operations[order.id] = tuple((s.number, tuple(s.programs)) for s in steps)
     finally:
         database.close()
     return school
@@ -160,10 +202,14 @@ def seed_school(url: str, *, zone: ZoneInfo, now: datetime | None = None, pace: 
 
 def _master(db: Session, now: datetime) -> str | None:
     """The master's login with a password drawn now, returned; None when the login is there already."""
-    if db.scalars(select(User).where(User.username == MASTER)).first() is not None:
+    found = db.scalars(select(User).where(User.username == MASTER)).first()
+    if found is not None:
+        if found.badge is None and badges_repo.master_with_badge(db=db, badge=MASTER_BADGE) is None:
+            badges_repo.set_master_badge(db=db, who=WHO, now=now, user_id=found.id, badge=MASTER_BADGE)
         return None
     password = _draw_password()
-    auth.create_user(db=db, who=WHO, now=now, username=MASTER, password=password, role="admin", student_id=None)
+    user = auth.create_user(db=db, who=WHO, now=now, username=MASTER, password=password, role="admin", student_id=None)
+    badges_repo.set_master_badge(db=db, who=WHO, now=now, user_id=user.id, badge=MASTER_BADGE)
     return password
 
 
@@ -196,6 +242,11 @@ def _order_fields(job: Job, customer_id: int, today: date, zone: ZoneInfo) -> di
         "standard_cycle_s": job.standard_cycle_s,
         "programs": list(job.programs),
         "status": "open",
+        "operations": [
+            {"number": number, "label": label, "programs": list(programs), "first_part": first_part}
+            for number, label, programs, first_part in job.steps
+        ]
+        or None,
     }
 
 

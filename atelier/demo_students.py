@@ -107,6 +107,7 @@ class SimulatedStudents:
         machine_programs: Mapping[str, tuple[str, ...]],
         orders: Mapping[int, tuple[str, ...]],
         tokens: Callable[[], dict[str, str]],
+        operations: Mapping[int, tuple[tuple[int, tuple[str, ...]], ...]] | None = None,
         site: str,
         pace: float = 1.0,
         seed: int = 7,
@@ -115,6 +116,7 @@ class SimulatedStudents:
         self.aisle = Aisle(badges)
         self.machine_programs = machine_programs
         self.orders = orders
+        self.operations = operations or {}  # orders of several operations: (number, programs) of each
         self.tokens = tokens
         self.site = site
         self.pace = pace
@@ -190,8 +192,19 @@ class SimulatedStudents:
 
     async def _session(self, kiosk: Kiosk, bench: Bench, badge: str) -> bool:
         """One student's turn at the machine; False when the demo is stopping."""
-        order = self.random.choice(self._orders_for(bench, await kiosk.program(self.site)))
-        if not await self._say(kiosk, "check-in", "/api/sessions/check-in", {"badge": badge, "order_id": order}):
+        program = await kiosk.program(self.site)
+        order = self.random.choice(self._orders_for(bench, program))
+        check_in: dict[str, Any] = {"badge": badge, "order_id": order}
+        if order in self.operations:  # the operation this machine's program does, as the student reads it
+            steps = self.operations[order]
+            running = [number for number, programs in steps if program in programs]
+            mine = [
+                number
+                for number, programs in steps
+                if set(programs) & set(self.machine_programs.get(bench.machine, ()))
+            ]
+            check_in["operation"] = self.random.choice(running or mine or [number for number, _ in steps])
+        if not await self._say(kiosk, "check-in", "/api/sessions/check-in", check_in):
             return await self._rest(self._seconds(AWAY_S))
         stay = self._seconds(STAY_S)
         scrap_at = stay * self.random.uniform(0.6, 0.9) if self.random.random() < SCRAP_CHANCE else None

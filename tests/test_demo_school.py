@@ -19,7 +19,17 @@ from sqlalchemy import func, select
 from atelier.demo_school import JOBS, MASTER, PUPILS, TOKEN_FILE, kiosk_tokens, seed_school
 from gateway import auth
 from gateway.store import db, work_repo
-from gateway.store.models import ApiToken, AuditEntry, Authorisation, Customer, Machine, Order, Student, User
+from gateway.store.models import (
+    ApiToken,
+    AuditEntry,
+    Authorisation,
+    Customer,
+    Machine,
+    OperationRecord,
+    Order,
+    Student,
+    User,
+)
 from tests.gateway.records.conftest import add_machine
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -54,12 +64,18 @@ def test_the_school_is_seeded_once_and_its_master_can_log_in(tmp_path: Path) -> 
     assert again.created == {"users": 0, "students": 0, "customers": 0, "orders": 0}
     assert counts(url) == after_first
     assert again.orders == first.orders
+    assert again.operations == first.operations
+    routed = sorted(first.operations.values())
+    assert routed == [((10, ("BRIDE_A12.MPF",)), (20, ("BRIDE_A12.MPF",))), ((10, ("O1042",)), (20, ("enseigne.nc",)))]
     engine = db.make_engine(url)
     try:
         with db.session_factory(engine).begin() as s:
             now = datetime.now(UTC)
             logged = auth.login(db=s, username=MASTER, password=first.password, now=now, hours=1)
             assert logged is not None
+            assert logged[1].badge == first.master_badge  # the master approves first parts by badge at a kiosk
+            marking = s.scalars(select(OperationRecord).where(OperationRecord.label == "Marquage")).one()
+            assert (marking.number, marking.first_part, marking.standard_cycle_s) == (20, True, 7.5)
             standards = sorted(o.standard_cycle_s or 0 for o in s.scalars(select(Order)))
             assert standards == sorted(j.standard_cycle_s * 0.5 for j in JOBS)  # scaled with the pace
     finally:

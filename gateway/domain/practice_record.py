@@ -83,11 +83,11 @@ def school_year_start(day: date) -> date:
 
 
 @dataclass(frozen=True, slots=True)
-class FirstPartApproval:
-    """A master's verdict on the first part of an operation the student set up (filled by the operations work)."""
+class ApprovalLine:
+    """A master's verdict on the first part of an operation the student worked on, as the record prints it."""
 
     order: str  # the order's reference
-    operation: str | None  # the operation number ("20"); None before orders have operations
+    operation: str | None  # the operation number ("20")
     machine: str  # site/name
     verdict: str  # "ok" or "nok"
     measured: str  # what the master measured, as written ("Ø 24,98")
@@ -118,6 +118,7 @@ class SessionFacts:
     cycles: int  # completed
     completed_s: float  # time in those completed cycles
     parts: int
+    operation_id: int | None = None  # the order's operation worked; None for practice or a session without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +127,16 @@ class OrderPractice:
 
     order_id: int
     reference: str
-    # The operation number(s) worked, once orders have operations (filled by the operations work); None today.
-    operation: str | None
+    operation: str | None  # the operation's number ("20"); None for a session recorded without one
     customer: str | None  # None when the customer's name is hidden
     sessions: int
     session_s: float
     setup_s: float
     cycles: int
     mean_cycle_s: float | None
-    standard_cycle_s: float | None
+    standard_cycle_s: float | None  # the operation's standard, else the order's
     parts: int
+    standard_setup_s: float | None = None  # the operation's
 
     @property
     def vs_standard(self) -> float | None:
@@ -145,38 +146,53 @@ class OrderPractice:
         return self.mean_cycle_s / self.standard_cycle_s
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """An operation as the record reads it: its number and standards."""
+
+    number: int
+    standard_cycle_s: float | None
+    standard_setup_s: float | None
+
+
 def order_lines(
     sessions: Iterable[SessionFacts],
     *,
     references: Mapping[int, str],
     standards: Mapping[int, float | None],
     customers: Mapping[int, str] | None,
+    steps: Mapping[int, Step] | None = None,
 ) -> list[OrderPractice]:
-    """One line per order worked (practice without an order has none), by reference.
+    """One line per order and operation worked (practice without an order has none), by reference then number.
 
-    ``customers``: order id → customer name, or None to hide every customer's name.
+    ``customers``: order id → customer name, or None to hide every customer's name. ``steps``: operation id →
+    its number and standards, which stand before the order's own standard cycle time.
     """
-    grouped: dict[int, list[SessionFacts]] = {}
+    steps = steps or {}
+    grouped: dict[tuple[int, int | None], list[SessionFacts]] = {}
     for facts in sessions:
         if facts.order_id is not None:
-            grouped.setdefault(facts.order_id, []).append(facts)
+            grouped.setdefault((facts.order_id, facts.operation_id), []).append(facts)
     lines = []
-    for order_id, mine in grouped.items():
+    for (order_id, operation_id), mine in grouped.items():
         cycles = sum(f.cycles for f in mine)
         completed_s = sum(f.completed_s for f in mine)
+        step = None if operation_id is None else steps.get(operation_id)
+        standard = step.standard_cycle_s if step is not None and step.standard_cycle_s else None
         lines.append(
             OrderPractice(
                 order_id=order_id,
                 reference=references.get(order_id, "?"),
-                operation=None,
+                operation=None if step is None else str(step.number),
                 customer=None if customers is None else customers.get(order_id),
                 sessions=len(mine),
                 session_s=sum(f.session_s for f in mine),
                 setup_s=sum(f.setup_s for f in mine),
                 cycles=cycles,
                 mean_cycle_s=completed_s / cycles if cycles else None,
-                standard_cycle_s=standards.get(order_id),
+                standard_cycle_s=standard if standard is not None else standards.get(order_id),
                 parts=sum(f.parts for f in mine),
+                standard_setup_s=None if step is None else step.standard_setup_s,
             )
         )
-    return sorted(lines, key=lambda line: (line.reference, line.order_id))
+    return sorted(lines, key=lambda line: (line.reference, int(line.operation or 0), line.order_id))

@@ -24,6 +24,7 @@ class OrderProgress:
     projected_finish: datetime | None
     late: bool
     done: bool
+    pending: int = 0  # parts waiting for a first-part approval: made, not yet good
 
 
 def seconds_per_part(cycles: Sequence[CycleFact], window: int = PACE_WINDOW) -> float | None:
@@ -51,9 +52,15 @@ def order_progress(
     cycles: Sequence[CycleFact],
     now: datetime,
     calendar: Calendar | None = None,
+    good: int | None = None,
+    pending: int = 0,
 ) -> OrderProgress:
-    """``calendar``: the projection walks only through its planned hours (none: through every hour)."""
-    good = max(0, made - scrap)
+    """``calendar``: the projection walks only through its planned hours (none: through every hour).
+
+    ``good``: the good parts when they are not made − scrap: an order with operations counts those of its
+    last operation, less the parts pending a first-part approval (``gateway.domain.operations``).
+    """
+    good = max(0, made - scrap) if good is None else good
     remaining = max(0, ordered - good)
     pace = seconds_per_part(cycles)
     projected: datetime | None = None
@@ -71,4 +78,5 @@ def order_progress(
         projected_finish=projected,
         late=late,
         done=remaining == 0,
+        pending=pending,
     )

@@ -5,7 +5,7 @@ Each function returns plain results a template reads; the pages do no SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from gateway.store.attribution_repo import unattributed
 from gateway.store.machines_repo import machine_labels
-from gateway.store.models import Cycle, Order, Student, WorkSessionRecord
+from gateway.store.models import Cycle, OperationRecord, Order, Student, WorkSessionRecord
+from gateway.store.operations_repo import operations_by_order
 from gateway.store.orders_repo import order_references, orders_by_due
 from gateway.store.rows import get_row
 from gateway.store.students_repo import display_name, list_students
@@ -33,6 +34,7 @@ class SessionLine:
 class SessionChoices:
     students: list[Student]  # active students, and the session's own when it is not
     orders: list[Order]  # orders a student may work on, and the session's own when closed
+    operations: list[tuple[Order, OperationRecord]] = field(default_factory=list)  # of orders with several
 
 
 def session_lines(*, db: Session, since: datetime) -> list[SessionLine]:
@@ -75,7 +77,9 @@ def session_choices(*, db: Session, student_id: int | None, order_id: int | None
     orders = orders_by_due(db=db, now=now)
     if order_id is not None and all(o.id != order_id for o in orders):
         orders.append(db.get_one(Order, order_id))
-    return SessionChoices(students, orders)
+    by_order = operations_by_order(db=db, order_ids=[o.id for o in orders])
+    operations = [(o, op) for o in orders if len(by_order.get(o.id, [])) > 1 for op in by_order[o.id]]
+    return SessionChoices(students, orders, operations)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,23 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.domain.practice_record import OrderPractice, Period, SessionFacts, ValidatedCompetence, order_lines
-from gateway.store.models import CompetenceRecord, CompetenceValidation, Customer, Order, WorkSessionRecord
+from gateway.domain.practice_record import (
+    ApprovalLine,
+    OrderPractice,
+    Period,
+    SessionFacts,
+    Step,
+    ValidatedCompetence,
+    order_lines,
+)
+from gateway.store.models import (
+    CompetenceRecord,
+    CompetenceValidation,
+    Customer,
+    OperationRecord,
+    Order,
+    WorkSessionRecord,
+)
 from gateway.store.orders_repo import order_standards
 from gateway.store.reports_repo import StudentLog, student_log
 from gateway.store.students_repo import get_student
@@ -24,6 +39,7 @@ class LogRecord:
     orders: list[OrderPractice]
     competences: list[ValidatedCompetence]  # oldest first, as a record reads
     customers_shown: bool
+    approvals: list[ApprovalLine]  # the first-part verdicts given in the student's sessions, in time order
 
 
 def first_day(*, db: Session, student_id: int) -> datetime | None:
@@ -41,6 +57,7 @@ def log_record(
     facts = [
         SessionFacts(
             order_id=row.order_id,
+            operation_id=row.operation_id,
             session_s=((row.ended or now) - row.started).total_seconds(),
             setup_s=found.per_session[row.id].setup_s,
             cycles=found.per_session[row.id].cycles,
@@ -51,11 +68,42 @@ def log_record(
     ]
     order_ids = {f.order_id for f in facts if f.order_id is not None}
     customers = customer_names(db=db, order_ids=order_ids) if show_customers else None
-    lines = order_lines(
-        facts, references=found.orders, standards=order_standards(db=db, order_ids=order_ids), customers=customers
-    )
+    steps = operation_steps(db=db, operation_ids={r.operation_id for r in found.sessions})
+    standards = order_standards(db=db, order_ids=order_ids)
+    lines = order_lines(facts, references=found.orders, standards=standards, customers=customers, steps=steps)
     competences = validated(db=db, student_id=student_id, start=start, end=end)
-    return LogRecord(found, period, lines, competences, show_customers)
+    return LogRecord(found, period, lines, competences, show_customers, approval_lines(found))
+
+
+def operation_steps(*, db: Session, operation_ids: Iterable[int | None]) -> dict[int, Step]:
+    """Operation id → its number and standards."""
+    wanted = {i for i in operation_ids if i is not None}
+    if not wanted:
+        return {}
+    stmt = select(OperationRecord).where(OperationRecord.id.in_(wanted))
+    return {o.id: Step(o.number, o.standard_cycle_s, o.standard_setup_s) for o in db.scalars(stmt)}
+
+
+def approval_lines(found: StudentLog) -> list[ApprovalLine]:
+    """The verdicts given in the student's sessions, with the order, operation and machine each was given on."""
+    sessions = {row.id: row for row in found.sessions}
+    lines = []
+    for a in found.approvals:
+        row = sessions.get(a.session_id) if a.session_id is not None else None
+        number = None if row is None else found.operation_number(row)
+        lines.append(
+            ApprovalLine(
+                order=(None if row is None else found.order_reference(row)) or "—",
+                operation=None if number is None else str(number),
+                machine=found.machines.get(a.machine_id, "?"),
+                verdict=a.verdict.lower(),
+                measured=a.measured,
+                note=a.note,
+                by=a.by,
+                at=a.at,
+            )
+        )
+    return lines
 
 
 def validated(*, db: Session, student_id: int, start: datetime, end: datetime) -> list[ValidatedCompetence]:

@@ -39,6 +39,14 @@ def machine_by_id(*, db: Session, machine_id: int) -> Machine | None:
     return db.get(Machine, machine_id)
 
 
+def find_machine_by_id(*, db: Session, machine_id: int) -> Machine:
+    """The machine, or ``machine_unknown`` (a form posted an id no machine has)."""
+    machine = db.get(Machine, machine_id)
+    if machine is None:
+        raise NotFoundError("machine_unknown", machine=f"#{machine_id}")
+    return machine
+
+
 def all_machines(*, db: Session, name: str | None = None) -> list[Machine]:
     """Every machine (or those called ``name``, on any site), by site then name."""
     stmt = select(Machine).order_by(Machine.site, Machine.name)

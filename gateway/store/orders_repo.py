@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, Named
 from gateway.store.audit_log import audited_create, audited_delete, audited_update
-from gateway.store.models import Customer, Order, ScrapRecord, WorkSessionRecord
+from gateway.store.models import Customer, MachineGroup, OperationRecord, Order, ScrapRecord, WorkSessionRecord
 from gateway.store.rows import get_row
 
 ACTIVE = ("open", "in_progress")  # the orders a student may work on
@@ -71,9 +71,32 @@ def _check_reference(db: Session, customer_id: int, reference: str, ignore: int 
 
 
 def create_order(*, db: Session, who: str, now: datetime, fields: Mapping[str, Any]) -> Order:
+    """The order, with its ``operations`` (a list of operation fields) or else one operation 10.
+
+    Operation 10 carries the order's programs and standard cycle time and asks for no first-part
+    approval: a one-step order works as before operations existed (a master turns the approval on).
+    """
+    fields = dict(fields)
+    steps = fields.pop("operations", None) or [
+        {
+            "number": 10,
+            "programs": list(fields.get("programs") or []),
+            "standard_cycle_s": fields.get("standard_cycle_s"),
+            "first_part": False,
+        }
+    ]
     _check_reference(db, fields["customer_id"], fields["reference"])
     row = Order(**{"status": "open", "programs": [], **fields}, created=now)
-    return audited_create(db=db, who=who, row=row, entity="order", now=now)
+    audited_create(db=db, who=who, row=row, entity="order", now=now)
+    numbers = [s["number"] for s in steps]
+    if len(set(numbers)) != len(numbers):
+        raise ConflictError("operation_number_taken", order=order_named(row), number=max(numbers, key=numbers.count))
+    for step in steps:
+        operation = OperationRecord(**step, order_id=row.id, created=now)
+        if operation.group_id is not None:
+            get_row(db=db, model=MachineGroup, row_id=operation.group_id, label="machine group")
+        audited_create(db=db, who=who, row=operation, entity="operation", now=now)
+    return row
 
 
 def update_order(*, db: Session, who: str, now: datetime, order_id: int, changes: Mapping[str, Any]) -> Order:
@@ -91,4 +114,7 @@ def delete_order(*, db: Session, who: str, now: datetime, order_id: int) -> None
     scrapped = db.scalar(select(func.count()).select_from(ScrapRecord).where(ScrapRecord.order_id == order_id))
     if used or scrapped:
         raise ConflictError("order_has_work", order=order_named(order))
+    for operation in db.scalars(select(OperationRecord).where(OperationRecord.order_id == order_id)):
+        audited_delete(db=db, who=who, row=operation, entity="operation", now=now)
+    db.flush()
     audited_delete(db=db, who=who, row=order, entity="order", now=now)

@@ -6,7 +6,7 @@ Each function returns plain results a template reads; the pages do no SQL.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,14 +14,28 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
+from gateway.domain.operations import Mismatch, Step, StepTally, program_mismatch
 from gateway.domain.progress import OrderProgress
 from gateway.errors import BusyError
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
-from gateway.store.models import Customer, Machine, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.first_part_repo import approvals_of_order, pending_sessions
+from gateway.store.models import (
+    Customer,
+    FirstPartApproval,
+    Machine,
+    MachineGroup,
+    OperationRecord,
+    Order,
+    ScrapRecord,
+    Student,
+    WorkSessionRecord,
+)
+from gateway.store.operations_repo import operations_by_order, operations_of
+from gateway.store.operations_repo import steps as operation_steps
 from gateway.store.orders_repo import get_order, order_standards, orders_by_due
-from gateway.store.reports_repo import progress, session_stops, setup_time
+from gateway.store.reports_repo import progress, progress_by_operation, session_stops, setup_time
 from gateway.store.students_repo import display_name
 from gateway.store.work_repo import open_work_session
 
@@ -36,6 +50,18 @@ class BoardLine:
 
 
 @dataclass(frozen=True, slots=True)
+class OperationLine:
+    """One operation on the order page: its own counts, its first-part approvals, programs not its own."""
+
+    row: OperationRecord
+    tally: StepTally | None
+    group: str | None  # its machine group's name; None: any machine
+    approvals: list[FirstPartApproval]
+    mismatches: list[tuple[AttributedCycle, Mismatch]]
+    pending_on: list[str]  # machines whose current series of it waits for a first-part approval
+
+
+@dataclass(frozen=True, slots=True)
 class OrderDetail:
     line: BoardLine
     cycles: list[AttributedCycle]
@@ -43,6 +69,8 @@ class OrderDetail:
     students: list[tuple[int, str, int, int]]  # student id, display name, work sessions, cycles
     names: dict[int, str]  # student id → display name
     setup_s: float = 0.0  # setup stops before the order's first good cycle on each machine
+    operations: list[OperationLine] = field(default_factory=list)
+    machines: dict[int, str] = field(default_factory=dict)  # machine id → name, for the approvals
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +82,7 @@ class Occupant:
     ordered: int | None
     good: int | None
     standard_s: float | None
+    operation: Step | None = None  # the session's operation: its number and programs, for a program mismatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +91,49 @@ class KioskView:
     student: str | None  # its student's display name
     current_order: Order | None
     orders: list[Order]  # the orders a student may check in for, by due date
+    # (order, operation) a student may check in for at this machine; operation None: the order has one or none
+    choices: list[tuple[Order, OperationRecord | None]] = field(default_factory=list)
+    current_operation: OperationRecord | None = None
+    first_part_pending: bool = False  # the current session's parts wait for a master's approval
+    approval: FirstPartApproval | None = None  # the latest verdict in the current series
+
+
+def _operation_lines(
+    db: Session, order_id: int, rows: list[WorkSessionRecord], cycles: list[AttributedCycle], tallies: list[StepTally]
+) -> tuple[list[OperationLine], dict[int, str]]:
+    operations = operations_of(db=db, order_id=order_id)
+    steps = {s.id: s for s in operation_steps(db=db, rows=operations)}
+    by_session = {r.id: r for r in rows}
+    approvals = approvals_of_order(db=db, order_id=order_id)
+    pending = pending_sessions(db=db, rows=rows)
+    machines = {m.id: m.name for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
+    groups = {g.id: g.name for g in db.scalars(select(MachineGroup))}
+    lines = []
+    for operation in operations:
+        mismatches = []
+        for cycle in cycles:
+            row = by_session.get(cycle.owner.id) if cycle.owner is not None else None
+            if row is not None and row.operation_id == operation.id:
+                found = program_mismatch(cycle.row.program, steps[operation.id])
+                if found is not None:
+                    mismatches.append((cycle, found))
+        latest: dict[int, WorkSessionRecord] = {}
+        for row in sorted(rows, key=lambda r: r.started):
+            latest[row.machine_id] = row
+        waiting = sorted(
+            machines[m] for m, r in latest.items() if r.operation_id == operation.id and pending.get(r.id, False)
+        )
+        lines.append(
+            OperationLine(
+                row=operation,
+                tally=next((t for t in tallies if t.operation_id == operation.id), None),
+                group=None if operation.group_id is None else groups.get(operation.group_id),
+                approvals=[a for a in approvals if a.operation_id == operation.id],
+                mismatches=mismatches,
+                pending_on=waiting,
+            )
+        )
+    return lines, machines
 
 
 def board(*, db: Session, now: datetime, include_closed: bool = False, zone: str = SCHOOL_ZONE) -> list[BoardLine]:
@@ -75,7 +147,8 @@ def board(*, db: Session, now: datetime, include_closed: bool = False, zone: str
 def order_detail(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderDetail:
     order = get_order(db=db, order_id=order_id)
     customer = db.get_one(Customer, order.customer_id).name
-    line = BoardLine(order, customer, progress(db=db, order_id=order_id, now=now, zone=zone))
+    found_progress, tallies = progress_by_operation(db=db, order_id=order_id, now=now, zone=zone)
+    line = BoardLine(order, customer, found_progress)
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
     found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
     mine = {r.id: r for r in rows}
@@ -83,7 +156,8 @@ def order_detail(*, db: Session, order_id: int, now: datetime, zone: str = SCHOO
     scrap = list(db.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id).order_by(ScrapRecord.ts)))
     students, names = _students(db, rows, cycles)
     setup = setup_time(db=db, rows=rows, stopped=session_stops(db=db, rows=rows, now=now, zone=zone))
-    return OrderDetail(line, cycles, scrap, students, names, sum(setup.values()))
+    operations, machines = _operation_lines(db, order_id, rows, cycles, tallies)
+    return OrderDetail(line, cycles, scrap, students, names, sum(setup.values()), operations, machines)
 
 
 def _students(
@@ -117,12 +191,42 @@ def kiosk_view(*, db: Session, machine: Machine, now: datetime) -> KioskView:
     current = open_work_session(db=db, machine=machine)
     student = db.get(Student, current.student_id) if current and current.student_id else None
     current_order = db.get(Order, current.order_id) if current and current.order_id else None
+    orders = orders_by_due(db=db, now=now)
+    current_operation = db.get(OperationRecord, current.operation_id) if current and current.operation_id else None
+    pending = current is not None and pending_sessions(db=db, rows=[current]).get(current.id, False)
+    approval = None
+    if current is not None and current_operation is not None:
+        mine = [
+            a
+            for a in approvals_of_order(db=db, order_id=current_operation.order_id)
+            if a.machine_id == machine.id and a.operation_id == current_operation.id
+        ]
+        approval = mine[-1] if mine and (pending or mine[-1].verdict == "OK") else None
     return KioskView(
         current=current,
         student=display_name(student) if student else None,
         current_order=current_order,
-        orders=orders_by_due(db=db, now=now),
+        orders=orders,
+        choices=_choices(db, orders, machine),
+        current_operation=current_operation,
+        first_part_pending=pending,
+        approval=approval,
     )
+
+
+def _choices(db: Session, orders: list[Order], machine: Machine) -> list[tuple[Order, OperationRecord | None]]:
+    """Each order once when it has one operation (or none), else each of its operations done on this machine."""
+    found: list[tuple[Order, OperationRecord | None]] = []
+    by_order = operations_by_order(db=db, order_ids=[o.id for o in orders])
+    for order in orders:
+        rows = by_order.get(order.id, [])
+        if len(rows) <= 1:
+            found.append((order, None))
+            continue
+        for row, step in zip(rows, operation_steps(db=db, rows=rows), strict=True):
+            if step.group_machines is None or machine.id in step.group_machines:
+                found.append((order, row))
+    return found
 
 
 def occupants(*, db: Session, now: datetime) -> dict[tuple[str, str], Occupant]:
@@ -137,6 +241,10 @@ def occupants(*, db: Session, now: datetime) -> dict[tuple[str, str], Occupant]:
         student = db.get(Student, row.student_id) if row.student_id is not None else None
         order = db.get(Order, row.order_id) if row.order_id is not None else None
         good = progress(db=db, order_id=order.id, now=now).good if order is not None else None
+        operation = db.get(OperationRecord, row.operation_id) if row.operation_id is not None else None
+        standard = None if order is None else order.standard_cycle_s
+        if operation is not None and operation.standard_cycle_s is not None:
+            standard = operation.standard_cycle_s  # the operation's own standard is the one the tile compares to
         found[(machine.site, machine.name)] = Occupant(
             student=display_name(student),
             student_id=row.student_id,
@@ -144,7 +252,8 @@ def occupants(*, db: Session, now: datetime) -> dict[tuple[str, str], Occupant]:
             order=None if order is None else f"{order.reference} · {order.part_number}",
             ordered=None if order is None else order.quantity,
             good=good,
-            standard_s=None if order is None else order.standard_cycle_s,
+            standard_s=standard,
+            operation=None if operation is None else Step(operation.id, operation.number, tuple(operation.programs)),
         )
     return found
 

@@ -56,6 +56,9 @@ def export_student(*, db: Session, student_id: int, now: datetime) -> dict[str, 
         "logins": [{"username": u.username, "role": u.role, "created": u.created.isoformat()} for u in logins],
         "work_sessions": [{**snapshot(r), "machine": found.machines[r.machine_id]} for r in found.sessions],
         "scrap_declared_on_their_sessions": [snapshot(s) for s in scrap],
+        # The masters' verdicts on first parts the student made: kept with the order when the student is erased
+        # (they name no student, only the session, which is detached).
+        "first_part_approvals_on_their_sessions": [snapshot(a) for a in found.approvals],
         "competence_validations": [
             snapshot(v)
             for v in db.scalars(select(CompetenceValidation).where(CompetenceValidation.student_id == student_id))

@@ -7,7 +7,7 @@ to the pure domain, which does the arithmetic.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,14 +30,24 @@ from gateway.domain.oee import (
     timeline,
     utilisation,
 )
+from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
-from gateway.domain.practice_record import FirstPartApproval
 from gateway.domain.progress import OrderProgress, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
+from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
 from gateway.store.machines_repo import all_machines, machine_keys
-from gateway.store.models import AlarmRecord, Machine, ScrapRecord, StateChange, Student, WorkSessionRecord
+from gateway.store.models import (
+    AlarmRecord,
+    FirstPartApproval,
+    Machine,
+    OperationRecord,
+    ScrapRecord,
+    StateChange,
+    Student,
+    WorkSessionRecord,
+)
 from gateway.store.orders_repo import get_order, order_references, order_standards
 from gateway.store.stops_repo import classified_stops
 from gateway.store.students_repo import get_student
@@ -55,6 +65,13 @@ def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
 def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderProgress:
     """The order's progress; its projected finish advances only through the planned hours of the site of the
     machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet)."""
+    return progress_by_operation(db=db, order_id=order_id, now=now, zone=zone)[0]
+
+
+def progress_by_operation(
+    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE
+) -> tuple[OrderProgress, list[StepTally]]:
+    """``progress``, and each operation's own counts (the order's good parts are its last operation's)."""
     order = get_order(db=db, order_id=order_id)
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
     latest = max(rows, key=lambda r: r.started, default=None)
@@ -64,15 +81,20 @@ def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZO
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
     made = sum(p.row.count for p in found.parts if p.owner is not None and p.owner.id in mine)
     scrap = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.order_id == order_id)) or 0
-    return order_progress(
+    tallies = operation_tallies(db=db, order_id=order_id, rows=rows, parts=found.parts)
+    counts = order_count(tallies)
+    result = order_progress(
         ordered=order.quantity,
-        made=made,
+        made=made if counts is None else counts.made,
         scrap=int(scrap),
+        good=None if counts is None else counts.good,
+        pending=0 if counts is None else counts.pending,
         due=order.due,
         cycles=_facts(db, cycles),
         now=now,
         calendar=None if site is None else calendar_of(db=db, site=site, zone=zone),
     )
+    return result, tallies
 
 
 # --- practice log ------------------------------------------------------------
@@ -95,9 +117,13 @@ class StudentLog:
     log: PracticeLog
     per_session: dict[int, SessionTally]
     orders: dict[int, str]  # order id → reference: people know an order by its reference, never its id
-    # The masters' verdicts on the first parts the student made in the period; empty until orders have
-    # operations and first-part sign-off (the operations work fills it).
-    approvals: tuple[FirstPartApproval, ...] = ()
+    # The masters' first-part verdicts given in these sessions (who, when, what was measured), in time order,
+    # and the number of each operation the sessions worked on (operation id → 10, 20, ...).
+    approvals: list[FirstPartApproval] = field(default_factory=list)
+    operations: dict[int, int] = field(default_factory=dict)
+
+    def operation_number(self, row: WorkSessionRecord) -> int | None:
+        return None if row.operation_id is None else self.operations.get(row.operation_id)
 
     def order_reference(self, row: WorkSessionRecord) -> str | None:
         """The reference of the session's order; None for practice."""
@@ -155,7 +181,26 @@ def student_log(
     )
     order_ids = {r.order_id for r in rows if r.order_id is not None}
     references = order_references(db=db, order_ids=order_ids)
-    return StudentLog(student=student, sessions=rows, machines=machines, log=log, per_session=tally, orders=references)
+    operation_ids = {r.operation_id for r in rows if r.operation_id is not None}
+    numbers = (
+        dict(
+            db.execute(
+                select(OperationRecord.id, OperationRecord.number).where(OperationRecord.id.in_(operation_ids))
+            ).all()
+        )
+        if operation_ids
+        else {}
+    )
+    return StudentLog(
+        student=student,
+        sessions=rows,
+        machines=machines,
+        log=log,
+        per_session=tally,
+        orders=references,
+        approvals=approvals_of_sessions(db=db, session_ids=mine),
+        operations=numbers,
+    )
 
 
 # --- utilisation and OEE -----------------------------------------------------

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from gateway.errors import ConflictError, Named, NotFoundError
+from gateway.errors import Named, NotFoundError
 from gateway.store.audit_log import audited_create, audited_update
+from gateway.store.badges_repo import check_badge_free
 from gateway.store.models import LoginSession, Student, User
 from gateway.store.rows import get_row
 
@@ -51,11 +52,8 @@ def student_by_badge(*, db: Session, badge: str) -> Student:
 
 
 def _check_badge(db: Session, badge: str | None, ignore: int | None = None) -> None:
-    if badge is None:
-        return
-    found = student_with_badge(db=db, badge=badge)
-    if found is not None and found.id != ignore:
-        raise ConflictError("badge_taken", badge=badge, student=student_named(found))
+    # Neither another student's nor a master's (badges_repo checks both ways).
+    check_badge_free(db=db, badge=badge, student_id=ignore)
 
 
 def create_student(*, db: Session, who: str, now: datetime, fields: Mapping[str, Any]) -> Student:

@@ -18,6 +18,7 @@ its single write lock at BEGIN (``db.writer``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from gateway.store.audit_log import audit, audited_update, snapshot
 from gateway.store.authorisations_repo import permit
 from gateway.store.machines_repo import machine_key, machine_named
 from gateway.store.models import Cycle, CycleAssignment, Machine, Order, ScrapRecord, Student, WorkSessionRecord
+from gateway.store.operations_repo import choose_operation, operations_of
 from gateway.store.orders_repo import order_named
 from gateway.store.rows import get_row
 from gateway.store.students_repo import student_named
@@ -98,31 +100,63 @@ def _check_free(
         raise InvalidError("session_ends_before_start") from err
 
 
-def _check_people(db: Session, student_id: int, order_id: int | None) -> None:
+def _check_people(db: Session, student_id: int, order_id: int | None) -> Order | None:
     student = get_row(db=db, model=Student, row_id=student_id, label="student")
     if not student.active:
         raise ConflictError("student_inactive", student=student_named(student))
-    if order_id is not None:
-        order = get_row(db=db, model=Order, row_id=order_id, label="order")
-        if order.status in CLOSED_ORDER:
-            raise ConflictError(f"order_{order.status}", order=order_named(order))
+    if order_id is None:
+        return None
+    order = get_row(db=db, model=Order, row_id=order_id, label="order")
+    if order.status in CLOSED_ORDER:
+        raise ConflictError(f"order_{order.status}", order=order_named(order))
+    return order
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """The operation a check-in asks for, by id or by number; neither: the order's only one."""
+
+    id: int | None = None
+    number: int | None = None
+
+
+def _operation(db: Session, order: Order | None, machine: Machine, wanted: Wanted) -> int | None:
+    if order is None:
+        if wanted.id is not None or wanted.number is not None:
+            raise InvalidError("operation_no_order")
+        return None
+    row = choose_operation(db=db, order=order, machine=machine, operation_id=wanted.id, number=wanted.number)
+    return None if row is None else row.id
+
+
+NO_CHOICE = Wanted()
 
 
 def check_in(
-    *, db: Session, who: str, machine: Machine, student_id: int, order_id: int | None, at: datetime, day: date
+    *,
+    db: Session,
+    who: str,
+    machine: Machine,
+    student_id: int,
+    order_id: int | None,
+    at: datetime,
+    day: date,
+    operation: Wanted = NO_CHOICE,
 ) -> tuple[WorkSessionRecord, bool]:
     """The student's session at the machine, and whether it is new (False: the same check-in again).
 
-    ``day``: the school's date at ``at``, the day an authorisation must be valid on.
+    ``day``: the school's date at ``at``, the day an authorisation must be valid on. ``operation``: the
+    order's operation the session works on (an order with one operation needs no choice).
     """
     lock(db, Machine, machine.id)
     lock(db, Student, student_id)
-    _check_people(db, student_id, order_id)
+    order = _check_people(db, student_id, order_id)
+    operation_id = _operation(db, order, machine, operation)
     mine = db.scalars(
         select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id, WorkSessionRecord.ended.is_(None))
     ).first()
     if mine is not None:
-        if mine.machine_id == machine.id and mine.order_id == order_id:
+        if mine.machine_id == machine.id and mine.order_id == order_id and mine.operation_id == operation_id:
             return mine, False
         where = db.get_one(Machine, mine.machine_id)
         student = db.get_one(Student, student_id)
@@ -143,6 +177,7 @@ def check_in(
         times=(at, None),
         now=at,
         master_on_duty=allowed.master_on_duty,
+        operation_id=operation_id,
     )
     return row, True
 
@@ -157,11 +192,15 @@ def add_work_session(
     start: datetime,
     end: datetime,
     now: datetime,
+    operation: Wanted = NO_CHOICE,
 ) -> WorkSessionRecord:
     """A master records a session after the fact (a student who forgot to badge)."""
-    _check_people(db, student_id, order_id)
+    order = _check_people(db, student_id, order_id)
+    operation_id = _operation(db, order, machine, operation)
     _check_free(db, machine, start, end)
-    return _add_work_session(db, who, machine=machine, people=(student_id, order_id), times=(start, end), now=now)
+    return _add_work_session(
+        db, who, machine=machine, people=(student_id, order_id), times=(start, end), now=now, operation_id=operation_id
+    )
 
 
 def _add_work_session(
@@ -173,6 +212,7 @@ def _add_work_session(
     times: tuple[datetime, datetime | None],
     now: datetime,
     master_on_duty: str | None = None,
+    operation_id: int | None = None,
 ) -> WorkSessionRecord:
     (student_id, order_id), (start, end) = people, times
     row = WorkSessionRecord(
@@ -183,6 +223,7 @@ def _add_work_session(
         ended=end,
         opened_by=who,
         master_on_duty=master_on_duty,
+        operation_id=operation_id,
     )
     db.add(row)
     db.flush()
@@ -195,7 +236,8 @@ def check_out(
 ) -> tuple[WorkSessionRecord, bool]:
     """Close the machine's open session, and say whether this call closed it.
 
-    ``student_id`` (from the badge a kiosk must send) must be the student in the session. When the
+    ``student_id`` (from the badge a kiosk must send) must be the student in the session; a master's
+    badge sends none and ends whoever's session (``who`` is then the master, its ``closed_by``). When the
     machine's last session is that student's and already closed, it is returned unchanged: the same
     check-out again (a double click) ends the session once.
     """
@@ -234,7 +276,10 @@ def check_out(
 def update_work_session(
     *, db: Session, who: str, work_session_id: int, changes: Mapping[str, Any], now: datetime
 ) -> WorkSessionRecord:
-    """A master's correction: another order or student, other times. Overlaps are refused."""
+    """A master's correction: another order, operation or student, other times. Overlaps are refused.
+
+    Another order takes the new order's operation (``operation_id``, or its only one).
+    """
     row = get_row(db=db, model=WorkSessionRecord, row_id=work_session_id, label="work session")
     machine = db.get_one(Machine, row.machine_id)
     start, end = changes.get("started", row.started), changes.get("ended", row.ended)
@@ -242,6 +287,10 @@ def update_work_session(
     student_id = changes.get("student_id", row.student_id)
     if student_id is not None and ("student_id" in changes or "order_id" in changes):
         _check_people(db, student_id, changes.get("order_id", row.order_id))
+    if "order_id" in changes or "operation_id" in changes:
+        order_id = changes.get("order_id", row.order_id)
+        order = None if order_id is None else get_row(db=db, model=Order, row_id=order_id, label="order")
+        changes = {**changes, "operation_id": _operation(db, order, machine, Wanted(id=changes.get("operation_id")))}
     audited_update(db=db, who=who, row=row, entity="work_session", changes=changes, now=now)
     return row
 
@@ -274,8 +323,13 @@ def declare_scrap(
     machine: Machine | None,
     now: datetime,
     key: str | None = None,
+    operation_id: int | None = None,
 ) -> tuple[ScrapRecord, bool]:
-    """The declaration, and whether it is new (False: the same ``key`` again, the first one returned)."""
+    """The declaration, and whether it is new (False: the same ``key`` again, the first one returned).
+
+    The scrap belongs to the operation of the session it was declared in, or to ``operation_id`` (one of
+    the order's); outside any session and operation, progress counts it at the order's last operation.
+    """
     if quantity <= 0:
         raise InvalidError("scrap_quantity", quantity=quantity)
     lock(db, Order, order_id)
@@ -291,6 +345,12 @@ def declare_scrap(
     if machine is not None:
         rows = work_sessions_on(db=db, machine=machine, start=ts, end=None)
         owner = next((r for r in rows if r.started <= ts and (r.ended is None or ts < r.ended)), None)
+    if operation_id is not None:
+        operations = {o.id for o in operations_of(db=db, order_id=order.id)}
+        if operation_id not in operations:
+            raise InvalidError("operation_not_of_order", order=order_named(order))
+    elif owner is not None and owner.order_id == order.id:
+        operation_id = owner.operation_id
     row = ScrapRecord(
         order_id=order_id,
         quantity=quantity,
@@ -301,6 +361,7 @@ def declare_scrap(
         machine_id=machine.id if machine else None,
         declared_by=who,
         idempotency_key=key,
+        operation_id=operation_id,
     )
     db.add(row)
     db.flush()

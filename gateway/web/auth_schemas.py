@@ -44,6 +44,10 @@ class UserUpdate(InputModel):
     active: bool = Field(description="false disables the user and ends their logins")
 
 
+class BadgeSet(InputModel):
+    badge: Short | None = Field(description="the master's badge, as the reader types it; null takes it back")
+
+
 class PasswordChange(InputModel):
     current_password: Password
     new_password: Password = Field(description=f"at least {MIN_PASSWORD} characters")
@@ -65,6 +69,7 @@ class UserPublic(PublicModel):
     student_id: int | None
     active: bool
     created: datetime
+    badge: str | None = None
 
 
 class TokenCreate(InputModel):

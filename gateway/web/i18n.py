@@ -28,6 +28,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "cycle": "Cycle en cours",
         "good_of": "Bonnes",
         "practice": "Entraînement",
+        "operation_short": "op.",
+        "mismatch": "Programme {program} ≠ opération {operation} ({expected})",
         "status": {
             "running": "En production",
             "ready": "Prêt",
@@ -74,6 +76,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "cycle": "Current cycle",
         "good_of": "Good",
         "practice": "Practice",
+        "operation_short": "op.",
+        "mismatch": "Program {program} ≠ operation {operation} ({expected})",
         "status": {
             "running": "Running",
             "ready": "Ready",

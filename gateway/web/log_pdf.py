@@ -130,7 +130,7 @@ def log_pdf(record: LogRecord, *, lang: str, zone: tzinfo, now: datetime) -> byt
     story += _section(words["hours_per_machine"], _table(_machine_rows(found, words)), styles)
     story += _section(words["log_orders"], _orders(record, words, lang, styles), styles)
     story += _section(words["sessions"], _table(_session_rows(found, words, zone)), styles)
-    story += _section(words["log_approvals"], _approvals(found, words, zone, styles), styles)
+    story += _section(words["log_approvals"], _approvals(record, words, zone, styles), styles)
     story += _section(words["log_competences"], _competences(record, words, zone, styles), styles)
     story += [Spacer(1, 8 * mm), _signatures(words, styles)]
     doc.build(story, canvasmaker=numbered(str(words["log_page"])))
@@ -170,7 +170,8 @@ def _orders(record: LogRecord, words: dict[str, Any], lang: str, styles: Any) ->
                 line.operation or "—",
                 _cell(customer or "—", styles),
                 hours(line.session_s),
-                hours(line.setup_s),
+                # Against the operation's standard setup when it has one: "0:40 / 0:30".
+                hours(line.setup_s) + ("" if not line.standard_setup_s else f" / {hours(line.standard_setup_s)}"),
                 line.cycles,
                 duration(line.mean_cycle_s),
                 duration(line.standard_cycle_s),
@@ -196,13 +197,13 @@ def _session_rows(found: StudentLog, words: dict[str, Any], zone: tzinfo) -> lis
     return rows
 
 
-def _approvals(found: StudentLog, words: dict[str, Any], zone: tzinfo, styles: Any) -> Any:
-    if not found.approvals:
+def _approvals(record: LogRecord, words: dict[str, Any], zone: tzinfo, styles: Any) -> Any:
+    if not record.approvals:
         return Paragraph(text(words["log_no_approvals"]), styles["Normal"])
     head = [words["log_at"], words["order"], words["log_operation"], words["machine"], words["log_verdict"]]
     head += [words["log_measured"], words["log_note"], words["log_by"]]
     rows: list[list[Any]] = [[_cell(h, styles) for h in head]]
-    for a in found.approvals:
+    for a in record.approvals:
         verdict = words["log_verdicts"].get(a.verdict, a.verdict)
         when = a.at.astimezone(zone).strftime(DAY)
         free = [_cell(value, styles) for value in (a.measured, a.note, a.by)]

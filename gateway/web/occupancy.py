@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from gateway.domain.operations import program_mismatch
 from gateway.store.db import Database
 from gateway.store.pages_repo import Occupant, who_is_where
 
@@ -46,9 +47,11 @@ class Occupancy:
 NAMED = ("admin", "viewer")  # the roles whose screens show who is at a machine
 
 
-def work_json(occupant: Occupant | None, *, role: str | None) -> dict[str, Any] | None:
+def work_json(occupant: Occupant | None, *, role: str | None, program: str | None = None) -> dict[str, Any] | None:
+    """``program``: the one running on the machine, flagged when it is not among the operation's programs."""
     if occupant is None:
         return None
+    mismatch = program_mismatch(program, occupant.operation)
     return {
         "student": occupant.student if role in NAMED else None,
         "student_id": occupant.student_id if role == "admin" else None,
@@ -57,6 +60,10 @@ def work_json(occupant: Occupant | None, *, role: str | None) -> dict[str, Any] 
         "ordered": occupant.ordered,
         "good": occupant.good,
         "standard_s": occupant.standard_s,
+        "operation": None if occupant.operation is None else occupant.operation.number,
+        "mismatch": None
+        if mismatch is None
+        else {"program": mismatch.program, "operation": mismatch.operation, "expected": list(mismatch.expected)},
     }
 
 
@@ -65,7 +72,7 @@ def enrich(message: dict[str, Any], found: dict[Key, Occupant], *, role: str | N
 
     def with_work(machine: dict[str, Any]) -> dict[str, Any]:
         occupant = found.get((machine["site"], machine["id"]))
-        return {**machine, "work": work_json(occupant, role=role)}
+        return {**machine, "work": work_json(occupant, role=role, program=machine.get("program"))}
 
     if message.get("type") == "snapshot":
         return {**message, "machines": [with_work(m) for m in message["machines"]]}

@@ -20,6 +20,7 @@ def work_session_public(row: WorkSessionRecord, machines: Mapping[int, str]) -> 
         machine=machines[row.machine_id],
         student_id=row.student_id,
         order_id=row.order_id,
+        operation_id=row.operation_id,
         started=row.started,
         ended=row.ended,
         opened_by=row.opened_by,

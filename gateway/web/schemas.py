@@ -87,7 +87,69 @@ class CustomerPublic(PublicModel):
     created: datetime
 
 
-# --- orders ------------------------------------------------------------------
+# --- orders and their operations --------------------------------------------
+
+OperationNumber = Annotated[int, Field(ge=1, le=9999, description="10, 20, ...: the order of the steps")]
+Seconds = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+Verdict = Literal["OK", "NOK"]
+
+
+class OperationCreate(InputModel):
+    number: OperationNumber
+    label: Contact = ""
+    group_id: Id | None = Field(default=None, description="the machine group it is done on; none: any machine")
+    programs: list[Program] = Field(default_factory=list, max_length=50)
+    standard_cycle_s: Seconds | None = None
+    standard_setup_s: Seconds | None = None
+    first_part: bool = Field(default=True, description="a series waits for a master's first-part approval")
+
+
+class OperationUpdate(_Update):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"group_id", "standard_cycle_s", "standard_setup_s"})
+
+    number: OperationNumber | None = None
+    label: Contact | None = None
+    group_id: Id | None = None
+    programs: list[Program] | None = Field(default=None, max_length=50)
+    standard_cycle_s: Seconds | None = None
+    standard_setup_s: Seconds | None = None
+    first_part: bool | None = None
+
+
+class OperationPublic(PublicModel):
+    id: int
+    order_id: int
+    number: int
+    label: str
+    group_id: int | None
+    programs: list[str]
+    standard_cycle_s: float | None
+    standard_setup_s: float | None
+    first_part: bool
+
+
+class FirstPartCreate(InputModel):
+    verdict: Verdict
+    measured: Contact = Field(default="", description="what was measured, as the master writes it")
+    note: Contact = Field(default="", description="required for a NOK: what is wrong")
+    machine: Short | None = Field(default=None, description="the machine; a kiosk may leave it out")
+    site: Short | None = None
+    badge: Short | None = Field(default=None, description="a kiosk sends the approving master's badge")
+    cycle_id: Id | None = Field(default=None, description="the cycle that made the part judged, when known")
+
+
+class FirstPartPublic(PublicModel):
+    id: int
+    operation_id: int
+    machine_id: int
+    session_id: int | None
+    verdict: str
+    measured: str
+    note: str
+    by: str
+    at: datetime
+    cycle_id: int | None
+    scrap_id: int | None
 
 
 class OrderCreate(InputModel):
@@ -100,6 +162,9 @@ class OrderCreate(InputModel):
     standard_cycle_s: float | None = Field(default=None, gt=0, le=1_000_000, allow_inf_nan=False)
     programs: list[Program] = Field(default_factory=list, max_length=50)
     status: OrderStatus = "open"
+    operations: list[OperationCreate] | None = Field(
+        default=None, max_length=50, description="none: one operation 10 from the order's programs and standard"
+    )
 
 
 class OrderUpdate(_Update):
@@ -128,6 +193,16 @@ class OrderPublic(PublicModel):
     programs: list[str]
     status: str
     created: datetime
+    operations: list[OperationPublic] = Field(default_factory=list)
+
+
+class OperationProgress(BaseModel):
+    operation_id: int
+    number: int
+    made: int
+    good: int
+    scrap: int
+    pending: int
 
 
 class ProgressPublic(BaseModel):
@@ -142,6 +217,8 @@ class ProgressPublic(BaseModel):
     due: datetime | None
     late: bool
     done: bool
+    pending: int = 0
+    operations: list[OperationProgress] = Field(default_factory=list)
 
 
 # --- students ----------------------------------------------------------------
@@ -190,6 +267,8 @@ class CheckIn(_AtMachine):
     badge: Short | None = None
     student_id: Id | None = Field(default=None, description="masters only: a kiosk checks in by badge")
     order_id: Id | None = Field(default=None, description="none: practice outside a customer order")
+    operation_id: Id | None = Field(default=None, description="the order's operation; its only one when left out")
+    operation: OperationNumber | None = Field(default=None, description="or the operation's number (10, 20, ...)")
 
     @model_validator(mode="after")
     def _one_student(self) -> CheckIn:
@@ -199,7 +278,9 @@ class CheckIn(_AtMachine):
 
 
 class CheckOut(_AtMachine):
-    badge: Short | None = Field(default=None, description="the badge of the student checked in; a kiosk must give it")
+    badge: Short | None = Field(
+        default=None, description="the badge of the student checked in, or a master's; a kiosk must give it"
+    )
 
 
 class SessionCreate(_AtMachine):
@@ -207,15 +288,17 @@ class SessionCreate(_AtMachine):
 
     student_id: Id
     order_id: Id | None = None
+    operation_id: Id | None = None
     started: Ts
     ended: Ts
 
 
 class SessionUpdate(_Update):
-    NULLABLE: ClassVar[frozenset[str]] = frozenset({"order_id", "ended"})
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"order_id", "ended", "operation_id"})
 
     student_id: Id | None = None
     order_id: Id | None = None
+    operation_id: Id | None = None
     started: Ts | None = None
     ended: Ts | None = None
 
@@ -226,6 +309,7 @@ class SessionPublic(BaseModel):
     machine: str
     student_id: int | None
     order_id: int | None
+    operation_id: int | None = None
     started: datetime
     ended: datetime | None
     opened_by: str
@@ -234,6 +318,7 @@ class SessionPublic(BaseModel):
 
 class ScrapCreate(_AtMachine):
     order_id: Id
+    operation_id: Id | None = Field(default=None, description="default: the operation of the session at the machine")
     quantity: int = Field(ge=1, le=1_000_000)
     reason: Name
     inspected_by: Short
@@ -257,6 +342,7 @@ class ScrapPublic(PublicModel):
     session_id: int | None
     machine_id: int | None
     declared_by: str
+    operation_id: int | None = None
 
 
 class UnattributedCycle(BaseModel):

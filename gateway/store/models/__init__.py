@@ -3,7 +3,8 @@
 ``ingest``: what the bus said (agents, machines, messages, state changes, cycles,
 part counts, alarms, dead letters). ``records``: what people say (customers,
 orders, students, logins, API tokens, work sessions, scrap, cycle assignments,
-the audit log). ``school_time``: calendars, closures, machine exceptions, stop reasons and
+the audit log). ``operations``: an order's operations and first-part approvals.
+``school_time``: calendars, closures, machine exceptions, stop reasons and
 classifications. Import the tables from here.
 """
 
@@ -18,6 +19,7 @@ from gateway.store.models.ingest import (
     PartCount,
     StateChange,
 )
+from gateway.store.models.operations import FirstPartApproval, OperationRecord
 from gateway.store.models.records import (
     ApiToken,
     AuditEntry,
@@ -61,12 +63,14 @@ __all__ = [
     "CycleAssignment",
     "DeadLetter",
     "Duty",
+    "FirstPartApproval",
     "LoginSession",
     "Machine",
     "MachineCalendarException",
     "MachineGroup",
     "MachineGroupMember",
     "Message",
+    "OperationRecord",
     "Order",
     "PartCount",
     "ScrapRecord",

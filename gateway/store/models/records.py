@@ -68,6 +68,7 @@ class User(Base):
     """A login: a master (role admin) or a student (role student, linked to the student)."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_badge", "badge", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(SHORT), unique=True)
@@ -76,6 +77,8 @@ class User(Base):
     student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean)
     created: Mapped[datetime]
+    # A master's badge: it approves first parts and ends sessions at a kiosk; never the same as a student's.
+    badge: Mapped[str | None] = mapped_column(String(SHORT))
 
 
 class LoginSession(Base):
@@ -134,6 +137,7 @@ class WorkSessionRecord(Base):
     opened_by: Mapped[str] = mapped_column(String(SHORT))
     closed_by: Mapped[str | None] = mapped_column(String(SHORT))
     master_on_duty: Mapped[str | None] = mapped_column(String(SHORT))  # who supervised, at check-in
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), index=True)
 
 
 class ScrapRecord(Base):
@@ -151,6 +155,7 @@ class ScrapRecord(Base):
     declared_by: Mapped[str] = mapped_column(String(SHORT))
     # Drawn by the kiosk once per declaration: the same key again is the same declaration (a double click).
     idempotency_key: Mapped[str | None] = mapped_column(String(SHORT), unique=True)
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), index=True)
 
 
 class CycleAssignment(Base):

@@ -14,8 +14,9 @@ from starlette.requests import Request
 
 from gateway import auth
 from gateway.errors import ForbiddenError, ThrottledError, UnauthorizedError
-from gateway.store import machines_repo
+from gateway.store import badges_repo, machines_repo
 from gateway.web.auth_schemas import (
+    BadgeSet,
     LoginIn,
     LoginOut,
     Me,
@@ -141,6 +142,14 @@ def update_user(user_id: UserId, body: UserUpdate, who: Admin, state: StateDep) 
     """Disable a user (their logins end at once) or enable them again."""
     with state.transaction() as db:
         user = auth.set_active(db=db, who=who, now=state.now(), user_id=user_id, active=body.active)
+        return UserPublic.model_validate(user)
+
+
+@users_router.put("/{user_id}/badge")
+def set_badge(user_id: UserId, body: BadgeSet, who: Admin, state: StateDep) -> UserPublic:
+    """Give a master a badge (null: take it back); never one a student or another master holds."""
+    with state.transaction() as db:
+        user = badges_repo.set_master_badge(db=db, who=who.name, now=state.now(), user_id=user_id, badge=body.badge)
         return UserPublic.model_validate(user)
 
 

@@ -1,10 +1,15 @@
-"""``/desk/orders/new`` and ``/desk/orders/{id}/edit``: a customer order's form; close and cancel.
+"""``/desk/orders/new`` and ``/desk/orders/{id}/edit``: a customer order's form and its operations; close and cancel.
 
 The fields are the API's (``OrderCreate``, ``OrderUpdate``): reference, part number,
 drawing revision, quantity, due date, standard cycle time and programs; the store
 refuses a reference the customer already has. Closing (done) and cancelling are
 buttons on the order's page (``/orders/{id}``) for masters. Every change is audited
 by the store, as through the API.
+
+An existing order's edit page also lists its operations, one small form each
+(``OperationCreate``/``OperationUpdate``: number, label, machine group, programs,
+standard cycle and setup times, first-part approval asked), with one to add; an
+operation is removed only while nothing used it (the store refuses otherwise).
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import NotFoundError, RecordsError
-from gateway.store import customers_repo, orders_repo
+from gateway.store import authorisations_repo, customers_repo, operations_repo, orders_repo
 from gateway.store.models import Order
 from gateway.web.pages import not_found, records, render, require, zone
-from gateway.web.schemas import MAX_ID, OrderCreate, OrderUpdate
-from gateway.web.work_forms import Form, local_input, read_fields
+from gateway.web.schemas import MAX_ID, OperationCreate, OperationUpdate, OrderCreate, OrderUpdate
+from gateway.web.work_forms import FORM_ERROR, Form, local_input, read_fields
 
 router = APIRouter(include_in_schema=False)
 FIELDS = {"order_reference_taken": "reference", "customer_not_found": "customer_id"}
@@ -70,6 +75,81 @@ async def save_order(request: Request, order_id: int) -> Response:
     if not isinstance(body, OrderUpdate):
         return _form(request, order_id, form.values(), form.errors)
     return _update(request, who.name, order_id, body.changes(), done="order_saved", form=form)
+
+
+@router.post("/desk/orders/{order_id}/operations/new")
+async def add_operation(request: Request, order_id: int) -> Response:
+    who = require(request, "admin")
+    form = Form(request, await read_fields(request))
+    if _order(request, order_id) is None:
+        return not_found(request)
+    body = form.validate(OperationCreate, _operation_fields(form))
+    if not isinstance(body, OperationCreate):
+        return _operation_refused(request, order_id, form)
+    state = records(request)
+    try:
+        with state.transaction() as db:
+            fields = body.model_dump()
+            operations_repo.create_operation(db=db, who=who.name, now=state.now(), order_id=order_id, fields=fields)
+    except RecordsError as refused:
+        form.refused(refused, {})
+        return _operation_refused(request, order_id, form)
+    return RedirectResponse(f"/desk/orders/{order_id}/edit?done=operation_added", status_code=303)
+
+
+@router.post("/desk/orders/{order_id}/operations/{operation_id}/{action}")
+async def change_operation(request: Request, order_id: int, operation_id: int, action: str) -> Response:
+    """``save`` the operation's form, or ``remove`` it (refused once it was worked on)."""
+    who = require(request, "admin")
+    form = Form(request, await read_fields(request))
+    if action not in ("save", "remove") or _order(request, order_id) is None or not 1 <= operation_id <= MAX_ID:
+        return not_found(request)
+    changes: dict[str, Any] = {}
+    if action == "save":
+        body = form.validate(OperationUpdate, _operation_fields(form))
+        if not isinstance(body, OperationUpdate):
+            return _operation_refused(request, order_id, form)
+        changes = body.changes()
+    state = records(request)
+    try:
+        with state.transaction() as db:
+            operations_repo.operation_of_order(db=db, order_id=order_id, operation_id=operation_id)
+            if action == "remove":
+                operations_repo.delete_operation(db=db, who=who.name, now=state.now(), operation_id=operation_id)
+            else:
+                operations_repo.update_operation(
+                    db=db, who=who.name, now=state.now(), operation_id=operation_id, changes=changes
+                )
+    except NotFoundError:
+        return not_found(request)
+    except RecordsError as refused:
+        form.refused(refused, {})
+        return _operation_refused(request, order_id, form)
+    done = "operation_removed" if action == "remove" else "operation_saved"
+    return RedirectResponse(f"/desk/orders/{order_id}/edit?done={done}", status_code=303)
+
+
+def _operation_fields(form: Form) -> dict[str, Any]:
+    """An operation's form as the API's values: programs typed with spaces, durations as on the order's form."""
+    return {
+        "number": form.text("number") or None,
+        "label": form.text("label"),
+        "group_id": form.text("group_id") or None,
+        "programs": form.text("programs").split(),
+        "standard_cycle_s": form.seconds("standard_cycle_s"),
+        "standard_setup_s": form.seconds("standard_setup_s"),
+        "first_part": form.text("first_part") == "1",
+    }
+
+
+def _operation_refused(request: Request, order_id: int, form: Form) -> Response:
+    """The order's form again, the operation's refusal said above its operations."""
+    order = _order(request, order_id)
+    if order is None:
+        return not_found(request)
+    names = {"number": "number", "group_id": "group", "programs": "programs"}
+    problems = [f"{names.get(k, k)} : {v}" if k != FORM_ERROR else v for k, v in form.errors.items()]
+    return _form(request, order_id, _values(order, request), {}, operation_error=" ".join(problems))
 
 
 @router.post("/desk/orders/{order_id}/{action}")
@@ -144,9 +224,28 @@ def _values(order: Order, request: Request) -> dict[str, str]:
     }
 
 
-def _form(request: Request, order_id: int | None, values: dict[str, str], errors: dict[str, str]) -> Response:
+def _form(
+    request: Request,
+    order_id: int | None,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    operation_error: str | None = None,
+) -> Response:
     with records(request).reading() as db:
         customers = customers_repo.list_customers(db=db)
         status = None if order_id is None else orders_repo.get_order(db=db, order_id=order_id).status
-    context = {"order_id": order_id, "status": status, "customers": customers, "values": values, "errors": errors}
-    return render(request, "desk_order.html", context, status_code=422 if errors else 200)
+        operations = [] if order_id is None else operations_repo.operations_of(db=db, order_id=order_id)
+        groups = authorisations_repo.list_groups(db=db)
+    context = {
+        "order_id": order_id,
+        "status": status,
+        "customers": customers,
+        "values": values,
+        "errors": errors,
+        "operations": operations,
+        "groups": groups,
+        "operation_error": operation_error,
+    }
+    failed = bool(errors) or operation_error is not None
+    return render(request, "desk_order.html", context, status_code=422 if failed else 200)

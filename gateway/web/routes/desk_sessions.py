@@ -38,6 +38,11 @@ FIELDS = {
     "order_done": "order_id",
     "order_cancelled": "order_id",
     "order_not_found": "order_id",
+    "operation_required": "operation_id",
+    "operation_not_of_order": "operation_id",
+    "operation_other_machine": "operation_id",
+    "operation_no_order": "operation_id",
+    "operation_not_found": "operation_id",
 }
 
 
@@ -115,7 +120,9 @@ def _changed(form: Form, row: WorkSessionRecord, request: Request) -> dict[str, 
     """Only what differs from the stored session; a time left as shown keeps its seconds."""
     tz = zone(request)
     changes: dict[str, Any] = {}
-    for name in ("student_id", "order_id"):
+    for name in ("student_id", "order_id", "operation_id"):
+        if name == "operation_id" and name not in form.fields:
+            continue  # no operation to choose on the form: the order's only one follows the order
         text = form.text(name)
         if text != ("" if getattr(row, name) is None else str(getattr(row, name))):
             changes[name] = text or None
@@ -140,6 +147,7 @@ def _values(row: WorkSessionRecord, request: Request) -> dict[str, str]:
     return {
         "student_id": "" if row.student_id is None else str(row.student_id),
         "order_id": "" if row.order_id is None else str(row.order_id),
+        "operation_id": "" if row.operation_id is None else str(row.operation_id),
         "started": local_input(row.started, tz),
         "ended": local_input(row.ended, tz),
     }

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from gateway import auth
 from gateway.errors import NotFoundError, RecordsError
-from gateway.store import students_repo
+from gateway.store import badges_repo, students_repo
 from gateway.store.models import User
-from gateway.web.auth_schemas import PasswordReset, UserCreate
+from gateway.web.auth_schemas import BadgeSet, PasswordReset, UserCreate
 from gateway.web.desk_forms import kept, read_form, records_error, validation_errors
 from gateway.web.pages import not_found, records, render, require
 from gateway.web.schemas import MAX_ID
@@ -33,7 +33,7 @@ ERROR_FIELDS = {
     "viewer_login_not_student": "student_id",
     "student_not_found": "student_id",
 }
-DONE = ("created", "disabled", "enabled", "password")
+DONE = ("created", "disabled", "enabled", "password", "badge")
 
 
 def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str]) -> Response:
@@ -96,6 +96,26 @@ async def set_active(request: Request, user_id: UserId) -> Response:
     except RecordsError as err:  # one's own login
         return _list_page(request, {"role": "admin"}, records_error(request, err, {}))
     return RedirectResponse(f"/desk/users?done={'enabled' if active else 'disabled'}", status_code=303)
+
+
+@router.post("/desk/users/{user_id}/badge")
+async def set_badge(request: Request, user_id: UserId) -> Response:
+    """A master's badge, scanned into the field; empty takes it back. Never a student's or another master's."""
+    who = require(request, "admin")
+    form = await read_form(request)
+    try:
+        body = BadgeSet.model_validate({"badge": form.get("badge", "").strip() or None})
+    except ValidationError as err:
+        return _list_page(request, {"role": "admin"}, {"_form": next(iter(validation_errors(request, err).values()))})
+    state = records(request)
+    try:
+        with state.transaction() as db:
+            badges_repo.set_master_badge(db=db, who=who.name, now=state.now(), user_id=user_id, badge=body.badge)
+    except NotFoundError:
+        return not_found(request)
+    except RecordsError as err:  # a badge taken, a login that is not a master's
+        return _list_page(request, {"role": "admin"}, records_error(request, err, {}))
+    return RedirectResponse("/desk/users?done=badge", status_code=303)
 
 
 def _user(request: Request, user_id: int) -> User | None:

@@ -1,5 +1,6 @@
-"""``/kiosk/{machine}``: the tablet at a machine. Check in and out by badge, choose the order, declare scrap,
-say why the machine stopped (one tap on a reason, for the current or last stop, while someone is checked in).
+"""``/kiosk/{machine}``: the tablet at a machine. Check in and out by badge, choose the order and its operation,
+declare scrap, say why the machine stopped (one tap on a reason, for the current or last stop, while someone is
+checked in), and a master's first-part verdict by badge while the series waits for one.
 
 The page only renders; its script calls the records API (``/api/sessions``, ``/api/scrap``)
 with the kiosk's own credentials, so the same rules apply as for any other client, and
@@ -42,5 +43,9 @@ def kiosk_page(request: Request, machine: str) -> Response:
         "student": view.student,
         "current_order": view.current_order,
         "orders": view.orders,
+        "choices": view.choices,
+        "current_operation": view.current_operation,
+        "first_part_pending": view.first_part_pending,
+        "approval": view.approval,
     }
     return render(request, "kiosk.html", context)

@@ -34,6 +34,7 @@ def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep, response: 
             machine=machine,
             now=now,
             key=body.idempotency_key,
+            operation_id=body.operation_id,
         )
         if not created:
             response.status_code = status.HTTP_200_OK

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from gateway.errors import ForbiddenError, InvalidError
-from gateway.store import closing_repo, machines_repo, students_repo, work_repo
+from gateway.store import badges_repo, closing_repo, machines_repo, students_repo, work_repo
 from gateway.store.attribution_repo import unattributed
 from gateway.web.guards import Admin, AtMachine, machine_for
 from gateway.web.records_state import StateDep
@@ -65,6 +65,7 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response)
             order_id=body.order_id,
             at=now,
             day=now.astimezone(state.settings.zone()).date(),
+            operation=work_repo.Wanted(id=body.operation_id, number=body.operation),
         )
         if not created:
             response.status_code = status.HTTP_200_OK
@@ -73,16 +74,22 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response)
 
 @router.post("/check-out")
 def check_out(body: CheckOut, who: AtMachine, state: StateDep) -> SessionPublic:
-    """End the machine's session: a kiosk with the badge of the student in it. The same check-out again
-    answers with the session it ended (ended once)."""
+    """End the machine's session: a kiosk with the badge of the student in it, or a master's badge (the
+    session is then closed by that master). The same check-out again answers with the session it ended
+    (ended once)."""
     if who.role == "kiosk" and body.badge is None:
         raise InvalidError("badge_required")
     with state.transaction() as db:
         machine = machine_for(db, who, body.machine, body.site)
-        student_id = None if body.badge is None else students_repo.student_by_badge(db=db, badge=body.badge).id
+        closer, student_id = who.name, None
+        master = None if body.badge is None else badges_repo.master_with_badge(db=db, badge=body.badge)
+        if master is not None:
+            closer = master.username
+        elif body.badge is not None:
+            student_id = students_repo.student_by_badge(db=db, badge=body.badge).id
         # A session past its closing hour ends there, not now: a badge the next morning does not add a night.
         closing_repo.close_overdue(db=db, now=state.now(), zone=state.settings.timezone, machine_id=machine.id)
-        row, _ = work_repo.check_out(db=db, who=who.name, machine=machine, at=state.now(), student_id=student_id)
+        row, _ = work_repo.check_out(db=db, who=closer, machine=machine, at=state.now(), student_id=student_id)
         return work_session_public(row, {machine.id: machines_repo.machine_key(machine)})
 
 
@@ -100,6 +107,7 @@ def add_session(body: SessionCreate, who: Admin, state: StateDep) -> SessionPubl
             start=body.started,
             end=body.ended,
             now=state.now(),
+            operation=work_repo.Wanted(id=body.operation_id),
         )
         return work_session_public(row, {machine.id: machines_repo.machine_key(machine)})
 

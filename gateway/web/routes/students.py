@@ -94,8 +94,7 @@ SESSION_COLUMNS = (
     Column("cycle_s", "Temps de coupe", "Cutting time", "duration"),
     Column("parts", "Pièces", "Parts", "int"),
     Column("setup_s", "Réglage", "Setup", "duration"),
-    # The operation worked, once orders have operations (the operations work fills it); empty today.
-    Column("operation", "Opération", "Operation"),
+    Column("operation", "Opération", "Operation", "int"),  # the order's operation (10, 20, ...)
     Column("customer", "Client", "Customer", only="sheet"),  # empty when asked with customer=hide
 )
 From = Annotated[str | None, Query(alias="from", description="first local day of the period (YYYY-MM-DD), included")]
@@ -138,6 +137,6 @@ def practice_log_csv(
         place = [found.machines[row.machine_id], labels[row.machine_id]]
         order = [row.order_id, found.order_reference(row) or practice]
         counts = [tally.cycles, tally.cycle_s, tally.parts, tally.setup_s]
-        extra = [None, None if row.order_id is None else names.get(row.order_id)]
+        extra = [found.operation_number(row), None if row.order_id is None else names.get(row.order_id)]
         rows.append([row.id, *place, *order, row.started, row.ended, *counts, *extra])
     return csv_response(SESSION_COLUMNS, rows, f"practice-log-{student_id}.csv", sheet_of(request, state, flavour))

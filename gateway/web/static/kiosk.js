@@ -146,9 +146,29 @@
 
   function bind() {
     onBadge("checkin", "/api/sessions/check-in", function (form) {
-      const order = form.querySelector("select[name=order_id]").value;
-      return order ? { order_id: Number(order) } : {};
+      const select = form.querySelector("select[name=order_id]");
+      const chosen = select.options[select.selectedIndex];
+      if (!select.value) return {};
+      // An order with several operations is offered once per operation this machine does.
+      const operation = chosen && chosen.dataset.operation;
+      return operation ? { order_id: Number(select.value), operation: Number(operation) } : { order_id: Number(select.value) };
     }, K.words.checked_in);
+    // A master's first-part verdict: the master's badge ends the form like a student's ends a check-in.
+    const firstPart = document.getElementById("first-part");
+    if (firstPart) {
+      onBadge("first-part", "/api/operations/" + encodeURIComponent(firstPart.dataset.operation) + "/first-part",
+        function (form) {
+          const data = new FormData(form);
+          return {
+            verdict: String(data.get("verdict") || "OK"),
+            measured: String(data.get("measured") || "").trim(),
+            note: String(data.get("note") || "").trim(),
+          };
+        }, K.words.approved);
+      // The student's badge field keeps the focus: a master clicks into theirs.
+      const out = document.querySelector("#checkout input[name=badge]");
+      if (out) out.focus();
+    }
     onBadge("checkout", "/api/sessions/check-out", null, K.words.checked_out);
     // One tap on a reason says why the machine stopped (the current or last stop).
     const stop = document.getElementById("stop");

@@ -92,6 +92,7 @@
     p.detail.textContent = detail.join(" · ");
     p.program.textContent = m.program || "—";
     p.program.title = m.program || "";
+    p.program.classList.remove("mismatch");
     p.parts.textContent = m.part_count == null ? "—" : String(m.part_count);
     const today = el("small");
     today.textContent = " (" + m.parts_today + " " + L.parts_today + ")";
@@ -120,17 +121,26 @@
   // and the link to their practice log only a master's (the server sends student_id to masters alone).
   function renderWork(p, m) {
     const w = m.work;
-    const who = w ? [w.student, w.order || L.practice].filter(Boolean).join(" · ") : "";
+    const order = w && w.order ? w.order + (w.operation ? " · " + L.operation_short + " " + w.operation : "") : "";
+    const who = w ? [w.student, order || L.practice].filter(Boolean).join(" · ") : "";
     p.work.textContent = "";
     if (w && w.student && w.student_id) {
       const link = el("a", "student-link", p.work);
       link.href = "/students/" + encodeURIComponent(w.student_id) + "/log";
       link.textContent = w.student;
-      p.work.appendChild(document.createTextNode(" · " + (w.order || L.practice)));
+      p.work.appendChild(document.createTextNode(" · " + (order || L.practice)));
     } else {
       p.work.textContent = who;
     }
     p.work.title = who;
+    // A program that is not the operation's: said in place of the program, in the alarm colour.
+    if (w && w.mismatch) {
+      const text = L.mismatch.replace("{program}", w.mismatch.program)
+        .replace("{operation}", String(w.mismatch.operation)).replace("{expected}", w.mismatch.expected.join(", "));
+      p.program.textContent = text;
+      p.program.title = text;
+      p.program.classList.add("mismatch");
+    }
     const showBar = !!(w && w.ordered);
     p.progress.hidden = !showBar;
     if (showBar) {

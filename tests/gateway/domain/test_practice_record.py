@@ -10,6 +10,7 @@ from gateway.domain.practice_record import (
     Period,
     PeriodError,
     SessionFacts,
+    Step,
     order_lines,
     parse_day,
     period_of,
@@ -99,7 +100,7 @@ def test_order_lines_sum_sessions_and_compare_the_mean_cycle_to_the_standard() -
     assert po7.mean_cycle_s == 320
     assert po7.vs_standard == pytest.approx(320 / 300)
     assert po7.customer == "Acme"
-    assert po7.operation is None  # until orders have operations
+    assert po7.operation is None  # sessions recorded without an operation
     assert (setup_only.mean_cycle_s, setup_only.vs_standard, setup_only.customer) == (None, None, None)
 
 
@@ -108,3 +109,19 @@ def test_order_lines_hide_every_customer() -> None:
     (line,) = order_lines(sessions, references={7: "PO-7"}, standards={7: 0.0}, customers=None)
     assert line.customer is None
     assert line.vs_standard is None  # a standard of 0 is no standard
+
+
+def test_order_lines_per_operation_against_the_operations_standards() -> None:
+    """Operation 10 turned, operation 20 milled: a line each, each against its own standard times."""
+    sessions = [
+        SessionFacts(order_id=7, operation_id=71, session_s=3600, setup_s=900, cycles=2, completed_s=500, parts=2),
+        SessionFacts(order_id=7, operation_id=72, session_s=1800, setup_s=300, cycles=3, completed_s=360, parts=3),
+        SessionFacts(order_id=7, operation_id=72, session_s=600, setup_s=0, cycles=1, completed_s=120, parts=1),
+    ]
+    steps = {71: Step(10, 240.0, 600.0), 72: Step(20, None, 300.0)}
+    lines = order_lines(sessions, references={7: "PO-7"}, standards={7: 100.0}, customers=None, steps=steps)
+    assert [(line.operation, line.sessions, line.parts) for line in lines] == [("10", 1, 2), ("20", 2, 4)]
+    turned, milled = lines
+    assert (turned.standard_cycle_s, turned.standard_setup_s, turned.vs_standard) == (240.0, 600.0, 250 / 240)
+    assert (milled.standard_cycle_s, milled.standard_setup_s) == (100.0, 300.0)  # no cycle standard: the order's
+    assert milled.mean_cycle_s == 120

@@ -430,6 +430,75 @@ CASES += [
     ),
     Case("POST", "/api/students/{student_id}/competences", ADMIN, fresh(_validation)),
 ]
+
+
+def _operation_10(w: World) -> int:
+    from gateway.store.models import OperationRecord
+
+    with w.sessions() as session:
+        return session.query(OperationRecord).filter_by(order_id=w.ids["order"], number=10).one().id
+
+
+def _deletable_operation(w: World) -> Prepared:
+    from gateway.store.models import OperationRecord
+
+    row = OperationRecord(
+        order_id=w.ids["order"],
+        number=1000 + next(_names),
+        label="",
+        group_id=None,
+        programs=[],
+        standard_cycle_s=None,
+        standard_setup_s=None,
+        first_part=True,
+        created=at(0),
+    )
+    return f"/api/orders/{w.ids['order']}/operations/{_new_row(w, row)}", None, None
+
+
+def _first_part(w: World) -> Prepared:
+    """A series of operation 10 on the mill, and the master's badge (a kiosk approves with it)."""
+    from gateway.store.models import User
+
+    _free_mill(w)
+    w.clock.now = at(next(_names) + 1)
+    operation = _operation_10(w)
+    with w.sessions.begin() as session:
+        session.query(User).filter_by(username="master").one().badge = "M-MASTER"
+        session.add(
+            WorkSessionRecord(
+                machine_id=w.machines["mill"],
+                student_id=w.ids["student"],
+                order_id=w.ids["order"],
+                operation_id=operation,
+                started=w.clock.now,
+                ended=None,
+                opened_by="t",
+            )
+        )
+    w.clock.now = at(next(_names) + 1)
+    return f"/api/operations/{operation}/first-part", {"verdict": "OK", "machine": "mill", "badge": "M-MASTER"}, None
+
+
+CASES += [
+    Case("GET", "/api/orders/{order_id}/operations", ADMIN, fixed("/api/orders/{order}/operations")),
+    Case(
+        "POST",
+        "/api/orders/{order_id}/operations",
+        ADMIN,
+        fresh(lambda w: (f"/api/orders/{w.ids['order']}/operations", {"number": 2000 + next(_names)}, None)),
+    ),
+    Case(
+        "PATCH",
+        "/api/orders/{order_id}/operations/{operation_id}",
+        ADMIN,
+        fresh(lambda w: (f"/api/orders/{w.ids['order']}/operations/{_operation_10(w)}", {"label": "T"}, None)),
+    ),
+    Case("DELETE", "/api/orders/{order_id}/operations/{operation_id}", ADMIN, fresh(_deletable_operation)),
+    Case("GET", "/api/orders/{order_id}/first-parts", ADMIN, fixed("/api/orders/{order}/first-parts")),
+    Case("POST", "/api/operations/{operation_id}/first-part", {"admin", "kiosk"}, fresh(_first_part)),
+    Case("PUT", "/api/users/{user_id}/badge", ADMIN, _user_to_manage("/badge", {"badge": None})),
+]
 # Open to all by design: logging in, out (tested in test_auth.py) and a screen's one-time sign-in.
 UNGUARDED = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/screen")}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ import pytest
 from pypdf import PdfReader
 
 from gateway.domain.practice import MachinePractice, PracticeLog
-from gateway.domain.practice_record import FirstPartApproval, OrderPractice, Period, ValidatedCompetence
+from gateway.domain.practice_record import ApprovalLine, OrderPractice, Period, ValidatedCompetence
 from gateway.store.log_record_repo import LogRecord
 from gateway.store.models import Student, WorkSessionRecord
 from gateway.store.reports_repo import SessionTally, StudentLog
@@ -77,10 +78,10 @@ def record() -> LogRecord:
         trend_cycles=SESSIONS * 4,
         setup_s=SESSIONS * 600.0,
     )
-    approvals = (
-        FirstPartApproval("PO-5", None, "lyon/mill", "ok", "Ø 24,98", "", "M. Durand", MONDAY + timedelta(hours=1)),
-        FirstPartApproval("PO-5", "20", "lyon/lathe", "nok", "Ø 25,12", "reprendre l'outil", "M. Durand", NOW),
-    )
+    approvals = [
+        ApprovalLine("PO-5", "10", "lyon/mill", "ok", "Ø 24,98", "", "M. Durand", MONDAY + timedelta(hours=1)),
+        ApprovalLine("PO-5", "20", "lyon/lathe", "nok", "Ø 25,12", "reprendre l'outil", "M. Durand", NOW),
+    ]
     found = StudentLog(
         student=student,
         sessions=rows,
@@ -88,14 +89,14 @@ def record() -> LogRecord:
         log=log,
         per_session=per_session,
         orders={5: "PO-5"},
-        approvals=approvals,
     )
-    order = OrderPractice(5, "PO-5", None, "<b>Acme</b>", 24, 24 * 3 * 3600.0, 24 * 600.0, 96, 300.0, 270.0, 96)
+    order = OrderPractice(5, "PO-5", "20", "<b>Acme</b>", 24, 24 * 3 * 3600.0, 24 * 600.0, 96, 300.0, 270.0, 96, 900.0)
     competences = [
         ValidatedCompetence("CAP", "B1", "C1.2", "Régler la machine", "en_cours", "M. Durand", MONDAY, "à revoir"),
         ValidatedCompetence("CAP", "B2", "C2.1", "Contrôler une pièce", "acquis", "Mme Petit", NOW, "bien mesuré"),
     ]
-    return LogRecord(found, Period(date(2026, 9, 1), date(2026, 12, 4)), [order], competences, customers_shown=True)
+    period = Period(date(2026, 9, 1), date(2026, 12, 4))
+    return LogRecord(found, period, [order], competences, customers_shown=True, approvals=approvals)
 
 
 def pdf_text(body: bytes) -> str:
@@ -139,7 +140,7 @@ def test_the_golden_file_holds_what_a_diploma_record_needs() -> None:
 
 def test_hidden_customers_are_not_in_the_pdf() -> None:
     hidden = record()
-    hidden = LogRecord(hidden.found, hidden.period, hidden.orders, hidden.competences, customers_shown=False)
+    hidden = replace(hidden, customers_shown=False)
     text = pdf_text(log_pdf(hidden, lang="fr", zone=PARIS, now=NOW))
     assert "Acme" not in text
     assert "masqué" in text
