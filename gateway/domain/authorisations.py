@@ -23,10 +23,11 @@ NOT_YET = "authorisation_not_yet_valid"
 EXPIRED = "authorisation_expired"
 TRAINING = "training_missing"
 MEDICAL = "medical_fitness_expired"
+MEDICAL_MISSING = "medical_fitness_missing"  # no date recorded: not "expired", the school must get one
 SUPERVISOR = "master_on_duty_required"
 
 # What a refusal names first when several authorisations each miss something: the one closest to valid.
-_WEIGHT = {MISSING_NONE: 100, NOT_YET: 10, EXPIRED: 10, TRAINING: 5, MEDICAL: 5, SUPERVISOR: 1}
+_WEIGHT = {MISSING_NONE: 100, NOT_YET: 10, EXPIRED: 10, TRAINING: 5, MEDICAL: 5, MEDICAL_MISSING: 5, SUPERVISOR: 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,9 @@ def lacks(grant: Grant, *, day: date, regulated: bool, master_on_duty: bool) -> 
     if regulated:
         if grant.training_on is None or grant.training_on > day:
             missing.append(TRAINING)
-        if grant.medical_valid_until is None or grant.medical_valid_until < day:
+        if grant.medical_valid_until is None:
+            missing.append(MEDICAL_MISSING)
+        elif grant.medical_valid_until < day:
             missing.append(MEDICAL)
             until = until or grant.medical_valid_until
     if grant.supervised_only and not master_on_duty:

@@ -52,11 +52,36 @@ from gateway.store.orders_repo import get_order, order_references, order_standar
 from gateway.store.stops_repo import classified_stops
 from gateway.store.students_repo import get_student
 
+_CHUNK = 500  # ids per IN (...): well under SQLite's bound on parameters
+
 
 def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
+    """The cycles with the standard they are held to: their session's operation's, else their order's."""
     ids = {c.owner.order_id for c in cycles if c.owner is not None and c.owner.order_id is not None}
     standards = order_standards(db=db, order_ids=ids)
-    return [c.fact(standards.get(c.owner.order_id) if c.owner and c.owner.order_id else None) for c in cycles]
+    by_operation = _operation_standards(db, {c.owner.id for c in cycles if c.owner is not None})
+    facts = []
+    for c in cycles:
+        owner = c.owner
+        standard = None if owner is None else by_operation.get(owner.id)
+        if standard is None and owner is not None and owner.order_id is not None:
+            standard = standards.get(owner.order_id)
+        facts.append(c.fact(standard))
+    return facts
+
+
+def _operation_standards(db: Session, session_ids: set[int]) -> dict[int, float]:
+    """Work session id → its operation's standard cycle time, for the sessions whose operation has one."""
+    wanted = sorted(session_ids)
+    found: dict[int, float] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        stmt = (
+            select(WorkSessionRecord.id, OperationRecord.standard_cycle_s)
+            .join(OperationRecord, OperationRecord.id == WorkSessionRecord.operation_id)
+            .where(WorkSessionRecord.id.in_(wanted[i : i + _CHUNK]), OperationRecord.standard_cycle_s.is_not(None))
+        )
+        found.update({session_id: standard for session_id, standard in db.execute(stmt).all() if standard is not None})
+    return found
 
 
 # --- order progress ----------------------------------------------------------

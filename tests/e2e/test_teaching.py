@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -81,8 +81,10 @@ async def _prepare(desk: Desk) -> dict[str, Any]:
     for first, initial, badge in (INES, TOM):
         body = {"first_name": first, "last_initial": initial, "class_name": "CAP1-B", "track": "CAP", "badge": badge}
         ids[first] = (await desk.call("POST", "/api/students", body))["id"]
-    today = datetime.now(PARIS).date().isoformat()
-    grant = {"student_id": ids["Inès"], "machine": MILL, "site": "demo", "granted_on": today, "training_on": today}
+    today = datetime.now(PARIS).date()
+    grant = {"student_id": ids["Inès"], "machine": MILL, "site": "demo", "granted_on": today.isoformat()}
+    # The demo's mills are regulated work (travaux réglementés): the training and medical fitness dates.
+    grant |= {"training_on": today.isoformat(), "medical_valid_until": (today + timedelta(days=300)).isoformat()}
     await desk.call("POST", "/api/authorisations", grant)  # Tom has none: the director has not signed yet
     me = next(u for u in await desk.call("GET", "/api/users") if u["username"] == MASTER)
     await desk.call("PUT", f"/api/users/{me['id']}/badge", {"badge": MASTER_BADGE})
@@ -118,7 +120,7 @@ async def test_refused_then_operation_20_first_part_series_competence_and_the_pe
 
         # Tom: no authorisation, refused, nothing written for him.
         option = kiosk.locator("#order option[data-operation='20']")
-        await kiosk.select_option("#order", await option.get_attribute("value"))
+        await kiosk.locator("#order").select_option(element=await option.element_handle())  # one per operation
         refusal = await scan(kiosk, TOM[2])
         assert refusal.startswith(f"Tom R. ne peut pas utiliser {MILL} : "), refusal
         assert refusal.endswith("Voyez un maître d'atelier."), refusal
@@ -126,7 +128,7 @@ async def test_refused_then_operation_20_first_part_series_competence_and_the_pe
         assert tom_log["sessions"] == []
 
         # Inès: operation 20; her parts wait for the first part.
-        await kiosk.select_option("#order", await option.get_attribute("value"))
+        await kiosk.locator("#order").select_option(element=await option.element_handle())  # one per operation
         assert await scan(kiosk, INES[2]) == "Séance commencée. Bon travail !"
         assert await kiosk.locator("#present-operation").inner_text() == "20"
         await kiosk.locator("#first-part-pending").wait_for()
@@ -177,7 +179,7 @@ async def test_refused_then_operation_20_first_part_series_competence_and_the_pe
         async with master.expect_navigation():
             await grid.locator("button[type=submit]").click()
         row = master.locator("tr[data-code$=':C2.2']")
-        assert await row.locator(".level").inner_text() == "Acquis"
+        assert await row.locator(".level").inner_text() == "acquis"
         await shot(master, "teaching-competences")
 
         # The practice log's PDF for the period: today.
@@ -191,16 +193,15 @@ async def test_refused_then_operation_20_first_part_series_competence_and_the_pe
         flat = " ".join(text.split())
         day = today.strftime("%d/%m/%Y")
         assert f"Période du {day} au {day}" in flat, flat
-        assert REFERENCE in flat
-        assert "Hydraulique Jura" in flat
-        assert "Premier article" in flat
-        assert MEASURED in flat
-        assert MASTER in flat
-        assert "C2.2" in flat
-        assert "acquis" in flat.lower()
+        assert f"{REFERENCE} 20 Hydraulique Jura" in flat, flat  # the order's line for operation 20
+        assert "Par rapport au standard —" not in flat, flat  # held to operation 20's standard cycle time
+        assert f"{day} {REFERENCE} 20 demo/" in flat, flat  # the first part's verdict (the machine wraps)
+        assert f"conforme {MEASURED} {MASTER}" in flat, flat
+        assert f"{day} C2.2" in flat, flat
+        assert "acquis maitre Premier article conforme du premier coup" in flat, flat  # level, master, comment
         assert "Page 1 /" in flat
-        for signer in ("Élève", "Maître professionnel"):
-            assert signer in text, signer
+        for signer in ("L'élève", "Le maître professionnel", "Le chef d'établissement"):
+            assert signer in flat, signer
     finally:
         await office.close()
         await tablet.close()

@@ -10,6 +10,7 @@ import pytest
 from gateway.domain.authorisations import (
     EXPIRED,
     MEDICAL,
+    MEDICAL_MISSING,
     MISSING_NONE,
     NOT_YET,
     SUPERVISOR,
@@ -58,7 +59,7 @@ def test_a_grant_on_the_machine_itself_allows_it() -> None:
         ({"training_on": None}, (TRAINING,)),
         ({"training_on": date(2026, 12, 4)}, (TRAINING,)),
         ({"medical_valid_until": date(2026, 12, 2)}, (MEDICAL,)),
-        ({"medical_valid_until": None}, (MEDICAL,)),
+        ({"medical_valid_until": None}, (MEDICAL_MISSING,)),
         ({"supervised_only": True}, (SUPERVISOR,)),
     ],
 )
@@ -73,7 +74,7 @@ def test_the_last_valid_day_still_counts() -> None:
 def test_dates_are_asked_only_on_regulated_machines() -> None:
     bare = replace(FULL, training_on=None, medical_valid_until=None)
     assert _judge(bare, regulated=False) == (True, ())
-    assert _judge(bare, regulated=True) == (False, (TRAINING, MEDICAL))
+    assert _judge(bare, regulated=True) == (False, (TRAINING, MEDICAL_MISSING))
 
 
 def test_supervised_only_needs_a_master_on_duty() -> None:

@@ -68,7 +68,7 @@ async def test_a_group_not_regulated_asks_for_no_dates(world: World) -> None:
     await w.ok(
         "POST", "/api/authorisations", json={"student_id": tom, "group_id": group["id"], "granted_on": "2026-09-01"}
     )
-    await _refused(w, "training_missing", "medical_fitness_expired")  # the mill is also in the regulated workshop
+    await _refused(w, "training_missing", "medical_fitness_missing")  # the mill is also in the regulated workshop
     await w.ok("PATCH", f"/api/machine-groups/{w.ids['workshop']}", json={"machine_ids": [w.machines["lathe"]]})
     assert (await _badge_in(w)).status_code == 201
 
