@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edge_agent import contract as c
-from tests.contract.examples import EXAMPLES
+from tests.contract.examples import EXAMPLES, NETWORK_EXAMPLES
 
-GOLDEN = [(topic, json.loads(c.encode(message))) for _, topic, message in EXAMPLES]
+GOLDEN = [(topic, json.loads(c.encode(message))) for _, topic, message in [*EXAMPLES, *NETWORK_EXAMPLES]]
 
 json_scalars = (
     st.none()
@@ -66,8 +66,8 @@ topics = (
     | st.builds(
         lambda site, machine, channel: f"atelier/v1/{site}/{machine}/{channel}",
         st.text(max_size=70),
-        st.text(max_size=70) | st.just("agent"),
-        st.sampled_from(["state", "event", "telemetry", "status", "replay", "x"]),
+        st.text(max_size=70) | st.just("agent") | st.just("network"),
+        st.sampled_from(["state", "event", "telemetry", "status", "replay", "aggregate", "x"]),
     )
     | st.text(max_size=120)
 )
