@@ -3,7 +3,7 @@
 ``ingest``: what the bus said (agents, machines, messages, state changes, cycles,
 part counts, alarms, dead letters). ``records``: what people say (customers,
 orders, students, logins, API tokens, work sessions, scrap, cycle assignments,
-the audit log). ``school_time``: calendars, closures, machine exceptions, stop reasons and
+the audit log). ``network``: the schools' aggregates a network's gateway keeps. ``school_time``: calendars, closures, machine exceptions, stop reasons and
 classifications. Import the tables from here.
 """
 
@@ -18,6 +18,7 @@ from gateway.store.models.ingest import (
     PartCount,
     StateChange,
 )
+from gateway.store.models.network import NetworkMachineFigures, NetworkPeriod, NetworkPracticeFigures
 from gateway.store.models.records import (
     ApiToken,
     AuditEntry,
@@ -67,6 +68,9 @@ __all__ = [
     "MachineGroup",
     "MachineGroupMember",
     "Message",
+    "NetworkMachineFigures",
+    "NetworkPeriod",
+    "NetworkPracticeFigures",
     "Order",
     "PartCount",
     "ScrapRecord",
