@@ -404,7 +404,9 @@ class NetworkAggregate(_Frozen):
 
 
 SequencedMessage = StateMessage | EventMessage
-Message = SequencedMessage | Telemetry | AgentStatus | ReplayRequest | NetworkAggregate
+# What agents and gateways say about machines (``decode``); the network's aggregates are read apart
+# (``decode_aggregate``), by the one reader that subscribes to them.
+Message = SequencedMessage | Telemetry | AgentStatus | ReplayRequest
 
 _EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
 
@@ -536,7 +538,7 @@ def _check_ids(topic: str, *ids: str) -> None:
 # --- encode / decode ---------------------------------------------------------
 
 
-def encode(message: Message) -> bytes:
+def encode(message: Message | NetworkAggregate) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_none=False).encode()
 
 
@@ -546,6 +548,21 @@ def decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
     Whatever the bytes and the topic, ContractError is the only exception that leaves: the gateway
     dead-letters on it, and anything else would be a message that stops ingest.
     """
+    parsed, message = _guarded(topic, payload)
+    if isinstance(message, NetworkAggregate):
+        raise ContractError(f"topic {topic!r} carries the network's aggregates, which only the network reads")
+    return parsed, message
+
+
+def decode_aggregate(topic: str, payload: bytes) -> NetworkAggregate:
+    """Parse and validate a school's aggregate (``network_topic``); raise only ContractError, as ``decode``."""
+    parsed, message = _guarded(topic, payload)
+    if not isinstance(message, NetworkAggregate):
+        raise ContractError(f"topic {topic!r} is a {parsed.channel} topic, not the network's aggregates")
+    return message
+
+
+def _guarded(topic: str, payload: bytes) -> tuple[Topic, Message | NetworkAggregate]:
     try:
         return _decode(topic, payload)
     except ContractError:
@@ -554,7 +571,7 @@ def decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
         raise ContractError(f"payload cannot be read: {type(err).__name__}: {str(err)[:200]}") from err
 
 
-def _decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
+def _decode(topic: str, payload: bytes) -> tuple[Topic, Message | NetworkAggregate]:
     parsed = parse_topic(topic)
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(payload)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}")
@@ -619,7 +636,7 @@ def _short(value: Any) -> str:
     return text[:40]
 
 
-def _validate(parsed: Topic, raw: dict[str, Any]) -> Message:
+def _validate(parsed: Topic, raw: dict[str, Any]) -> Message | NetworkAggregate:
     try:
         match parsed.channel:
             case "state":
@@ -639,7 +656,7 @@ def _validate(parsed: Topic, raw: dict[str, Any]) -> Message:
         raise ContractError(f"invalid {parsed.channel} payload: {_summarise(err)}") from err
 
 
-def _check_consistent(topic: str, parsed: Topic, message: Message) -> None:
+def _check_consistent(topic: str, parsed: Topic, message: Message | NetworkAggregate) -> None:
     machine = getattr(message, "machine", None)
     if parsed.machine is not None and machine != parsed.machine:
         raise ContractError(f"payload machine {machine!r} does not match topic {topic!r}")

@@ -140,11 +140,26 @@ def _only_contract_errors(topic: str, payload: bytes) -> None:
         reason = err.reason or "(empty)"
     if reason:
         assert reason != "(empty)", "a refusal says why"
+    else:
+        # Accepted: it must be something the gateway can store.
+        c.encode(message)
+        message.ts.astimezone(UTC)
+        assert parsed.site
+    _only_contract_errors_for_the_network(topic, payload)
+
+
+def _only_contract_errors_for_the_network(topic: str, payload: bytes) -> None:
+    reason = ""
+    try:
+        aggregate = c.decode_aggregate(topic, payload)
+    except c.ContractError as err:
+        reason = err.reason or "(empty)"
+    if reason:
+        assert reason != "(empty)", "a refusal says why"
         return
-    # Accepted: it must be something the gateway can store.
-    c.encode(message)
-    message.ts.astimezone(UTC)
-    assert parsed.site
+    c.encode(aggregate)
+    aggregate.ts.astimezone(UTC)
+    aggregate.start.astimezone(UTC)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from edge_agent import contract as c
-from tests.contract.examples import NETWORK_EXAMPLES, SITE
+from tests.contract.examples import EXAMPLES, NETWORK_EXAMPLES, SITE
 
 GOLDEN = Path(__file__).parent / "golden"
 TOPIC = c.network_topic(SITE)
@@ -24,9 +24,18 @@ def test_golden_payload(stem: str, topic: str, message: c.NetworkAggregate) -> N
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(json.dumps(encoded, indent=2) + "\n")
     assert encoded == json.loads(path.read_text()), f"wire format of {stem} changed; review and UPDATE_GOLDEN=1"
-    parsed, decoded = c.decode(topic, path.read_bytes())
-    assert decoded == message
-    assert parsed == c.Topic(SITE, "aggregate")
+    assert c.decode_aggregate(topic, path.read_bytes()) == message
+    assert c.parse_topic(topic) == c.Topic(SITE, "aggregate")
+
+
+def test_the_agents_decoder_refuses_aggregates_and_the_networks_refuses_the_rest() -> None:
+    """Ingest never takes an aggregate for a machine message, and the collector never stores a machine message."""
+    payload = c.encode(NETWORK_EXAMPLES[0][2])
+    with pytest.raises(c.ContractError, match="only the network reads"):
+        c.decode(TOPIC, payload)
+    stem, topic, event = EXAMPLES[2]
+    with pytest.raises(c.ContractError, match="not the network's aggregates"):
+        c.decode_aggregate(topic, c.encode(event))
 
 
 def test_the_topic_is_the_sites_network_aggregate_and_only_the_network_reads_it() -> None:
@@ -97,7 +106,7 @@ def _machine(**changes: Any) -> dict[str, Any]:
 )
 def test_refused_with_a_reason(payload: dict[str, Any], reason: str) -> None:
     with pytest.raises(c.ContractError) as caught:
-        c.decode(TOPIC, json.dumps(payload).encode())
+        c.decode_aggregate(TOPIC, json.dumps(payload).encode())
     assert reason in caught.value.reason
 
 
@@ -107,7 +116,7 @@ def test_refused_with_a_reason(payload: dict[str, Any], reason: str) -> None:
 )
 def test_topics_outside_the_tree_are_refused(topic: str) -> None:
     with pytest.raises(c.ContractError):
-        c.decode(topic, c.encode(NETWORK_EXAMPLES[0][2]))
+        c.decode_aggregate(topic, c.encode(NETWORK_EXAMPLES[0][2]))
 
 
 def test_the_largest_message_stays_under_the_payload_limit() -> None:
@@ -141,4 +150,4 @@ def test_the_largest_message_stays_under_the_payload_limit() -> None:
     )
     payload = c.encode(message)
     assert len(payload) < c.MAX_PAYLOAD_BYTES
-    assert c.decode(c.network_topic("s" * 63), payload)[1] == message
+    assert c.decode_aggregate(c.network_topic("s" * 63), payload) == message

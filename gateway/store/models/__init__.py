@@ -3,7 +3,8 @@
 ``ingest``: what the bus said (agents, machines, messages, state changes, cycles,
 part counts, alarms, dead letters). ``records``: what people say (customers,
 orders, students, logins, API tokens, work sessions, scrap, cycle assignments,
-the audit log). ``network``: the schools' aggregates a network's gateway keeps. ``school_time``: calendars, closures, machine exceptions, stop reasons and
+the audit log). ``network``: the schools' aggregates a network's gateway keeps.
+``school_time``: calendars, closures, machine exceptions, stop reasons and
 classifications. Import the tables from here.
 """
 

@@ -7,6 +7,8 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,14 +18,17 @@ branch_labels = None
 depends_on = None
 
 
-def _figures(table: str, *columns: sa.Column[object], unique: tuple[str, ...]) -> None:
+def _figures(table: str, *columns: sa.Column[Any], unique: tuple[str, ...]) -> None:
     op.create_table(
         table,
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("period_id", sa.Integer(), nullable=False),
         *columns,
         sa.ForeignKeyConstraint(
-            ["period_id"], ["network_periods.id"], name=op.f(f"fk_{table}_period_id_network_periods"), ondelete="CASCADE"
+            ["period_id"],
+            ["network_periods.id"],
+            name=op.f(f"fk_{table}_period_id_network_periods"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
         sa.UniqueConstraint("period_id", *unique, name=op.f(f"uq_{table}_period_id_{'_'.join(unique)}")),
