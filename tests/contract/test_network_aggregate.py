@@ -33,7 +33,7 @@ def test_the_agents_decoder_refuses_aggregates_and_the_networks_refuses_the_rest
     payload = c.encode(NETWORK_EXAMPLES[0][2])
     with pytest.raises(c.ContractError, match="only the network reads"):
         c.decode(TOPIC, payload)
-    stem, topic, event = EXAMPLES[2]
+    _, topic, event = EXAMPLES[2]
     with pytest.raises(c.ContractError, match="not the network's aggregates"):
         c.decode_aggregate(topic, c.encode(event))
 
