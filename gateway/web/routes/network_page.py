@@ -38,14 +38,22 @@ class SiteRow:
 def _rows(request: Request) -> tuple[list[SiteRow], list[date]]:
     state = records(request)
     today = state.now().astimezone(state.settings.zone()).date()
-    monday = week_day(request.query_params.get("week"), today)
-    shown = mondays(monday, TREND_WEEKS)
+    shown = _weeks(week_day(request.query_params.get("week"), today), today)
     with state.reading() as db:
         per_site = weeks(db=db, mondays=shown)
         online = online_now(db=db)
         local = set(local_sites(db=db))
     rows = [SiteRow(s, online.get(s), f[-1], f, s in local) for s, f in sorted(per_site.items())]
     return rows, shown
+
+
+def _weeks(monday: date, today: date) -> list[date]:
+    """The trend's Mondays; a week at the edge of the calendar (0001-W01, 9999-W52) shows this week instead."""
+    try:
+        monday + timedelta(days=14)  # the page links the next week, and a week's days run to its Sunday
+        return mondays(monday, TREND_WEEKS)
+    except OverflowError:
+        return mondays(today, TREND_WEEKS)
 
 
 @router.get("/network")
