@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store.models import Agent, Cycle, Machine, PartCount, StateChange, Student, WorkSessionRecord
@@ -36,40 +37,7 @@ def seed_school(sessions: sessionmaker[Session], site: str, *, parts: int = 12, 
         db.add_all([mill, lathe])
         db.flush()
         start = day + timedelta(hours=8)
-        db.add(StateChange(machine_id=mill.id, ts=start, availability="AVAILABLE", execution="ACTIVE", mode=None))
-        db.add(
-            StateChange(
-                machine_id=mill.id,
-                ts=start + timedelta(hours=2),
-                availability="AVAILABLE",
-                execution="READY",
-                mode=None,
-            )
-        )
-        seq = 1000
-        for i in range(parts):
-            ended = start + timedelta(minutes=10 * (i + 1))
-            db.add(
-                Cycle(
-                    machine_id=mill.id,
-                    agent_id=agent.id,
-                    seq=seq,
-                    program="O1000",
-                    kind="cycle",
-                    started=ended - timedelta(minutes=9),
-                    ended=ended,
-                    duration_s=540.0,
-                    held_s=0.0,
-                    parts=1,
-                    outcome="completed",
-                )
-            )
-            db.add(
-                PartCount(
-                    machine_id=mill.id, agent_id=agent.id, seq=seq + 1, ts=ended, count=1, counter=None, program="O1000"
-                )
-            )
-            seq += 2
+        _run(db, mill, start, parts)
         people = [
             ("Léa", "CAP1", "CAP", f"BADGE-{site}-LEA"),
             ("Tom", "CAP1", "CAP", f"BADGE-{site}-TOM"),
@@ -107,3 +75,51 @@ def seed_school(sessions: sessionmaker[Session], site: str, *, parts: int = 12, 
             )
         secrets = tuple(s.first_name for s in students) + tuple(str(s.badge) for s in students)
         return Seeded(site, secrets, tuple(s.id for s in students))
+
+
+def run_mill(sessions: sessionmaker[Session], site: str, day: datetime, parts: int) -> None:
+    """The site's mill runs 08:00-10:00 on ``day`` making ``parts`` parts (a later day of the same school)."""
+    with sessions.begin() as db:
+        mill = db.scalars(select(Machine).where(Machine.site == site, Machine.name == "mill")).one()
+        _run(db, mill, day + timedelta(hours=8), parts)
+
+
+_seqs = iter(range(1000, 10**9, 2))
+
+
+def _run(db: Session, mill: Machine, start: datetime, parts: int) -> None:
+    db.add(StateChange(machine_id=mill.id, ts=start, availability="AVAILABLE", execution="ACTIVE", mode=None))
+    db.add(
+        StateChange(
+            machine_id=mill.id, ts=start + timedelta(hours=2), availability="AVAILABLE", execution="READY", mode=None
+        )
+    )
+    for i in range(parts):
+        seq = next(_seqs)
+        ended = start + timedelta(minutes=10 * (i + 1))
+        db.add(
+            Cycle(
+                machine_id=mill.id,
+                agent_id=mill.agent_id,
+                seq=seq,
+                program="O1000",
+                kind="cycle",
+                started=ended - timedelta(minutes=9),
+                ended=ended,
+                duration_s=540.0,
+                held_s=0.0,
+                parts=1,
+                outcome="completed",
+            )
+        )
+        db.add(
+            PartCount(
+                machine_id=mill.id,
+                agent_id=mill.agent_id,
+                seq=seq + 1,
+                ts=ended,
+                count=1,
+                counter=None,
+                program="O1000",
+            )
+        )
