@@ -122,7 +122,7 @@ def network(broker: Broker, tmp_path: Path) -> Iterator[tuple[dict[str, School],
             seeded = seed_school(session_factory(engine), site, parts=10 if site == "lyon" else 20)
             settings = _settings(site, school_broker, url, publish=True, republish_days=2)
             consumer = MqttConsumer(settings, lambda _item: None)
-            publisher = NetworkPublisher(settings, Database(engine), lambda c=consumer: c, clock=clock)
+            publisher = NetworkPublisher(settings, Database(engine), _link(consumer), clock=clock)
             schools[site] = School(site, school_broker, engine, seeded, consumer, publisher)
         wait_for_bridges(broker, list(SITES), timeout_s=20)
         collector.start()
@@ -138,6 +138,10 @@ def network(broker: Broker, tmp_path: Path) -> Iterator[tuple[dict[str, School],
             school.consumer.stop()
             school.engine.dispose()
             school.broker.stop()
+
+
+def _link(consumer: MqttConsumer) -> Callable[[], MqttConsumer]:
+    return lambda: consumer
 
 
 MONDAY, SUNDAY = str(DAY.date()), str((DAY - timedelta(days=1)).date())
