@@ -10,9 +10,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edge_agent import contract
+from gateway.config import GatewaySection, GatewaySettings
 from gateway.domain.network import day_period, hours_of_today
+from gateway.network_collector import NetworkCollector
 from gateway.store import db as store_db
-from gateway.store.models import NetworkMachineFigures, NetworkPeriod, NetworkPracticeFigures
+from gateway.store.db import Database
+from gateway.store.models import DeadLetter, NetworkMachineFigures, NetworkPeriod, NetworkPracticeFigures
 from gateway.store.network_outbound import aggregate
 from gateway.store.network_repo import keep, online_now, weeks
 from tests.gateway.network_school import DAY, at, seed_school
@@ -89,3 +92,36 @@ def test_the_hours_of_a_day_stand_in_for_it_until_the_day_arrives(engine: Engine
         whole = weeks(db=db, mondays=[monday])["lyon"][0]
     assert (whole.planned_h, whole.running_h, whole.good) == (16.0, 2.0, 12)
     assert _count(sessions, NetworkPeriod) == 1  # the day's hours went when the day came
+
+
+HOSTILE = [
+    (contract.network_topic("lyon"), b"{not json"),
+    (contract.network_topic("lyon"), b"[" * 5000),
+    (contract.network_topic("lyon"), b'{"schema": 1, "site": "lyon", "student": "L\\u00e9a"}'),
+    (contract.network_topic("grenoble"), b""),  # replaced below by lyon's valid day: a site that is not the topic's
+    (
+        contract.machine_topic("lyon", "mill", "event"),
+        contract.encode(contract.CycleStarted(agent="pc", machine="mill", seq=1, ts=DAY, program=None)),
+    ),
+    ("atelier/v1/lyon/network/aggregate/extra", b"{}"),
+    (contract.network_topic("lyon"), b"x" * (contract.MAX_PAYLOAD_BYTES + 1)),
+    ("\udcff/network", b"{}"),
+]
+
+
+def test_the_collector_dead_letters_whatever_is_not_an_aggregate(engine: Engine) -> None:
+    sessions = store_db.session_factory(engine)
+    seed_school(sessions, "lyon")
+    valid = contract.encode(_day(sessions, "lyon"))
+    settings = GatewaySettings(gateway=GatewaySection(id="centre"))
+    collector = NetworkCollector(settings, Database(engine), clock=lambda: at(40))
+    for topic, payload in HOSTILE:
+        assert collector.take(topic, payload or valid) is None, topic
+    assert collector.take(contract.network_topic("lyon"), valid) == "stored"
+    assert _count(sessions, DeadLetter) == len(HOSTILE)
+    assert _count(sessions, NetworkPeriod) == 1
+    with sessions() as db:
+        reasons = [d.reason for d in db.scalars(select(DeadLetter))]
+    assert any("does not match topic" in r for r in reasons)
+    assert any("not the network's aggregates" in r for r in reasons)
+    assert any("exceeds the limit" in r for r in reasons)
