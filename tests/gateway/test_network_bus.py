@@ -42,6 +42,8 @@ from gateway.web.services import Services
 from harness import wait_for_bridges
 from tests.gateway.network_school import DAY, Seeded, at, run_mill, seed_school
 
+pytestmark = pytest.mark.slow  # three brokers, two bridges and a link cut: about 7 s
+
 SITES = ("lyon", "nantes")
 TUESDAY_10 = at(24 + 10)
 
