@@ -10,11 +10,20 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "atelier/v1"
@@ -320,7 +329,83 @@ class ReplayRequest(_Envelope):
     requester: str = Field(default="", max_length=128)
 
 
+# --- aggregates between schools (the network) ----------------------------------
+# What a school's gateway tells the network about a day or an hour: numbers per machine and per group of
+# students, never a person. Strings are identifiers or fixed words; a class label is a short code a pattern
+# bounds, and the publisher leaves out any group too small to hide a student in (docs/network.md).
+
+Hours = Annotated[float, Field(ge=0, le=25)]  # one machine, one period (a day is at most 25 h in a zone with DST)
+MAX_AGGREGATE_MACHINES = 128  # at the largest, a message stays well under MAX_PAYLOAD_BYTES
+MAX_PRACTICE_GROUPS = 64
+CLASS_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,15}$"
+Track = Literal["CAP", "BAC_PRO", "OTHER"]
+AggregatePeriod = Literal["day", "hour"]
+_PERIOD_LENGTH = {"day": timedelta(hours=25), "hour": timedelta(hours=1)}
+
+
+class StopHours(_Frozen):
+    """Hours of stops in planned time by category (stops.CATEGORIES, and those nobody classified)."""
+
+    setup: Hours = 0.0
+    organisation: Hours = 0.0
+    technical: Hours = 0.0
+    planned: Hours = 0.0
+    unclassified: Hours = 0.0
+
+
+class MachineAggregate(_Frozen):
+    machine: Identifier
+    online: bool  # hour: available at its end (or now); day: available at some time of the day
+    planned_h: Hours  # planned busy time (calendar minus planned stops)
+    running_h: Hours  # running inside planned time
+    free_h: Hours  # free capacity: planned - running
+    good: int = Field(ge=0, le=10**9)
+    scrap: int = Field(ge=0, le=10**9)
+    oee: float | None = Field(default=None, ge=0, le=10)  # performance against standards may exceed 1
+    stops: StopHours = StopHours()
+
+
+class PracticeHours(_Frozen):
+    class_label: str = Field(pattern=CLASS_LABEL_PATTERN)
+    track: Track
+    hours: float = Field(ge=0, le=100_000)
+
+
+class NetworkAggregate(_Frozen):
+    """A school's numbers for one day (over once ``final``) or one hour of today, published by its gateway.
+
+    ``ts`` is when they were computed: the network keeps, per site and period, the newest it received.
+    """
+
+    schema_version: Literal[1] = Field(default=1, alias="schema")
+    site: Identifier
+    ts: UtcTime
+    period: AggregatePeriod
+    day: date  # the site's local day the period belongs to
+    start: UtcTime
+    end: UtcTime
+    final: bool  # the period is over in the site's zone: these numbers change only if late events arrive
+    machines: tuple[MachineAggregate, ...] = Field(default=(), max_length=MAX_AGGREGATE_MACHINES)
+    practice: tuple[PracticeHours, ...] = Field(default=(), max_length=MAX_PRACTICE_GROUPS)
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> NetworkAggregate:
+        if not timedelta(0) < self.end - self.start <= _PERIOD_LENGTH[self.period]:
+            raise ValueError(f"start..end is not one {self.period}")
+        names = [m.machine for m in self.machines]
+        if len(set(names)) != len(names):
+            raise ValueError("a machine appears twice")
+        groups = [(p.class_label, p.track) for p in self.practice]
+        if len(set(groups)) != len(groups):
+            raise ValueError("a class and track appear twice")
+        return self
+
+
 SequencedMessage = StateMessage | EventMessage
+# What agents and gateways say about machines (``decode``); the network's aggregates are read apart
+# (``decode_aggregate``), by the one reader that subscribes to them.
 Message = SequencedMessage | Telemetry | AgentStatus | ReplayRequest
 
 _EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
@@ -332,6 +417,8 @@ MachineChannel = Literal["state", "event", "telemetry"]
 AgentChannel = Literal["status", "replay"]
 MACHINE_CHANNELS: tuple[MachineChannel, ...] = ("state", "event", "telemetry")
 AGENT_CHANNELS: tuple[AgentChannel, ...] = ("status", "replay")
+NetworkChannel = Literal["aggregate"]
+NETWORK_SEGMENT = "network"
 # ``agent`` is the second level of agent topics, so no machine may be called that.
 RESERVED_MACHINE_IDS = frozenset({"agent"})
 
@@ -361,6 +448,16 @@ def replay_filter(site: str, agent: str) -> str:
     return agent_topic(site, agent, "replay")
 
 
+def network_topic(site: str) -> str:
+    """Where a school's gateway publishes its aggregates (``+`` for every site: what the network reads)."""
+    return f"{TOPIC_ROOT}/{site}/{NETWORK_SEGMENT}/aggregate"
+
+
+def network_reads(site: str = "+") -> list[str]:
+    """Topic filters the network's gateway subscribes to (not part of ``subscription``: ingest never reads them)."""
+    return [network_topic(site)]
+
+
 # --- how each channel travels, and who may use it ------------------------------
 
 
@@ -372,18 +469,20 @@ class Delivery:
     retain: bool
 
 
-DELIVERY: dict[MachineChannel | AgentChannel, Delivery] = {
+DELIVERY: dict[MachineChannel | AgentChannel | NetworkChannel, Delivery] = {
     "state": Delivery(qos=1, retain=True),  # the latest snapshot waits on the broker for any new subscriber
     "event": Delivery(qos=1, retain=False),
     "telemetry": Delivery(qos=0, retain=False),  # sampled: a lost sample is replaced by the next one
     "status": Delivery(qos=1, retain=True),  # the birth, and the Last Will that replaces it
     "replay": Delivery(qos=1, retain=False),
+    # Not retained: one topic carries every day and hour of a site, so a retained copy would be one of many.
+    "aggregate": Delivery(qos=1, retain=False),
 }
 # A message published again on a replay request keeps its QoS but is never retained: an old snapshot must not
 # replace the retained current state.
 RETAIN_WHEN_REPLAYED = False
 # What a gateway subscribes with: the highest QoS of what it reads, so each message arrives at its own QoS.
-GATEWAY_SUBSCRIBE_QOS = max(d.qos for channel, d in DELIVERY.items() if channel != "replay")
+GATEWAY_SUBSCRIBE_QOS = max(d.qos for channel, d in DELIVERY.items() if channel not in ("replay", "aggregate"))
 
 
 def agent_writes(site: str, agent: str, machines: tuple[str, ...]) -> list[str]:
@@ -398,13 +497,13 @@ def agent_reads(site: str, agent: str) -> list[str]:
 
 
 def gateway_reads(site: str = "+") -> list[str]:
-    """Topic filters a gateway may subscribe to: what it ingests."""
-    return subscription(site)
+    """Topic filters a gateway may subscribe to: what it ingests, and (the network's) the schools' aggregates."""
+    return [*subscription(site), *network_reads(site)]
 
 
 def gateway_writes(site: str = "+") -> list[str]:
-    """Topic filters a gateway may publish on: replay requests to any agent."""
-    return [agent_topic(site, "+", "replay")]
+    """Topic filters a gateway may publish on: replay requests to any agent, and its site's aggregates."""
+    return [agent_topic(site, "+", "replay"), network_topic(site)]
 
 
 def is_valid_id(value: str) -> bool:
@@ -420,6 +519,9 @@ def parse_topic(topic: str) -> Topic:
         site, machine, channel = rest
         _check_ids(topic, site, machine)
         return Topic(site=site, channel=channel, machine=machine)
+    if len(rest) == 3 and rest[1] == NETWORK_SEGMENT and rest[2] == "aggregate":
+        _check_ids(topic, rest[0])
+        return Topic(site=rest[0], channel="aggregate")
     if len(rest) == 4 and rest[1] == "agent" and rest[3] in AGENT_CHANNELS:
         site, _, agent, channel = rest
         _check_ids(topic, site, agent)
@@ -436,7 +538,7 @@ def _check_ids(topic: str, *ids: str) -> None:
 # --- encode / decode ---------------------------------------------------------
 
 
-def encode(message: Message) -> bytes:
+def encode(message: Message | NetworkAggregate) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_none=False).encode()
 
 
@@ -446,6 +548,21 @@ def decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
     Whatever the bytes and the topic, ContractError is the only exception that leaves: the gateway
     dead-letters on it, and anything else would be a message that stops ingest.
     """
+    parsed, message = _guarded(topic, payload)
+    if isinstance(message, NetworkAggregate):
+        raise ContractError(f"topic {topic!r} carries the network's aggregates, which only the network reads")
+    return parsed, message
+
+
+def decode_aggregate(topic: str, payload: bytes) -> NetworkAggregate:
+    """Parse and validate a school's aggregate (``network_topic``); raise only ContractError, as ``decode``."""
+    parsed, message = _guarded(topic, payload)
+    if not isinstance(message, NetworkAggregate):
+        raise ContractError(f"topic {topic!r} is a {parsed.channel} topic, not the network's aggregates")
+    return message
+
+
+def _guarded(topic: str, payload: bytes) -> tuple[Topic, Message | NetworkAggregate]:
     try:
         return _decode(topic, payload)
     except ContractError:
@@ -454,7 +571,7 @@ def decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
         raise ContractError(f"payload cannot be read: {type(err).__name__}: {str(err)[:200]}") from err
 
 
-def _decode(topic: str, payload: bytes) -> tuple[Topic, Message]:
+def _decode(topic: str, payload: bytes) -> tuple[Topic, Message | NetworkAggregate]:
     parsed = parse_topic(topic)
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(payload)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}")
@@ -519,7 +636,7 @@ def _short(value: Any) -> str:
     return text[:40]
 
 
-def _validate(parsed: Topic, raw: dict[str, Any]) -> Message:
+def _validate(parsed: Topic, raw: dict[str, Any]) -> Message | NetworkAggregate:
     try:
         match parsed.channel:
             case "state":
@@ -531,16 +648,22 @@ def _validate(parsed: Topic, raw: dict[str, Any]) -> Message:
                 return Telemetry.model_validate(raw)
             case "status":
                 return AgentStatus.model_validate(raw)
+            case "aggregate":
+                return NetworkAggregate.model_validate(raw)
             case _:
                 return ReplayRequest.model_validate(raw)
     except ValidationError as err:
         raise ContractError(f"invalid {parsed.channel} payload: {_summarise(err)}") from err
 
 
-def _check_consistent(topic: str, parsed: Topic, message: Message) -> None:
+def _check_consistent(topic: str, parsed: Topic, message: Message | NetworkAggregate) -> None:
     machine = getattr(message, "machine", None)
     if parsed.machine is not None and machine != parsed.machine:
         raise ContractError(f"payload machine {machine!r} does not match topic {topic!r}")
+    if isinstance(message, NetworkAggregate):
+        if message.site != parsed.site:
+            raise ContractError(f"payload site {message.site!r} does not match topic {topic!r}")
+        return
     if parsed.agent is not None and message.agent != parsed.agent:
         raise ContractError(f"payload agent {message.agent!r} does not match topic {topic!r}")
 

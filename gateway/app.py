@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +27,8 @@ from gateway.influx import InfluxSettings, InfluxSink
 from gateway.ingest.projection import Projector
 from gateway.ingest.service import Ingest
 from gateway.live import LiveView
+from gateway.network_collector import NetworkCollector
+from gateway.network_publisher import NetworkPublisher
 from gateway.store.db import Database, make_engine, upgrade
 from gateway.web.app import create_app
 from gateway.web.services import Services
@@ -62,7 +64,7 @@ async def serve(settings: config.GatewaySettings, *, stop: asyncio.Event | None 
         await asyncio.to_thread(closing_sweep.sweep, database, zone)
         app = create_app(settings, services)
         server = _Server(server_config(app, settings.http))
-        await _run_server(server, listener, stop, services, zone)
+        await _run_server(server, listener, stop, services, settings=settings)
     finally:
         listener.close()
         engine.dispose()
@@ -154,13 +156,20 @@ def _influx_sink(settings: config.GatewaySettings) -> InfluxSink | None:
 
 
 async def _run_server(
-    server: _Server, listener: socket.socket, stop: asyncio.Event, services: Services, zone: str
+    server: _Server,
+    listener: socket.socket,
+    stop: asyncio.Event,
+    services: Services,
+    *,
+    settings: config.GatewaySettings,
 ) -> None:
+    zone = settings.records.timezone
     task = asyncio.create_task(server.serve(sockets=[listener]), name="http")
     stopper = asyncio.create_task(stop.wait(), name="stop")
     watchdog = asyncio.create_task(_watchdog(server, services), name="watchdog")
     assert services.database is not None  # serve() builds the gateway's own
     closing = asyncio.create_task(closing_sweep.run(services.database, zone), name="closing-time")
+    network = _start_network(settings, services)
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -169,9 +178,32 @@ async def _run_server(
         stopper.cancel()
         watchdog.cancel()
         closing.cancel()
+        network()
         await task
     if not server.started and not stop.is_set():
         raise GatewayError("the gateway did not start; see the log above")
+
+
+def _start_network(settings: config.GatewaySettings, services: Services) -> Callable[[], None]:
+    """The network's jobs this gateway has (docs/network.md); returns what stops them."""
+    database = services.database
+    assert database is not None  # serve() builds the gateway's own
+    stops: list[Callable[[], object]] = []
+    if settings.network.publish:
+        ingest = services.ingest
+        # The gateway's own MQTT session, as replay requests: no second connection to the school's broker.
+        publisher = NetworkPublisher(settings, database, lambda: None if ingest is None else ingest.consumer)
+        stops.append(asyncio.create_task(publisher.run(), name="network-publisher").cancel)
+    if settings.network.collect:
+        collector = NetworkCollector(settings, database)
+        collector.start()
+        stops.append(collector.stop)
+
+    def stop() -> None:
+        for each in stops:
+            each()
+
+    return stop
 
 
 async def _watchdog(server: _Server, services: Services) -> None:

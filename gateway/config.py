@@ -199,6 +199,20 @@ class RecordsSection(_Section):
         return now - timedelta(days=self.retention_days)
 
 
+class NetworkSection(_Section):
+    """Aggregates between schools (docs/network.md): a school's gateway publishes, the network's collects."""
+
+    publish: bool = Field(default=False, description="publish this school's daily and hourly aggregates")
+    collect: bool = Field(default=False, description="store the aggregates the schools publish (network gateway)")
+    interval_s: float = Field(default=300.0, ge=5, le=86_400, description="how often the aggregates are computed")
+    republish_days: int = Field(
+        default=7, ge=1, le=92, description="finished days sent again at every (re)connection: repairs gaps"
+    )
+    min_group_students: int = Field(
+        default=3, ge=1, le=100, description="a class and track with fewer students is sent as OTHER"
+    )
+
+
 class GatewaySettings(_Section):
     gateway: GatewaySection
     broker: BrokerSection = BrokerSection()
@@ -207,6 +221,7 @@ class GatewaySettings(_Section):
     http: HttpSection = HttpSection()
     records: RecordsSection = RecordsSection()
     influx: InfluxSection | None = None
+    network: NetworkSection = NetworkSection()
 
     @property
     def client_id(self) -> str:

@@ -38,6 +38,7 @@ from gateway.web.routes import (
     login_page,
     machines,
     metrics,
+    network_page,
     order_pages,
     status,
     student_pages,
@@ -98,7 +99,7 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
     database = services.database or Database.at(settings.database.url)
     include_records(app, database=database, settings=settings.records)
     pages = [login_page, kiosk_page, desk_page, *DESK_PEOPLE, *DESK_WORK, order_pages, student_pages, utilisation_page]
-    pages += [calendar_page, desk_authorisations, competence_pages, api_docs]
+    pages += [calendar_page, desk_authorisations, competence_pages, api_docs, network_page]
     install(app, [page.router for page in pages])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _protect(app, settings)

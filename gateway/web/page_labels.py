@@ -9,6 +9,7 @@ from gateway.web.desk_people_labels import merge_into as _merge_desk_people
 from gateway.web.desk_work_labels import DESK_WORK_LABELS
 from gateway.web.i18n import pick_lang
 from gateway.web.log_labels import merge_into as _merge_log
+from gateway.web.network_labels import merge_into as _merge_network
 from gateway.web.operation_labels import merge_into as _merge_operations
 
 PAGE_LABELS: dict[str, dict[str, Any]] = {
@@ -519,6 +520,7 @@ PAGE_LABELS: dict[str, dict[str, Any]] = {
 _merge_desk_people(PAGE_LABELS)
 _merge_log(PAGE_LABELS)
 _merge_operations(PAGE_LABELS)
+_merge_network(PAGE_LABELS)
 
 
 def page_labels(lang: str) -> dict[str, Any]:

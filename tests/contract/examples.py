@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from edge_agent import contract as c
 
@@ -91,5 +91,62 @@ EXAMPLES: list[tuple[str, str, c.Message]] = [
         "replay_request",
         c.agent_topic(SITE, AGENT, "replay"),
         c.ReplayRequest(agent=AGENT, ts=TS, first=57, last=63, requester="gateway-1"),
+    ),
+]
+
+# A school's aggregates for the network: no agent, no seq, no person (see docs/network.md).
+DAY_START = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 25/11 in Europe/Paris
+DAY_END = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
+MILL = c.MachineAggregate(
+    machine=MACHINE,
+    online=True,
+    planned_h=8.0,
+    running_h=5.25,
+    free_h=2.75,
+    good=41,
+    scrap=2,
+    oee=0.58,
+    stops=c.StopHours(setup=0.75, organisation=0.5, technical=0.25, planned=1.0, unclassified=0.25),
+)
+LATHE = c.MachineAggregate(
+    machine="haas-lathe-2", online=False, planned_h=8.0, running_h=0.0, free_h=8.0, good=0, scrap=0, oee=None
+)
+NETWORK_EXAMPLES: list[tuple[str, str, c.NetworkAggregate]] = [
+    (
+        "network_day",
+        c.network_topic(SITE),
+        c.NetworkAggregate(
+            site=SITE,
+            ts=TS,
+            period="day",
+            day=date(2026, 11, 25),
+            start=DAY_START,
+            end=DAY_END,
+            final=True,
+            machines=(MILL, LATHE),
+            practice=(
+                c.PracticeHours(class_label="CAP1", track="CAP", hours=21.5),
+                c.PracticeHours(class_label="BP2", track="BAC_PRO", hours=12.0),
+            ),
+        ),
+    ),
+    (
+        "network_hour",
+        c.network_topic(SITE),
+        c.NetworkAggregate(
+            site=SITE,
+            ts=TS,
+            period="hour",
+            day=date(2026, 11, 25),
+            start=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
+            end=TS,
+            final=False,
+            machines=(
+                MILL.model_copy(
+                    update={"planned_h": 0.5, "running_h": 0.5, "free_h": 0.0, "good": 4, "scrap": 0}
+                ).model_copy(update={"stops": c.StopHours()}),
+            ),
+            practice=(c.PracticeHours(class_label="CAP1", track="CAP", hours=1.5),),
+        ),
     ),
 ]

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edge_agent import contract as c
-from tests.contract.examples import EXAMPLES
+from tests.contract.examples import EXAMPLES, NETWORK_EXAMPLES
 
-GOLDEN = [(topic, json.loads(c.encode(message))) for _, topic, message in EXAMPLES]
+GOLDEN = [(topic, json.loads(c.encode(message))) for _, topic, message in [*EXAMPLES, *NETWORK_EXAMPLES]]
 
 json_scalars = (
     st.none()
@@ -66,8 +66,8 @@ topics = (
     | st.builds(
         lambda site, machine, channel: f"atelier/v1/{site}/{machine}/{channel}",
         st.text(max_size=70),
-        st.text(max_size=70) | st.just("agent"),
-        st.sampled_from(["state", "event", "telemetry", "status", "replay", "x"]),
+        st.text(max_size=70) | st.just("agent") | st.just("network"),
+        st.sampled_from(["state", "event", "telemetry", "status", "replay", "aggregate", "x"]),
     )
     | st.text(max_size=120)
 )
@@ -140,11 +140,26 @@ def _only_contract_errors(topic: str, payload: bytes) -> None:
         reason = err.reason or "(empty)"
     if reason:
         assert reason != "(empty)", "a refusal says why"
+    else:
+        # Accepted: it must be something the gateway can store.
+        c.encode(message)
+        message.ts.astimezone(UTC)
+        assert parsed.site
+    _only_contract_errors_for_the_network(topic, payload)
+
+
+def _only_contract_errors_for_the_network(topic: str, payload: bytes) -> None:
+    reason = ""
+    try:
+        aggregate = c.decode_aggregate(topic, payload)
+    except c.ContractError as err:
+        reason = err.reason or "(empty)"
+    if reason:
+        assert reason != "(empty)", "a refusal says why"
         return
-    # Accepted: it must be something the gateway can store.
-    c.encode(message)
-    message.ts.astimezone(UTC)
-    assert parsed.site
+    c.encode(aggregate)
+    aggregate.ts.astimezone(UTC)
+    aggregate.start.astimezone(UTC)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

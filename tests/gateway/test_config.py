@@ -91,3 +91,19 @@ def test_check_accepts_a_good_file_and_refuses_missing_tls_files(
     bad = write(tmp_path, f'[gateway]\nid = "gw"\n[broker.tls]\nca_file = "{tmp_path}/nope.pem"\n')
     assert app.check(bad) == 2
     assert "broker.tls.ca_file: file not found" in capsys.readouterr().err
+
+
+def test_the_network_section_defaults_off_and_names_its_problems(tmp_path: Path) -> None:
+    settings = config.load(write(tmp_path, '[gateway]\nid = "gw-1"\n'))
+    assert (settings.network.publish, settings.network.collect) == (False, False)
+    assert (settings.network.republish_days, settings.network.min_group_students) == (7, 3)
+    network = 'publish = "yes please"\ninterval_s = 1\nrepublish_days = 365\nnames = true\n'
+    text = f'[gateway]\nid = "gw-1"\n[network]\n{network}'
+    path = write(tmp_path, text)
+    with pytest.raises(tomlconfig.ConfigError) as caught:
+        config.load(path)
+    by_key = {p.key: p for p in caught.value.problems}
+    assert set(by_key) == {"network.publish", "network.interval_s", "network.republish_days", "network.names"}
+    assert all(p.file == str(path) for p in caught.value.problems)
+    assert "5" in by_key["network.interval_s"].expected
+    assert "unknown key" in by_key["network.names"].expected

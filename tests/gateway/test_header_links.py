@@ -22,7 +22,7 @@ ROLES = {
     [
         ("nobody", True, ["/"]),
         ("nobody", False, []),
-        ("admin", False, ["/", "/orders", "/utilisation", "/desk"]),
+        ("admin", False, ["/", "/orders", "/utilisation", "/network", "/desk"]),
         ("viewer", False, ["/", "/orders", "/utilisation"]),
         ("kiosk", True, ["/", KIOSK]),
         ("kiosk", False, [KIOSK]),  # the wall would answer 403 to a kiosk when it is closed

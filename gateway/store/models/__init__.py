@@ -3,7 +3,8 @@
 ``ingest``: what the bus said (agents, machines, messages, state changes, cycles,
 part counts, alarms, dead letters). ``records``: what people say (customers,
 orders, students, logins, API tokens, work sessions, scrap, cycle assignments,
-the audit log). ``operations``: an order's operations and first-part approvals.
+the audit log). ``operations``: an order's operations and first-part approvals. ``network``: the schools'
+aggregates a network's gateway keeps.
 ``school_time``: calendars, closures, machine exceptions, stop reasons and
 classifications. Import the tables from here.
 """
@@ -19,6 +20,7 @@ from gateway.store.models.ingest import (
     PartCount,
     StateChange,
 )
+from gateway.store.models.network import NetworkMachineFigures, NetworkPeriod, NetworkPracticeFigures
 from gateway.store.models.operations import FirstPartApproval, OperationRecord
 from gateway.store.models.records import (
     ApiToken,
@@ -70,6 +72,9 @@ __all__ = [
     "MachineGroup",
     "MachineGroupMember",
     "Message",
+    "NetworkMachineFigures",
+    "NetworkPeriod",
+    "NetworkPracticeFigures",
     "OperationRecord",
     "Order",
     "PartCount",

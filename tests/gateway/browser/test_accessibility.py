@@ -22,6 +22,7 @@ PAGES = {
     "order": ("admin", "/orders/{po1}"),
     "practice log": ("admin", "/students/{lea}/log"),
     "utilisation": ("admin", "/utilisation?week={week}"),
+    "network": ("admin", "/network?week={week}"),
     "desk": ("admin", "/desk"),
     "kiosk": ("kiosk", "/kiosk/mill?site=lyon"),
     "login": ("anonymous", "/login"),

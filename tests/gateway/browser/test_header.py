@@ -25,7 +25,7 @@ async def sign_in(page: Page, site: Site, role: str) -> None:
 def expected_links(site: Site, role: str) -> list[str]:
     return {
         "anonymous": ["/"],
-        "admin": ["/", "/orders", "/utilisation", "/desk"],
+        "admin": ["/", "/orders", "/utilisation", "/network", "/desk"],
         "viewer": ["/", "/orders", "/utilisation"],
         "kiosk": ["/", KIOSK],
         "student": ["/", f"/students/{site.seeded.ids['lea']}/log"],
