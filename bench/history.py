@@ -252,8 +252,9 @@ class School:
                 self.next_order(m, started)
             session_id = self.ids.take("work_sessions")
             order_id = None if m.order is None else m.order["id"]
+            student_id = None if student is None else student.student_id
             self.w.add(WorkSessionRecord, {
-                "id": session_id, "machine_id": m.machine_id, "student_id": None if student is None else student.student_id,
+                "id": session_id, "machine_id": m.machine_id, "student_id": student_id,
                 "order_id": order_id, "started": started, "ended": ended, "opened_by": "kiosk",
                 "closed_by": "kiosk", "master_on_duty": "m.martin",
             })  # fmt: skip
@@ -390,11 +391,14 @@ class School:
                    "quantity": quantity, "good": 0, "created": now}  # fmt: skip
         m.new_order = True
         self.w.add(Order, {
-            "id": order_id, "customer_id": rng.choice(self.customers), "reference": f"{self.site}-{self.order_serial:05d}",
+            "id": order_id, "customer_id": rng.choice(self.customers), "reference": self.reference(),
             "part_number": f"P-{rng.randint(100, 999)}", "drawing_revision": rng.choice("ABC"), "quantity": quantity,
             "due": now + timedelta(days=2 + days * 1.6), "standard_cycle_s": float(standard),
             "programs": [m.order["program"]], "status": "in_progress", "created": now,
         })  # fmt: skip
+
+    def reference(self) -> str:
+        return f"{self.site}-{self.order_serial:05d}"
 
     def close_order(self, m: MachineState, ended: datetime) -> None:
         assert m.order is not None
@@ -403,12 +407,13 @@ class School:
 
     def finish(self, session: Session) -> None:
         """Orders done get their status; each machine's snapshot and counter as its last event left them."""
+        last = NOW - timedelta(hours=1)
         for m in self.machines:
             state = contract.MachineState(availability=contract.Availability.UNAVAILABLE, part_count=m.counter)
             session.execute(
                 table(Machine).update().where(table(Machine).c.id == m.machine_id).values(
-                    last_state=state.model_dump(mode="json"), last_state_seq=m.seq, last_state_ts=NOW - timedelta(hours=1),
-                    part_counter=m.counter, last_seen=NOW - timedelta(hours=1),
+                    last_state=state.model_dump(mode="json"), last_state_seq=m.seq, last_state_ts=last,
+                    part_counter=m.counter, last_seen=last,
                 )
             )  # fmt: skip
             session.execute(table(Agent).update().where(table(Agent).c.id == m.agent_id).values(contiguous_seq=m.seq))
@@ -420,7 +425,7 @@ class School:
             order_id = self.ids.take("orders")
             self.order_serial += 1
             session.execute(table(Order).insert().values(
-                id=order_id, customer_id=self.rng.choice(self.customers), reference=f"{self.site}-{self.order_serial:05d}",
+                id=order_id, customer_id=self.rng.choice(self.customers), reference=self.reference(),
                 part_number=f"P-{n}", drawing_revision="A", quantity=100, due=NOW + timedelta(days=10 + n),
                 standard_cycle_s=180.0, programs=["O1"], status="open", created=NOW - timedelta(days=3),
             ))  # fmt: skip

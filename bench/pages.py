@@ -60,9 +60,7 @@ def _utilisation_year(app: Any) -> object:
 
 
 SESSIONS_OF_ORDER = "SELECT machine_id, started, ended FROM work_sessions WHERE order_id = :order"
-IN_SESSIONS = (
-    "JOIN work_sessions w ON w.machine_id = {t}.machine_id AND {t}.{ts} >= w.started AND {t}.{ts} <= w.ended"
-)
+IN_SESSIONS = "JOIN work_sessions w ON w.machine_id = {t}.machine_id AND {t}.{ts} >= w.started AND {t}.{ts} <= w.ended"
 PAGES = (
     Page("wall /", "/", "SELECT id, site, name, last_state FROM machines"),
     Page("wall /api/machines", "/api/machines", "SELECT id, site, name, last_state FROM machines"),
@@ -127,7 +125,9 @@ PAGES = (
     Page(
         "orders CSV",
         "/api/reports/orders.csv",
-        "SELECT w.order_id, sum(p.count) FROM part_counts p " + IN_SESSIONS.format(t="p", ts="ts") + " GROUP BY w.order_id",
+        "SELECT w.order_id, sum(p.count) FROM part_counts p "
+        + IN_SESSIONS.format(t="p", ts="ts")
+        + " GROUP BY w.order_id",
     ),
     Page(
         "practice logs CSV",
@@ -213,7 +213,9 @@ def bare_ms(engine: Engine, sql: str, params: dict[str, Any], repeat: int = 5) -
     return found
 
 
-def request_ms(app: Any, client: TestClient, headers: dict[str, str], page: Page, params: dict[str, Any]) -> tuple[float, int]:
+def request_ms(
+    app: Any, client: TestClient, headers: dict[str, str], page: Page, params: dict[str, Any]
+) -> tuple[float, int]:
     began = time.perf_counter()
     if page.call is not None:
         page.call(app)
@@ -244,7 +246,9 @@ def time_pages(url: str) -> dict[str, Timing]:
             began = time.perf_counter()
             while len(warm) < warm_n and (len(warm) < 3 or time.perf_counter() - began < budget):
                 warm.append(request_ms(app, client, headers, page, params)[0])
-            timings[page.name] = Timing(cold[page.name], warm, bare_ms(engine, page.baseline, params), statuses[page.name])
+            timings[page.name] = Timing(
+                cold[page.name], warm, bare_ms(engine, page.baseline, params), statuses[page.name]
+            )
     engine.dispose()
     return timings
 
@@ -253,7 +257,7 @@ def row_counts(url: str) -> dict[str, int]:
     engine = make_engine(url)
     with engine.connect() as conn:
         found = {
-            name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())  # noqa: S608 - fixed names
+            name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
             for name in ("cycles", "state_changes", "part_counts", "work_sessions", "orders", "students")
         }
     engine.dispose()

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from gateway.domain.attribution import attribute_cycle, attribute_part
+from gateway.domain.attribution import MachineCycles, MachineSessions, part_owner
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import Cycle, CycleAssignment, Machine, PartCount, WorkSessionRecord
@@ -123,28 +123,26 @@ def _resolve(db: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attrib
     machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_(machine_ids)))}
     known = _sessions_around(db, machines, cycles, parts)
     assigned = _assignments(db, [c.id for c in cycles], known, machines)
+    keys = {machine_id: machine_key(machine) for machine_id, machine in machines.items()}
+    # Each machine's sessions indexed once (a window of a year holds thousands), not walked for every event.
+    indexed = {machine_id: MachineSessions(known[machine_id], key) for machine_id, key in keys.items()}
     owned: list[AttributedCycle] = []
     per_machine: dict[int, list[tuple[datetime, datetime, WorkSession | None]]] = defaultdict(list)
     for cycle in sorted(cycles, key=lambda c: (c.ended, c.id)):
-        key = machine_key(machines[cycle.machine_id])
         owner: WorkSession | None
         if cycle.id in assigned:
             owner, by_hand = assigned[cycle.id], True
         else:
-            owner = attribute_cycle(known[cycle.machine_id], key, started=cycle.started, ended=cycle.ended)
+            owner = indexed[cycle.machine_id].cycle_owner(started=cycle.started, ended=cycle.ended)
             by_hand = False
-        owned.append(AttributedCycle(cycle, key, owner, by_hand))
+        owned.append(AttributedCycle(cycle, keys[cycle.machine_id], owner, by_hand))
         per_machine[cycle.machine_id].append((cycle.started, cycle.ended, owner))
+    made_by = {machine_id: MachineCycles(per_machine[machine_id]) for machine_id in keys}
     counted = [
         AttributedPart(
             part,
-            machine_key(machines[part.machine_id]),
-            attribute_part(
-                known[part.machine_id],
-                machine_key(machines[part.machine_id]),
-                part.ts,
-                cycles=per_machine[part.machine_id],
-            ),
+            keys[part.machine_id],
+            part_owner(indexed[part.machine_id], made_by[part.machine_id], part.ts),
         )
         for part in sorted(parts, key=lambda p: (p.ts, p.id))
     ]

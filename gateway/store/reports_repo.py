@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
-from gateway.domain.calendar import Interval, planned
+from gateway.domain.calendar import Interval, PlannedTime, planned
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.oee import (
     Counted,
@@ -23,7 +23,6 @@ from gateway.domain.oee import (
     PlannedUse,
     Utilisation,
     counted,
-    in_planned,
     oee,
     planned_use,
     state_points,
@@ -196,7 +195,8 @@ def machine_report(
     # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
     downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
     use_planned = planned_use(spans, intervals, planned_downtime_s=downtime)
-    scores = oee(use_planned, [f for f in facts if in_planned(f.ended, intervals)], made=made, scrap=scrap)
+    index = PlannedTime(intervals)
+    scores = oee(use_planned, [f for f in facts if index.contains(f.ended)], made=made, scrap=scrap)
     completed = sum(1 for f in facts if f.completed)
     return MachineReport(machine, period, use, use_planned, intervals, stopped, made, scrap, completed, scores)
 
