@@ -151,7 +151,8 @@ class MachineCycles:
         if self._longest is None:
             return False, None
         latest = ts + max(self._longest, timedelta(0))  # a cycle ending before it starts makes nothing
-        for started, ended, owner in self.cycles[bisect_left(self._ends, ts) :]:
+        for index in range(bisect_left(self._ends, ts), len(self.cycles)):
+            started, ended, owner = self.cycles[index]
             if ended > latest:
                 break
             if in_cycle(ts, started, ended):

@@ -201,7 +201,8 @@ class PlannedTime:
         if not self._disjoint:
             return [i for i in self.intervals if i.start <= end and i.end >= start]
         found: list[Interval] = []
-        for interval in self.intervals[bisect_left(self._ends, start) :]:
+        for index in range(bisect_left(self._ends, start), len(self.intervals)):
+            interval = self.intervals[index]
             if interval.start > end:
                 break
             found.append(interval)

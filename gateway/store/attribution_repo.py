@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -34,8 +35,44 @@ OPEN_END = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
+class CycleRow:
+    """A row of ``cycles`` as read for attribution: plain columns, not an ORM object (a year is many thousands)."""
+
+    id: int
+    machine_id: int
+    agent_id: int
+    seq: int
+    program: str | None
+    kind: str
+    started: datetime
+    ended: datetime
+    duration_s: float
+    held_s: float
+    parts: int
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartRow:
+    """A row of ``part_counts`` as read for attribution."""
+
+    id: int
+    machine_id: int
+    agent_id: int
+    seq: int
+    ts: datetime
+    count: int
+    counter: int | None
+    program: str | None
+
+
+_CYCLE_COLUMNS = tuple(Cycle.__table__.c[name] for name in CycleRow.__slots__)
+_PART_COLUMNS = tuple(PartCount.__table__.c[name] for name in PartRow.__slots__)
+
+
+@dataclass(frozen=True, slots=True)
 class AttributedCycle:
-    row: Cycle
+    row: CycleRow
     machine: str
     owner: WorkSession | None
     assigned: bool
@@ -57,7 +94,7 @@ class AttributedCycle:
 
 @dataclass(frozen=True, slots=True)
 class AttributedPart:
-    row: PartCount
+    row: PartRow
     machine: str
     owner: WorkSession | None
 
@@ -84,19 +121,20 @@ def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, Span]:
 
 def attribute(*, db: Session, spans: Mapping[int, Span], assigned_to: Collection[int] = ()) -> Attribution:
     """Cycles and part counts in ``spans`` (machine id → [lo, hi]), plus cycles assigned to ``assigned_to``."""
-    cycles: dict[int, Cycle] = {}
-    parts: dict[int, PartCount] = {}
+    cycles: dict[int, CycleRow] = {}
+    parts: dict[int, PartRow] = {}
     for machine_id, (lo, hi) in spans.items():
         _load(db, machine_id, (lo, hi), cycles, parts)
     for chunk in _chunks(list(assigned_to)):
-        stmt = select(Cycle).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
-        for cycle in db.scalars(stmt.where(CycleAssignment.session_id.in_(chunk))):
+        stmt = select(*_CYCLE_COLUMNS).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
+        for row in db.execute(stmt.where(CycleAssignment.session_id.in_(chunk))):
+            cycle = CycleRow(*row)
             cycles[cycle.id] = cycle
             _load(db, cycle.machine_id, (cycle.started, cycle.ended), {}, parts)
     return _resolve(db, list(cycles.values()), list(parts.values()))
 
 
-def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, Cycle], parts: dict[int, PartCount]) -> None:
+def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, CycleRow], parts: dict[int, PartRow]) -> None:
     """The cycles overlapping ``span`` and every part they made, also those counted outside the span.
 
     A cycle that straddles the span's edge (a student who checked out while it ran)
@@ -105,20 +143,22 @@ def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, Cycle], pa
     instant one cycle ends and the next starts finds the cycle that made it.
     """
     lo, hi = span
-    found = list(db.scalars(_cycles_in(machine_id, lo, hi)))
+    found = [CycleRow(*row) for row in db.execute(_cycles_in(machine_id, lo, hi))]
     if found:
-        lo, hi = min(lo, *(c.started for c in found)), max(hi, *(c.ended for c in found))
-        found += db.scalars(_cycles_in(machine_id, lo, hi))
+        wider = min(lo, *(c.started for c in found)), max(hi, *(c.ended for c in found))
+        if wider != (lo, hi):
+            lo, hi = wider
+            found += [CycleRow(*row) for row in db.execute(_cycles_in(machine_id, lo, hi))]
     cycles.update((c.id, c) for c in found)
-    counted = select(PartCount).where(PartCount.machine_id == machine_id, PartCount.ts >= lo, PartCount.ts <= hi)
-    parts.update((p.id, p) for p in db.scalars(counted))
+    counted = select(*_PART_COLUMNS).where(PartCount.machine_id == machine_id, PartCount.ts >= lo, PartCount.ts <= hi)
+    parts.update((p.id, p) for p in (PartRow(*row) for row in db.execute(counted)))
 
 
-def _cycles_in(machine_id: int, lo: datetime, hi: datetime) -> Select[Cycle]:
-    return select(Cycle).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
+def _cycles_in(machine_id: int, lo: datetime, hi: datetime) -> Select[Any]:
+    return select(*_CYCLE_COLUMNS).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
 
 
-def _resolve(db: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attribution:
+def _resolve(db: Session, cycles: list[CycleRow], parts: list[PartRow]) -> Attribution:
     machine_ids = {c.machine_id for c in cycles} | {p.machine_id for p in parts}
     machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_(machine_ids)))}
     known = _sessions_around(db, machines, cycles, parts)
@@ -150,7 +190,7 @@ def _resolve(db: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attrib
 
 
 def _sessions_around(
-    db: Session, machines: Mapping[int, Machine], cycles: list[Cycle], parts: list[PartCount]
+    db: Session, machines: Mapping[int, Machine], cycles: list[CycleRow], parts: list[PartRow]
 ) -> dict[int, list[WorkSession]]:
     times: dict[int, list[datetime]] = defaultdict(list)
     for cycle in cycles:

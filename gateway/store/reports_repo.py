@@ -210,19 +210,20 @@ def machine_reports(
 
 
 def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:
+    # Three columns, not ORM objects: a year of a machine is tens of thousands of state changes.
+    columns = (StateChange.ts, StateChange.availability, StateChange.execution)
     before = (
-        select(StateChange)
+        select(*columns)
         .where(StateChange.machine_id == machine_id, StateChange.ts < start)
         .order_by(StateChange.ts.desc(), StateChange.id.desc())
         .limit(1)
     )
     inside = (
-        select(StateChange)
+        select(*columns)
         .where(StateChange.machine_id == machine_id, StateChange.ts >= start, StateChange.ts < end)
         .order_by(StateChange.ts, StateChange.id)
     )
-    rows = [*db.scalars(before), *db.scalars(inside)]
-    return [(r.ts, r.availability, r.execution) for r in rows]
+    return [(ts, availability, execution) for ts, availability, execution in [*db.execute(before), *db.execute(inside)]]
 
 
 def _faults(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime | None]]:
