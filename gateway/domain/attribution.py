@@ -94,7 +94,8 @@ class MachineSessions:
 
     def __init__(self, sessions: Iterable[WorkSession], machine: str) -> None:
         self.machine = machine
-        self.sessions = sorted((s for s in sessions if s.machine == machine), key=lambda s: s.start)
+        self._given = list(sessions)  # the walks' own order, for the fallback
+        self.sessions = sorted((s for s in self._given if s.machine == machine), key=lambda s: s.start)
         self._starts = [s.start for s in self.sessions]
         # Sessions on one machine never overlap (a check-in is refused otherwise), so at most one covers an
         # instant; should some overlap anyway, the walk over all of them decides, as before.
@@ -105,14 +106,14 @@ class MachineSessions:
     def at(self, ts: datetime) -> WorkSession | None:
         """``session_at``."""
         if not self._disjoint:
-            return session_at(self.sessions, self.machine, ts)
+            return session_at(self._given, self.machine, ts)
         index = bisect_right(self._starts, ts) - 1
         return self.sessions[index] if index >= 0 and self.sessions[index].covers(ts) else None
 
     def cycle_owner(self, *, started: datetime, ended: datetime) -> WorkSession | None:
         """``attribute_cycle``."""
         if not self._disjoint:
-            return attribute_cycle(self.sessions, self.machine, started=started, ended=ended)
+            return attribute_cycle(self._given, self.machine, started=started, ended=ended)
         if ended <= started:
             return self.at(ended) or next((s for s in self._near(ended, ended) if s.end == ended), None)
         best: WorkSession | None = None
