@@ -12,6 +12,7 @@ Knobs (environment): ``BENCH_PAGES_SIZES`` (years, comma separated: ``0.083,1,3`
 ``BENCH_PAGES_BUDGET_S`` (stop repeating a page after this long, at least one cold and one warm
 sample, 20), ``BENCH_PAGES_DIR`` (keep the generated databases there and reuse them; default a
 temporary folder),
+``BENCH_PAGES_SKIP`` (pages whose name holds one of these words, comma separated, are left out),
 ``BENCH_PAGES_PG_SITES`` (0: skip; e.g. 35 for the network's per-site aggregate on PostgreSQL, with
 ``BENCH_PAGES_PG_YEARS``, 1, and ``BENCH_PAGES_PG_MACHINES``, 20).
 """
@@ -146,6 +147,7 @@ class Timing:
     warm_ms: list[float]
     bare_ms: list[float]
     status: int
+    cpu_ms: list[float]
 
     @property
     def p95(self) -> float:
@@ -159,7 +161,8 @@ class Timing:
         mark = "ok" if self.p95 < TARGET_MS else "SLOW"
         return (
             f"  {name:44} cold p50 {cold50:8.1f} p95 {cold95:8.1f} | warm p50 {warm50:8.1f} p95 {warm95:8.1f} ms "
-            f"(n={len(self.warm_ms)}) | bare SQL {bare:7.1f} ms | ratio {ratio:7.1f} | HTTP {self.status} | {mark}"
+            f"(n={len(self.warm_ms)}) | warm CPU p50 {percentile(self.cpu_ms, 50):8.1f} ms "
+            f"| bare SQL {bare:7.1f} ms | ratio {ratio:7.1f} | HTTP {self.status} | {mark}"
         )
 
 
@@ -214,10 +217,14 @@ def bare_ms(engine: Engine, sql: str, params: dict[str, Any], repeat: int = 5) -
     return found
 
 
+CPU_MS: dict[str, list[float]] = {}  # page → CPU time of its warm requests (this process: app and client)
+
+
 def request_ms(
     app: Any, client: TestClient, headers: dict[str, str], page: Page, params: dict[str, Any]
 ) -> tuple[float, int]:
-    began = time.perf_counter()
+    """Wall time of one request; its CPU time goes to ``CPU_MS``: on a shared machine, the steadier figure."""
+    began, cpu = time.perf_counter(), time.process_time()
     if page.call is not None:
         page.call(app)
         status = 0
@@ -225,6 +232,7 @@ def request_ms(
         response = client.get(page.path.format(**params), headers=headers)
         status = response.status_code
         response.read()
+    CPU_MS.setdefault(page.name, []).append((time.process_time() - cpu) * 1000)
     return (time.perf_counter() - began) * 1000, status
 
 
@@ -233,25 +241,27 @@ def time_pages(url: str) -> dict[str, Timing]:
     params = subjects(engine)
     cold_n, warm_n = int(_env("BENCH_PAGES_COLD", "3")), int(_env("BENCH_PAGES_WARM", "15"))
     budget = float(_env("BENCH_PAGES_BUDGET_S", "20"))
-    cold: dict[str, list[float]] = {p.name: [] for p in PAGES}
+    skipped = [word for word in _env("BENCH_PAGES_SKIP", "").split(",") if word]
+    pages = [p for p in PAGES if not any(word in p.name for word in skipped)]
+    cold: dict[str, list[float]] = {p.name: [] for p in pages}
     statuses: dict[str, int] = {}
     for _ in range(cold_n):
-        for page in PAGES:  # a fresh app per page: the first request after start
+        for page in pages:  # a fresh app per page: the first request after start
             if cold[page.name] and cold[page.name][0] > budget * 1000:
                 continue  # one sample of a page this slow says enough
             with gateway_app(url) as (app, client, headers):
                 ms, statuses[page.name] = request_ms(app, client, headers, page, params)
                 cold[page.name].append(ms)
     timings: dict[str, Timing] = {}
+    CPU_MS.clear()
     with gateway_app(url) as (app, client, headers):
-        for page in PAGES:
+        for page in pages:
             warm: list[float] = []
             began = time.perf_counter()
             while len(warm) < warm_n and (not warm or time.perf_counter() - began < budget):
                 warm.append(request_ms(app, client, headers, page, params)[0])
-            timings[page.name] = Timing(
-                cold[page.name], warm, bare_ms(engine, page.baseline, params), statuses[page.name]
-            )
+            bare = bare_ms(engine, page.baseline, params)
+            timings[page.name] = Timing(cold[page.name], warm, bare, statuses[page.name], CPU_MS[page.name])
     engine.dispose()
     return timings
 
@@ -285,8 +295,8 @@ def sqlite_sizes(root: Path) -> list[tuple[str, dict[str, int], dict[str, Timing
         rows = row_counts(url)
         print(f"\n{label}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()) + f" | {load_average()}", flush=True)
         timings = time_pages(url)
-        for page in PAGES:
-            print(timings[page.name].line(page.name), flush=True)
+        for name, timing in timings.items():
+            print(timing.line(name), flush=True)
         results.append((label, rows, timings))
     return results
 
@@ -300,6 +310,8 @@ def growth(results: list[tuple[str, dict[str, int], dict[str, Timing]]]) -> None
     print(f"  {'page':44}{header}   growth/rows")
     rows_ratio = results[-1][1]["cycles"] / max(1, results[0][1]["cycles"])
     for page in PAGES:
+        if not all(page.name in r[2] for r in results):
+            continue
         values = [percentile(r[2][page.name].warm_ms, 50) for r in results]
         ratio = (values[-1] / values[0]) / rows_ratio if values[0] else float("nan")
         print(f"  {page.name:44}" + "".join(f"{v:14.1f}" for v in values) + f"   {ratio:10.2f}")
