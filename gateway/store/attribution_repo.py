@@ -105,26 +105,42 @@ class Attribution:
     parts: list[AttributedPart]
 
 
-def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, Span]:
-    """Per machine, the time from the first start to the last end of ``rows``.
+# Sessions of one machine closer than this are read as one window (a morning and an afternoon): fewer queries.
+JOIN_GAP = timedelta(hours=2)
 
-    An open session reaches into the future: an edge clock a little ahead of the
-    gateway's must not hide its latest parts.
+
+def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, list[Span]]:
+    """Per machine, the windows the sessions of ``rows`` cover (sessions close together joined).
+
+    Not one window from the first start to the last end: a student's sessions of three years on a machine
+    would read every cycle anybody ran there meanwhile. What a session owns lies in its own window (a cycle
+    overlaps it; a part is counted in it, or during a cycle that overlaps it, which ``_load`` widens to).
+    An open session reaches into the future: an edge clock a little ahead of the gateway's must not hide
+    its latest parts.
     """
-    spans: dict[int, Span] = {}
+    per_machine: dict[int, list[Span]] = defaultdict(list)
     for row in rows:
-        end = row.ended or OPEN_END
-        lo, hi = spans.get(row.machine_id, (row.started, end))
-        spans[row.machine_id] = (min(lo, row.started), max(hi, end))
+        per_machine[row.machine_id].append((row.started, row.ended or OPEN_END))
+    spans: dict[int, list[Span]] = {}
+    for machine_id, windows in per_machine.items():
+        joined: list[Span] = []
+        for lo, hi in sorted(windows):
+            if joined and lo <= joined[-1][1] + JOIN_GAP:
+                joined[-1] = (joined[-1][0], max(joined[-1][1], hi))
+            else:
+                joined.append((lo, hi))
+        spans[machine_id] = joined
     return spans
 
 
-def attribute(*, db: Session, spans: Mapping[int, Span], assigned_to: Collection[int] = ()) -> Attribution:
-    """Cycles and part counts in ``spans`` (machine id → [lo, hi]), plus cycles assigned to ``assigned_to``."""
+def attribute(*, db: Session, spans: Mapping[int, Span | list[Span]], assigned_to: Collection[int] = ()) -> Attribution:
+    """Cycles and part counts in ``spans`` (machine id → [lo, hi], or a list of them), plus cycles assigned
+    to ``assigned_to``."""
     cycles: dict[int, CycleRow] = {}
     parts: dict[int, PartRow] = {}
-    for machine_id, (lo, hi) in spans.items():
-        _load(db, machine_id, (lo, hi), cycles, parts)
+    for machine_id, windows in spans.items():
+        for window in windows if isinstance(windows, list) else [windows]:
+            _load(db, machine_id, window, cycles, parts)
     for chunk in _chunks(list(assigned_to)):
         stmt = select(*_CYCLE_COLUMNS).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
         for row in db.execute(stmt.where(CycleAssignment.session_id.in_(chunk))):

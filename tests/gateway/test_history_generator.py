@@ -13,10 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
+from gateway.store.attribution_repo import Attribution, attribute, spans_of
+from gateway.store.db import make_engine, session_factory
+from gateway.store.models import WorkSessionRecord
 from gateway.web.app import create_app
 from gateway.web.services import Services
 
@@ -74,7 +77,37 @@ def test_a_week_of_history_is_consistent_and_the_pages_render_it(tmp_path: Path)
         "AND a.started < b.ended AND b.started < a.ended"
     )
     assert scalar(url, overlapping) == 0
+    _windows_attribute_as_one_span(url)
     asyncio.run(_pages_render(url))
+
+
+def _windows_attribute_as_one_span(url: str) -> None:
+    """A student's sessions read window by window (``spans_of``) own exactly what one span from her first
+    check-in to her last would give them, with everybody else's work in between left unread."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as db:
+            for student_id in db.scalars(select(WorkSessionRecord.student_id).distinct().limit(5)):
+                rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
+                mine = {r.id for r in rows}
+                whole = {
+                    m: (
+                        min(r.started for r in rows if r.machine_id == m),
+                        max(r.ended for r in rows if r.machine_id == m),
+                    )
+                    for m in {r.machine_id for r in rows}
+                }  # every generated session is closed
+                by_window = attribute(db=db, spans=spans_of(rows), assigned_to=mine)
+                by_span = attribute(db=db, spans=whole, assigned_to=mine)
+                assert _owned(by_window, mine) == _owned(by_span, mine) != (set(), set())
+    finally:
+        engine.dispose()
+
+
+def _owned(found: Attribution, mine: set[int]) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    cycles = {(c.row.id, c.owner.id) for c in found.cycles if c.owner is not None and c.owner.id in mine}
+    parts = {(p.row.id, p.owner.id) for p in found.parts if p.owner is not None and p.owner.id in mine}
+    return cycles, parts
 
 
 async def _pages_render(url: str) -> None:
