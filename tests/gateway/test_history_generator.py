@@ -93,7 +93,7 @@ def _windows_attribute_as_one_span(url: str) -> None:
                 whole = {
                     m: (
                         min(r.started for r in rows if r.machine_id == m),
-                        max(r.ended for r in rows if r.machine_id == m),
+                        max(r.ended or r.started for r in rows if r.machine_id == m),
                     )
                     for m in {r.machine_id for r in rows}
                 }  # every generated session is closed
