@@ -11,6 +11,7 @@ hours it really had (the last Sunday of March is an hour shorter, if open).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -181,6 +182,39 @@ def overlap_s(intervals: Sequence[Interval], start: datetime, end: datetime) -> 
         if low < high:
             total += (high - low).total_seconds()
     return total
+
+
+class PlannedTime:
+    """Planned intervals indexed for many questions about one window (a year has hundreds of intervals and
+    tens of thousands of spans and cycles): each answer walks only the intervals it touches, not all of them.
+
+    Exact for intervals as ``planned`` gives them (sorted, disjoint); any others are answered by a walk over all.
+    """
+
+    def __init__(self, intervals: Sequence[Interval]) -> None:
+        self.intervals = sorted(intervals, key=lambda i: (i.start, i.end))
+        self._ends = [i.end for i in self.intervals]
+        self._disjoint = all(a.end <= b.start for a, b in pairwise(self.intervals))
+
+    def touching(self, start: datetime, end: datetime) -> Sequence[Interval]:
+        """The intervals with a point in [start, end] (closed: an interval that only touches it is in)."""
+        if not self._disjoint:
+            return [i for i in self.intervals if i.start <= end and i.end >= start]
+        found: list[Interval] = []
+        for index in range(bisect_left(self._ends, start), len(self.intervals)):
+            interval = self.intervals[index]
+            if interval.start > end:
+                break
+            found.append(interval)
+        return found
+
+    def overlap_s(self, start: datetime, end: datetime) -> float:
+        """``overlap_s(intervals, start, end)``."""
+        return overlap_s(self.touching(start, end), start, end)
+
+    def contains(self, ts: datetime) -> bool:
+        """Whether ``ts`` falls in an interval, ends included."""
+        return bool(self.touching(ts, ts))
 
 
 def advance(

@@ -22,13 +22,14 @@ Definitions (also in docs/records.md):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from edge_agent import contract
-from gateway.domain.calendar import Interval, overlap_s
+from gateway.domain.calendar import Interval, PlannedTime
 from gateway.domain.model import CycleFact
 
 Category = contract.OeeCategory | Literal["offline"]
@@ -99,8 +100,9 @@ def planned_use(spans: Sequence[Span], planned: Sequence[Interval], planned_down
     """Split each span of the timeline into its part inside the planned intervals and its part outside."""
     inside = dict.fromkeys(("running", "held", "alarm", "idle", "offline"), 0.0)
     outside_running = 0.0
+    index = PlannedTime(planned)
     for span in spans:
-        within = overlap_s(planned, span.start, span.end)
+        within = index.overlap_s(span.start, span.end)
         inside[span.category] += within
         if span.category == "running":
             outside_running += span.seconds - within
@@ -174,13 +176,19 @@ def state_points(
     """
     edges = sorted({ts for ts, _, _ in changes} | {r for r, _ in alarms} | {c for _, c in alarms if c is not None})
     ordered = sorted(changes, key=lambda c: c[0])
+    # An alarm is active at ts when raised <= ts < cleared: counted by bisection over the raised and cleared
+    # times, not by a walk over every alarm at every edge (a year of a machine has thousands of both).
+    # One cleared before it was raised is never active, and would cancel another in the count: left out.
+    kept = [(r, c) for r, c in alarms if c is None or r <= c]
+    raised_at = sorted(r for r, _ in kept)
+    cleared_at = sorted(c for _, c in kept if c is not None)
     points: list[StatePoint] = []
     index, availability, execution = 0, "UNAVAILABLE", None
     for ts in edges:
         while index < len(ordered) and ordered[index][0] <= ts:
             _, availability, execution = ordered[index]
             index += 1
-        alarm = any(raised <= ts and (cleared is None or ts < cleared) for raised, cleared in alarms)
+        alarm = bisect_right(raised_at, ts) - bisect_right(cleared_at, ts) > 0
         points.append(StatePoint(ts, availability, execution, alarm))
     return points
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from gateway.domain.calendar import Interval
+from gateway.domain.calendar import Interval, PlannedTime
 from gateway.domain.oee import Span
 
 ReasonCategory = Literal["setup", "organisation", "technical", "planned"]
@@ -65,8 +65,9 @@ def stops(
     """The stops of a timeline within planned time, in order; ``counted_until``: the end of what was counted,
     where a stop still under way is cut (and marked ``ongoing``)."""
     found: list[Stop] = []
+    index = PlannedTime(planned)
     for start, end, alarm in _stretches(spans):
-        for interval in planned:
+        for interval in index.touching(start, end):
             low, high = max(start, interval.start), min(end, interval.end)
             if (high - low).total_seconds() >= threshold_s:
                 found.append(Stop(low, high, alarm, ongoing=counted_until is not None and high >= counted_until))

@@ -17,11 +17,12 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from gateway.domain.attribution import attribute_cycle, attribute_part
+from gateway.domain.attribution import MachineCycles, MachineSessions, part_owner
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import Cycle, CycleAssignment, Machine, PartCount, WorkSessionRecord
@@ -34,8 +35,44 @@ OPEN_END = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
+class CycleRow:
+    """A row of ``cycles`` as read for attribution: plain columns, not an ORM object (a year is many thousands)."""
+
+    id: int
+    machine_id: int
+    agent_id: int
+    seq: int
+    program: str | None
+    kind: str
+    started: datetime
+    ended: datetime
+    duration_s: float
+    held_s: float
+    parts: int
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartRow:
+    """A row of ``part_counts`` as read for attribution."""
+
+    id: int
+    machine_id: int
+    agent_id: int
+    seq: int
+    ts: datetime
+    count: int
+    counter: int | None
+    program: str | None
+
+
+_CYCLE_COLUMNS = tuple(Cycle.__table__.c[name] for name in CycleRow.__slots__)
+_PART_COLUMNS = tuple(PartCount.__table__.c[name] for name in PartRow.__slots__)
+
+
+@dataclass(frozen=True, slots=True)
 class AttributedCycle:
-    row: Cycle
+    row: CycleRow
     machine: str
     owner: WorkSession | None
     assigned: bool
@@ -57,7 +94,7 @@ class AttributedCycle:
 
 @dataclass(frozen=True, slots=True)
 class AttributedPart:
-    row: PartCount
+    row: PartRow
     machine: str
     owner: WorkSession | None
 
@@ -68,35 +105,52 @@ class Attribution:
     parts: list[AttributedPart]
 
 
-def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, Span]:
-    """Per machine, the time from the first start to the last end of ``rows``.
+# Sessions of one machine closer than this are read as one window (a morning and an afternoon): fewer queries.
+JOIN_GAP = timedelta(hours=2)
 
-    An open session reaches into the future: an edge clock a little ahead of the
-    gateway's must not hide its latest parts.
+
+def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, list[Span]]:
+    """Per machine, the windows the sessions of ``rows`` cover (sessions close together joined).
+
+    Not one window from the first start to the last end: a student's sessions of three years on a machine
+    would read every cycle anybody ran there meanwhile. What a session owns lies in its own window (a cycle
+    overlaps it; a part is counted in it, or during a cycle that overlaps it, which ``_load`` widens to).
+    An open session reaches into the future: an edge clock a little ahead of the gateway's must not hide
+    its latest parts.
     """
-    spans: dict[int, Span] = {}
+    per_machine: dict[int, list[Span]] = defaultdict(list)
     for row in rows:
-        end = row.ended or OPEN_END
-        lo, hi = spans.get(row.machine_id, (row.started, end))
-        spans[row.machine_id] = (min(lo, row.started), max(hi, end))
+        per_machine[row.machine_id].append((row.started, row.ended or OPEN_END))
+    spans: dict[int, list[Span]] = {}
+    for machine_id, windows in per_machine.items():
+        joined: list[Span] = []
+        for lo, hi in sorted(windows):
+            if joined and lo <= joined[-1][1] + JOIN_GAP:
+                joined[-1] = (joined[-1][0], max(joined[-1][1], hi))
+            else:
+                joined.append((lo, hi))
+        spans[machine_id] = joined
     return spans
 
 
-def attribute(*, db: Session, spans: Mapping[int, Span], assigned_to: Collection[int] = ()) -> Attribution:
-    """Cycles and part counts in ``spans`` (machine id → [lo, hi]), plus cycles assigned to ``assigned_to``."""
-    cycles: dict[int, Cycle] = {}
-    parts: dict[int, PartCount] = {}
-    for machine_id, (lo, hi) in spans.items():
-        _load(db, machine_id, (lo, hi), cycles, parts)
+def attribute(*, db: Session, spans: Mapping[int, Span | list[Span]], assigned_to: Collection[int] = ()) -> Attribution:
+    """Cycles and part counts in ``spans`` (machine id → [lo, hi], or a list of them), plus cycles assigned
+    to ``assigned_to``."""
+    cycles: dict[int, CycleRow] = {}
+    parts: dict[int, PartRow] = {}
+    for machine_id, windows in spans.items():
+        for window in windows if isinstance(windows, list) else [windows]:
+            _load(db, machine_id, window, cycles, parts)
     for chunk in _chunks(list(assigned_to)):
-        stmt = select(Cycle).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
-        for cycle in db.scalars(stmt.where(CycleAssignment.session_id.in_(chunk))):
+        stmt = select(*_CYCLE_COLUMNS).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
+        for row in db.execute(stmt.where(CycleAssignment.session_id.in_(chunk))):
+            cycle = CycleRow(*row)
             cycles[cycle.id] = cycle
             _load(db, cycle.machine_id, (cycle.started, cycle.ended), {}, parts)
     return _resolve(db, list(cycles.values()), list(parts.values()))
 
 
-def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, Cycle], parts: dict[int, PartCount]) -> None:
+def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, CycleRow], parts: dict[int, PartRow]) -> None:
     """The cycles overlapping ``span`` and every part they made, also those counted outside the span.
 
     A cycle that straddles the span's edge (a student who checked out while it ran)
@@ -105,46 +159,46 @@ def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, Cycle], pa
     instant one cycle ends and the next starts finds the cycle that made it.
     """
     lo, hi = span
-    found = list(db.scalars(_cycles_in(machine_id, lo, hi)))
+    found = [CycleRow(*row) for row in db.execute(_cycles_in(machine_id, lo, hi))]
     if found:
-        lo, hi = min(lo, *(c.started for c in found)), max(hi, *(c.ended for c in found))
-        found += db.scalars(_cycles_in(machine_id, lo, hi))
+        wider = min(lo, *(c.started for c in found)), max(hi, *(c.ended for c in found))
+        if wider != (lo, hi):
+            lo, hi = wider
+            found += [CycleRow(*row) for row in db.execute(_cycles_in(machine_id, lo, hi))]
     cycles.update((c.id, c) for c in found)
-    counted = select(PartCount).where(PartCount.machine_id == machine_id, PartCount.ts >= lo, PartCount.ts <= hi)
-    parts.update((p.id, p) for p in db.scalars(counted))
+    counted = select(*_PART_COLUMNS).where(PartCount.machine_id == machine_id, PartCount.ts >= lo, PartCount.ts <= hi)
+    parts.update((p.id, p) for p in (PartRow(*row) for row in db.execute(counted)))
 
 
-def _cycles_in(machine_id: int, lo: datetime, hi: datetime) -> Select[Cycle]:
-    return select(Cycle).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
+def _cycles_in(machine_id: int, lo: datetime, hi: datetime) -> Select[Any]:
+    return select(*_CYCLE_COLUMNS).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
 
 
-def _resolve(db: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attribution:
+def _resolve(db: Session, cycles: list[CycleRow], parts: list[PartRow]) -> Attribution:
     machine_ids = {c.machine_id for c in cycles} | {p.machine_id for p in parts}
     machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_(machine_ids)))}
     known = _sessions_around(db, machines, cycles, parts)
     assigned = _assignments(db, [c.id for c in cycles], known, machines)
+    keys = {machine_id: machine_key(machine) for machine_id, machine in machines.items()}
+    # Each machine's sessions indexed once (a window of a year holds thousands), not walked for every event.
+    indexed = {machine_id: MachineSessions(known[machine_id], key) for machine_id, key in keys.items()}
     owned: list[AttributedCycle] = []
     per_machine: dict[int, list[tuple[datetime, datetime, WorkSession | None]]] = defaultdict(list)
     for cycle in sorted(cycles, key=lambda c: (c.ended, c.id)):
-        key = machine_key(machines[cycle.machine_id])
         owner: WorkSession | None
         if cycle.id in assigned:
             owner, by_hand = assigned[cycle.id], True
         else:
-            owner = attribute_cycle(known[cycle.machine_id], key, started=cycle.started, ended=cycle.ended)
+            owner = indexed[cycle.machine_id].cycle_owner(started=cycle.started, ended=cycle.ended)
             by_hand = False
-        owned.append(AttributedCycle(cycle, key, owner, by_hand))
+        owned.append(AttributedCycle(cycle, keys[cycle.machine_id], owner, by_hand))
         per_machine[cycle.machine_id].append((cycle.started, cycle.ended, owner))
+    made_by = {machine_id: MachineCycles(per_machine[machine_id]) for machine_id in keys}
     counted = [
         AttributedPart(
             part,
-            machine_key(machines[part.machine_id]),
-            attribute_part(
-                known[part.machine_id],
-                machine_key(machines[part.machine_id]),
-                part.ts,
-                cycles=per_machine[part.machine_id],
-            ),
+            keys[part.machine_id],
+            part_owner(indexed[part.machine_id], made_by[part.machine_id], part.ts),
         )
         for part in sorted(parts, key=lambda p: (p.ts, p.id))
     ]
@@ -152,7 +206,7 @@ def _resolve(db: Session, cycles: list[Cycle], parts: list[PartCount]) -> Attrib
 
 
 def _sessions_around(
-    db: Session, machines: Mapping[int, Machine], cycles: list[Cycle], parts: list[PartCount]
+    db: Session, machines: Mapping[int, Machine], cycles: list[CycleRow], parts: list[PartRow]
 ) -> dict[int, list[WorkSession]]:
     times: dict[int, list[datetime]] = defaultdict(list)
     for cycle in cycles:

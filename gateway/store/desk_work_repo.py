@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from gateway.store.attribution_repo import unattributed
+from gateway.store.attribution_repo import CycleRow, unattributed
 from gateway.store.machines_repo import machine_labels
-from gateway.store.models import Cycle, OperationRecord, Order, Student, WorkSessionRecord
+from gateway.store.models import OperationRecord, Order, Student, WorkSessionRecord
 from gateway.store.operations_repo import operations_by_order
 from gateway.store.orders_repo import order_references, orders_by_due
 from gateway.store.rows import get_row
@@ -86,7 +86,7 @@ def session_choices(*, db: Session, student_id: int | None, order_id: int | None
 class LooseCycle:
     """A cycle no session covers and no master assigned."""
 
-    row: Cycle
+    row: CycleRow
     machine: str  # the machine's name in the workshop
 
 

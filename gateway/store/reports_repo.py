@@ -15,15 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
-from gateway.domain.calendar import Interval, planned
+from gateway.domain.calendar import Interval, PlannedTime, planned
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.oee import (
     Counted,
     Oee,
     PlannedUse,
+    Span,
     Utilisation,
     counted,
-    in_planned,
     oee,
     planned_use,
     state_points,
@@ -260,11 +260,8 @@ def machine_report(
     (``zone``: the gateway's time zone, for a site with no calendar of its own yet)."""
     period = counted(start, end, now)
     end = period.until
-    points = state_points(_changes(db, machine.id, start, end), _faults(db, machine.id, start, end))
-    spans = timeline(points, start, end)
+    spans, intervals = _timeline(db, machine, start, end, zone)
     use = utilisation(spans)
-    calendar = calendar_of(db=db, site=machine.site, zone=zone)
-    intervals = planned(calendar, start, end, exceptions_of(db=db, machine_id=machine.id)) if start < end else []
     found = attribute(db=db, spans={machine.id: (start, end)})
     cycles = [c for c in found.cycles if start <= c.row.ended < end]
     made = sum(p.row.count for p in found.parts if start <= p.row.ts < end)
@@ -277,9 +274,29 @@ def machine_report(
     # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
     downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
     use_planned = planned_use(spans, intervals, planned_downtime_s=downtime)
-    scores = oee(use_planned, [f for f in facts if in_planned(f.ended, intervals)], made=made, scrap=scrap)
+    index = PlannedTime(intervals)
+    scores = oee(use_planned, [f for f in facts if index.contains(f.ended)], made=made, scrap=scrap)
     completed = sum(1 for f in facts if f.completed)
     return MachineReport(machine, period, use, use_planned, intervals, stopped, made, scrap, completed, scores)
+
+
+def _timeline(
+    db: Session, machine: Machine, start: datetime, end: datetime, zone: str
+) -> tuple[list[Span], list[Interval]]:
+    """The machine's state timeline over [start, end) and the planned intervals of its calendar there."""
+    points = state_points(_changes(db, machine.id, start, end), _faults(db, machine.id, start, end))
+    calendar = calendar_of(db=db, site=machine.site, zone=zone)
+    intervals = planned(calendar, start, end, exceptions_of(db=db, machine_id=machine.id)) if start < end else []
+    return timeline(points, start, end), intervals
+
+
+def machine_stops(
+    *, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime, zone: str
+) -> list[Classified]:
+    """``machine_report(...).stops`` without the rest of the report: no cycles, parts or scrap are read."""
+    until = counted(start, end, now).until
+    spans, intervals = _timeline(db, machine, start, until, zone)
+    return classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=until, zone=zone)
 
 
 def machine_reports(
@@ -291,19 +308,20 @@ def machine_reports(
 
 
 def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:
+    # Three columns, not ORM objects: a year of a machine is tens of thousands of state changes.
+    columns = (StateChange.ts, StateChange.availability, StateChange.execution)
     before = (
-        select(StateChange)
+        select(*columns)
         .where(StateChange.machine_id == machine_id, StateChange.ts < start)
         .order_by(StateChange.ts.desc(), StateChange.id.desc())
         .limit(1)
     )
     inside = (
-        select(StateChange)
+        select(*columns)
         .where(StateChange.machine_id == machine_id, StateChange.ts >= start, StateChange.ts < end)
         .order_by(StateChange.ts, StateChange.id)
     )
-    rows = [*db.scalars(before), *db.scalars(inside)]
-    return [(r.ts, r.availability, r.execution) for r in rows]
+    return [(ts, availability, execution) for ts, availability, execution in [*db.execute(before), *db.execute(inside)]]
 
 
 def _faults(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime | None]]:
@@ -323,7 +341,7 @@ RECENT = timedelta(hours=24)
 
 def recent_stops(*, db: Session, machine: Machine, now: datetime, zone: str) -> list[Classified]:
     """The machine's stops of the last day, up to now: the kiosk offers the last one to classify."""
-    return machine_report(db=db, machine=machine, start=now - RECENT, end=now, now=now, zone=zone).stops
+    return machine_stops(db=db, machine=machine, start=now - RECENT, end=now, now=now, zone=zone)
 
 
 # --- stops in work sessions, setup time -------------------------------------
@@ -344,7 +362,7 @@ def session_stops(
         key = (row.machine_id, start, end)
         if key not in days:
             machine = db.get_one(Machine, row.machine_id)
-            days[key] = machine_report(db=db, machine=machine, start=start, end=end, now=now, zone=zone).stops
+            days[key] = machine_stops(db=db, machine=machine, start=start, end=end, now=now, zone=zone)
         found[row.id] = [c for c in days[key] if row.started <= c.stop.start < until]
     return found
 

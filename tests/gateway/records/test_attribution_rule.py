@@ -19,8 +19,8 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
 from gateway.store import db
-from gateway.store.attribution_repo import attribute
-from gateway.store.models import Base, Customer, Cycle, Machine, Order, PartCount, Student, WorkSessionRecord
+from gateway.store.attribution_repo import CycleRow, PartRow, attribute
+from gateway.store.models import Base, Customer, Machine, Order, PartCount, Student, WorkSessionRecord
 from gateway.store.pages_repo import order_detail
 from gateway.store.reports_repo import progress, student_log
 from tests.gateway.records.conftest import T0, World, add_cycle, add_machine, at
@@ -224,5 +224,5 @@ def test_order_progress_and_the_practice_logs_always_agree(engine: Engine, plan:
         assert logged + part_owner[None] == sum(p.row.count for p in whole.parts)
 
 
-def _made_by(part: PartCount, cycle: Cycle) -> bool:
+def _made_by(part: PartRow, cycle: CycleRow) -> bool:
     return cycle.started < part.ts <= cycle.ended or cycle.started == part.ts == cycle.ended

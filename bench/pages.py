@@ -1,0 +1,375 @@
+"""``python -m bench pages``: how each page a master uses grows with years of history (issue 18).
+
+For each size of history (``bench.history``: 1 month, 1 year, 3 years of one school on SQLite by
+default) it starts the real gateway app (``gateway.web.app.create_app``, pages and API, no
+ingest) in this process, logs in as a master, and times every page and report: cold (the first
+request after the app starts, a fresh app each time) and warm (repeated). Beside each page, in
+the same run, the bare SQL aggregate that reads the same rows, so the ratio shows what the code
+adds. Then a growth table: time against the rows in the store.
+
+Knobs (environment): ``BENCH_PAGES_SIZES`` (years, comma separated: ``0.083,1,3``),
+``BENCH_PAGES_MACHINES`` (20), ``BENCH_PAGES_WARM`` (most warm samples, 15), ``BENCH_PAGES_COLD`` (3),
+``BENCH_PAGES_BUDGET_S`` (stop repeating a page after this long, at least one cold and one warm
+sample, 20), ``BENCH_PAGES_DIR`` (keep the generated databases there and reuse them; default a
+temporary folder),
+``BENCH_PAGES_SKIP`` (pages whose name holds one of these words, comma separated, are left out),
+``BENCH_PAGES_PG_SITES`` (0: skip; e.g. 35 for the network's per-site aggregate on PostgreSQL, with
+``BENCH_PAGES_PG_YEARS``, 1, and ``BENCH_PAGES_PG_MACHINES``, 20).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from bench.common import PG_ADMIN_URL, percentile, workdir
+from bench.history import ADMIN, END, NOW, Spec, generate
+from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
+from gateway.live import LiveView
+from gateway.store.db import make_engine
+from gateway.store.reports_repo import machine_reports
+from gateway.web.app import create_app
+from gateway.web.services import Services
+
+TARGET_MS = 300.0
+WEEK = date(2026, 11, 23)  # the last week of history, Monday
+YEAR_START = datetime(2025, 11, 28, tzinfo=NOW.tzinfo)
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str  # GET this (with {order} and {student} filled in); empty: ``call`` instead
+    baseline: str  # the bare SQL that reads the same rows (named parameters as for the path)
+    call: Callable[[Any], object] | None = None  # for what has no page: a function of the app
+
+
+def _utilisation_year(app: Any) -> object:
+    """A year of utilisation, as the week page computes a week: there is no year page yet."""
+    state = app.state.records
+    with state.reading() as db:
+        return machine_reports(db=db, start=YEAR_START, end=NOW, now=NOW, zone=state.settings.timezone)
+
+
+SESSIONS_OF_ORDER = "SELECT machine_id, started, ended FROM work_sessions WHERE order_id = :order"
+IN_SESSIONS = "JOIN work_sessions w ON w.machine_id = {t}.machine_id AND {t}.{ts} >= w.started AND {t}.{ts} <= w.ended"
+PAGES = (
+    Page("wall /", "/", "SELECT id, site, name, last_state FROM machines"),
+    Page("wall /api/machines", "/api/machines", "SELECT id, site, name, last_state FROM machines"),
+    Page(
+        "order board",
+        "/orders",
+        "SELECT w.order_id, sum(p.count) FROM part_counts p "
+        + IN_SESSIONS.format(t="p", ts="ts")
+        + " JOIN orders o ON o.id = w.order_id WHERE o.status IN ('open', 'in_progress') GROUP BY w.order_id",
+    ),
+    Page(
+        "one order",
+        "/orders/{order}",
+        "SELECT count(*), sum(c.duration_s), sum(c.parts) FROM cycles c "
+        + IN_SESSIONS.format(t="c", ts="ended")
+        + " WHERE w.order_id = :order",
+    ),
+    Page(
+        "practice log",
+        "/students/{student}/log",
+        "SELECT count(*), sum(c.duration_s), sum(c.parts) FROM cycles c "
+        + IN_SESSIONS.format(t="c", ts="ended")
+        + " WHERE w.student_id = :student",
+    ),
+    Page(
+        "practice log PDF",
+        "/students/{student}/log.pdf",
+        "SELECT count(*), sum(c.duration_s), sum(c.parts) FROM cycles c "
+        + IN_SESSIONS.format(t="c", ts="ended")
+        + " WHERE w.student_id = :student",
+    ),
+    Page(
+        "utilisation week",
+        f"/utilisation?week={WEEK.isocalendar().year}-W{WEEK.isocalendar().week:02d}",
+        "SELECT machine_id, count(*), min(ts), max(ts) FROM state_changes WHERE ts >= :week AND ts < :week_end "
+        "GROUP BY machine_id",
+    ),
+    Page(
+        "utilisation year (no page: machine_reports)",
+        "",
+        "SELECT machine_id, count(*), min(ts), max(ts) FROM state_changes WHERE ts >= :year GROUP BY machine_id",
+        _utilisation_year,
+    ),
+    Page(
+        "OEE report (week)",
+        f"/api/reports/oee?period=week&date={WEEK}",
+        "SELECT machine_id, count(*), sum(duration_s), sum(parts) FROM cycles WHERE ended >= :week "
+        "AND ended < :week_end GROUP BY machine_id",
+    ),
+    Page(
+        "stops Pareto (week)",
+        f"/api/stops?period=week&date={WEEK}",
+        "SELECT machine_id, count(*), min(ts), max(ts) FROM state_changes WHERE ts >= :week AND ts < :week_end "
+        "GROUP BY machine_id",
+    ),
+    Page(
+        "stops CSV (week)",
+        f"/api/stops/export.csv?period=week&date={WEEK}",
+        "SELECT machine_id, count(*), min(ts), max(ts) FROM state_changes WHERE ts >= :week AND ts < :week_end "
+        "GROUP BY machine_id",
+    ),
+    Page(
+        "orders CSV",
+        "/api/reports/orders.csv",
+        "SELECT w.order_id, sum(p.count) FROM part_counts p "
+        + IN_SESSIONS.format(t="p", ts="ts")
+        + " GROUP BY w.order_id",
+    ),
+    Page(
+        "practice logs CSV",
+        "/api/reports/practice-logs.csv",
+        "SELECT w.student_id, count(*), sum(c.duration_s) FROM cycles c "
+        + IN_SESSIONS.format(t="c", ts="ended")
+        + " GROUP BY w.student_id",
+    ),
+)
+
+
+@dataclass
+class Timing:
+    cold_ms: list[float]
+    warm_ms: list[float]
+    bare_ms: list[float]
+    status: int
+    cpu_ms: list[float]
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.warm_ms + self.cold_ms, 95)
+
+    def line(self, name: str) -> str:
+        warm50, warm95 = percentile(self.warm_ms, 50), percentile(self.warm_ms, 95)
+        cold50, cold95 = percentile(self.cold_ms, 50), percentile(self.cold_ms, 95)
+        bare = percentile(self.bare_ms, 50)
+        ratio = warm50 / bare if bare else float("nan")
+        mark = "ok" if self.p95 < TARGET_MS else "SLOW"
+        return (
+            f"  {name:44} cold p50 {cold50:8.1f} p95 {cold95:8.1f} | warm p50 {warm50:8.1f} p95 {warm95:8.1f} ms "
+            f"(n={len(self.warm_ms)}) | warm CPU p50 {percentile(self.cpu_ms, 50):8.1f} ms "
+            f"| bare SQL {bare:7.1f} ms | ratio {ratio:7.1f} | HTTP {self.status} | {mark}"
+        )
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@contextmanager
+def gateway_app(url: str) -> Iterator[tuple[Any, TestClient, dict[str, str]]]:
+    """The real gateway app over ``url`` on the history's clock, with a master's bearer token."""
+    settings = GatewaySettings(
+        gateway=GatewaySection(id="bench"), database=DatabaseSection(url=url), records=RecordsSection()
+    )
+    app = create_app(settings, Services(live=LiveView()))
+    app.state.records.clock = lambda: NOW
+    try:
+        with TestClient(app, base_url="http://gateway") as client:
+            login = client.post("/api/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]})
+            login.raise_for_status()
+            yield app, client, {"Authorization": f"Bearer {login.json()['token']}"}
+    finally:
+        app.state.records.close()
+
+
+def subjects(engine: Engine) -> dict[str, Any]:
+    """The order and the student a master would open: the ones with the most work sessions."""
+    with engine.connect() as conn:
+        order = conn.execute(
+            text(
+                "SELECT order_id FROM work_sessions WHERE order_id IS NOT NULL GROUP BY order_id "
+                "ORDER BY count(*) DESC, order_id LIMIT 1"
+            )
+        ).scalar_one()
+        student = conn.execute(
+            text(
+                "SELECT w.student_id FROM work_sessions w JOIN students s ON s.id = w.student_id WHERE s.active "
+                "GROUP BY w.student_id ORDER BY count(*) DESC, w.student_id LIMIT 1"
+            )
+        ).scalar_one()
+    week = datetime.combine(WEEK, datetime.min.time(), tzinfo=NOW.tzinfo)
+    return {"order": order, "student": student, "week": week, "week_end": week + timedelta(days=7), "year": YEAR_START}
+
+
+def bare_ms(engine: Engine, sql: str, params: dict[str, Any], repeat: int = 5) -> list[float]:
+    found = []
+    with engine.connect() as conn:
+        wanted = {k: v for k, v in params.items() if f":{k}" in sql}
+        for _ in range(repeat):
+            began = time.perf_counter()
+            conn.execute(text(sql), wanted).all()
+            found.append((time.perf_counter() - began) * 1000)
+    return found
+
+
+CPU_MS: dict[str, list[float]] = {}  # page → CPU time of its warm requests (this process: app and client)
+
+
+def request_ms(
+    app: Any, client: TestClient, headers: dict[str, str], page: Page, params: dict[str, Any]
+) -> tuple[float, int]:
+    """Wall time of one request; its CPU time goes to ``CPU_MS``: on a shared machine, the steadier figure."""
+    began, cpu = time.perf_counter(), time.process_time()
+    if page.call is not None:
+        page.call(app)
+        status = 0
+    else:
+        response = client.get(page.path.format(**params), headers=headers)
+        status = response.status_code
+        response.read()
+    CPU_MS.setdefault(page.name, []).append((time.process_time() - cpu) * 1000)
+    return (time.perf_counter() - began) * 1000, status
+
+
+def time_pages(url: str) -> dict[str, Timing]:
+    engine = make_engine(url)
+    params = subjects(engine)
+    cold_n, warm_n = int(_env("BENCH_PAGES_COLD", "3")), int(_env("BENCH_PAGES_WARM", "15"))
+    budget = float(_env("BENCH_PAGES_BUDGET_S", "20"))
+    skipped = [word for word in _env("BENCH_PAGES_SKIP", "").split(",") if word]
+    pages = [p for p in PAGES if not any(word in p.name for word in skipped)]
+    cold: dict[str, list[float]] = {p.name: [] for p in pages}
+    statuses: dict[str, int] = {}
+    for _ in range(cold_n):
+        for page in pages:  # a fresh app per page: the first request after start
+            if cold[page.name] and cold[page.name][0] > budget * 1000:
+                continue  # one sample of a page this slow says enough
+            with gateway_app(url) as (app, client, headers):
+                ms, statuses[page.name] = request_ms(app, client, headers, page, params)
+                cold[page.name].append(ms)
+    timings: dict[str, Timing] = {}
+    CPU_MS.clear()
+    with gateway_app(url) as (app, client, headers):
+        for page in pages:
+            warm: list[float] = []
+            began = time.perf_counter()
+            while len(warm) < warm_n and (not warm or time.perf_counter() - began < budget):
+                warm.append(request_ms(app, client, headers, page, params)[0])
+            bare = bare_ms(engine, page.baseline, params)
+            timings[page.name] = Timing(cold[page.name], warm, bare, statuses[page.name], CPU_MS[page.name])
+    engine.dispose()
+    return timings
+
+
+def row_counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        found = {
+            name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+            for name in ("cycles", "state_changes", "part_counts", "work_sessions", "orders", "students")
+        }
+    engine.dispose()
+    return found
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def sqlite_sizes(root: Path) -> list[tuple[str, dict[str, int], dict[str, Timing]]]:
+    machines = int(_env("BENCH_PAGES_MACHINES", "20"))
+    results = []
+    for years in (float(y) for y in _env("BENCH_PAGES_SIZES", "0.083,1,3").split(",")):
+        path = root / f"history-{years:g}y-{machines}m.db"
+        url = f"sqlite:///{path}"
+        label = f"{years:g} year(s), 1 school, {machines} machines, SQLite"
+        if not path.exists():
+            counts = generate(url, Spec(years=years, machines=machines))
+            print(f"generated {label}: {counts.total:,} rows in {counts.seconds:.0f} s", flush=True)
+        rows = row_counts(url)
+        print(f"\n{label}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()) + f" | {load_average()}", flush=True)
+        timings = time_pages(url)
+        for name, timing in timings.items():
+            print(timing.line(name), flush=True)
+        results.append((label, rows, timings))
+    return results
+
+
+def growth(results: list[tuple[str, dict[str, int], dict[str, Timing]]]) -> None:
+    """Warm p50 against the cycles in the store; the last column: time growth over row growth (≤ 1 is linear)."""
+    if len(results) < 2:
+        return
+    print("\ngrowth: warm p50 (ms) against cycles in the store")
+    header = "".join(f"{r[1]['cycles']:>14,}" for r in results)
+    print(f"  {'page':44}{header}   growth/rows")
+    rows_ratio = results[-1][1]["cycles"] / max(1, results[0][1]["cycles"])
+    for page in PAGES:
+        if not all(page.name in r[2] for r in results):
+            continue
+        values = [percentile(r[2][page.name].warm_ms, 50) for r in results]
+        ratio = (values[-1] / values[0]) / rows_ratio if values[0] else float("nan")
+        print(f"  {page.name:44}" + "".join(f"{v:14.1f}" for v in values) + f"   {ratio:10.2f}")
+
+
+def network(root: Path) -> None:
+    """A year of 35 schools on PostgreSQL: the per-site utilisation aggregate (the network page does not exist)."""
+    sites = int(_env("BENCH_PAGES_PG_SITES", "0"))
+    if not sites:
+        return
+    years = float(_env("BENCH_PAGES_PG_YEARS", "1"))
+    machines = int(_env("BENCH_PAGES_PG_MACHINES", "20"))
+    name = f"atelier_bench_history_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        counts = generate(url, Spec(years=years, sites=sites, machines=machines))
+        print(f"\ngenerated {years:g} year(s) of {sites} schools × {machines} machines on PostgreSQL: "
+              f"{counts.total:,} rows in {counts.seconds:.0f} s | {load_average()}", flush=True)  # fmt: skip
+        engine = make_engine(url)
+        week = datetime.combine(WEEK, datetime.min.time(), tzinfo=NOW.tzinfo)
+        with gateway_app(url) as (app, _client, _headers):
+            state = app.state.records
+            for label, start in (("week", week), ("year", YEAR_START)):
+                samples = []
+                for _ in range(3):
+                    began = time.perf_counter()
+                    with state.reading() as db:
+                        machine_reports(db=db, start=start, end=NOW, now=NOW, zone=state.settings.timezone)
+                    samples.append((time.perf_counter() - began) * 1000)
+                sql = (
+                    "SELECT m.site, count(*), sum(c.duration_s), sum(c.parts) FROM cycles c JOIN machines m "
+                    "ON m.id = c.machine_id WHERE c.ended >= :start GROUP BY m.site"
+                )
+                bare = bare_ms(engine, sql, {"start": start}, 3)
+                print(f"  per-site utilisation ({label}, machine_reports of {sites * machines} machines): "
+                      f"p50 {percentile(samples, 50):.0f} ms, max {max(samples):.0f} ms | bare SQL per-site sum "
+                      f"{percentile(bare, 50):.0f} ms | target p95 < 1000 ms", flush=True)  # fmt: skip
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    _ = root
+
+
+def run() -> None:
+    print(f"pages: every page a master uses against history up to {END} ({load_average()})", flush=True)
+    kept = os.environ.get("BENCH_PAGES_DIR")
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        results = sqlite_sizes(Path(kept))
+        network(Path(kept))
+    else:
+        with workdir("pages") as root:
+            results = sqlite_sizes(root)
+            network(root)
+    growth(results)
+    print(f"\n{load_average()}")
