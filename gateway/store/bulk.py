@@ -3,6 +3,9 @@
 The caller owns the transaction. Rows are plain dicts keyed by column name,
 built by ``gateway.store.ingest_rows``; the ORM is not involved, so nothing here
 flushes: callers flush their database session before mixing these with ORM writes.
+On PostgreSQL the writes go through ``gateway.store.bulk_pg`` (one statement per table
+whatever the number of rows, the columns sent as arrays); on SQLite, an ``executemany``
+(in process, where a statement per row costs no round trip).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, tup
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from gateway.store import bulk_pg
 from gateway.store.models import Agent, AlarmRecord, Cycle, DeadLetter, Machine, Message, PartCount, StateChange
 
 Key = tuple[int, int]  # (agent row, seq): the dedupe key of a sequenced message
@@ -97,6 +101,11 @@ def insert_messages(*, db: Session, rows: Sequence[Row]) -> set[Key]:
     if not rows:
         return set()
     conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        inserted = bulk_pg.insert(
+            conn, MESSAGES, rows, skip_conflicts_on=("agent_id", "seq"), returning=("agent_id", "seq")
+        )
+        return {(int(agent_id), int(seq)) for agent_id, seq in inserted}
     stmt = _insert_ignoring_duplicates(conn)
     if stmt is None:  # a dialect without ON CONFLICT: a duplicate raises, and the caller replays message by message
         conn.execute(insert(MESSAGES), list(rows))
@@ -116,24 +125,31 @@ def _insert_ignoring_duplicates(conn: Connection) -> Insert | None:
 
 
 def insert_rows(*, db: Session, table: Table, rows: Sequence[Row]) -> None:
-    if rows:
-        db.connection().execute(insert(table), list(rows))
+    if not rows:
+        return
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        bulk_pg.insert(conn, table, rows)
+    else:
+        conn.execute(insert(table), list(rows))
 
 
 def update_machines(*, db: Session, changes: Mapping[int, Row]) -> None:
-    """Set columns of machines (row id → {column: value}); one executemany per set of columns."""
-    groups: dict[tuple[str, ...], list[Row]] = {}
+    """Set columns of machines (row id → {column: value}); one statement per set of columns."""
+    groups: dict[tuple[str, ...], dict[int, Row]] = {}
     for machine_id, values in changes.items():
-        columns = tuple(sorted(values))
-        groups.setdefault(columns, []).append({"b_id": machine_id, **{f"b_{c}": values[c] for c in columns}})
+        groups.setdefault(tuple(sorted(values)), {})[machine_id] = values
     conn = db.connection()
-    for columns, params in groups.items():
+    for columns, rows in groups.items():
+        if conn.dialect.name == "postgresql":
+            bulk_pg.update_by_id(conn, _MACHINES, rows)
+            continue
         stmt = (
             update(_MACHINES)
             .where(_MACHINES.c.id == bindparam("b_id"))
             .values({c: bindparam(f"b_{c}", type_=_MACHINES.c[c].type) for c in columns})
         )
-        conn.execute(stmt, params)
+        conn.execute(stmt, [{"b_id": i, **{f"b_{c}": v[c] for c in columns}} for i, v in rows.items()])
 
 
 def machine_state_times(*, db: Session, machine_ids: Iterable[int]) -> dict[int, datetime | None]:
@@ -154,8 +170,12 @@ def set_contiguous(*, db: Session, seqs: Mapping[int, int]) -> None:
     """Each agent's highest gap-free seq (agent row id → seq), in one executemany."""
     if not seqs:
         return
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        bulk_pg.update_by_id(conn, _AGENTS, {agent_id: {"contiguous_seq": seq} for agent_id, seq in seqs.items()})
+        return
     stmt = update(_AGENTS).where(_AGENTS.c.id == bindparam("b_id")).values(contiguous_seq=bindparam("b_seq"))
-    db.connection().execute(stmt, [{"b_id": agent_id, "b_seq": seq} for agent_id, seq in seqs.items()])
+    conn.execute(stmt, [{"b_id": agent_id, "b_seq": seq} for agent_id, seq in seqs.items()])
 
 
 def clear_alarm(*, db: Session, machine_id: int, code: str, ts: datetime) -> None:
