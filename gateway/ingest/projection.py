@@ -53,6 +53,8 @@ class Projector:
         """One try at ``entries`` in one transaction, in bulk or message by message; raises what fails it."""
         with self._agents.forgotten_on_failure(), self._sessions.begin() as db:
             writer = OneByOneWriter(db) if one_by_one else BulkWriter(db)
+            if not one_by_one:  # one by one, each message's statements run in its savepoints, at once
+                bulk.defer_writes(db=db)
             machines = owners.machines_of_batch(db, self._agents, entries)
             attempt = Attempt(db, self._agents, writer, machines, self._once)
             if one_by_one:

@@ -50,6 +50,9 @@ def machines_named(*, db: Session, keys: Iterable[MachineKey], lock: bool) -> di
     wanted = sorted(set(keys))
     found: dict[MachineKey, Owned] = {}
     conn = db.connection()
+    if lock and conn.dialect.name == "postgresql" and wanted:
+        rows = bulk_pg.machines_locked(conn, _MACHINES, wanted)
+        return {(site, name): (int(row_id), int(owner)) for row_id, site, name, owner in rows}
     columns = (_MACHINES.c.id, _MACHINES.c.site, _MACHINES.c.name, _MACHINES.c.agent_id)
     for start in range(0, len(wanted), _KEYS_PER_QUERY):
         stmt = select(*columns).where(
@@ -187,9 +190,19 @@ def clear_alarm(*, db: Session, machine_id: int, code: str, ts: datetime) -> Non
     db.connection().execute(stmt)
 
 
+def defer_writes(*, db: Session) -> None:
+    """PostgreSQL: until the transaction ends, writes go with the next read or the COMMIT (``bulk_pg``)."""
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        bulk_pg.defer_writes(conn)
+
+
 def lock_agents(*, db: Session, agent_ids: Iterable[int]) -> None:
     """``SELECT ... FOR UPDATE`` agents in id order (after the machines): one order for every transaction."""
     wanted = sorted(set(agent_ids))
-    if wanted:
+    conn = db.connection()
+    if wanted and conn.dialect.name == "postgresql":
+        bulk_pg.lock_by_id(conn, _AGENTS, wanted)
+    elif wanted:
         stmt = select(_AGENTS.c.id).where(_AGENTS.c.id.in_(wanted)).order_by(_AGENTS.c.id).with_for_update()
         db.connection().execute(stmt)

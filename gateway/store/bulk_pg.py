@@ -1,18 +1,29 @@
-"""PostgreSQL: a batch's rows of one table in one statement, its columns sent as arrays and unnested.
+"""PostgreSQL: a batch in a handful of round trips, each table's rows in one statement sent as arrays.
 
-Measured (docs/performance.md, "Issue 21"): a batch written with ``executemany`` spent most of
-its time in the client, not the server. For ``messages`` SQLAlchemy builds one multi-row
-``INSERT ... VALUES`` with six parameters per row, a text psycopg cannot cache (too long) and so
-re-parses with regular expressions for every batch; the other tables went row by row through
-psycopg's pipeline, one Bind/Execute per row. Here every statement has one parameter per
-column, whatever the number of rows::
+Measured (docs/performance.md, "Issue 21"), two costs made the PostgreSQL path slower than a
+hand-written script:
 
-    INSERT INTO cycles (machine_id, ...) SELECT * FROM unnest($1::integer[], ...)
+- The client. For ``messages`` SQLAlchemy built one multi-row ``INSERT ... VALUES`` with six
+  parameters per row, a text psycopg cannot cache (too long) and so re-parsed with regular
+  expressions for every batch; the other tables went row by row. Here every statement has one
+  parameter per column, whatever the number of rows::
 
-so its text is the same for every batch (psycopg prepares it once on the server), the values
-travel as arrays psycopg adapts in C, and the server plans it once for the whole batch. The rows
-are the same dicts ``gateway.store.ingest_rows`` builds for SQLite; each value goes through its
-column's own bind processing (UTC times, JSON), as in an ORM or Core insert.
+      INSERT INTO cycles (machine_id, ...) SELECT * FROM unnest($1::INTEGER[], ...)
+
+  so its text is the same for every batch (psycopg prepares it once), the values travel as binary
+  arrays, and the server plans it once for the whole batch. The rows are the dicts
+  ``gateway.store.ingest_rows`` builds for SQLite too; each value goes through its column's own
+  bind processing (UTC times, JSON), as in a Core insert.
+- Round trips. A batch took thirteen (BEGIN, the locks, a statement per table, the machines, the
+  agents, COMMIT), and on a busy machine each one waits for the server process and then for the
+  gateway to be scheduled again. In a transaction that ``defer_writes``, a statement whose result
+  nobody reads (an insert without RETURNING, an update, a lock) is queued instead, and the queue
+  goes in one psycopg pipeline with the next statement whose result is read, or with the COMMIT.
+  Any other statement on the connection (SQLAlchemy's: the ORM, an alarm clear) sends the queue
+  first, so the order of the writes is the order of the calls; an error in a queued statement is
+  raised by whatever sent it, as SQLAlchemy's exception, and fails the transaction like any other.
+  A batch now takes four round trips: BEGIN with the machines' lock, the agents' lock with the
+  ``messages`` insert, the other tables, and COMMIT with the machines and the agents.
 """
 
 from __future__ import annotations
@@ -22,11 +33,89 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+import psycopg
+from sqlalchemy import Column, Connection, Engine, Table, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any] | None
+_Statement = tuple[str, tuple[Any, ...]]
+_QUEUE = "atelier_bulk_pg_queue"  # in the connection's info: the statements waiting to be sent
+
+
+def install(engine: Engine) -> None:
+    """Send what is queued before anything else runs on a connection of ``engine``, and with its COMMIT."""
+    event.listen(engine, "before_cursor_execute", _before_execute)
+    event.listen(engine, "savepoint", _before_savepoint)
+    event.listen(engine, "commit", _on_commit)
+    event.listen(engine, "rollback", _on_rollback)
+    event.listen(engine.pool, "checkin", _on_checkin)  # a transaction that ended without a rollback event
+
+
+def defer_writes(conn: Connection) -> None:
+    """Until this transaction ends, queue the statements whose result nobody reads (if ``install``-ed)."""
+    if event.contains(conn.engine, "commit", _on_commit):
+        conn.info[_QUEUE] = []
+
+
+def _before_execute(conn: Connection, *_: object) -> None:
+    if conn.info.get(_QUEUE):
+        _send(conn, [])
+
+
+def _before_savepoint(conn: Connection, _name: str) -> None:
+    if conn.info.get(_QUEUE):
+        _send(conn, [])
+
+
+def _on_commit(conn: Connection) -> None:
+    queue = conn.info.pop(_QUEUE, None)
+    if queue:
+        conn.info[_QUEUE] = queue  # sent by _send, with the COMMIT; psycopg's own commit then has nothing to do
+        _send(conn, [], commit=True)
+        conn.info.pop(_QUEUE, None)
+
+
+def _on_rollback(conn: Connection) -> None:
+    conn.info.pop(_QUEUE, None)
+
+
+def _on_checkin(_dbapi_connection: object, record: Any) -> None:
+    record.info.pop(_QUEUE, None)
+
+
+def _run(conn: Connection, statement: _Statement, *, rows: bool) -> list[tuple[Any, ...]]:
+    """Queue ``statement`` if the transaction defers writes and its result is not wanted; else send it now."""
+    queue = conn.info.get(_QUEUE)
+    if queue is not None and not rows:
+        queue.append(statement)
+        return []
+    return _send(conn, [statement], rows=rows)
+
+
+def _send(
+    conn: Connection, statements: list[_Statement], *, rows: bool = False, commit: bool = False
+) -> list[tuple[Any, ...]]:
+    """What is queued, then ``statements``, in one pipeline (one round trip); the rows of the last one."""
+    queue = conn.info.get(_QUEUE) or []
+    if _QUEUE in conn.info:
+        conn.info[_QUEUE] = []
+    every = [*queue, *statements]
+    pg: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+    sql, params = every[-1] if every else ("COMMIT", ())
+    try:
+        with pg.pipeline():
+            cursor = pg.cursor()
+            for sql, params in every:
+                cursor = pg.cursor()
+                cursor.execute(sql.encode(), params)  # our own constant text, never built from values
+            if commit:
+                sql, params = "COMMIT", ()
+                pg.commit()
+        return cursor.fetchall() if rows else []
+    except psycopg.Error as err:
+        raise DBAPIError.instance(sql, params, err, psycopg.Error, dialect=conn.dialect) from err
 
 
 def insert(
@@ -45,8 +134,7 @@ def insert(
         return []
     columns = tuple(rows[0])
     sql, processors = _insert_sql(conn.dialect, table, columns, skip_conflicts_on, returning)
-    result = conn.exec_driver_sql(sql, _arrays(rows, columns, processors))
-    return [tuple(row) for row in result] if returning else []
+    return _run(conn, (sql, _arrays(rows, columns, processors)), rows=bool(returning))
 
 
 def update_by_id(conn: Connection, table: Table, values: Mapping[int, Row]) -> None:
@@ -56,7 +144,22 @@ def update_by_id(conn: Connection, table: Table, values: Mapping[int, Row]) -> N
     columns = tuple(next(iter(values.values())))
     sql, processors = _update_sql(conn.dialect, table, columns)
     rows = [{"id": row_id, **row} for row_id, row in values.items()]
-    conn.exec_driver_sql(sql, _arrays(rows, ("id", *columns), processors))
+    _run(conn, (sql, _arrays(rows, ("id", *columns), processors)), rows=False)
+
+
+def lock_by_id(conn: Connection, table: Table, ids: Sequence[int]) -> None:
+    """``SELECT ... FOR UPDATE`` the rows in id order; queued in a transaction that defers writes."""
+    sql = f"SELECT id FROM {table.name} WHERE id = ANY(%b::INTEGER[]) ORDER BY id FOR UPDATE"
+    _run(conn, (sql, (sorted(ids),)), rows=False)
+
+
+def machines_locked(conn: Connection, table: Table, keys: Sequence[tuple[str, str]]) -> list[tuple[Any, ...]]:
+    """(id, site, name, agent_id) of the machines named, locked in id order; at once, in the pipeline of BEGIN."""
+    sql = (
+        f"SELECT id, site, name, agent_id FROM {table.name} WHERE (site, name) IN "
+        "(SELECT * FROM unnest(%b::VARCHAR[], %b::VARCHAR[])) ORDER BY id FOR UPDATE"
+    )
+    return _send(conn, [(sql, ([k[0] for k in keys], [k[1] for k in keys]))], rows=True)
 
 
 def _arrays(rows: Sequence[Row], columns: tuple[str, ...], processors: tuple[_Processor, ...]) -> tuple[list[Any], ...]:
