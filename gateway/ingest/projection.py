@@ -43,11 +43,15 @@ class Projector:
 
     def apply(self, batch: Sequence[Received], *, gaps: Gaps) -> BatchOutcome:
         """Write ``batch`` (each agent's contiguous seq as ``gaps`` sees it); raises only if the store is unwell."""
+        return self.apply_decoded(decode_all(batch), gaps=gaps)
+
+    def apply_decoded(self, entries: list[Entry], *, gaps: Gaps) -> BatchOutcome:
+        """``apply`` for a batch decoded already (``decode_all``: pure, so ingest decodes the next batch meanwhile)."""
 
         def write(entries: list[Entry], one_by_one: bool) -> BatchOutcome:
             return self.write(entries, gaps=gaps, one_by_one=one_by_one)
 
-        return isolate(decode_all(batch), write, self._sessions)
+        return isolate(entries, write, self._sessions)
 
     def write(self, entries: list[Entry], *, gaps: Gaps, one_by_one: bool) -> BatchOutcome:
         """One try at ``entries`` in one transaction, in bulk or message by message; raises what fails it."""

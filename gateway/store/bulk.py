@@ -105,10 +105,8 @@ def insert_messages(*, db: Session, rows: Sequence[Row]) -> set[Key]:
         return set()
     conn = db.connection()
     if conn.dialect.name == "postgresql":
-        inserted = bulk_pg.insert(
-            conn, MESSAGES, rows, skip_conflicts_on=("agent_id", "seq"), returning=("agent_id", "seq")
-        )
-        return {(int(agent_id), int(seq)) for agent_id, seq in inserted}
+        taken = bulk_pg.insert_skipping_taken(conn, MESSAGES, rows, ("agent_id", "seq"))
+        return {key for row in rows if (key := (row["agent_id"], row["seq"])) not in taken}
     stmt = _insert_ignoring_duplicates(conn)
     if stmt is None:  # a dialect without ON CONFLICT: a duplicate raises, and the caller replays message by message
         conn.execute(insert(MESSAGES), list(rows))

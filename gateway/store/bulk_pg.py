@@ -137,6 +137,21 @@ def insert(
     return _run(conn, (sql, _arrays(rows, columns, processors)), rows=bool(returning))
 
 
+def insert_skipping_taken(
+    conn: Connection, table: Table, rows: Sequence[Row], key: tuple[str, ...]
+) -> set[tuple[Any, ...]]:
+    """Insert ``rows``, skipping those whose ``key`` is taken; the keys skipped (usually none: nothing to fetch).
+
+    ``RETURNING`` the keys inserted would send every key back, and fetching 500 rows is a good part of a
+    batch's time in the client; the keys skipped are the few a redelivery or another gateway brings.
+    """
+    if not rows:
+        return set()
+    columns = tuple(rows[0])
+    sql, processors = _insert_skipping_sql(conn.dialect, table, columns, key)
+    return set(_run(conn, (sql, _arrays(rows, columns, processors)), rows=True))
+
+
 def update_by_id(conn: Connection, table: Table, values: Mapping[int, Row]) -> None:
     """Set columns of rows by primary key (id → {column: value}, the same columns for every row)."""
     if not values:
@@ -181,6 +196,23 @@ def _insert_sql(
         sql += f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
     if returning:
         sql += f" RETURNING {', '.join(quote(c) for c in returning)}"
+    return sql, _processors(dialect, table, columns)
+
+
+@lru_cache(maxsize=256)
+def _insert_skipping_sql(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...]
+) -> tuple[str, tuple[_Processor, ...]]:
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    keys = ", ".join(quote(c) for c in key)
+    sql = (
+        f"WITH v AS (SELECT * FROM unnest({_params(dialect, table, columns)}) AS v({names})), "
+        f"i AS (INSERT INTO {quote(table.name)} ({names}) SELECT * FROM v ON CONFLICT ({keys}) DO NOTHING "
+        f"RETURNING {keys}) "
+        f"SELECT {', '.join(f'v.{quote(c)}' for c in key)} FROM v LEFT JOIN i ON "
+        f"{' AND '.join(f'i.{quote(c)} = v.{quote(c)}' for c in key)} WHERE i.{quote(key[0])} IS NULL"
+    )
     return sql, _processors(dialect, table, columns)
 
 
