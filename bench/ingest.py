@@ -63,6 +63,12 @@ GATEWAY_DOUBLED = (
     " + (SELECT count(*) - count(DISTINCT agent_id || '/' || seq) FROM part_counts)"
     " + (SELECT count(*) - count(DISTINCT machine_id || '/' || ts) FROM state_changes)"
 )
+# The gateway's rows of each kind of event, each counted once: (the event type, what tells two rows apart).
+DISTINCT_ROWS = {
+    "cycles": ("cycle_ended", "agent_id || '/' || seq"),
+    "part_counts": ("part_counted", "agent_id || '/' || seq"),
+    "state_changes": ("state_changed", "machine_id || '/' || ts"),
+}
 SCRIPT_DOUBLED = "SELECT count(*) - count(DISTINCT agent || '/' || seq) FROM events"
 
 
@@ -254,13 +260,15 @@ def kill_and_restart(reader: Reader, root: Path, events: int) -> Killed:
         finally:
             process.stop()
         stored = store.count(reader.table)
+        lost = events - stored
         detail = f"killed at {at_kill:,}"
-        if reader.gateway:
+        if reader.gateway:  # a message stored without its cycle, part count or state change is lost too
             expected = _expected_rows(events)
-            cycles, parts = store.count("cycles"), store.count("part_counts")
-            detail += f"; cycles {cycles:,} of {expected['cycle_ended']:,}, part counts {parts:,} of "
-            detail += f"{expected['part_counted']:,}"
-        return Killed(stored, events - stored, reader.doubled(store), detail)
+            for table, (kind, distinct) in DISTINCT_ROWS.items():
+                rows = store.query(f"SELECT count(DISTINCT {distinct}) FROM {table}")
+                lost += max(0, expected[kind] - rows)
+                detail += f"; {table} {rows:,} of {expected[kind]:,}"
+        return Killed(stored, lost, reader.doubled(store), detail)
 
 
 def _settle(count: Callable[[], int], events: int) -> None:

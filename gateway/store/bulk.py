@@ -111,6 +111,14 @@ def insert_messages(*, db: Session, rows: Sequence[Row]) -> set[Key]:
     if stmt is None:  # a dialect without ON CONFLICT: a duplicate raises, and the caller replays message by message
         conn.execute(insert(MESSAGES), list(rows))
         return {(row["agent_id"], row["seq"]) for row in rows}
+    if conn.dialect.name == "sqlite":
+        # Usually every key is new: one executemany (sqlite3's loop in C) and its count of rows inserted say
+        # so, without the RETURNING of 500 keys built into one statement per batch. Any key skipped: undo
+        # that in its savepoint and learn which from RETURNING.
+        with db.begin_nested() as savepoint:
+            if db.connection().execute(stmt, list(rows)).rowcount == len(rows):  # in the savepoint
+                return {(row["agent_id"], row["seq"]) for row in rows}
+            savepoint.rollback()
     result = conn.execute(stmt.returning(MESSAGES.c.agent_id, MESSAGES.c.seq), list(rows))
     return {(int(agent_id), int(seq)) for agent_id, seq in result}
 
