@@ -4,8 +4,9 @@ The caller owns the transaction. Rows are plain dicts keyed by column name,
 built by ``gateway.store.ingest_rows``; the ORM is not involved, so nothing here
 flushes: callers flush their database session before mixing these with ORM writes.
 On PostgreSQL the writes go through ``gateway.store.bulk_pg`` (one statement per table
-whatever the number of rows, the columns sent as arrays); on SQLite, an ``executemany``
-(in process, where a statement per row costs no round trip).
+whatever the number of rows, the columns sent as arrays, in pipelines); on SQLite through
+``gateway.store.bulk_sqlite`` (an ``executemany`` of plain tuples: in process, a statement per
+row costs no round trip); Core statements for any other dialect.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, tup
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gateway.store import bulk_pg
+from gateway.store import bulk_pg, bulk_sqlite
 from gateway.store.models import Agent, AlarmRecord, Cycle, DeadLetter, Machine, Message, PartCount, StateChange
 
 Key = tuple[int, int]  # (agent row, seq): the dedupe key of a sequenced message
@@ -116,7 +117,8 @@ def insert_messages(*, db: Session, rows: Sequence[Row]) -> set[Key]:
         # so, without the RETURNING of 500 keys built into one statement per batch. Any key skipped: undo
         # that in its savepoint and learn which from RETURNING.
         with db.begin_nested() as savepoint:
-            if db.connection().execute(stmt, list(rows)).rowcount == len(rows):  # in the savepoint
+            inserted = bulk_sqlite.insert(db.connection(), MESSAGES, rows, skip_conflicts_on=("agent_id", "seq"))
+            if inserted == len(rows):
                 return {(row["agent_id"], row["seq"]) for row in rows}
             savepoint.rollback()
     result = conn.execute(stmt.returning(MESSAGES.c.agent_id, MESSAGES.c.seq), list(rows))
@@ -139,6 +141,8 @@ def insert_rows(*, db: Session, table: Table, rows: Sequence[Row]) -> None:
     conn = db.connection()
     if conn.dialect.name == "postgresql":
         bulk_pg.insert(conn, table, rows)
+    elif conn.dialect.name == "sqlite":
+        bulk_sqlite.insert(conn, table, rows)
     else:
         conn.execute(insert(table), list(rows))
 
@@ -152,6 +156,9 @@ def update_machines(*, db: Session, changes: Mapping[int, Row]) -> None:
     for columns, rows in groups.items():
         if conn.dialect.name == "postgresql":
             bulk_pg.update_by_id(conn, _MACHINES, rows)
+            continue
+        if conn.dialect.name == "sqlite":
+            bulk_sqlite.update_by_id(conn, _MACHINES, rows)
             continue
         stmt = (
             update(_MACHINES)
@@ -180,8 +187,9 @@ def set_contiguous(*, db: Session, seqs: Mapping[int, int]) -> None:
     if not seqs:
         return
     conn = db.connection()
-    if conn.dialect.name == "postgresql":
-        bulk_pg.update_by_id(conn, _AGENTS, {agent_id: {"contiguous_seq": seq} for agent_id, seq in seqs.items()})
+    if conn.dialect.name in ("postgresql", "sqlite"):
+        fast = bulk_pg if conn.dialect.name == "postgresql" else bulk_sqlite
+        fast.update_by_id(conn, _AGENTS, {agent_id: {"contiguous_seq": seq} for agent_id, seq in seqs.items()})
         return
     stmt = update(_AGENTS).where(_AGENTS.c.id == bindparam("b_id")).values(contiguous_seq=bindparam("b_seq"))
     conn.execute(stmt, [{"b_id": agent_id, "b_seq": seq} for agent_id, seq in seqs.items()])
