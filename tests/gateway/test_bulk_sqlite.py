@@ -50,7 +50,7 @@ def test_rows_are_those_a_core_insert_leaves(tmp_path: Path) -> None:
     ]
     with engine.begin() as conn:
         assert bulk_sqlite.insert(conn, bulk.DEAD_LETTERS, rows) == len(rows)
-        conn.execute(insert(bulk.DEAD_LETTERS), [{**row, "topic": "core/" + row["topic"]} for row in rows])
+        conn.execute(insert(bulk.DEAD_LETTERS), [{**row, "topic": f"core/{row['topic']}"} for row in rows])
         stored = conn.execute(text("SELECT topic, received_at, payload, reason FROM dead_letters ORDER BY id")).all()
     engine.dispose()
     fast, core = stored[: len(rows)], stored[len(rows) :]
