@@ -113,9 +113,14 @@ def gateway_toml(root: Path, broker_: Broker, *, db_url: str, http_port: int, ga
         f'[gateway]\nid = "{gateway_id}"\n\n'
         f'[broker]\nhost = "{broker_.host}"\nport = {broker_.port}\n\n'
         f'[database]\nurl = "{db_url}"\n\n'
-        f'[ingest]\ngap_timeout_s = 5.0\n\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
+        f'[ingest]\ngap_timeout_s = 5.0\n{_batch_size()}\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
     )
     return path
+
+
+def _batch_size() -> str:
+    size = os.environ.get("BENCH_GATEWAY_BATCH")
+    return f"batch_size = {int(size)}\n" if size else ""
 
 
 class Process:
