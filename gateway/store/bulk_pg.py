@@ -22,8 +22,9 @@ hand-written script:
   Any other statement on the connection (SQLAlchemy's: the ORM, an alarm clear) sends the queue
   first, so the order of the writes is the order of the calls; an error in a queued statement is
   raised by whatever sent it, as SQLAlchemy's exception, and fails the transaction like any other.
-  A batch now takes four round trips: BEGIN with the machines' lock, the agents' lock with the
-  ``messages`` insert, the other tables, and COMMIT with the machines and the agents.
+  A batch of events now takes three round trips: BEGIN with the machines' lock; the agents' lock
+  with the ``messages`` insert (which returns only the keys it skipped, usually none); the other
+  tables, the machines and the agents with the COMMIT.
 """
 
 from __future__ import annotations
