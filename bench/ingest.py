@@ -328,6 +328,12 @@ def run() -> list[Figure]:
         after = killed.get(name)
         tail = f" | after SIGKILL: {after.lost:,} lost, {after.doubled:,} doubled" if after else ""
         print(f"   {name}: {rate:,.0f} events/s, {ratio[name]:.2f} x bare paho{tail}", flush=True)
+    # The load of a shared machine moves between rounds more than any two readers differ: set each gateway
+    # against its script in the same round.
+    for gateway, script in (("gateway → SQLite", "sqlite3 script"), ("gateway → PostgreSQL", "psycopg script")):
+        same = [g / s for g, s in zip(rates[gateway], rates[script], strict=True)]
+        each = ", ".join(f"{r:.2f}" for r in same)
+        print(f"   {gateway} / {script}, same round: {each}; median {statistics.median(same):.2f}", flush=True)
     raw, bare = median["mosquitto_sub -q 1"], median["bare paho subscriber"]
     lite, pg = median["gateway → SQLite"], median["gateway → PostgreSQL"]
     figures = [
