@@ -32,12 +32,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import Column, Connection, Engine, Table, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    import psycopg  # an optional dependency (the ``postgres`` extra): imported where PostgreSQL is in use
 
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any] | None
@@ -103,6 +105,8 @@ def _send(
     if _QUEUE in conn.info:
         conn.info[_QUEUE] = []
     every = [*queue, *statements]
+    import psycopg  # only here: a gateway on SQLite may run without it
+
     pg: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
     sql, params = every[-1] if every else ("COMMIT", ())
     try:
