@@ -27,7 +27,7 @@ from edge_agent import contract
 from gateway.config import GatewaySettings
 from gateway.ingest.decoding import Entry, decode_all
 from gateway.ingest.gaps import Gaps, GapTracker, ReplayRange
-from gateway.ingest.inbox import Inbox
+from gateway.ingest.inbox import DRAIN_BATCHES, Inbox
 from gateway.ingest.messages import BatchOutcome, Received
 from gateway.ingest.projection import Projector
 from gateway.ingest.receiver import Receiver
@@ -40,7 +40,6 @@ RETRY_MIN_S = 0.2
 RETRY_MAX_S = 10.0
 PURGE_EVERY_S = 3600.0
 REPLAY_WINDOW_S = 60.0
-DRAIN_BATCHES = 4  # while a backlog waits, a batch takes up to this many times batch_size
 MAX_DRAIN_BATCH = 10_000
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from gateway.config import GatewaySection, GatewaySettings, IngestSection
 from gateway.ingest.gaps import GapTracker
+from gateway.ingest.inbox import DRAIN_BATCHES
 from gateway.ingest.messages import Received
-from gateway.ingest.service import DRAIN_BATCHES, Ingest
+from gateway.ingest.service import Ingest
 
 
 def _received(n: int) -> list[Received]:
