@@ -113,18 +113,23 @@ def gateway_toml(root: Path, broker_: Broker, *, db_url: str, http_port: int, ga
         f'[gateway]\nid = "{gateway_id}"\n\n'
         f'[broker]\nhost = "{broker_.host}"\nport = {broker_.port}\n\n'
         f'[database]\nurl = "{db_url}"\n\n'
-        f'[ingest]\ngap_timeout_s = 5.0\n\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
+        f'[ingest]\ngap_timeout_s = 5.0\n{_batch_size()}\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
     )
     return path
 
 
-class Process:
-    """``python -m atelier ARGS`` in its own session, with its log in a file."""
+def _batch_size() -> str:
+    size = os.environ.get("BENCH_GATEWAY_BATCH")
+    return f"batch_size = {int(size)}\n" if size else ""
 
-    def __init__(self, args: list[str], log: Path) -> None:
+
+class Process:
+    """``python -m atelier ARGS`` (or another ``module``) in its own session, with its log in a file."""
+
+    def __init__(self, args: list[str], log: Path, *, module: str = "atelier") -> None:
         with log.open("ab") as handle:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "atelier", *args],
+                [sys.executable, "-m", module, *args],
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -134,6 +139,12 @@ class Process:
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    def kill_group(self) -> None:
+        """SIGKILL the process and its children (the gateway's receiver): nothing gets to clean up."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait()
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self.popen.poll() is None:

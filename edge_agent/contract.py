@@ -590,7 +590,8 @@ def _decode(topic: str, payload: bytes) -> tuple[Topic, Message | NetworkAggrega
 
 def _parse_json(payload: bytes) -> Any:
     try:
-        return json.loads(payload, parse_constant=_refuse_constant, parse_float=_finite_float)
+        # What json.loads(payload, parse_constant=..., parse_float=...) does, with one decoder for all payloads.
+        return _JSON.decode(payload.decode(json.detect_encoding(payload), "surrogatepass"))
     except ContractError:
         raise
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -610,6 +611,9 @@ def _finite_float(text: str) -> float:
     if value in (float("inf"), float("-inf")):
         raise ContractError(f"payload holds the number {text[:40]}, beyond the range of a float")
     return value
+
+
+_JSON = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def _check_strings(value: Any) -> None:

@@ -25,6 +25,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge_agent import contract
 from gateway.config import GatewaySettings
+from gateway.ingest.inbox import DRAIN_BATCHES
 from gateway.ingest.messages import Received
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,9 @@ class MqttConsumer:
         broker = self._settings.broker
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self._settings.ingest.session_expiry_s
-        # Bounds the unacknowledged messages the broker sends ahead of our commits.
-        properties.ReceiveMaximum = min(65535, max(100, self._settings.ingest.batch_size * 4))
+        # Bounds the unacknowledged messages the broker sends ahead of our commits: three of the longest batches
+        # ingest takes from a backlog, so that one is written, the next decoded and a third on its way.
+        properties.ReceiveMaximum = min(65535, max(100, self._settings.ingest.batch_size * DRAIN_BATCHES * 3))
         self._client.connect_async(
             broker.host, broker.port, keepalive=broker.keepalive_s, clean_start=False, properties=properties
         )

@@ -17,6 +17,10 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# While a backlog waits, ingest takes batches of up to this many times ``batch_size`` (``service.py``), and the
+# MQTT session lets the broker send three such batches ahead of the commits (``consumer.py``).
+DRAIN_BATCHES = 4
+
 
 class Inbox(Generic[T]):
     def __init__(self) -> None:

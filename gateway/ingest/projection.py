@@ -43,16 +43,22 @@ class Projector:
 
     def apply(self, batch: Sequence[Received], *, gaps: Gaps) -> BatchOutcome:
         """Write ``batch`` (each agent's contiguous seq as ``gaps`` sees it); raises only if the store is unwell."""
+        return self.apply_decoded(decode_all(batch), gaps=gaps)
+
+    def apply_decoded(self, entries: list[Entry], *, gaps: Gaps) -> BatchOutcome:
+        """``apply`` for a batch decoded already (``decode_all``: pure, so ingest decodes the next batch meanwhile)."""
 
         def write(entries: list[Entry], one_by_one: bool) -> BatchOutcome:
             return self.write(entries, gaps=gaps, one_by_one=one_by_one)
 
-        return isolate(decode_all(batch), write, self._sessions)
+        return isolate(entries, write, self._sessions)
 
     def write(self, entries: list[Entry], *, gaps: Gaps, one_by_one: bool) -> BatchOutcome:
         """One try at ``entries`` in one transaction, in bulk or message by message; raises what fails it."""
         with self._agents.forgotten_on_failure(), self._sessions.begin() as db:
             writer = OneByOneWriter(db) if one_by_one else BulkWriter(db)
+            if not one_by_one:  # one by one, each message's statements run in its savepoints, at once
+                bulk.defer_writes(db=db)
             machines = owners.machines_of_batch(db, self._agents, entries)
             attempt = Attempt(db, self._agents, writer, machines, self._once)
             if one_by_one:

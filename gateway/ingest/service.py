@@ -25,8 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge_agent import contract
 from gateway.config import GatewaySettings
+from gateway.ingest.decoding import Entry, decode_all
 from gateway.ingest.gaps import Gaps, GapTracker, ReplayRange
-from gateway.ingest.inbox import Inbox
+from gateway.ingest.inbox import DRAIN_BATCHES, Inbox
 from gateway.ingest.messages import BatchOutcome, Received
 from gateway.ingest.projection import Projector
 from gateway.ingest.receiver import Receiver
@@ -39,6 +40,7 @@ RETRY_MIN_S = 0.2
 RETRY_MAX_S = 10.0
 PURGE_EVERY_S = 3600.0
 REPLAY_WINDOW_S = 60.0
+MAX_DRAIN_BATCH = 10_000
 
 
 class Ingest:
@@ -59,6 +61,9 @@ class Ingest:
         self._gaps = Gaps(tracker, monotonic)
         self._inbox: Inbox[Received] = Inbox()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db")
+        # Decoding is pure: the next batch is decoded on a thread of its own while the database thread writes
+        # this one (and mostly waits for the server, the GIL released).
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-decode")
         self._consumer: Receiver | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -67,6 +72,7 @@ class Ingest:
         self.last_batch_at = monotonic()
         self._waiting_since: float | None = None  # a batch taken and not committed yet, since then
         self._in_hand = 0  # messages of that batch
+        self._ahead = 0  # messages of the next batch, taken and being decoded
         self._stall_reported = False
         self.last_error = ""  # why the batch in hand is not committed yet, for /healthz
         self._replays_sent: deque[float] = deque()
@@ -85,7 +91,7 @@ class Ingest:
     @property
     def waiting(self) -> int:
         """Messages received and not committed yet: the batch in hand and the queue behind it."""
-        return self._in_hand + len(self._inbox)
+        return self._in_hand + self._ahead + len(self._inbox)
 
     @property
     def healthy(self) -> bool:
@@ -124,26 +130,46 @@ class Ingest:
         await asyncio.gather(batches, *periodic, return_exceptions=True)
         await asyncio.to_thread(self._consumer.stop)
         self._executor.shutdown(wait=True)
+        self._decoder.shutdown(wait=True)
         self._consumer = None
         logger.info("ingest stopped batches=%d", self.batches)
 
     async def _batch_loop(self) -> None:
-        while True:
-            batch, done = await self._next_batch()
-            if batch:
-                self.stats.received += len(batch)
-                await self._process(batch)
-            if done:
-                return
+        """Batches in order, each committed and acknowledged before the next, which is taken and decoded meanwhile."""
+        ahead = asyncio.ensure_future(self._take())
+        try:
+            while True:
+                batch, decoded, done = await ahead
+                self._ahead = 0
+                if not done:
+                    ahead = asyncio.ensure_future(self._take())
+                if batch:
+                    self.stats.received += len(batch)
+                    await self._process(batch, await decoded)
+                if done:
+                    return
+        finally:
+            ahead.cancel()  # only if this loop was cancelled: what it took is left unacknowledged, to the broker
+
+    async def _take(self) -> tuple[list[Received], asyncio.Future[list[Entry]], bool]:
+        batch, done = await self._next_batch()
+        self._ahead = len(batch)
+        return batch, asyncio.get_running_loop().run_in_executor(self._decoder, decode_all, batch), done
 
     async def _next_batch(self) -> tuple[list[Received], bool]:
         ingest = self._settings.ingest
-        return await self._inbox.next_batch(ingest.batch_size, ingest.batch_ms / 1000)
+        size = ingest.batch_size
+        if len(self._inbox) >= 2 * size:
+            # A backlog (a restart, a broker or store outage, a burst): messages wait in the queue anyway, so
+            # a longer batch costs no latency, and a batch's fixed costs (round trips, locks, the machines'
+            # rows, a commit) are paid once for up to ``DRAIN_BATCHES`` of them (docs/performance.md, issue 21).
+            size = min(DRAIN_BATCHES * size, MAX_DRAIN_BATCH)
+        return await self._inbox.next_batch(size, ingest.batch_ms / 1000)
 
-    async def _process(self, batch: list[Received]) -> None:
+    async def _process(self, batch: list[Received], entries: list[Entry]) -> None:
         started = self._waiting_since = self._monotonic()
         self._in_hand = len(batch)
-        outcome = await self._commit(batch)
+        outcome = await self._commit(batch, entries)
         if outcome is None:
             return  # stopping with the store down: nothing acknowledged, the broker keeps it all
         consumer = self._consumer
@@ -170,11 +196,11 @@ class Ingest:
             outcome.dead_letters,
         )
 
-    async def _commit(self, batch: list[Received]) -> BatchOutcome | None:
+    async def _commit(self, batch: list[Received], entries: list[Entry]) -> BatchOutcome | None:
         loop = asyncio.get_running_loop()
         delay = RETRY_MIN_S
         while True:
-            apply = functools.partial(self._projector.apply, batch, gaps=self._gaps)
+            apply = functools.partial(self._projector.apply_decoded, entries, gaps=self._gaps)
             try:
                 return await loop.run_in_executor(self._executor, apply)
             except Exception as err:

@@ -3,6 +3,10 @@
 The caller owns the transaction. Rows are plain dicts keyed by column name,
 built by ``gateway.store.ingest_rows``; the ORM is not involved, so nothing here
 flushes: callers flush their database session before mixing these with ORM writes.
+On PostgreSQL the writes go through ``gateway.store.bulk_pg`` (one statement per table
+whatever the number of rows, the columns sent as arrays, in pipelines); on SQLite through
+``gateway.store.bulk_sqlite`` (an ``executemany`` of plain tuples: in process, a statement per
+row costs no round trip); Core statements for any other dialect.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, tup
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from gateway.store import bulk_pg, bulk_sqlite
 from gateway.store.models import Agent, AlarmRecord, Cycle, DeadLetter, Machine, Message, PartCount, StateChange
 
 Key = tuple[int, int]  # (agent row, seq): the dedupe key of a sequenced message
@@ -46,6 +51,9 @@ def machines_named(*, db: Session, keys: Iterable[MachineKey], lock: bool) -> di
     wanted = sorted(set(keys))
     found: dict[MachineKey, Owned] = {}
     conn = db.connection()
+    if lock and conn.dialect.name == "postgresql" and wanted:
+        rows = bulk_pg.machines_locked(conn, _MACHINES, wanted)
+        return {(site, name): (int(row_id), int(owner)) for row_id, site, name, owner in rows}
     columns = (_MACHINES.c.id, _MACHINES.c.site, _MACHINES.c.name, _MACHINES.c.agent_id)
     for start in range(0, len(wanted), _KEYS_PER_QUERY):
         stmt = select(*columns).where(
@@ -97,10 +105,22 @@ def insert_messages(*, db: Session, rows: Sequence[Row]) -> set[Key]:
     if not rows:
         return set()
     conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        taken = bulk_pg.insert_skipping_taken(conn, MESSAGES, rows, ("agent_id", "seq"))
+        return {key for row in rows if (key := (row["agent_id"], row["seq"])) not in taken}
     stmt = _insert_ignoring_duplicates(conn)
     if stmt is None:  # a dialect without ON CONFLICT: a duplicate raises, and the caller replays message by message
         conn.execute(insert(MESSAGES), list(rows))
         return {(row["agent_id"], row["seq"]) for row in rows}
+    if conn.dialect.name == "sqlite":
+        # Usually every key is new: one executemany (sqlite3's loop in C) and its count of rows inserted say
+        # so, without the RETURNING of 500 keys built into one statement per batch. Any key skipped: undo
+        # that in its savepoint and learn which from RETURNING.
+        with db.begin_nested() as savepoint:
+            inserted = bulk_sqlite.insert(db.connection(), MESSAGES, rows, skip_conflicts_on=("agent_id", "seq"))
+            if inserted == len(rows):
+                return {(row["agent_id"], row["seq"]) for row in rows}
+            savepoint.rollback()
     result = conn.execute(stmt.returning(MESSAGES.c.agent_id, MESSAGES.c.seq), list(rows))
     return {(int(agent_id), int(seq)) for agent_id, seq in result}
 
@@ -116,24 +136,36 @@ def _insert_ignoring_duplicates(conn: Connection) -> Insert | None:
 
 
 def insert_rows(*, db: Session, table: Table, rows: Sequence[Row]) -> None:
-    if rows:
-        db.connection().execute(insert(table), list(rows))
+    if not rows:
+        return
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        bulk_pg.insert(conn, table, rows)
+    elif conn.dialect.name == "sqlite":
+        bulk_sqlite.insert(conn, table, rows)
+    else:
+        conn.execute(insert(table), list(rows))
 
 
 def update_machines(*, db: Session, changes: Mapping[int, Row]) -> None:
-    """Set columns of machines (row id → {column: value}); one executemany per set of columns."""
-    groups: dict[tuple[str, ...], list[Row]] = {}
+    """Set columns of machines (row id → {column: value}); one statement per set of columns."""
+    groups: dict[tuple[str, ...], dict[int, Row]] = {}
     for machine_id, values in changes.items():
-        columns = tuple(sorted(values))
-        groups.setdefault(columns, []).append({"b_id": machine_id, **{f"b_{c}": values[c] for c in columns}})
+        groups.setdefault(tuple(sorted(values)), {})[machine_id] = values
     conn = db.connection()
-    for columns, params in groups.items():
+    for columns, rows in groups.items():
+        if conn.dialect.name == "postgresql":
+            bulk_pg.update_by_id(conn, _MACHINES, rows)
+            continue
+        if conn.dialect.name == "sqlite":
+            bulk_sqlite.update_by_id(conn, _MACHINES, rows)
+            continue
         stmt = (
             update(_MACHINES)
             .where(_MACHINES.c.id == bindparam("b_id"))
             .values({c: bindparam(f"b_{c}", type_=_MACHINES.c[c].type) for c in columns})
         )
-        conn.execute(stmt, params)
+        conn.execute(stmt, [{"b_id": i, **{f"b_{c}": v[c] for c in columns}} for i, v in rows.items()])
 
 
 def machine_state_times(*, db: Session, machine_ids: Iterable[int]) -> dict[int, datetime | None]:
@@ -154,8 +186,13 @@ def set_contiguous(*, db: Session, seqs: Mapping[int, int]) -> None:
     """Each agent's highest gap-free seq (agent row id → seq), in one executemany."""
     if not seqs:
         return
+    conn = db.connection()
+    if conn.dialect.name in ("postgresql", "sqlite"):
+        fast = bulk_pg if conn.dialect.name == "postgresql" else bulk_sqlite
+        fast.update_by_id(conn, _AGENTS, {agent_id: {"contiguous_seq": seq} for agent_id, seq in seqs.items()})
+        return
     stmt = update(_AGENTS).where(_AGENTS.c.id == bindparam("b_id")).values(contiguous_seq=bindparam("b_seq"))
-    db.connection().execute(stmt, [{"b_id": agent_id, "b_seq": seq} for agent_id, seq in seqs.items()])
+    conn.execute(stmt, [{"b_id": agent_id, "b_seq": seq} for agent_id, seq in seqs.items()])
 
 
 def clear_alarm(*, db: Session, machine_id: int, code: str, ts: datetime) -> None:
@@ -167,9 +204,19 @@ def clear_alarm(*, db: Session, machine_id: int, code: str, ts: datetime) -> Non
     db.connection().execute(stmt)
 
 
+def defer_writes(*, db: Session) -> None:
+    """PostgreSQL: until the transaction ends, writes go with the next read or the COMMIT (``bulk_pg``)."""
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        bulk_pg.defer_writes(conn)
+
+
 def lock_agents(*, db: Session, agent_ids: Iterable[int]) -> None:
     """``SELECT ... FOR UPDATE`` agents in id order (after the machines): one order for every transaction."""
     wanted = sorted(set(agent_ids))
-    if wanted:
+    conn = db.connection()
+    if wanted and conn.dialect.name == "postgresql":
+        bulk_pg.lock_by_id(conn, _AGENTS, wanted)
+    elif wanted:
         stmt = select(_AGENTS.c.id).where(_AGENTS.c.id.in_(wanted)).order_by(_AGENTS.c.id).with_for_update()
         db.connection().execute(stmt)

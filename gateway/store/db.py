@@ -36,6 +36,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLA
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.errors import BusyError, ConflictError, StoreError
+from gateway.store import bulk_pg
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,10 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as err:
         raise StoreError(f"database url {url!r} is not valid: {err}") from err
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
+        if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+            bulk_pg.install(engine)  # ingest's writes on PostgreSQL go in pipelines
+        return engine
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         try:

@@ -271,3 +271,26 @@ def _decoded(item: Received) -> list[c.Message]:
         return [c.decode(item.topic, item.payload)[1]]
     except c.ContractError:
         return []
+
+
+@pytest.mark.slow  # the local PostgreSQL
+def test_postgresql_leaves_the_rows_sqlite_leaves(tmp_path: Path, postgres_url: str) -> None:
+    # PostgreSQL writes a batch with statements of its own (``gateway.store.bulk_pg``: arrays, pipelines);
+    # the same batches must leave the same rows as SQLite's Core statements.
+    dumps = []
+    for url in (f"sqlite:///{tmp_path}/gateway.db", postgres_url):
+        db.upgrade(url)
+        engine = db.make_engine(url)
+        projector = Projector(db.session_factory(engine))
+        projector.load()
+        store = Store(engine, projector, Gaps(GapTracker(timeout_s=10.0), lambda: 0.0), one_by_one=False)
+        try:
+            for number, (_, (batches, _)) in enumerate(sorted(SCENARIOS.items())):
+                for batch in batches(f"s{number}"):
+                    store.write(batch)
+            dumps.append({number: store.dump(f"s{number}") for number in range(len(SCENARIOS))})
+        finally:
+            engine.dispose()
+    sqlite, postgres = dumps
+    assert all(any(rows for rows in dump.values()) for dump in sqlite.values())
+    assert {n: d for n, d in postgres.items() if d != sqlite[n]} == {}
