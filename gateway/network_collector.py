@@ -16,19 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge_agent import contract
 from gateway.config import GatewaySettings
+from gateway.mqtt_session import connect_persistent, session_client
 from gateway.store.db import Database
 from gateway.store.network_repo import Kept, dead_letter, keep
 
 logger = logging.getLogger(__name__)
-
-RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 
 
 class NetworkCollector:
@@ -48,33 +44,17 @@ class NetworkCollector:
         self._client = self._build_client()
 
     def _build_client(self) -> mqtt.Client:
-        broker = self._settings.broker
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"{self._settings.client_id}-network",
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+        return session_client(
+            self._settings,
+            f"{self._settings.client_id}-network",
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
+            on_subscribe=self._on_subscribe,
+            on_message=self._on_message,
         )
-        if broker.username is not None:
-            client.username_pw_set(broker.username, broker.password)
-        if broker.tls is not None:
-            tls = broker.tls
-            client.tls_set(ca_certs=_str(tls.ca_file), certfile=_str(tls.cert_file), keyfile=_str(tls.key_file))
-        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        return client
 
     def start(self) -> None:
-        broker = self._settings.broker
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self._settings.ingest.session_expiry_s
-        self._client.connect_async(
-            broker.host, broker.port, keepalive=broker.keepalive_s, clean_start=False, properties=properties
-        )
-        self._client.loop_start()
+        connect_persistent(self._client, self._settings)
 
     def stop(self) -> None:
         self._client.disconnect()
@@ -138,7 +118,3 @@ class NetworkCollector:
             logger.exception("network aggregate not handled topic=%r", topic)
             return
         client.ack(message.mid, message.qos)
-
-
-def _str(value: object | None) -> str | None:
-    return None if value is None else str(value)

@@ -18,20 +18,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge_agent import contract
 from gateway.config import GatewaySettings
 from gateway.ingest.inbox import DRAIN_BATCHES
 from gateway.ingest.messages import Received
+from gateway.mqtt_session import connect_persistent, session_client
 
 logger = logging.getLogger(__name__)
-
-RECONNECT_MIN_S = 1
-RECONNECT_MAX_S = 30
 
 
 def topic_filters(settings: GatewaySettings) -> tuple[list[str], list[str]]:
@@ -60,36 +55,20 @@ class MqttConsumer:
         self._client = self._build_client()
 
     def _build_client(self) -> mqtt.Client:
-        broker = self._settings.broker
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=self._settings.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+        return session_client(
+            self._settings,
+            self._settings.client_id,
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
+            on_subscribe=self._on_subscribe,
+            on_message=self._on_message,
         )
-        if broker.username is not None:
-            client.username_pw_set(broker.username, broker.password)
-        if broker.tls is not None:
-            tls = broker.tls
-            client.tls_set(ca_certs=_str(tls.ca_file), certfile=_str(tls.cert_file), keyfile=_str(tls.key_file))
-        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        return client
 
     def start(self) -> None:
-        broker = self._settings.broker
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self._settings.ingest.session_expiry_s
-        # Bounds the unacknowledged messages the broker sends ahead of our commits: three of the longest batches
-        # ingest takes from a backlog, so that one is written, the next decoded and a third on its way.
-        properties.ReceiveMaximum = min(65535, max(100, self._settings.ingest.batch_size * DRAIN_BATCHES * 3))
-        self._client.connect_async(
-            broker.host, broker.port, keepalive=broker.keepalive_s, clean_start=False, properties=properties
-        )
-        self._client.loop_start()
+        # Three of the longest batches ingest takes from a backlog ahead of the commits: one written, the next
+        # decoded and a third on its way.
+        window = min(65535, max(100, self._settings.ingest.batch_size * DRAIN_BATCHES * 3))
+        connect_persistent(self._client, self._settings, receive_maximum=window)
 
     def pause(self) -> None:
         """Stop handing messages on; those not handed on stay unacknowledged and come back next session."""
@@ -175,7 +154,3 @@ class MqttConsumer:
         except Exception:
             # An exception here would end paho's network thread; the message stays unacknowledged.
             logger.exception("could not hand a message on topic=%r", topic)
-
-
-def _str(value: object | None) -> str | None:
-    return None if value is None else str(value)
