@@ -50,6 +50,11 @@ _FR: dict[str, str] = {
     "evidence_of_another_student": (
         "Cette séance n'est pas celle de cet élève : une validation s'appuie sur son propre travail."
     ),
+    "evidence_mismatch": (
+        "Ces preuves ne vont pas ensemble : la première pièce, la séance et l'opération doivent être les mêmes."
+    ),
+    "evidence_not_worked": "Cet élève n'a travaillé cette opération dans aucune séance.",
+    "first_part_approval_not_found": "Cette validation de première pièce n'existe pas.",
     "referentiel_refused": "Le référentiel n'a pas été importé : {count} problème(s), rien n'a été enregistré.",
     "authorisation_list_one_filter": "Donnez un élève ou une machine, pas les deux.",
     "not_authorised": "{student} ne peut pas utiliser {machine} : {missing}. Voyez un maître d'atelier.",
@@ -155,6 +160,9 @@ _EN: dict[str, str] = {
     "competence_not_found": "This competence does not exist.",
     "file_too_large": "The file is larger than {limit_kib} KiB.",
     "evidence_of_another_student": "This session is not this student's: a validation rests on their own work.",
+    "evidence_mismatch": "This evidence does not agree: the first part, the session and the operation must match.",
+    "evidence_not_worked": "This student has worked this operation in no session.",
+    "first_part_approval_not_found": "This first-part approval does not exist.",
     "referentiel_refused": "The référentiel was not imported: {count} problem(s), nothing was saved.",
     "authorisation_list_one_filter": "Give a student or a machine, not both.",
     "not_authorised": "{student} may not use {machine}: {missing}. See a workshop master.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 # Dates a period may name: before 2000 or after 2100 is a typing slip, not a school year.
@@ -97,6 +97,30 @@ class ApprovalLine:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """The work a validation rests on: a session, the order and operation worked, a first-part verdict."""
+
+    order: str | None = None  # the order's reference
+    operation: int | None = None  # the operation's number (10, 20, ...)
+    session_started: datetime | None = None
+    verdict: str | None = None  # a first-part approval's OK or NOK
+    approved_at: datetime | None = None
+
+    def text(self, *, zone: tzinfo, session_word: str, first_part_word: str) -> str:
+        """ "CMD-0515 op 20, 1re pièce OK 04/12"; a practice session alone is "séance 04/12"; nothing is ""."""
+        said = []
+        if self.order is not None and self.operation is not None:
+            said.append(f"{self.order} op {self.operation}")
+        elif self.order is not None:
+            said.append(self.order)
+        elif self.session_started is not None:
+            said.append(f"{session_word} {self.session_started.astimezone(zone):%d/%m}")
+        if self.verdict is not None and self.approved_at is not None:
+            said.append(f"{first_part_word} {self.verdict.upper()} {self.approved_at.astimezone(zone):%d/%m}")
+        return ", ".join(said)
+
+
+@dataclass(frozen=True, slots=True)
 class ValidatedCompetence:
     diploma: str
     block: str
@@ -106,6 +130,7 @@ class ValidatedCompetence:
     by: str  # the master
     at: datetime
     comment: str
+    evidence: Evidence = Evidence()
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,16 @@ def seconds_per_part(cycles: Sequence[CycleFact], window: int = PACE_WINDOW) -> 
     return span / parts if span > 0 else None
 
 
+def counting_cycles(cycles: Sequence[tuple[int | None, CycleFact]], final_operation: int | None) -> list[CycleFact]:
+    """The cycles that make the order's parts, each given with its operation: those of the final operation.
+
+    A part turned at 10 and milled at 20 is one part of the order, counted at 20: a pace drawn from every
+    operation's cycles would count it twice and project a finish twice too early when op 10 runs ahead.
+    ``final_operation`` None (an order without operations) keeps every cycle.
+    """
+    return [fact for operation, fact in cycles if final_operation is None or operation == final_operation]
+
+
 def order_progress(
     *,
     ordered: int,
@@ -56,6 +66,7 @@ def order_progress(
     pending: int = 0,
 ) -> OrderProgress:
     """``calendar``: the projection walks only through its planned hours (none: through every hour).
+    ``cycles``: those that make the order's parts (``counting_cycles``), which set the pace.
 
     ``good``: the good parts when they are not made − scrap: an order with operations counts those of its
     last operation, less the parts pending a first-part approval (``gateway.domain.operations``).

@@ -19,6 +19,7 @@ from gateway.domain.practice_record import (
     ValidatedCompetence,
     order_lines,
 )
+from gateway.store.competences_repo import evidence_of
 from gateway.store.models import (
     CompetenceRecord,
     CompetenceValidation,
@@ -119,9 +120,11 @@ def validated(*, db: Session, student_id: int, start: datetime, end: datetime) -
         )
         .order_by(CompetenceValidation.at, CompetenceValidation.id)
     )
+    rows = db.execute(stmt).all()
+    evidence = evidence_of(db=db, validations=[v for v, _ in rows])
     return [
-        ValidatedCompetence(c.diploma, c.block, c.code, c.label, v.level, v.by, v.at, v.comment)
-        for v, c in db.execute(stmt).all()
+        ValidatedCompetence(c.diploma, c.block, c.code, c.label, v.level, v.by, v.at, v.comment, evidence[v.id])
+        for v, c in rows
     ]
 
 

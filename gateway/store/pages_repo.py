@@ -17,6 +17,7 @@ from gateway.config import SCHOOL_ZONE
 from gateway.domain.operations import Mismatch, Step, StepTally, program_mismatch
 from gateway.domain.progress import OrderProgress
 from gateway.errors import BusyError
+from gateway.store.activity_repo import OrderActivity, order_activity
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
@@ -47,6 +48,7 @@ class BoardLine:
     order: Order
     customer: str
     progress: OrderProgress
+    activity: OrderActivity = field(default_factory=OrderActivity)  # operations being worked, a first part waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,8 @@ def board(*, db: Session, now: datetime, include_closed: bool = False, zone: str
     customers = customer_names(db=db)
     orders = orders_by_due(db=db, now=now, include_closed=include_closed)
     lines = [(o, progress(db=db, order_id=o.id, now=now, zone=zone)) for o in orders]
-    return [BoardLine(o, customers[o.customer_id], p) for o, p in lines]
+    activity = order_activity(db=db, order_ids=[o.id for o in orders])
+    return [BoardLine(o, customers[o.customer_id], p, activity.get(o.id, OrderActivity())) for o, p in lines]
 
 
 def order_detail(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderDetail:

@@ -32,7 +32,7 @@ from gateway.domain.oee import (
 )
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
-from gateway.domain.progress import OrderProgress, order_progress
+from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
 from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
@@ -108,6 +108,13 @@ def progress_by_operation(
     scrap = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.order_id == order_id)) or 0
     tallies = operation_tallies(db=db, order_id=order_id, rows=rows, parts=found.parts)
     counts = order_count(tallies)
+    final = max(tallies, key=lambda t: t.number).operation_id if tallies else None
+    operation_of = {r.id: r.operation_id for r in rows}
+    facts = _facts(db, cycles)
+    paced = counting_cycles(
+        [(None if c.owner is None else operation_of[c.owner.id], f) for c, f in zip(cycles, facts, strict=True)],
+        final,
+    )
     result = order_progress(
         ordered=order.quantity,
         made=made if counts is None else counts.made,
@@ -115,7 +122,7 @@ def progress_by_operation(
         good=None if counts is None else counts.good,
         pending=0 if counts is None else counts.pending,
         due=order.due,
-        cycles=_facts(db, cycles),
+        cycles=paced,
         now=now,
         calendar=None if site is None else calendar_of(db=db, site=site, zone=zone),
     )

@@ -216,14 +216,15 @@ def _competences(record: LogRecord, words: dict[str, Any], zone: tzinfo, styles:
     if not record.competences:
         return Paragraph(text(words["log_no_competences"]), styles["Normal"])
     head = [words["log_at"], words["comp_code"], words["comp_competence"], words["log_level"]]
-    head += [words["log_master"], words["log_comment"]]
+    head += [words["log_evidence"], words["log_master"], words["log_comment"]]
     rows: list[list[Any]] = [[_cell(h, styles) for h in head]]
     for c in record.competences:
         level = words.get(f"level_{c.level}", c.level)
         when = c.at.astimezone(zone).strftime(DAY)
-        rows.append([when, _cell(c.code, styles), _cell(c.label, styles), level, _cell(c.by, styles)])
-        rows[-1].append(_cell(c.comment, styles))
-    widths = [w * mm for w in (20, 18, 50, 20, 22, 44)]
+        said = c.evidence.text(zone=zone, session_word=words["comp_session"], first_part_word=words["comp_first_part"])
+        rows.append([when, _cell(c.code, styles), _cell(c.label, styles), level, _cell(said or "—", styles)])
+        rows[-1] += [_cell(c.by, styles), _cell(c.comment, styles)]
+    widths = [w * mm for w in (18, 14, 34, 18, 44, 20, 26)]
     return _table(rows, widths, LEFT)
 
 

@@ -69,6 +69,7 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
         "who": who,
         "head": header(request, who, records(request), tuple(LABELS)),
         "local": lambda ts, fmt="%d/%m/%Y %H:%M": _local(ts, tz, fmt),
+        "zone": tz,
         "dur": duration,
         "hm": hours,
         "pct": percent,

@@ -91,6 +91,10 @@ class ValidationCreate(InputModel):
     level: Level
     comment: Comment = ""
     session_id: Id | None = Field(default=None, description="the work session the judgement rests on")
+    operation_id: Id | None = Field(
+        default=None, description="the operation worked (filled from the session or approval when not given)"
+    )
+    approval_id: Id | None = Field(default=None, description="the first-part approval the judgement rests on")
 
 
 class CompetencePublic(PublicModel):
@@ -110,6 +114,8 @@ class ValidationPublic(PublicModel):
     by: str
     at: datetime
     session_id: int | None
+    operation_id: int | None
+    approval_id: int | None
 
 
 class GridLinePublic(BaseModel):

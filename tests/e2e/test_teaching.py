@@ -8,7 +8,7 @@ référentiel and the kiosk's token; then, on a tablet-sized kiosk:
 - the student without an authorisation is refused and nothing is recorded for him;
 - the authorised one checks in on operation 20; the mill's parts wait for the first-part approval
   (made, not good); the master approves with a badge at the kiosk, the series counts;
-- she checks out, the master validates a competence on her grid against that session, and the PDF of
+- she checks out, the master validates a competence on her grid against that session and its first part, and the PDF of
   her practice log for the day (the period) shows the order, the operation, the approval, the
   competence and the signature blocks.
 """
@@ -175,11 +175,15 @@ async def test_refused_then_operation_20_first_part_series_competence_and_the_pe
         await grid.locator("select[name=competence_id]").select_option(await c22.get_attribute("value"))
         await grid.locator("select[name=level]").select_option("acquis")
         await grid.locator("select[name=session_id]").select_option(str(session["id"]))
+        # and the first part the master approved in it: the evidence the record prints.
+        approval = grid.locator("select[name=approval_id] option", has_text=f"{REFERENCE} op 20")
+        await grid.locator("select[name=approval_id]").select_option(await approval.get_attribute("value"))
         await grid.locator("textarea[name=comment]").fill("Premier article conforme du premier coup")
         async with master.expect_navigation():
             await grid.locator("button[type=submit]").click()
         row = master.locator("tr[data-code$=':C2.2']")
         assert await row.locator(".level").inner_text() == "acquis"
+        assert f"{REFERENCE} op 20, 1re pièce OK" in await row.locator(".evidence").inner_text()
         await shot(master, "teaching-competences")
 
         # The practice log's PDF for the period: today.
@@ -198,7 +202,9 @@ async def test_refused_then_operation_20_first_part_series_competence_and_the_pe
         assert f"{day} {REFERENCE} 20 demo/" in flat, flat  # the first part's verdict (the machine wraps)
         assert f"conforme {MEASURED} {MASTER}" in flat, flat
         assert f"{day} C2.2" in flat, flat
-        assert "acquis maitre Premier article conforme du premier coup" in flat, flat  # level, master, comment
+        evidence = f"{REFERENCE} op 20, 1re pièce OK {today:%d/%m}"
+        # level, evidence, master, comment
+        assert f"acquis {evidence} maitre Premier article conforme du premier coup" in flat, flat
         assert "Page 1 /" in flat
         for signer in ("L'élève", "Le maître professionnel", "Le chef d'établissement"):
             assert signer in flat, signer

@@ -107,3 +107,7 @@ class CompetenceValidation(Base):
     by: Mapped[str] = mapped_column(String(SHORT))
     at: Mapped[datetime]
     session_id: Mapped[int | None] = mapped_column(ForeignKey("work_sessions.id"), index=True)
+    # The operation worked (filled from the session when only a session is given) and the first-part
+    # approval the judgement rests on: the evidence a diploma record prints ("CMD-0515 op 20, 1re pièce OK").
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), index=True)
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("first_part_approvals.id"), index=True)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from gateway.domain.referentiel import LEVELS, parse_referentiel
 from gateway.errors import NotFoundError, RecordsError
-from gateway.store import competences_repo, students_repo, work_repo
+from gateway.store import competences_repo, students_repo
 from gateway.store.machines_repo import machine_labels
 from gateway.web.desk_forms import records_error, validation_errors
 from gateway.web.pages import Forbidden, not_found, records, render, require
@@ -36,8 +36,12 @@ def _grid_page(request: Request, student_id: int, *, typed: dict[str, str] | Non
         with state.reading() as db:
             student = students_repo.get_student(db=db, student_id=student_id)
             grid = competences_repo.student_grid(db=db, student_id=student_id)
-            sessions = work_repo.list_work_sessions(db=db, student_id=student_id)[:50] if who.role == "admin" else []
-            machines = machine_labels(db=db, ids={s.machine_id for s in sessions})
+            choices = competences_repo.evidence_choices(db=db, student_id=student_id) if who.role == "admin" else None
+            sessions = [] if choices is None else choices.sessions
+            approvals = [] if choices is None else choices.approvals
+            machine_ids = {s.machine_id for s, _ in sessions} | {a.machine_id for a, _ in approvals}
+            machines = machine_labels(db=db, ids=machine_ids)
+            evidence = competences_repo.evidence_of(db=db, validations=[v for line in grid for v in line.validations])
     except NotFoundError:
         return not_found(request)
     blocks: dict[tuple[str, str], list[competences_repo.GridLine]] = {}
@@ -48,7 +52,9 @@ def _grid_page(request: Request, student_id: int, *, typed: dict[str, str] | Non
         "name": students_repo.display_name(student),
         "blocks": blocks,
         "levels": LEVELS,
-        "sessions": [(s, machines.get(s.machine_id, "?")) for s in sessions],
+        "sessions": [(s, e, machines.get(s.machine_id, "?")) for s, e in sessions],
+        "approvals": [(a, e, machines.get(a.machine_id, "?")) for a, e in approvals],
+        "evidence": evidence,
         "master": who.role == "admin",
         "typed": typed or {},
         "error": error,
@@ -66,7 +72,8 @@ def competences_page(request: Request, student_id: int) -> Response:
 async def validate(request: Request, student_id: int) -> Response:
     who = require(request, "admin")
     form = await read_fields(request)
-    typed = {k: (form.get(k) or [""])[0][:1000] for k in ("competence_id", "level", "comment", "session_id")}
+    names = ("competence_id", "level", "comment", "session_id", "approval_id")
+    typed = {k: (form.get(k) or [""])[0][:1000] for k in names}
     body = {k: v or None for k, v in typed.items()} | {"comment": typed["comment"]}
     state = records(request)
     try:

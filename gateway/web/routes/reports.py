@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from gateway.errors import InvalidError
 from gateway.store import customers_repo, orders_repo, privacy, students_repo
+from gateway.store.activity_repo import OrderActivity, order_activity
 from gateway.store.reports_repo import machine_reports, progress, student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin
@@ -71,6 +72,8 @@ ORDER_COLUMNS = (
     Column("remaining", "Restantes", "Remaining", "int"),
     Column("projected_finish", "Fin prévue", "Projected finish", "time"),
     Column("late", "En retard", "Late", "bool"),
+    Column("first_part_pending", "1re pièce en attente", "First part pending", "bool"),
+    Column("operations_in_progress", "Opérations en cours", "Operations in progress"),
 )
 
 
@@ -81,11 +84,16 @@ def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQue
     rows = []
     with state.reading() as db:
         customers = customers_repo.customer_names(db=db)
-        for order in orders_repo.list_orders(db=db):
+        orders = orders_repo.list_orders(db=db)
+        activity = order_activity(db=db, order_ids=[o.id for o in orders])
+        for order in orders:
             p = progress(db=db, order_id=order.id, now=now, zone=state.settings.timezone)
+            now_on = activity.get(order.id, OrderActivity())
             described = [order.id, customers[order.customer_id], order.reference, order.part_number]
             described += [order.drawing_revision, order.quantity, order.due, order.status]
-            rows.append([*described, p.made, p.scrap, p.good, p.remaining, p.projected_finish, p.late])
+            counted = [p.made, p.scrap, p.good, p.remaining, p.projected_finish, p.late]
+            working = " ".join(str(n) for n in now_on.in_progress)  # "10 20": no separator of either flavour
+            rows.append([*described, *counted, now_on.first_part_pending, working])
     words = page_labels(lang_of(request))["order_statuses"]
     return csv_response(ORDER_COLUMNS, rows, "orders.csv", sheet_of(request, state, flavour, words))
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from gateway.domain.model import CycleFact
-from gateway.domain.progress import order_progress, seconds_per_part
+from gateway.domain.progress import counting_cycles, order_progress, seconds_per_part
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -60,3 +61,24 @@ def test_overdue_without_pace_is_late() -> None:
     progress = order_progress(ordered=5, made=0, scrap=0, due=T0 - timedelta(minutes=1), cycles=[], now=T0)
     assert progress.late
     assert progress.projected_finish is None
+
+
+def test_the_pace_is_the_last_operations_when_op_10_runs_fast_and_op_20_slow() -> None:
+    # Op 10 (id 1) turns a part every 60 s on the lathe; op 20 (id 2) mills one every 300 s, at the same time.
+    # The order's parts are op 20's: 10 of them every 300 s is 2700 + 240 = 2940 s, 294 s a part.
+    turned = [(1, replace(c, machine="lathe")) for c in cycles(40, every_s=60, duration_s=50)]
+    milled = [(2, c) for c in cycles(10, every_s=300, duration_s=240)]
+    now = T0 + timedelta(hours=1)
+    paced = counting_cycles([*turned, *milled], final_operation=2)
+    assert len(paced) == 10
+    assert all(c.machine == "mill" for c in paced)
+    progress = order_progress(ordered=30, made=10, scrap=0, due=None, cycles=paced, now=now)
+    assert progress.seconds_per_part == 294.0
+    assert progress.projected_finish == now + timedelta(seconds=294 * 20)
+    # Every operation's cycles mixed (the last ten to end, most of them op 10's) would promise more than twice
+    # the real pace, and a finish an hour and a half too early.
+    everything = order_progress(ordered=30, made=10, scrap=0, due=None, cycles=[c for _, c in turned + milled], now=now)
+    assert everything.seconds_per_part is not None
+    assert everything.seconds_per_part < 294 / 2
+    # An order without operations keeps every cycle.
+    assert len(counting_cycles([*turned, *milled], final_operation=None)) == 50

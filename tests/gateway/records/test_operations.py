@@ -189,3 +189,25 @@ async def test_every_role_on_the_operation_routes(world: World, role: str | None
     with w.sessions() as db:
         left = [o.number for o in db.query(OperationRecord).filter_by(order_id=order)]
     assert left == ([40] if role == "admin" else [10])  # nothing written by any other role
+
+
+async def test_the_pace_and_projection_are_the_last_operations(world: World) -> None:
+    """Op 10 turns a part a minute, op 20 mills one every five: the order finishes at op 20's pace."""
+    w = world
+    await _two_operations(w)
+    order = w.ids["order"]
+    await w.ok(
+        "POST", CHECK_IN, json={"machine": "lathe", "student_id": w.ids["student"], "order_id": order, "operation": 10}
+    )
+    for k in range(10):
+        add_cycle(w.sessions, w.machines["lathe"], at(1 + k), at(1.5 + k))
+    w.clock.now = at(12)
+    await w.ok("POST", "/api/sessions/check-out", json={"machine": "lathe"})
+    await _check_in(w, order_id=order, operation=20)
+    for k in range(3):
+        add_cycle(w.sessions, w.machines["mill"], at(31 + 5 * k), at(34 + 5 * k))
+    w.clock.now = at(45)
+    found = await w.ok("GET", f"/api/orders/{order}/progress")
+    # Op 20's three cycles: from 31 to 44 minutes is 780 s for 3 parts.
+    assert found["seconds_per_part"] == 260.0
+    assert (found["made"], found["remaining"]) == (3, 7)
