@@ -87,21 +87,24 @@ def _operation_standards(db: Session, session_ids: set[int]) -> dict[int, float]
 # --- order progress ----------------------------------------------------------
 
 
-def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderProgress:
+def progress(
+    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
+) -> OrderProgress:
     """The order's progress; its projected finish advances only through the planned hours of the site of the
-    machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet)."""
-    return progress_by_operation(db=db, order_id=order_id, now=now, zone=zone)[0]
+    machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet).
+    ``bounds``: one ``CycleBounds`` shared by the orders of one read (the orders CSV), read once."""
+    return progress_by_operation(db=db, order_id=order_id, now=now, zone=zone, bounds=bounds)[0]
 
 
 def progress_by_operation(
-    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE
+    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
 ) -> tuple[OrderProgress, list[StepTally]]:
     """``progress``, and each operation's own counts (the order's good parts are its last operation's)."""
     order = get_order(db=db, order_id=order_id)
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
     latest = max(rows, key=lambda r: r.started, default=None)
     site = None if latest is None else db.scalar(select(Machine.site).where(Machine.id == latest.machine_id))
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows], bounds=bounds)
     mine = {r.id for r in rows}
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
     made = sum(p.row.count for p in found.parts if p.owner is not None and p.owner.id in mine)
