@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.attribution import MachineCycles, MachineSessions, part_owner
@@ -133,24 +133,87 @@ def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, list[Span]]:
     return spans
 
 
-def attribute(*, db: Session, spans: Mapping[int, Span | list[Span]], assigned_to: Collection[int] = ()) -> Attribution:
+# A window ending longer than this before a machine's latest cycle is read with both bounds (below).
+RECENT_TAIL = timedelta(days=7)
+SLACK = timedelta(seconds=1)  # SQLite's julianday arithmetic is exact to well under a second
+
+
+class CycleBounds:
+    """How far each machine's cycles reach: what bounds a window's read of cycles on both sides.
+
+    The cycles overlapping [lo, hi] are those with ``ended >= lo and started <= hi``; the index on (machine,
+    ended) bounds the first only, so a window long past would walk every later cycle of its machine (a
+    report of an old order at three years of history reads three years). A cycle that started by ``hi``
+    also ended by ``hi`` plus the machine's longest cycle: with that read once, the walk stops there.
+    The longest cycle is read from the store (late cycles count), once per machine for the lifetime of
+    this object: make one per read (``attribute`` does), never keep one across writes.
+    """
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+        self._latest: dict[int, datetime | None] = {}
+        self._longest: dict[int, timedelta] = {}
+
+    def upper(self, machine_id: int, hi: datetime) -> datetime | None:
+        """The latest ``ended`` a cycle overlapping a window ending at ``hi`` can have; None: no bound needed
+        (the window is recent, what follows it is short to walk)."""
+        if machine_id not in self._latest:
+            latest = select(func.max(Cycle.ended)).where(Cycle.machine_id == machine_id)  # one index probe
+            self._latest[machine_id] = self._db.scalar(latest)
+        latest_end = self._latest[machine_id]
+        if latest_end is None or _aware(hi) + RECENT_TAIL >= _aware(latest_end):
+            return None
+        if machine_id not in self._longest:
+            self._longest[machine_id] = self._read_longest(machine_id)
+        return hi + self._longest[machine_id] + SLACK
+
+    def _read_longest(self, machine_id: int) -> timedelta:
+        seconds: ColumnElement[Any]
+        if self._db.get_bind().dialect.name == "sqlite":
+            seconds = (func.julianday(Cycle.ended) - func.julianday(Cycle.started)) * 86400.0
+        else:
+            seconds = func.extract("epoch", Cycle.ended - Cycle.started)
+        found = self._db.scalar(select(func.max(seconds)).where(Cycle.machine_id == machine_id))
+        return timedelta(seconds=max(float(found or 0.0), 0.0))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def attribute(
+    *,
+    db: Session,
+    spans: Mapping[int, Span | list[Span]],
+    assigned_to: Collection[int] = (),
+    bounds: CycleBounds | None = None,
+) -> Attribution:
     """Cycles and part counts in ``spans`` (machine id → [lo, hi], or a list of them), plus cycles assigned
-    to ``assigned_to``."""
+    to ``assigned_to``. ``bounds``: share one across the reads of one request (see ``CycleBounds``)."""
+    bounds = bounds or CycleBounds(db)
     cycles: dict[int, CycleRow] = {}
     parts: dict[int, PartRow] = {}
     for machine_id, windows in spans.items():
         for window in windows if isinstance(windows, list) else [windows]:
-            _load(db, machine_id, window, cycles, parts)
+            _load(db, machine_id, window, cycles, parts, bounds=bounds)
     for chunk in _chunks(list(assigned_to)):
         stmt = select(*_CYCLE_COLUMNS).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
         for row in db.execute(stmt.where(CycleAssignment.session_id.in_(chunk))):
             cycle = CycleRow(*row)
             cycles[cycle.id] = cycle
-            _load(db, cycle.machine_id, (cycle.started, cycle.ended), {}, parts)
+            _load(db, cycle.machine_id, (cycle.started, cycle.ended), {}, parts, bounds=bounds)
     return _resolve(db, list(cycles.values()), list(parts.values()))
 
 
-def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, CycleRow], parts: dict[int, PartRow]) -> None:
+def _load(
+    db: Session,
+    machine_id: int,
+    span: Span,
+    cycles: dict[int, CycleRow],
+    parts: dict[int, PartRow],
+    *,
+    bounds: CycleBounds,
+) -> None:
     """The cycles overlapping ``span`` and every part they made, also those counted outside the span.
 
     A cycle that straddles the span's edge (a student who checked out while it ran)
@@ -159,19 +222,21 @@ def _load(db: Session, machine_id: int, span: Span, cycles: dict[int, CycleRow],
     instant one cycle ends and the next starts finds the cycle that made it.
     """
     lo, hi = span
-    found = [CycleRow(*row) for row in db.execute(_cycles_in(machine_id, lo, hi))]
+    found = [CycleRow(*row) for row in db.execute(_cycles_in(machine_id, lo, hi, bounds))]
     if found:
         wider = min(lo, *(c.started for c in found)), max(hi, *(c.ended for c in found))
         if wider != (lo, hi):
             lo, hi = wider
-            found += [CycleRow(*row) for row in db.execute(_cycles_in(machine_id, lo, hi))]
+            found += [CycleRow(*row) for row in db.execute(_cycles_in(machine_id, lo, hi, bounds))]
     cycles.update((c.id, c) for c in found)
     counted = select(*_PART_COLUMNS).where(PartCount.machine_id == machine_id, PartCount.ts >= lo, PartCount.ts <= hi)
     parts.update((p.id, p) for p in (PartRow(*row) for row in db.execute(counted)))
 
 
-def _cycles_in(machine_id: int, lo: datetime, hi: datetime) -> Select[Any]:
-    return select(*_CYCLE_COLUMNS).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
+def _cycles_in(machine_id: int, lo: datetime, hi: datetime, bounds: CycleBounds) -> Select[Any]:
+    stmt = select(*_CYCLE_COLUMNS).where(Cycle.machine_id == machine_id, Cycle.ended >= lo, Cycle.started <= hi)
+    upper = bounds.upper(machine_id, hi)
+    return stmt if upper is None else stmt.where(Cycle.ended <= upper)
 
 
 def _resolve(db: Session, cycles: list[CycleRow], parts: list[PartRow]) -> Attribution:

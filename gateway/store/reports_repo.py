@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
-from gateway.domain.calendar import Interval, PlannedTime, planned
+from gateway.domain.calendar import Calendar, Interval, MachineException, PlannedTime, planned
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.oee import (
     Counted,
@@ -34,7 +34,7 @@ from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
-from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
+from gateway.store.attribution_repo import OPEN_END, AttributedCycle, CycleBounds, attribute, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
 from gateway.store.machines_repo import all_machines, machine_keys
@@ -49,7 +49,7 @@ from gateway.store.models import (
     WorkSessionRecord,
 )
 from gateway.store.orders_repo import get_order, order_references, order_standards
-from gateway.store.stops_repo import classified_stops
+from gateway.store.stops_repo import SiteStops, classified_stops, site_stops
 from gateway.store.students_repo import get_student
 
 _CHUNK = 500  # ids per IN (...): well under SQLite's bound on parameters
@@ -87,21 +87,24 @@ def _operation_standards(db: Session, session_ids: set[int]) -> dict[int, float]
 # --- order progress ----------------------------------------------------------
 
 
-def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderProgress:
+def progress(
+    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
+) -> OrderProgress:
     """The order's progress; its projected finish advances only through the planned hours of the site of the
-    machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet)."""
-    return progress_by_operation(db=db, order_id=order_id, now=now, zone=zone)[0]
+    machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet).
+    ``bounds``: one ``CycleBounds`` shared by the orders of one read (the orders CSV), read once."""
+    return progress_by_operation(db=db, order_id=order_id, now=now, zone=zone, bounds=bounds)[0]
 
 
 def progress_by_operation(
-    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE
+    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
 ) -> tuple[OrderProgress, list[StepTally]]:
     """``progress``, and each operation's own counts (the order's good parts are its last operation's)."""
     order = get_order(db=db, order_id=order_id)
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
     latest = max(rows, key=lambda r: r.started, default=None)
     site = None if latest is None else db.scalar(select(Machine.site).where(Machine.id == latest.machine_id))
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows], bounds=bounds)
     mine = {r.id for r in rows}
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
     made = sum(p.row.count for p in found.parts if p.owner is not None and p.owner.id in mine)
@@ -179,7 +182,8 @@ def student_log(
         stmt = stmt.where(WorkSessionRecord.started < until)
     rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
     machines = machine_keys(db=db, ids={r.machine_id for r in rows})
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
+    bounds = CycleBounds(db)
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows], bounds=bounds)
     mine = {r.id for r in rows}
     cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
     counted: dict[str, int] = defaultdict(int)
@@ -202,7 +206,7 @@ def student_log(
     log = practice_log(sessions=sessions, cycles=_facts(db, cycles), scrap=scrap, now=now, counted=dict(counted))
     stopped = session_stops(db=db, rows=rows, now=now, zone=zone)
     every = [c for found_here in stopped.values() for c in found_here]
-    setups = setup_time(db=db, rows=rows, stopped=stopped)
+    setups = setup_time(db=db, rows=rows, stopped=stopped, bounds=bounds)
     for session_id, seconds in setups.items():
         tally[session_id].setup_s = seconds
     log = replace(
@@ -287,23 +291,49 @@ def machine_report(
     return MachineReport(machine, period, use, use_planned, intervals, stopped, made, scrap, completed, scores)
 
 
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """What a machine's stops read that does not change from one day to the next: read once for many days."""
+
+    calendar: Calendar
+    exceptions: list[MachineException]
+    site: SiteStops
+
+
+def _settled(db: Session, machine: Machine, zone: str) -> _Settled:
+    return _Settled(
+        calendar_of(db=db, site=machine.site, zone=zone),
+        exceptions_of(db=db, machine_id=machine.id),
+        site_stops(db=db, site=machine.site, zone=zone),
+    )
+
+
 def _timeline(
-    db: Session, machine: Machine, start: datetime, end: datetime, zone: str
+    db: Session, machine: Machine, start: datetime, end: datetime, zone: str, *, settled: _Settled | None = None
 ) -> tuple[list[Span], list[Interval]]:
     """The machine's state timeline over [start, end) and the planned intervals of its calendar there."""
     points = state_points(_changes(db, machine.id, start, end), _faults(db, machine.id, start, end))
-    calendar = calendar_of(db=db, site=machine.site, zone=zone)
-    intervals = planned(calendar, start, end, exceptions_of(db=db, machine_id=machine.id)) if start < end else []
+    settled = settled or _settled(db, machine, zone)
+    calendar, exceptions = settled.calendar, settled.exceptions
+    intervals = planned(calendar, start, end, exceptions) if start < end else []
     return timeline(points, start, end), intervals
 
 
 def machine_stops(
-    *, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime, zone: str
+    *,
+    db: Session,
+    machine: Machine,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    zone: str,
+    settled: _Settled | None = None,
 ) -> list[Classified]:
     """``machine_report(...).stops`` without the rest of the report: no cycles, parts or scrap are read."""
     until = counted(start, end, now).until
-    spans, intervals = _timeline(db, machine, start, until, zone)
-    return classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=until, zone=zone)
+    spans, intervals = _timeline(db, machine, start, until, zone, settled=settled)
+    site = None if settled is None else settled.site
+    return classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=until, zone=zone, site=site)
 
 
 def machine_reports(
@@ -362,6 +392,7 @@ def session_stops(
     tz = ZoneInfo(zone)
     days: dict[tuple[int, datetime, datetime], list[Classified]] = {}
     found: dict[int, list[Classified]] = {}
+    settled: dict[int, _Settled] = {}  # per machine: its calendar and its site's stop settings, read once
     for row in rows:
         until = row.ended or now
         start = datetime.combine(row.started.astimezone(tz).date(), time(), tzinfo=tz)
@@ -369,7 +400,11 @@ def session_stops(
         key = (row.machine_id, start, end)
         if key not in days:
             machine = db.get_one(Machine, row.machine_id)
-            days[key] = machine_stops(db=db, machine=machine, start=start, end=end, now=now, zone=zone)
+            if machine.id not in settled:
+                settled[machine.id] = _settled(db, machine, zone)
+            days[key] = machine_stops(
+                db=db, machine=machine, start=start, end=end, now=now, zone=zone, settled=settled[machine.id]
+            )
         found[row.id] = [c for c in days[key] if row.started <= c.stop.start < until]
     return found
 
@@ -388,19 +423,70 @@ def first_good_cycles(*, db: Session, order_id: int) -> dict[int, datetime]:
     return first
 
 
-def setup_time(*, db: Session, rows: list[WorkSessionRecord], stopped: dict[int, list[Classified]]) -> dict[int, float]:
+def first_good_cycle(
+    *, db: Session, order_id: int, machine_id: int, bounds: CycleBounds | None = None
+) -> datetime | None:
+    """``first_good_cycles(...)[machine_id]`` without attributing the whole order: the order's sessions on
+    the machine are read from the first on, over a window that doubles until a good cycle is found.
+
+    Exact: a cycle owned by one of these sessions overlaps it (or was assigned to one, read wherever it
+    is), so every such cycle that started by the window's end is in the window; the earliest found there
+    is the earliest of all.
+    """
+    columns = (WorkSessionRecord.id, WorkSessionRecord.machine_id, WorkSessionRecord.started, WorkSessionRecord.ended)
+    rows = db.execute(select(*columns).where(WorkSessionRecord.order_id == order_id)).all()
+    here = sorted((r for r in rows if r.machine_id == machine_id), key=lambda r: (r.started, r.id))
+    if not here:
+        return None
+    everyone = [r.id for r in rows]
+    mine = set(everyone)
+    bounds = bounds or CycleBounds(db)
+    lo = here[0].started
+    step = 1
+    while True:
+        last = step >= len(here)
+        hi = max(r.ended or OPEN_END for r in here) if last else max(r.ended or OPEN_END for r in here[:step])
+        found = attribute(db=db, spans={machine_id: (lo, hi)}, assigned_to=everyone, bounds=bounds)
+        starts = [
+            c.row.started
+            for c in found.cycles
+            if c.owner is not None
+            and c.owner.id in mine
+            and c.row.outcome == "completed"
+            and c.row.machine_id == machine_id
+            and (last or c.row.started <= hi)
+        ]
+        if starts or last:
+            return min(starts, default=None)
+        step *= 2
+
+
+def setup_time(
+    *,
+    db: Session,
+    rows: list[WorkSessionRecord],
+    stopped: dict[int, list[Classified]],
+    bounds: CycleBounds | None = None,
+) -> dict[int, float]:
     """Per work session, its setup: setup stops before the first good cycle of its order on its machine
-    (for practice, before the session's own first completed cycle)."""
-    firsts: dict[int, dict[int, datetime]] = {}
+    (for practice, before the session's own first completed cycle). The first good cycle is looked for
+    only for sessions with a setup stop: without one, it changes nothing."""
+    bounds = bounds or CycleBounds(db)
+    firsts: dict[tuple[int, int], datetime | None] = {}
     setup: dict[int, float] = {}
     for row in rows:
+        mine = stopped.get(row.id, [])
+        if not any(c.reason is not None and c.reason.category == "setup" for c in mine):
+            setup[row.id] = setup_before(mine, None)
+            continue
         if row.order_id is not None:
-            if row.order_id not in firsts:
-                firsts[row.order_id] = first_good_cycles(db=db, order_id=row.order_id)
-            first = firsts[row.order_id].get(row.machine_id)
+            key = (row.order_id, row.machine_id)
+            if key not in firsts:
+                firsts[key] = first_good_cycle(db=db, order_id=row.order_id, machine_id=row.machine_id, bounds=bounds)
+            first = firsts[key]
         else:
-            found = attribute(db=db, spans=spans_of([row]), assigned_to=[row.id])
+            found = attribute(db=db, spans=spans_of([row]), assigned_to=[row.id], bounds=bounds)
             starts = [c.row.started for c in found.cycles if c.owner is not None and c.row.outcome == "completed"]
             first = min(starts, default=None)
-        setup[row.id] = setup_before(stopped.get(row.id, []), first)
+        setup[row.id] = setup_before(mine, first)
     return setup

@@ -9,6 +9,7 @@ a person said about one is stored, keyed by machine and start.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -84,17 +85,39 @@ def said_about(*, db: Session, machine_id: int, start: datetime, end: datetime) 
     return {c.started: _reason(r) for c, r in db.execute(stmt).all()}
 
 
+@dataclass(frozen=True, slots=True)
+class SiteStops:
+    """What classifying a site's stops reads besides the stops: read once for many days (a practice log)."""
+
+    threshold_s: float
+    alarm_is_breakdown: bool
+    breakdown: Reason | None
+
+
+def site_stops(*, db: Session, site: str, zone: str) -> SiteStops:
+    settings = settings_row(db=db, site=site, zone=zone)
+    known = {r.code: r for r, _ in reasons(db=db, site=site)}
+    return SiteStops(settings.stop_threshold_s, settings.alarm_prefills_breakdown, known.get(BREAKDOWN))
+
+
 def classified_stops(
-    *, db: Session, machine: Machine, spans: Sequence[Span], planned: Sequence[Interval], until: datetime, zone: str
+    *,
+    db: Session,
+    machine: Machine,
+    spans: Sequence[Span],
+    planned: Sequence[Interval],
+    until: datetime,
+    zone: str,
+    site: SiteStops | None = None,
 ) -> list[Classified]:
-    """The machine's stops over the timeline ``spans`` (counted up to ``until``), each with its reason."""
-    settings = settings_row(db=db, site=machine.site, zone=zone)
-    found = stops(spans, planned, threshold_s=settings.stop_threshold_s, counted_until=until)
+    """The machine's stops over the timeline ``spans`` (counted up to ``until``), each with its reason
+    (``site``: ``site_stops`` of the machine's site, if already read)."""
+    site = site or site_stops(db=db, site=machine.site, zone=zone)
+    found = stops(spans, planned, threshold_s=site.threshold_s, counted_until=until)
     if not found:
         return []
     said = said_about(db=db, machine_id=machine.id, start=found[0].start, end=found[-1].start)
-    known = {r.code: r for r, _ in reasons(db=db, site=machine.site)}
-    return classify(found, said, alarm_is_breakdown=settings.alarm_prefills_breakdown, breakdown=known.get(BREAKDOWN))
+    return classify(found, said, alarm_is_breakdown=site.alarm_is_breakdown, breakdown=site.breakdown)
 
 
 def save_classification(
