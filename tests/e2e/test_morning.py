@@ -507,8 +507,9 @@ async def _check_log(master: Page, morning: Morning, expected: Expected, name: s
     text = (await sheet.body()).decode("utf-8")
     assert text.startswith("\ufeff")  # a BOM, so that Excel reads the accents
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
-    # Setup as the page shows it (h:mm, as in the sheet); no operation before orders have them; the customer.
-    tail = [await master.locator("#t-setup").inner_text(), "", "Mécanique Doubs"]
+    # Setup as the page shows it (h:mm, as in the sheet); operation 10, the one an order made without
+    # operations is given; the customer.
+    tail = [await master.locator("#t-setup").inner_text(), "10", "Mécanique Doubs"]
     assert rows == [
         ["Machine", "Commande", "Début", "Fin", "Cycles", "Temps de coupe", "Pièces", "Réglage", "Opération", "Client"],
         [MILL, REFERENCE, paris(span.started), paris(span.ended), str(cycles), hm(cycle_s), str(parts), *tail],
