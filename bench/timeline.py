@@ -38,6 +38,13 @@ def summarise(lines: list[dict[str, float]]) -> str:
         spans = [(line[end] - line[start]) * 1000 for line in lines if start in line and end in line]
         if spans:
             out.append(f"  {label:<62} median {statistics.median(spans):7.1f} ms  max {max(spans):7.1f} ms")
+    for label, key, start, end in (
+        ("decoding thread's CPU", "decode_cpu", "decode_start", "decoded"),
+        ("database thread's CPU", "write_cpu", "write_start", "committed"),
+    ):
+        cpu = sum(line[key] for line in lines)
+        wall = sum(line[end] - line[start] for line in lines)
+        out.append(f"  {label}: {cpu:.2f} s of {wall:.2f} s ({cpu / wall:.0%}; the rest waits: server, GIL, disk)")
     span = lines[-1]["committed"] - lines[0]["write_start"]
     busy = sum(line["committed"] - line["write_start"] for line in lines)
     idle = [(b["write_start"] - a["committed"]) * 1000 for a, b in itertools.pairwise(lines)]
