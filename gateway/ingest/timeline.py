@@ -21,14 +21,16 @@ ENV = "ATELIER_INGEST_TIMELINE"
 
 class Timeline:
     def __init__(self, path: str | None = None) -> None:
-        target = path if path is not None else os.environ.get(ENV, "")
-        self._out: IO[str] | None = open(target, "a", encoding="utf-8") if target else None  # noqa: SIM115
-        self.enabled = self._out is not None
+        self._path = path if path is not None else os.environ.get(ENV, "")
+        self._out: IO[str] | None = None  # opened at the first batch, line-buffered: a killed gateway's lines stay
+        self.enabled = bool(self._path)
 
     def record(self, batch: Sequence[Received], marks: dict[str, float]) -> None:
         """One batch: its first and last message's reception in the child, then ``marks`` (stage: time)."""
-        if self._out is None or not batch:
+        if not self.enabled or not batch:
             return
+        if self._out is None:
+            self._out = open(self._path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         line = {
             "size": len(batch),
             "received_first": batch[0].received_at.timestamp(),
