@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from gateway.ingest.inbox import DRAIN_BATCHES, Inbox
 from gateway.ingest.messages import BatchOutcome, Received
 from gateway.ingest.projection import Projector
 from gateway.ingest.receiver import Receiver
+from gateway.ingest.timeline import Timeline, now
 from gateway.live import LiveView
 from gateway.metrics import IngestStats
 
@@ -41,6 +43,7 @@ RETRY_MAX_S = 10.0
 PURGE_EVERY_S = 3600.0
 REPLAY_WINDOW_S = 60.0
 MAX_DRAIN_BATCH = 10_000
+SWITCH_INTERVAL_S = 0.0005  # the interpreter's, while ingest runs: see ``start``
 
 
 class Ingest:
@@ -79,6 +82,8 @@ class Ingest:
         # Called after each committed batch (e.g. the Influx sink); they must not block.
         self._observers = tuple(observers)
         self.stats = IngestStats()
+        self._timeline = Timeline()
+        self._switch_interval = sys.getswitchinterval()
 
     @property
     def consumer(self) -> Receiver | None:
@@ -106,6 +111,12 @@ class Ingest:
         return waited if waited >= self._settings.ingest.stall_after_s else None
 
     async def start(self) -> None:
+        # The database thread gives the GIL up at every wait for the server and every SQLite step, and the
+        # decoding thread (or the receiver's reader) takes it; the default 5 ms before a waiting thread may
+        # take it back was most of the database thread's idle time between two statements (the timeline,
+        # docs/performance.md, issue 21). Restored by ``stop``.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self._inbox.bind(asyncio.get_running_loop())
         self._consumer = Receiver(self._settings, self._inbox.put_many)  # put_many runs on the receiver's thread
         self._consumer.start()
@@ -131,30 +142,57 @@ class Ingest:
         await asyncio.to_thread(self._consumer.stop)
         self._executor.shutdown(wait=True)
         self._decoder.shutdown(wait=True)
+        self._timeline.close()
+        sys.setswitchinterval(self._switch_interval)
         self._consumer = None
         logger.info("ingest stopped batches=%d", self.batches)
 
     async def _batch_loop(self) -> None:
-        """Batches in order, each committed and acknowledged before the next, which is taken and decoded meanwhile."""
+        """Batches in order, each committed and acknowledged before the next, which is taken and decoded meanwhile.
+
+        The database thread is what limits a drain, so nothing the loop does for a committed batch but its
+        acknowledgements stands between two writes: when the next batch is decoded already, its write is
+        handed to the database thread first, and the live view and observers of the committed one run
+        while it is written (docs/performance.md, issue 21, the timeline).
+        """
         ahead = asyncio.ensure_future(self._take())
+        later: Callable[[], None] | None = None  # the live view and observers of the last committed batch
         try:
             while True:
-                batch, decoded, done = await ahead
+                batch, decoded, done, marks = await ahead
                 self._ahead = 0
                 if not done:
                     ahead = asyncio.ensure_future(self._take())
                 if batch:
                     self.stats.received += len(batch)
-                    await self._process(batch, await decoded)
+                    entries = await decoded
+                    if self._timeline.enabled:
+                        marks["loop_has_decoded"] = now()
+                    first = self._submit(entries, marks)
+                    if later is not None:
+                        later()
+                    later = await self._process(batch, entries, marks, first)
+                if later is not None and (done or not _ready(ahead)):
+                    later()
+                    later = None
                 if done:
                     return
         finally:
             ahead.cancel()  # only if this loop was cancelled: what it took is left unacknowledged, to the broker
+            if later is not None:
+                later()
 
-    async def _take(self) -> tuple[list[Received], asyncio.Future[list[Entry]], bool]:
+    async def _take(self) -> tuple[list[Received], asyncio.Future[list[Entry]], bool, dict[str, float]]:
+        marks: dict[str, float] = {}
+        timed = self._timeline.enabled
+        if timed:
+            marks["take_start"] = now()
         batch, done = await self._next_batch()
         self._ahead = len(batch)
-        return batch, asyncio.get_running_loop().run_in_executor(self._decoder, decode_all, batch), done
+        decode = functools.partial(_decode_timed, batch, marks) if timed else functools.partial(decode_all, batch)
+        if timed:
+            marks["taken"] = now()
+        return batch, asyncio.get_running_loop().run_in_executor(self._decoder, decode), done, marks
 
     async def _next_batch(self) -> tuple[list[Received], bool]:
         ingest = self._settings.ingest
@@ -166,19 +204,38 @@ class Ingest:
             size = min(DRAIN_BATCHES * size, MAX_DRAIN_BATCH)
         return await self._inbox.next_batch(size, ingest.batch_ms / 1000)
 
-    async def _process(self, batch: list[Received], entries: list[Entry]) -> None:
+    async def _process(
+        self, batch: list[Received], entries: list[Entry], marks: dict[str, float], first: asyncio.Future[BatchOutcome]
+    ) -> Callable[[], None] | None:
+        """Commit and acknowledge ``batch``; what is left to do for it (live view, observers), for the loop to call."""
         started = self._waiting_since = self._monotonic()
         self._in_hand = len(batch)
-        outcome = await self._commit(batch, entries)
+        outcome = await self._commit(batch, entries, marks, first)
         if outcome is None:
-            return  # stopping with the store down: nothing acknowledged, the broker keeps it all
+            return None  # stopping with the store down: nothing acknowledged, the broker keeps it all
+        timed = self._timeline.enabled
+        if timed:
+            marks["loop_has_commit"] = now()
         consumer = self._consumer
         if consumer is not None:
             consumer.ack_all(batch)
+        if timed:
+            marks["acks_sent"] = now()
         self.batches += 1
         self.last_batch_at = self._monotonic()
         self._waiting_since, self._in_hand, self.last_error = None, 0, ""
         self.stats.committed(outcome, self.last_batch_at - started)
+        logger.debug(
+            "batch committed size=%d accepted=%d duplicates=%d dead_letters=%d",
+            len(batch),
+            len(outcome.accepted),
+            outcome.duplicates,
+            outcome.dead_letters,
+        )
+        return functools.partial(self._committed, batch, outcome, marks)
+
+    def _committed(self, batch: list[Received], outcome: BatchOutcome, marks: dict[str, float]) -> None:
+        """After the commit and the acknowledgements: the live view and the observers."""
         try:
             self._live.apply(outcome.accepted)
         except Exception:  # a bug in the live view must not stop ingest: the batch is committed already
@@ -188,21 +245,25 @@ class Ingest:
                 observer(outcome)
             except Exception:  # an observer's bug must not stop ingest: the batch is committed already
                 logger.exception("batch observer %r failed", observer)
-        logger.debug(
-            "batch committed size=%d accepted=%d duplicates=%d dead_letters=%d",
-            len(batch),
-            len(outcome.accepted),
-            outcome.duplicates,
-            outcome.dead_letters,
-        )
+        if self._timeline.enabled:
+            marks["done"] = now()
+            self._timeline.record(batch, marks)
 
-    async def _commit(self, batch: list[Received], entries: list[Entry]) -> BatchOutcome | None:
-        loop = asyncio.get_running_loop()
+    def _submit(self, entries: list[Entry], marks: dict[str, float]) -> asyncio.Future[BatchOutcome]:
+        """Hand a batch's write to the database thread now, before anything else the loop has to do."""
+        apply: Callable[[], BatchOutcome] = functools.partial(self._projector.apply_decoded, entries, gaps=self._gaps)
+        if self._timeline.enabled:
+            apply = functools.partial(_timed, apply, marks)
+        return asyncio.get_running_loop().run_in_executor(self._executor, apply)
+
+    async def _commit(
+        self, batch: list[Received], entries: list[Entry], marks: dict[str, float], first: asyncio.Future[BatchOutcome]
+    ) -> BatchOutcome | None:
         delay = RETRY_MIN_S
+        attempt = first
         while True:
-            apply = functools.partial(self._projector.apply_decoded, entries, gaps=self._gaps)
             try:
-                return await loop.run_in_executor(self._executor, apply)
+                return await attempt
             except Exception as err:
                 # SQLAlchemyError is the usual case (locked, disk full, server gone); anything else is a bug,
                 # and retrying keeps the messages unacknowledged until someone looks.
@@ -214,6 +275,7 @@ class Ingest:
                 logger.warning("batch of %d not committed (%s), retrying in %.1f s: %s", len(batch), kind, delay, err)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
+                attempt = self._submit(entries, marks)
 
     async def _gap_loop(self) -> None:
         interval = min(1.0, self._settings.ingest.gap_timeout_s / 4)
@@ -305,3 +367,25 @@ class Ingest:
             gap.last,
             sent,
         )
+
+
+def _ready(ahead: asyncio.Future[tuple[list[Received], asyncio.Future[list[Entry]], bool, dict[str, float]]]) -> bool:
+    """Whether the next batch is taken and decoded: its write can be handed over at once."""
+    if not ahead.done() or ahead.cancelled() or ahead.exception() is not None:
+        return False
+    batch, decoded, _, _ = ahead.result()
+    return bool(batch) and decoded.done()
+
+
+def _decode_timed(batch: list[Received], marks: dict[str, float]) -> list[Entry]:
+    marks["decode_start"], cpu = now(), time.thread_time()
+    entries = decode_all(batch)
+    marks["decoded"], marks["decode_cpu"] = now(), time.thread_time() - cpu
+    return entries
+
+
+def _timed(apply: Callable[[], BatchOutcome], marks: dict[str, float]) -> BatchOutcome:
+    marks["write_start"], cpu = now(), time.thread_time()
+    outcome = apply()
+    marks["committed"], marks["write_cpu"] = now(), time.thread_time() - cpu
+    return outcome
