@@ -5,7 +5,7 @@ Both import it; neither imports the other. It imports the product (``atelier`` a
 """
 
 from harness.chain import AGENT, SITE, Chain, Daemon, edge_toml, sim_options, toml_value
-from harness.probes import health, wait_for_bridges, wait_until
+from harness.probes import health, publish_once, wait_for_bridges, wait_until
 
 __all__ = [
     "AGENT",
@@ -14,6 +14,7 @@ __all__ = [
     "Daemon",
     "edge_toml",
     "health",
+    "publish_once",
     "sim_options",
     "toml_value",
     "wait_for_bridges",

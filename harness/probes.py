@@ -53,3 +53,15 @@ def wait_for_bridges(central: Broker, sites: list[str], timeout_s: float = 60.0)
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def publish_once(broker: Broker, topic: str, payload: bytes, client_id: str) -> None:
+    """One QoS 1 message on ``broker``, sent as a peer on the workshop network would, then disconnect."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()

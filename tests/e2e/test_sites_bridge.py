@@ -29,6 +29,7 @@ from atelier.broker import Broker, free_port, wait_for_port
 from atelier.bus_security import acl, tls_listener, write_password_file
 from edge_agent import contract
 from harness import Daemon, edge_toml, health, sim_options, wait_for_bridges
+from harness.probes import publish_once
 from tests.secure_broker import Probe, SecureBroker
 from tests.tls_certs import make_tls_files
 
@@ -152,14 +153,7 @@ def _subscribe(broker: Broker, topic: str, into: list[str]) -> mqtt.Client:
 
 
 def _publish(broker: Broker, topic: str, payload: bytes) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-replay-asker", protocol=mqtt.MQTTv5)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        client.publish(topic, payload, qos=1).wait_for_publish(10)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    publish_once(broker, topic, payload, "test-replay-asker")
 
 
 def test_two_schools_through_bridges_every_cycle_once_across_a_central_outage(net: Network) -> None:

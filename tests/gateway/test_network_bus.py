@@ -15,9 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 
 from atelier.bridge import bridge_block
@@ -40,6 +38,7 @@ from gateway.store.db import Database, make_engine, session_factory, upgrade
 from gateway.web.app import create_app
 from gateway.web.services import Services
 from harness import wait_for_bridges
+from harness.probes import publish_once
 from tests.gateway.network_school import DAY, Seeded, at, run_mill, seed_school
 
 pytestmark = pytest.mark.slow  # three brokers, two bridges and a link cut: about 7 s
@@ -233,11 +232,4 @@ async def test_two_schools_publish_the_centre_keeps_each_day_once_and_no_name(
 
 
 def _publish(broker: Broker, topic: str, payload: bytes) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-hostile", protocol=mqtt.MQTTv5)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        client.publish(topic, payload, qos=1).wait_for_publish(10)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    publish_once(broker, topic, payload, "test-hostile")
