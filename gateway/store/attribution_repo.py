@@ -196,7 +196,7 @@ def attribute(
     for machine_id, windows in spans.items():
         for window in windows if isinstance(windows, list) else [windows]:
             _load(db, machine_id, window, cycles, parts, bounds=bounds)
-    for chunk in _chunks(list(assigned_to)):
+    for chunk in chunks(list(assigned_to)):
         stmt = select(*_CYCLE_COLUMNS).join(CycleAssignment, CycleAssignment.cycle_id == Cycle.id)
         for row in db.execute(stmt.where(CycleAssignment.session_id.in_(chunk))):
             cycle = CycleRow(*row)
@@ -291,7 +291,7 @@ def _assignments(
 ) -> dict[int, WorkSession]:
     by_id = {s.id: s for sessions in known.values() for s in sessions}
     found: dict[int, WorkSession] = {}
-    for chunk in _chunks(cycle_ids):
+    for chunk in chunks(cycle_ids):
         stmt = select(CycleAssignment.cycle_id, WorkSessionRecord).join(
             WorkSessionRecord, WorkSessionRecord.id == CycleAssignment.session_id
         )
@@ -300,7 +300,8 @@ def _assignments(
     return found
 
 
-def _chunks(values: list[int]) -> list[list[int]]:
+def chunks(values: list[int]) -> list[list[int]]:
+    """``values`` in runs short enough for one ``IN (...)`` (SQLite bounds the parameters of a statement)."""
     return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
 
 

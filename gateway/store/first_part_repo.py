@@ -17,14 +17,12 @@ from sqlalchemy.orm import Session
 from gateway.domain import first_part
 from gateway.domain.operations import Counted, StepTally, tally
 from gateway.errors import ConflictError, InvalidError
-from gateway.store.attribution_repo import AttributedPart
+from gateway.store.attribution_repo import AttributedPart, chunks
 from gateway.store.audit_log import audit, snapshot
 from gateway.store.machines_repo import machine_named
 from gateway.store.models import FirstPartApproval, Machine, OperationRecord, ScrapRecord, WorkSessionRecord
 from gateway.store.operations_repo import get_operation, operations_of, steps
 from gateway.store.work_repo import lock
-
-CHUNK = 500
 
 
 def _starts_around(db: Session, rows: Iterable[WorkSessionRecord]) -> list[first_part.Start]:
@@ -176,7 +174,6 @@ def approvals_of_sessions(*, db: Session, session_ids: Iterable[int]) -> list[Fi
     """The approvals given in these sessions (a student's log), in time order."""
     wanted = sorted(set(session_ids))
     found: list[FirstPartApproval] = []
-    for i in range(0, len(wanted), CHUNK):
-        chunk = wanted[i : i + CHUNK]
+    for chunk in chunks(wanted):
         found.extend(db.scalars(select(FirstPartApproval).where(FirstPartApproval.session_id.in_(chunk))))
     return sorted(found, key=lambda a: (a.at, a.id))

@@ -34,7 +34,7 @@ from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
-from gateway.store.attribution_repo import OPEN_END, AttributedCycle, CycleBounds, attribute, spans_of
+from gateway.store.attribution_repo import OPEN_END, AttributedCycle, CycleBounds, attribute, chunks, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
 from gateway.store.machines_repo import all_machines, machine_keys
@@ -51,8 +51,6 @@ from gateway.store.models import (
 from gateway.store.orders_repo import get_order, order_references, order_standards
 from gateway.store.stops_repo import SiteStops, classified_stops, site_stops
 from gateway.store.students_repo import get_student
-
-_CHUNK = 500  # ids per IN (...): well under SQLite's bound on parameters
 
 
 def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
@@ -74,11 +72,11 @@ def _operation_standards(db: Session, session_ids: set[int]) -> dict[int, float]
     """Work session id → its operation's standard cycle time, for the sessions whose operation has one."""
     wanted = sorted(session_ids)
     found: dict[int, float] = {}
-    for i in range(0, len(wanted), _CHUNK):
+    for chunk in chunks(wanted):
         stmt = (
             select(WorkSessionRecord.id, OperationRecord.standard_cycle_s)
             .join(OperationRecord, OperationRecord.id == WorkSessionRecord.operation_id)
-            .where(WorkSessionRecord.id.in_(wanted[i : i + _CHUNK]), OperationRecord.standard_cycle_s.is_not(None))
+            .where(WorkSessionRecord.id.in_(chunk), OperationRecord.standard_cycle_s.is_not(None))
         )
         found.update({session_id: standard for session_id, standard in db.execute(stmt).all() if standard is not None})
     return found
