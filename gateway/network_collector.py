@@ -85,7 +85,9 @@ class NetworkCollector:
             logger.warning("broker refused the network collector reason=%r", str(reason))
             return
         self.connected.set()
-        filters = contract.network_reads(self._settings.gateway.site)
+        # Every school's aggregates, whatever sites this gateway hosts (``gateway.site``: what it ingests):
+        # the central pool hosting small schools collects for the whole network (docs/network.md, shapes).
+        filters = contract.network_reads()
         group = self._settings.ingest.shared_group
         if group:  # gateways of a pool share the aggregates as they share the machines' stream
             filters = [f"$share/{group}/{f}" for f in filters]

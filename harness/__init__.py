@@ -4,7 +4,7 @@ Both import it; neither imports the other. It imports the product (``atelier`` a
 ``tests`` or ``bench``. Run from the repository root: it is not installed with the product.
 """
 
-from harness.chain import AGENT, SITE, Chain, Daemon, edge_toml, sim_options, toml_value
+from harness.chain import AGENT, SITE, Chain, Daemon, edge_toml, gateway_toml, sim_options, toml_value
 from harness.probes import health, publish_once, wait_for_bridges, wait_until
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Chain",
     "Daemon",
     "edge_toml",
+    "gateway_toml",
     "health",
     "publish_once",
     "sim_options",

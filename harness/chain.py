@@ -275,3 +275,32 @@ def edge_toml(
         parts.append("[machines.options]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
     path.write_text("\n".join(parts))
     return path
+
+
+def gateway_toml(
+    path: Path,
+    *,
+    gateway_id: str,
+    site: str,
+    broker: Broker,
+    database_url: str,
+    http_port: int,
+    shared_group: str | None = None,
+    timezone: str | None = None,
+    network: dict[str, object] | None = None,
+) -> Path:
+    """A gateway's configuration: its site (``+`` for every site), its broker and store, its ``[network]`` jobs."""
+    ingest = f'shared_group = "{shared_group}"\n' if shared_group else ""
+    parts = [
+        f'[gateway]\nid = "{gateway_id}"\nsite = "{site}"\n',
+        f'[broker]\nhost = "{broker.host}"\nport = {broker.port}\n',
+        f'[database]\nurl = "{database_url}"\n',
+        f"[ingest]\n{ingest}",
+        f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n',
+    ]
+    if timezone is not None:
+        parts.append(f'[records]\ntimezone = "{timezone}"\n')
+    if network:
+        parts.append("[network]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in network.items()))
+    path.write_text("\n".join(parts))
+    return path

@@ -9,9 +9,6 @@ the other member's share is not mistaken for a gap).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from harness import Chain, sim_options
@@ -19,24 +16,7 @@ from tests.e2e.test_chain import check_exactly_once, check_parts, made_parts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MACHINES = ("mill-1", "lathe-2", "router-3", "drill-4")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    name = f"atelier_pool_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as err:
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {err}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_two_gateways_one_killed_every_cycle_once(chain: Chain, postgres_url: str) -> None:

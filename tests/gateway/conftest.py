@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from atelier.broker import Broker, free_port
 from gateway.app import serve
@@ -18,9 +15,6 @@ from gateway.config import GatewaySettings
 from plumbing import tomlconfig
 from tests.gateway.helpers import Publisher, gateway_toml
 from tests.gateway.victoria import VictoriaMetrics
-
-POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
 
 class RunningGateway:
     def __init__(self, settings: GatewaySettings, db_path: Path, task: asyncio.Task[None], stop: asyncio.Event) -> None:
@@ -89,25 +83,6 @@ async def gateway_factory(tmp_path: Path) -> AsyncIterator[Callable[[GatewaySett
     for running in started:
         running.stop.set()
         await asyncio.wait_for(running.task, 20)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL, dropped afterwards."""
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"atelier_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as err:
-        admin.dispose()
-        pytest.fail(f"the local PostgreSQL at 127.0.0.1:5432 is needed for this test: {err}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
