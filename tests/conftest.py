@@ -11,10 +11,9 @@ inner loop; ``make test`` runs them all.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, text

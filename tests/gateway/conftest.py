@@ -16,6 +16,7 @@ from plumbing import tomlconfig
 from tests.gateway.helpers import Publisher, gateway_toml
 from tests.gateway.victoria import VictoriaMetrics
 
+
 class RunningGateway:
     def __init__(self, settings: GatewaySettings, db_path: Path, task: asyncio.Task[None], stop: asyncio.Event) -> None:
         self.settings = settings
