@@ -8,6 +8,12 @@ per agent) and a QoS 0 telemetry sample a second with a sequence of its own. It
 answers replay requests from its memory as the agent answers them from its
 outbox. ``serve`` runs in a child process spawned by ``bench.sites``, so the
 publishing does not share an interpreter lock with the orchestration.
+
+With aggregates, each generated school also stands in for its gateway's network publisher
+(``gateway/network_publisher.py``): ``contract.NetworkAggregate`` messages on the site's aggregate topic, a
+full round first (today's hours and the last ``republish_days`` days, as after a (re)connection), then every
+``interval_s`` the last two hours, sent only when their numbers changed; the hours count the parts the
+generator's own cycles made. Why a generator and not 35 gateways: see ``bench/sites.py``.
 """
 
 from __future__ import annotations
@@ -20,14 +26,16 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from multiprocessing.queues import Queue
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent import contract
+from gateway.domain.network import Period, finished_days, hours_of_today
 
 PROGRAM = "O1000"
 # As edge_agent.publisher: a replay repairs gaps, it does not resend a day of history in one go.
@@ -131,6 +139,90 @@ class AgentLoad:
         return out
 
 
+ZONE = ZoneInfo("UTC")  # the generated schools' zone, and the pool's (bench/sites.py sets [records] timezone)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+PRACTICE = (("CAP1", "CAP", 21.5), ("BP2", "BAC_PRO", 14.0), ("OTHER", "OTHER", 3.0))  # a finished day's groups
+
+
+@dataclass(frozen=True)
+class AggregateSpec:
+    interval_s: float  # the publisher's [network] interval_s
+    republish_days: int  # and republish_days
+
+
+@dataclass
+class SiteAggregates:
+    """What one school's network publisher would send, from the parts its generated machines make.
+
+    ``log`` keeps, per message sent, its ``ts`` and the school's good parts of the current week that the
+    network's page shows once every message so far is stored: what ``bench.sites`` waits to see on it.
+    """
+
+    site: str
+    machines: tuple[str, ...]
+    spec: AggregateSpec
+    parts: dict[tuple[datetime, str], int] = field(default_factory=dict)  # (hour start, machine) -> parts
+    sent: dict[tuple[str, datetime], tuple[date, int, str]] = field(default_factory=dict)  # -> day, good, print
+    log: list[tuple[float, int]] = field(default_factory=list)
+    bytes_sent: int = 0
+
+    def part(self, machine: str, ts: datetime) -> None:
+        hour = ts.replace(minute=0, second=0, microsecond=0)
+        self.parts[(hour, machine)] = self.parts.get((hour, machine), 0) + 1
+
+    def round(self, now: datetime, *, full: bool) -> list[Outgoing]:
+        """The messages of one round of the publisher: the changed periods (every period when ``full``)."""
+        periods = hours_of_today(now, ZONE, last=None if full else 2)
+        periods += finished_days(now, ZONE, self.spec.republish_days)
+        out: list[Outgoing] = []
+        for period in periods:
+            message = self._message(period, now)
+            good = sum(m.good for m in message.machines)
+            # The numbers, not when they were computed (as the publisher's fingerprint): unchanged, not sent.
+            fingerprint = contract.encode(message.model_copy(update={"ts": _EPOCH})).hex()
+            key = (period.kind, period.start)
+            if not full and key in self.sent and self.sent[key][2] == fingerprint:
+                continue
+            self.sent[key] = (period.day, good, fingerprint)
+            payload = contract.encode(message)
+            self.bytes_sent += len(payload)
+            delivery = contract.DELIVERY["aggregate"]
+            out.append((contract.network_topic(self.site), payload, delivery.qos, delivery.retain))
+            self.log.append((now.timestamp(), self.week_good(now)))
+        return out
+
+    def week_good(self, now: datetime) -> int:
+        """The good parts of the current ISO week (UTC) the network would hold after what was sent so far."""
+        week = now.date().isocalendar()[:2]
+        return sum(good for day, good, _ in self.sent.values() if day.isocalendar()[:2] == week)
+
+    def _message(self, period: Period, now: datetime) -> contract.NetworkAggregate:
+        if period.kind == "day":  # a finished day: a school day's numbers, the same every time
+            figures = [self._machine(m, planned=8.0, running=5.25, good=40) for m in self.machines]
+            practice = tuple(contract.PracticeHours(class_label=c, track=t, hours=h) for c, t, h in PRACTICE)
+        else:  # an hour: what the machines made in it so far
+            planned = min(1.0, max(0.0, (min(now, period.end) - period.start).total_seconds() / 3600))
+            figures = [
+                self._machine(m, planned=planned, running=None, good=self.parts.get((period.start, m), 0))
+                for m in self.machines
+            ]
+            practice = ()
+        return contract.NetworkAggregate(
+            site=self.site, ts=now, period=period.kind, day=period.day, start=period.start, end=period.end,
+            final=period.final(now), machines=tuple(figures), practice=practice,
+        )  # fmt: skip
+
+    @staticmethod
+    def _machine(machine: str, *, planned: float, running: float | None, good: int) -> contract.MachineAggregate:
+        running = min(planned, good * 16 / 3600) if running is None else running  # 16 s of cutting a part
+        return contract.MachineAggregate(
+            machine=machine, online=True, planned_h=round(planned, 4), running_h=round(running, 4),
+            free_h=round(planned - running, 4), good=good, scrap=good // 50,
+            oee=round(running / planned, 4) if planned else None,
+            stops=contract.StopHours(setup=round(0.1 * planned, 4), unclassified=round(0.05 * planned, 4)),
+        )  # fmt: skip
+
+
 @dataclass
 class BurstResult:
     published: int
@@ -148,6 +240,7 @@ class SiteLoad:
         self.replay_requests = 0
         self.replayed = 0
         self.telemetry = 0
+        self.aggregates: SiteAggregates | None = None
         self._client: mqtt.Client | None = None
 
     # --- connection ----------------------------------------------------------------------
@@ -211,13 +304,18 @@ class SiteLoad:
         messages += [a.snapshot(m, now, contract.Execution.READY) for a in self.agents.values() for m in a.machines]
         self._publish_all(messages)
 
-    def steady(self, seconds: float, cycle_s: float) -> None:
-        """Each machine a cycle every ``cycle_s`` (cutting for 80% of it) and a telemetry sample a second."""
+    def steady(self, seconds: float, cycle_s: float, aggregates: AggregateSpec | None = None) -> None:
+        """Each machine a cycle every ``cycle_s`` (cutting for 80% of it) and a telemetry sample a second;
+        with ``aggregates``, the school's network publisher's rounds too (a full one first)."""
         start = time.monotonic()
         deadline = start + seconds
         # (due, order, kind, agent, machine); ``order`` keeps the heap from comparing the rest.
         due: list[tuple[float, int, str, str, str]] = []
         order = 0
+        if aggregates is not None:
+            machines = tuple(m for a in self.agents.values() for m in a.machines)
+            self.aggregates = SiteAggregates(self.site, machines, aggregates)
+            due.append((start + self.rng.uniform(0, 1), -1, "full", "", ""))
         for agent in self.agents.values():
             for machine in agent.machines:
                 due.append((start + self.rng.uniform(0, cycle_s), order, "start", agent.agent, machine))
@@ -227,7 +325,15 @@ class SiteLoad:
         while due and due[0][0] < deadline:
             at, _, kind, name, machine = heapq.heappop(due)
             time.sleep(max(0.0, at - time.monotonic()))
-            agent, now = self.agents[name], datetime.now(UTC)
+            now = datetime.now(UTC)
+            if kind in ("full", "round"):
+                assert self.aggregates is not None
+                for out in self.aggregates.round(now, full=kind == "full"):
+                    self._publish(out)
+                order += 1
+                heapq.heappush(due, (at + self.aggregates.spec.interval_s, order, "round", "", ""))
+                continue
+            agent = self.agents[name]
             if kind == "telemetry":
                 self._publish(agent.telemetry(machine, now, self.rng))
                 self.telemetry += 1
@@ -239,6 +345,8 @@ class SiteLoad:
             else:
                 for out in agent.cycle_end(machine, now):
                     self._publish(out)
+                if self.aggregates is not None:
+                    self.aggregates.part(machine, now)
                 next_kind, next_at = "start", at + 0.2 * cycle_s
             order += 1
             heapq.heappush(due, (next_at, order, next_kind, name, machine))
@@ -297,9 +405,15 @@ class _Commands:
     def births(self) -> None:
         self._each(SiteLoad.births)
 
-    def steady(self, seconds: float, cycle_s: float) -> int:
-        self._each(lambda s: s.steady(seconds, cycle_s))
-        return sum(s.telemetry for s in self.sites)
+    def steady(self, seconds: float, cycle_s: float, aggregates: AggregateSpec | None = None) -> int:
+        before = sum(s.telemetry for s in self.sites)
+        self._each(lambda s: s.steady(seconds, cycle_s, aggregates))
+        return sum(s.telemetry for s in self.sites) - before
+
+    def aggregates(self) -> dict[str, Any]:
+        """Per site, (ts, week's good parts) of every aggregate sent; and the messages' total size."""
+        kept = [s.aggregates for s in self.sites if s.aggregates is not None]
+        return {"log": {a.site: a.log for a in kept}, "bytes": sum(a.bytes_sent for a in kept)}
 
     def prepare_burst(self, events: int, suffix: str) -> int:
         self.bursts = self._each(lambda s: s.prepare_burst(events, suffix=suffix))

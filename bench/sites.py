@@ -16,7 +16,11 @@ agent does. Phases, each against a baseline measured in the same run:
 2. steady: every machine a cycle every ``BENCH_SITES_CYCLE_S`` and a telemetry
    sample a second; lag from publish time at the school to the row committed in
    PostgreSQL (stamped by a deferred trigger at commit), p50/p99, against a bare
-   subscriber on the central broker timing the same messages;
+   subscriber on the central broker timing the same messages; then the same steady
+   load again with every generated school's network aggregates on top (issue 17):
+   the centre's CPU, ingest rate and round trip against the first run as baseline,
+   and the lag of the network page, from a school's publish to the figure visible
+   in ``/network.csv`` (the page's own rows), p50/p95;
 3. burst: every generator at full speed; the pool's throughput;
 4. the same with one gateway SIGKILLed mid-burst and restarted 5 s later, as systemd does;
 5. exactness: every (site, agent, seq) generated is stored exactly once.
@@ -25,12 +29,25 @@ Sizes (environment): ``BENCH_SITES`` (35 schools), ``BENCH_SITE_MACHINES`` (20 p
 school, ten per agent), ``BENCH_SITES_STEADY_S`` (60), ``BENCH_SITES_CYCLE_S`` (20),
 ``BENCH_SITES_BURST`` (1,000 sequenced messages per generated school and burst),
 ``BENCH_SITES_GATEWAYS`` (2), ``BENCH_SITES_REAL_AGENT`` (1; 0 for generators only),
-``BENCH_SITES_KILL`` (1), ``BENCH_SITES_GENERATORS`` (2 processes). About two minutes
-with the defaults on a 2-core machine. ``python -m bench sites`` or ``python -m bench.sites``.
+``BENCH_SITES_KILL`` (1), ``BENCH_SITES_GENERATORS`` (2 processes),
+``BENCH_SITES_AGGREGATES`` (1; 0 for no aggregate phase), ``BENCH_SITES_AGG_INTERVAL_S`` (5).
+About four minutes with the defaults on a 2-core machine. ``python -m bench sites`` or ``python -m bench.sites``.
+
+The aggregates come from the load generators, not from 35 gateways: a school's gateway is a process of
+its own (~100 MB, its SQLite, and a publisher round that computes the utilisation page's figures for every
+machine and period: seconds of CPU per school and round, docs/performance.md), and 34 of them beside 35
+mosquittos and the pool do not fit on 2 cores; what the centre sees of them is only their messages. The
+generators send the publisher's messages (``contract.NetworkAggregate`` of 20 machines, encoded by the
+contract) with its rules (a full round at connection: today's hours and the last 7 days; then every interval
+the last two hours, only when changed; see ``bench.site_load.SiteAggregates``), at an interval of 5 s
+instead of the default 300 s: sixty times the default rate, so that a minute gives enough publishes to
+time, and a load on the centre well above what the network will see.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import multiprocessing
@@ -39,6 +56,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -55,13 +73,17 @@ from atelier.broker import Broker, free_port, wait_for_port
 from bench import site_load
 from bench.common import PG_ADMIN_URL, Figure, Process, percentile, prime_session, report, workdir
 from edge_agent import contract
-from harness import edge_toml, health, sim_options, wait_for_bridges, wait_until
+from gateway.admin import create_admin
+from harness import edge_toml, gateway_toml, health, sim_options, wait_for_bridges, wait_until
 
 SHARED_GROUP = "central"
 MACHINES_PER_AGENT = 10  # a workshop PC serves up to ten machines
 REAL_AGENT = "atelier-pc"
 RESTART_S = 5.0  # systemd's RestartSec in systemd/atelier-gateway.service
 WARMUP_S = 5.0  # the steady phase's first seconds, left out of its lag
+REPUBLISH_DAYS = 7  # the publisher's default [network] republish_days
+PAGE_USER, PAGE_PASSWORD = "bench-network", "bench-network-pass-1"
+POLL_S = 0.25  # the page poller's pause between two reads of /network.csv
 
 
 def site_name(index: int) -> str:
@@ -87,6 +109,8 @@ class Knobs:
     real_agent: bool
     kill: bool
     processes: int
+    aggregates: bool
+    agg_interval_s: float
 
     @classmethod
     def from_env(cls) -> Knobs:
@@ -101,6 +125,8 @@ class Knobs:
             real_agent=env("BENCH_SITES_REAL_AGENT", "1") != "0",
             kill=env("BENCH_SITES_KILL", "1") != "0",
             processes=int(env("BENCH_SITES_GENERATORS", "2")),
+            aggregates=env("BENCH_SITES_AGGREGATES", "1") != "0",
+            agg_interval_s=float(env("BENCH_SITES_AGG_INTERVAL_S", "5")),
         )
 
     @property
@@ -184,6 +210,18 @@ END $$;
 -- Deferred: fires as the gateway's transaction commits, so stored_at is when the row became visible.
 CREATE CONSTRAINT TRIGGER bench_stamp AFTER INSERT ON messages
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bench_stamp();
+-- Each version of a school's period the network's gateway stores (its ts: when the school published it).
+CREATE UNLOGGED TABLE bench_network_stored (
+    site text, period text, start timestamptz, version timestamptz, stored_at timestamptz NOT NULL,
+    PRIMARY KEY (site, period, start, version));
+CREATE FUNCTION bench_network_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO bench_network_stored VALUES (NEW.site, NEW.period, NEW.start, NEW.version, clock_timestamp())
+        ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER bench_network_stamp AFTER INSERT OR UPDATE ON network_periods
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bench_network_stamp();
 """
 
 
@@ -217,7 +255,9 @@ class Pool:
             self._conn = psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{self.name}", autocommit=True)
             for i in range(self.size):
                 self.gateways.append(self._configure(f"central-{i + 1}"))
-            self.start(0)  # the first one migrates the empty database; the others find the schema
+            # The network's account first: it migrates the empty database, so every gateway finds the schema.
+            assert create_admin(self.gateways[0].config, PAGE_USER, PAGE_PASSWORD) == 0
+            self.start(0)
             wait_until(lambda: self._has_table("alembic_version"), 60, "the schema")
             self.execute(STAMP_SQL)
             for i in range(1, self.size):
@@ -237,15 +277,13 @@ class Pool:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     def _configure(self, gateway_id: str) -> Gateway:
+        """Every site's events, and (the network's gateway) every school's aggregates."""
         port = free_port()
-        config = self.root / f"{gateway_id}.toml"
-        config.write_text(
-            f'[gateway]\nid = "{gateway_id}"\nsite = "+"\n\n'
-            f'[broker]\nhost = "{self.central.host}"\nport = {self.central.port}\n\n'
-            f'[database]\nurl = "{self.url}"\n\n'
-            f'[ingest]\nshared_group = "{SHARED_GROUP}"\n\n'
-            f'[http]\nhost = "127.0.0.1"\nport = {port}\n'
-        )
+        config = gateway_toml(
+            self.root / f"{gateway_id}.toml", gateway_id=gateway_id, site="+", broker=self.central,
+            database_url=self.url, http_port=port, shared_group=SHARED_GROUP, timezone="UTC",
+            network={"collect": True},
+        )  # fmt: skip
         return Gateway(gateway_id, config, port)
 
     def start(self, index: int) -> None:
@@ -468,8 +506,8 @@ class BusProbe:
             if topic.site != self._skip:
                 self.samples.append((decoded.ts.timestamp(), now - decoded.ts.timestamp()))
 
-    def lags(self, since: float) -> list[float]:
-        return [lag for ts, lag in self.samples if ts >= since]
+    def lags(self, since: float, until: float = math.inf) -> list[float]:
+        return [lag for ts, lag in self.samples if since <= ts < until]
 
     def stop(self) -> None:
         self._client.disconnect()
@@ -485,19 +523,20 @@ class Lag:
     rows: int
 
 
-def lags(pool: Pool, *, site: str | None, real: bool, since: float) -> Lag:
+def lags(pool: Pool, *, site: str | None, real: bool, since: float, until: float = math.inf) -> Lag:
     """Seconds from a message's ``ts`` (publish time for the generators, source time for the agent) to commit.
 
-    Only messages stamped from ``since`` on: the first seconds, while the machines' cycles fall
-    into their rhythm, are not the steady state.
+    Only messages stamped from ``since`` on (and before ``until``): the first seconds, while the
+    machines' cycles fall into their rhythm, are not the steady state.
     """
     rows = pool.execute(
         "SELECT extract(epoch FROM s.stored_at - m.ts), extract(epoch FROM m.received_at - m.ts) "
         "FROM bench_stored s JOIN messages m ON m.id = s.message_id JOIN agents a ON a.id = m.agent_id "
-        "WHERE (a.site = %s) = %s AND m.ts >= to_timestamp(%s)",
+        "WHERE (a.site = %s) = %s AND m.ts >= to_timestamp(%s) AND m.ts < to_timestamp(%s)",
         site or "",
         real,
         since,
+        min(until, 1e11),
     )
     stored, received = [float(r[0]) for r in rows], [float(r[1]) for r in rows]
     return Lag(
@@ -550,6 +589,230 @@ def exactness(pool: Pool, generated: dict[tuple[str, str], tuple[int, int]], rea
     result.problems += [f"{key}: messages from an agent nobody ran" for key in sorted(set(seqs) - set(expected))]
     result.dead_letters = int(pool.execute("SELECT count(*) FROM dead_letters")[0][0])
     return result
+
+
+# --- the steady load, without and with the schools' aggregates ------------------------------------------
+
+
+@dataclass
+class Phase:
+    """The centre during one steady run: what it used, what it stored, how long a message took."""
+
+    seconds: float  # from the go to the last message of the run stored
+    cpu: dict[str, float]  # CPU seconds per process (group) over those seconds
+    stored: int  # sequenced messages stored
+    lag: Lag  # generated schools' messages: publish -> row committed
+    bus: list[float]  # the bare subscriber's lags over the same window
+    telemetry: int
+
+    @property
+    def cpu_share(self) -> float:
+        """The centre's processes together, in cores (1.0: one core all the time)."""
+        return sum(self.cpu.values()) / self.seconds
+
+    @property
+    def rate(self) -> float:
+        return self.stored / self.seconds
+
+
+class CentreCpu:
+    """CPU seconds of the central mosquitto, each gateway of the pool and its PostgreSQL backends."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._before = self._now()
+
+    def _now(self) -> dict[str, float]:
+        central = self._pool.central.process
+        pids = {"central mosquitto": central.pid if central else 0}
+        pids |= {f"gateway {g.gateway_id}": g.process.pid for g in self._pool.gateways if g.process is not None}
+        used = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        used["PostgreSQL backends"] = sum(cpu_seconds(pid) for pid in self._pool.backends())
+        return used
+
+    def used(self) -> dict[str, float]:
+        now = self._now()
+        return {name: now[name] - self._before.get(name, 0.0) for name in now}
+
+
+def steady_phase(pool: Pool, gens: Generators, knobs: Knobs, probe: BusProbe, *, skip: str, aggregates: bool) -> Phase:
+    """One steady run of ``knobs.steady_s``, with or without the generated schools' aggregates."""
+    spec = site_load.AggregateSpec(knobs.agg_interval_s, REPUBLISH_DAYS) if aggregates else None
+    stored_before = pool.stored(except_site=skip)
+    cpu = CentreCpu(pool)
+    go = time.time()
+    telemetry = sum(gens.call("steady", knobs.steady_s, knobs.cycle_s, spec))
+    until = time.time()
+    expected = sum(last for last, _ in _totals(gens)[0].values())
+    wait_until(lambda: pool.stored(except_site=skip) >= expected, 600, "the steady phase in the store")
+    seconds = time.time() - go
+    return Phase(
+        seconds=seconds,
+        cpu=cpu.used(),
+        stored=pool.stored(except_site=skip) - stored_before,
+        lag=lags(pool, site=skip or None, real=False, since=go + WARMUP_S, until=until),
+        bus=probe.lags(go + WARMUP_S, until),
+        telemetry=telemetry,
+    )
+
+
+class PagePoller:
+    """Reads ``/network.csv`` (the network page's rows, as CSV) over and over, as a person refreshing it.
+
+    Keeps, per read, when it started and ended and each school's good parts of the week shown.
+    """
+
+    def __init__(self, port: int) -> None:
+        self._base = f"http://127.0.0.1:{port}"
+        self.reads: list[tuple[float, float, dict[str, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="page-poller")
+
+    def __enter__(self) -> PagePoller:
+        self._token = self._login()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _login(self) -> str:
+        body = json.dumps({"username": PAGE_USER, "password": PAGE_PASSWORD}).encode()
+        request = urllib.request.Request(
+            f"{self._base}/api/auth/login", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return str(json.load(answer)["token"])
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.time()
+            request = urllib.request.Request(
+                f"{self._base}/network.csv?format=raw", headers={"Authorization": f"Bearer {self._token}"}
+            )
+            with suppress(OSError), urllib.request.urlopen(request, timeout=60) as answer:
+                rows = list(csv.DictReader(io.StringIO(answer.read().decode())))
+                shown = max((r["week"] for r in rows), default="")
+                good = {r["site"]: int(r["good"]) for r in rows if r["week"] == shown}
+                self.reads.append((started, time.time(), good))
+            self._stop.wait(POLL_S)
+
+    def page_seconds(self) -> list[float]:
+        return [end - start for start, end, _ in self.reads]
+
+
+def page_lags(poller: PagePoller, logs: dict[str, list[tuple[float, int]]]) -> list[float]:
+    """Per aggregate sent: from its publish to the end of the first read of the page that shows its figure.
+
+    A school's week of good parts only grows while the run lasts, so a read showing at least the total
+    the school had sent by then shows this message (or a later one of the same school).
+    """
+    found: list[float] = []
+    for site, sent in logs.items():
+        for published, total in sent:
+            reads = (end for _, end, good in poller.reads if end >= published and good.get(site, -1) >= total)
+            shown = next(reads, None)
+            if shown is not None:
+                found.append(shown - published)
+    return found
+
+
+def stored_lags(pool: Pool, first_round_until: float) -> tuple[list[float], list[float]]:
+    """Publish -> committed at the centre, per version of a period stored: of the full rounds every school
+    sent at once at the start (published before ``first_round_until``), and of the rounds after them."""
+    rows = pool.execute(
+        "SELECT extract(epoch FROM version), extract(epoch FROM stored_at - version) FROM bench_network_stored"
+    )
+    full = [float(lag) for ts, lag in rows if float(ts) < first_round_until]
+    return full, [float(lag) for ts, lag in rows if float(ts) >= first_round_until]
+
+
+def _print_phase(name: str, phase: Phase, knobs: Knobs) -> None:
+    print(
+        f"  {name}: {phase.stored:,} sequenced messages stored in {phase.seconds:.0f} s ({phase.rate:,.0f}/s) "
+        f"and {phase.telemetry:,} telemetry samples offered; lag p50 {phase.lag.stored_p50 * 1000:,.0f} ms, "
+        f"p99 {phase.lag.stored_p99 * 1000:,.0f} ms; centre CPU {phase.cpu_share:.2f} cores ("
+        + ", ".join(f"{k} {v:.1f} s" for k, v in phase.cpu.items())
+        + ")",
+        flush=True,
+    )
+
+
+@dataclass
+class NetworkRun:
+    phase: Phase  # the steady run with the aggregates
+    messages: int  # aggregates sent by the generated schools
+    bytes: int
+    schools: int
+    page: list[float]  # per aggregate sent: publish -> visible on the page
+    page_s: list[float]  # how long each read of the page took
+    full: list[float]  # publish -> stored, the first full rounds (every school at once)
+    rounds: list[float]  # publish -> stored, the rounds after
+
+
+def network_phase(pool: Pool, gens: Generators, knobs: Knobs, probe: BusProbe, *, skip: str) -> NetworkRun:
+    """The steady run again, with every generated school's aggregates and the network page read in a loop."""
+    with PagePoller(pool.gateways[0].port) as poller:
+        first_round_until = time.time() + knobs.agg_interval_s / 2
+        phase = steady_phase(pool, gens, knobs, probe, skip=skip, aggregates=True)
+        time.sleep(2 * knobs.agg_interval_s)  # the last rounds, to the page
+    logs: dict[str, list[tuple[float, int]]] = {}
+    size = 0
+    for answer in gens.call("aggregates"):
+        logs |= answer["log"]
+        size += answer["bytes"]
+    full, rounds = stored_lags(pool, first_round_until)
+    _print_phase("steady with aggregates", phase, knobs)
+    messages = sum(len(log) for log in logs.values())
+    return NetworkRun(phase, messages, size, len(logs), page_lags(poller, logs), poller.page_seconds(), full, rounds)
+
+
+def _network_figures(base: Phase, run: NetworkRun) -> list[Figure]:
+    network, page, stored = run.phase, run.page, run.full + run.rounds
+    gateways = sum(v for k, v in network.cpu.items() if k.startswith("gateway"))
+    base_gateways = sum(v for k, v in base.cpu.items() if k.startswith("gateway"))
+    return [
+        Figure("centre CPU (mosquitto, pool, PostgreSQL), steady with aggregates", network.cpu_share, "cores",
+               "the same steady load without aggregates", base.cpu_share, "-"),
+        Figure("pool gateways' CPU, steady with aggregates", gateways / network.seconds, "cores",
+               "without aggregates", base_gateways / base.seconds, "-"),
+        Figure("ingest rate, steady with aggregates", network.rate, "events/s",
+               "without aggregates", base.rate, "-"),
+        Figure("round trip publish -> row committed p50, with aggregates", network.lag.stored_p50 * 1000, "ms",
+               "without aggregates", base.lag.stored_p50 * 1000, "-"),
+        Figure("round trip publish -> row committed p99, with aggregates", network.lag.stored_p99 * 1000, "ms",
+               "without aggregates", base.lag.stored_p99 * 1000, "-"),
+        Figure("network page lag, publish -> visible on /network.csv p50", percentile(page, 50) * 1000, "ms",
+               "publish -> stored at the centre p50", percentile(stored, 50) * 1000, "-"),
+        Figure("network page lag, publish -> visible on /network.csv p95", percentile(page, 95) * 1000, "ms",
+               "publish -> stored at the centre p95", percentile(stored, 95) * 1000, "-"),
+    ]  # fmt: skip
+
+
+def _print_network(knobs: Knobs, base: Phase, run: NetworkRun) -> None:
+    network, full, rounds = run.phase, run.full, run.rounds
+    print(
+        f"aggregates: {run.schools} generated schools x {knobs.machines} machines, a round every "
+        f"{knobs.agg_interval_s:.0f} s (the default is 300 s): {run.messages:,} messages, {run.bytes / 1e6:.1f} MB "
+        f"({run.messages / network.seconds:.1f} msg/s over the run); {len(run.page):,} of them timed on the page"
+    )
+    print(
+        f"stored at the centre, publish -> committed: the first full rounds ({len(full):,} messages at once) "
+        f"p50 {percentile(full, 50) * 1000:,.0f} ms, p95 {percentile(full, 95) * 1000:,.0f} ms, "
+        f"max {max(full, default=math.nan) * 1000:,.0f} ms; the rounds after ({len(rounds):,}) "
+        f"p50 {percentile(rounds, 50) * 1000:,.0f} ms, p95 {percentile(rounds, 95) * 1000:,.0f} ms"
+    )
+    print(
+        f"/network.csv read {len(run.page_s):,} times, {POLL_S:.2f} s after the previous read: "
+        f"p50 {percentile(run.page_s, 50) * 1000:,.0f} ms, p95 {percentile(run.page_s, 95) * 1000:,.0f} ms per read"
+    )
+    print(
+        f"centre CPU over the steady run: {base.cpu_share:.2f} cores without aggregates, {network.cpu_share:.2f} "
+        f"with them and the page read in a loop ("
+        + ", ".join(f"{k} {network.cpu[k] / network.seconds:.2f} vs {base.cpu[k] / base.seconds:.2f}" for k in base.cpu)
+        + ")"
+    )
 
 
 # --- the real agent ------------------------------------------------------------------------------
@@ -697,7 +960,8 @@ def _run(
     (root / "pool").mkdir()
     with Pool(root / "pool", central, knobs.gateways) as pool, ExitStack() as cleanup:
         if real_site is not None:
-            cycles = max(1, round(knobs.steady_s / knobs.cycle_s))
+            runs = 2 if knobs.aggregates else 1  # through the baseline and the run with aggregates
+            cycles = max(1, round(runs * knobs.steady_s / knobs.cycle_s))
             machines = machine_names(knobs.machines)
             real = Real(root / "real", real_site, schools[real_site], machines, cycles, knobs.cycle_s)
             real.start()
@@ -708,20 +972,21 @@ def _run(
         # The pool's first meeting with every school's agents is a start-up burst, not the steady state.
         wait_until(lambda: pool.stored(except_site=real_site or "") >= births, 300, "the births in the store")
         steady_from = time.time() + WARMUP_S
-        telemetry = sum(gens.call("steady", knobs.steady_s, knobs.cycle_s))
-        generated, _, _ = _totals(gens)
-        expected = sum(last for last, _ in generated.values())
-        wait_until(lambda: pool.stored(except_site=real_site or "") >= expected, 600, "the steady phase in the store")
+        skip = real_site or ""
+        base = steady_phase(pool, gens, knobs, probe, skip=skip, aggregates=False)
+        _print_phase("steady", base, knobs)
+        network = network_phase(pool, gens, knobs, probe, skip=skip) if knobs.aggregates else None
         probe.stop()
+        expected = sum(last for last, _ in _totals(gens)[0].values())
+        telemetry = base.telemetry + (network.phase.telemetry if network is not None else 0)
         if real is not None:
             wait_until(real.done, 300, "the real agent's simulators")
             wait_until(lambda: real_cycles_stored(pool, real.site) >= real.cycles_made(), 300, "the agent's cycles")
-        steady = lags(pool, site=real_site, real=False, since=steady_from)
+        steady = base.lag
         agent_lag = lags(pool, site=real_site, real=True, since=steady_from) if real is not None else None
         pool.execute("DROP TRIGGER bench_stamp ON messages")
         print(
-            f"  steady: {expected:,} sequenced messages and {telemetry:,} telemetry samples in {knobs.steady_s:.0f} s "
-            f"({(expected + telemetry) / knobs.steady_s:,.0f} msg/s offered)",
+            f"  steady runs: {expected:,} sequenced messages (with the births) and {telemetry:,} telemetry samples",
             flush=True,
         )
 
@@ -752,7 +1017,7 @@ def _run(
         check = exactness(pool, generated, real)
         deadlocks = pool.log_count("DeadlockDetected")
         retried = pool.log_count("not committed (store error)")
-    bus = probe.lags(steady_from)
+    bus = base.bus
     bus_p50, bus_p99 = percentile(bus, 50), percentile(bus, 99)
     figures = [
         Figure("steady lag, publish at school -> row committed, p50", steady.stored_p50 * 1000, "ms",
@@ -775,7 +1040,11 @@ def _run(
                               "events/s", "the same burst, no kill", burst.drained, "-"))  # fmt: skip
     figures.append(Figure("sequenced messages stored exactly once", check.stored - check.doubled, "messages",
                           "generated", check.expected, "lost = doubled = 0"))  # fmt: skip
+    if network is not None:
+        figures += _network_figures(base, network)
     report(figures)
+    if network is not None:
+        _print_network(knobs, base, network)
     print(
         f"steady lag over {steady.rows:,} rows from the generated schools; publish -> gateway receives "
         f"p50 {steady.received_p50 * 1000:,.0f} ms, p99 {steady.received_p99 * 1000:,.0f} ms; "
