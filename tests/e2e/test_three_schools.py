@@ -220,11 +220,27 @@ def _agent(school: School, folder: Path, machines: tuple[str, ...], cycles: int)
     return agent
 
 
-def hosted_master(net: Network) -> Web:
+Browser = Callable[[int, str], Web]  # a person logged in on the gateway at this port
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    opened: list[Web] = []
+
+    def open_as(port: int, username: str) -> Web:
+        opened.append(Web(port, username, PASSWORD))
+        return opened[-1]
+
+    yield open_as
+    for web in opened:
+        web.close()
+
+
+def hosted_master(net: Network, browser: Browser) -> Web:
     """The hosted school's master, on the centre's pages: today an admin of the centre. When masters get
     their sites (issue 17 item 1), make this a master of morez only and check they see morez and no other."""
     make_master(net.root / f"{POOL[0]}.toml", f"{HOSTED}-master", PASSWORD)
-    return Web(net.pool_ports[0], f"{HOSTED}-master", PASSWORD)
+    return browser(net.pool_ports[0], f"{HOSTED}-master")
 
 
 # --- what the centre holds, and what each school computes itself ---------------------------------------
@@ -316,12 +332,12 @@ def _csv_good(web: Web) -> dict[str, int]:
 # --- the test -------------------------------------------------------------------------------------------
 
 
-def test_three_schools_two_shapes_a_cut_link_and_no_name_at_the_centre(network: Network) -> None:
+def test_three_schools_two_shapes_a_cut_link_and_no_name_at_the_centre(network: Network, browser: Browser) -> None:
     net = network
     lyon = net.schools["lyon"]
     assert lyon.port is not None
     assert lyon.link is not None
-    lyon_web = Web(lyon.port, "lyon-master", PASSWORD)
+    lyon_web = browser(lyon.port, "lyon-master")
 
     def cycles() -> int:
         return _count(lyon.url, "SELECT count(*) FROM cycles c JOIN machines m ON m.id = c.machine_id "
@@ -366,7 +382,7 @@ def test_three_schools_two_shapes_a_cut_link_and_no_name_at_the_centre(network: 
     assert lyon_hours[0][0] >= 1
 
     # The network page and its CSV: three schools, each with its parts (yesterday's and today's).
-    network_web = Web(net.pool_ports[1], "network", PASSWORD)  # either member of the pool serves the pages
+    network_web = browser(net.pool_ports[1], "network")  # either member of the pool serves the pages
     page = network_web.get("/network")
     assert page.status_code == 200
     for site in SITES:
@@ -377,7 +393,7 @@ def test_three_schools_two_shapes_a_cut_link_and_no_name_at_the_centre(network: 
     net.wait(lambda: _csv_good(network_web) == expected, 20, f"the CSV's good parts to be {expected}")
 
     # The hosted school: its events ingested by the pool (the two members shared them), its own pages there.
-    morez = hosted_master(net)
+    morez = hosted_master(net, browser)
     hosted_machines = {m["id"] for m in morez.get("/api/machines").json()}
     assert {"cnc-01", "mill", "lathe"} <= hosted_machines
     assert _rows(net.centre_url, "SELECT DISTINCT site FROM machines") == [(HOSTED,)], "the pool ingested another site"
@@ -407,9 +423,6 @@ def test_three_schools_two_shapes_a_cut_link_and_no_name_at_the_centre(network: 
             assert not [s.topic for s in left if secret.encode() in s.payload], f"{secret!r} left {site}"
         store = sqlite_text(Path(net.schools[site].url.removeprefix("sqlite:///")))
         assert all(secret in store for secret in net.schools[site].seeded.secrets)  # at home, where they belong
-    lyon_web.close()
-    network_web.close()
-    morez.close()
 
 
 def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
