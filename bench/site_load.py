@@ -313,9 +313,7 @@ class SiteLoad:
         due: list[tuple[float, int, str, str, str]] = []
         order = 0
         if aggregates is not None:
-            machines = tuple(m for a in self.agents.values() for m in a.machines)
-            self.aggregates = SiteAggregates(self.site, machines, aggregates)
-            due.append((start + self.rng.uniform(0, 1), -1, "full", "", ""))
+            due.append(self._publisher(start, aggregates))
         for agent in self.agents.values():
             for machine in agent.machines:
                 due.append((start + self.rng.uniform(0, cycle_s), order, "start", agent.agent, machine))
@@ -350,6 +348,14 @@ class SiteLoad:
                 next_kind, next_at = "start", at + 0.2 * cycle_s
             order += 1
             heapq.heappush(due, (next_at, order, next_kind, name, machine))
+
+    def _publisher(self, start: float, spec: AggregateSpec) -> tuple[float, int, str, str, str]:
+        """The network publisher's first round: a full one when it starts, else the next of its rounds."""
+        if self.aggregates is None:
+            machines = tuple(m for a in self.agents.values() for m in a.machines)
+            self.aggregates = SiteAggregates(self.site, machines, spec)
+            return (start + self.rng.uniform(0, 1), -1, "full", "", "")
+        return (start + self.rng.uniform(0, spec.interval_s), -1, "round", "", "")
 
     def prepare_burst(self, events: int, *, suffix: str = "") -> list[Outgoing]:
         """``events`` sequenced messages, whole cycles round-robin over the machines, built before the clock runs.

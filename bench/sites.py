@@ -83,7 +83,7 @@ RESTART_S = 5.0  # systemd's RestartSec in systemd/atelier-gateway.service
 WARMUP_S = 5.0  # the steady phase's first seconds, left out of its lag
 REPUBLISH_DAYS = 7  # the publisher's default [network] republish_days
 PAGE_USER, PAGE_PASSWORD = "bench-network", "bench-network-pass-1"
-POLL_S = 0.25  # the page poller's pause between two reads of /network.csv
+POLL_S = 1.0  # the page poller's pause between two reads of /network.csv: a person who refreshes it
 
 
 def site_name(index: int) -> str:
@@ -635,19 +635,20 @@ class CentreCpu:
         return {name: now[name] - self._before.get(name, 0.0) for name in now}
 
 
-def steady_phase(pool: Pool, gens: Generators, knobs: Knobs, probe: BusProbe, *, skip: str, aggregates: bool) -> Phase:
-    """One steady run of ``knobs.steady_s``, with or without the generated schools' aggregates."""
+def steady_phase(
+    pool: Pool, gens: Generators, knobs: Knobs, probe: BusProbe, *, skip: str, aggregates: bool, seconds: float = 0.0
+) -> Phase:
+    """One steady run of ``seconds`` (``knobs.steady_s``), with or without the generated schools' aggregates."""
     spec = site_load.AggregateSpec(knobs.agg_interval_s, REPUBLISH_DAYS) if aggregates else None
     stored_before = pool.stored(except_site=skip)
     cpu = CentreCpu(pool)
     go = time.time()
-    telemetry = sum(gens.call("steady", knobs.steady_s, knobs.cycle_s, spec))
+    telemetry = sum(gens.call("steady", seconds or knobs.steady_s, knobs.cycle_s, spec))
     until = time.time()
     expected = sum(last for last, _ in _totals(gens)[0].values())
     wait_until(lambda: pool.stored(except_site=skip) >= expected, 600, "the steady phase in the store")
-    seconds = time.time() - go
     return Phase(
-        seconds=seconds,
+        seconds=time.time() - go,
         cpu=cpu.used(),
         stored=pool.stored(except_site=skip) - stored_before,
         lag=lags(pool, site=skip or None, real=False, since=go + WARMUP_S, until=until),
@@ -718,14 +719,22 @@ def page_lags(poller: PagePoller, logs: dict[str, list[tuple[float, int]]]) -> l
     return found
 
 
-def stored_lags(pool: Pool, first_round_until: float) -> tuple[list[float], list[float]]:
+def stored_lags(pool: Pool, first_round_until: float) -> tuple[list[float], float, list[float]]:
     """Publish -> committed at the centre, per version of a period stored: of the full rounds every school
-    sent at once at the start (published before ``first_round_until``), and of the rounds after them."""
-    rows = pool.execute(
-        "SELECT extract(epoch FROM version), extract(epoch FROM stored_at - version) FROM bench_network_stored"
-    )
-    full = [float(lag) for ts, lag in rows if float(ts) < first_round_until]
-    return full, [float(lag) for ts, lag in rows if float(ts) >= first_round_until]
+    sent at once at the start (published before ``first_round_until``), the seconds from their first
+    publish to the last of them stored, and the lags of the rounds published once they were all stored."""
+    rows = [
+        (float(ts), float(lag))
+        for ts, lag in pool.execute(
+            "SELECT extract(epoch FROM version), extract(epoch FROM stored_at - version) FROM bench_network_stored"
+        )
+    ]
+    full = [(ts, lag) for ts, lag in rows if ts < first_round_until]
+    if not full:
+        return [], math.nan, [lag for _, lag in rows]
+    cleared = max(ts + lag for ts, lag in full)
+    flush = cleared - min(ts for ts, _ in full)
+    return [lag for _, lag in full], flush, [lag for ts, lag in rows if ts >= cleared]
 
 
 def _print_phase(name: str, phase: Phase, knobs: Knobs) -> None:
@@ -741,78 +750,97 @@ def _print_phase(name: str, phase: Phase, knobs: Knobs) -> None:
 
 @dataclass
 class NetworkRun:
-    phase: Phase  # the steady run with the aggregates
+    phase: Phase  # the steady run with the aggregates, nobody on the page
+    paged: Phase  # then the same with the network page read in a loop
     messages: int  # aggregates sent by the generated schools
     bytes: int
     schools: int
-    page: list[float]  # per aggregate sent: publish -> visible on the page
-    page_s: list[float]  # how long each read of the page took
     full: list[float]  # publish -> stored, the first full rounds (every school at once)
-    rounds: list[float]  # publish -> stored, the rounds after
+    flush_s: float  # from the first of them published to the last stored
+    rounds: list[float]  # publish -> stored, the rounds published once the full rounds were stored
+    page: list[float]  # per aggregate sent while the page was read: publish -> visible on the page
+    page_s: list[float]  # how long each read of the page took
 
 
 def network_phase(pool: Pool, gens: Generators, knobs: Knobs, probe: BusProbe, *, skip: str) -> NetworkRun:
-    """The steady run again, with every generated school's aggregates and the network page read in a loop."""
+    """The steady run again with every generated school's aggregates (the centre's load against the run
+    without them); then half as long again with the network page read in a loop (the page's lag)."""
+    first_round_until = time.time() + knobs.agg_interval_s / 2
+    phase = steady_phase(pool, gens, knobs, probe, skip=skip, aggregates=True)
+    _print_phase("steady with aggregates", phase, knobs)
     with PagePoller(pool.gateways[0].port) as poller:
-        first_round_until = time.time() + knobs.agg_interval_s / 2
-        phase = steady_phase(pool, gens, knobs, probe, skip=skip, aggregates=True)
+        page_from = time.time()
+        paged = steady_phase(
+            pool, gens, knobs, probe, skip=skip, aggregates=True, seconds=max(20.0, knobs.steady_s / 2)
+        )
         time.sleep(2 * knobs.agg_interval_s)  # the last rounds, to the page
+    _print_phase("steady with aggregates and the page read in a loop", paged, knobs)
     logs: dict[str, list[tuple[float, int]]] = {}
     size = 0
     for answer in gens.call("aggregates"):
         logs |= answer["log"]
         size += answer["bytes"]
-    full, rounds = stored_lags(pool, first_round_until)
-    _print_phase("steady with aggregates", phase, knobs)
+    full, flush_s, rounds = stored_lags(pool, first_round_until)
+    page = page_lags(poller, {site: [e for e in log if e[0] >= page_from] for site, log in logs.items()})
     messages = sum(len(log) for log in logs.values())
-    return NetworkRun(phase, messages, size, len(logs), page_lags(poller, logs), poller.page_seconds(), full, rounds)
+    return NetworkRun(phase, paged, messages, size, len(logs), full, flush_s, rounds, page, poller.page_seconds())
 
 
 def _network_figures(base: Phase, run: NetworkRun) -> list[Figure]:
-    network, page, stored = run.phase, run.page, run.full + run.rounds
-    gateways = sum(v for k, v in network.cpu.items() if k.startswith("gateway"))
-    base_gateways = sum(v for k, v in base.cpu.items() if k.startswith("gateway"))
+    network, paged = run.phase, run.paged
+
+    def gateways(phase: Phase) -> float:
+        return sum(v for k, v in phase.cpu.items() if k.startswith("gateway")) / phase.seconds
+
     return [
         Figure("centre CPU (mosquitto, pool, PostgreSQL), steady with aggregates", network.cpu_share, "cores",
                "the same steady load without aggregates", base.cpu_share, "-"),
-        Figure("pool gateways' CPU, steady with aggregates", gateways / network.seconds, "cores",
-               "without aggregates", base_gateways / base.seconds, "-"),
+        Figure("pool gateways' CPU, steady with aggregates", gateways(network), "cores",
+               "without aggregates", gateways(base), "-"),
         Figure("ingest rate, steady with aggregates", network.rate, "events/s",
                "without aggregates", base.rate, "-"),
         Figure("round trip publish -> row committed p50, with aggregates", network.lag.stored_p50 * 1000, "ms",
                "without aggregates", base.lag.stored_p50 * 1000, "-"),
         Figure("round trip publish -> row committed p99, with aggregates", network.lag.stored_p99 * 1000, "ms",
                "without aggregates", base.lag.stored_p99 * 1000, "-"),
-        Figure("network page lag, publish -> visible on /network.csv p50", percentile(page, 50) * 1000, "ms",
-               "publish -> stored at the centre p50", percentile(stored, 50) * 1000, "-"),
-        Figure("network page lag, publish -> visible on /network.csv p95", percentile(page, 95) * 1000, "ms",
-               "publish -> stored at the centre p95", percentile(stored, 95) * 1000, "-"),
+        Figure("aggregate publish -> stored at the centre p50 (steady rounds)", percentile(run.rounds, 50) * 1000,
+               "ms", "events' round trip, same run", network.lag.stored_p50 * 1000, "-"),
+        Figure("network page lag, publish -> visible on /network.csv p50", percentile(run.page, 50) * 1000, "ms",
+               "publish -> stored at the centre p50", percentile(run.rounds, 50) * 1000, "-"),
+        Figure("network page lag, publish -> visible on /network.csv p95", percentile(run.page, 95) * 1000, "ms",
+               "publish -> stored at the centre p95", percentile(run.rounds, 95) * 1000, "-"),
+        Figure("centre CPU, aggregates and the page read in a loop", paged.cpu_share, "cores",
+               "aggregates, nobody on the page", network.cpu_share, "-"),
+        Figure("round trip publish -> row committed p99, page read in a loop", paged.lag.stored_p99 * 1000, "ms",
+               "aggregates, nobody on the page", network.lag.stored_p99 * 1000, "-"),
     ]  # fmt: skip
 
 
 def _print_network(knobs: Knobs, base: Phase, run: NetworkRun) -> None:
     network, full, rounds = run.phase, run.full, run.rounds
+    seconds = network.seconds + run.paged.seconds
     print(
         f"aggregates: {run.schools} generated schools x {knobs.machines} machines, a round every "
         f"{knobs.agg_interval_s:.0f} s (the default is 300 s): {run.messages:,} messages, {run.bytes / 1e6:.1f} MB "
-        f"({run.messages / network.seconds:.1f} msg/s over the run); {len(run.page):,} of them timed on the page"
+        f"({run.messages / seconds:.1f} msg/s over {seconds:.0f} s)"
     )
     print(
-        f"stored at the centre, publish -> committed: the first full rounds ({len(full):,} messages at once) "
-        f"p50 {percentile(full, 50) * 1000:,.0f} ms, p95 {percentile(full, 95) * 1000:,.0f} ms, "
-        f"max {max(full, default=math.nan) * 1000:,.0f} ms; the rounds after ({len(rounds):,}) "
+        f"the first full rounds, every school at once ({len(full):,} messages): all stored {run.flush_s:.1f} s after "
+        f"the first was published; publish -> stored p50 {percentile(full, 50) * 1000:,.0f} ms, "
+        f"p95 {percentile(full, 95) * 1000:,.0f} ms; the rounds after ({len(rounds):,} messages) "
         f"p50 {percentile(rounds, 50) * 1000:,.0f} ms, p95 {percentile(rounds, 95) * 1000:,.0f} ms"
     )
     print(
         f"/network.csv read {len(run.page_s):,} times, {POLL_S:.2f} s after the previous read: "
-        f"p50 {percentile(run.page_s, 50) * 1000:,.0f} ms, p95 {percentile(run.page_s, 95) * 1000:,.0f} ms per read"
+        f"p50 {percentile(run.page_s, 50) * 1000:,.0f} ms, p95 {percentile(run.page_s, 95) * 1000:,.0f} ms per read; "
+        f"{len(run.page):,} aggregates timed to the page"
     )
-    print(
-        f"centre CPU over the steady run: {base.cpu_share:.2f} cores without aggregates, {network.cpu_share:.2f} "
-        f"with them and the page read in a loop ("
-        + ", ".join(f"{k} {network.cpu[k] / network.seconds:.2f} vs {base.cpu[k] / base.seconds:.2f}" for k in base.cpu)
-        + ")"
-    )
+    for name, phase in (("without aggregates", base), ("with", network), ("with and the page", run.paged)):
+        print(
+            f"centre CPU {name}: {phase.cpu_share:.2f} cores ("
+            + ", ".join(f"{k} {v / phase.seconds:.2f}" for k, v in phase.cpu.items())
+            + f"); events p50 {phase.lag.stored_p50 * 1000:,.0f} ms, p99 {phase.lag.stored_p99 * 1000:,.0f} ms"
+        )
 
 
 # --- the real agent ------------------------------------------------------------------------------
