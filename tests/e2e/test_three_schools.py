@@ -49,11 +49,8 @@ HOSTED = "morez"
 SITES = (*OWN_SERVER, HOSTED)
 SEEDED_PARTS = {"lyon": 10, "nantes": 20, "morez": 15}  # yesterday's, in each school's store
 LIVE = {"lyon": (("cnc-01", "cnc-02"), 30), "morez": (("cnc-01",), 10)}  # machines and cycles of the agents
-NETWORK: dict[str, object] = {
-    "publish": True,
-    "interval_s": 5.0,
-    "republish_days": 2,
-}  # 5 s: the smallest interval allowed
+# A round every 5 s, the smallest interval_s allowed, so that the cut sees a few; yesterday and the day before.
+NETWORK: dict[str, object] = {"publish": True, "interval_s": 5.0, "republish_days": 2}
 PASSWORD = "master-pass-1"
 POOL = ("centre-1", "centre-2")
 ZONE = "UTC"
