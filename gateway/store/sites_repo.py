@@ -1,0 +1,151 @@
+"""Records belong to a site: which site a new record goes to, and a store session that sees only some sites.
+
+A request's unit of work is *restricted* to the sites its principal may act on (``restrict``): every ORM
+statement on that session — a list, a row by id, a count, an update or a delete — gets a WHERE on the site
+of each table it touches, so a row of another site is not there at all (a 404, its existence never leaks),
+and no route or repository function can forget the filter. A table without a ``site`` column follows the row
+it belongs to: a work session its machine, an operation its order, an authorisation its student.
+
+Sessions that are not restricted (ingest, start-up, the command line, the resolution of a credential) see
+everything, as before. Core statements on ``Table`` columns (``Cycle.__table__.c``) bypass the ORM events:
+the few that exist read one machine's rows, named by a request that already went through the filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from gateway.errors import InvalidError
+from gateway.store.models import (
+    Agent,
+    AlarmRecord,
+    ApiToken,
+    Authorisation,
+    CalendarClosure,
+    CompetenceValidation,
+    Customer,
+    Cycle,
+    CycleAssignment,
+    Duty,
+    FirstPartApproval,
+    Machine,
+    MachineCalendarException,
+    MachineGroup,
+    MachineGroupMember,
+    Message,
+    OperationRecord,
+    Order,
+    PartCount,
+    ScrapRecord,
+    SiteCalendar,
+    StateChange,
+    StopClassification,
+    StopReason,
+    Student,
+    User,
+    WorkSessionRecord,
+)
+
+DEFAULT_SITE = "school"  # a store with no machine yet and no configured site; the migration 0018 says the same
+SITES_KEY = "atelier_sites"  # in ``Session.info``: the sites a restricted session sees
+
+OWN_SITE = (
+    Agent,
+    ApiToken,
+    CalendarClosure,
+    Customer,
+    Duty,
+    Machine,
+    MachineGroup,
+    Order,
+    SiteCalendar,
+    Student,
+    StopReason,
+    User,
+)
+BY_MACHINE = (
+    AlarmRecord,
+    Cycle,
+    FirstPartApproval,
+    MachineCalendarException,
+    MachineGroupMember,
+    Message,
+    PartCount,
+    StateChange,
+    StopClassification,
+    WorkSessionRecord,
+)
+BY_ORDER = (OperationRecord, ScrapRecord)
+BY_STUDENT = (Authorisation, CompetenceValidation)
+
+
+def configured_site(site_filter: str) -> str | None:
+    """The gateway's own site when its ``gateway.site`` names one ("+" ingests every site: none)."""
+    return None if site_filter == "+" else site_filter
+
+
+def home_site(*, db: Session, configured: str | None = None) -> str:
+    """Where a record made outside a master's request goes (the command line, a seed): the configured site,
+    else the first site that has machines (the only one, in a school), else ``DEFAULT_SITE``."""
+    if configured:
+        return configured
+    first = db.scalars(select(Machine.site).order_by(Machine.site).limit(1)).first()
+    return first if first is not None else DEFAULT_SITE
+
+
+def restrict(db: Session, sites: Collection[str] | None) -> None:
+    """From now on ``db`` sees only ``sites`` (None: every site, the default)."""
+    db.info[SITES_KEY] = None if sites is None else tuple(sorted(sites))
+
+
+def visible(db: Session) -> tuple[str, ...] | None:
+    """The sites ``db`` is restricted to, or None when it sees every site."""
+    found: tuple[str, ...] | None = db.info.get(SITES_KEY)
+    return found
+
+
+def site_for_new(*, sites: Collection[str], asked: str | None) -> str:
+    """The site a master's new record goes to: the one they named, or their only one.
+
+    ``site_required`` when a master of several sites did not say which; ``site_not_yours`` for another's.
+    """
+    if asked is None:
+        if len(sites) == 1:
+            return next(iter(sites))
+        raise InvalidError("site_required", sites=sorted(sites))
+    if asked not in sites:
+        raise InvalidError("site_not_yours", site=asked, sites=sorted(sites))
+    return asked
+
+
+def _criteria(sites: tuple[str, ...]) -> list[Any]:
+    def own(cls: Any) -> Any:
+        return cls.site.in_(sites)
+
+    machines = select(Machine.id).where(Machine.site.in_(sites))
+    orders = select(Order.id).where(Order.site.in_(sites))
+    students = select(Student.id).where(Student.site.in_(sites))
+    sessions = select(WorkSessionRecord.id).where(WorkSessionRecord.machine_id.in_(machines))
+
+    def rule(models: tuple[type[Any], ...], where: Callable[[Any], Any]) -> list[Any]:
+        return [with_loader_criteria(model, where, include_aliases=True) for model in models]
+
+    return [
+        *rule(OWN_SITE, own),
+        *rule(BY_MACHINE, lambda cls: cls.machine_id.in_(machines)),
+        *rule(BY_ORDER, lambda cls: cls.order_id.in_(orders)),
+        *rule(BY_STUDENT, lambda cls: cls.student_id.in_(students)),
+        *rule((CycleAssignment,), lambda cls: cls.session_id.in_(sessions)),
+    ]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _only_visible_sites(execute: ORMExecuteState) -> None:
+    sites = visible(execute.session)
+    if sites is None or not (execute.is_select or execute.is_update or execute.is_delete):
+        return
+    execute.statement = execute.statement.options(*_criteria(sites))
