@@ -1,8 +1,9 @@
 """Who is asking: users with argon2-hashed passwords, their logins and API tokens, resolved to a Principal.
 
-- Masters (role ``admin``), students (role ``student``) and viewers (role ``viewer``: someone
-  who reads the wall, the order board and the utilisation, such as the school's direction)
-  are users: they log in with a username and a password, kept as an argon2id hash (argon2-cffi).
+- Masters (role ``admin``), students (role ``student``), viewers (role ``viewer``: someone
+  who reads the wall, the order board and the utilisation, such as the school's direction) and
+  the network's people (role ``network``: the network page only, aggregates of every school) are
+  users: they log in with a username and a password, kept as an argon2id hash (argon2-cffi).
 - Logging in opens a *login* (the ``login_sessions`` table): a random token, sent
   back as an HttpOnly cookie and usable as a Bearer token; the store keeps only
   its SHA-256. Here "login" always means that, never a work session at a machine.
@@ -18,6 +19,10 @@ runs every function here that hashes in a small pool of its own
 A disabled user, or a student user whose student is disabled, cannot log in, and
 their logins stop working at once; disabling, a password change or reset and an
 explicit revocation delete the logins.
+
+Every user and token belongs to a site (``sites_repo``): a master or a viewer acts on their own site and
+those in ``user_sites``, a student on their student's, a kiosk on its machine's, a status screen on the one
+it was issued for; a ``network`` login on none (the network page reads aggregates, not records).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,9 +41,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, InvalidError
+from gateway.store import sites_repo
 from gateway.store.audit_log import audit
 from gateway.store.machines_repo import machine_key
-from gateway.store.models import ApiToken, LoginSession, Machine, Student, User
+from gateway.store.models import ApiToken, LoginSession, Machine, Student, User, UserSite
 from gateway.store.rows import get_row
 
 logger = logging.getLogger(__name__)
@@ -49,13 +56,19 @@ DEFAULT_TOKEN_DAYS = 365
 _hasher = PasswordHasher()
 
 
+ROLES = ("admin", "kiosk", "viewer", "student", "network")
+USER_ROLES = ("admin", "viewer", "student", "network")
+SITED_ROLES = ("admin", "viewer")  # the users who may have several sites
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    role: str  # admin, student, kiosk or viewer
+    role: str  # admin, student, kiosk, viewer or network
     name: str  # for the audit log: a username or the token's label
     user_id: int | None = None
     student_id: int | None = None
     machine_id: int | None = None  # a kiosk's machine
+    sites: frozenset[str] = frozenset()  # the sites whose records it may read and change
 
 
 def hash_password(password: str) -> str:
@@ -79,31 +92,53 @@ def digest(token: str) -> str:
 
 
 def create_user(
-    *, db: Session, who: str, now: datetime, username: str, password: str, role: str, student_id: int | None
+    *,
+    db: Session,
+    who: str,
+    now: datetime,
+    username: str,
+    password: str,
+    role: str,
+    student_id: int | None,
+    sites: Sequence[str] | None = None,
 ) -> User:
+    """A new login. ``sites``: a master's or a viewer's, the first one its own (None: the store's home site);
+    a student's login belongs to their student's site, a network login to the home site (it reads none)."""
     if role == "student" and student_id is None:
         raise InvalidError("student_login_needs_student")
-    if role == "admin" and student_id is not None:
-        raise InvalidError("admin_login_not_student")
-    if role == "viewer" and student_id is not None:
-        raise InvalidError("viewer_login_not_student")
-    if student_id is not None:
-        get_row(db=db, model=Student, row_id=student_id, label="student")
+    if role in ("admin", "viewer", "network") and student_id is not None:
+        raise InvalidError(f"{role}_login_not_student")
+    if role not in SITED_ROLES and sites:
+        raise InvalidError("user_sites_only_masters_viewers", role=role)
+    student = get_row(db=db, model=Student, row_id=student_id, label="student") if student_id is not None else None
     if db.scalars(select(User).where(User.username == username)).first() is not None:
         raise ConflictError("username_taken", username=username)
+    chosen = list(dict.fromkeys(sites or [])) or [sites_repo.home_site(db=db)]
     user = User(
         username=username,
         password_hash=hash_password(password),
         role=role,
         student_id=student_id,
+        site=student.site if student is not None else chosen[0],
         active=True,
         created=now,
     )
     db.add(user)
     db.flush()
-    after = {"username": username, "role": role, "student_id": student_id}
+    if role in SITED_ROLES:
+        db.add_all(UserSite(user_id=user.id, site=site) for site in chosen[1:])
+    after = {"username": username, "role": role, "student_id": student_id, "sites": sorted(user_sites(db, user))}
     audit(db=db, who=who, action="create", entity="user", entity_id=user.id, at=now, after=after)
     return user
+
+
+def user_sites(db: Session, user: User) -> frozenset[str]:
+    """Every site ``user`` acts on: their own and, for a master or a viewer, the others granted."""
+    if user.role == "network":
+        return frozenset()
+    if user.role not in SITED_ROLES:
+        return frozenset({user.site})
+    return frozenset({user.site, *db.scalars(select(UserSite.site).where(UserSite.user_id == user.id))})
 
 
 def may_log_in(db: Session, user: User) -> bool:
@@ -250,7 +285,9 @@ def create_api_token(
     label: str,
     machine: Machine | None,
     valid_days: int = DEFAULT_TOKEN_DAYS,
+    site: str | None = None,
 ) -> tuple[str, ApiToken]:
+    """A kiosk's token (it serves its machine's site) or a status screen's (``site``; None: the home site)."""
     if role == "kiosk" and machine is None:
         raise InvalidError("kiosk_token_needs_machine")
     if role != "kiosk" and machine is not None:
@@ -259,6 +296,7 @@ def create_api_token(
     row = ApiToken(
         token_hash=digest(token),
         role=role,
+        site=machine.site if machine is not None else site or sites_repo.home_site(db=db),
         machine_id=machine.id if machine else None,
         label=label,
         created=now,
@@ -270,6 +308,7 @@ def create_api_token(
     after = {
         "role": role,
         "label": label,
+        "site": row.site,
         "machine": machine_key(machine) if machine else None,
         "expires": row.expires.isoformat(),
     }
@@ -299,10 +338,19 @@ def resolve(*, db: Session, token: str, now: datetime) -> Principal | None:
         if found is None or found[0].expires <= now or not may_log_in(db, found[1]):
             return None
         user = found[1]
-        return Principal(role=user.role, name=user.username, user_id=user.id, student_id=user.student_id)
+        return Principal(
+            role=user.role,
+            name=user.username,
+            user_id=user.id,
+            student_id=user.student_id,
+            sites=user_sites(db, user),
+        )
     if token.startswith(TOKEN_PREFIX):
         row = api_token(db=db, token=token)
         if row is None or row.revoked is not None or row.expires <= now:
             return None
-        return Principal(role=row.role, name=f"{row.role}#{row.id}", machine_id=row.machine_id)
+        # A kiosk serves its machine's site, wherever the machine went since the token was issued.
+        machine = db.get(Machine, row.machine_id) if row.machine_id is not None else None
+        site = machine.site if machine is not None else row.site
+        return Principal(role=row.role, name=f"{row.role}#{row.id}", machine_id=row.machine_id, sites=frozenset({site}))
     return None

@@ -116,9 +116,9 @@ def site_for_new(*, sites: Collection[str], asked: str | None) -> str:
     if asked is None:
         if len(sites) == 1:
             return next(iter(sites))
-        raise InvalidError("site_required", sites=sorted(sites))
+        raise InvalidError("site_required", sites=", ".join(sorted(sites)))
     if asked not in sites:
-        raise InvalidError("site_not_yours", site=asked, sites=sorted(sites))
+        raise InvalidError("site_not_yours", site=asked, sites=", ".join(sorted(sites)))
     return asked
 
 

@@ -34,7 +34,7 @@ def current(connection: HTTPConnection, state: StateDep) -> Principal | None:
     token = credentials(connection)
     if token is None:
         return None
-    with state.reading() as db:
+    with state.reading(None) as db:  # resolving the credential itself: no principal yet
         who = resolve(db=db, token=token, now=state.now())
     connection.state.who = who  # the error messages write names only for whom may read them
     return who

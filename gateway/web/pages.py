@@ -45,6 +45,15 @@ def who_is(request: Request) -> Principal | None:
     return current(request, records(request))
 
 
+def signed_in(request: Request) -> Principal | None:
+    """Whose sites a page's reads are restricted to: the principal ``require`` or ``who_is`` found, else found now.
+
+    None (nobody signed in) reads every site: only the pages open to anyone (machine state) get that far.
+    """
+    found: Principal | None = getattr(request.state, "who", None)
+    return found if found is not None else who_is(request)
+
+
 def require(request: Request, *roles: str) -> Principal:
     who = who_is(request)
     if who is None:

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import NotFoundError, RecordsError
 from gateway.store import customers_repo
-from gateway.web.pages import not_found, records, render, require
+from gateway.web.pages import not_found, records, render, require, signed_in
 from gateway.web.schemas import MAX_ID, CustomerCreate, CustomerUpdate
 from gateway.web.work_forms import Form, read_fields
 
@@ -26,9 +26,9 @@ FIELDS = {"customer_name_taken": "name"}
 
 @router.get("/desk/customers")
 def customers_page(request: Request) -> Response:
-    require(request, "admin")
+    who = require(request, "admin")
     state = records(request)
-    with state.reading() as db:
+    with state.reading(who) as db:
         customers = customers_repo.list_customers(db=db)
         counts = customers_repo.order_counts(db=db)
     done = request.query_params.get("done")
@@ -50,7 +50,7 @@ async def create_customer(request: Request) -> Response:
         return _form(request, None, form.values(), form.errors)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             customers_repo.create_customer(db=db, who=who.name, now=state.now(), **body.model_dump())
     except RecordsError as refused:
         form.refused(refused, FIELDS)
@@ -64,7 +64,7 @@ def edit_customer(request: Request, customer_id: int) -> Response:
     if not 1 <= customer_id <= MAX_ID:
         return not_found(request)
     try:
-        with records(request).reading() as db:
+        with records(request).reading(signed_in(request)) as db:
             row = customers_repo.get_customer(db=db, customer_id=customer_id)
     except NotFoundError:
         return not_found(request)
@@ -82,7 +82,7 @@ async def save_customer(request: Request, customer_id: int) -> Response:
         return _form(request, customer_id, form.values(), form.errors)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             customers_repo.update_customer(
                 db=db, who=who.name, now=state.now(), customer_id=customer_id, changes=body.changes()
             )

@@ -54,11 +54,11 @@ async def import_submit(request: Request) -> Response:
         return _page(request, {"problem": words["import_no_file"]}, 422)
     state = records(request)
     if not confirm:
-        with state.reading() as db:
+        with state.reading(who) as db:
             report = importer.check_students_text(db=db, text=text, name=name)
         return _page(request, {"report": report, "text": text, "name": name}, 422 if report.problems else 200)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             report = _clean(importer.check_students_text(db=db, text=text, name=name))
             count = importer.write(db=db, report=report, who=who.name, now=state.now(), kind="students")
     except _Refused as refused:

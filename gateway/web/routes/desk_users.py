@@ -19,7 +19,7 @@ from gateway.store import badges_repo, students_repo
 from gateway.store.models import User
 from gateway.web.auth_schemas import BadgeSet, PasswordReset, UserCreate
 from gateway.web.desk_forms import kept, read_form, records_error, validation_errors
-from gateway.web.pages import not_found, records, render, require
+from gateway.web.pages import not_found, records, render, require, signed_in
 from gateway.web.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +37,7 @@ DONE = ("created", "disabled", "enabled", "password", "badge")
 
 
 def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str]) -> Response:
-    with records(request).reading() as db:
+    with records(request).reading(signed_in(request)) as db:
         users = auth.users(db=db)
         students = students_repo.list_students(db=db)
     names = {s.id: students_repo.display_name(s) for s in students}
@@ -72,7 +72,7 @@ async def create_user(request: Request) -> Response:
     state = records(request)
 
     def create() -> None:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump())
 
     try:
@@ -89,7 +89,7 @@ async def set_active(request: Request, user_id: UserId) -> Response:
     active = form.get("active") == "1"
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             auth.set_active(db=db, who=who, now=state.now(), user_id=user_id, active=active)
     except NotFoundError:
         return not_found(request)
@@ -109,7 +109,7 @@ async def set_badge(request: Request, user_id: UserId) -> Response:
         return _list_page(request, {"role": "admin"}, {"_form": next(iter(validation_errors(request, err).values()))})
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             badges_repo.set_master_badge(db=db, who=who.name, now=state.now(), user_id=user_id, badge=body.badge)
     except NotFoundError:
         return not_found(request)
@@ -119,7 +119,7 @@ async def set_badge(request: Request, user_id: UserId) -> Response:
 
 
 def _user(request: Request, user_id: int) -> User | None:
-    with records(request).reading() as db:
+    with records(request).reading(signed_in(request)) as db:
         return next((u for u in auth.users(db=db) if u.id == user_id), None)
 
 
@@ -149,7 +149,7 @@ async def reset_password(request: Request, user_id: UserId) -> Response:
     state = records(request)
 
     def reset() -> None:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             auth.reset_password(db=db, who=who.name, now=state.now(), user_id=user_id, password=body.password)
 
     try:

@@ -39,7 +39,7 @@ class MachineMoved(BaseModel):
 def move_machine(
     site: BusId, machine: BusId, body: MachineMove, *, who: Admin, state: StateDep, request: Request
 ) -> MachineMoved:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         move = ownership_repo.move_machine(
             db=db, site=site, machine=machine, agent=body.agent, who=who.name, now=state.now()
         )

@@ -39,7 +39,7 @@ def _rows(request: Request) -> tuple[list[SiteRow], list[date]]:
     state = records(request)
     today = state.now().astimezone(state.settings.zone()).date()
     shown = _weeks(week_day(request.query_params.get("week"), today), today)
-    with state.reading() as db:
+    with state.reading(None) as db:  # aggregates of every school and which sites are local: no records
         per_site = weeks(db=db, mondays=shown)
         online = online_now(db=db)
         local = set(local_sites(db=db))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import context, op
+from sqlalchemy.sql.schema import SchemaItem
 
 revision = "0018_sites"
 down_revision = "0017_evidence"
@@ -47,7 +48,7 @@ def _home_site() -> str:
 
 
 def _customers(*, per_site: bool) -> sa.Table:
-    columns: list[sa.Column[object]] = [
+    columns: list[SchemaItem] = [
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("contact", sa.String(200), nullable=False),
@@ -65,7 +66,7 @@ def _customers(*, per_site: bool) -> sa.Table:
 
 
 def _machine_groups(*, per_site: bool) -> sa.Table:
-    columns: list[sa.Column[object]] = [
+    columns: list[SchemaItem] = [
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("regulated", sa.Boolean(), nullable=False),
