@@ -108,7 +108,7 @@ def create_user(
         raise InvalidError("student_login_needs_student")
     if role in ("admin", "viewer", "network") and student_id is not None:
         raise InvalidError(f"{role}_login_not_student")
-    if role not in SITED_ROLES and sites:
+    if role == "student" and sites:
         raise InvalidError("user_sites_only_masters_viewers", role=role)
     student = get_row(db=db, model=Student, row_id=student_id, label="student") if student_id is not None else None
     if db.scalars(select(User).where(User.username == username)).first() is not None:
@@ -130,6 +130,18 @@ def create_user(
     after = {"username": username, "role": role, "student_id": student_id, "sites": sorted(user_sites(db, user))}
     audit(db=db, who=who, action="create", entity="user", entity_id=user.id, at=now, after=after)
     return user
+
+
+def sites_to_grant(who: Principal, role: str, asked: Sequence[str] | None) -> list[str] | None:
+    """The sites a master gives a new login: only among their own (``site_not_yours``); when they have several
+    they say which (``site_required``). A student's login follows its student (None)."""
+    if role == "student":
+        if asked:
+            raise InvalidError("user_sites_only_masters_viewers", role=role)
+        return None
+    if not asked:
+        return [sites_repo.site_for_new(sites=who.sites, asked=None)]
+    return [sites_repo.site_for_new(sites=who.sites, asked=site) for site in asked]
 
 
 def user_sites(db: Session, user: User) -> frozenset[str]:

@@ -95,6 +95,7 @@ DESK_PEOPLE_LABELS: dict[str, dict[str, Any]] = {
         "qr_alt": "QR code du lien de l'écran",
         "new_user": "Nouveau compte",
         "user_role": "Rôle",
+        "user_site": "Site",
         "user_roles": {
             "admin": "Maître d'atelier",
             "viewer": "Consultation (direction)",
@@ -231,6 +232,7 @@ DESK_PEOPLE_LABELS: dict[str, dict[str, Any]] = {
         "qr_alt": "QR code of the screen's link",
         "new_user": "New account",
         "user_role": "Role",
+        "user_site": "Site",
         "user_roles": {
             "admin": "Workshop master",
             "viewer": "Viewer (direction)",

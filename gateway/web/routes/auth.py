@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from gateway import auth
 from gateway.errors import ForbiddenError, ThrottledError, UnauthorizedError
-from gateway.store import badges_repo, machines_repo
+from gateway.store import badges_repo, machines_repo, sites_repo
 from gateway.web.auth_schemas import (
     BadgeSet,
     LoginIn,
@@ -70,7 +70,9 @@ def logout(request: Request, who: Anyone, state: StateDep) -> Response:
 
 @router.get("/me")
 def me(who: Anyone) -> Me:
-    return Me(role=who.role, name=who.name, student_id=who.student_id, machine_id=who.machine_id)
+    return Me(
+        role=who.role, name=who.name, student_id=who.student_id, machine_id=who.machine_id, sites=sorted(who.sites)
+    )
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
@@ -131,7 +133,12 @@ def list_users(who: Admin, state: StateDep) -> list[UserPublic]:
 async def create_user(body: UserCreate, who: Admin, state: StateDep) -> UserPublic:
     def create() -> UserPublic:
         with state.transaction(who) as db:
-            user = auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump())
+            user = auth.create_user(
+                db=db,
+                who=who.name,
+                now=state.now(),
+                **body.model_dump() | {"sites": auth.sites_to_grant(who, body.role, body.sites)},
+            )
             return UserPublic.model_validate(user)
 
     return await state.passwords.run(create)
@@ -191,6 +198,7 @@ def create_token(body: TokenCreate, who: Admin, state: StateDep) -> TokenCreated
             label=body.label,
             machine=machine,
             valid_days=body.valid_days,
+            site=None if machine is not None else sites_repo.site_for_new(sites=who.sites, asked=body.site),
         )
         return TokenCreated(**TokenPublic.model_validate(row).model_dump(), token=token)
 

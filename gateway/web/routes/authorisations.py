@@ -13,9 +13,9 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from gateway.auth import Principal
 from gateway.errors import InvalidError
-from gateway.store import authorisations_repo, machines_repo, students_repo
+from gateway.store import authorisations_repo, machines_repo, sites_repo, students_repo
 from gateway.store.db import Db
-from gateway.store.models import Authorisation
+from gateway.store.models import Authorisation, MachineGroup
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_cells, sheet_of
 from gateway.web.downloads import disposition
 from gateway.web.guards import Admin
@@ -39,9 +39,16 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
-def _group_public(group_id: int, name: str, regulated: bool, members: list[int], names: dict[int, str]) -> GroupPublic:
+def _group_public(group: MachineGroup, members: list[int], names: dict[int, str]) -> GroupPublic:
     ids = sorted(members)
-    return GroupPublic(id=group_id, name=name, regulated=regulated, machine_ids=ids, machines=[names[i] for i in ids])
+    return GroupPublic(
+        id=group.id,
+        site=group.site,
+        name=group.name,
+        regulated=group.regulated,
+        machine_ids=ids,
+        machines=[names[i] for i in ids],
+    )
 
 
 @groups_router.get("")
@@ -49,18 +56,16 @@ def list_groups(who: Admin, state: StateDep) -> list[GroupPublic]:
     with state.reading(who) as db:
         members = authorisations_repo.group_members(db=db)
         names = machines_repo.machine_keys(db=db, ids=[m for ms in members.values() for m in ms])
-        return [
-            _group_public(g.id, g.name, g.regulated, members.get(g.id, []), names)
-            for g in authorisations_repo.list_groups(db=db)
-        ]
+        return [_group_public(g, members.get(g.id, []), names) for g in authorisations_repo.list_groups(db=db)]
 
 
 @groups_router.post("", status_code=status.HTTP_201_CREATED)
 def create_group(body: GroupCreate, who: Admin, state: StateDep) -> GroupPublic:
     with state.transaction(who) as db:
-        g = authorisations_repo.create_group(db=db, who=who.name, now=state.now(), **body.model_dump())
+        site = sites_repo.site_for_new(sites=who.sites, asked=body.site)
+        g = authorisations_repo.create_group(db=db, who=who.name, now=state.now(), **body.model_dump() | {"site": site})
         names = machines_repo.machine_keys(db=db, ids=body.machine_ids)
-        return _group_public(g.id, g.name, g.regulated, body.machine_ids, names)
+        return _group_public(g, body.machine_ids, names)
 
 
 @groups_router.patch("/{group_id}")
@@ -70,7 +75,7 @@ def update_group(group_id: RowId, body: GroupUpdate, who: Admin, state: StateDep
             db=db, who=who.name, now=state.now(), group_id=group_id, changes=body.changes()
         )
         members = authorisations_repo.group_members(db=db).get(g.id, [])
-        return _group_public(g.id, g.name, g.regulated, members, machines_repo.machine_keys(db=db, ids=members))
+        return _group_public(g, members, machines_repo.machine_keys(db=db, ids=members))
 
 
 @router.get("")

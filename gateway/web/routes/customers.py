@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from gateway.store import customers_repo
+from gateway.store import customers_repo, sites_repo
 from gateway.web.guards import Admin
 from gateway.web.records_state import StateDep
 from gateway.web.schemas import MAX_ID, CustomerCreate, CustomerPublic, CustomerUpdate
@@ -24,7 +24,8 @@ def list_customers(who: Admin, state: StateDep) -> list[CustomerPublic]:
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_customer(body: CustomerCreate, who: Admin, state: StateDep) -> CustomerPublic:
     with state.transaction(who) as db:
-        row = customers_repo.create_customer(db=db, who=who.name, now=state.now(), **body.model_dump())
+        site = sites_repo.site_for_new(sites=who.sites, asked=body.site)
+        row = customers_repo.create_customer(db=db, who=who.name, now=state.now(), **body.model_dump() | {"site": site})
         return CustomerPublic.model_validate(row)
 
 

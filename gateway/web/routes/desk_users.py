@@ -24,7 +24,7 @@ from gateway.web.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
-FIELDS = ("username", "role", "student_id")  # never the password
+FIELDS = ("username", "role", "student_id", "site")  # never the password
 ERROR_FIELDS = {
     "username_taken": "username",
     "password_too_short": "password",
@@ -32,12 +32,15 @@ ERROR_FIELDS = {
     "admin_login_not_student": "student_id",
     "viewer_login_not_student": "student_id",
     "student_not_found": "student_id",
+    "site_required": "site",
+    "site_not_yours": "site",
 }
 DONE = ("created", "disabled", "enabled", "password", "badge")
 
 
 def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str]) -> Response:
-    with records(request).reading(signed_in(request)) as db:
+    who = signed_in(request)
+    with records(request).reading(who) as db:
         users = auth.users(db=db)
         students = students_repo.list_students(db=db)
     names = {s.id: students_repo.display_name(s) for s in students}
@@ -48,6 +51,7 @@ def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str])
         "values": values,
         "errors": errors,
         "done": done if done in DONE else None,
+        "sites": sorted(who.sites) if who is not None else [],
     }
     return render(request, "desk_users.html", context, status_code=422 if errors else 200)
 
@@ -65,6 +69,7 @@ async def create_user(request: Request) -> Response:
     data: dict[str, Any] = {k: form.get(k, "").strip() for k in ("username", "role")}
     data["password"] = form.get("password", "")
     data["student_id"] = form.get("student_id") or None
+    data["sites"] = [form["site"].strip()] if form.get("site", "").strip() else None  # a master of several says which
     try:
         body = UserCreate.model_validate(data)
     except ValidationError as err:
@@ -73,7 +78,8 @@ async def create_user(request: Request) -> Response:
 
     def create() -> None:
         with state.transaction(who) as db:
-            auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump())
+            sites = auth.sites_to_grant(who, body.role, body.sites)
+            auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump() | {"sites": sites})
 
     try:
         await state.passwords.run(create)

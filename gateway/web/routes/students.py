@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from gateway.errors import InvalidError
-from gateway.store import machines_repo, privacy, students_repo
+from gateway.store import machines_repo, privacy, sites_repo, students_repo
 from gateway.store.log_record_repo import customer_names
 from gateway.store.reports_repo import student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
@@ -35,7 +35,10 @@ def list_students(who: Admin, state: StateDep, active: bool | None = None) -> li
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_student(body: StudentCreate, who: Admin, state: StateDep) -> StudentPublic:
     with state.transaction(who) as db:
-        row = students_repo.create_student(db=db, who=who.name, now=state.now(), fields=body.model_dump())
+        site = sites_repo.site_for_new(sites=who.sites, asked=body.site)
+        row = students_repo.create_student(
+            db=db, who=who.name, now=state.now(), fields=body.model_dump() | {"site": site}
+        )
         return StudentPublic.model_validate(row)
 
 
