@@ -6,12 +6,12 @@ cookie (a page login, or an API token a screen opened with ``/api/auth/screen``)
 
 # No ``from __future__ import annotations``: FastAPI must see the closures in the dependency signatures.
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, WebSocketException, status
 from starlette.requests import HTTPConnection
 
-from gateway.auth import Principal, resolve
+from gateway.auth import ROLES, Principal, resolve
 from gateway.errors import ForbiddenError, InvalidError, NotFoundError, RecordsError, UnauthorizedError
 from gateway.store import machines_repo
 from gateway.store.db import Db
@@ -19,7 +19,6 @@ from gateway.store.models import Machine
 from gateway.web.records_state import StateDep
 
 COOKIE = "atelier_session"
-ROLES = ("admin", "kiosk", "viewer", "student")
 
 
 def credentials(connection: HTTPConnection) -> str | None:
@@ -79,6 +78,16 @@ Anyone = Annotated[Principal, Depends(_required(allow(*ROLES)))]
 # The status page, its WebSocket and /api/machines: read-only machine state, for admin and viewer,
 # or for anyone when ``records.open_status_screen`` is set (the default).
 machine_state_reader = allow("admin", "viewer", anonymous_if_open=True)
+
+
+def sees_site(who: Principal | None, site: str) -> bool:
+    """Machine state (the wall, its socket, /api/machines): a principal sees its own sites' machines;
+    nobody signed in (a status screen the site left open) sees every site's."""
+    return who is None or site in who.sites
+
+
+def machines_seen(who: Principal | None, machines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in machines if sees_site(who, m["site"])]
 
 
 def own_student(who: Principal, student_id: int) -> None:

@@ -39,6 +39,8 @@ def links_for(who: Principal | None, *, open_status: bool, kiosk: str | None) ->
         links += [("nav_orders", "/orders"), ("nav_utilisation", "/utilisation")]
     if role == "admin":
         links += [("nav_network", "/network"), ("nav_desk", "/desk")]
+    if role == "network":
+        links.append(("nav_network", "/network"))
     if role == "kiosk" and kiosk is not None:
         links.append(("nav_kiosk", kiosk))
     if who is not None and role == "student" and who.student_id is not None:
