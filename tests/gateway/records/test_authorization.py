@@ -81,11 +81,16 @@ def _check_in(w: World) -> Prepared:
 
 
 def _deletable_customer(w: World) -> Prepared:
-    return f"/api/customers/{_new_row(w, Customer(name=f'c{next(_names)}', contact='', created=at(0)))}", None, None
+    return (
+        f"/api/customers/{_new_row(w, Customer(site='lyon', name=f'c{next(_names)}', contact='', created=at(0)))}",
+        None,
+        None,
+    )
 
 
 def _deletable_order(w: World) -> Prepared:
     order = Order(
+        site="lyon",
         customer_id=w.ids["customer"],
         reference=f"o{next(_names)}",
         part_number="p",
@@ -102,7 +107,14 @@ def _deletable_order(w: World) -> Prepared:
 
 def _deletable_student(w: World) -> Prepared:
     student = Student(
-        first_name="X", last_initial="Y", class_name="C", track="CAP", badge=None, active=True, created=at(0)
+        site="lyon",
+        first_name="X",
+        last_initial="Y",
+        class_name="C",
+        track="CAP",
+        badge=None,
+        active=True,
+        created=at(0),
     )
     return f"/api/students/{_new_row(w, student)}", None, None
 
