@@ -90,6 +90,14 @@ def machines_seen(who: Principal | None, machines: list[dict[str, Any]]) -> list
     return [m for m in machines if sees_site(who, m["site"])]
 
 
+def own_site(who: Principal, site: str) -> str:
+    """A site a request names (a calendar's, a reason list's, duty): one of the principal's, or a 404 as for a
+    site that does not exist, so that a master of one school learns nothing of another."""
+    if site not in who.sites:
+        raise NotFoundError("site_unknown", site=site)
+    return site
+
+
 def own_student(who: Principal, student_id: int) -> None:
     """A student reads only their own log; a master reads every log."""
     if who.role == "student" and who.student_id != student_id:

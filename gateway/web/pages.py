@@ -33,6 +33,10 @@ class Forbidden(Exception):  # noqa: N818
     pass
 
 
+class PageNotFound(Exception):  # noqa: N818 - a page names a record or a site the reader has not
+    pass
+
+
 def records(request: Request) -> RecordsState:
     state: RecordsState = request.app.state.records
     return state
@@ -121,6 +125,7 @@ def install(app: FastAPI, routers: Iterable[Any]) -> None:
         app.include_router(router)
     app.add_exception_handler(LoginNeeded, _to_login)
     app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(PageNotFound, _not_found)
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:
@@ -130,6 +135,10 @@ async def _to_login(request: Request, exc: Exception) -> Response:
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", {"kind": "forbidden"}, status_code=403)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return not_found(request)
 
 
 def not_found(request: Request) -> HTMLResponse:

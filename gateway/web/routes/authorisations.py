@@ -18,7 +18,7 @@ from gateway.store.db import Db
 from gateway.store.models import Authorisation, MachineGroup
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_cells, sheet_of
 from gateway.web.downloads import disposition
-from gateway.web.guards import Admin
+from gateway.web.guards import Admin, own_site
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import RecordsState, StateDep
 from gateway.web.schemas import MAX_ID, Short
@@ -192,12 +192,14 @@ def _line(db: Db, a: Authorisation, groups: dict[int, str]) -> list[object]:
 
 @duty_router.get("")
 def who_is_on_duty(who: Admin, state: StateDep, site: Annotated[Short, Query()]) -> list[DutyPublic]:
+    own_site(who, site)
     with state.reading(who) as db:
         return [DutyPublic.model_validate(d) for d in authorisations_repo.on_duty(db=db, site=site)]
 
 
 @duty_router.post("", status_code=status.HTTP_201_CREATED)
 def take_duty(who: Admin, state: StateDep, site: Annotated[Short, Query()]) -> DutyPublic:
+    own_site(who, site)
     """The calling master is on duty in ``site``'s workshop: check-ins record them as supervising."""
     with state.transaction(who) as db:
         return DutyPublic.model_validate(authorisations_repo.take_duty(db=db, who=who.name, site=site, now=state.now()))
@@ -205,6 +207,7 @@ def take_duty(who: Admin, state: StateDep, site: Annotated[Short, Query()]) -> D
 
 @duty_router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 def end_duty(who: Admin, state: StateDep, site: Annotated[Short, Query()]) -> Response:
+    own_site(who, site)
     with state.transaction(who) as db:
         authorisations_repo.end_duty(db=db, who=who.name, site=site, now=state.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -25,7 +25,7 @@ from gateway.store import calendar_repo
 from gateway.store.machines_repo import all_machines, find_machine
 from gateway.web.i18n import lang_of
 from gateway.web.origin import origin_allowed
-from gateway.web.pages import Forbidden, not_found, records, render, require, signed_in, zone
+from gateway.web.pages import Forbidden, PageNotFound, not_found, records, render, require, signed_in, zone
 from gateway.web.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
@@ -35,12 +35,16 @@ CHOICES = {"public_holidays": ("none", "national", "alsace-moselle"), "school_zo
 
 
 def _site(request: Request) -> str:
+    """The site asked for, one of the master's (another is not found); else the first of theirs."""
+    who = require(request, "admin")
     site = request.query_params.get("site", "")[:63]
     if site:
+        if site not in who.sites:
+            raise PageNotFound
         return site
-    with records(request).reading(signed_in(request)) as db:
+    with records(request).reading(who) as db:
         known = calendar_repo.sites(db=db)
-    return known[0] if known else "default"
+    return known[0] if known else min(who.sites)
 
 
 async def _form(request: Request) -> dict[str, str]:

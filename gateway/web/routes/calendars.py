@@ -21,7 +21,7 @@ from gateway.web.calendar_schemas import (
     ExceptionCreate,
     ExceptionPublic,
 )
-from gateway.web.guards import Admin
+from gateway.web.guards import Admin, own_site
 from gateway.web.records_state import RecordsState, StateDep
 from gateway.web.routes.reports import window
 from gateway.web.schemas import MAX_ID
@@ -73,12 +73,14 @@ def list_calendars(who: Admin, state: StateDep) -> list[CalendarPublic]:
 
 @router.get("/{site}")
 def get_calendar(site: Site, who: Admin, state: StateDep) -> CalendarPublic:
+    own_site(who, site)
     with state.reading(who) as db:
         return calendar_public(calendar_repo.calendar_view(db=db, site=site, zone=state.settings.timezone), state)
 
 
 @router.patch("/{site}")
 def update_calendar(site: Site, body: CalendarUpdate, who: Admin, state: StateDep) -> CalendarPublic:
+    own_site(who, site)
     with state.transaction(who) as db:
         calendar_repo.save_settings(
             db=db, who=who.name, now=state.now(), site=site, zone=state.settings.timezone, changes=body.changes()
@@ -88,6 +90,7 @@ def update_calendar(site: Site, body: CalendarUpdate, who: Admin, state: StateDe
 
 @router.post("/{site}/closures", status_code=status.HTTP_201_CREATED)
 def add_closure(site: Site, body: ClosureCreate, who: Admin, state: StateDep) -> ClosurePublic:
+    own_site(who, site)
     with state.transaction(who) as db:
         row = calendar_repo.add_closure(db=db, who=who.name, now=state.now(), site=site, **body.model_dump())
         return ClosurePublic.model_validate(row)
@@ -102,6 +105,7 @@ def delete_closure(closure_id: RowId, who: Admin, state: StateDep) -> Response:
 
 @router.post("/{site}/exceptions", status_code=status.HTTP_201_CREATED)
 def add_exception(site: Site, body: ExceptionCreate, who: Admin, state: StateDep) -> ExceptionPublic:
+    own_site(who, site)
     with state.transaction(who) as db:
         machine = find_machine(db=db, name=body.machine, site=site)
         values = body.model_dump(exclude={"machine"})

@@ -22,7 +22,7 @@ from gateway.store.models import Machine
 from gateway.store.reports_repo import MachineReport, machine_report, machine_reports, recent_stops
 from gateway.store.work_repo import open_work_session
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
-from gateway.web.guards import Admin, AtMachine, machine_for
+from gateway.web.guards import Admin, AtMachine, machine_for, own_site
 from gateway.web.i18n import lang_of
 from gateway.web.records_state import RecordsState, StateDep
 from gateway.web.routes.calendars import Site
@@ -172,6 +172,7 @@ def stops_csv(
 @reasons_router.get("/{site}")
 def list_reasons(site: Site, who: AtMachine, state: StateDep) -> list[ReasonPublic]:
     """The site's reason codes (the default French list until the school edits it)."""
+    own_site(who, site)
     with state.reading(who) as db:
         found = stops_repo.reasons(db=db, site=site)
     return [ReasonPublic(code=r.code, label=r.label, category=r.category, active=a) for r, a in found]
@@ -179,6 +180,7 @@ def list_reasons(site: Site, who: AtMachine, state: StateDep) -> list[ReasonPubl
 
 @reasons_router.post("/{site}", status_code=status.HTTP_201_CREATED)
 def add_reason(site: Site, body: ReasonCreate, who: Admin, state: StateDep) -> ReasonPublic:
+    own_site(who, site)
     with state.transaction(who) as db:
         row = stops_repo.add_reason(db=db, who=who.name, now=state.now(), site=site, **body.model_dump())
         return ReasonPublic.model_validate(row)
@@ -186,6 +188,7 @@ def add_reason(site: Site, body: ReasonCreate, who: Admin, state: StateDep) -> R
 
 @reasons_router.patch("/{site}/{code}")
 def update_reason(site: Site, code: str, body: ReasonUpdate, who: Admin, state: StateDep) -> ReasonPublic:
+    own_site(who, site)
     with state.transaction(who) as db:
         row = stops_repo.update_reason(
             db=db, who=who.name, now=state.now(), site=site, code=code, changes=body.changes()
