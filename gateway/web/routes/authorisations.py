@@ -162,6 +162,11 @@ def _inspection_list(
     if (student_id is None) == (machine_id is None):
         raise InvalidError("authorisation_list_one_filter")
     with state.reading(who) as db:
+        # Another site's student or machine is not there: a 404, not an empty list that says it exists.
+        if student_id is not None:
+            students_repo.get_student(db=db, student_id=student_id)
+        if machine_id is not None:
+            machines_repo.find_machine_by_id(db=db, machine_id=machine_id)
         found = authorisations_repo.list_authorisations(db=db, student_id=student_id, machine_id=machine_id)
         groups = {g.id: g.name for g in authorisations_repo.list_groups(db=db)}
         rows = [_line(db, a, groups) for a in found]
