@@ -31,10 +31,7 @@ def customer_names(*, db: Session) -> dict[int, str]:
 
 def customer_ids(*, db: Session, site: str) -> dict[str, int]:
     """Customer name → id, for every customer of ``site`` (names are unique within a site)."""
-    return {
-        name: customer_id
-        for name, customer_id in db.execute(select(Customer.name, Customer.id).where(Customer.site == site))
-    }
+    return dict(db.execute(select(Customer.name, Customer.id).where(Customer.site == site)).all())
 
 
 def _check_name(db: Session, site: str, name: str, ignore: int | None = None) -> None:

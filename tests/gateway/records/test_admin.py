@@ -52,7 +52,8 @@ def _gateway_writing(path: Path, hold_s: float) -> Iterator[None]:
     def write() -> None:
         with sqlite3.connect(path, timeout=10, isolation_level=None) as conn:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO customers (site, name, contact, created) VALUES ('lyon', 'Ingest', '', '2026-12-03')")
+            row = "('lyon', 'Ingest', '', '2026-12-03')"
+            conn.execute(f"INSERT INTO customers (site, name, contact, created) VALUES {row}")
             holding.set()
             threading.Event().wait(hold_s)
             conn.execute("COMMIT")
