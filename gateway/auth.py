@@ -57,8 +57,7 @@ _hasher = PasswordHasher()
 
 
 ROLES = ("admin", "kiosk", "viewer", "student", "network")
-USER_ROLES = ("admin", "viewer", "student", "network")
-SITED_ROLES = ("admin", "viewer")  # the users who may have several sites
+SITED_ROLES = sites_repo.SITED_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +110,18 @@ def create_user(
     if role == "student" and sites:
         raise InvalidError("user_sites_only_masters_viewers", role=role)
     student = get_row(db=db, model=Student, row_id=student_id, label="student") if student_id is not None else None
-    if db.scalars(select(User).where(User.username == username)).first() is not None:
+    # One login page for the whole network: a username is taken whichever school has it.
+    taken = select(User.id).where(User.username == username).execution_options(**sites_repo.ALL_SITES)
+    if db.scalars(taken).first() is not None:
         raise ConflictError("username_taken", username=username)
-    chosen = list(dict.fromkeys(sites or [])) or [sites_repo.home_site(db=db)]
+    asked: list[str | None] = list(dict.fromkeys(sites or [])) or [None]
+    chosen = [student.site] if student is not None else [sites_repo.home_site(db=db, asked=site) for site in asked]
     user = User(
         username=username,
         password_hash=hash_password(password),
         role=role,
         student_id=student_id,
-        site=student.site if student is not None else chosen[0],
+        site=chosen[0],
         active=True,
         created=now,
     )
@@ -145,12 +147,7 @@ def sites_to_grant(who: Principal, role: str, asked: Sequence[str] | None) -> li
 
 
 def user_sites(db: Session, user: User) -> frozenset[str]:
-    """Every site ``user`` acts on: their own and, for a master or a viewer, the others granted."""
-    if user.role == "network":
-        return frozenset()
-    if user.role not in SITED_ROLES:
-        return frozenset({user.site})
-    return frozenset({user.site, *db.scalars(select(UserSite.site).where(UserSite.user_id == user.id))})
+    return sites_repo.user_sites(db, user)
 
 
 def may_log_in(db: Session, user: User) -> bool:
@@ -219,6 +216,7 @@ def revoke_logins(*, db: Session, user_id: int, keep: str | None = None) -> int:
 def end_logins(*, db: Session, who: str, now: datetime, user_id: int) -> int:
     """A master signs a user out everywhere; returns how many logins there were."""
     user = get_row(db=db, model=User, row_id=user_id, label="user")
+    sites_repo.check_manageable(db, user)
     count = revoke_logins(db=db, user_id=user.id)
     after = {"sessions": count}  # the audit log's words, kept as they were written
     audit(db=db, who=who, action="revoke_sessions", entity="user", entity_id=user.id, at=now, after=after)
@@ -227,6 +225,7 @@ def end_logins(*, db: Session, who: str, now: datetime, user_id: int) -> int:
 
 def set_active(*, db: Session, who: Principal, now: datetime, user_id: int, active: bool) -> User:
     user = get_row(db=db, model=User, row_id=user_id, label="user")
+    sites_repo.check_manageable(db, user)
     if not active and user.id == who.user_id:
         raise ConflictError("own_login")
     if user.active != active:
@@ -262,6 +261,7 @@ def change_own_password(
 def reset_password(*, db: Session, who: str, now: datetime, user_id: int, password: str) -> User:
     """A master sets a new password for someone; every login of that user ends."""
     user = get_row(db=db, model=User, row_id=user_id, label="user")
+    sites_repo.check_manageable(db, user)
     user.password_hash = hash_password(password)
     revoke_logins(db=db, user_id=user.id)
     audit(db=db, who=who, action="reset_password", entity="user", entity_id=user.id, at=now)
@@ -308,7 +308,7 @@ def create_api_token(
     row = ApiToken(
         token_hash=digest(token),
         role=role,
-        site=machine.site if machine is not None else site or sites_repo.home_site(db=db),
+        site=machine.site if machine is not None else sites_repo.home_site(db=db, asked=site),
         machine_id=machine.id if machine else None,
         label=label,
         created=now,

@@ -123,6 +123,9 @@ _FR: dict[str, str] = {
     "order_customer_other_site": "Une commande reste chez un client de son site ({site}).",
     "site_invalid": "« {site} » n'est pas un identifiant de site (minuscules, chiffres, « - » et « _ »).",
     "site_unknown": "Aucun de vos sites ne s'appelle « {site} ».",
+    "badge_taken_elsewhere": "Le badge {badge} est déjà attribué dans une autre école du réseau.",
+    "user_other_sites": "Ce compte agit aussi sur des sites qui ne sont pas les vôtres ({sites}) : "
+    "seul un maître d'atelier de tous ses sites le modifie.",
     "agent_id_invalid": "« {agent} » n'est pas un identifiant d'agent (minuscules, chiffres, « - » et « _ »).",
     "machine_owned_already": "La machine {machine} appartient déjà à l'agent {agent}.",
     "kiosk_token_needs_machine": "Un jeton de poste doit indiquer sa machine.",
@@ -237,6 +240,9 @@ _EN: dict[str, str] = {
     "order_customer_other_site": "An order stays with a customer of its own site ({site}).",
     "site_invalid": "'{site}' is not a site id (lower-case letters, digits, '-' and '_').",
     "site_unknown": "None of your sites is called '{site}'.",
+    "badge_taken_elsewhere": "Badge {badge} is already given in another school of the network.",
+    "user_other_sites": "This login also acts on sites that are not yours ({sites}): "
+    "only a master of all its sites changes it.",
     "agent_id_invalid": "'{agent}' is not an agent id (lower-case letters, digits, '-' and '_').",
     "machine_owned_already": "Machine {machine} already belongs to agent {agent}.",
     "kiosk_token_needs_machine": "A kiosk token needs the machine it stands at.",

@@ -71,9 +71,10 @@ def create_group(
     site: str | None = None,
 ) -> MachineGroup:
     """``site``: a master's (``sites_repo.site_for_new``); None, the site of its first machine, else the home site."""
-    if site is None:
-        first = db.get(Machine, min(machine_ids)) if machine_ids else None
-        site = first.site if first is not None else sites_repo.home_site(db=db)
+    if site is None and machine_ids:
+        first = db.get(Machine, min(machine_ids))
+        site = first.site if first is not None else None
+    site = sites_repo.home_site(db=db, asked=site)
     _check_group_name(db, site, name)
     row = MachineGroup(site=site, name=name, regulated=regulated, created=now)
     group = audited_create(db=db, who=who, row=row, entity="machine_group", now=now)

@@ -44,7 +44,7 @@ def create_customer(
     *, db: Session, who: str, now: datetime, name: str, contact: str = "", site: str | None = None
 ) -> Customer:
     """``site``: a master's (``sites_repo.site_for_new``); None, the store's home site (a seed, the command line)."""
-    site = site or sites_repo.home_site(db=db)
+    site = sites_repo.home_site(db=db, asked=site)
     _check_name(db, site, name)
     row = Customer(site=site, name=name, contact=contact, created=now)
     return audited_create(db=db, who=who, row=row, entity="customer", now=now)

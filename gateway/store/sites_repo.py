@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from gateway.errors import InvalidError
+from gateway.errors import ForbiddenError, InvalidError
 from gateway.store.models import (
     Agent,
     AlarmRecord,
@@ -47,9 +47,14 @@ from gateway.store.models import (
     StopReason,
     Student,
     User,
+    UserSite,
     WorkSessionRecord,
 )
 
+SITED_ROLES = ("admin", "viewer")  # the users who may have several sites
+# On one statement: read across every site although the session is restricted. Only for what is unique
+# across the network (a username, a badge), and the caller names no one of another site.
+ALL_SITES = {"atelier_all_sites": True}
 DEFAULT_SITE = "school"  # a store with no machine yet and no configured site; the migration 0018 says the same
 SITES_KEY = "atelier_sites"  # in ``Session.info``: the sites a restricted session sees
 
@@ -83,16 +88,42 @@ BY_ORDER = (OperationRecord, ScrapRecord)
 BY_STUDENT = (Authorisation, CompetenceValidation)
 
 
+def user_sites(db: Session, user: User) -> frozenset[str]:
+    """Every site ``user`` acts on: their own and, for a master or a viewer, the others granted (a network
+    login acts on none: it reads aggregates)."""
+    if user.role == "network":
+        return frozenset()
+    if user.role not in SITED_ROLES:
+        return frozenset({user.site})
+    more = db.scalars(select(UserSite.site).where(UserSite.user_id == user.id).execution_options(**ALL_SITES))
+    return frozenset({user.site, *more})
+
+
+def check_manageable(db: Session, user: User) -> None:
+    """A master changes a login only when they act on every site it does: otherwise a master of one school
+    could reset the password of a master of two, and act on the other as them."""
+    seen = visible(db)
+    beyond = user_sites(db, user) - set(seen) if seen is not None else frozenset()
+    if beyond:
+        raise ForbiddenError("user_other_sites", sites=", ".join(sorted(beyond)))
+
+
 def configured_site(site_filter: str) -> str | None:
     """The gateway's own site when its ``gateway.site`` names one ("+" ingests every site: none)."""
     return None if site_filter == "+" else site_filter
 
 
-def home_site(*, db: Session, configured: str | None = None) -> str:
-    """Where a record made outside a master's request goes (the command line, a seed): the configured site,
-    else the first site that has machines (the only one, in a school), else ``DEFAULT_SITE``."""
-    if configured:
-        return configured
+def home_site(*, db: Session, asked: str | None = None) -> str:
+    """The site a new record goes to. On a restricted session (a request) the one asked for among the
+    principal's, or their only one (``site_for_new``): a record never lands in a site its maker cannot see.
+    Elsewhere (the command line, a seed): the site asked for (the configured one), else the first site that
+    has machines (the only one, in a school), else ``DEFAULT_SITE``.
+    """
+    restricted = visible(db)
+    if restricted is not None:
+        return site_for_new(sites=restricted, asked=asked)
+    if asked:
+        return asked
     first = db.scalars(select(Machine.site).order_by(Machine.site).limit(1)).first()
     return first if first is not None else DEFAULT_SITE
 
@@ -147,5 +178,7 @@ def _criteria(sites: tuple[str, ...]) -> list[Any]:
 def _only_visible_sites(execute: ORMExecuteState) -> None:
     sites = visible(execute.session)
     if sites is None or not (execute.is_select or execute.is_update or execute.is_delete):
+        return
+    if execute.execution_options.get("atelier_all_sites"):
         return
     execute.statement = execute.statement.options(*_criteria(sites))

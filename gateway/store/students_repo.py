@@ -60,7 +60,7 @@ def _check_badge(db: Session, badge: str | None, ignore: int | None = None) -> N
 def create_student(*, db: Session, who: str, now: datetime, fields: Mapping[str, Any]) -> Student:
     """``fields["site"]``: a master's (``sites_repo.site_for_new``); left out, the store's home site."""
     _check_badge(db, fields.get("badge"))
-    site = fields.get("site") or sites_repo.home_site(db=db)
+    site = sites_repo.home_site(db=db, asked=fields.get("site"))
     row = Student(**{"active": True, **fields, "site": site}, created=now)
     return audited_create(db=db, who=who, row=row, entity="student", now=now)
 

@@ -738,3 +738,29 @@ async def test_a_viewer_token_belongs_to_one_site(two_sites: World) -> None:
     refused = await w.call("POST", "/api/tokens", "both", json={"role": "viewer", "label": "tv"})
     assert refused.json()["detail"]["code"] == "site_required"
     assert [t["site"] for t in await w.ok("GET", "/api/tokens", "paris")] == ["paris"]
+
+
+async def test_a_login_of_more_sites_than_yours_is_changed_only_by_a_master_of_them_all(two_sites: World) -> None:
+    w = two_sites
+    users = {u["username"]: u["id"] for u in await w.ok("GET", "/api/users", "both")}
+    # "both" has lyon as their own site: a master of lyon alone sees them, but may not act as them elsewhere.
+    for method, suffix, body in (
+        ("POST", "/password", {"password": "taken-over-1"}),
+        ("PATCH", "", {"active": False}),
+        ("DELETE", "/sessions", None),
+        ("PUT", "/badge", {"badge": "M-1"}),
+    ):
+        refused = await w.call(method, f"/api/users/{users['both']}{suffix}", "admin", json=body)
+        assert refused.status_code == 403, (suffix, refused.text)
+        assert refused.json()["detail"]["code"] == "user_other_sites"
+        assert "paris" in refused.json()["detail"]["message"]
+    await w.ok("POST", f"/api/users/{users['master']}/password", "both", json={"password": "reset-pass-1"})
+
+
+async def test_a_badge_is_unique_across_schools_without_naming_the_other_school_s_student(two_sites: World) -> None:
+    w = two_sites
+    tom = {"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP", "badge": "B-LEA"}
+    refused = await w.call("POST", "/api/students", "paris", json=tom)
+    assert refused.status_code == 409
+    assert refused.json()["detail"]["code"] == "badge_taken_elsewhere"
+    assert "Léa" not in refused.text
