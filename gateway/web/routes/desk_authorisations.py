@@ -119,6 +119,7 @@ async def create_group(request: Request) -> Response:
     form = await read_fields(request)
     typed = {"group_name": (form.get("name") or [""])[0][:64], "machine_ids": form.get("machine_ids", [])[:500]}
     body = {"name": typed["group_name"], "regulated": "regulated" in form, "machine_ids": typed["machine_ids"]}
+    body["site"] = (form.get("site") or [""])[0][:63] or None  # a master of several sites says which
     try:
         group = GroupCreate.model_validate(body)
     except ValidationError as err:

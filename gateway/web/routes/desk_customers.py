@@ -45,7 +45,8 @@ def new_customer(request: Request) -> Response:
 async def create_customer(request: Request) -> Response:
     who = require(request, "admin")
     form = Form(request, await read_fields(request))
-    body = form.validate(CustomerCreate, {"name": form.text("name"), "contact": form.text("contact")})
+    typed = {"name": form.text("name"), "contact": form.text("contact"), "site": form.text("site") or None}
+    body = form.validate(CustomerCreate, typed)
     if body is None:
         return _form(request, None, form.values(), form.errors)
     state = records(request)

@@ -82,6 +82,8 @@ async def issue(request: Request) -> Response:
     data["valid_days"] = form.get("valid_days", "").strip() or auth.DEFAULT_TOKEN_DAYS
     if machine is not None:
         data |= {"machine": machine.name, "site": machine.site}
+    elif form.get("site", "").strip():
+        data["site"] = form["site"].strip()  # a status screen of one of a master's several sites
     try:
         body = TokenCreate.model_validate(data)
     except ValidationError as err:
@@ -97,6 +99,7 @@ async def issue(request: Request) -> Response:
                 label=body.label,
                 machine=bound,
                 valid_days=body.valid_days,
+                site=body.site if bound is None else None,
             )
             token_id = row.id
     except RecordsError as err:

@@ -70,7 +70,8 @@ async def create_student(request: Request) -> Response:
     who = require(request, "admin")
     form = await read_form(request)
     try:
-        body = StudentCreate.model_validate(_form_data(form))
+        site = {"site": form["site"].strip()} if form.get("site", "").strip() else {}  # a master of several sites
+        body = StudentCreate.model_validate(_form_data(form) | site)
     except ValidationError as err:
         return _form_page(request, kept(form, FIELDS), validation_errors(request, err), None)
     state = records(request)
