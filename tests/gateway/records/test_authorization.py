@@ -13,7 +13,7 @@ import pytest
 from gateway.store.models import Customer, Order, Student, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_cycle, at
 
-ROLES = ("admin", "kiosk", "viewer", "student")
+ROLES = ("admin", "kiosk", "viewer", "student", "network")
 ADMIN = {"admin"}
 _names = itertools.count()
 Prepared = tuple[str, dict[str, Any] | None, dict[str, Any] | None]  # path, json body, query
@@ -764,3 +764,22 @@ async def test_a_badge_is_unique_across_schools_without_naming_the_other_school_
     assert refused.status_code == 409
     assert refused.json()["detail"]["code"] == "badge_taken_elsewhere"
     assert "Léa" not in refused.text
+
+
+async def test_a_network_login_opens_the_network_page_and_nothing_of_a_school(
+    world: World, databases: dict[str, str], backend: str
+) -> None:
+    from tests.gateway.records.conftest import site_client
+
+    me = await world.ok("GET", "/api/auth/me", "network")
+    assert (me["role"], me["sites"]) == ("network", [])
+    async with site_client(databases[backend], world.clock) as client:
+        seen = {
+            path: (await client.get(path, headers=world.as_("network"))).status_code
+            for path in ("/network", "/network.csv", "/orders", "/utilisation", "/desk", "/desk/students", "/calendar")
+        }
+        assert seen == {"/network": 200, "/network.csv": 200} | dict.fromkeys(
+            ("/orders", "/utilisation", "/desk", "/desk/students", "/calendar"), 403
+        )
+        machines = await client.get("/api/machines", headers=world.as_("network"))
+        assert machines.json() == []  # machine state of no school: a network login acts on none
