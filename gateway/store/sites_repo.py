@@ -13,6 +13,7 @@ the few that exist read one machine's rows, named by a request that already went
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -153,7 +154,11 @@ def site_for_new(*, sites: Collection[str], asked: str | None) -> str:
     return asked
 
 
-def _criteria(sites: tuple[str, ...]) -> list[Any]:
+@functools.lru_cache(maxsize=256)
+def _criteria(sites: tuple[str, ...]) -> dict[type[Any], Any]:
+    """Model → the WHERE that keeps its rows of ``sites``: built once per set of sites (building them
+    costs more than the query they go into), reused by every statement of every request of those sites."""
+
     def own(cls: Any) -> Any:
         return cls.site.in_(sites)
 
@@ -162,16 +167,16 @@ def _criteria(sites: tuple[str, ...]) -> list[Any]:
     students = select(Student.id).where(Student.site.in_(sites))
     sessions = select(WorkSessionRecord.id).where(WorkSessionRecord.machine_id.in_(machines))
 
-    def rule(models: tuple[type[Any], ...], where: Callable[[Any], Any]) -> list[Any]:
-        return [with_loader_criteria(model, where, include_aliases=True) for model in models]
+    def rule(models: tuple[type[Any], ...], where: Callable[[Any], Any]) -> dict[type[Any], Any]:
+        return {model: with_loader_criteria(model, where, include_aliases=True) for model in models}
 
-    return [
-        *rule(OWN_SITE, own),
-        *rule(BY_MACHINE, lambda cls: cls.machine_id.in_(machines)),
-        *rule(BY_ORDER, lambda cls: cls.order_id.in_(orders)),
-        *rule(BY_STUDENT, lambda cls: cls.student_id.in_(students)),
-        *rule((CycleAssignment,), lambda cls: cls.session_id.in_(sessions)),
-    ]
+    return (
+        rule(OWN_SITE, own)
+        | rule(BY_MACHINE, lambda cls: cls.machine_id.in_(machines))
+        | rule(BY_ORDER, lambda cls: cls.order_id.in_(orders))
+        | rule(BY_STUDENT, lambda cls: cls.student_id.in_(students))
+        | rule((CycleAssignment,), lambda cls: cls.session_id.in_(sessions))
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -181,4 +186,11 @@ def _only_visible_sites(execute: ORMExecuteState) -> None:
         return
     if execute.execution_options.get("atelier_all_sites"):
         return
-    execute.statement = execute.statement.options(*_criteria(sites))
+    rules = _criteria(sites)
+    # The entities the statement reads or writes (a count over ``select_from`` names none: every rule then).
+    # Two dozen rules on every statement would cost more than most queries; a table joined or read in a
+    # subquery follows the entity it is joined to, whose own rule keeps it to the sites.
+    named = [mapper.class_ for mapper in execute.all_mappers]
+    wanted = [rules[name] for name in named if name in rules] if named else list(rules.values())
+    if wanted:
+        execute.statement = execute.statement.options(*wanted)
