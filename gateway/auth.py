@@ -137,10 +137,11 @@ def create_user(
 def sites_to_grant(who: Principal, role: str, asked: Sequence[str] | None) -> list[str] | None:
     """The sites a master gives a new login: only among their own (``site_not_yours``); when they have several
     they say which (``site_required``). A student's login follows its student (None)."""
-    if role == "student":
+    if role in ("student", "network"):
         if asked:
             raise InvalidError("user_sites_only_masters_viewers", role=role)
-        return None
+        # A network login reads no school's records: its own site is only where it was made (the master's).
+        return None if role == "student" else sorted(who.sites)[:1]
     if not asked:
         return [sites_repo.site_for_new(sites=who.sites, asked=None)]
     return [sites_repo.site_for_new(sites=who.sites, asked=site) for site in asked]

@@ -49,13 +49,15 @@ def who_is(request: Request) -> Principal | None:
     return current(request, records(request))
 
 
-def signed_in(request: Request) -> Principal | None:
-    """Whose sites a page's reads are restricted to: the principal ``require`` or ``who_is`` found, else found now.
+def signed_in(request: Request) -> Principal:
+    """Whose sites a page's reads are restricted to: the principal ``require`` found (resolved again if need be).
 
-    None (nobody signed in) reads every site: only the pages open to anyone (machine state) get that far.
+    Only pages behind a login use it; nobody signed in is sent to the login page, never shown every site.
     """
-    found: Principal | None = getattr(request.state, "who", None)
-    return found if found is not None else who_is(request)
+    found: Principal | None = getattr(request.state, "who", None) or who_is(request)
+    if found is None:
+        raise LoginNeeded(request.url.path)
+    return found
 
 
 def require(request: Request, *roles: str) -> Principal:

@@ -39,8 +39,7 @@ DONE = ("created", "disabled", "enabled", "password", "badge")
 
 
 def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str]) -> Response:
-    who = signed_in(request)
-    with records(request).reading(who) as db:
+    with records(request).reading(signed_in(request)) as db:
         users = auth.users(db=db)
         students = students_repo.list_students(db=db)
     names = {s.id: students_repo.display_name(s) for s in students}
@@ -51,7 +50,6 @@ def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str])
         "values": values,
         "errors": errors,
         "done": done if done in DONE else None,
-        "sites": sorted(who.sites) if who is not None else [],
     }
     return render(request, "desk_users.html", context, status_code=422 if errors else 200)
 

@@ -707,6 +707,9 @@ async def test_a_master_grants_only_their_own_sites(two_sites: World) -> None:
     login = await w.ok("POST", "/api/auth/login", None, json={"username": "durand", "password": "password-1"})
     me = await w.client.get("/api/auth/me", headers={"Authorization": f"Bearer {login['token']}"})
     assert (both["site"], me.json()["sites"]) == ("paris", ["lyon", "paris"])
+    # A network login reads no school: a master of several sites makes one without choosing.
+    network = {"username": "reseau-2", "password": "password-1", "role": "network"}
+    assert (await w.ok("POST", "/api/users", "both", json=network))["role"] == "network"
     # A username stays unique across sites: one login page for the whole network.
     clash = await w.call("POST", "/api/users", "paris", json=new | {"username": "master"})
     assert clash.status_code == 409
