@@ -2,9 +2,11 @@
 
 A request's unit of work is *restricted* to the sites its principal may act on (``restrict``): every ORM
 statement on that session — a list, a row by id, a count, an update or a delete — gets a WHERE on the site
-of each table it touches, so a row of another site is not there at all (a 404, its existence never leaks),
-and no route or repository function can forget the filter. A table without a ``site`` column follows the row
-it belongs to: a work session its machine, an operation its order, an authorisation its student.
+of each entity it names (SQLAlchemy's ``with_loader_criteria``; a count over ``select_from`` names none and
+gets them all), so a row of another site is not there at all (a 404, its existence never leaks), and no route
+or repository function can forget the filter. A table without a ``site`` column follows the row it belongs
+to: a work session its machine, an operation its order, an authorisation its student. A table only joined
+to, or read in a subquery, follows the entity it is joined to.
 
 Sessions that are not restricted (ingest, start-up, the command line, the resolution of a credential) see
 everything, as before. Core statements on ``Table`` columns (``Cycle.__table__.c``) bypass the ORM events:
@@ -55,7 +57,8 @@ from gateway.store.models import (
 SITED_ROLES = ("admin", "viewer")  # the users who may have several sites
 # On one statement: read across every site although the session is restricted. Only for what is unique
 # across the network (a username, a badge), and the caller names no one of another site.
-ALL_SITES = {"atelier_all_sites": True}
+ALL_SITES_OPTION = "atelier_all_sites"
+ALL_SITES = {ALL_SITES_OPTION: True}
 DEFAULT_SITE = "school"  # a store with no machine yet and no configured site; the migration 0018 says the same
 SITES_KEY = "atelier_sites"  # in ``Session.info``: the sites a restricted session sees
 
@@ -184,7 +187,7 @@ def _only_visible_sites(execute: ORMExecuteState) -> None:
     sites = visible(execute.session)
     if sites is None or not (execute.is_select or execute.is_update or execute.is_delete):
         return
-    if execute.execution_options.get("atelier_all_sites"):
+    if execute.execution_options.get(ALL_SITES_OPTION):
         return
     rules = _criteria(sites)
     # The entities the statement reads or writes (a count over ``select_from`` names none: every rule then).
