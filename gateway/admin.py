@@ -109,6 +109,12 @@ def create_admin(config_path: Path, username: str, password: str | None, *, site
                 sites=chosen,
             )
         print(f"admin {username!r} created for {', '.join(chosen)}")
+        if chosen == [sites_repo.DEFAULT_SITE]:
+            print(
+                f"note: no gateway.site and no machine yet, so the site is {sites_repo.DEFAULT_SITE!r}; "
+                "give --site SITE for the school's own",
+                file=sys.stderr,
+            )
         return EXIT_OK
 
     return _run(config_path, task)
