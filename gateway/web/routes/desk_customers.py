@@ -21,7 +21,7 @@ from gateway.web.work_forms import Form, read_fields
 
 router = APIRouter(include_in_schema=False)
 # The store's refusals, each said next to the field it is about.
-FIELDS = {"customer_name_taken": "name"}
+FIELDS = {"customer_name_taken": "name", "site_required": "site", "site_not_yours": "site"}
 
 
 @router.get("/desk/customers")

@@ -25,7 +25,7 @@ router = APIRouter(include_in_schema=False)
 StudentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FIELDS = ("first_name", "last_initial", "class_name", "track", "badge")
 # Which field a store's refusal is about.
-ERROR_FIELDS = {"badge_taken": "badge"}
+ERROR_FIELDS = {"badge_taken": "badge", "site_required": "site", "site_not_yours": "site"}
 DONE = ("created", "saved", "disabled", "enabled", "deleted", "imported")
 
 

@@ -92,3 +92,38 @@ async def test_a_master_of_another_site_sees_none_of_its_machines_orders_or_stud
     response = await paris.goto(site.url(f"/orders/{site.seeded.ids['po1']}"))
     assert response is not None
     assert response.status == 404
+
+
+async def test_a_master_of_two_sites_says_at_the_desk_where_a_new_customer_goes(
+    browser: Browser, site: Site, tmp_path: Path
+) -> None:
+    from tests.gateway.browser.a11y import assert_accessible
+    from tests.gateway.browser.test_desk_orders import submit
+
+    _add_paris(site, tmp_path)
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    try:
+        with db.session_factory(engine).begin() as s:
+            auth.create_user(
+                db=s,
+                who="t",
+                now=datetime.now(UTC),
+                username="both",
+                password="both-pass-1",
+                role="admin",
+                student_id=None,
+                sites=["lyon", "paris"],
+            )
+    finally:
+        engine.dispose()
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    await log_in(page, site.base_url, "both", "both-pass-1")
+    await page.goto(site.url("/desk/customers/new"))
+    await assert_accessible(page, "customer-two-sites")
+    await page.fill("#f-name", "Acme")  # lyon has an Acme; paris may have one too
+    assert await submit(page, "#customer-form") == 422
+    assert "plusieurs sites (lyon, paris)" in await page.locator("#e-site").inner_text()
+    await page.select_option("#f-site", "paris")
+    assert await submit(page, "#customer-form") == 200  # the list, after the redirect
+    rows = await page.locator("main").inner_text()
+    assert rows.count("Acme") == 2  # lyon's and the new one of paris, both on the desk of a master of both
