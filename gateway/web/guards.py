@@ -99,7 +99,7 @@ def own_site(who: Principal, site: str) -> str:
 
 
 def own_student(who: Principal, student_id: int) -> None:
-    """A student reads only their own log; a master reads every log."""
+    """A student reads only their own log; a master every log of their sites (the others are not found)."""
     if who.role == "student" and who.student_id != student_id:
         raise ForbiddenError("own_log_only")
 
