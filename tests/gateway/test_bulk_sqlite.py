@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, text, update
@@ -72,7 +73,7 @@ def test_converted_columns_and_nulls_are_those_a_core_write_leaves(tmp_path: Pat
             {"site": "s", "name": f"m{n}", "agent_id": 1, "first_seen": seen, "last_seen": seen} for n in range(4)
         ]
         conn.execute(insert(bulk._MACHINES), machines)
-        cycles = [
+        cycles: list[dict[str, Any]] = [
             {
                 "machine_id": 1 + n % 2,
                 "agent_id": 1,
