@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 import weakref
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.ingest import interpreter
+from tests.gateway.conftest import RunningGateway
 
 
 @pytest.fixture
@@ -76,3 +78,17 @@ def test_a_threshold_larger_than_ingests_is_kept(untouched: object) -> None:
     assert gc.get_threshold()[0] == 50_000
     interpreter.give_back()
     assert gc.get_threshold() == (50_000, 10, 10)
+
+
+async def test_a_running_gateway_holds_the_settings_and_gives_them_back_when_it_stops(
+    untouched: tuple[float, tuple[int, int, int]], gateway: RunningGateway
+) -> None:
+    switch, thresholds = untouched  # set before the gateway started
+    assert gc.get_threshold() == (interpreter.GC_YOUNG_THRESHOLD, 10, 10)
+    assert sys.getswitchinterval() == pytest.approx(interpreter.SWITCH_INTERVAL_S)
+    assert gc.get_freeze_count() > 0
+    gateway.stop.set()
+    await asyncio.wait_for(gateway.task, 20)
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
+    assert sys.getswitchinterval() == pytest.approx(switch)
