@@ -4,5 +4,6 @@
 acknowledgements, replay requests) → ``projection`` (one transaction per batch: ``decoding``, ``owners``,
 ``sequencing``, ``status``, then ``writer``, the rows, one statement per table; ``isolation`` narrows a failing
 batch down to the message at fault); ``gaps`` follows each agent's contiguous seq. What the stages hand each
-other is in ``messages``.
+other is in ``messages``. While ingest runs, ``interpreter`` sets the thread switch interval and the garbage
+collector for it.
 """
