@@ -8,32 +8,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
-from gateway.domain.calendar import Calendar, Interval, MachineException, PlannedTime, planned
+from gateway.domain.calendar import Calendar, Interval, MachineException, planned
+from gateway.domain.day_figures import CycleEnd, Figures, day_start, local_day, midnights, split, total
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.domain.oee import (
-    Counted,
-    Oee,
-    PlannedUse,
-    Span,
-    Utilisation,
-    counted,
-    oee,
-    planned_use,
-    state_points,
-    timeline,
-    utilisation,
-)
+from gateway.domain.oee import Counted, Oee, PlannedUse, Utilisation, counted, scores, state_points, timeline
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
+from gateway.store import summaries_repo
 from gateway.store.attribution_repo import OPEN_END, AttributedCycle, CycleBounds, attribute, chunks, spans_of
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
@@ -49,8 +40,9 @@ from gateway.store.models import (
     WorkSessionRecord,
 )
 from gateway.store.orders_repo import get_order, order_references, order_standards
-from gateway.store.stops_repo import SiteStops, classified_stops, site_stops
+from gateway.store.stops_repo import SiteStops, classified, site_stops
 from gateway.store.students_repo import get_student
+from gateway.store.summaries_repo import Pending
 
 
 def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
@@ -263,30 +255,131 @@ class MachineReport:
 
 
 def machine_report(
-    *, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime, zone: str
+    *,
+    db: Session,
+    machine: Machine,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    zone: str,
+    summaries: bool = True,
 ) -> MachineReport:
     """The machine over [start, end), counted up to ``now`` (see ``Counted``), against its site's calendar
-    (``zone``: the gateway's time zone, for a site with no calendar of its own yet)."""
-    period = counted(start, end, now)
-    end = period.until
-    spans, intervals = _timeline(db, machine, start, end, zone)
-    use = utilisation(spans)
-    found = attribute(db=db, spans={machine.id: (start, end)})
-    cycles = [c for c in found.cycles if start <= c.row.ended < end]
-    made = sum(p.row.count for p in found.parts if start <= p.row.ts < end)
+    (``zone``: the gateway's time zone, for a site with no calendar of its own yet). Whole finished days come
+    from their summaries (``summaries_repo``) where these are current; ``summaries=False``: all from raw."""
+    seen = summaries_repo.pending(db) if summaries else None
+    return _machine_report(db, machine, counted(start, end, now), zone, seen)
+
+
+def _machine_report(db: Session, machine: Machine, period: Counted, zone: str, seen: Pending | None) -> MachineReport:
+    start, end = period.start, period.until
+    settled = _settled(db, machine, zone)
+    intervals = planned(settled.calendar, start, end, settled.exceptions) if start < end else []
+    summed = total(_figures(db, machine, (start, end), settled, seen=seen, zone=zone))
+    stopped = classified(db=db, machine_id=machine.id, found=summed.stops, site=settled.site)
+    # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
+    downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
+    use_planned = replace(summed.planned, planned_downtime_s=min(downtime, summed.planned.calendar_s))
     scrap_stmt = select(func.sum(ScrapRecord.quantity)).where(
         ScrapRecord.machine_id == machine.id, ScrapRecord.ts >= start, ScrapRecord.ts < end
     )
     scrap = int(db.scalar(scrap_stmt) or 0)
-    facts = _facts(db, cycles)
-    stopped = classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=end, zone=zone)
-    # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
-    downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
-    use_planned = planned_use(spans, intervals, planned_downtime_s=downtime)
-    index = PlannedTime(intervals)
-    scores = oee(use_planned, [f for f in facts if index.contains(f.ended)], made=made, scrap=scrap)
-    completed = sum(1 for f in facts if f.completed)
-    return MachineReport(machine, period, use, use_planned, intervals, stopped, made, scrap, completed, scores)
+    earned, timed = _earned(db, summed.paced)
+    result = scores(use_planned, earned_s=earned, timed=timed, made=summed.made, scrap=scrap)
+    return MachineReport(
+        machine, period, summed.use, use_planned, intervals, stopped, summed.made, scrap, summed.cycles, result
+    )
+
+
+def _earned(db: Session, paced: dict[int, tuple[int, int]]) -> tuple[float, bool]:
+    """Σ standard × parts over the sessions' cycles ended in planned time, and whether any had a standard:
+    each session's standard is its operation's, else its order's (as ``_facts``)."""
+    if not paced:
+        return 0.0, False
+    wanted = sorted(paced)
+    by_operation = _operation_standards(db, set(wanted))
+    order_of: dict[int, int] = {}
+    for chunk in chunks(wanted):
+        stmt = select(WorkSessionRecord.id, WorkSessionRecord.order_id).where(
+            WorkSessionRecord.id.in_(chunk), WorkSessionRecord.order_id.is_not(None)
+        )
+        order_of.update(
+            (session_id, order_id) for session_id, order_id in db.execute(stmt).tuples() if order_id is not None
+        )
+    by_order = order_standards(db=db, order_ids=set(order_of.values()))
+    earned, timed = 0.0, False
+    for session_id, (cycles, parts) in sorted(paced.items()):
+        standard = by_operation.get(session_id)
+        if standard is None and session_id in order_of:
+            standard = by_order.get(order_of[session_id])
+        if standard is not None and cycles:
+            earned += standard * parts
+            timed = True
+    return earned, timed
+
+
+def _figures(
+    db: Session,
+    machine: Machine,
+    window: tuple[datetime, datetime],
+    settled: _Settled,
+    *,
+    seen: Pending | None,
+    zone: str,
+) -> list[Figures]:
+    """The machine's figures over [start, until), cut at its site's local midnights: each whole day from its
+    summary when one is stored and current, the rest from raw rows in as few passes as there are gaps;
+    the whole days computed are stored for the next reader (``seen``: None reads and stores none)."""
+    start, until = window
+    local = settled.calendar.zone
+    tz = ZoneInfo(local)
+    cuts = midnights(start, until, local)
+    pieces = list(pairwise(cuts))
+    whole: dict[int, date] = {}
+    for index, (lo, hi) in enumerate(pieces):
+        day = local_day(lo, local)
+        if lo == day_start(day, tz) and hi == day_start(day + timedelta(days=1), tz):
+            whole[index] = day
+    found: dict[int, Figures] = {}
+    if seen is not None and whole:
+        rows = summaries_repo.stored(db, machine.id, min(whole.values()), max(whole.values()))
+        for index, day in whole.items():
+            row = rows.get(day)
+            if row is not None and (row[0] or not seen.stale(machine, day, local)):
+                lo, hi = pieces[index]
+                found[index] = summaries_repo.figures_of(lo, hi, row[1])
+    computed: dict[date, Figures] = {}
+    index = 0
+    while index < len(pieces):
+        if index in found:
+            index += 1
+            continue
+        run = index
+        while run < len(pieces) and run not in found:
+            run += 1
+        for offset, figures in enumerate(_raw_figures(db, machine, cuts[index : run + 1], settled)):
+            found[index + offset] = figures
+            if index + offset in whole:
+                computed[whole[index + offset]] = figures
+        index = run
+    if seen is not None:
+        summaries_repo.keep(db, machine.id, computed, seen, zone)
+    return [found[i] for i in range(len(pieces))]
+
+
+def _raw_figures(db: Session, machine: Machine, cuts: list[datetime], settled: _Settled) -> list[Figures]:
+    """The figures of each stretch between ``cuts``, from raw rows read in one pass."""
+    lo, hi = cuts[0], cuts[-1]
+    points = state_points(_changes(db, machine.id, lo, hi), _faults(db, machine.id, lo, hi))
+    intervals = planned(settled.calendar, lo, hi, settled.exceptions)
+    found = attribute(db=db, spans={machine.id: (lo, hi)})
+    cycles = [
+        CycleEnd(c.row.ended, c.row.outcome == "completed", c.row.parts, None if c.owner is None else c.owner.id)
+        for c in found.cycles
+        if lo <= c.row.ended < hi
+    ]
+    parts = [(p.row.ts, p.row.count) for p in found.parts if lo <= p.row.ts < hi]
+    return split(timeline(points, lo, hi), intervals, cycles, parts, cuts, threshold_s=settled.site.threshold_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,17 +399,6 @@ def _settled(db: Session, machine: Machine, zone: str) -> _Settled:
     )
 
 
-def _timeline(
-    db: Session, machine: Machine, start: datetime, end: datetime, zone: str, *, settled: _Settled | None = None
-) -> tuple[list[Span], list[Interval]]:
-    """The machine's state timeline over [start, end) and the planned intervals of its calendar there."""
-    points = state_points(_changes(db, machine.id, start, end), _faults(db, machine.id, start, end))
-    settled = settled or _settled(db, machine, zone)
-    calendar, exceptions = settled.calendar, settled.exceptions
-    intervals = planned(calendar, start, end, exceptions) if start < end else []
-    return timeline(points, start, end), intervals
-
-
 def machine_stops(
     *,
     db: Session,
@@ -326,12 +408,14 @@ def machine_stops(
     now: datetime,
     zone: str,
     settled: _Settled | None = None,
+    seen: Pending | None = None,
 ) -> list[Classified]:
-    """``machine_report(...).stops`` without the rest of the report: no cycles, parts or scrap are read."""
+    """``machine_report(...).stops`` without the rest of the report: no scrap or standards are read."""
     until = counted(start, end, now).until
-    spans, intervals = _timeline(db, machine, start, until, zone, settled=settled)
-    site = None if settled is None else settled.site
-    return classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=until, zone=zone, site=site)
+    settled = settled or _settled(db, machine, zone)
+    seen = seen or summaries_repo.pending(db)
+    summed = total(_figures(db, machine, (start, until), settled, seen=seen, zone=zone))
+    return classified(db=db, machine_id=machine.id, found=summed.stops, site=settled.site)
 
 
 def machine_reports(
@@ -339,7 +423,8 @@ def machine_reports(
 ) -> list[MachineReport]:
     """``machine_report`` of every machine (or of those called ``name``), by site then name."""
     machines = all_machines(db=db, name=name)
-    return [machine_report(db=db, machine=m, start=start, end=end, now=now, zone=zone) for m in machines]
+    seen = summaries_repo.pending(db)
+    return [_machine_report(db, m, counted(start, end, now), zone, seen) for m in machines]
 
 
 def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:
@@ -391,6 +476,7 @@ def session_stops(
     days: dict[tuple[int, datetime, datetime], list[Classified]] = {}
     found: dict[int, list[Classified]] = {}
     settled: dict[int, _Settled] = {}  # per machine: its calendar and its site's stop settings, read once
+    seen = summaries_repo.pending(db) if rows else None
     for row in rows:
         until = row.ended or now
         start = datetime.combine(row.started.astimezone(tz).date(), time(), tzinfo=tz)
@@ -401,7 +487,7 @@ def session_stops(
             if machine.id not in settled:
                 settled[machine.id] = _settled(db, machine, zone)
             days[key] = machine_stops(
-                db=db, machine=machine, start=start, end=end, now=now, zone=zone, settled=settled[machine.id]
+                db=db, machine=machine, start=start, end=end, now=now, zone=zone, settled=settled[machine.id], seen=seen
             )
         found[row.id] = [c for c in days[key] if row.started <= c.stop.start < until]
     return found

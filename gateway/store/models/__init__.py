@@ -41,6 +41,7 @@ from gateway.store.models.school_time import (
     StopClassification,
     StopReason,
 )
+from gateway.store.models.summaries import MachineDay, SummaryMark, SummaryWatermark
 from gateway.store.models.teaching import (
     Authorisation,
     CompetenceRecord,
@@ -69,6 +70,7 @@ __all__ = [
     "LoginSession",
     "Machine",
     "MachineCalendarException",
+    "MachineDay",
     "MachineGroup",
     "MachineGroupMember",
     "Message",
@@ -84,6 +86,8 @@ __all__ = [
     "StopClassification",
     "StopReason",
     "Student",
+    "SummaryMark",
+    "SummaryWatermark",
     "User",
     "UtcDateTime",
     "WorkSessionRecord",
