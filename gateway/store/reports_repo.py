@@ -304,7 +304,7 @@ def _earned(db: Session, paced: dict[int, tuple[int, int]]) -> tuple[float, bool
             WorkSessionRecord.id.in_(chunk), WorkSessionRecord.order_id.is_not(None)
         )
         order_of.update(
-            (session_id, order_id) for session_id, order_id in db.execute(stmt).tuples() if order_id is not None
+            (session_id, order_id) for session_id, order_id in db.execute(stmt).all() if order_id is not None
         )
     by_order = order_standards(db=db, order_ids=set(order_of.values()))
     earned, timed = 0.0, False

@@ -155,10 +155,13 @@ def mark(
     db.add(SummaryMark(site=site, machine_id=machine_id, first=first, last=last, at=now))
 
 
-def mark_span(*, db: Session, now: datetime, machine_id: int, start: datetime, end: datetime | None, zone: str) -> None:
-    """The days [start, end] of a machine are stale (``end`` None: onward)."""
-    last = None if end is None else local_day(end, zone)
-    mark(db=db, now=now, machine_id=machine_id, first=local_day(start, zone), last=last)
+def mark_span(*, db: Session, now: datetime, machine_id: int, start: datetime, end: datetime | None) -> None:
+    """The days of a machine that [start, end] touches are stale (``end`` None: onward): a work session made,
+    corrected or closed, a cycle assigned. A day either side, in UTC, covers any site's time zone (and a cycle
+    that ends after its session) without reading the calendar."""
+    first = (start - timedelta(days=1)).astimezone(UTC).date()
+    last = None if end is None else (end + timedelta(days=1)).astimezone(UTC).date()
+    mark(db=db, now=now, machine_id=machine_id, first=first, last=last)
 
 
 def stored(db: Session, machine_id: int, first: date, last: date) -> dict[date, tuple[bool, dict[str, Any]]]:
@@ -268,8 +271,8 @@ class _Zones:
 
 
 def _zones(db: Session, zone: str) -> _Zones:
-    sites = dict(db.execute(select(Machine.id, Machine.site)).tuples().all())
-    zones = dict(db.execute(select(SiteCalendar.site, SiteCalendar.timezone)).tuples().all())
+    sites: dict[int, str] = dict(db.execute(select(Machine.id, Machine.site)).all())
+    zones: dict[str, str] = dict(db.execute(select(SiteCalendar.site, SiteCalendar.timezone)).all())
     return _Zones(sites, zones, zone)
 
 
