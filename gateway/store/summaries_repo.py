@@ -176,60 +176,82 @@ def figures_of(start: datetime, end: datetime, columns: Mapping[str, Any]) -> Fi
 
 
 def keep(db: Session, machine_id: int, days: Mapping[date, Figures], seen: Pending, zone: str) -> None:
-    """Store the days a reader computed, then settle from what it saw. Best effort: a busy store skips it
-    (the next reader computes them again). In a transaction that writes, they go in that transaction."""
+    """Store the days a reader computed from what it ``seen``. Best effort: a busy store skips it (the next
+    reader computes them again). In a transaction that writes, they go in that transaction."""
     if not days:
         return
     bind = db.get_bind()
     if bind.get_execution_options().get(BEGIN_OPTION) == "IMMEDIATE" or not isinstance(bind, Engine):
-        _store(db, machine_id, days)
-        settle(db, lows=seen.lows, zone=zone)
+        _keep(db, machine_id, days, seen, zone)
         return
     try:
-        _store_apart(bind, machine_id, days, seen, zone)
+        _keep_apart(bind, machine_id, days, seen, zone)
     except OperationalError as err:
         logger.info("day summaries not stored this time (store busy): %s", err.orig)
 
 
-def _store_apart(engine: Engine, machine_id: int, days: Mapping[date, Figures], seen: Pending, zone: str) -> None:
+def _keep_apart(engine: Engine, machine_id: int, days: Mapping[date, Figures], seen: Pending, zone: str) -> None:
     with writer(engine).connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
-        if sqlite:  # a reader does not wait long for the write lock (checked before BEGIN, on the raw handle)
+        if sqlite:  # a reader does not wait long for the write lock (set before BEGIN, on the raw handle)
             conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={SAVE_WAIT_MS}")  # type: ignore[union-attr]
         try:
             with Session(bind=conn) as session, session.begin():
                 if not sqlite:
                     session.execute(text("SET LOCAL lock_timeout = '250ms'"))
-                _store(session, machine_id, days)
-                settle(session, lows=seen.lows, zone=zone)
+                _keep(session, machine_id, days, seen, zone)
         finally:
             if sqlite:
                 conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
 
 
-def _store(db: Session, machine_id: int, days: Mapping[date, Figures]) -> None:
-    there = set(db.scalars(select(MachineDay.day).where(MachineDay.machine_id == machine_id, MachineDay.day.in_(days))))
+def _keep(db: Session, machine_id: int, days: Mapping[date, Figures], seen: Pending, zone: str) -> None:
+    """Settle what is pending, store the reader's days in place of any there, then drop those of them that
+    rows and marks the reader did not see make stale: on SQLite those above the highest ids it read (ids
+    commit in order); on PostgreSQL all those above its watermarks (a lower id may have committed late)."""
+    settle(db, zone=zone)
+    mine = and_(MachineDay.machine_id == machine_id, MachineDay.day.in_(days))
+    final = set(db.scalars(select(MachineDay.day).where(mine, MachineDay.final.is_(True))))
+    db.execute(delete(MachineDay).where(mine, MachineDay.final.is_(False)))
     rows = [
-        {"machine_id": machine_id, "day": day, "final": False, **to_columns(figures)}
-        for day, figures in days.items()
-        if day not in there
+        {"machine_id": machine_id, "day": day, "final": False, **to_columns(f)}
+        for day, f in days.items()
+        if day not in final
     ]
     if rows:
         db.execute(insert(MachineDay), rows)
+    postgres = db.get_bind().dialect.name == "postgresql"
+    after = {s: seen.lows[s] if postgres else max(seen.lows[s], seen.highest.get(s, 0)) for s in SOURCES}
+    _drop_stale(db, pending(db, after), zone)
 
 
-def settle(db: Session, *, zone: str, lows: Mapping[str, int] | None = None, now: datetime | None = None) -> int:
-    """Delete the summaries made stale by the rows and marks above the watermarks (or above ``lows``, a
-    reader's, when lower), then move the watermarks; returns how many day rows were deleted."""
+def settle(db: Session, *, zone: str, now: datetime | None = None) -> int:
+    """Delete the summaries made stale by the rows and marks above the watermarks, then move the watermarks;
+    returns how many day rows were deleted."""
     now = now or datetime.now(UTC)
     current = _lows(db)
-    start = {s: min(current[s].low if s in current else 0, (lows or {}).get(s, 1 << 62)) for s in SOURCES}
-    found = pending(db, start)
+    found = pending(db, {s: w.low for s, w in current.items()})
+    dropped = _drop_stale(db, found, zone)
+    postgres = db.get_bind().dialect.name == "postgresql"
+    for source in SOURCES:
+        seen = max(found.highest.get(source, 0), found.lows[source])
+        mine = current.get(source)
+        if mine is None:
+            db.add(SummaryWatermark(source=source, low=0 if postgres else seen, high=seen, moved=now))
+        elif not postgres:
+            mine.low = mine.high = max(mine.low, seen)
+            mine.moved = now
+        elif now - mine.moved >= GRACE:
+            mine.low, mine.high, mine.moved = max(mine.low, mine.high), max(mine.high, seen), now
+    db.flush()
+    return dropped
+
+
+def _drop_stale(db: Session, found: Pending, zone: str) -> int:
     dropped = 0
     zones = _zones(db, zone)
     for machine_id, earliest in found.since.items():
-        site = zones.machine_site.get(machine_id)
-        day = local_day(earliest, zones.zone_of(site))
+        day = local_day(earliest, zones.zone_of(zones.machine_site.get(machine_id)))
         dropped += _drop(db, MachineDay.machine_id == machine_id, MachineDay.day >= day)
     for m in found.marks:
         where = [MachineDay.machine_id == m.machine_id] if m.machine_id is not None else []
@@ -240,18 +262,6 @@ def settle(db: Session, *, zone: str, lows: Mapping[str, int] | None = None, now
         if m.last is not None:
             where.append(MachineDay.day <= m.last)
         dropped += _drop(db, *where)
-    postgres = db.get_bind().dialect.name == "postgresql"
-    for source in SOURCES:
-        seen = max(found.highest.get(source, 0), start[source])
-        mine = current.get(source)
-        if mine is None:
-            db.add(SummaryWatermark(source=source, low=0 if postgres else seen, high=seen, moved=now))
-        elif not postgres:
-            mine.low = mine.high = max(mine.low, seen)
-            mine.moved = now
-        elif now - mine.moved >= GRACE:
-            mine.low, mine.high, mine.moved = max(mine.low, mine.high), max(mine.high, seen), now
-    db.flush()
     return dropped
 
 

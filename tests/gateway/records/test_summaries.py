@@ -1,0 +1,216 @@
+"""Day summaries (issue 18): a report read from ``machine_days`` equals the same report computed from raw rows,
+on a generated week of a school, after late events, a corrected session, scrap, a reclassified stop and calendar
+changes; and once raw rows are purged, the old days still show their figures.
+
+The history comes from ``python -m bench.history`` (the generator a benchmark runs: tests never import bench),
+written into the test's own migrated database, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.store import calendar_repo, stops_repo, summaries_repo, work_repo
+from gateway.store.models import (
+    AlarmRecord,
+    Cycle,
+    Machine,
+    MachineDay,
+    PartCount,
+    ScrapRecord,
+    WorkSessionRecord,
+)
+from gateway.store.reports_repo import MachineReport, machine_report, machine_reports
+
+ROOT = Path(__file__).resolve().parents[3]
+ZONE = "Europe/Paris"
+TZ = ZoneInfo(ZONE)
+NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # the generator's "now": Friday evening, its last day
+MONDAY = datetime(2026, 11, 23, tzinfo=TZ)
+WEEK = (MONDAY, MONDAY + timedelta(days=7))
+
+
+def generate(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.history", url, "0.02", "1", "3"],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def later(sessions: sessionmaker[Session]) -> None:
+    """Settle as the hourly job does, past PostgreSQL's grace: the watermarks reach the rows written so far."""
+    for step in (1, 2):
+        with sessions.begin() as db:
+            summaries_repo.settle(db, zone=ZONE, now=datetime.now(UTC) + step * 2 * summaries_repo.GRACE)
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+    if a is None or b is None:
+        return a is b
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return all(_close(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    return bool(a == b)
+
+
+def figures(report: MachineReport) -> dict[str, Any]:
+    return {
+        "use": report.use,
+        "planned": report.planned,
+        "stops": [(c.stop, None if c.reason is None else c.reason.code, c.prefilled) for c in report.stops],
+        "made": report.made,
+        "scrap": report.scrap,
+        "cycles": report.cycles,
+        "scores": (report.scores.availability, report.scores.performance, report.scores.quality),
+        "intervals": report.intervals,
+    }
+
+
+def assert_same(summarised: MachineReport, raw: MachineReport) -> None:
+    a, b = figures(summarised), figures(raw)
+    for key in a:
+        left, right = a[key], b[key]
+        if isinstance(left, tuple) and key == "scores":
+            assert all(_close(x, y) for x, y in zip(left, right, strict=True)), (key, left, right)
+        elif key == "stops":
+            assert [(s.start, s.end, s.alarm, s.ongoing, r, p) for s, r, p in left] == [
+                (s.start, s.end, s.alarm, s.ongoing, r, p) for s, r, p in right
+            ]
+        else:
+            assert _close(left, right), (key, left, right)
+
+
+def week_reports(sessions: sessionmaker[Session], window: tuple[datetime, datetime] = WEEK) -> list[MachineReport]:
+    """Every machine's report from summaries, each checked against the same report from raw rows."""
+    with sessions() as db:
+        summarised = machine_reports(db=db, start=window[0], end=window[1], now=NOW, zone=ZONE)
+    with sessions() as db:
+        for report in summarised:
+            raw = machine_report(
+                db=db, machine=report.machine, start=window[0], end=window[1], now=NOW, zone=ZONE, summaries=False
+            )
+            assert_same(report, raw)
+    return summarised
+
+
+def stored_days(sessions: sessionmaker[Session]) -> int:
+    with sessions() as db:
+        return int(db.scalar(select(func.count()).select_from(MachineDay)) or 0)
+
+
+def local(day: int, hour: float) -> datetime:
+    """A time of November ``day`` 2026 in the school's zone, in UTC."""
+    return datetime.combine(date(2026, 11, day), time(), tzinfo=TZ).astimezone(UTC) + timedelta(hours=hour)
+
+
+def first_machine(sessions: sessionmaker[Session]) -> Machine:
+    with sessions() as db:
+        return db.scalars(select(Machine).order_by(Machine.id)).first() or _missing()
+
+
+def _missing() -> Machine:
+    raise AssertionError("the generator made no machine")
+
+
+def test_summaries_equal_raw_after_late_and_corrected_records(engine: Engine) -> None:
+    generate(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    before = week_reports(sessions)
+    assert stored_days(sessions) == 3 * 4  # Monday to Thursday of 3 machines; Friday is today: from raw
+    later(sessions)
+    again = week_reports(sessions)  # read from the summaries now
+    assert [figures(r)["made"] for r in again] == [figures(r)["made"] for r in before]
+    machine = first_machine(sessions)
+
+    # Late events for Tuesday: a fault alarm and a cycle with its part count, written as ingest writes them.
+    with sessions.begin() as db:
+        db.add(AlarmRecord(machine_id=machine.id, ts=local(24, 9), code="L1", message="late", severity="fault",
+                           cleared=local(24, 9.75)))  # fmt: skip
+        cycle = db.scalars(select(Cycle).where(Cycle.machine_id == machine.id)).first()
+        assert cycle is not None
+        db.add(Cycle(machine_id=machine.id, agent_id=cycle.agent_id, seq=10**9, program="O1", kind="cycle",
+                     started=local(24, 12.2), ended=local(24, 12.4), duration_s=720.0, held_s=0.0, parts=5,
+                     outcome="completed"))  # fmt: skip
+        db.add(PartCount(machine_id=machine.id, agent_id=cycle.agent_id, seq=10**9 + 1, ts=local(24, 12.4), count=5,
+                         counter=None, program="O1"))  # fmt: skip
+    late = week_reports(sessions)
+    assert late[0].made == before[0].made + 5
+    assert late[0].use.alarm_s > before[0].use.alarm_s
+
+    # A master corrects a Wednesday session: it ends half an hour after it began; its later cycles lose it.
+    with sessions.begin() as db:
+        row = db.scalars(
+            select(WorkSessionRecord)
+            .where(
+                WorkSessionRecord.machine_id == machine.id,
+                WorkSessionRecord.started >= local(25, 0),
+                WorkSessionRecord.started < local(26, 0),
+                WorkSessionRecord.order_id.is_not(None),
+            )
+            .order_by(WorkSessionRecord.started)
+        ).first()
+        assert row is not None
+        work_repo.update_work_session(
+            db=db, who="maitre", work_session_id=row.id, changes={"ended": row.started + timedelta(minutes=30)}, now=NOW
+        )
+    corrected = week_reports(sessions)
+    assert corrected[0].scores.performance != late[0].scores.performance
+
+    # Scrap declared for Wednesday, and a Tuesday stop reclassified as a lesson (planned downtime).
+    with sessions.begin() as db:
+        db.add(ScrapRecord(session_id=row.id, order_id=row.order_id, machine_id=machine.id, ts=local(25, 11),
+                           quantity=2, reason="late", inspected_by="maitre", declared_by="maitre"))  # fmt: skip
+    scrapped = week_reports(sessions)
+    assert scrapped[0].scrap == corrected[0].scrap + 2
+    tuesday = [c for c in scrapped[0].stops if local(24, 0) <= c.stop.start < local(25, 0)]
+    assert tuesday, "the generator makes stops every day"
+    with sessions.begin() as db:
+        stops_repo.save_classification(
+            db=db, who="maitre", now=NOW, machine=db.get_one(Machine, machine.id), started=tuesday[0].stop.start,
+            code="cours",
+        )  # fmt: skip
+    reclassified = week_reports(sessions)
+    assert reclassified[0].planned.planned_downtime_s > scrapped[0].planned.planned_downtime_s
+
+    # The calendar: Thursday closed for the site, Monday out of service for one machine, a new stop threshold.
+    with sessions.begin() as db:
+        calendar_repo.add_closure(
+            db=db, who="maitre", now=NOW, site=machine.site, first=date(2026, 11, 26), last=date(2026, 11, 26),
+            label="pont",
+        )  # fmt: skip
+    closed = week_reports(sessions)
+    assert all(c.planned.calendar_s < r.planned.calendar_s for c, r in zip(closed, reclassified, strict=True))
+    with sessions.begin() as db:
+        calendar_repo.add_exception(
+            db=db, who="maitre", now=NOW, machine_id=machine.id, first=date(2026, 11, 23), last=date(2026, 11, 23),
+            kind="out_of_service", start_time=None, end_time=None, label="panne",
+        )  # fmt: skip
+    out = week_reports(sessions)
+    assert out[0].planned.calendar_s < closed[0].planned.calendar_s
+    assert out[1].planned.calendar_s == closed[1].planned.calendar_s
+    with sessions.begin() as db:
+        calendar_repo.save_settings(
+            db=db, who="maitre", now=NOW, site=machine.site, zone=ZONE, changes={"stop_threshold_s": 60}
+        )
+    finer = week_reports(sessions)
+    assert sum(len(r.stops) for r in finer) > sum(len(r.stops) for r in out)
+    later(sessions)
+    week_reports(sessions)
+    assert stored_days(sessions) == 3 * 4
