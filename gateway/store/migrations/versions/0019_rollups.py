@@ -16,6 +16,7 @@ branch_labels = None
 depends_on = None
 
 BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+RAW_TABLES = ("state_changes", "cycles", "part_counts", "alarms", "messages")  # as ``summaries_repo.RAW``
 SECONDS = (
     "window_s",
     "running_s",
@@ -66,6 +67,15 @@ def upgrade() -> None:
         sa.Column("high", BIG, nullable=False),
         sa.Column("moved", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("source", name=op.f("pk_summary_watermarks")),
+    )
+    # No summary exists yet: every row already stored is accounted for (no ingest runs while migrating).
+    for source in RAW_TABLES:
+        op.execute(
+            "INSERT INTO summary_watermarks (source, low, high, moved) "
+            f"SELECT '{source}', COALESCE(MAX(id), 0), COALESCE(MAX(id), 0), CURRENT_TIMESTAMP FROM {source}"
+        )
+    op.execute(
+        "INSERT INTO summary_watermarks (source, low, high, moved) VALUES ('summary_marks', 0, 0, CURRENT_TIMESTAMP)"
     )
 
 
