@@ -367,6 +367,20 @@ def _figures(
     return [found[i] for i in range(len(pieces))]
 
 
+def summarise(*, db: Session, machine: Machine, first: date, last: date, zone: str) -> None:
+    """Store the machine's summaries of the local days [first, last] that are missing or stale (the hourly
+    job keeps the recent ones ready; retention makes sure of them before it purges raw rows)."""
+    settled = _settled(db, machine, zone)
+    tz = ZoneInfo(settled.calendar.zone)
+    window = (day_start(first, tz), day_start(last + timedelta(days=1), tz))
+    _figures(db, machine, window, settled, seen=summaries_repo.pending(db), zone=zone)
+
+
+def site_zone(*, db: Session, machine: Machine, zone: str) -> str:
+    """The zone of the machine's local days: its site calendar's (``zone``: the gateway's, without one)."""
+    return calendar_of(db=db, site=machine.site, zone=zone).zone
+
+
 def _raw_figures(db: Session, machine: Machine, cuts: list[datetime], settled: _Settled) -> list[Figures]:
     """The figures of each stretch between ``cuts``, from raw rows read in one pass."""
     lo, hi = cuts[0], cuts[-1]
