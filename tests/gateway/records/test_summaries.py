@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.config import RecordsSection
 from gateway.store import calendar_repo, stops_repo, summaries_repo, work_repo
+from gateway.store.db import Database
 from gateway.store.models import (
     AlarmRecord,
     Cycle,
@@ -28,9 +30,12 @@ from gateway.store.models import (
     MachineDay,
     PartCount,
     ScrapRecord,
+    StateChange,
     WorkSessionRecord,
 )
-from gateway.store.reports_repo import MachineReport, machine_report, machine_reports
+from gateway.store.raw_retention import purge_raw
+from gateway.store.reports_repo import MachineReport, machine_report, machine_reports, student_log
+from tests.gateway.records.conftest import Clock, site_client
 
 ROOT = Path(__file__).resolve().parents[3]
 ZONE = "Europe/Paris"
@@ -220,3 +225,73 @@ def test_summaries_equal_raw_after_late_and_corrected_records(engine: Engine) ->
     later(sessions)
     week_reports(sessions)
     assert stored_days(sessions) == 3 * 4
+
+
+async def test_raw_retention_keeps_old_days_from_their_summaries(engine: Engine) -> None:
+    generate(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    later(sessions)
+    machine = first_machine(sessions)
+    with sessions.begin() as db:  # a machine run at night, nobody checked in: nothing a log needs
+        agent = db.get_one(Machine, machine.id).agent_id
+        db.add(Cycle(machine_id=machine.id, agent_id=agent, seq=10**9, program="O9", kind="cycle",
+                     started=local(23, 3), ended=local(23, 3.2), duration_s=720.0, held_s=0.0, parts=1,
+                     outcome="completed"))  # fmt: skip
+        db.add(PartCount(machine_id=machine.id, agent_id=agent, seq=10**9 + 1, ts=local(23, 3.2), count=1,
+                         counter=None, program="O9"))  # fmt: skip
+        db.flush()
+        # Today's, written after it: the newest row of a table always stays (its id is the high-water mark).
+        db.add(Cycle(machine_id=machine.id, agent_id=agent, seq=10**9 + 2, program="O9", kind="cycle",
+                     started=local(27, 3), ended=local(27, 3.2), duration_s=720.0, held_s=0.0, parts=1,
+                     outcome="completed"))  # fmt: skip
+        db.add(PartCount(machine_id=machine.id, agent_id=agent, seq=10**9 + 3, ts=local(27, 3.2), count=1,
+                         counter=None, program="O9"))  # fmt: skip
+    before = week_reports(sessions)
+    with sessions() as db:
+        student = db.scalar(
+            select(WorkSessionRecord.student_id).where(WorkSessionRecord.started < local(24, 0)).limit(1)
+        )
+        assert student is not None
+        log = student_log(db=db, student_id=student, now=NOW, zone=ZONE).log
+    cut = local(25, 0)  # two days before Friday evening: the raw rows of Wednesday 25 on are kept
+    records = RecordsSection(timezone=ZONE, raw_state_retention_days=2, raw_telemetry_retention_days=2)
+
+    purged = purge_raw(database=Database(engine), records=records, now=NOW)
+
+    assert purged.state_changes > 0
+    assert (purged.cycles, purged.part_counts) == (1, 1)  # the night's: every other one is in a session
+    with sessions() as db:
+        old_states = db.scalar(select(func.count()).select_from(StateChange).where(StateChange.ts < cut))
+        assert old_states == 3  # each machine's last one before the cut: the state Wednesday starts in
+        assert db.scalar(select(func.count()).select_from(Cycle).where(Cycle.ended < cut)), "session cycles stay"
+        final = db.scalar(select(func.count()).select_from(MachineDay).where(MachineDay.final.is_(True)))
+        assert (final or 0) >= 3 * 2
+        # The practice log of a student of those days is whole: its cycles and parts were kept.
+        assert student_log(db=db, student_id=student, now=NOW, zone=ZONE).log == log
+    with sessions() as db:
+        after = machine_reports(db=db, start=WEEK[0], end=WEEK[1], now=NOW, zone=ZONE)
+        gone = machine_report(
+            db=db, machine=machine, start=WEEK[0], end=WEEK[1], now=NOW, zone=ZONE, summaries=False
+        )
+    for a, b in zip(after, before, strict=True):
+        assert_same(a, b)
+    assert gone.use.offline_s > before[0].use.offline_s, "from raw rows alone, Monday and Tuesday are gone"
+    # A late row for a purged day changes nothing: its summary is final.
+    with sessions.begin() as db:
+        db.add(StateChange(machine_id=machine.id, ts=local(23, 12), availability="UNAVAILABLE", execution=None))
+    with sessions() as db:
+        assert_same(machine_reports(db=db, start=WEEK[0], end=WEEK[1], now=NOW, zone=ZONE)[0], before[0])
+    # The page API shows those days from their summaries.
+    url = engine.url.render_as_string(hide_password=False)
+    async with site_client(url, Clock(NOW), RecordsSection(timezone=ZONE)) as client:
+        login = await client.post("/api/auth/login", json={"username": "bench-master", "password": "bench-master-pass"})
+        token = login.json()["token"]
+        shown = await client.get(
+            "/api/reports/oee?period=week&date=2026-11-23", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert shown.status_code == 200, shown.text
+    rows = {row["machine"]: row for row in shown.json()}
+    for report in before:
+        row = rows[f"{report.machine.site}/{report.machine.name}"]
+        assert math.isclose(row["running_s"], report.use.running_s, abs_tol=1e-6)
+        assert row["made"] == report.made
