@@ -131,17 +131,21 @@ def _summarised(database: Database, machine: Machine, before: date, zone: str) -
     first = min(t.astimezone(tz).date() for t in starts)
     if final is not None:
         first = max(first, final + timedelta(days=1))
-    day = first
-    while day < before:
-        last = min(before - timedelta(days=1), day + timedelta(days=CHUNK_DAYS - 1))
-        with database.transaction() as db:
-            summarise(db=db, machine=db.get_one(Machine, machine.id), first=day, last=last, zone=zone)
-        day = last + timedelta(days=1)
+    summarise_span(database, machine.id, first, before - timedelta(days=1), zone)
     if first >= before:
         return True
     with database.reading() as db:
         present = days_present(db, machine.id, first, before - timedelta(days=1))
     return len(present) == (before - first).days
+
+
+def summarise_span(database: Database, machine_id: int, first: date, last: date, zone: str) -> None:
+    """``reports_repo.summarise`` of the days [first, last], newest first, a month per transaction."""
+    while last >= first:
+        since = max(first, last - timedelta(days=CHUNK_DAYS - 1))
+        with database.transaction() as db:
+            summarise(db=db, machine=db.get_one(Machine, machine_id), first=since, last=last, zone=zone)
+        last = since - timedelta(days=1)
 
 
 def _in_batches(database: Database, victims: Any) -> int:
