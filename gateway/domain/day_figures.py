@@ -18,6 +18,7 @@ day, so the same stop has the same flag in a day's, a week's and a year's report
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -76,8 +77,15 @@ def local_day(moment: datetime, zone: str) -> date:
     return moment.astimezone(ZoneInfo(zone)).date()
 
 
-def _clip(spans: Sequence[Span], start: datetime, end: datetime) -> list[Span]:
-    return [Span(max(s.start, start), min(s.end, end), s.category) for s in spans if s.end > start and s.start < end]
+def _clip(spans: Sequence[Span], ends: Sequence[datetime], start: datetime, end: datetime) -> list[Span]:
+    """The spans within [start, end), cut at its edges; ``ends``: the spans' ends, for bisection (spans sorted,
+    consecutive: a year of a machine is tens of thousands, cut into hundreds of days)."""
+    found: list[Span] = []
+    for span in spans[bisect_right(ends, start) :]:
+        if span.start >= end:
+            break
+        found.append(Span(max(span.start, start), min(span.end, end), span.category))
+    return found
 
 
 def split(
@@ -89,15 +97,25 @@ def split(
     *,
     threshold_s: float,
 ) -> list[Figures]:
-    """The figures of each stretch [cuts[i], cuts[i+1]) of a timeline ``spans`` that covers them all."""
+    """The figures of each stretch [cuts[i], cuts[i+1]) of a timeline ``spans`` (sorted, consecutive) that
+    covers them all."""
     ordered = sorted(cycles, key=lambda c: c.ended)
+    cycle_ends = [c.ended for c in ordered]
     counted = sorted(parts, key=lambda p: p[0])
+    part_times = [ts for ts, _ in counted]
+    span_ends = [s.end for s in spans]
+    planned_sorted = sorted(intervals, key=lambda i: i.end)
+    interval_ends = [i.end for i in planned_sorted]
     out: list[Figures] = []
     for lo, hi in pairwise(cuts):
-        here = _clip(spans, lo, hi)
-        inside = [Interval(max(i.start, lo), min(i.end, hi)) for i in intervals if i.end > lo and i.start < hi]
+        here = _clip(spans, span_ends, lo, hi)
+        inside = []
+        for interval in planned_sorted[bisect_right(interval_ends, lo) :]:
+            if interval.start >= hi:
+                break
+            inside.append(Interval(max(interval.start, lo), min(interval.end, hi)))
         index = PlannedTime(inside)
-        ended = [c for c in ordered if lo <= c.ended < hi]
+        ended = ordered[bisect_left(cycle_ends, lo) : bisect_left(cycle_ends, hi)]
         paced: dict[int, list[int]] = {}
         for c in ended:
             if c.owner is not None and index.contains(c.ended):
@@ -112,7 +130,7 @@ def split(
                 planned=planned_use(here, inside),
                 stops=tuple(stops(here, inside, threshold_s=threshold_s, counted_until=hi)),
                 cycles=sum(1 for c in ended if c.completed),
-                made=sum(n for ts, n in counted if lo <= ts < hi),
+                made=sum(n for _, n in counted[bisect_left(part_times, lo) : bisect_left(part_times, hi)]),
                 paced=tuple((owner, n, p) for owner, (n, p) in sorted(paced.items())),
             )
         )

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import RecordsSection
+from gateway.rollup_job import one_round
 from gateway.store import calendar_repo, stops_repo, summaries_repo, work_repo
 from gateway.store.db import Database
 from gateway.store.models import (
@@ -272,9 +273,7 @@ async def test_raw_retention_keeps_old_days_from_their_summaries(engine: Engine)
         assert student_log(db=db, student_id=student, now=NOW, zone=ZONE).log == log
     with sessions() as db:
         after = machine_reports(db=db, start=WEEK[0], end=WEEK[1], now=NOW, zone=ZONE)
-        gone = machine_report(
-            db=db, machine=machine, start=WEEK[0], end=WEEK[1], now=NOW, zone=ZONE, summaries=False
-        )
+        gone = machine_report(db=db, machine=machine, start=WEEK[0], end=WEEK[1], now=NOW, zone=ZONE, summaries=False)
     for a, b in zip(after, before, strict=True):
         assert_same(a, b)
     assert gone.use.offline_s > before[0].use.offline_s, "from raw rows alone, Monday and Tuesday are gone"
@@ -297,3 +296,19 @@ async def test_raw_retention_keeps_old_days_from_their_summaries(engine: Engine)
         row = rows[f"{report.machine.site}/{report.machine.name}"]
         assert math.isclose(row["running_s"], report.use.running_s, abs_tol=1e-6)
         assert row["made"] == report.made
+
+
+def test_the_hourly_round_summarises_every_finished_day(engine: Engine) -> None:
+    generate(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    later(sessions)
+    with sessions() as db:
+        firsts = {m.id: m.first_seen.astimezone(TZ).date() for m in db.scalars(select(Machine))}
+    one_round(Database(engine), RecordsSection(timezone=ZONE), NOW)
+    yesterday = date(2026, 11, 26)
+    with sessions() as db:
+        for machine_id, first in firsts.items():
+            days = set(db.scalars(select(MachineDay.day).where(MachineDay.machine_id == machine_id)))
+            assert days == {first + timedelta(days=n) for n in range((yesterday - first).days + 1)}
+    week_reports(sessions)
+    week_reports(sessions, (MONDAY - timedelta(days=7), MONDAY))
