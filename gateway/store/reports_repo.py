@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -25,7 +26,15 @@ from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
 from gateway.store import summaries_repo
-from gateway.store.attribution_repo import OPEN_END, AttributedCycle, CycleBounds, attribute, chunks, spans_of
+from gateway.store.attribution_repo import (
+    OPEN_END,
+    AttributedCycle,
+    CycleBounds,
+    CycleRow,
+    attribute,
+    chunks,
+    spans_of,
+)
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
 from gateway.store.machines_repo import all_machines, machine_keys
@@ -173,27 +182,29 @@ def student_log(
     rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
     machines = machine_keys(db=db, ids={r.machine_id for r in rows})
     bounds = CycleBounds(db)
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows], bounds=bounds)
+    owned = _owned(db, rows, now, bounds, zone)
     mine = {r.id for r in rows}
-    cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
+    standards = _session_standards(db, mine)
     counted: dict[str, int] = defaultdict(int)
     tally = {r.id: SessionTally() for r in rows}
-    for part in found.parts:
-        if part.owner is not None and part.owner.id in mine:
-            counted[part.machine] += part.row.count
-            tally[part.owner.id].parts += part.row.count
-    for cycle in cycles:
-        assert cycle.owner is not None
-        done = cycle.row.outcome == "completed"
-        tally[cycle.owner.id].cycles += done
-        tally[cycle.owner.id].cycle_s += cycle.row.duration_s
-        tally[cycle.owner.id].completed_s += cycle.row.duration_s if done else 0.0
+    facts: list[tuple[tuple[datetime, int], CycleFact]] = []
+    for row in rows:
+        cycles, parts = owned[row.id]
+        counted[machines[row.machine_id]] += parts
+        tally[row.id].parts += parts
+        for cycle in cycles:
+            done = cycle.outcome == "completed"
+            tally[row.id].cycles += done
+            tally[row.id].cycle_s += cycle.duration_s
+            tally[row.id].completed_s += cycle.duration_s if done else 0.0
+            facts.append(((cycle.ended, cycle.id), _fact(cycle, machines[row.machine_id], standards.get(row.id))))
+    facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
     scrap = 0
     if mine:
         total = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
-    log = practice_log(sessions=sessions, cycles=_facts(db, cycles), scrap=scrap, now=now, counted=dict(counted))
+    log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
     stopped = session_stops(db=db, rows=rows, now=now, zone=zone)
     every = [c for found_here in stopped.values() for c in found_here]
     setups = setup_time(db=db, rows=rows, stopped=stopped, bounds=bounds)
@@ -227,6 +238,102 @@ def student_log(
         approvals=approvals_of_sessions(db=db, session_ids=mine),
         operations=numbers,
     )
+
+
+def _fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
+    return CycleFact(
+        machine=machine,
+        started=cycle.started,
+        ended=cycle.ended,
+        duration_s=cycle.duration_s,
+        parts=cycle.parts,
+        outcome=cycle.outcome,
+        held_s=cycle.held_s,
+        program=cycle.program,
+        standard_s=standard,
+    )
+
+
+def _owned(
+    db: Session, rows: list[WorkSessionRecord], now: datetime, bounds: CycleBounds, zone: str
+) -> dict[int, tuple[list[CycleRow], int]]:
+    """Per work session, the cycles attribution gives it and the parts counted in them. A finished session's
+    are cached (``session_cycles``) while the days of its machine it spans (a day either side) are current
+    (``summaries_repo.Pending``); the others are attributed now, and the finished ones stored."""
+    seen = summaries_repo.pending(db)
+    done = [r for r in rows if r.ended is not None and r.ended <= now]
+    cached = summaries_repo.session_cycles(db, [r.id for r in done])
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
+    owned: dict[int, tuple[list[CycleRow], int]] = {}
+    for row in done:
+        hit = cached.get(row.id)
+        if hit is not None and not seen.session_stale(machines[row.machine_id], hit.first, hit.last):
+            owned[row.id] = ([_cycle_row(row.machine_id, c) for c in hit.cycles], int(hit.parts))
+    missing = [r for r in rows if r.id not in owned]
+    if not missing:
+        return owned
+    found = attribute(db=db, spans=spans_of(missing), assigned_to=[r.id for r in missing], bounds=bounds)
+    wanted = {r.id for r in missing}
+    for row in missing:
+        owned[row.id] = ([], 0)
+    for cycle in found.cycles:
+        if cycle.owner is not None and cycle.owner.id in wanted:
+            owned[cycle.owner.id][0].append(cycle.row)
+    parts: dict[int, int] = defaultdict(int)
+    for part in found.parts:
+        if part.owner is not None and part.owner.id in wanted:
+            parts[part.owner.id] += part.row.count
+    owned.update(
+        {session_id: (cycles, parts[session_id]) for session_id, (cycles, _) in owned.items() if session_id in wanted}
+    )
+    stored = [
+        {
+            "session_id": row.id,
+            "machine_id": row.machine_id,
+            "first": (row.started - timedelta(days=1)).astimezone(UTC).date(),
+            "last": (row.ended + timedelta(days=1)).astimezone(UTC).date(),
+            "cycles": [_cycle_json(c) for c in owned[row.id][0]],
+            "parts": owned[row.id][1],
+        }
+        for row in missing
+        if row.ended is not None and row.ended <= now
+    ]
+    if stored:
+        summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
+    return owned
+
+
+def _cycle_json(c: CycleRow) -> list[Any]:
+    return [c.id, c.started.isoformat(), c.ended.isoformat(), c.duration_s, c.parts, c.outcome, c.held_s, c.program]
+
+
+def _cycle_row(machine_id: int, c: list[Any]) -> CycleRow:
+    cycle_id, started, ended, duration, parts, outcome, held, program = c
+    return CycleRow(
+        cycle_id, machine_id, 0, 0, program, "cycle", datetime.fromisoformat(started), datetime.fromisoformat(ended),
+        float(duration), float(held), int(parts), str(outcome),
+    )  # fmt: skip
+
+
+def _session_standards(db: Session, session_ids: set[int]) -> dict[int, float]:
+    """Work session id → the standard its cycles are held to: its operation's, else its order's (``_facts``)."""
+    wanted = sorted(session_ids)
+    by_operation = _operation_standards(db, set(wanted))
+    order_of: dict[int, int] = {}
+    for chunk in chunks(wanted):
+        stmt = select(WorkSessionRecord.id, WorkSessionRecord.order_id).where(
+            WorkSessionRecord.id.in_(chunk), WorkSessionRecord.order_id.is_not(None)
+        )
+        order_of.update(
+            (session_id, order_id) for session_id, order_id in db.execute(stmt).all() if order_id is not None
+        )
+    by_order = order_standards(db=db, order_ids=set(order_of.values()))
+    found = dict(by_operation)
+    for session_id, order_id in order_of.items():
+        standard = by_order.get(order_id)
+        if session_id not in found and standard is not None:
+            found[session_id] = standard
+    return found
 
 
 # --- utilisation and OEE -----------------------------------------------------
@@ -292,26 +399,11 @@ def _machine_report(db: Session, machine: Machine, period: Counted, zone: str, s
 
 
 def _earned(db: Session, paced: dict[int, tuple[int, int]]) -> tuple[float, bool]:
-    """Σ standard × parts over the sessions' cycles ended in planned time, and whether any had a standard:
-    each session's standard is its operation's, else its order's (as ``_facts``)."""
-    if not paced:
-        return 0.0, False
-    wanted = sorted(paced)
-    by_operation = _operation_standards(db, set(wanted))
-    order_of: dict[int, int] = {}
-    for chunk in chunks(wanted):
-        stmt = select(WorkSessionRecord.id, WorkSessionRecord.order_id).where(
-            WorkSessionRecord.id.in_(chunk), WorkSessionRecord.order_id.is_not(None)
-        )
-        order_of.update(
-            (session_id, order_id) for session_id, order_id in db.execute(stmt).all() if order_id is not None
-        )
-    by_order = order_standards(db=db, order_ids=set(order_of.values()))
+    """Σ standard × parts over the sessions' cycles ended in planned time, and whether any had a standard."""
+    standards = _session_standards(db, set(paced)) if paced else {}
     earned, timed = 0.0, False
     for session_id, (cycles, parts) in sorted(paced.items()):
-        standard = by_operation.get(session_id)
-        if standard is None and session_id in order_of:
-            standard = by_order.get(order_of[session_id])
+        standard = standards.get(session_id)
         if standard is not None and cycles:
             earned += standard * parts
             timed = True

@@ -39,7 +39,7 @@ How a summary knows it is stale, without a trigger or a write in ingest:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -57,6 +57,7 @@ from gateway.store.models import (
     MachineDay,
     Message,
     PartCount,
+    SessionCycles,
     SiteCalendar,
     StateChange,
     SummaryMark,
@@ -95,6 +96,13 @@ class Mark:
             return False
         return (self.first is None or self.first <= day) and (self.last is None or day <= self.last)
 
+    def overlaps(self, machine: Machine, first: date, last: date) -> bool:
+        if self.machine_id is not None and self.machine_id != machine.id:
+            return False
+        if self.site is not None and self.site != machine.site:
+            return False
+        return (self.first is None or self.first <= last) and (self.last is None or first <= self.last)
+
 
 @dataclass
 class Pending:
@@ -111,6 +119,13 @@ class Pending:
         if first is not None and local_day(first, zone) <= day:
             return True
         return any(m.covers(machine, day) for m in self.marks)
+
+    def session_stale(self, machine: Machine, first: date, last: date) -> bool:
+        """Whether a session's cached cycles over the UTC dates [first, last] may miss something."""
+        earliest = self.since.get(machine.id)
+        if earliest is not None and earliest.astimezone(UTC).date() <= last:
+            return True
+        return any(m.overlaps(machine, first, last) for m in self.marks)
 
 
 def _lows(db: Session) -> dict[str, SummaryWatermark]:
@@ -175,22 +190,35 @@ def figures_of(start: datetime, end: datetime, columns: Mapping[str, Any]) -> Fi
     return from_columns(start, end, dict(columns))
 
 
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """What a reader computed and offers to store: one machine's whole days, and finished sessions' cycles."""
+
+    machine_id: int | None = None
+    days: Mapping[date, Figures] = field(default_factory=dict)
+    sessions: Sequence[dict[str, Any]] = ()  # ``session_cycles`` rows
+
+
 def keep(db: Session, machine_id: int, days: Mapping[date, Figures], seen: Pending, zone: str) -> None:
-    """Store the days a reader computed from what it ``seen``. Best effort: a busy store skips it (the next
-    reader computes them again). In a transaction that writes, they go in that transaction."""
-    if not days:
-        return
+    """Store the days a reader computed from what it ``seen`` (``keep_computed``)."""
+    if days:
+        keep_computed(db, Computed(machine_id=machine_id, days=days), seen, zone)
+
+
+def keep_computed(db: Session, computed: Computed, seen: Pending, zone: str) -> None:
+    """Store what a reader computed from what it ``seen``. Best effort: a busy store skips it (the next
+    reader computes it again). In a transaction that writes, it goes in that transaction."""
     bind = db.get_bind()
     if bind.get_execution_options().get(BEGIN_OPTION) == "IMMEDIATE" or not isinstance(bind, Engine):
-        _keep(db, machine_id, days, seen, zone)
+        _keep(db, computed, seen, zone)
         return
     try:
-        _keep_apart(bind, machine_id, days, seen, zone)
+        _keep_apart(bind, computed, seen, zone)
     except OperationalError as err:
-        logger.info("day summaries not stored this time (store busy): %s", err.orig)
+        logger.info("summaries not stored this time (store busy): %s", err.orig)
 
 
-def _keep_apart(engine: Engine, machine_id: int, days: Mapping[date, Figures], seen: Pending, zone: str) -> None:
+def _keep_apart(engine: Engine, computed: Computed, seen: Pending, zone: str) -> None:
     with writer(engine).connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:  # a reader does not wait long for the write lock (set before BEGIN, on the raw handle)
@@ -199,30 +227,47 @@ def _keep_apart(engine: Engine, machine_id: int, days: Mapping[date, Figures], s
             with Session(bind=conn) as session, session.begin():
                 if not sqlite:
                     session.execute(text("SET LOCAL lock_timeout = '250ms'"))
-                _keep(session, machine_id, days, seen, zone)
+                _keep(session, computed, seen, zone)
         finally:
             if sqlite:
                 conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
 
 
-def _keep(db: Session, machine_id: int, days: Mapping[date, Figures], seen: Pending, zone: str) -> None:
-    """Settle what is pending, store the reader's days in place of any there, then drop those of them that
+def _keep(db: Session, computed: Computed, seen: Pending, zone: str) -> None:
+    """Settle what is pending, store the reader's rows in place of any there, then drop those of them that
     rows and marks the reader did not see make stale: on SQLite those above the highest ids it read (ids
     commit in order); on PostgreSQL all those above its watermarks (a lower id may have committed late)."""
     settle(db, zone=zone)
-    mine = and_(MachineDay.machine_id == machine_id, MachineDay.day.in_(days))
-    final = set(db.scalars(select(MachineDay.day).where(mine, MachineDay.final.is_(True))))
-    db.execute(delete(MachineDay).where(mine, MachineDay.final.is_(False)))
-    rows = [
-        {"machine_id": machine_id, "day": day, "final": False, **to_columns(f)}
-        for day, f in days.items()
-        if day not in final
-    ]
-    if rows:
-        db.execute(insert(MachineDay), rows)
+    if computed.days and computed.machine_id is not None:
+        mine = and_(MachineDay.machine_id == computed.machine_id, MachineDay.day.in_(computed.days))
+        final = set(db.scalars(select(MachineDay.day).where(mine, MachineDay.final.is_(True))))
+        db.execute(delete(MachineDay).where(mine, MachineDay.final.is_(False)))
+        rows = [
+            {"machine_id": computed.machine_id, "day": day, "final": False, **to_columns(f)}
+            for day, f in computed.days.items()
+            if day not in final
+        ]
+        if rows:
+            db.execute(insert(MachineDay), rows)
+    if computed.sessions:
+        ids = [row["session_id"] for row in computed.sessions]
+        db.execute(delete(SessionCycles).where(SessionCycles.session_id.in_(ids)))
+        db.execute(insert(SessionCycles), list(computed.sessions))
     postgres = db.get_bind().dialect.name == "postgresql"
     after = {s: seen.lows[s] if postgres else max(seen.lows[s], seen.highest.get(s, 0)) for s in SOURCES}
     _drop_stale(db, pending(db, after), zone)
+
+
+def session_cycles(db: Session, ids: Iterable[int]) -> dict[int, SessionCycles]:
+    """The cached cycles of these sessions, where cached."""
+    wanted = sorted(set(ids))
+    found: dict[int, SessionCycles] = {}
+    for start in range(0, len(wanted), 500):  # SQLite bounds a statement's parameters
+        chunk = wanted[start : start + 500]
+        found.update(
+            (r.session_id, r) for r in db.scalars(select(SessionCycles).where(SessionCycles.session_id.in_(chunk)))
+        )
+    return found
 
 
 def settle(db: Session, *, zone: str, now: datetime | None = None) -> int:
@@ -253,7 +298,13 @@ def _drop_stale(db: Session, found: Pending, zone: str) -> int:
     for machine_id, earliest in found.since.items():
         day = local_day(earliest, zones.zone_of(zones.machine_site.get(machine_id)))
         dropped += _drop(db, MachineDay.machine_id == machine_id, MachineDay.day >= day)
+        db.execute(
+            delete(SessionCycles).where(
+                SessionCycles.machine_id == machine_id, SessionCycles.last >= earliest.astimezone(UTC).date()
+            )
+        )
     for m in found.marks:
+        _drop_sessions(db, m)
         where = [MachineDay.machine_id == m.machine_id] if m.machine_id is not None else []
         if m.site is not None:
             where.append(MachineDay.machine_id.in_(select(Machine.id).where(Machine.site == m.site)))
@@ -263,6 +314,17 @@ def _drop_stale(db: Session, found: Pending, zone: str) -> int:
             where.append(MachineDay.day <= m.last)
         dropped += _drop(db, *where)
     return dropped
+
+
+def _drop_sessions(db: Session, m: Mark) -> None:
+    where = [SessionCycles.machine_id == m.machine_id] if m.machine_id is not None else []
+    if m.site is not None:
+        where.append(SessionCycles.machine_id.in_(select(Machine.id).where(Machine.site == m.site)))
+    if m.last is not None:
+        where.append(SessionCycles.first <= m.last)
+    if m.first is not None:
+        where.append(SessionCycles.last >= m.first)
+    db.execute(delete(SessionCycles).where(*where))
 
 
 def _drop(db: Session, *where: Any) -> int:

@@ -41,7 +41,7 @@ from gateway.store.models.school_time import (
     StopClassification,
     StopReason,
 )
-from gateway.store.models.summaries import MachineDay, SummaryMark, SummaryWatermark
+from gateway.store.models.summaries import MachineDay, SessionCycles, SummaryMark, SummaryWatermark
 from gateway.store.models.teaching import (
     Authorisation,
     CompetenceRecord,
@@ -81,6 +81,7 @@ __all__ = [
     "Order",
     "PartCount",
     "ScrapRecord",
+    "SessionCycles",
     "SiteCalendar",
     "StateChange",
     "StopClassification",

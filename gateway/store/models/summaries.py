@@ -41,6 +41,20 @@ class MachineDay(Base):
     final: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class SessionCycles(Base):
+    """What attribution gives a finished work session: its cycles and its parts counted, for its practice log.
+    Stale with the days of its machine it spans, a day either side (``summaries_repo``)."""
+
+    __tablename__ = "session_cycles"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("work_sessions.id", ondelete="CASCADE"), primary_key=True)
+    machine_id: Mapped[int] = mapped_column(Integer)
+    first: Mapped[date] = mapped_column(Date)  # UTC dates: the session's, a day either side
+    last: Mapped[date] = mapped_column(Date)
+    cycles: Mapped[list[Any]] = mapped_column(JSON)  # [id, started, ended, duration_s, parts, outcome, held_s, program]
+    parts: Mapped[int] = mapped_column(Int64)
+
+
 class SummaryMark(Base):
     """A change of records that makes days stale: of one machine, or of every machine of a site, over
     [first, last] (``last`` None: onward; ``first`` None: from the beginning)."""

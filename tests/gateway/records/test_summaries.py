@@ -12,18 +12,20 @@ import dataclasses
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import RecordsSection
 from gateway.rollup_job import one_round
 from gateway.store import calendar_repo, stops_repo, summaries_repo, work_repo
-from gateway.store.db import Database
+from gateway.store.db import Database, make_engine
 from gateway.store.models import (
     AlarmRecord,
     Cycle,
@@ -44,6 +46,18 @@ TZ = ZoneInfo(ZONE)
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # the generator's "now": Friday evening, its last day
 MONDAY = datetime(2026, 11, 23, tzinfo=TZ)
 WEEK = (MONDAY, MONDAY + timedelta(days=7))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A store of its own (the generator writes from another process: not the records tests' shared one)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'history.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    made = make_engine(url)
+    yield made
+    made.dispose()
 
 
 def generate(engine: Engine) -> None:

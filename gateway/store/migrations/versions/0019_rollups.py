@@ -51,6 +51,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("machine_id", "day", name=op.f("pk_machine_days")),
     )
     op.create_table(
+        "session_cycles",
+        sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("machine_id", sa.Integer(), nullable=False),
+        sa.Column("first", sa.Date(), nullable=False),
+        sa.Column("last", sa.Date(), nullable=False),
+        sa.Column("cycles", sa.JSON(), nullable=False),
+        sa.Column("parts", BIG, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["work_sessions.id"],
+            name=op.f("fk_session_cycles_session_id_work_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_session_cycles")),
+    )
+    op.create_table(
         "summary_marks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("site", sa.String(63), nullable=True),
@@ -82,4 +98,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("summary_watermarks")
     op.drop_table("summary_marks")
+    op.drop_table("session_cycles")
     op.drop_table("machine_days")
