@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import RecordsSection
@@ -33,6 +33,7 @@ from gateway.store.models import (
     MachineDay,
     PartCount,
     ScrapRecord,
+    SessionCycles,
     StateChange,
     WorkSessionRecord,
 )
@@ -326,3 +327,65 @@ def test_the_hourly_round_summarises_every_finished_day(engine: Engine) -> None:
             assert days == {first + timedelta(days=n) for n in range((yesterday - first).days + 1)}
     week_reports(sessions)
     week_reports(sessions, (MONDAY - timedelta(days=7), MONDAY))
+
+
+def _log(sessions: sessionmaker[Session], student: int, *, cached: bool = True) -> Any:
+    """The student's practice log and per-session tallies; ``cached=False``: every session attributed anew."""
+    if not cached:
+        with sessions.begin() as db:
+            db.execute(delete(SessionCycles))
+    with sessions() as db:
+        found = student_log(db=db, student_id=student, now=NOW, zone=ZONE)
+    return found.log, found.per_session
+
+
+def test_practice_log_from_session_summaries_equals_raw(engine: Engine) -> None:
+    generate(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    later(sessions)
+    with sessions() as db:
+        student = db.scalar(
+            select(WorkSessionRecord.student_id)
+            .where(WorkSessionRecord.student_id.is_not(None))
+            .group_by(WorkSessionRecord.student_id)
+            .order_by(func.count().desc(), WorkSessionRecord.student_id)
+            .limit(1)
+        )
+        assert student is not None
+    first = _log(sessions, student)
+    with sessions() as db:
+        kept = db.scalar(select(func.count()).select_from(SessionCycles))
+        assert kept, "the finished sessions' cycles are kept"
+    assert _log(sessions, student) == first  # now from session_cycles
+    later(sessions)
+    assert _log(sessions, student) == first
+
+    # A late cycle inside one of her sessions, then a correction of another: each log equals the raw one.
+    with sessions() as db:
+        rows = list(
+            db.scalars(
+                select(WorkSessionRecord)
+                .where(WorkSessionRecord.student_id == student, WorkSessionRecord.ended.is_not(None))
+                .order_by(WorkSessionRecord.started)
+            )
+        )
+        agent = db.get_one(Machine, rows[0].machine_id).agent_id
+    late = rows[0]
+    assert late.ended is not None
+    with sessions.begin() as db:
+        ended = late.ended - timedelta(minutes=1)
+        db.add(Cycle(machine_id=late.machine_id, agent_id=agent, seq=10**9, program="O1", kind="cycle",
+                     started=ended - timedelta(minutes=2), ended=ended, duration_s=120.0, held_s=0.0, parts=3,
+                     outcome="completed"))  # fmt: skip
+    with_late = _log(sessions, student)
+    assert with_late[0].cycles == first[0].cycles + 1
+    assert with_late == _log(sessions, student, cached=False)
+    corrected = rows[-1]
+    with sessions.begin() as db:
+        work_repo.update_work_session(
+            db=db, who="maitre", work_session_id=corrected.id,
+            changes={"ended": corrected.started + timedelta(minutes=20)}, now=NOW,
+        )  # fmt: skip
+    shorter = _log(sessions, student)
+    assert shorter[0].cycles < with_late[0].cycles
+    assert shorter == _log(sessions, student, cached=False)
