@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, text, update
+from sqlalchemy import Engine, and_, delete, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -77,8 +77,6 @@ RAW: dict[str, tuple[Any, Any]] = {
 }
 SOURCES = (*RAW, MARKS)
 GRACE = timedelta(minutes=2)  # PostgreSQL: longer than any transaction that inserts raw rows
-# A reader that found this many rows pending settles them itself, so the next reader scans fewer.
-SETTLE_AT = 20_000
 SAVE_WAIT_MS = 250  # how long a reader waits for SQLite's write lock to store the days it computed
 
 
@@ -139,15 +137,17 @@ def pending(db: Session, lows: Mapping[str, int] | None = None) -> Pending:
     found = Pending(lows={source: lows.get(source, 0) for source in SOURCES})
     for source, (model, ts) in RAW.items():
         low = found.lows[source]
-        stmt = select(model.machine_id, func.min(ts), func.max(model.id), func.count()).where(model.id > low)
+        # Rows, grouped here: a GROUP BY machine would lead SQLite to the (machine, time) index and a walk of
+        # the whole table; ``id > low`` alone is a range of the primary key, a few rows.
+        stmt = select(model.machine_id, ts, model.id).where(model.id > low)
         if model is Message:
             stmt = stmt.where(Message.type == "alarm_cleared")
-        for machine_id, first, highest, count in db.execute(stmt.group_by(model.machine_id)):
-            earliest = first if first.tzinfo is not None else first.replace(tzinfo=UTC)
+        for machine_id, moment, row_id in db.execute(stmt):
+            earliest = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
             seen = found.since.get(machine_id)
             found.since[machine_id] = earliest if seen is None else min(seen, earliest)
-            found.highest[source] = max(found.highest.get(source, 0), highest)
-            found.rows += count
+            found.highest[source] = max(found.highest.get(source, 0), row_id)
+            found.rows += 1
     stmt_marks = select(SummaryMark).where(SummaryMark.id > found.lows[MARKS])
     for mark in db.scalars(stmt_marks):
         found.marks.append(Mark(mark.site, mark.machine_id, mark.first, mark.last))
