@@ -182,7 +182,7 @@ def student_log(
     rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
     machines = machine_keys(db=db, ids={r.machine_id for r in rows})
     bounds = CycleBounds(db)
-    owned = _owned(db, rows, now, bounds, zone)
+    owned = owned_cycles(db=db, rows=rows, zone=zone, bounds=bounds)
     mine = {r.id for r in rows}
     standards = _session_standards(db, mine)
     counted: dict[str, int] = defaultdict(int)
@@ -254,14 +254,15 @@ def _fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
     )
 
 
-def _owned(
-    db: Session, rows: list[WorkSessionRecord], now: datetime, bounds: CycleBounds, zone: str
+def owned_cycles(
+    *, db: Session, rows: list[WorkSessionRecord], zone: str, bounds: CycleBounds | None = None
 ) -> dict[int, tuple[list[CycleRow], int]]:
-    """Per work session, the cycles attribution gives it and the parts counted in them. A finished session's
-    are cached (``session_cycles``) while the days of its machine it spans (a day either side) are current
-    (``summaries_repo.Pending``); the others are attributed now, and the finished ones stored."""
+    """Per work session, the cycles attribution gives it (by end, then id) and the parts counted in them. A
+    finished session's are cached (``session_cycles``) while the days of its machine it spans (a day either
+    side) are current (``summaries_repo.Pending``); the others are attributed now, and the finished ones
+    stored."""
     seen = summaries_repo.pending(db)
-    done = [r for r in rows if r.ended is not None and r.ended <= now]
+    done = [r for r in rows if r.ended is not None]
     cached = summaries_repo.session_cycles(db, [r.id for r in done])
     machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
     owned: dict[int, tuple[list[CycleRow], int]] = {}
@@ -296,7 +297,7 @@ def _owned(
             "parts": owned[row.id][1],
         }
         for row in missing
-        if row.ended is not None and row.ended <= now
+        if row.ended is not None
     ]
     if stored:
         summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
