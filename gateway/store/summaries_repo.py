@@ -32,6 +32,10 @@ How a summary knows it is stale, without a trigger or a write in ingest:
   at least ``GRACE`` earlier (longer than any ingest transaction), so a row is
   scanned until every lower id has committed. Re-scanning is harmless: a day is
   recomputed once more.
+- **Sessions.** ``session_cycles`` keeps, per finished work session, the cycles and parts attribution gives
+  it (the practice log's input). It is stale when the days of its machine it spans, a day either side in
+  UTC, are: the same rows and marks, checked the same way (``Pending.session_stale``), deleted by the same
+  settling.
 - **Retention.** Once a day's raw rows are purged its summary is ``final``: no
   mark or late row makes it stale any more (it could not be recomputed).
 """
