@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway import closing_sweep, config, restore
+from gateway import closing_sweep, config, restore, rollup_job
 from gateway.errors import GatewayError, StoreError
 from gateway.influx import InfluxSettings, InfluxSink
 from gateway.ingest.projection import Projector
@@ -171,6 +171,7 @@ async def _run_server(
     watchdog = asyncio.create_task(_watchdog(server, services), name="watchdog")
     assert services.database is not None  # serve() builds the gateway's own
     closing = asyncio.create_task(closing_sweep.run(services.database, zone), name="closing-time")
+    rollups = asyncio.create_task(rollup_job.run(services.database, settings.records), name="day-summaries")
     network = _start_network(settings, services)
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -180,6 +181,7 @@ async def _run_server(
         stopper.cancel()
         watchdog.cancel()
         closing.cancel()
+        rollups.cancel()
         network()
         await task
     if not server.started and not stop.is_set():

@@ -153,6 +153,20 @@ class RecordsSection(_Section):
         ge=1,
         description="practice logs older than this many days are detached from their students; none keeps them",
     )
+    raw_state_retention_days: int | None = Field(
+        default=None,
+        ge=2,
+        le=36500,
+        description="state changes older than this many days are deleted once their days are summarised; "
+        "none keeps them all",
+    )
+    raw_telemetry_retention_days: int | None = Field(
+        default=None,
+        ge=2,
+        le=36500,
+        description="cycles and part counts older than this many days that no work session needs are deleted "
+        "once their days are summarised; none keeps them all",
+    )
     login_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="how long a page login lasts")
     timezone: str = Field(
         default=SCHOOL_ZONE,

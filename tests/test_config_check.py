@@ -101,6 +101,15 @@ GATEWAY_CASES: list[Case] = [
         ],
     ),
     (
+        "raw-retention-too-short",
+        GATEWAY + '[records]\nraw_state_retention_days = 1\nraw_telemetry_retention_days = "week"\n',
+        [
+            "{path}: records.raw_state_retention_days: expected input should be greater than or equal to 2 (found 1)",
+            "{path}: records.raw_telemetry_retention_days: expected input should be a valid integer, unable to "
+            "parse string as an integer (found 'week')",
+        ],
+    ),
+    (
         "unknown-section",
         GATEWAY + "[brokers]\nport = 1883\n",
         ["{path}: brokers: unknown key (check the spelling) (found {'port': 1883})"],

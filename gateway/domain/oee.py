@@ -240,9 +240,15 @@ def oee(use: PlannedUse, cycles: Sequence[CycleFact], *, made: int, scrap: int) 
     A week with no planned busy time has no availability, hence no OEE ("—"): dividing
     by nothing is not 0 %, and a machine run only at night is not 100 % available.
     """
-    availability = min(1.0, use.running_s / use.busy_s) if use.busy_s > 0 else None
     earned = sum(c.standard_s * c.parts for c in cycles if c.standard_s is not None)
     timed = any(c.standard_s is not None for c in cycles)
-    performance = earned / use.running_s if timed and use.running_s > 0 else None
+    return scores(use, earned_s=earned, timed=timed, made=made, scrap=scrap)
+
+
+def scores(use: PlannedUse, *, earned_s: float, timed: bool, made: int, scrap: int) -> Oee:
+    """``oee`` from its sums: ``earned_s`` = Σ PRI × PQ, ``timed``: a cycle held to a standard ended in planned
+    time (a day summary keeps the sums, not the cycles)."""
+    availability = min(1.0, use.running_s / use.busy_s) if use.busy_s > 0 else None
+    performance = earned_s / use.running_s if timed and use.running_s > 0 else None
     quality = max(0, made - scrap) / made if made > 0 else None
     return Oee(availability=availability, performance=performance, quality=quality)

@@ -22,6 +22,7 @@ from gateway.errors import InvalidError
 from gateway.store.audit_log import audited_create, audited_delete, audited_update
 from gateway.store.models import CalendarClosure, Machine, MachineCalendarException, SiteCalendar
 from gateway.store.rows import get_row
+from gateway.store.summaries_repo import mark
 
 DEFAULT_STOP_THRESHOLD_S = 300
 
@@ -106,6 +107,7 @@ def save_settings(
             except ValueError:
                 raise InvalidError("opening_hours_invalid", day=index + 1, text=text) from None
         changes = {**changes, "week": week}
+    mark(db=db, now=now, site=site)  # hours, holidays, zone or stop threshold: every day of the site
     row = db.scalars(select(SiteCalendar).where(SiteCalendar.site == site)).first()
     if row is None:
         row = default_row(site, zone)
@@ -126,11 +128,13 @@ def add_closure(
 ) -> CalendarClosure:
     _ordered(first, last)
     row = CalendarClosure(site=site, first=first, last=last, label=label)
+    mark(db=db, now=now, site=site, first=first, last=last)
     return audited_create(db=db, who=who, row=row, entity="calendar_closure", now=now)
 
 
 def delete_closure(*, db: Session, who: str, now: datetime, closure_id: int) -> None:
     row = get_row(db=db, model=CalendarClosure, row_id=closure_id, label="calendar_closure")
+    mark(db=db, now=now, site=row.site, first=row.first, last=row.last)
     audited_delete(db=db, who=who, row=row, entity="calendar_closure", now=now)
 
 
@@ -152,6 +156,7 @@ def add_exception(
         raise InvalidError("exception_hours_needed")
     if start_time is not None and end_time is not None and not start_time < end_time:
         raise InvalidError("opening_hours_invalid", day=first.isoformat(), text=f"{start_time}-{end_time}")
+    mark(db=db, now=now, machine_id=machine_id, first=first, last=last)
     row = MachineCalendarException(
         machine_id=machine_id,
         first=first,
@@ -166,6 +171,7 @@ def add_exception(
 
 def delete_exception(*, db: Session, who: str, now: datetime, exception_id: int) -> None:
     row = get_row(db=db, model=MachineCalendarException, row_id=exception_id, label="calendar_exception")
+    mark(db=db, now=now, machine_id=row.machine_id, first=row.first, last=row.last)
     audited_delete(db=db, who=who, row=row, entity="calendar_exception", now=now)
 
 

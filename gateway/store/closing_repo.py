@@ -22,6 +22,7 @@ from gateway.domain.closing_time import CLOSED_BY, closing_end
 from gateway.store.audit_log import audit, snapshot
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.models import AuditEntry, Machine, WorkSessionRecord
+from gateway.store.summaries_repo import mark_span
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def close_overdue(
         before = snapshot(candidate)
         candidate.ended, candidate.closed_by = end, CLOSED_BY
         db.flush()
+        mark_span(db=db, now=now, machine_id=candidate.machine_id, start=candidate.started, end=None)
         after = snapshot(candidate)
         audit(
             db=db,

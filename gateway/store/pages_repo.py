@@ -22,6 +22,7 @@ from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
 from gateway.store.first_part_repo import approvals_of_order, pending_sessions
+from gateway.store.machines_repo import machine_key
 from gateway.store.models import (
     Customer,
     FirstPartApproval,
@@ -36,9 +37,9 @@ from gateway.store.models import (
 from gateway.store.operations_repo import operations_by_order, operations_of
 from gateway.store.operations_repo import steps as operation_steps
 from gateway.store.orders_repo import get_order, order_standards, orders_by_due
-from gateway.store.reports_repo import progress, progress_by_operation, session_stops, setup_time
+from gateway.store.reports_repo import owned_cycles, progress, progress_by_operation, session_stops, setup_time
 from gateway.store.students_repo import display_name
-from gateway.store.work_repo import open_work_session
+from gateway.store.work_repo import open_work_session, to_domain
 
 logger = logging.getLogger(__name__)
 
@@ -181,13 +182,17 @@ def _students(
 def student_cycles(*, db: Session, student_id: int) -> list[tuple[AttributedCycle, float | None]]:
     """The student's cycles in time order, each with its order's standard time (None for practice)."""
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
-    mine = {r.id for r in rows}
-    cycles = sorted((c for c in found.cycles if c.owner is not None and c.owner.id in mine), key=lambda c: c.row.ended)
-    standards = order_standards(
-        db=db, order_ids={c.owner.order_id for c in cycles if c.owner is not None and c.owner.order_id is not None}
-    )
-    return [(c, standards.get(c.owner.order_id) if c.owner and c.owner.order_id else None) for c in cycles]
+    owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE)  # a finished session's from its summary
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
+    standards = order_standards(db=db, order_ids={r.order_id for r in rows if r.order_id is not None})
+    mine = sorted(((c, r) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
+    return [
+        (
+            AttributedCycle(c, machine_key(machines[r.machine_id]), to_domain(r, machines[r.machine_id]), False),
+            None if r.order_id is None else standards.get(r.order_id),
+        )
+        for c, r in mine
+    ]
 
 
 def kiosk_view(*, db: Session, machine: Machine, now: datetime) -> KioskView:

@@ -8,33 +8,33 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
-from gateway.domain.calendar import Calendar, Interval, MachineException, PlannedTime, planned
+from gateway.domain.calendar import Calendar, Interval, MachineException, planned
+from gateway.domain.day_figures import CycleEnd, Figures, day_start, local_day, midnights, split, total
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.domain.oee import (
-    Counted,
-    Oee,
-    PlannedUse,
-    Span,
-    Utilisation,
-    counted,
-    oee,
-    planned_use,
-    state_points,
-    timeline,
-    utilisation,
-)
+from gateway.domain.oee import Counted, Oee, PlannedUse, Utilisation, counted, scores, state_points, timeline
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
-from gateway.store.attribution_repo import OPEN_END, AttributedCycle, CycleBounds, attribute, chunks, spans_of
+from gateway.store import summaries_repo
+from gateway.store.attribution_repo import (
+    OPEN_END,
+    AttributedCycle,
+    CycleBounds,
+    CycleRow,
+    attribute,
+    chunks,
+    spans_of,
+)
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
 from gateway.store.machines_repo import all_machines, machine_keys
@@ -49,8 +49,9 @@ from gateway.store.models import (
     WorkSessionRecord,
 )
 from gateway.store.orders_repo import get_order, order_references, order_standards
-from gateway.store.stops_repo import SiteStops, classified_stops, site_stops
+from gateway.store.stops_repo import SiteStops, classified, site_stops
 from gateway.store.students_repo import get_student
+from gateway.store.summaries_repo import Pending
 
 
 def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
@@ -181,27 +182,29 @@ def student_log(
     rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
     machines = machine_keys(db=db, ids={r.machine_id for r in rows})
     bounds = CycleBounds(db)
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows], bounds=bounds)
+    owned = owned_cycles(db=db, rows=rows, zone=zone, bounds=bounds)
     mine = {r.id for r in rows}
-    cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
+    standards = _session_standards(db, mine)
     counted: dict[str, int] = defaultdict(int)
     tally = {r.id: SessionTally() for r in rows}
-    for part in found.parts:
-        if part.owner is not None and part.owner.id in mine:
-            counted[part.machine] += part.row.count
-            tally[part.owner.id].parts += part.row.count
-    for cycle in cycles:
-        assert cycle.owner is not None
-        done = cycle.row.outcome == "completed"
-        tally[cycle.owner.id].cycles += done
-        tally[cycle.owner.id].cycle_s += cycle.row.duration_s
-        tally[cycle.owner.id].completed_s += cycle.row.duration_s if done else 0.0
+    facts: list[tuple[tuple[datetime, int], CycleFact]] = []
+    for row in rows:
+        cycles, parts = owned[row.id]
+        counted[machines[row.machine_id]] += parts
+        tally[row.id].parts += parts
+        for cycle in cycles:
+            done = cycle.outcome == "completed"
+            tally[row.id].cycles += done
+            tally[row.id].cycle_s += cycle.duration_s
+            tally[row.id].completed_s += cycle.duration_s if done else 0.0
+            facts.append(((cycle.ended, cycle.id), _fact(cycle, machines[row.machine_id], standards.get(row.id))))
+    facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
     scrap = 0
     if mine:
         total = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
-    log = practice_log(sessions=sessions, cycles=_facts(db, cycles), scrap=scrap, now=now, counted=dict(counted))
+    log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
     stopped = session_stops(db=db, rows=rows, now=now, zone=zone)
     every = [c for found_here in stopped.values() for c in found_here]
     setups = setup_time(db=db, rows=rows, stopped=stopped, bounds=bounds)
@@ -237,6 +240,103 @@ def student_log(
     )
 
 
+def _fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
+    return CycleFact(
+        machine=machine,
+        started=cycle.started,
+        ended=cycle.ended,
+        duration_s=cycle.duration_s,
+        parts=cycle.parts,
+        outcome=cycle.outcome,
+        held_s=cycle.held_s,
+        program=cycle.program,
+        standard_s=standard,
+    )
+
+
+def owned_cycles(
+    *, db: Session, rows: list[WorkSessionRecord], zone: str, bounds: CycleBounds | None = None
+) -> dict[int, tuple[list[CycleRow], int]]:
+    """Per work session, the cycles attribution gives it (by end, then id) and the parts counted in them. A
+    finished session's are cached (``session_cycles``) while the days of its machine it spans (a day either
+    side) are current (``summaries_repo.Pending``); the others are attributed now, and the finished ones
+    stored."""
+    seen = summaries_repo.pending(db)
+    done = [r for r in rows if r.ended is not None]
+    cached = summaries_repo.session_cycles(db, [r.id for r in done])
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
+    owned: dict[int, tuple[list[CycleRow], int]] = {}
+    for row in done:
+        hit = cached.get(row.id)
+        if hit is not None and not seen.session_stale(machines[row.machine_id], hit.first, hit.last):
+            owned[row.id] = ([_cycle_row(row.machine_id, c) for c in hit.cycles], int(hit.parts))
+    missing = [r for r in rows if r.id not in owned]
+    if not missing:
+        return owned
+    found = attribute(db=db, spans=spans_of(missing), assigned_to=[r.id for r in missing], bounds=bounds)
+    wanted = {r.id for r in missing}
+    for row in missing:
+        owned[row.id] = ([], 0)
+    for cycle in found.cycles:
+        if cycle.owner is not None and cycle.owner.id in wanted:
+            owned[cycle.owner.id][0].append(cycle.row)
+    parts: dict[int, int] = defaultdict(int)
+    for part in found.parts:
+        if part.owner is not None and part.owner.id in wanted:
+            parts[part.owner.id] += part.row.count
+    owned.update(
+        {session_id: (cycles, parts[session_id]) for session_id, (cycles, _) in owned.items() if session_id in wanted}
+    )
+    stored = [
+        {
+            "session_id": row.id,
+            "machine_id": row.machine_id,
+            "first": (row.started - timedelta(days=1)).astimezone(UTC).date(),
+            "last": (row.ended + timedelta(days=1)).astimezone(UTC).date(),
+            "cycles": [_cycle_json(c) for c in owned[row.id][0]],
+            "parts": owned[row.id][1],
+        }
+        for row in missing
+        if row.ended is not None
+    ]
+    if stored:
+        summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
+    return owned
+
+
+def _cycle_json(c: CycleRow) -> list[Any]:
+    return [c.id, c.started.isoformat(), c.ended.isoformat(), c.duration_s, c.parts, c.outcome, c.held_s, c.program]
+
+
+def _cycle_row(machine_id: int, c: list[Any]) -> CycleRow:
+    cycle_id, started, ended, duration, parts, outcome, held, program = c
+    return CycleRow(
+        cycle_id, machine_id, 0, 0, program, "cycle", datetime.fromisoformat(started), datetime.fromisoformat(ended),
+        float(duration), float(held), int(parts), str(outcome),
+    )  # fmt: skip
+
+
+def _session_standards(db: Session, session_ids: set[int]) -> dict[int, float]:
+    """Work session id → the standard its cycles are held to: its operation's, else its order's (``_facts``)."""
+    wanted = sorted(session_ids)
+    by_operation = _operation_standards(db, set(wanted))
+    order_of: dict[int, int] = {}
+    for chunk in chunks(wanted):
+        stmt = select(WorkSessionRecord.id, WorkSessionRecord.order_id).where(
+            WorkSessionRecord.id.in_(chunk), WorkSessionRecord.order_id.is_not(None)
+        )
+        order_of.update(
+            (session_id, order_id) for session_id, order_id in db.execute(stmt).all() if order_id is not None
+        )
+    by_order = order_standards(db=db, order_ids=set(order_of.values()))
+    found = dict(by_operation)
+    for session_id, order_id in order_of.items():
+        standard = by_order.get(order_id)
+        if session_id not in found and standard is not None:
+            found[session_id] = standard
+    return found
+
+
 # --- utilisation and OEE -----------------------------------------------------
 
 
@@ -263,30 +363,130 @@ class MachineReport:
 
 
 def machine_report(
-    *, db: Session, machine: Machine, start: datetime, end: datetime, now: datetime, zone: str
+    *,
+    db: Session,
+    machine: Machine,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    zone: str,
+    summaries: bool = True,
 ) -> MachineReport:
     """The machine over [start, end), counted up to ``now`` (see ``Counted``), against its site's calendar
-    (``zone``: the gateway's time zone, for a site with no calendar of its own yet)."""
-    period = counted(start, end, now)
-    end = period.until
-    spans, intervals = _timeline(db, machine, start, end, zone)
-    use = utilisation(spans)
-    found = attribute(db=db, spans={machine.id: (start, end)})
-    cycles = [c for c in found.cycles if start <= c.row.ended < end]
-    made = sum(p.row.count for p in found.parts if start <= p.row.ts < end)
+    (``zone``: the gateway's time zone, for a site with no calendar of its own yet). Whole finished days come
+    from their summaries (``summaries_repo``) where these are current; ``summaries=False``: all from raw."""
+    seen = summaries_repo.pending(db) if summaries else None
+    return _machine_report(db, machine, counted(start, end, now), zone, seen)
+
+
+def _machine_report(db: Session, machine: Machine, period: Counted, zone: str, seen: Pending | None) -> MachineReport:
+    start, end = period.start, period.until
+    settled = _settled(db, machine, zone)
+    intervals = planned(settled.calendar, start, end, settled.exceptions) if start < end else []
+    summed = total(_figures(db, machine, (start, end), settled, seen=seen, zone=zone))
+    stopped = classified(db=db, machine_id=machine.id, found=summed.stops, site=settled.site)
+    # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
+    downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
+    use_planned = replace(summed.planned, planned_downtime_s=min(downtime, summed.planned.calendar_s))
     scrap_stmt = select(func.sum(ScrapRecord.quantity)).where(
         ScrapRecord.machine_id == machine.id, ScrapRecord.ts >= start, ScrapRecord.ts < end
     )
     scrap = int(db.scalar(scrap_stmt) or 0)
-    facts = _facts(db, cycles)
-    stopped = classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=end, zone=zone)
-    # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
-    downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
-    use_planned = planned_use(spans, intervals, planned_downtime_s=downtime)
-    index = PlannedTime(intervals)
-    scores = oee(use_planned, [f for f in facts if index.contains(f.ended)], made=made, scrap=scrap)
-    completed = sum(1 for f in facts if f.completed)
-    return MachineReport(machine, period, use, use_planned, intervals, stopped, made, scrap, completed, scores)
+    earned, timed = _earned(db, summed.paced)
+    result = scores(use_planned, earned_s=earned, timed=timed, made=summed.made, scrap=scrap)
+    return MachineReport(
+        machine, period, summed.use, use_planned, intervals, stopped, summed.made, scrap, summed.cycles, result
+    )
+
+
+def _earned(db: Session, paced: dict[int, tuple[int, int]]) -> tuple[float, bool]:
+    """Σ standard × parts over the sessions' cycles ended in planned time, and whether any had a standard."""
+    standards = _session_standards(db, set(paced)) if paced else {}
+    earned, timed = 0.0, False
+    for session_id, (cycles, parts) in sorted(paced.items()):
+        standard = standards.get(session_id)
+        if standard is not None and cycles:
+            earned += standard * parts
+            timed = True
+    return earned, timed
+
+
+def _figures(
+    db: Session,
+    machine: Machine,
+    window: tuple[datetime, datetime],
+    settled: _Settled,
+    *,
+    seen: Pending | None,
+    zone: str,
+) -> list[Figures]:
+    """The machine's figures over [start, until), cut at its site's local midnights: each whole day from its
+    summary when one is stored and current, the rest from raw rows in as few passes as there are gaps;
+    the whole days computed are stored for the next reader (``seen``: None reads and stores none)."""
+    start, until = window
+    local = settled.calendar.zone
+    tz = ZoneInfo(local)
+    cuts = midnights(start, until, local)
+    pieces = list(pairwise(cuts))
+    whole: dict[int, date] = {}
+    for index, (lo, hi) in enumerate(pieces):
+        day = local_day(lo, local)
+        if lo == day_start(day, tz) and hi == day_start(day + timedelta(days=1), tz):
+            whole[index] = day
+    found: dict[int, Figures] = {}
+    if seen is not None and whole:
+        rows = summaries_repo.stored(db, machine.id, min(whole.values()), max(whole.values()))
+        for index, day in whole.items():
+            row = rows.get(day)
+            if row is not None and (row[0] or not seen.stale(machine, day, local)):
+                lo, hi = pieces[index]
+                found[index] = summaries_repo.figures_of(lo, hi, row[1])
+    computed: dict[date, Figures] = {}
+    index = 0
+    while index < len(pieces):
+        if index in found:
+            index += 1
+            continue
+        run = index
+        while run < len(pieces) and run not in found:
+            run += 1
+        for offset, figures in enumerate(_raw_figures(db, machine, cuts[index : run + 1], settled)):
+            found[index + offset] = figures
+            if index + offset in whole:
+                computed[whole[index + offset]] = figures
+        index = run
+    if seen is not None:
+        summaries_repo.keep(db, machine.id, computed, seen, zone)
+    return [found[i] for i in range(len(pieces))]
+
+
+def summarise(*, db: Session, machine: Machine, first: date, last: date, zone: str) -> None:
+    """Store the machine's summaries of the local days [first, last] that are missing or stale (the hourly
+    job keeps the recent ones ready; retention makes sure of them before it purges raw rows)."""
+    settled = _settled(db, machine, zone)
+    tz = ZoneInfo(settled.calendar.zone)
+    window = (day_start(first, tz), day_start(last + timedelta(days=1), tz))
+    _figures(db, machine, window, settled, seen=summaries_repo.pending(db), zone=zone)
+
+
+def site_zone(*, db: Session, machine: Machine, zone: str) -> str:
+    """The zone of the machine's local days: its site calendar's (``zone``: the gateway's, without one)."""
+    return calendar_of(db=db, site=machine.site, zone=zone).zone
+
+
+def _raw_figures(db: Session, machine: Machine, cuts: list[datetime], settled: _Settled) -> list[Figures]:
+    """The figures of each stretch between ``cuts``, from raw rows read in one pass."""
+    lo, hi = cuts[0], cuts[-1]
+    points = state_points(_changes(db, machine.id, lo, hi), _faults(db, machine.id, lo, hi))
+    intervals = planned(settled.calendar, lo, hi, settled.exceptions)
+    found = attribute(db=db, spans={machine.id: (lo, hi)})
+    cycles = [
+        CycleEnd(c.row.ended, c.row.outcome == "completed", c.row.parts, None if c.owner is None else c.owner.id)
+        for c in found.cycles
+        if lo <= c.row.ended < hi
+    ]
+    parts = [(p.row.ts, p.row.count) for p in found.parts if lo <= p.row.ts < hi]
+    return split(timeline(points, lo, hi), intervals, cycles, parts, cuts, threshold_s=settled.site.threshold_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,17 +506,6 @@ def _settled(db: Session, machine: Machine, zone: str) -> _Settled:
     )
 
 
-def _timeline(
-    db: Session, machine: Machine, start: datetime, end: datetime, zone: str, *, settled: _Settled | None = None
-) -> tuple[list[Span], list[Interval]]:
-    """The machine's state timeline over [start, end) and the planned intervals of its calendar there."""
-    points = state_points(_changes(db, machine.id, start, end), _faults(db, machine.id, start, end))
-    settled = settled or _settled(db, machine, zone)
-    calendar, exceptions = settled.calendar, settled.exceptions
-    intervals = planned(calendar, start, end, exceptions) if start < end else []
-    return timeline(points, start, end), intervals
-
-
 def machine_stops(
     *,
     db: Session,
@@ -326,12 +515,14 @@ def machine_stops(
     now: datetime,
     zone: str,
     settled: _Settled | None = None,
+    seen: Pending | None = None,
 ) -> list[Classified]:
-    """``machine_report(...).stops`` without the rest of the report: no cycles, parts or scrap are read."""
+    """``machine_report(...).stops`` without the rest of the report: no scrap or standards are read."""
     until = counted(start, end, now).until
-    spans, intervals = _timeline(db, machine, start, until, zone, settled=settled)
-    site = None if settled is None else settled.site
-    return classified_stops(db=db, machine=machine, spans=spans, planned=intervals, until=until, zone=zone, site=site)
+    settled = settled or _settled(db, machine, zone)
+    seen = seen or summaries_repo.pending(db)
+    summed = total(_figures(db, machine, (start, until), settled, seen=seen, zone=zone))
+    return classified(db=db, machine_id=machine.id, found=summed.stops, site=settled.site)
 
 
 def machine_reports(
@@ -339,7 +530,8 @@ def machine_reports(
 ) -> list[MachineReport]:
     """``machine_report`` of every machine (or of those called ``name``), by site then name."""
     machines = all_machines(db=db, name=name)
-    return [machine_report(db=db, machine=m, start=start, end=end, now=now, zone=zone) for m in machines]
+    seen = summaries_repo.pending(db)
+    return [_machine_report(db, m, counted(start, end, now), zone, seen) for m in machines]
 
 
 def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:
@@ -391,6 +583,7 @@ def session_stops(
     days: dict[tuple[int, datetime, datetime], list[Classified]] = {}
     found: dict[int, list[Classified]] = {}
     settled: dict[int, _Settled] = {}  # per machine: its calendar and its site's stop settings, read once
+    seen = summaries_repo.pending(db) if rows else None
     for row in rows:
         until = row.ended or now
         start = datetime.combine(row.started.astimezone(tz).date(), time(), tzinfo=tz)
@@ -401,7 +594,7 @@ def session_stops(
             if machine.id not in settled:
                 settled[machine.id] = _settled(db, machine, zone)
             days[key] = machine_stops(
-                db=db, machine=machine, start=start, end=end, now=now, zone=zone, settled=settled[machine.id]
+                db=db, machine=machine, start=start, end=end, now=now, zone=zone, settled=settled[machine.id], seen=seen
             )
         found[row.id] = [c for c in days[key] if row.started <= c.stop.start < until]
     return found

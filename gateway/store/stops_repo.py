@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.calendar import Interval
 from gateway.domain.oee import Span
-from gateway.domain.stops import BREAKDOWN, DEFAULT_REASONS, Classified, Reason, ReasonCategory, classify, stops
+from gateway.domain.stops import (
+    BREAKDOWN,
+    DEFAULT_REASONS,
+    Classified,
+    Reason,
+    ReasonCategory,
+    Stop,
+    classify,
+    stops,
+)
 from gateway.errors import ConflictError, NotFoundError
 from gateway.store.audit_log import audited_create, audited_update
 from gateway.store.calendar_repo import settings_row
@@ -114,9 +123,15 @@ def classified_stops(
     (``site``: ``site_stops`` of the machine's site, if already read)."""
     site = site or site_stops(db=db, site=machine.site, zone=zone)
     found = stops(spans, planned, threshold_s=site.threshold_s, counted_until=until)
+    return classified(db=db, machine_id=machine.id, found=found, site=site)
+
+
+def classified(*, db: Session, machine_id: int, found: Sequence[Stop], site: SiteStops) -> list[Classified]:
+    """The stops ``found`` (in time order) with what people said about them, read now: a reclassification
+    never makes a day summary stale."""
     if not found:
         return []
-    said = said_about(db=db, machine_id=machine.id, start=found[0].start, end=found[-1].start)
+    said = said_about(db=db, machine_id=machine_id, start=found[0].start, end=found[-1].start)
     return classify(found, said, alarm_is_breakdown=site.alarm_is_breakdown, breakdown=site.breakdown)
 
 

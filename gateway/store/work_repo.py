@@ -36,6 +36,7 @@ from gateway.store.operations_repo import choose_operation, operations_of
 from gateway.store.orders_repo import order_named
 from gateway.store.rows import get_row
 from gateway.store.students_repo import student_named
+from gateway.store.summaries_repo import mark_span
 
 CLOSED_ORDER = ("done", "cancelled")
 
@@ -228,6 +229,7 @@ def _add_work_session(
     db.add(row)
     db.flush()
     audit(db=db, who=who, action="create", entity="work_session", entity_id=row.id, at=now, after=snapshot(row))
+    mark_span(db=db, now=now, machine_id=machine.id, start=start, end=end)  # cycles it now owns
     return row
 
 
@@ -260,6 +262,7 @@ def check_out(
     row.ended = max(at, row.started)
     row.closed_by = who
     db.flush()
+    mark_span(db=db, now=at, machine_id=row.machine_id, start=row.started, end=None)
     audit(
         db=db,
         who=who,
@@ -291,7 +294,10 @@ def update_work_session(
         order_id = changes.get("order_id", row.order_id)
         order = None if order_id is None else get_row(db=db, model=Order, row_id=order_id, label="order")
         changes = {**changes, "operation_id": _operation(db, order, machine, Wanted(id=changes.get("operation_id")))}
+    # The cycles it owned and those it owns now: the days of its times before and after the correction.
+    mark_span(db=db, now=now, machine_id=row.machine_id, start=row.started, end=row.ended)
     audited_update(db=db, who=who, row=row, entity="work_session", changes=changes, now=now)
+    mark_span(db=db, now=now, machine_id=row.machine_id, start=row.started, end=row.ended)
     return row
 
 
@@ -393,6 +399,7 @@ def assign_cycle(*, db: Session, who: str, cycle_id: int, work_session_id: int, 
     else:
         row.session_id, row.by, row.at = work_session_id, who, now
     db.flush()
+    mark_span(db=db, now=now, machine_id=cycle.machine_id, start=cycle.started, end=cycle.ended)
     action = "assign" if before is None else "reassign"
     audit(
         db=db,

@@ -42,6 +42,7 @@ from gateway.store.models.school_time import (
     StopClassification,
     StopReason,
 )
+from gateway.store.models.summaries import MachineDay, SessionCycles, SummaryMark, SummaryWatermark
 from gateway.store.models.teaching import (
     Authorisation,
     CompetenceRecord,
@@ -70,6 +71,7 @@ __all__ = [
     "LoginSession",
     "Machine",
     "MachineCalendarException",
+    "MachineDay",
     "MachineGroup",
     "MachineGroupMember",
     "Message",
@@ -80,11 +82,14 @@ __all__ = [
     "Order",
     "PartCount",
     "ScrapRecord",
+    "SessionCycles",
     "SiteCalendar",
     "StateChange",
     "StopClassification",
     "StopReason",
     "Student",
+    "SummaryMark",
+    "SummaryWatermark",
     "User",
     "UserSite",
     "UtcDateTime",
