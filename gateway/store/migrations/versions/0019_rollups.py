@@ -1,7 +1,7 @@
 """Read-side summaries: each machine's figures per local day, the marks of stale days, the watermarks.
 
 Revision ID: 0019_rollups
-Revises: 0017_evidence
+Revises: 0018_sites
 Create Date: 2026-12-04
 """
 
