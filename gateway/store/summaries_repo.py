@@ -31,7 +31,9 @@ How a summary knows it is stale, without a trigger or a write in ingest:
   higher one: ``low`` moves only to the highest id seen at the previous move, made
   at least ``GRACE`` earlier (longer than any ingest transaction), so a row is
   scanned until every lower id has committed. Re-scanning is harmless: a day is
-  recomputed once more.
+  recomputed once more. The scan reads every site even in a request's session
+  restricted to a master's sites (``sites_repo``): the watermarks are the
+  store's, and a row of another school passed over would leave its day stale.
 - **Sessions.** ``session_cycles`` keeps, per finished work session, the cycles and parts attribution gives
   it (the practice log's input). It is stale when the days of its machine it spans, a day either side in
   UTC, are: the same rows and marks, checked the same way (``Pending.session_stale``), deleted by the same
@@ -67,6 +69,7 @@ from gateway.store.models import (
     SummaryMark,
     SummaryWatermark,
 )
+from gateway.store.sites_repo import ALL_SITES
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +146,7 @@ def pending(db: Session, lows: Mapping[str, int] | None = None) -> Pending:
         low = found.lows[source]
         # Rows, grouped here: a GROUP BY machine would lead SQLite to the (machine, time) index and a walk of
         # the whole table; ``id > low`` alone is a range of the primary key, a few rows.
-        stmt = select(model.machine_id, ts, model.id).where(model.id > low)
+        stmt = select(model.machine_id, ts, model.id).where(model.id > low).execution_options(**ALL_SITES)
         if model is Message:
             stmt = stmt.where(Message.type == "alarm_cleared")
         for machine_id, moment, row_id in db.execute(stmt):
@@ -152,7 +155,7 @@ def pending(db: Session, lows: Mapping[str, int] | None = None) -> Pending:
             found.since[machine_id] = earliest if seen is None else min(seen, earliest)
             found.highest[source] = max(found.highest.get(source, 0), row_id)
             found.rows += 1
-    stmt_marks = select(SummaryMark).where(SummaryMark.id > found.lows[MARKS])
+    stmt_marks = select(SummaryMark).where(SummaryMark.id > found.lows[MARKS]).execution_options(**ALL_SITES)
     for mark in db.scalars(stmt_marks):
         found.marks.append(Mark(mark.site, mark.machine_id, mark.first, mark.last))
         found.highest[MARKS] = max(found.highest.get(MARKS, 0), mark.id)
@@ -347,8 +350,9 @@ class _Zones:
 
 
 def _zones(db: Session, zone: str) -> _Zones:
-    sites: dict[int, str] = dict(db.execute(select(Machine.id, Machine.site)).all())
-    zones: dict[str, str] = dict(db.execute(select(SiteCalendar.site, SiteCalendar.timezone)).all())
+    sites: dict[int, str] = dict(db.execute(select(Machine.id, Machine.site).execution_options(**ALL_SITES)).all())
+    calendars = select(SiteCalendar.site, SiteCalendar.timezone).execution_options(**ALL_SITES)
+    zones: dict[str, str] = dict(db.execute(calendars).all())
     return _Zones(sites, zones, zone)
 
 

@@ -80,3 +80,23 @@ def test_a_row_of_another_site_is_not_there_by_id_and_nothing_of_it_changes(lyon
         order: Any = s.get(Order, w.ids["order"])
         assert order.status == "open"
         assert s.scalar(select(func.count()).select_from(ScrapRecord)) == 1
+
+
+def test_a_restricted_session_settles_every_sites_late_rows(lyon_at_work: World) -> None:
+    """The summaries' watermarks are the store's: a paris master's read that settles them must see lyon's new
+    rows too, or lyon's day would keep a summary its late cycle made stale."""
+    from gateway.store import summaries_repo
+
+    world = lyon_at_work
+    with world.sessions.begin() as s:
+        summaries_repo.settle(s, zone="Europe/Paris", now=at(40))  # the watermarks start at what is stored
+    add_cycle(world.sessions, world.machines["mill"], at(10), at(11))  # lyon's late cycle
+    with world.sessions.begin() as s:
+        sites_repo.restrict(s, ("paris",))
+        seen = summaries_repo.pending(s)
+        summaries_repo.settle(s, zone="Europe/Paris", now=at(41))
+    assert world.machines["mill"] in seen.since
+    if world.backend == "sqlite":  # PostgreSQL's watermarks move only after a grace (summaries_repo)
+        with world.sessions.begin() as s:
+            sites_repo.restrict(s, ("lyon",))
+            assert summaries_repo.pending(s).rows == 0  # settled once, for every site
