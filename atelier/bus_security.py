@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +30,16 @@ acl_file {acl_file}
 """
 
 
-GATEWAY_GRANTS = (
-    *(f"topic read {topic}" for topic in contract.gateway_reads()),
-    *(f"topic write {topic}" for topic in contract.gateway_writes()),
-)
+def gateway_grants(sites: Sequence[str] = ()) -> tuple[str, ...]:
+    """A gateway's ACL lines: the trees of the sites it hosts (none: every site), replay requests to their
+    agents, their aggregates, and every school's aggregates to read (``contract.gateway_reads``)."""
+    return (
+        *(f"topic read {topic}" for topic in contract.gateway_reads(*sites)),
+        *(f"topic write {topic}" for topic in contract.gateway_writes(*sites)),
+    )
+
+
+GATEWAY_GRANTS = gateway_grants()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +49,17 @@ class AgentAccount:
     machines: tuple[str, ...]
 
 
-def acl(agents: list[AgentAccount], gateways: list[str]) -> str:
-    """Mosquitto ACL text; anything not granted is denied."""
+def acl(agents: list[AgentAccount], gateways: list[str], gateway_sites: Sequence[str] = ()) -> str:
+    """Mosquitto ACL text; anything not granted is denied. ``gateway_sites``: the sites the gateways host
+    (a central pool's ``[gateway] site`` list); none: every site."""
     blocks = []
     for account in agents:
         lines = [f"user {account.agent}"]
         lines.extend(f"topic write {t}" for t in contract.agent_writes(account.site, account.agent, account.machines))
         lines.extend(f"topic read {t}" for t in contract.agent_reads(account.site, account.agent))
         blocks.append("\n".join(lines))
-    blocks.extend("\n".join([f"user {gateway}", *GATEWAY_GRANTS]) for gateway in gateways)
+    grants = gateway_grants(gateway_sites)
+    blocks.extend("\n".join([f"user {gateway}", *grants]) for gateway in gateways)
     return "\n\n".join(blocks) + "\n"
 
 

@@ -274,7 +274,7 @@ def check(config_path: Path) -> int:
         return EXIT_CONFIG
     influx = "" if settings.influx is None else f", influx {settings.influx.url} bucket {settings.influx.bucket}"
     print(
-        f"{config_path}: OK (gateway {settings.gateway.id}, site {settings.gateway.site}, "
+        f"{config_path}: OK (gateway {settings.gateway.id}, site {', '.join(settings.gateway.sites)}, "
         f"broker {settings.broker.host}:{settings.broker.port}, "
         f"{'https' if settings.http.tls else 'http'} {settings.http.host}:{settings.http.port}{influx})"
     )

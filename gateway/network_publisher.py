@@ -19,10 +19,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import select
+
 from edge_agent import contract
 from gateway.config import GatewaySettings
-from gateway.domain.network import Period, finished_days, hours_of_today
+from gateway.domain.network import finished_days, hours_of_today
 from gateway.store.db import Database
+from gateway.store.models import Machine
 from gateway.store.network_outbound import aggregate, sites
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class NetworkPublisher:
         self._clock = clock
         self._monotonic = monotonic
         self._sent: dict[tuple[str, str, datetime], str] = {}  # (site, period, start) → fingerprint sent
+        self._machines: dict[str, frozenset[str]] = {}  # site → its machines at the last round
         self._connections: int | None = None
         self._full_at = 0.0
         self.published = 0
@@ -72,12 +76,20 @@ class NetworkPublisher:
         now = self._clock()
         section = self._settings.network
         zone = self._settings.records.zone()
-        periods: list[Period] = hours_of_today(now, zone, last=None if full else 2)
-        periods += finished_days(now, zone, section.republish_days)
+        today = hours_of_today(now, zone)
+        recent = today if full else today[-2:]
+        days = finished_days(now, zone, section.republish_days)
         sent = 0
         with self._database.sessions() as db:
-            for site in sites(db=db, only=self._settings.gateway.site):
-                for period in periods:
+            for site in sites(db=db):
+                if not self._settings.gateway.hosts(site):
+                    continue
+                # A machine first seen today is in every hour of today from now on (its planned time, even
+                # with no work in it): the hours already sent without it go again, not at the next full round.
+                machines = frozenset(db.scalars(select(Machine.name).where(Machine.site == site)))
+                joined = self._machines.get(site) != machines
+                self._machines[site] = machines
+                for period in (today if joined else recent) + days:
                     try:
                         message = aggregate(
                             db=db,
