@@ -61,11 +61,11 @@ def _gateway_admin(args: argparse.Namespace) -> int:
         case "create-admin":
             # Never a password option: a command line is readable by every user of the machine (ps, /proc).
             password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
-            return admin.create_admin(args.config, args.username, password)
+            return admin.create_admin(args.config, args.username, password, sites=args.site)
         case "import-students":
-            return admin.import_students(args.config, args.csv)
+            return admin.import_students(args.config, args.csv, site=args.site)
         case "import-orders":
-            return admin.import_orders(args.config, args.csv)
+            return admin.import_orders(args.config, args.csv, site=args.site)
         case "backup":
             return admin.backup(args.config, args.destination)
         case "move-machine":
@@ -127,11 +127,17 @@ def _gateway_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         action="store_true",
         help="read the password from the first line of standard input (scripts); default: asked twice on the terminal",
     )
+    first.add_argument(
+        "--site",
+        action="append",
+        help="a site the master acts on (repeat for several); default: the gateway's own site",
+    )
     for name, what in (("import-students", "students"), ("import-orders", "orders")):
         importer = _add(
             gateway, name, f"import {what} from CSV, all or nothing", _gateway_admin, DEFAULT_GATEWAY_CONFIG
         )
         importer.add_argument("csv", type=Path)
+        importer.add_argument("--site", help="the site they belong to; default: the gateway's own site")
     backup = _add(gateway, "backup", "back up the database to a new file", _gateway_admin, DEFAULT_GATEWAY_CONFIG)
     backup.add_argument("destination", type=Path)
     _add(

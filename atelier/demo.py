@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 
 from atelier.broker import Broker, BrokerError, end_process, wait_for_port
 from atelier.demo_machines import PROGRAMS, DemoWorkshop
-from atelier.demo_school import School, kiosk_tokens, seed_school
+from atelier.demo_school import DEMO_SITE, School, kiosk_tokens, seed_school
 from atelier.demo_students import SimulatedStudents
 from gateway.config import SCHOOL_ZONE
 from gateway.errors import GatewayError
 from plumbing import logs
 
-SITE = "demo"
+SITE = DEMO_SITE
 AGENT = "demo-pc"
 
 
@@ -161,7 +161,7 @@ def demo_system(
 
 def _seed(data_dir: Path, pace: float) -> School:
     try:
-        return seed_school(database_url(data_dir), zone=ZoneInfo(SCHOOL_ZONE), pace=pace)
+        return seed_school(database_url(data_dir), zone=ZoneInfo(SCHOOL_ZONE), pace=pace, site=SITE)
     except GatewayError as err:
         raise DemoError(f"Could not set up the demo's school in {data_dir}: {err}") from err
 

@@ -48,6 +48,7 @@ from gateway.store.models import User
 logger = logging.getLogger(__name__)
 
 WHO = "atelier demo"  # the audit log's name for what the demo wrote
+DEMO_SITE = "demo"  # the demo's machines report on this site (``atelier.demo.SITE``)
 MASTER = "maitre"
 MASTER_BADGE = "0009000001"  # the master's badge: approves first parts and ends any session at a kiosk
 INSPECTOR = "M. Roux"  # the master whose name goes on scrap declarations (an adult: a name is fine)
@@ -157,28 +158,30 @@ class School:
         return list(CLASSES)
 
 
-def seed_school(url: str, *, zone: ZoneInfo, now: datetime | None = None, pace: float = 1.0) -> School:
-    """Create whatever of the school is missing in the store at ``url`` (its schema brought up to date).
+def seed_school(
+    url: str, *, zone: ZoneInfo, now: datetime | None = None, pace: float = 1.0, site: str = DEMO_SITE
+) -> School:
+    """Create whatever of the school is missing in the store at ``url`` (its schema brought up to date), in ``site``.
 
     ``pace`` scales the orders' standard times as it scales the simulated machines' (a test's faster demo).
     """
     now = now or datetime.now(UTC)
-    upgrade(url)
+    upgrade(url, site=site)
     school = School(master=MASTER, password=None, badges=[p.badge for p in PUPILS])
     database = Database.at(url)
     try:
         with database.transaction() as db:
-            school.password = _master(db, now)
+            school.password = _master(db, now, site)
             school.created = {
                 "users": int(school.password is not None),
-                "students": _students(db, now),
+                "students": _students(db, now, site),
                 "customers": 0,
                 "orders": 0,
             }
-            customers = customers_repo.customer_ids(db=db)
+            customers = customers_repo.customer_ids(db=db, site=site)
             for name, contact in CUSTOMERS.items():
                 if name not in customers:
-                    row = customers_repo.create_customer(db=db, who=WHO, now=now, name=name, contact=contact)
+                    row = customers_repo.create_customer(db=db, who=WHO, now=now, name=name, contact=contact, site=site)
                     customers[name] = row.id
                     school.created["customers"] += 1
             for job in JOBS:
@@ -200,7 +203,7 @@ def seed_school(url: str, *, zone: ZoneInfo, now: datetime | None = None, pace: 
     return school
 
 
-def _master(db: Session, now: datetime) -> str | None:
+def _master(db: Session, now: datetime, site: str) -> str | None:
     """The master's login with a password drawn now, returned; None when the login is there already."""
     found = db.scalars(select(User).where(User.username == MASTER)).first()
     if found is not None:
@@ -208,12 +211,14 @@ def _master(db: Session, now: datetime) -> str | None:
             badges_repo.set_master_badge(db=db, who=WHO, now=now, user_id=found.id, badge=MASTER_BADGE)
         return None
     password = _draw_password()
-    user = auth.create_user(db=db, who=WHO, now=now, username=MASTER, password=password, role="admin", student_id=None)
+    user = auth.create_user(
+        db=db, who=WHO, now=now, username=MASTER, password=password, role="admin", student_id=None, sites=[site]
+    )
     badges_repo.set_master_badge(db=db, who=WHO, now=now, user_id=user.id, badge=MASTER_BADGE)
     return password
 
 
-def _students(db: Session, now: datetime) -> int:
+def _students(db: Session, now: datetime, site: str) -> int:
     created = 0
     for pupil in PUPILS:
         if students_repo.student_with_badge(db=db, badge=pupil.badge) is None:
@@ -224,6 +229,7 @@ def _students(db: Session, now: datetime) -> int:
                 "track": pupil.track,
                 "badge": pupil.badge,
                 "active": True,
+                "site": site,
             }
             students_repo.create_student(db=db, who=WHO, now=now, fields=fields)
             created += 1

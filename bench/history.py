@@ -221,7 +221,7 @@ class School:
             self.students.append(Cohort(student_id, track, sept, leaves))
             level = {"CAP": "CAP", "BAC_PRO": "BAC"}[track]
             self.w.add(Student, {
-                "id": student_id, "first_name": self.rng.choice(FIRST_NAMES),
+                "id": student_id, "site": self.site, "first_name": self.rng.choice(FIRST_NAMES),
                 "last_initial": chr(65 + student_id % 26), "class_name": f"{level}{1 + (END.year - sept.year) % 3}",
                 "track": track, "badge": f"B-{self.site}-{student_id}", "active": leaves > END,
                 "created": datetime.combine(sept, time(9), tzinfo=UTC),
@@ -391,7 +391,8 @@ class School:
                    "quantity": quantity, "good": 0, "created": now}  # fmt: skip
         m.new_order = True
         self.w.add(Order, {
-            "id": order_id, "customer_id": rng.choice(self.customers), "reference": self.reference(),
+            "id": order_id, "site": self.spec.site_names()[0], "customer_id": rng.choice(self.customers),
+            "reference": self.reference(),
             "part_number": f"P-{rng.randint(100, 999)}", "drawing_revision": rng.choice("ABC"), "quantity": quantity,
             "due": now + timedelta(days=2 + days * 1.6), "standard_cycle_s": float(standard),
             "programs": [m.order["program"]], "status": "in_progress", "created": now,
@@ -425,7 +426,8 @@ class School:
             order_id = self.ids.take("orders")
             self.order_serial += 1
             session.execute(table(Order).insert().values(
-                id=order_id, customer_id=self.rng.choice(self.customers), reference=self.reference(),
+                id=order_id, site=self.spec.site_names()[0], customer_id=self.rng.choice(self.customers),
+                reference=self.reference(),
                 part_number=f"P-{n}", drawing_revision="A", quantity=100, due=NOW + timedelta(days=10 + n),
                 standard_cycle_s=180.0, programs=["O1"], status="open", created=NOW - timedelta(days=3),
             ))  # fmt: skip
@@ -457,7 +459,10 @@ def generate(url: str, spec: Spec, *, progress: bool = False) -> Counts:
             for n in range(spec.customers):
                 customer_id = ids.take("customers")
                 customers.append(customer_id)
-                writer.add(Customer, {"id": customer_id, "name": f"Client {n + 1:03d}", "contact": "",
+                # The schools share their customers (as the orders of sites records kept before sites): they and
+                # their orders belong to the first school; its students and machines to each school.
+                writer.add(Customer, {"id": customer_id, "site": spec.site_names()[0], "name": f"Client {n + 1:03d}",
+                                      "contact": "",
                                       "created": datetime.combine(spec.first_day, time(8), tzinfo=UTC)})  # fmt: skip
             schools = [School(site, spec, ids, writer, rng) for site in spec.site_names()]
             for school in schools:
@@ -475,7 +480,7 @@ def generate(url: str, spec: Spec, *, progress: bool = False) -> Counts:
             for school in schools:
                 school.finish(session)
             auth.create_user(db=session, who="bench", now=NOW, username=ADMIN[0], password=ADMIN[1], role="admin",
-                             student_id=None)  # fmt: skip
+                             student_id=None, sites=spec.site_names())  # fmt: skip
             session.commit()
             _after_explicit_ids(session, ids)
     finally:

@@ -57,7 +57,7 @@ class Page:
 def _utilisation_year(app: Any) -> object:
     """A year of utilisation, as the week page computes a week: there is no year page yet."""
     state = app.state.records
-    with state.reading() as db:
+    with state.reading(None) as db:  # the whole store, every site
         return machine_reports(db=db, start=YEAR_START, end=NOW, now=NOW, zone=state.settings.timezone)
 
 
@@ -341,7 +341,7 @@ def network(root: Path) -> None:
                 samples = []
                 for _ in range(3):
                     began = time.perf_counter()
-                    with state.reading() as db:
+                    with state.reading(None) as db:  # the whole store, every site
                         machine_reports(db=db, start=start, end=NOW, now=NOW, zone=state.settings.timezone)
                     samples.append((time.perf_counter() - began) * 1000)
                 sql = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -23,10 +24,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from edge_agent.contract import ID_PATTERN as SITE_PATTERN
 from gateway import auth, config, importer
 from gateway.config import RecordsSection
-from gateway.errors import GatewayError, StoreError
-from gateway.store import bus_repo, ownership_repo, privacy
+from gateway.errors import GatewayError, InvalidError, StoreError
+from gateway.store import bus_repo, ownership_repo, privacy, sites_repo
 from gateway.store.db import make_engine, session_factory, upgrade, writer
 from plumbing import tomlconfig
 
@@ -78,14 +80,24 @@ def _run(config_path: Path, task: Callable[[config.GatewaySettings, RecordsSecti
         return EXIT_REFUSED
 
 
-def create_admin(config_path: Path, username: str, password: str | None) -> int:
-    """Create a master's login; asks for the password (twice) when not given."""
+def _site(settings: config.GatewaySettings, db: Session, asked: str | None) -> str:
+    """The site a command writes into: the one asked for, else the gateway's own (``sites_repo.home_site``)."""
+    if asked is None:
+        return sites_repo.home_site(db=db, asked=sites_repo.configured_site(settings.gateway.site))
+    if not re.fullmatch(SITE_PATTERN, asked):
+        raise InvalidError("site_invalid", site=asked)
+    return asked
+
+
+def create_admin(config_path: Path, username: str, password: str | None, *, sites: list[str] | None = None) -> int:
+    """Create a master's login for ``sites`` (default: the gateway's own); asks for the password (twice)."""
 
     def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
         secret = password if password is not None else _ask_password()
         if secret is None:
             return EXIT_REFUSED
         with _store(settings.database.url) as db:
+            chosen = [_site(settings, db, site) for site in sites] if sites else [_site(settings, db, None)]
             auth.create_user(
                 db=db,
                 who="atelier gateway create-admin",
@@ -94,8 +106,15 @@ def create_admin(config_path: Path, username: str, password: str | None) -> int:
                 password=secret,
                 role="admin",
                 student_id=None,
+                sites=chosen,
             )
-        print(f"admin {username!r} created")
+        print(f"admin {username!r} created for {', '.join(chosen)}")
+        if chosen == [sites_repo.DEFAULT_SITE]:
+            print(
+                f"note: no gateway.site and no machine yet, so the site is {sites_repo.DEFAULT_SITE!r}; "
+                "give --site SITE for the school's own",
+                file=sys.stderr,
+            )
         return EXIT_OK
 
     return _run(config_path, task)
@@ -109,28 +128,29 @@ def _ask_password() -> str | None:
     return first
 
 
-def import_students(config_path: Path, csv_path: Path) -> int:
-    return _import(config_path, csv_path, "students")
+def import_students(config_path: Path, csv_path: Path, *, site: str | None = None) -> int:
+    return _import(config_path, csv_path, "students", site)
 
 
-def import_orders(config_path: Path, csv_path: Path) -> int:
-    return _import(config_path, csv_path, "orders")
+def import_orders(config_path: Path, csv_path: Path, *, site: str | None = None) -> int:
+    return _import(config_path, csv_path, "orders", site)
 
 
-def _import(config_path: Path, csv_path: Path, kind: str) -> int:
+def _import(config_path: Path, csv_path: Path, kind: str, site: str | None) -> int:
     def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
         with _store(settings.database.url) as db:
+            into = _site(settings, db, site)
             if kind == "students":
                 report = importer.check_students(db=db, path=csv_path)
             else:
-                report = importer.check_orders(db=db, path=csv_path, zone=records.zone())
+                report = importer.check_orders(db=db, path=csv_path, zone=records.zone(), site=into)
             if report.problems:
                 for problem in report.problems:
                     print(problem, file=sys.stderr)
                 print(f"{len(report.problems)} problem(s): nothing imported", file=sys.stderr)
                 return EXIT_REFUSED
             who = f"import {csv_path.name}"
-            count = importer.write(db=db, report=report, who=who, now=datetime.now(UTC), kind=kind)
+            count = importer.write(db=db, report=report, who=who, now=datetime.now(UTC), kind=kind, site=into)
         print(f"{count} {kind} imported from {csv_path}")
         return EXIT_OK
 

@@ -1,8 +1,9 @@
 """Who is asking: users with argon2-hashed passwords, their logins and API tokens, resolved to a Principal.
 
-- Masters (role ``admin``), students (role ``student``) and viewers (role ``viewer``: someone
-  who reads the wall, the order board and the utilisation, such as the school's direction)
-  are users: they log in with a username and a password, kept as an argon2id hash (argon2-cffi).
+- Masters (role ``admin``), students (role ``student``), viewers (role ``viewer``: someone
+  who reads the wall, the order board and the utilisation, such as the school's direction) and
+  the network's people (role ``network``: the network page only, aggregates of every school) are
+  users: they log in with a username and a password, kept as an argon2id hash (argon2-cffi).
 - Logging in opens a *login* (the ``login_sessions`` table): a random token, sent
   back as an HttpOnly cookie and usable as a Bearer token; the store keeps only
   its SHA-256. Here "login" always means that, never a work session at a machine.
@@ -18,6 +19,10 @@ runs every function here that hashes in a small pool of its own
 A disabled user, or a student user whose student is disabled, cannot log in, and
 their logins stop working at once; disabling, a password change or reset and an
 explicit revocation delete the logins.
+
+Every user and token belongs to a site (``sites_repo``): a master or a viewer acts on their own site and
+those in ``user_sites``, a student on their student's, a kiosk on its machine's, a status screen on the one
+it was issued for; a ``network`` login on none (the network page reads aggregates, not records).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,9 +41,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, InvalidError
+from gateway.store import sites_repo
 from gateway.store.audit_log import audit
 from gateway.store.machines_repo import machine_key
-from gateway.store.models import ApiToken, LoginSession, Machine, Student, User
+from gateway.store.models import ApiToken, LoginSession, Machine, Student, User, UserSite
 from gateway.store.rows import get_row
 
 logger = logging.getLogger(__name__)
@@ -49,13 +56,18 @@ DEFAULT_TOKEN_DAYS = 365
 _hasher = PasswordHasher()
 
 
+ROLES = ("admin", "kiosk", "viewer", "student", "network")
+SITED_ROLES = sites_repo.SITED_ROLES
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    role: str  # admin, student, kiosk or viewer
+    role: str  # admin, student, kiosk, viewer or network
     name: str  # for the audit log: a username or the token's label
     user_id: int | None = None
     student_id: int | None = None
     machine_id: int | None = None  # a kiosk's machine
+    sites: frozenset[str] = frozenset()  # the sites whose records it may read and change
 
 
 def hash_password(password: str) -> str:
@@ -79,31 +91,64 @@ def digest(token: str) -> str:
 
 
 def create_user(
-    *, db: Session, who: str, now: datetime, username: str, password: str, role: str, student_id: int | None
+    *,
+    db: Session,
+    who: str,
+    now: datetime,
+    username: str,
+    password: str,
+    role: str,
+    student_id: int | None,
+    sites: Sequence[str] | None = None,
 ) -> User:
+    """A new login. ``sites``: a master's or a viewer's, the first one its own (None: the store's home site);
+    a student's login belongs to their student's site, a network login to the home site (it reads none)."""
     if role == "student" and student_id is None:
         raise InvalidError("student_login_needs_student")
-    if role == "admin" and student_id is not None:
-        raise InvalidError("admin_login_not_student")
-    if role == "viewer" and student_id is not None:
-        raise InvalidError("viewer_login_not_student")
-    if student_id is not None:
-        get_row(db=db, model=Student, row_id=student_id, label="student")
-    if db.scalars(select(User).where(User.username == username)).first() is not None:
+    if role in ("admin", "viewer", "network") and student_id is not None:
+        raise InvalidError(f"{role}_login_not_student")
+    if role == "student" and sites:
+        raise InvalidError("user_sites_only_masters_viewers", role=role)
+    student = get_row(db=db, model=Student, row_id=student_id, label="student") if student_id is not None else None
+    # One login page for the whole network: a username is taken whichever school has it.
+    taken = select(User.id).where(User.username == username).execution_options(**sites_repo.ALL_SITES)
+    if db.scalars(taken).first() is not None:
         raise ConflictError("username_taken", username=username)
+    asked: list[str | None] = list(dict.fromkeys(sites or [])) or [None]
+    chosen = [student.site] if student is not None else [sites_repo.home_site(db=db, asked=site) for site in asked]
     user = User(
         username=username,
         password_hash=hash_password(password),
         role=role,
         student_id=student_id,
+        site=chosen[0],
         active=True,
         created=now,
     )
     db.add(user)
     db.flush()
-    after = {"username": username, "role": role, "student_id": student_id}
+    if role in SITED_ROLES:
+        db.add_all(UserSite(user_id=user.id, site=site) for site in chosen[1:])
+    after = {"username": username, "role": role, "student_id": student_id, "sites": sorted(user_sites(db, user))}
     audit(db=db, who=who, action="create", entity="user", entity_id=user.id, at=now, after=after)
     return user
+
+
+def sites_to_grant(who: Principal, role: str, asked: Sequence[str] | None) -> list[str] | None:
+    """The sites a master gives a new login: only among their own (``site_not_yours``); when they have several
+    they say which (``site_required``). A student's login follows its student (None)."""
+    if role in ("student", "network"):
+        if asked:
+            raise InvalidError("user_sites_only_masters_viewers", role=role)
+        # A network login reads no school's records: its own site is only where it was made (the master's).
+        return None if role == "student" else sorted(who.sites)[:1]
+    if not asked:
+        return [sites_repo.site_for_new(sites=who.sites, asked=None)]
+    return [sites_repo.site_for_new(sites=who.sites, asked=site) for site in asked]
+
+
+def user_sites(db: Session, user: User) -> frozenset[str]:
+    return sites_repo.user_sites(db, user)
 
 
 def may_log_in(db: Session, user: User) -> bool:
@@ -172,6 +217,7 @@ def revoke_logins(*, db: Session, user_id: int, keep: str | None = None) -> int:
 def end_logins(*, db: Session, who: str, now: datetime, user_id: int) -> int:
     """A master signs a user out everywhere; returns how many logins there were."""
     user = get_row(db=db, model=User, row_id=user_id, label="user")
+    sites_repo.check_manageable(db, user)
     count = revoke_logins(db=db, user_id=user.id)
     after = {"sessions": count}  # the audit log's words, kept as they were written
     audit(db=db, who=who, action="revoke_sessions", entity="user", entity_id=user.id, at=now, after=after)
@@ -180,6 +226,7 @@ def end_logins(*, db: Session, who: str, now: datetime, user_id: int) -> int:
 
 def set_active(*, db: Session, who: Principal, now: datetime, user_id: int, active: bool) -> User:
     user = get_row(db=db, model=User, row_id=user_id, label="user")
+    sites_repo.check_manageable(db, user)
     if not active and user.id == who.user_id:
         raise ConflictError("own_login")
     if user.active != active:
@@ -215,6 +262,7 @@ def change_own_password(
 def reset_password(*, db: Session, who: str, now: datetime, user_id: int, password: str) -> User:
     """A master sets a new password for someone; every login of that user ends."""
     user = get_row(db=db, model=User, row_id=user_id, label="user")
+    sites_repo.check_manageable(db, user)
     user.password_hash = hash_password(password)
     revoke_logins(db=db, user_id=user.id)
     audit(db=db, who=who, action="reset_password", entity="user", entity_id=user.id, at=now)
@@ -250,7 +298,9 @@ def create_api_token(
     label: str,
     machine: Machine | None,
     valid_days: int = DEFAULT_TOKEN_DAYS,
+    site: str | None = None,
 ) -> tuple[str, ApiToken]:
+    """A kiosk's token (it serves its machine's site) or a status screen's (``site``; None: the home site)."""
     if role == "kiosk" and machine is None:
         raise InvalidError("kiosk_token_needs_machine")
     if role != "kiosk" and machine is not None:
@@ -259,6 +309,7 @@ def create_api_token(
     row = ApiToken(
         token_hash=digest(token),
         role=role,
+        site=machine.site if machine is not None else sites_repo.home_site(db=db, asked=site),
         machine_id=machine.id if machine else None,
         label=label,
         created=now,
@@ -270,6 +321,7 @@ def create_api_token(
     after = {
         "role": role,
         "label": label,
+        "site": row.site,
         "machine": machine_key(machine) if machine else None,
         "expires": row.expires.isoformat(),
     }
@@ -299,10 +351,19 @@ def resolve(*, db: Session, token: str, now: datetime) -> Principal | None:
         if found is None or found[0].expires <= now or not may_log_in(db, found[1]):
             return None
         user = found[1]
-        return Principal(role=user.role, name=user.username, user_id=user.id, student_id=user.student_id)
+        return Principal(
+            role=user.role,
+            name=user.username,
+            user_id=user.id,
+            student_id=user.student_id,
+            sites=user_sites(db, user),
+        )
     if token.startswith(TOKEN_PREFIX):
         row = api_token(db=db, token=token)
         if row is None or row.revoked is not None or row.expires <= now:
             return None
-        return Principal(role=row.role, name=f"{row.role}#{row.id}", machine_id=row.machine_id)
+        # A kiosk serves its machine's site, wherever the machine went since the token was issued.
+        machine = db.get(Machine, row.machine_id) if row.machine_id is not None else None
+        site = machine.site if machine is not None else row.site
+        return Principal(role=row.role, name=f"{row.role}#{row.id}", machine_id=row.machine_id, sites=frozenset({site}))
     return None

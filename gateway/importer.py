@@ -123,10 +123,10 @@ def _check_students(db: Session, report: Report, rows: Iterator[tuple[int, dict[
             report.rows.append((line, fields))
 
 
-def check_orders(*, db: Session, path: Path, zone: tzinfo) -> Report:
+def check_orders(*, db: Session, path: Path, zone: tzinfo, site: str) -> Report:
     report = Report(str(path))
     seen: dict[tuple[str, str], int] = {}
-    known = customers_repo.customer_ids(db=db)
+    known = customers_repo.customer_ids(db=db, site=site)
     for line, raw in read_rows(path, report, ORDER_COLUMNS):
         data = _order_data(raw, zone, line, report)
         key = (raw["customer"], raw["reference"])
@@ -173,17 +173,17 @@ def parse_due(text: str, zone: tzinfo) -> datetime:
     return value
 
 
-def write(*, db: Session, report: Report, who: str, now: datetime, kind: str) -> int:
-    """Write every row of a clean report in the caller's transaction; raise on the first refusal."""
-    customers = customers_repo.customer_ids(db=db)
+def write(*, db: Session, report: Report, who: str, now: datetime, kind: str, site: str) -> int:
+    """Write every row of a clean report into ``site``, in the caller's transaction; raise on the first refusal."""
+    customers = customers_repo.customer_ids(db=db, site=site)
     for line, fields in report.rows:
         try:
             if kind == "students":
-                students_repo.create_student(db=db, who=who, now=now, fields=fields)
+                students_repo.create_student(db=db, who=who, now=now, fields={**fields, "site": site})
                 continue
             name = fields.pop("customer")
             if name not in customers:
-                customers[name] = customers_repo.create_customer(db=db, who=who, now=now, name=name).id
+                customers[name] = customers_repo.create_customer(db=db, who=who, now=now, name=name, site=site).id
             orders_repo.create_order(db=db, who=who, now=now, fields={**fields, "customer_id": customers[name]})
         except RecordsError as err:
             raise RecordsError(f"{report.file}:{line}: {err}") from err

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.authorisations import Grant, Verdict, judge
 from gateway.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from gateway.store import sites_repo
 from gateway.store.audit_log import audit, audited_create, audited_update, snapshot
 from gateway.store.machines_repo import machine_named
 from gateway.store.models import Authorisation, Duty, Machine, MachineGroup, MachineGroupMember, Student
@@ -33,17 +34,21 @@ def group_members(*, db: Session) -> dict[int, list[int]]:
     return members
 
 
-def _check_group_name(db: Session, name: str, ignore: int | None = None) -> None:
-    found = db.scalars(select(MachineGroup).where(MachineGroup.name == name)).first()
+def _check_group_name(db: Session, site: str, name: str, ignore: int | None = None) -> None:
+    found = db.scalars(select(MachineGroup).where(MachineGroup.site == site, MachineGroup.name == name)).first()
     if found is not None and found.id != ignore:
         raise ConflictError("machine_group_name_taken", name=name)
 
 
-def _set_members(db: Session, group_id: int, machine_ids: Iterable[int]) -> None:
+def _set_members(db: Session, group: MachineGroup, machine_ids: Iterable[int]) -> None:
+    group_id = group.id
     wanted = set(machine_ids)
     for machine_id in wanted:
-        if db.get(Machine, machine_id) is None:
+        machine = db.get(Machine, machine_id)
+        if machine is None:
             raise NotFoundError("machine_unknown", machine=f"#{machine_id}")
+        if machine.site != group.site:
+            raise InvalidError("group_machines_other_site", site=group.site)
     existing = {
         m.machine_id: m for m in db.scalars(select(MachineGroupMember).where(MachineGroupMember.group_id == group_id))
     }
@@ -56,13 +61,24 @@ def _set_members(db: Session, group_id: int, machine_ids: Iterable[int]) -> None
 
 
 def create_group(
-    *, db: Session, who: str, now: datetime, name: str, regulated: bool, machine_ids: list[int]
+    *,
+    db: Session,
+    who: str,
+    now: datetime,
+    name: str,
+    regulated: bool,
+    machine_ids: list[int],
+    site: str | None = None,
 ) -> MachineGroup:
-    _check_group_name(db, name)
-    group = audited_create(
-        db=db, who=who, row=MachineGroup(name=name, regulated=regulated, created=now), entity="machine_group", now=now
-    )
-    _set_members(db, group.id, machine_ids)
+    """``site``: a master's (``sites_repo.site_for_new``); None, the site of its first machine, else the home site."""
+    if site is None and machine_ids:
+        first = db.get(Machine, min(machine_ids))
+        site = first.site if first is not None else None
+    site = sites_repo.home_site(db=db, asked=site)
+    _check_group_name(db, site, name)
+    row = MachineGroup(site=site, name=name, regulated=regulated, created=now)
+    group = audited_create(db=db, who=who, row=row, entity="machine_group", now=now)
+    _set_members(db, group, machine_ids)
     return group
 
 
@@ -70,11 +86,11 @@ def update_group(*, db: Session, who: str, now: datetime, group_id: int, changes
     group = get_row(db=db, model=MachineGroup, row_id=group_id, label="machine_group")
     fields = {k: v for k, v in changes.items() if k != "machine_ids"}
     if "name" in fields:
-        _check_group_name(db, fields["name"], ignore=group_id)
+        _check_group_name(db, group.site, fields["name"], ignore=group_id)
     if fields:  # a change of members alone is audited below, not as an empty update
         audited_update(db=db, who=who, row=group, entity="machine_group", changes=fields, now=now)
     if "machine_ids" in changes:
-        _set_members(db, group_id, changes["machine_ids"])
+        _set_members(db, group, changes["machine_ids"])
         audit(
             db=db,
             who=who,

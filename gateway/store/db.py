@@ -181,14 +181,18 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(url: str, *, engine: Engine | None = None) -> None:
-    """Bring the schema at ``url`` to the latest revision (also creates it on an empty database)."""
+def upgrade(url: str, *, engine: Engine | None = None, site: str | None = None) -> None:
+    """Bring the schema at ``url`` to the latest revision (also creates it on an empty database).
+
+    ``site``: the gateway's own site, where the records that existed before records had a site go (0018).
+    """
     owned = engine is None
     engine = engine or make_engine(url)
     config = alembic_config()
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
+            config.attributes["site"] = site
             command.upgrade(config, "head")
     except SQLAlchemyError as err:
         raise StoreError(f"cannot migrate the database {engine.url!r}: {err}") from err

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.errors import ConflictError, Named
+from gateway.errors import ConflictError, InvalidError, Named
 from gateway.store.audit_log import audited_create, audited_delete, audited_update
 from gateway.store.models import Customer, MachineGroup, OperationRecord, Order, ScrapRecord, WorkSessionRecord
 from gateway.store.rows import get_row
@@ -86,7 +86,9 @@ def create_order(*, db: Session, who: str, now: datetime, fields: Mapping[str, A
         }
     ]
     _check_reference(db, fields["customer_id"], fields["reference"])
-    row = Order(**{"status": "open", "programs": [], **fields}, created=now)
+    # An order belongs to its customer's site; a customer of another site is not there (404).
+    customer = get_row(db=db, model=Customer, row_id=fields["customer_id"], label="customer")
+    row = Order(**{"status": "open", "programs": [], **fields}, site=customer.site, created=now)
     audited_create(db=db, who=who, row=row, entity="order", now=now)
     numbers = [s["number"] for s in steps]
     if len(set(numbers)) != len(numbers):
@@ -104,6 +106,8 @@ def update_order(*, db: Session, who: str, now: datetime, order_id: int, changes
     if "customer_id" in changes or "reference" in changes:
         customer_id = changes.get("customer_id", order.customer_id)
         _check_reference(db, customer_id, changes.get("reference", order.reference), ignore=order_id)
+        if get_row(db=db, model=Customer, row_id=customer_id, label="customer").site != order.site:
+            raise InvalidError("order_customer_other_site", site=order.site)
     audited_update(db=db, who=who, row=order, entity="order", changes=changes, now=now)
     return order
 

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import Named, NotFoundError
+from gateway.store import sites_repo
 from gateway.store.audit_log import audited_create, audited_update
 from gateway.store.badges_repo import check_badge_free
 from gateway.store.models import LoginSession, Student, User
@@ -57,8 +58,10 @@ def _check_badge(db: Session, badge: str | None, ignore: int | None = None) -> N
 
 
 def create_student(*, db: Session, who: str, now: datetime, fields: Mapping[str, Any]) -> Student:
+    """``fields["site"]``: a master's (``sites_repo.site_for_new``); left out, the store's home site."""
     _check_badge(db, fields.get("badge"))
-    row = Student(**{"active": True, **fields}, created=now)
+    site = sites_repo.home_site(db=db, asked=fields.get("site"))
+    row = Student(**{"active": True, **fields, "site": site}, created=now)
     return audited_create(db=db, who=who, row=row, entity="student", now=now)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field
 
 from gateway.auth import DEFAULT_TOKEN_DAYS, MIN_PASSWORD
-from gateway.web.schemas import Id, InputModel, Name, PublicModel, Short, printable
+from gateway.web.schemas import Id, InputModel, Name, PublicModel, Short, SiteId, printable
 
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")]
 Password = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(printable)]
@@ -31,13 +31,21 @@ class Me(BaseModel):
     name: str
     student_id: int | None
     machine_id: int | None
+    sites: list[str] = Field(default_factory=list, description="the sites whose records it reads and changes")
 
 
 class UserCreate(InputModel):
     username: Username
     password: Password = Field(description="at least 8 characters")
-    role: Literal["admin", "viewer", "student"] = Field(description="viewer: reads the wall, orders, utilisation")
+    role: Literal["admin", "viewer", "student", "network"] = Field(
+        description="viewer: reads the wall, orders, utilisation; network: the network page only"
+    )
     student_id: Id | None = None
+    sites: list[SiteId] | None = Field(
+        default=None,
+        max_length=100,
+        description="a master's or a viewer's sites, among yours (default: yours when you have one)",
+    )
 
 
 class UserUpdate(InputModel):
@@ -64,6 +72,7 @@ class SessionsRevoked(BaseModel):
 
 class UserPublic(PublicModel):
     id: int
+    site: str
     username: str
     role: str
     student_id: int | None
@@ -82,6 +91,7 @@ class TokenCreate(InputModel):
 
 class TokenPublic(PublicModel):
     id: int
+    site: str
     role: str
     label: str
     machine_id: int | None

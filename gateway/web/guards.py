@@ -6,12 +6,12 @@ cookie (a page login, or an API token a screen opened with ``/api/auth/screen``)
 
 # No ``from __future__ import annotations``: FastAPI must see the closures in the dependency signatures.
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, WebSocketException, status
 from starlette.requests import HTTPConnection
 
-from gateway.auth import Principal, resolve
+from gateway.auth import ROLES, Principal, resolve
 from gateway.errors import ForbiddenError, InvalidError, NotFoundError, RecordsError, UnauthorizedError
 from gateway.store import machines_repo
 from gateway.store.db import Db
@@ -19,7 +19,6 @@ from gateway.store.models import Machine
 from gateway.web.records_state import StateDep
 
 COOKIE = "atelier_session"
-ROLES = ("admin", "kiosk", "viewer", "student")
 
 
 def credentials(connection: HTTPConnection) -> str | None:
@@ -34,7 +33,7 @@ def current(connection: HTTPConnection, state: StateDep) -> Principal | None:
     token = credentials(connection)
     if token is None:
         return None
-    with state.reading() as db:
+    with state.reading(None) as db:  # resolving the credential itself: no principal yet
         who = resolve(db=db, token=token, now=state.now())
     connection.state.who = who  # the error messages write names only for whom may read them
     return who
@@ -81,8 +80,26 @@ Anyone = Annotated[Principal, Depends(_required(allow(*ROLES)))]
 machine_state_reader = allow("admin", "viewer", anonymous_if_open=True)
 
 
+def sees_site(who: Principal | None, site: str) -> bool:
+    """Machine state (the wall, its socket, /api/machines): a principal sees its own sites' machines;
+    nobody signed in (a status screen the site left open) sees every site's."""
+    return who is None or site in who.sites
+
+
+def machines_seen(who: Principal | None, machines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in machines if sees_site(who, m["site"])]
+
+
+def own_site(who: Principal, site: str) -> str:
+    """A site a request names (a calendar's, a reason list's, duty): one of the principal's, or a 404 as for a
+    site that does not exist, so that a master of one school learns nothing of another."""
+    if site not in who.sites:
+        raise NotFoundError("site_unknown", site=site)
+    return site
+
+
 def own_student(who: Principal, student_id: int) -> None:
-    """A student reads only their own log; a master reads every log."""
+    """A student reads only their own log; a master every log of their sites (the others are not found)."""
     if who.role == "student" and who.student_id != student_id:
         raise ForbiddenError("own_log_only")
 

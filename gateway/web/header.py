@@ -39,6 +39,8 @@ def links_for(who: Principal | None, *, open_status: bool, kiosk: str | None) ->
         links += [("nav_orders", "/orders"), ("nav_utilisation", "/utilisation")]
     if role == "admin":
         links += [("nav_network", "/network"), ("nav_desk", "/desk")]
+    if role == "network":
+        links.append(("nav_network", "/network"))
     if role == "kiosk" and kiosk is not None:
         links.append(("nav_kiosk", kiosk))
     if who is not None and role == "student" and who.student_id is not None:
@@ -55,7 +57,7 @@ def lang_links(request: Request, codes: tuple[str, ...]) -> dict[str, str]:
 def header(request: Request, who: Principal | None, state: RecordsState, codes: tuple[str, ...]) -> Header:
     kiosk = None
     if who is not None and who.role == "kiosk" and who.machine_id is not None:
-        with state.reading() as db:
+        with state.reading(who) as db:
             machine = machines_repo.machine_by_id(db=db, machine_id=who.machine_id)
         kiosk = kiosk_path(machine) if machine is not None else None
     links = links_for(who, open_status=state.settings.open_status_screen, kiosk=kiosk)

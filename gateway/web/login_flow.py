@@ -59,12 +59,12 @@ def _device_proofs(connection: HTTPConnection) -> list[str]:
 
 
 def _known_device(state: RecordsState, username: str, proofs: list[str]) -> bool:
-    with state.reading() as db:
+    with state.reading(None) as db:  # before anyone is signed in
         return auth.known_device(db=db, username=username, proofs=proofs)
 
 
 def _login(state: RecordsState, username: str, password: str, now: datetime) -> LoggedIn | None:
-    with state.transaction() as db:
+    with state.transaction(None) as db:  # before anyone is signed in
         found = auth.login(db=db, username=username, password=password, now=now, hours=state.settings.login_hours)
         if found is None:
             return None

@@ -33,6 +33,10 @@ class Forbidden(Exception):  # noqa: N818
     pass
 
 
+class PageNotFound(Exception):  # noqa: N818 - a page names a record or a site the reader has not
+    pass
+
+
 def records(request: Request) -> RecordsState:
     state: RecordsState = request.app.state.records
     return state
@@ -43,6 +47,17 @@ def who_is(request: Request) -> Principal | None:
     if credentials(request) is None:
         return None
     return current(request, records(request))
+
+
+def signed_in(request: Request) -> Principal:
+    """Whose sites a page's reads are restricted to: the principal ``require`` found (resolved again if need be).
+
+    Only pages behind a login use it; nobody signed in is sent to the login page, never shown every site.
+    """
+    found: Principal | None = getattr(request.state, "who", None) or who_is(request)
+    if found is None:
+        raise LoginNeeded(request.url.path)
+    return found
 
 
 def require(request: Request, *roles: str) -> Principal:
@@ -112,6 +127,7 @@ def install(app: FastAPI, routers: Iterable[Any]) -> None:
         app.include_router(router)
     app.add_exception_handler(LoginNeeded, _to_login)
     app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(PageNotFound, _not_found)
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:
@@ -121,6 +137,10 @@ async def _to_login(request: Request, exc: Exception) -> Response:
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", {"kind": "forbidden"}, status_code=403)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return not_found(request)
 
 
 def not_found(request: Request) -> HTMLResponse:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from gateway.auth import Principal
 from gateway.config import RecordsSection
 from gateway.login_throttle import Budget, LoginThrottle
 from gateway.password_work import PasswordWork
+from gateway.store import sites_repo
 from gateway.store.db import Database, Db
 
 
@@ -46,13 +48,23 @@ class RecordsState:
     def now(self) -> datetime:
         return self.clock()
 
-    def transaction(self) -> AbstractContextManager[Db]:
-        """A unit of work that writes (``Database.transaction``): a clash is a 409, a busy store a 503."""
-        return self.database.transaction()
+    @contextmanager
+    def transaction(self, who: Principal | None) -> Iterator[Db]:
+        """A unit of work that writes (``Database.transaction``): a clash is a 409, a busy store a 503.
 
-    def reading(self) -> AbstractContextManager[Db]:
-        """A read-only unit of work (``Database.reading``): never waits for a writer."""
-        return self.database.reading()
+        It sees only the records of ``who``'s sites (``sites_repo.restrict``); None, for the requests nobody
+        has to sign (a login, a status screen left open), sees every site.
+        """
+        with self.database.transaction() as db:
+            sites_repo.restrict(db, None if who is None else who.sites)
+            yield db
+
+    @contextmanager
+    def reading(self, who: Principal | None) -> Iterator[Db]:
+        """A read-only unit of work (``Database.reading``): never waits for a writer; ``who`` as above."""
+        with self.database.reading() as db:
+            sites_repo.restrict(db, None if who is None else who.sites)
+            yield db
 
 
 def get_state(connection: HTTPConnection) -> RecordsState:

@@ -36,6 +36,8 @@ Ts = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(printable)]
 Contact = Annotated[str, Field(max_length=200), AfterValidator(printable)]
 Short = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(printable)]
+SiteId = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+SITE_FIELD = "the site it belongs to: a master of one site may leave it out, a master of several must say which"
 Revision = Annotated[str, Field(max_length=16), AfterValidator(printable)]
 ClassName = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(printable)]
 Program = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(printable)]
@@ -73,6 +75,7 @@ class PublicModel(BaseModel):
 class CustomerCreate(InputModel):
     name: Name
     contact: Contact = ""
+    site: SiteId | None = Field(default=None, description=SITE_FIELD)
 
 
 class CustomerUpdate(_Update):
@@ -82,6 +85,7 @@ class CustomerUpdate(_Update):
 
 class CustomerPublic(PublicModel):
     id: int
+    site: str
     name: str
     contact: str
     created: datetime
@@ -183,6 +187,7 @@ class OrderUpdate(_Update):
 
 class OrderPublic(PublicModel):
     id: int
+    site: str = Field(description="its customer's")
     customer_id: int
     reference: str
     part_number: str
@@ -231,6 +236,7 @@ class StudentCreate(InputModel):
     track: Track
     badge: Short | None = None
     active: bool = True
+    site: SiteId | None = Field(default=None, description=SITE_FIELD)
 
 
 class StudentUpdate(_Update):
@@ -246,6 +252,7 @@ class StudentUpdate(_Update):
 
 class StudentPublic(PublicModel):
     id: int
+    site: str
     first_name: str
     last_initial: str
     class_name: str

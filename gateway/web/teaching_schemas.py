@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from gateway.web.schemas import Id, InputModel, PublicModel, Short, _Update, printable
+from gateway.web.schemas import SITE_FIELD, Id, InputModel, PublicModel, Short, SiteId, _Update, printable
 
 
 def _school_date(value: date) -> date:
@@ -24,6 +24,7 @@ class GroupCreate(InputModel):
     name: Short
     regulated: bool = True
     machine_ids: MachineIds = []
+    site: SiteId | None = Field(default=None, description=SITE_FIELD)
 
 
 class GroupUpdate(_Update):
@@ -34,6 +35,7 @@ class GroupUpdate(_Update):
 
 class GroupPublic(PublicModel):
     id: int
+    site: str
     name: str
     regulated: bool
     machine_ids: list[int] = []

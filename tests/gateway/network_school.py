@@ -47,6 +47,7 @@ def seed_school(sessions: sessionmaker[Session], site: str, *, parts: int = 12, 
         students = []
         for first, class_name, track, badge in people:
             student = Student(
+                site=site,
                 first_name=f"{first}{site.capitalize()}",
                 last_initial="Q",
                 class_name=class_name,

@@ -32,7 +32,9 @@ async def test_a_gateway_that_was_down_closes_the_sessions_it_missed_at_their_cl
     sessions = db.session_factory(engine)
     machine_id = add_machine(sessions, "mill")
     with sessions.begin() as s:
-        lea = Student(first_name="Léa", last_initial="M", class_name="CAP1", track="CAP", badge=None, active=True)
+        lea = Student(
+            site="lyon", first_name="Léa", last_initial="M", class_name="CAP1", track="CAP", badge=None, active=True
+        )
         lea.created = TUESDAY_9_PARIS
         s.add(lea)
         s.flush()

@@ -154,7 +154,7 @@ async def _page(centre: Centre, clock: Clock) -> str:
     )
     app = create_app(settings, Services(live=LiveView()))
     app.state.records.clock = clock
-    with app.state.records.transaction() as db:
+    with app.state.records.transaction(None) as db:
         auth.create_user(
             db=db, who="t", now=clock(), username="net", password="net-pass-1", role="admin", student_id=None
         )

@@ -32,6 +32,7 @@ from gateway.store.models.records import (
     ScrapRecord,
     Student,
     User,
+    UserSite,
     WorkSessionRecord,
 )
 from gateway.store.models.school_time import (
@@ -85,6 +86,7 @@ __all__ = [
     "StopReason",
     "Student",
     "User",
+    "UserSite",
     "UtcDateTime",
     "WorkSessionRecord",
 ]

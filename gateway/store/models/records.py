@@ -20,6 +20,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.models.base import Base
+from gateway.store.models.ingest import ID_LENGTH
 
 NAME_LENGTH = 200
 SHORT = 64
@@ -27,9 +28,11 @@ SHORT = 64
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("site", "name"),)  # two schools may both work for an "Acme"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     contact: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
     created: Mapped[datetime]
 
@@ -39,6 +42,7 @@ class Order(Base):
     __table_args__ = (UniqueConstraint("customer_id", "reference"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)  # always its customer's
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     reference: Mapped[str] = mapped_column(String(SHORT))
     part_number: Mapped[str] = mapped_column(String(SHORT))
@@ -55,22 +59,28 @@ class Student(Base):
     __tablename__ = "students"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
     first_name: Mapped[str] = mapped_column(String(SHORT))
     last_initial: Mapped[str] = mapped_column(String(4))
     class_name: Mapped[str] = mapped_column(String(32))
     track: Mapped[str] = mapped_column(String(8))
-    badge: Mapped[str | None] = mapped_column(String(SHORT), unique=True)
+    badge: Mapped[str | None] = mapped_column(String(SHORT), unique=True)  # unique everywhere: one person at a kiosk
     active: Mapped[bool] = mapped_column(Boolean)
     created: Mapped[datetime]
 
 
 class User(Base):
-    """A login: a master (role admin) or a student (role student, linked to the student)."""
+    """A login: a master (admin), a student (linked to the student), a viewer or the network's (network).
+
+    ``site`` is the login's own site (a student's is their student's); a master or a viewer of several
+    sites has the others in ``user_sites``. Usernames are unique everywhere: one login page, one namespace.
+    """
 
     __tablename__ = "users"
     __table_args__ = (Index("uq_users_badge", "badge", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
     username: Mapped[str] = mapped_column(String(SHORT), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
@@ -79,6 +89,17 @@ class User(Base):
     created: Mapped[datetime]
     # A master's badge: it approves first parts and ends sessions at a kiosk; never the same as a student's.
     badge: Mapped[str | None] = mapped_column(String(SHORT))
+
+
+class UserSite(Base):
+    """One more site a master or a viewer acts on, beyond the user's own ``site``."""
+
+    __tablename__ = "user_sites"
+    __table_args__ = (UniqueConstraint("user_id", "site"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH))
 
 
 class LoginSession(Base):
@@ -99,6 +120,7 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)  # a kiosk's is its machine's
     token_hash: Mapped[str] = mapped_column(String(SHORT), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id"))

@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.models.base import Base
+from gateway.store.models.ingest import ID_LENGTH
 from gateway.store.models.records import SHORT
 
 
@@ -22,8 +23,10 @@ class MachineGroup(Base):
     """Machines a student learns together (e.g. "Tournage CN"); ``regulated``: travaux réglementés."""
 
     __tablename__ = "machine_groups"
+    __table_args__ = (UniqueConstraint("site", "name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(SHORT), unique=True)
+    site: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)  # its machines are all of this site
+    name: Mapped[str] = mapped_column(String(SHORT))
     regulated: Mapped[bool] = mapped_column(Boolean)
     created: Mapped[datetime]
 

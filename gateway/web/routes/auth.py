@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from gateway import auth
 from gateway.errors import ForbiddenError, ThrottledError, UnauthorizedError
-from gateway.store import badges_repo, machines_repo
+from gateway.store import badges_repo, machines_repo, sites_repo
 from gateway.web.auth_schemas import (
     BadgeSet,
     LoginIn,
@@ -61,7 +61,7 @@ async def login(body: LoginIn, request: Request, response: Response, state: Stat
 def logout(request: Request, who: Anyone, state: StateDep) -> Response:
     token = credentials(request)
     if token is not None and token.startswith(auth.LOGIN_PREFIX):
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             auth.logout(db=db, token=token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(COOKIE)
@@ -70,7 +70,9 @@ def logout(request: Request, who: Anyone, state: StateDep) -> Response:
 
 @router.get("/me")
 def me(who: Anyone) -> Me:
-    return Me(role=who.role, name=who.name, student_id=who.student_id, machine_id=who.machine_id)
+    return Me(
+        role=who.role, name=who.name, student_id=who.student_id, machine_id=who.machine_id, sites=sorted(who.sites)
+    )
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
@@ -81,7 +83,7 @@ async def change_password(body: PasswordChange, request: Request, who: AdminOrSt
         raise ThrottledError("too_many_logins", retry_after_s=refusal.retry_after_s)
 
     def change() -> bool:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             return auth.change_own_password(
                 db=db,
                 who=who,
@@ -107,7 +109,7 @@ def screen(
 
     A kiosk lands on its machine's kiosk page, a status screen on the wall.
     """
-    with state.reading() as db:
+    with state.reading(None) as db:  # resolving the token itself: no principal yet
         who = auth.resolve(db=db, token=token, now=state.now())
         row = auth.api_token(db=db, token=token)
         machine = None
@@ -123,15 +125,20 @@ def screen(
 
 @users_router.get("")
 def list_users(who: Admin, state: StateDep) -> list[UserPublic]:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         return [UserPublic.model_validate(u) for u in auth.users(db=db)]
 
 
 @users_router.post("", status_code=status.HTTP_201_CREATED)
 async def create_user(body: UserCreate, who: Admin, state: StateDep) -> UserPublic:
     def create() -> UserPublic:
-        with state.transaction() as db:
-            user = auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump())
+        with state.transaction(who) as db:
+            user = auth.create_user(
+                db=db,
+                who=who.name,
+                now=state.now(),
+                **body.model_dump() | {"sites": auth.sites_to_grant(who, body.role, body.sites)},
+            )
             return UserPublic.model_validate(user)
 
     return await state.passwords.run(create)
@@ -140,7 +147,7 @@ async def create_user(body: UserCreate, who: Admin, state: StateDep) -> UserPubl
 @users_router.patch("/{user_id}")
 def update_user(user_id: UserId, body: UserUpdate, who: Admin, state: StateDep) -> UserPublic:
     """Disable a user (their logins end at once) or enable them again."""
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         user = auth.set_active(db=db, who=who, now=state.now(), user_id=user_id, active=body.active)
         return UserPublic.model_validate(user)
 
@@ -148,7 +155,7 @@ def update_user(user_id: UserId, body: UserUpdate, who: Admin, state: StateDep) 
 @users_router.put("/{user_id}/badge")
 def set_badge(user_id: UserId, body: BadgeSet, who: Admin, state: StateDep) -> UserPublic:
     """Give a master a badge (null: take it back); never one a student or another master holds."""
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         user = badges_repo.set_master_badge(db=db, who=who.name, now=state.now(), user_id=user_id, badge=body.badge)
         return UserPublic.model_validate(user)
 
@@ -158,7 +165,7 @@ async def reset_password(user_id: UserId, body: PasswordReset, who: Admin, state
     """Set a new password for someone who lost theirs; every login of that user ends."""
 
     def reset() -> UserPublic:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             user = auth.reset_password(db=db, who=who.name, now=state.now(), user_id=user_id, password=body.password)
             return UserPublic.model_validate(user)
 
@@ -168,20 +175,20 @@ async def reset_password(user_id: UserId, body: PasswordReset, who: Admin, state
 @users_router.delete("/{user_id}/sessions")
 def revoke_sessions(user_id: UserId, who: Admin, state: StateDep) -> SessionsRevoked:
     """End every login of a user (a lost phone, a shared PC left logged in)."""
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         count = auth.end_logins(db=db, who=who.name, now=state.now(), user_id=user_id)
     return SessionsRevoked(user_id=user_id, sessions_revoked=count)
 
 
 @tokens_router.get("")
 def list_tokens(who: Admin, state: StateDep) -> list[TokenPublic]:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         return [TokenPublic.model_validate(t) for t in auth.api_tokens(db=db)]
 
 
 @tokens_router.post("", status_code=status.HTTP_201_CREATED)
 def create_token(body: TokenCreate, who: Admin, state: StateDep) -> TokenCreated:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         machine = machines_repo.find_machine(db=db, name=body.machine, site=body.site) if body.machine else None
         token, row = auth.create_api_token(
             db=db,
@@ -191,13 +198,14 @@ def create_token(body: TokenCreate, who: Admin, state: StateDep) -> TokenCreated
             label=body.label,
             machine=machine,
             valid_days=body.valid_days,
+            site=None if machine is not None else sites_repo.site_for_new(sites=who.sites, asked=body.site),
         )
         return TokenCreated(**TokenPublic.model_validate(row).model_dump(), token=token)
 
 
 @tokens_router.delete("/{token_id}")
 def revoke_token(token_id: TokenId, who: Admin, state: StateDep) -> TokenPublic:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         return TokenPublic.model_validate(
             auth.revoke_api_token(db=db, who=who.name, now=state.now(), token_id=token_id)
         )

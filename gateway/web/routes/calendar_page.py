@@ -25,7 +25,7 @@ from gateway.store import calendar_repo
 from gateway.store.machines_repo import all_machines, find_machine
 from gateway.web.i18n import lang_of
 from gateway.web.origin import origin_allowed
-from gateway.web.pages import Forbidden, not_found, records, render, require, zone
+from gateway.web.pages import Forbidden, PageNotFound, not_found, records, render, require, signed_in, zone
 from gateway.web.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
@@ -35,12 +35,16 @@ CHOICES = {"public_holidays": ("none", "national", "alsace-moselle"), "school_zo
 
 
 def _site(request: Request) -> str:
+    """The site asked for, one of the master's (another is not found); else the first of theirs."""
+    who = require(request, "admin")
     site = request.query_params.get("site", "")[:63]
     if site:
+        if site not in who.sites:
+            raise PageNotFound
         return site
-    with records(request).reading() as db:
+    with records(request).reading(who) as db:
         known = calendar_repo.sites(db=db)
-    return known[0] if known else "default"
+    return known[0] if known else min(who.sites)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -63,7 +67,7 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     state = records(request)
-    with state.reading() as db:
+    with state.reading(signed_in(request)) as db:
         view = calendar_repo.calendar_view(db=db, site=site, zone=state.settings.timezone)
         machines = [m.name for m in all_machines(db=db) if m.site == site]
     row = view.row
@@ -130,7 +134,7 @@ async def save_calendar(request: Request) -> Response:
         "stop_threshold_s": int(minutes) * 60,
         "alarm_prefills_breakdown": form.get("alarm_prefills_breakdown") == "on",
     }
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         calendar_repo.save_settings(
             db=db, who=who.name, now=state.now(), site=site, zone=state.settings.timezone, changes=changes
         )
@@ -166,7 +170,7 @@ async def add_closure(request: Request) -> Response:
     first, last = _day(form["c_first"]), _day(form["c_last"])
     assert first is not None
     assert last is not None
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         calendar_repo.add_closure(db=db, who=who.name, now=state.now(), site=site, first=first, last=last, label=label)
     return _back(site)
 
@@ -197,7 +201,7 @@ async def add_exception(request: Request) -> Response:
         assert first is not None
         assert last is not None
         try:
-            with state.transaction() as db:
+            with state.transaction(who) as db:
                 machine = find_machine(db=db, name=form.get("e_machine", ""), site=site)
                 calendar_repo.add_exception(
                     db=db,
@@ -228,7 +232,7 @@ async def delete_row(request: Request, kind: str, row_id: int) -> Response:
         return not_found(request)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             if kind == "closures":
                 calendar_repo.delete_closure(db=db, who=who.name, now=state.now(), closure_id=row_id)
             elif kind == "exceptions":

@@ -21,7 +21,7 @@ from gateway.web.calendar_schemas import (
     ExceptionCreate,
     ExceptionPublic,
 )
-from gateway.web.guards import Admin
+from gateway.web.guards import Admin, own_site
 from gateway.web.records_state import RecordsState, StateDep
 from gateway.web.routes.reports import window
 from gateway.web.schemas import MAX_ID
@@ -63,7 +63,7 @@ def calendar_public(view: calendar_repo.CalendarView, state: RecordsState) -> Ca
 @router.get("")
 def list_calendars(who: Admin, state: StateDep) -> list[CalendarPublic]:
     """The calendar of every site that has a machine or a calendar (defaults where none is stored)."""
-    with state.reading() as db:
+    with state.reading(who) as db:
         zone = state.settings.timezone
         return [
             calendar_public(calendar_repo.calendar_view(db=db, site=site, zone=zone), state)
@@ -73,13 +73,15 @@ def list_calendars(who: Admin, state: StateDep) -> list[CalendarPublic]:
 
 @router.get("/{site}")
 def get_calendar(site: Site, who: Admin, state: StateDep) -> CalendarPublic:
-    with state.reading() as db:
+    own_site(who, site)
+    with state.reading(who) as db:
         return calendar_public(calendar_repo.calendar_view(db=db, site=site, zone=state.settings.timezone), state)
 
 
 @router.patch("/{site}")
 def update_calendar(site: Site, body: CalendarUpdate, who: Admin, state: StateDep) -> CalendarPublic:
-    with state.transaction() as db:
+    own_site(who, site)
+    with state.transaction(who) as db:
         calendar_repo.save_settings(
             db=db, who=who.name, now=state.now(), site=site, zone=state.settings.timezone, changes=body.changes()
         )
@@ -88,21 +90,23 @@ def update_calendar(site: Site, body: CalendarUpdate, who: Admin, state: StateDe
 
 @router.post("/{site}/closures", status_code=status.HTTP_201_CREATED)
 def add_closure(site: Site, body: ClosureCreate, who: Admin, state: StateDep) -> ClosurePublic:
-    with state.transaction() as db:
+    own_site(who, site)
+    with state.transaction(who) as db:
         row = calendar_repo.add_closure(db=db, who=who.name, now=state.now(), site=site, **body.model_dump())
         return ClosurePublic.model_validate(row)
 
 
 @router.delete("/closures/{closure_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_closure(closure_id: RowId, who: Admin, state: StateDep) -> Response:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         calendar_repo.delete_closure(db=db, who=who.name, now=state.now(), closure_id=closure_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{site}/exceptions", status_code=status.HTTP_201_CREATED)
 def add_exception(site: Site, body: ExceptionCreate, who: Admin, state: StateDep) -> ExceptionPublic:
-    with state.transaction() as db:
+    own_site(who, site)
+    with state.transaction(who) as db:
         machine = find_machine(db=db, name=body.machine, site=site)
         values = body.model_dump(exclude={"machine"})
         row = calendar_repo.add_exception(db=db, who=who.name, now=state.now(), machine_id=machine.id, **values)
@@ -120,6 +124,6 @@ def add_exception(site: Site, body: ExceptionCreate, who: Admin, state: StateDep
 
 @router.delete("/exceptions/{exception_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_exception(exception_id: RowId, who: Admin, state: StateDep) -> Response:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         calendar_repo.delete_exception(db=db, who=who.name, now=state.now(), exception_id=exception_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -16,7 +16,7 @@ from gateway.errors import NotFoundError, RecordsError
 from gateway.store import competences_repo, students_repo
 from gateway.store.machines_repo import machine_labels
 from gateway.web.desk_forms import records_error, validation_errors
-from gateway.web.pages import Forbidden, not_found, records, render, require
+from gateway.web.pages import Forbidden, not_found, records, render, require, signed_in
 from gateway.web.teaching_schemas import ValidationCreate
 from gateway.web.work_forms import read_fields
 
@@ -33,7 +33,7 @@ def _grid_page(request: Request, student_id: int, *, typed: dict[str, str] | Non
         return not_found(request)
     state = records(request)
     try:
-        with state.reading() as db:
+        with state.reading(who) as db:
             student = students_repo.get_student(db=db, student_id=student_id)
             grid = competences_repo.student_grid(db=db, student_id=student_id)
             choices = competences_repo.evidence_choices(db=db, student_id=student_id) if who.role == "admin" else None
@@ -78,7 +78,7 @@ async def validate(request: Request, student_id: int) -> Response:
     state = records(request)
     try:
         fields = ValidationCreate.model_validate(body).model_dump()
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             competences_repo.validate(db=db, who=who.name, now=state.now(), student_id=student_id, **fields)
     except ValidationError as err:
         said = "; ".join(f"{field} : {text}" for field, text in validation_errors(request, err).items())
@@ -92,7 +92,7 @@ def _desk(request: Request, *, pasted: str = "", problems: list[Any] | None = No
     state = records(request)
     class_name = request.query_params.get("class", "")[:32]
     diploma = request.query_params.get("diploma", "")[:32] or None
-    with state.reading() as db:
+    with state.reading(signed_in(request)) as db:
         classes = sorted({s.class_name for s in students_repo.list_students(db=db, active=True)})
         diplomas = sorted({c.diploma for c in competences_repo.list_competences(db=db)})
         students, competences, latest = (
@@ -127,7 +127,7 @@ async def import_referentiel(request: Request) -> Response:
     if problems:
         return _desk(request, pasted=pasted, problems=problems, status=422)
     state = records(request)
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         created, updated = competences_repo.import_referentiel(
             db=db, who=who.name, now=state.now(), competences=competences
         )

@@ -53,7 +53,7 @@ async def import_referentiel(request: Request, who: Admin, state: StateDep) -> A
             "problems": [{"line": p.line, "column": p.column, "kind": p.kind, "value": p.value} for p in problems],
         }
         return JSONResponse(status_code=422, content={"detail": detail})
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         created, updated = competences_repo.import_referentiel(
             db=db, who=who.name, now=state.now(), competences=competences
         )
@@ -64,7 +64,7 @@ async def import_referentiel(request: Request, who: Admin, state: StateDep) -> A
 def list_competences(
     who: AdminOrStudent, state: StateDep, diploma: Annotated[Short | None, Query()] = None
 ) -> list[CompetencePublic]:
-    with state.reading() as db:
+    with state.reading(who) as db:
         return [CompetencePublic.model_validate(c) for c in competences_repo.list_competences(db=db, diploma=diploma)]
 
 
@@ -85,7 +85,7 @@ def class_grid_csv(
     flavour: FormatQuery = "sheet",
 ) -> Response:
     """One line per student of the class, one column per competence: the latest level validated."""
-    with state.reading() as db:
+    with state.reading(who) as db:
         students, competences, latest = competences_repo.class_grid(db=db, class_name=class_name, diploma=diploma)
     columns = [Column("student", "Élève", "Student")]
     columns += [Column(f"{c.diploma}:{c.code}", c.code, c.code, "word") for c in competences]
@@ -100,7 +100,7 @@ def student_competences(
 ) -> list[GridLinePublic]:
     """Every competence with the student's validations, newest first: a student reads only their own."""
     own_student(who, student_id)
-    with state.reading() as db:
+    with state.reading(who) as db:
         grid = competences_repo.student_grid(db=db, student_id=student_id, diploma=diploma)
         return [
             GridLinePublic(
@@ -114,7 +114,7 @@ def student_competences(
 
 @students_router.post("/{student_id}/competences", status_code=status.HTTP_201_CREATED)
 def validate_competence(student_id: StudentId, body: ValidationCreate, who: Admin, state: StateDep) -> ValidationPublic:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         row = competences_repo.validate(
             db=db, who=who.name, now=state.now(), student_id=student_id, **body.model_dump()
         )

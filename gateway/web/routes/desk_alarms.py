@@ -24,12 +24,12 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/desk/alarms")
 def alarms_page(request: Request) -> Response:
-    require(request, "admin")
+    who = require(request, "admin")
     state = records(request)
     now = state.now()
     monday = week_day(request.query_params.get("week"), now.astimezone(state.settings.zone()).date())
     start, end = window(state, "week", monday)
-    with state.reading() as db:
+    with state.reading(who) as db:
         machines = all_machines(db=db)
         chosen = _machine(request.query_params.get("machine"), {m.id for m in machines})
         lines = alarm_lines(db=db, start=start, end=end, machine_id=chosen)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from gateway.errors import RecordsError
 from gateway.store import authorisations_repo, machines_repo, students_repo
 from gateway.web.desk_forms import records_error, validation_errors
-from gateway.web.pages import records, render, require
+from gateway.web.pages import records, render, require, signed_in
 from gateway.web.teaching_schemas import AuthorisationCreate, GroupCreate
 from gateway.web.work_forms import read_fields
 
@@ -29,7 +29,7 @@ GRANT_FIELDS = ("student_id", "target", "granted_on", "valid_until", "training_o
 def _page(request: Request, *, typed: dict[str, Any] | None = None, errors: dict[str, str] | None = None) -> Response:
     state = records(request)
     student_filter = request.query_params.get("student", "")
-    with state.reading() as db:
+    with state.reading(signed_in(request)) as db:
         machines = machines_repo.all_machines(db=db)
         groups = authorisations_repo.list_groups(db=db)
         members = authorisations_repo.group_members(db=db)
@@ -94,7 +94,7 @@ async def grant(request: Request) -> Response:
         return _page(request, typed=typed, errors=_field_errors(request, err))
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             authorisations_repo.grant(db=db, who=who.name, now=state.now(), fields=fields)
     except RecordsError as err:
         return _page(request, typed=typed, errors=records_error(request, err, {}, "target"))
@@ -106,7 +106,7 @@ def revoke(request: Request, authorisation_id: int) -> Response:
     who = require(request, "admin")
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             row = authorisations_repo.revoke(db=db, who=who.name, now=state.now(), authorisation_id=authorisation_id)
     except RecordsError as err:
         return _page(request, errors=records_error(request, err, {}, "revoke"))
@@ -119,13 +119,14 @@ async def create_group(request: Request) -> Response:
     form = await read_fields(request)
     typed = {"group_name": (form.get("name") or [""])[0][:64], "machine_ids": form.get("machine_ids", [])[:500]}
     body = {"name": typed["group_name"], "regulated": "regulated" in form, "machine_ids": typed["machine_ids"]}
+    body["site"] = (form.get("site") or [""])[0][:63] or None  # a master of several sites says which
     try:
         group = GroupCreate.model_validate(body)
     except ValidationError as err:
         return _page(request, typed=typed, errors={"group_name": err.errors()[0]["msg"]})
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             authorisations_repo.create_group(db=db, who=who.name, now=state.now(), **group.model_dump())
     except RecordsError as err:
         return _page(request, typed=typed, errors=records_error(request, err, {}, "group_name"))

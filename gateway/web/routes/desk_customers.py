@@ -15,20 +15,20 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import NotFoundError, RecordsError
 from gateway.store import customers_repo
-from gateway.web.pages import not_found, records, render, require
+from gateway.web.pages import not_found, records, render, require, signed_in
 from gateway.web.schemas import MAX_ID, CustomerCreate, CustomerUpdate
 from gateway.web.work_forms import Form, read_fields
 
 router = APIRouter(include_in_schema=False)
 # The store's refusals, each said next to the field it is about.
-FIELDS = {"customer_name_taken": "name"}
+FIELDS = {"customer_name_taken": "name", "site_required": "site", "site_not_yours": "site"}
 
 
 @router.get("/desk/customers")
 def customers_page(request: Request) -> Response:
-    require(request, "admin")
+    who = require(request, "admin")
     state = records(request)
-    with state.reading() as db:
+    with state.reading(who) as db:
         customers = customers_repo.list_customers(db=db)
         counts = customers_repo.order_counts(db=db)
     done = request.query_params.get("done")
@@ -45,12 +45,13 @@ def new_customer(request: Request) -> Response:
 async def create_customer(request: Request) -> Response:
     who = require(request, "admin")
     form = Form(request, await read_fields(request))
-    body = form.validate(CustomerCreate, {"name": form.text("name"), "contact": form.text("contact")})
+    typed = {"name": form.text("name"), "contact": form.text("contact"), "site": form.text("site") or None}
+    body = form.validate(CustomerCreate, typed)
     if body is None:
         return _form(request, None, form.values(), form.errors)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             customers_repo.create_customer(db=db, who=who.name, now=state.now(), **body.model_dump())
     except RecordsError as refused:
         form.refused(refused, FIELDS)
@@ -64,7 +65,7 @@ def edit_customer(request: Request, customer_id: int) -> Response:
     if not 1 <= customer_id <= MAX_ID:
         return not_found(request)
     try:
-        with records(request).reading() as db:
+        with records(request).reading(signed_in(request)) as db:
             row = customers_repo.get_customer(db=db, customer_id=customer_id)
     except NotFoundError:
         return not_found(request)
@@ -82,7 +83,7 @@ async def save_customer(request: Request, customer_id: int) -> Response:
         return _form(request, customer_id, form.values(), form.errors)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             customers_repo.update_customer(
                 db=db, who=who.name, now=state.now(), customer_id=customer_id, changes=body.changes()
             )

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.errors import RecordsError
 from gateway.store import work_repo
 from gateway.store.desk_work_repo import loose_cycles, session_lines
-from gateway.web.pages import records, render, require
+from gateway.web.pages import records, render, require, signed_in
 from gateway.web.schemas import AssignmentCreate
 from gateway.web.work_forms import Form, ids, read_fields
 
@@ -45,7 +45,7 @@ async def assign_cycles(request: Request) -> Response:
         return _page(request, form.values(), form.errors, ticked or [], None)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             for cycle_id in ticked:
                 work_repo.assign_cycle(
                     db=db, who=who.name, cycle_id=cycle_id, work_session_id=body.session_id, now=state.now()
@@ -69,7 +69,7 @@ def _page(
 ) -> Response:
     state = records(request)
     now = state.now()
-    with state.reading() as db:
+    with state.reading(signed_in(request)) as db:
         cycles = loose_cycles(db=db, since=now - LOOKBACK, until=now)
         sessions = session_lines(db=db, since=now - LOOKBACK)
     by_machine: dict[str, list[object]] = {}

@@ -21,11 +21,11 @@ DEAD_LETTERS_SHOWN = 50
 
 @router.get("/desk/it")
 async def it_page(request: Request) -> Response:
-    require(request, "admin")
+    who = require(request, "admin")
     services = get_services(request)
     checks = await gateway_checks(services)
     state = records(request)
-    with state.reading() as db:
+    with state.reading(who) as db:
         agents = it_repo.agents(db=db)
         total, letters = it_repo.dead_letters(db=db, limit=DEAD_LETTERS_SHOWN)
     now = state.now()

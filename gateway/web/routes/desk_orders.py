@@ -22,7 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.errors import NotFoundError, RecordsError
 from gateway.store import authorisations_repo, customers_repo, operations_repo, orders_repo
 from gateway.store.models import Order
-from gateway.web.pages import not_found, records, render, require, zone
+from gateway.web.pages import not_found, records, render, require, signed_in, zone
 from gateway.web.schemas import MAX_ID, OperationCreate, OperationUpdate, OrderCreate, OrderUpdate
 from gateway.web.work_forms import FORM_ERROR, Form, local_input, read_fields
 
@@ -47,7 +47,7 @@ async def create_order(request: Request) -> Response:
         return _form(request, None, form.values(), form.errors)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             row = orders_repo.create_order(db=db, who=who.name, now=state.now(), fields=body.model_dump())
             order_id = row.id
     except RecordsError as refused:
@@ -88,7 +88,7 @@ async def add_operation(request: Request, order_id: int) -> Response:
         return _operation_refused(request, order_id, form)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             fields = body.model_dump()
             operations_repo.create_operation(db=db, who=who.name, now=state.now(), order_id=order_id, fields=fields)
     except RecordsError as refused:
@@ -112,7 +112,7 @@ async def change_operation(request: Request, order_id: int, operation_id: int, a
         changes = body.changes()
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             operations_repo.operation_of_order(db=db, order_id=order_id, operation_id=operation_id)
             if action == "remove":
                 operations_repo.delete_operation(db=db, who=who.name, now=state.now(), operation_id=operation_id)
@@ -168,7 +168,7 @@ def _update(
 ) -> Response:
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(signed_in(request)) as db:
             orders_repo.update_order(db=db, who=who, now=state.now(), order_id=order_id, changes=changes)
     except NotFoundError:
         return not_found(request)
@@ -204,7 +204,7 @@ def _order(request: Request, order_id: int) -> Order | None:
     if not 1 <= order_id <= MAX_ID:
         return None
     try:
-        with records(request).reading() as db:
+        with records(request).reading(signed_in(request)) as db:
             return orders_repo.get_order(db=db, order_id=order_id)
     except NotFoundError:
         return None
@@ -232,7 +232,7 @@ def _form(
     *,
     operation_error: str | None = None,
 ) -> Response:
-    with records(request).reading() as db:
+    with records(request).reading(signed_in(request)) as db:
         customers = customers_repo.list_customers(db=db)
         status = None if order_id is None else orders_repo.get_order(db=db, order_id=order_id).status
         operations = [] if order_id is None else operations_repo.operations_of(db=db, order_id=order_id)

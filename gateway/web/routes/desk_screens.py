@@ -21,7 +21,7 @@ from gateway.store import machines_repo
 from gateway.store.models import ApiToken, Machine
 from gateway.web.auth_schemas import TokenCreate
 from gateway.web.desk_forms import kept, read_form, records_error, validation_errors
-from gateway.web.pages import not_found, records, render, require
+from gateway.web.pages import not_found, records, render, require, signed_in
 from gateway.web.schemas import MAX_ID
 from gateway.web.screen_handoff import ScreenHandoff
 
@@ -38,7 +38,7 @@ def handoff(request: Request) -> ScreenHandoff:
 
 def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str]) -> Response:
     state = records(request)
-    with state.reading() as db:
+    with state.reading(signed_in(request)) as db:
         tokens = auth.api_tokens(db=db)
         machines = machines_repo.all_machines(db=db)
     labels = {m.id: machines_repo.machine_named(m).label for m in machines}
@@ -76,18 +76,20 @@ async def issue(request: Request) -> Response:
         machine_id = int(form.get("machine") or 0)
     except ValueError:
         machine_id = 0
-    with state.reading() as db:
+    with state.reading(who) as db:
         machine = machines_repo.machine_by_id(db=db, machine_id=machine_id) if 0 < machine_id <= MAX_ID else None
     data: dict[str, Any] = {"role": form.get("role", ""), "label": form.get("label", "").strip()}
     data["valid_days"] = form.get("valid_days", "").strip() or auth.DEFAULT_TOKEN_DAYS
     if machine is not None:
         data |= {"machine": machine.name, "site": machine.site}
+    elif form.get("site", "").strip():
+        data["site"] = form["site"].strip()  # a status screen of one of a master's several sites
     try:
         body = TokenCreate.model_validate(data)
     except ValidationError as err:
         return _list_page(request, kept(form, FIELDS), validation_errors(request, err))
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             bound = machines_repo.machine_by_id(db=db, machine_id=machine.id) if machine is not None else None
             token, row = auth.create_api_token(
                 db=db,
@@ -97,6 +99,7 @@ async def issue(request: Request) -> Response:
                 label=body.label,
                 machine=bound,
                 valid_days=body.valid_days,
+                site=body.site if bound is None else None,
             )
             token_id = row.id
     except RecordsError as err:
@@ -111,7 +114,7 @@ async def revoke(request: Request, token_id: TokenId) -> Response:
     await read_form(request)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             auth.revoke_api_token(db=db, who=who.name, now=state.now(), token_id=token_id)
     except NotFoundError:
         return not_found(request)
@@ -123,7 +126,7 @@ async def revoke(request: Request, token_id: TokenId) -> Response:
 def sheet(request: Request, token_id: TokenId) -> Response:
     who = require(request, "admin")
     state = records(request)
-    with state.reading() as db:
+    with state.reading(who) as db:
         row = auth.api_token_by_id(db=db, token_id=token_id)
         if row is None:
             return not_found(request)

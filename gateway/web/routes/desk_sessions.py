@@ -19,7 +19,7 @@ from gateway.errors import NotFoundError, RecordsError
 from gateway.store import work_repo
 from gateway.store.desk_work_repo import SessionLine, session_choices, session_line, session_lines
 from gateway.store.models import WorkSessionRecord
-from gateway.web.pages import not_found, records, render, require, zone
+from gateway.web.pages import not_found, records, render, require, signed_in, zone
 from gateway.web.schemas import MAX_ID, SessionUpdate
 from gateway.web.work_forms import Form, local_input, read_fields
 
@@ -108,7 +108,7 @@ def _save(request: Request, who: str, session_id: int, changes: dict[str, Any], 
         return None
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(signed_in(request)) as db:
             work_repo.update_work_session(db=db, who=who, work_session_id=session_id, changes=changes, now=state.now())
     except RecordsError as refused:
         form.refused(refused, FIELDS)
@@ -136,7 +136,7 @@ def _line(request: Request, session_id: int) -> SessionLine | None:
     if not 1 <= session_id <= MAX_ID:
         return None
     try:
-        with records(request).reading() as db:
+        with records(request).reading(signed_in(request)) as db:
             return session_line(db=db, session_id=session_id)
     except NotFoundError:
         return None
@@ -165,7 +165,7 @@ def _list(
     """The list; after a refused end, the row ``failed`` shows the error and the time typed."""
     state = records(request)
     now = state.now()
-    with state.reading() as db:
+    with state.reading(signed_in(request)) as db:
         lines = session_lines(db=db, since=now - LOOKBACK)
     context = {
         "open": [line for line in lines if line.row.ended is None],
@@ -183,7 +183,7 @@ def _form(
     request: Request, line: SessionLine, values: dict[str, str], errors: dict[str, str], status_code: int = 422
 ) -> Response:
     state = records(request)
-    with state.reading() as db:
+    with state.reading(signed_in(request)) as db:
         choices = session_choices(db=db, student_id=line.row.student_id, order_id=line.row.order_id, now=state.now())
     context = {"line": line, "choices": choices, "values": values, "errors": errors}
     return render(request, "desk_session.html", context, status_code=status_code if errors else 200)

@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from gateway import importer
 from gateway.errors import RecordsError
+from gateway.store import sites_repo
 from gateway.web.desk_forms import import_problem, same_origin
 from gateway.web.i18n import lang_of
 from gateway.web.page_labels import page_labels
@@ -39,11 +40,12 @@ def import_form(request: Request) -> Response:
 async def import_submit(request: Request) -> Response:
     who = require(request, "admin")
     same_origin(request)
-    async with request.form(max_files=1, max_fields=4) as form:
+    async with request.form(max_files=1, max_fields=5) as form:
         upload = form.get("file")
         name = (upload.filename or "students.csv") if isinstance(upload, UploadFile) else str(form.get("name", ""))
         raw = await upload.read() if isinstance(upload, UploadFile) else str(form.get("csv", "")).encode()
         confirm = form.get("confirm") == "1"
+        site_asked = str(form.get("site") or "") or None
     name = name[:200] or "students.csv"
     words = page_labels(lang_of(request))
     try:
@@ -54,13 +56,14 @@ async def import_submit(request: Request) -> Response:
         return _page(request, {"problem": words["import_no_file"]}, 422)
     state = records(request)
     if not confirm:
-        with state.reading() as db:
+        with state.reading(who) as db:
             report = importer.check_students_text(db=db, text=text, name=name)
         return _page(request, {"report": report, "text": text, "name": name}, 422 if report.problems else 200)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             report = _clean(importer.check_students_text(db=db, text=text, name=name))
-            count = importer.write(db=db, report=report, who=who.name, now=state.now(), kind="students")
+            site = sites_repo.site_for_new(sites=who.sites, asked=site_asked)
+            count = importer.write(db=db, report=report, who=who.name, now=state.now(), kind="students", site=site)
     except _Refused as refused:
         return _page(request, {"report": refused.report, "text": text, "name": name}, 422)
     except RecordsError as err:

@@ -18,14 +18,14 @@ from gateway.errors import NotFoundError, RecordsError
 from gateway.store import privacy, students_repo
 from gateway.store.models import Student
 from gateway.web.desk_forms import blank_to_none, kept, read_form, records_error, validation_errors
-from gateway.web.pages import not_found, records, render, require
+from gateway.web.pages import not_found, records, render, require, signed_in
 from gateway.web.schemas import MAX_ID, StudentCreate, StudentUpdate
 
 router = APIRouter(include_in_schema=False)
 StudentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FIELDS = ("first_name", "last_initial", "class_name", "track", "badge")
 # Which field a store's refusal is about.
-ERROR_FIELDS = {"badge_taken": "badge"}
+ERROR_FIELDS = {"badge_taken": "badge", "site_required": "site", "site_not_yours": "site"}
 DONE = ("created", "saved", "disabled", "enabled", "deleted", "imported")
 
 
@@ -39,7 +39,7 @@ def student_list(request: Request) -> Response:
     require(request, "admin")
     class_name = request.query_params.get("class", "")[:32]
     text = request.query_params.get("q", "")[:64].strip()
-    with records(request).reading() as db:
+    with records(request).reading(signed_in(request)) as db:
         found = students_repo.search_students(db=db, class_name=class_name or None, text=text or None)
         classes = students_repo.class_names(db=db)
     context = {"students": found, "classes": classes, "class_name": class_name, "q": text, "done": _done(request)}
@@ -70,12 +70,13 @@ async def create_student(request: Request) -> Response:
     who = require(request, "admin")
     form = await read_form(request)
     try:
-        body = StudentCreate.model_validate(_form_data(form))
+        site = {"site": form["site"].strip()} if form.get("site", "").strip() else {}  # a master of several sites
+        body = StudentCreate.model_validate(_form_data(form) | site)
     except ValidationError as err:
         return _form_page(request, kept(form, FIELDS), validation_errors(request, err), None)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             row = students_repo.create_student(db=db, who=who.name, now=state.now(), fields=body.model_dump())
             student_id = row.id
     except RecordsError as err:
@@ -84,7 +85,7 @@ async def create_student(request: Request) -> Response:
 
 
 def _student(request: Request, student_id: int) -> Student | None:
-    with records(request).reading() as db:
+    with records(request).reading(signed_in(request)) as db:
         try:
             return students_repo.get_student(db=db, student_id=student_id)
         except NotFoundError:
@@ -132,7 +133,7 @@ def _update(
 ) -> Response:
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(signed_in(request)) as db:
             students_repo.update_student(db=db, who=who, now=state.now(), student_id=student.id, changes=changes)
     except RecordsError as err:
         values = kept(form, FIELDS) if "first_name" in form else {k: getattr(student, k) or "" for k in FIELDS}
@@ -155,7 +156,7 @@ async def delete_student(request: Request, student_id: StudentId) -> Response:
     await read_form(request)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             privacy.delete_student(db=db, who=who.name, student_id=student_id, now=state.now())
     except NotFoundError:
         return not_found(request)

@@ -19,12 +19,12 @@ from gateway.store import badges_repo, students_repo
 from gateway.store.models import User
 from gateway.web.auth_schemas import BadgeSet, PasswordReset, UserCreate
 from gateway.web.desk_forms import kept, read_form, records_error, validation_errors
-from gateway.web.pages import not_found, records, render, require
+from gateway.web.pages import not_found, records, render, require, signed_in
 from gateway.web.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
-FIELDS = ("username", "role", "student_id")  # never the password
+FIELDS = ("username", "role", "student_id", "site")  # never the password
 ERROR_FIELDS = {
     "username_taken": "username",
     "password_too_short": "password",
@@ -32,12 +32,14 @@ ERROR_FIELDS = {
     "admin_login_not_student": "student_id",
     "viewer_login_not_student": "student_id",
     "student_not_found": "student_id",
+    "site_required": "site",
+    "site_not_yours": "site",
 }
 DONE = ("created", "disabled", "enabled", "password", "badge")
 
 
 def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str]) -> Response:
-    with records(request).reading() as db:
+    with records(request).reading(signed_in(request)) as db:
         users = auth.users(db=db)
         students = students_repo.list_students(db=db)
     names = {s.id: students_repo.display_name(s) for s in students}
@@ -65,6 +67,7 @@ async def create_user(request: Request) -> Response:
     data: dict[str, Any] = {k: form.get(k, "").strip() for k in ("username", "role")}
     data["password"] = form.get("password", "")
     data["student_id"] = form.get("student_id") or None
+    data["sites"] = [form["site"].strip()] if form.get("site", "").strip() else None  # a master of several says which
     try:
         body = UserCreate.model_validate(data)
     except ValidationError as err:
@@ -72,8 +75,9 @@ async def create_user(request: Request) -> Response:
     state = records(request)
 
     def create() -> None:
-        with state.transaction() as db:
-            auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump())
+        with state.transaction(who) as db:
+            sites = auth.sites_to_grant(who, body.role, body.sites)
+            auth.create_user(db=db, who=who.name, now=state.now(), **body.model_dump() | {"sites": sites})
 
     try:
         await state.passwords.run(create)
@@ -89,7 +93,7 @@ async def set_active(request: Request, user_id: UserId) -> Response:
     active = form.get("active") == "1"
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             auth.set_active(db=db, who=who, now=state.now(), user_id=user_id, active=active)
     except NotFoundError:
         return not_found(request)
@@ -109,7 +113,7 @@ async def set_badge(request: Request, user_id: UserId) -> Response:
         return _list_page(request, {"role": "admin"}, {"_form": next(iter(validation_errors(request, err).values()))})
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             badges_repo.set_master_badge(db=db, who=who.name, now=state.now(), user_id=user_id, badge=body.badge)
     except NotFoundError:
         return not_found(request)
@@ -119,7 +123,7 @@ async def set_badge(request: Request, user_id: UserId) -> Response:
 
 
 def _user(request: Request, user_id: int) -> User | None:
-    with records(request).reading() as db:
+    with records(request).reading(signed_in(request)) as db:
         return next((u for u in auth.users(db=db) if u.id == user_id), None)
 
 
@@ -149,7 +153,7 @@ async def reset_password(request: Request, user_id: UserId) -> Response:
     state = records(request)
 
     def reset() -> None:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             auth.reset_password(db=db, who=who.name, now=state.now(), user_id=user_id, password=body.password)
 
     try:

@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 def kiosk_page(request: Request, machine: str) -> Response:
     who = require(request, "admin", "kiosk")
     state = records(request)
-    with state.reading() as db:
+    with state.reading(who) as db:
         try:
             found = machines_repo.find_machine(db=db, name=machine[:200], site=request.query_params.get("site"))
         except NotFoundError:

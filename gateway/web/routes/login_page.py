@@ -66,7 +66,7 @@ async def login_submit(request: Request) -> Response:
 def logout(request: Request) -> Response:
     token = credentials(request)
     if token is not None and token.startswith(auth.LOGIN_PREFIX):
-        with records(request).transaction() as db:
+        with records(request).transaction(None) as db:  # ending a login: no records
             auth.logout(db=db, token=token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)

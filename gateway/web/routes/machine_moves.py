@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge_agent.contract import ID_PATTERN
 from gateway.store import ownership_repo
-from gateway.web.guards import Admin
+from gateway.web.guards import Admin, own_site
 from gateway.web.records_state import StateDep
 
 router = APIRouter(prefix="/api/machines", tags=["machines"])
@@ -39,7 +39,8 @@ class MachineMoved(BaseModel):
 def move_machine(
     site: BusId, machine: BusId, body: MachineMove, *, who: Admin, state: StateDep, request: Request
 ) -> MachineMoved:
-    with state.transaction() as db:
+    own_site(who, site)
+    with state.transaction(who) as db:
         move = ownership_repo.move_machine(
             db=db, site=site, machine=machine, agent=body.agent, who=who.name, now=state.now()
         )

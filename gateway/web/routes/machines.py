@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from gateway.auth import Principal
 from gateway.errors import NotFoundError
 from gateway.web.deps import LiveDep
+from gateway.web.guards import machine_state_reader, machines_seen, sees_site
 
 router = APIRouter(prefix="/api/machines", tags=["machines"])
 
@@ -42,14 +44,17 @@ class MachineOut(BaseModel):
     updated: str | None
 
 
+Reader = Annotated[Principal | None, Depends(machine_state_reader)]  # the router's guard, once per request
+
+
 @router.get("", response_model=list[MachineOut])
-async def list_machines(live: LiveDep) -> list[dict[str, Any]]:
-    return live.machines()
+async def list_machines(live: LiveDep, who: Reader) -> list[dict[str, Any]]:
+    return machines_seen(who, live.machines())
 
 
 @router.get("/{site}/{machine}", response_model=MachineOut)
-async def get_machine(site: str, machine: str, live: LiveDep) -> dict[str, Any]:
-    found = live.machine(site, machine)
+async def get_machine(site: str, machine: str, live: LiveDep, who: Reader) -> dict[str, Any]:
+    found = live.machine(site, machine) if sees_site(who, site) else None
     if found is None:
         raise NotFoundError("machine_unknown", machine=f"{site}/{machine}")
     return found

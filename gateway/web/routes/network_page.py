@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.auth import Principal
 from gateway.domain.network import median, mondays
 from gateway.store.network_outbound import sites as local_sites
 from gateway.store.network_repo import Figures, Online, online_now, weeks
@@ -21,6 +22,8 @@ from gateway.web.page_labels import page_labels
 from gateway.web.pages import records, render, require
 from gateway.web.routes.utilisation_page import week_day, week_label
 
+# A school's masters see their school against the network; the network role sees aggregates, never records.
+READERS = ("admin", "network")
 router = APIRouter(include_in_schema=False)
 TREND_WEEKS = 8
 HOUR_S = 3600.0
@@ -35,14 +38,15 @@ class SiteRow:
     local: bool  # one of this gateway's own schools
 
 
-def _rows(request: Request) -> tuple[list[SiteRow], list[date]]:
+def _rows(request: Request, who: Principal) -> tuple[list[SiteRow], list[date]]:
+    """Every school's figures; ``local`` marks a master's own schools (the network role's: this gateway's)."""
     state = records(request)
     today = state.now().astimezone(state.settings.zone()).date()
     shown = _weeks(week_day(request.query_params.get("week"), today), today)
-    with state.reading() as db:
+    with state.reading(None) as db:  # aggregates of every school and which sites are local: no records
         per_site = weeks(db=db, mondays=shown)
         online = online_now(db=db)
-        local = set(local_sites(db=db))
+        local = set(who.sites) if who.role == "admin" else set(local_sites(db=db))
     rows = [SiteRow(s, online.get(s), f[-1], f, s in local) for s, f in sorted(per_site.items())]
     return rows, shown
 
@@ -58,8 +62,8 @@ def _weeks(monday: date, today: date) -> list[date]:
 
 @router.get("/network")
 def network_page(request: Request) -> Response:
-    require(request, "admin")
-    rows, shown = _rows(request)
+    who = require(request, *READERS)
+    rows, shown = _rows(request, who)
     words = page_labels(lang_of(request))
     monday = shown[-1]
     medians = {
@@ -114,8 +118,8 @@ COLUMNS = (
 
 @router.get("/network.csv")
 def network_csv(request: Request) -> Response:
-    require(request, "admin")
-    rows, shown = _rows(request)
+    who = require(request, *READERS)
+    rows, shown = _rows(request, who)
     flavour: Flavour = "raw" if request.query_params.get("format") == "raw" else "sheet"
     lines = [
         (

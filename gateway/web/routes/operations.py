@@ -33,14 +33,14 @@ OperationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.get("/{order_id}/operations")
 def list_operations(order_id: OrderId, who: Admin, state: StateDep) -> list[OperationPublic]:
-    with state.reading() as db:
+    with state.reading(who) as db:
         orders_repo.get_order(db=db, order_id=order_id)
         return [OperationPublic.model_validate(o) for o in operations_repo.operations_of(db=db, order_id=order_id)]
 
 
 @router.post("/{order_id}/operations", status_code=status.HTTP_201_CREATED)
 def create_operation(order_id: OrderId, body: OperationCreate, who: Admin, state: StateDep) -> OperationPublic:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         row = operations_repo.create_operation(
             db=db, who=who.name, now=state.now(), order_id=order_id, fields=body.model_dump()
         )
@@ -51,7 +51,7 @@ def create_operation(order_id: OrderId, body: OperationCreate, who: Admin, state
 def update_operation(
     order_id: OrderId, operation_id: OperationId, body: OperationUpdate, who: Admin, state: StateDep
 ) -> OperationPublic:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         operations_repo.operation_of_order(db=db, order_id=order_id, operation_id=operation_id)
         row = operations_repo.update_operation(
             db=db, who=who.name, now=state.now(), operation_id=operation_id, changes=body.changes()
@@ -61,7 +61,7 @@ def update_operation(
 
 @router.delete("/{order_id}/operations/{operation_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_operation(order_id: OrderId, operation_id: OperationId, who: Admin, state: StateDep) -> Response:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         operations_repo.operation_of_order(db=db, order_id=order_id, operation_id=operation_id)
         operations_repo.delete_operation(db=db, who=who.name, now=state.now(), operation_id=operation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -69,7 +69,7 @@ def delete_operation(order_id: OrderId, operation_id: OperationId, who: Admin, s
 
 @router.get("/{order_id}/first-parts")
 def list_first_parts(order_id: OrderId, who: Admin, state: StateDep) -> list[FirstPartPublic]:
-    with state.reading() as db:
+    with state.reading(who) as db:
         orders_repo.get_order(db=db, order_id=order_id)
         return [FirstPartPublic.model_validate(a) for a in first_part_repo.approvals_of_order(db=db, order_id=order_id)]
 
@@ -93,7 +93,7 @@ def approve_first_part(
     operation_id: OperationId, body: FirstPartCreate, who: AtMachine, state: StateDep
 ) -> FirstPartPublic:
     """OK or NOK on the first part of the operation's series on the machine; a NOK also declares it scrap."""
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         machine = machine_for(db, who, body.machine, body.site)
         by = approver(db, who.role, who.name, body.badge)
         judged = first_part_repo.Judged(body.verdict, body.measured, body.note, body.cycle_id)

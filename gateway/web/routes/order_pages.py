@@ -12,7 +12,7 @@ from gateway.store.pages_repo import board, order_detail
 from gateway.web.charts import series_chart
 from gateway.web.i18n import lang_of
 from gateway.web.page_labels import page_labels
-from gateway.web.pages import not_found, records, render, require, zone
+from gateway.web.pages import not_found, records, render, require, signed_in, zone
 from gateway.web.schemas import FirstPartCreate
 from gateway.web.work_forms import Form, ids, read_fields
 
@@ -23,9 +23,9 @@ MAX_ID = 2**31 - 1
 
 @router.get("/orders")
 def order_board(request: Request) -> Response:
-    require(request, *READERS)
+    who = require(request, *READERS)
     state = records(request)
-    with state.reading() as db:
+    with state.reading(who) as db:
         lines = board(db=db, now=state.now(), zone=state.settings.timezone)
     return render(request, "orders.html", {"lines": lines, "now": state.now()})
 
@@ -51,7 +51,7 @@ async def approve_first_part(request: Request, order_id: int) -> Response:
         return _page(request, order_id, error=next(iter(form.errors.values()), form.words["invalid"]), status=422)
     state = records(request)
     try:
-        with state.transaction() as db:
+        with state.transaction(who) as db:
             operation = operations_repo.operation_of_order(db=db, order_id=order_id, operation_id=operation_id[0])
             machine = machines_repo.find_machine_by_id(db=db, machine_id=machine_id[0])
             verdict = first_part_repo.Judged(judged.verdict, judged.measured, judged.note)
@@ -69,7 +69,7 @@ def _page(request: Request, order_id: int, *, error: str | None = None, status: 
         return not_found(request)
     state = records(request)
     try:
-        with state.reading() as db:
+        with state.reading(signed_in(request)) as db:
             detail = order_detail(db=db, order_id=order_id, now=state.now(), zone=state.settings.timezone)
     except NotFoundError:
         return not_found(request)

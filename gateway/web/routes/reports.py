@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from gateway.auth import Principal
 from gateway.errors import InvalidError
 from gateway.store import customers_repo, orders_repo, privacy, students_repo
 from gateway.store.activity_repo import OrderActivity, order_activity
@@ -53,7 +54,7 @@ def oee_report(
     label = (
         start.date().isoformat() if period == "day" else f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
     )
-    with state.reading() as db:
+    with state.reading(who) as db:
         reports = machine_reports(db=db, start=start, end=end, now=now, zone=state.settings.timezone, name=machine)
     return [oee_public(r, label) for r in reports]
 
@@ -83,7 +84,7 @@ def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQue
     """Every order with its progress: for a spreadsheet, or ``?format=raw`` for scripts."""
     now = state.now()
     rows = []
-    with state.reading() as db:
+    with state.reading(who) as db:
         customers = customers_repo.customer_names(db=db)
         orders = orders_repo.list_orders(db=db)
         activity = order_activity(db=db, order_ids=[o.id for o in orders])
@@ -130,7 +131,7 @@ def practice_logs_csv(
     """One line per student: hours, cycles, parts, scrap and cycle times against the standard."""
     now = state.now()
     rows = []
-    with state.reading() as db:
+    with state.reading(who) as db:
         for student in students_repo.list_students(db=db):
             if class_name is not None and student.class_name != class_name:
                 continue
@@ -145,10 +146,10 @@ def practice_logs_csv(
 @retention_router.post("/purge")
 def purge(who: Admin, state: StateDep) -> PurgeResult:
     """Detach practice logs older than ``records.retention_days`` from their students."""
-    return run_purge(state)
+    return run_purge(state, who)
 
 
-def run_purge(state: RecordsState) -> PurgeResult:
-    with state.transaction() as db:
+def run_purge(state: RecordsState, who: Principal) -> PurgeResult:
+    with state.transaction(who) as db:
         before, purged = privacy.purge_expired(db=db, settings=state.settings, now=state.now())
     return PurgeResult(before=before, sessions_purged=purged)

@@ -19,7 +19,7 @@ def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep, response: 
     """A kiosk declares at its machine; a master may name a machine or none. Sent again with the same
     ``idempotency_key`` (a double click), it answers 200 with the first declaration and writes nothing."""
     now = state.now()
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         machine = None
         if body.machine is not None or who.role == "kiosk":
             machine = machine_for(db, who, body.machine, body.site)
@@ -43,5 +43,5 @@ def declare_scrap(body: ScrapCreate, who: AtMachine, state: StateDep, response: 
 
 @router.get("")
 def list_scrap(who: Admin, state: StateDep, order_id: Annotated[Id | None, Query()] = None) -> list[ScrapPublic]:
-    with state.reading() as db:
+    with state.reading(who) as db:
         return [ScrapPublic.model_validate(r) for r in work_repo.scrap_of(db=db, order_id=order_id)]

@@ -47,7 +47,7 @@ def check_in(body: CheckIn, who: AtMachine, state: StateDep, response: Response)
     if who.role == "kiosk" and body.badge is None:
         raise ForbiddenError("kiosk_badge_only")
     now = state.now()
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         machine = machine_for(db, who, body.machine, body.site)
         student_id = body.student_id
         if body.badge is not None:
@@ -79,7 +79,7 @@ def check_out(body: CheckOut, who: AtMachine, state: StateDep) -> SessionPublic:
     (ended once)."""
     if who.role == "kiosk" and body.badge is None:
         raise InvalidError("badge_required")
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         machine = machine_for(db, who, body.machine, body.site)
         closer, student_id = who.name, None
         master = None if body.badge is None else badges_repo.master_with_badge(db=db, badge=body.badge)
@@ -96,7 +96,7 @@ def check_out(body: CheckOut, who: AtMachine, state: StateDep) -> SessionPublic:
 @router.post("", status_code=status.HTTP_201_CREATED)
 def add_session(body: SessionCreate, who: Admin, state: StateDep) -> SessionPublic:
     """Record a session after the fact; the cycles it covers are attributed to it at once."""
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         machine = machine_for(db, who, body.machine, body.site)
         row = work_repo.add_work_session(
             db=db,
@@ -114,7 +114,7 @@ def add_session(body: SessionCreate, who: Admin, state: StateDep) -> SessionPubl
 
 @router.patch("/{session_id}")
 def update_session(session_id: SessionId, body: SessionUpdate, who: Admin, state: StateDep) -> SessionPublic:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         row = work_repo.update_work_session(
             db=db, who=who.name, work_session_id=session_id, changes=body.changes(), now=state.now()
         )
@@ -128,7 +128,7 @@ def list_sessions(
     student_id: Annotated[Id | None, Query()] = None,
     open_only: bool = False,
 ) -> list[SessionPublic]:
-    with state.reading() as db:
+    with state.reading(who) as db:
         rows = work_repo.list_work_sessions(db=db, student_id=student_id, open_only=open_only)
         names = machines_repo.machine_keys(db=db, ids={r.machine_id for r in rows})
         return [work_session_public(r, names) for r in rows]
@@ -145,7 +145,7 @@ def list_unattributed(
     now = state.now()
     until = until or now
     since = since or until - DEFAULT_LOOKBACK
-    with state.reading() as db:
+    with state.reading(who) as db:
         found = unattributed(db=db, since=since, until=until)
     return [
         UnattributedCycle(
@@ -165,7 +165,7 @@ def list_unattributed(
 @cycles_router.post("/{cycle_id}/assignment")
 def assign_cycle(cycle_id: CycleId, body: AssignmentCreate, who: Admin, state: StateDep) -> AssignmentPublic:
     """Assign (or reassign) a cycle to a work session on the same machine; its parts follow it."""
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         row = work_repo.assign_cycle(
             db=db, who=who.name, cycle_id=cycle_id, work_session_id=body.session_id, now=state.now()
         )

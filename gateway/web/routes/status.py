@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.websockets import WebSocketDisconnect
 
+from gateway.auth import Principal
 from gateway.live import LiveView, Subscription
 from gateway.web.deps import LiveDep
-from gateway.web.guards import credentials, current
+from gateway.web.guards import credentials, current, machines_seen, sees_site
 from gateway.web.header import header
 from gateway.web.i18n import LABELS, labels_for, lang_of
 from gateway.web.occupancy import Occupancy, enrich
@@ -49,12 +50,22 @@ def status_page(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "status.html", context)
 
 
-def role_of(connection: WebSocket) -> str | None:
-    """Who watches decides what the tiles say of students, who are minors (see occupancy.work_json)."""
+def watcher(connection: WebSocket) -> Principal | None:
+    """Who watches decides what the tiles say of students, who are minors (see occupancy.work_json), and
+    which sites' machines they show (``guards.sees_site``)."""
     if credentials(connection) is None:
         return None
-    who = current(connection, connection.app.state.records)
-    return None if who is None else who.role
+    return current(connection, connection.app.state.records)
+
+
+def seen(message: dict[str, Any], who: Principal | None) -> dict[str, Any] | None:
+    """The part of a live message ``who`` may see: a snapshot of their sites' machines, another site's
+    machine change not at all (None)."""
+    if "machines" in message:
+        return {**message, "machines": machines_seen(who, message["machines"])}
+    if "machine" in message and not sees_site(who, message["machine"]["site"]):
+        return None
+    return message
 
 
 def occupancy_of(connection: WebSocket) -> Occupancy:
@@ -70,10 +81,10 @@ async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
     if not origin_allowed(websocket, websocket.app.state.settings.http.allowed_origins):
         # Refused before the handshake completes: the browser sees a 403 and the page's script gets nothing.
         raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="foreign origin")
-    role = await asyncio.to_thread(role_of, websocket)
+    who = await asyncio.to_thread(watcher, websocket)
     await websocket.accept()
     with live.subscribe() as subscription:
-        sender = asyncio.create_task(_send(websocket, subscription, live, occupancy_of(websocket), role))
+        sender = asyncio.create_task(_send(websocket, subscription, live, occupancy_of(websocket), who))
         receiver = asyncio.create_task(_until_closed(websocket))
         try:
             await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
@@ -86,8 +97,9 @@ async def status_socket(websocket: WebSocket, live: LiveDep) -> None:
 
 
 async def _send(
-    websocket: WebSocket, subscription: Subscription, live: LiveView, occupancy: Occupancy, role: str | None
+    websocket: WebSocket, subscription: Subscription, live: LiveView, occupancy: Occupancy, who: Principal | None
 ) -> None:
+    role = None if who is None else who.role
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         sent = await occupancy.current()
         while True:
@@ -99,7 +111,9 @@ async def _send(
                     continue
                 message = live.snapshot()
             sent = await occupancy.current()
-            await websocket.send_json(enrich(message, sent, role=role))
+            shown = seen(message, who)
+            if shown is not None:
+                await websocket.send_json(enrich(shown, sent, role=role))
 
 
 async def _until_closed(websocket: WebSocket) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from gateway.auth import Principal
 from gateway.domain.stops import UNCLASSIFIED, Classified
 from gateway.errors import ForbiddenError, NotFoundError
 from gateway.store import stops_repo
@@ -21,7 +22,7 @@ from gateway.store.models import Machine
 from gateway.store.reports_repo import MachineReport, machine_report, machine_reports, recent_stops
 from gateway.store.work_repo import open_work_session
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
-from gateway.web.guards import Admin, AtMachine, machine_for
+from gateway.web.guards import Admin, AtMachine, machine_for, own_site
 from gateway.web.i18n import lang_of
 from gateway.web.records_state import RecordsState, StateDep
 from gateway.web.routes.calendars import Site
@@ -50,9 +51,11 @@ def stop_public(machine: Machine, item: Classified) -> StopPublic:
     )
 
 
-def period_reports(state: RecordsState, period: Period, day: date | None, machine: str | None) -> list[MachineReport]:
+def period_reports(
+    state: RecordsState, who: Principal, period: Period, day: date | None, machine: str | None
+) -> list[MachineReport]:
     start, end = window(state, period, day)
-    with state.reading() as db:
+    with state.reading(who) as db:
         return machine_reports(db=db, start=start, end=end, now=state.now(), zone=state.settings.timezone, name=machine)
 
 
@@ -61,13 +64,13 @@ def list_stops(
     who: Admin, state: StateDep, period: Period = "day", day: DayQuery = None, machine: Short | None = None
 ) -> list[StopPublic]:
     """Every stop of the period in planned time, per machine, with its reason (null: not classified)."""
-    return [stop_public(r.machine, s) for r in period_reports(state, period, day, machine) for s in r.stops]
+    return [stop_public(r.machine, s) for r in period_reports(state, who, period, day, machine) for s in r.stops]
 
 
 @router.get("/last")
 def last_stop(who: AtMachine, state: StateDep, machine: Short | None = None, site: Short | None = None) -> StopPublic:
     """The machine's current or last stop of the last day: what the kiosk offers to classify."""
-    with state.reading() as db:
+    with state.reading(who) as db:
         found = machine_for(db, who, machine, site)
         item = _today(db, state, found)[-1:]
     if not item:
@@ -84,7 +87,7 @@ def classify_stop(body: Classification, who: AtMachine, state: StateDep) -> Stop
     """Say why a machine stopped. A kiosk: the current or last stop of its machine, while a student is
     checked in there; a master: any stop, again as often as needed (the last word counts, audited)."""
     now = state.now()
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         machine = machine_for(db, who, body.machine, body.site)
         if who.role == "kiosk":
             if open_work_session(db=db, machine=machine) is None:
@@ -145,7 +148,7 @@ def stops_csv(
 ) -> Response:
     """The stops of the period: for a French spreadsheet, or ``?format=raw`` for scripts."""
     rows = []
-    for report in period_reports(state, period, day, None):
+    for report in period_reports(state, who, period, day, None):
         for item in report.stops:
             reason, stop = item.reason, item.stop
             label = UNCLASSIFIED if reason is None else reason.label
@@ -169,21 +172,24 @@ def stops_csv(
 @reasons_router.get("/{site}")
 def list_reasons(site: Site, who: AtMachine, state: StateDep) -> list[ReasonPublic]:
     """The site's reason codes (the default French list until the school edits it)."""
-    with state.reading() as db:
+    own_site(who, site)
+    with state.reading(who) as db:
         found = stops_repo.reasons(db=db, site=site)
     return [ReasonPublic(code=r.code, label=r.label, category=r.category, active=a) for r, a in found]
 
 
 @reasons_router.post("/{site}", status_code=status.HTTP_201_CREATED)
 def add_reason(site: Site, body: ReasonCreate, who: Admin, state: StateDep) -> ReasonPublic:
-    with state.transaction() as db:
+    own_site(who, site)
+    with state.transaction(who) as db:
         row = stops_repo.add_reason(db=db, who=who.name, now=state.now(), site=site, **body.model_dump())
         return ReasonPublic.model_validate(row)
 
 
 @reasons_router.patch("/{site}/{code}")
 def update_reason(site: Site, code: str, body: ReasonUpdate, who: Admin, state: StateDep) -> ReasonPublic:
-    with state.transaction() as db:
+    own_site(who, site)
+    with state.transaction(who) as db:
         row = stops_repo.update_reason(
             db=db, who=who.name, now=state.now(), site=site, code=code, changes=body.changes()
         )

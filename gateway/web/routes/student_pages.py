@@ -26,7 +26,7 @@ from gateway.web.i18n import lang_of
 from gateway.web.log_pdf import log_pdf
 from gateway.web.log_query import LogQuery, asked
 from gateway.web.page_labels import page_labels, trend_text
-from gateway.web.pages import Forbidden, not_found, records, render, require
+from gateway.web.pages import Forbidden, not_found, records, render, require, signed_in
 
 router = APIRouter(include_in_schema=False)
 MAX_ID = 2**31 - 1
@@ -52,7 +52,7 @@ def _load(request: Request, student_id: int) -> LogView | None:
     state = records(request)
     zone = state.settings.timezone
     try:
-        with state.reading() as db:
+        with state.reading(signed_in(request)) as db:
             query = asked(request.query_params, db=db, state=state, student_id=student_id)
             record = log_record(
                 db=db,
@@ -74,7 +74,7 @@ def _refused(request: Request, student_id: int, err: InvalidError) -> Response:
     """The page again, with the reason and the period form, and nothing of the log: a 422."""
     state = records(request)
     try:
-        with state.reading() as db:
+        with state.reading(signed_in(request)) as db:
             student = get_student(db=db, student_id=student_id)
     except NotFoundError:
         return not_found(request)

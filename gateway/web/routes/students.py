@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from gateway.errors import InvalidError
-from gateway.store import machines_repo, privacy, students_repo
+from gateway.store import machines_repo, privacy, sites_repo, students_repo
 from gateway.store.log_record_repo import customer_names
 from gateway.store.reports_repo import student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
@@ -28,26 +28,29 @@ Until = Annotated[Ts | None, Query(description="sessions starting before this ti
 
 @router.get("")
 def list_students(who: Admin, state: StateDep, active: bool | None = None) -> list[StudentPublic]:
-    with state.reading() as db:
+    with state.reading(who) as db:
         return [StudentPublic.model_validate(s) for s in students_repo.list_students(db=db, active=active)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_student(body: StudentCreate, who: Admin, state: StateDep) -> StudentPublic:
-    with state.transaction() as db:
-        row = students_repo.create_student(db=db, who=who.name, now=state.now(), fields=body.model_dump())
+    with state.transaction(who) as db:
+        site = sites_repo.site_for_new(sites=who.sites, asked=body.site)
+        row = students_repo.create_student(
+            db=db, who=who.name, now=state.now(), fields=body.model_dump() | {"site": site}
+        )
         return StudentPublic.model_validate(row)
 
 
 @router.get("/{student_id}")
 def get_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentPublic:
-    with state.reading() as db:
+    with state.reading(who) as db:
         return StudentPublic.model_validate(students_repo.get_student(db=db, student_id=student_id))
 
 
 @router.patch("/{student_id}")
 def update_student(student_id: StudentId, body: StudentUpdate, who: Admin, state: StateDep) -> StudentPublic:
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         row = students_repo.update_student(
             db=db, who=who.name, now=state.now(), student_id=student_id, changes=body.changes()
         )
@@ -57,7 +60,7 @@ def update_student(student_id: StudentId, body: StudentUpdate, who: Admin, state
 @router.delete("/{student_id}")
 def delete_student(student_id: StudentId, who: Admin, state: StateDep) -> StudentDeleted:
     """Delete the student, their users and logins; their work sessions stay, nameless, so orders keep their counts."""
-    with state.transaction() as db:
+    with state.transaction(who) as db:
         detached = privacy.delete_student(db=db, who=who.name, student_id=student_id, now=state.now())
     return StudentDeleted(student_id=student_id, sessions_detached=detached)
 
@@ -66,7 +69,7 @@ def delete_student(student_id: StudentId, who: Admin, state: StateDep) -> Studen
 def export_student(student_id: StudentId, who: AdminOrStudent, state: StateDep) -> dict[str, Any]:
     """Everything held on the student, as JSON (for the student, their family or the school)."""
     own_student(who, student_id)
-    with state.reading() as db:
+    with state.reading(who) as db:
         return privacy.export_student(db=db, student_id=student_id, now=state.now())
 
 
@@ -75,7 +78,7 @@ def practice_log(
     student_id: StudentId, who: AdminOrStudent, state: StateDep, since: Since = None, until: Until = None
 ) -> PracticeLogPublic:
     own_student(who, student_id)
-    with state.reading() as db:
+    with state.reading(who) as db:
         found = student_log(
             db=db, student_id=student_id, now=state.now(), since=since, until=until, zone=state.settings.timezone
         )
@@ -123,7 +126,7 @@ def practice_log_csv(
     if (since is not None or until is not None) and (first is not None or last is not None):
         raise InvalidError("period_mixed")
     zone = state.settings.timezone
-    with state.reading() as db:
+    with state.reading(who) as db:
         if since is None and until is None:
             query = asked(request.query_params, db=db, state=state, student_id=student_id)
             since, until = query.period.start(zone), query.period.end(zone)

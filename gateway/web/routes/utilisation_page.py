@@ -40,13 +40,13 @@ def week_label(day: date) -> str:
 
 @router.get("/utilisation")
 def utilisation_page(request: Request) -> Response:
-    require(request, "admin", "viewer")
+    who = require(request, "admin", "viewer")
     state = records(request)
     now = state.now()
     today = now.astimezone(state.settings.zone()).date()
     monday = week_day(request.query_params.get("week"), today)
     start, end = window(state, "week", monday)
-    with state.reading() as db:
+    with state.reading(who) as db:
         reports = machine_reports(db=db, start=start, end=end, now=now, zone=state.settings.timezone)
     words = page_labels(lang_of(request))
     classified = [item for r in reports for item in r.stops]

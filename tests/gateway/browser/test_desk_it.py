@@ -27,7 +27,14 @@ def _master(gateway: RunningGateway) -> None:
         with db.session_factory(engine).begin() as s:
             now = datetime.now(UTC)
             auth.create_user(
-                db=s, who="t", now=now, username="master", password="master-pass", role="admin", student_id=None
+                db=s,
+                who="t",
+                now=now,
+                username="master",
+                password="master-pass",
+                role="admin",
+                student_id=None,
+                sites=[SITE],  # made before any machine reports: the store knows no site yet
             )
     finally:
         engine.dispose()

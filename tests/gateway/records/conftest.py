@@ -316,6 +316,9 @@ async def _credentials(w: World) -> None:
     w.tokens["kiosk"] = (await w.ok("POST", "/api/tokens", json=kiosk))["token"]
     viewer = {"role": "viewer", "label": "big screen"}
     w.tokens["viewer"] = (await w.ok("POST", "/api/tokens", json=viewer))["token"]
+    await w.ok("POST", "/api/users", json={"username": "reseau", "password": "reseau-pass-1", "role": "network"})
+    login = {"username": "reseau", "password": "reseau-pass-1"}
+    w.tokens["network"] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]
     w.ids["customer"] = (await w.ok("POST", "/api/customers", json={"name": "Acme", "contact": "buyer@acme.example"}))[
         "id"
     ]

@@ -44,6 +44,23 @@ def test_create_admin_then_log_in(config_file: Path, engine: Engine, capsys: pyt
     assert "at least 8 characters" in capsys.readouterr().err
 
 
+def test_create_admin_for_named_sites_or_the_gateway_s_own(
+    config_file: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert admin.create_admin(config_file, "roux", "atelier-2026") == 0  # no gateway.site, no machine yet
+    assert "give --site SITE" in capsys.readouterr().err
+    assert admin.create_admin(config_file, "vidal", "atelier-2026", sites=["lyon", "annecy"]) == 0
+    assert "created for lyon, annecy" in capsys.readouterr().out
+    assert admin.create_admin(config_file, "petit", "atelier-2026", sites=["Lyon!"]) == 1
+    assert "is not a site id" in capsys.readouterr().err
+    with Session(engine) as session:
+        found = {u.username: auth.user_sites(session, u) for u in session.scalars(select(User))}
+    assert found == {"roux": {"school"}, "vidal": {"lyon", "annecy"}}
+    config_file.write_text(config_file.read_text().replace('id = "test"', 'id = "test"\nsite = "grenoble"'))
+    assert admin.create_admin(config_file, "morel", "atelier-2026") == 0
+    assert "created for grenoble" in capsys.readouterr().out
+
+
 @contextmanager
 def _gateway_writing(path: Path, hold_s: float) -> Iterator[None]:
     """Another connection (the running gateway's ingest) holds SQLite's write lock, then commits a change."""
@@ -52,7 +69,8 @@ def _gateway_writing(path: Path, hold_s: float) -> Iterator[None]:
     def write() -> None:
         with sqlite3.connect(path, timeout=10, isolation_level=None) as conn:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO customers (name, contact, created) VALUES ('Ingest', '', '2026-12-03')")
+            row = "('lyon', 'Ingest', '', '2026-12-03')"
+            conn.execute(f"INSERT INTO customers (site, name, contact, created) VALUES {row}")
             holding.set()
             threading.Event().wait(hold_s)
             conn.execute("COMMIT")

@@ -124,7 +124,7 @@ def _build(engine: Engine, plan: Plan) -> tuple[list[int], list[int], list[int]]
     sessions = db.session_factory(engine)
     machines = [add_machine(sessions, f"m{i}") for i in range(MACHINES)]
     with sessions.begin() as s:
-        customer = Customer(name="Acme", contact="", created=T0)
+        customer = Customer(site="lyon", name="Acme", contact="", created=T0)
         s.add(customer)
         s.flush()
         orders = [_order(s, customer.id, k) for k in range(ORDERS)]
@@ -161,6 +161,7 @@ def _build(engine: Engine, plan: Plan) -> tuple[list[int], list[int], list[int]]
 
 def _order(s: Session, customer: int, k: int) -> int:
     row = Order(
+        site="lyon",
         customer_id=customer,
         reference=f"PO-{k}",
         part_number="P",
@@ -179,7 +180,14 @@ def _order(s: Session, customer: int, k: int) -> int:
 
 def _student(s: Session, k: int) -> int:
     row = Student(
-        first_name=f"S{k}", last_initial="A", class_name="CAP1", track="CAP", badge=None, active=True, created=T0
+        site="lyon",
+        first_name=f"S{k}",
+        last_initial="A",
+        class_name="CAP1",
+        track="CAP",
+        badge=None,
+        active=True,
+        created=T0,
     )
     s.add(row)
     s.flush()

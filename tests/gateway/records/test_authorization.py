@@ -13,7 +13,7 @@ import pytest
 from gateway.store.models import Customer, Order, Student, WorkSessionRecord
 from tests.gateway.records.conftest import World, add_cycle, at
 
-ROLES = ("admin", "kiosk", "viewer", "student")
+ROLES = ("admin", "kiosk", "viewer", "student", "network")
 ADMIN = {"admin"}
 _names = itertools.count()
 Prepared = tuple[str, dict[str, Any] | None, dict[str, Any] | None]  # path, json body, query
@@ -81,11 +81,16 @@ def _check_in(w: World) -> Prepared:
 
 
 def _deletable_customer(w: World) -> Prepared:
-    return f"/api/customers/{_new_row(w, Customer(name=f'c{next(_names)}', contact='', created=at(0)))}", None, None
+    return (
+        f"/api/customers/{_new_row(w, Customer(site='lyon', name=f'c{next(_names)}', contact='', created=at(0)))}",
+        None,
+        None,
+    )
 
 
 def _deletable_order(w: World) -> Prepared:
     order = Order(
+        site="lyon",
         customer_id=w.ids["customer"],
         reference=f"o{next(_names)}",
         part_number="p",
@@ -102,7 +107,14 @@ def _deletable_order(w: World) -> Prepared:
 
 def _deletable_student(w: World) -> Prepared:
     student = Student(
-        first_name="X", last_initial="Y", class_name="C", track="CAP", badge=None, active=True, created=at(0)
+        site="lyon",
+        first_name="X",
+        last_initial="Y",
+        class_name="C",
+        track="CAP",
+        badge=None,
+        active=True,
+        created=at(0),
     )
     return f"/api/students/{_new_row(w, student)}", None, None
 
@@ -556,3 +568,221 @@ async def test_a_revoked_token_and_an_unknown_one_get_401(world: World) -> None:
     assert response.headers["www-authenticate"] == "Bearer"
     unknown = await world.client.get("/api/auth/me", headers={"Authorization": "Bearer atk_nonsense"})
     assert unknown.status_code == 401
+
+
+# --- a master of another site ------------------------------------------------------------------------------
+# The world's records are all of site "lyon". A master of "paris" alone must neither see nor touch them: a
+# route naming one of them answers 404, as for a record that does not exist (existence must not leak); a
+# list holds none of them; what they create goes to "paris". A master of both sites sees both.
+# Whatever names a lyon record in its path, body or query (a machine, an order, a student, a site):
+NAMES_LYON = {
+    ("POST", "/api/orders"),
+    ("POST", "/api/sessions/check-in"),
+    ("POST", "/api/sessions/check-out"),
+    ("POST", "/api/sessions"),
+    ("POST", "/api/scrap"),
+    ("GET", "/api/stops/last"),
+    ("POST", "/api/stops/classify"),
+    ("POST", "/api/authorisations"),
+    ("GET", "/api/authorisations/list.csv"),
+    ("GET", "/api/authorisations/list.pdf"),
+    ("GET", "/api/duty"),
+    ("POST", "/api/duty"),
+    ("DELETE", "/api/duty"),
+}
+OWN = {("POST", "/api/auth/password"), ("GET", "/api/auth/me"), ("POST", "/api/retention/purge")}
+# What of lyon's records a response must never carry (JSON writes "é" as is).
+LYON_MARKS = ("lyon", "Acme", "PO-1", "B-LEA", "Léa", "BRK-01", "mill kiosk", "big screen")
+
+
+def expectation(case: Case) -> str:
+    key = (case.method, case.route)
+    if key in OWN:
+        return "own"
+    if "{" in case.route or key in NAMES_LYON:
+        return "hidden"
+    return "list" if case.method == "GET" else "created"
+
+
+async def _master_of(w: World, username: str, sites: list[str]) -> None:
+    from gateway import auth
+
+    with w.sessions.begin() as session:
+        auth.create_user(
+            db=session,
+            who="t",
+            now=at(0),
+            username=username,
+            password="password-1",
+            role="admin",
+            student_id=None,
+            sites=sites,
+        )
+    login = {"username": username, "password": "password-1"}
+    w.tokens[username] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]
+
+
+@pytest.fixture
+async def two_sites(world: World) -> World:
+    """The world, a drill at site "paris", a master of paris alone ("paris") and one of both sites ("both")."""
+    from tests.gateway.records.conftest import add_machine
+
+    world.machines["drill"] = add_machine(world.sessions, "drill", site="paris")
+    await _master_of(world, "paris", ["paris"])
+    await _master_of(world, "both", ["lyon", "paris"])
+    return world
+
+
+def test_every_admin_route_has_a_site_expectation() -> None:
+    kinds = {(c.method, c.route): expectation(c) for c in CASES if "admin" in c.allowed}
+    assert set(kinds.values()) == {"own", "hidden", "list", "created"}
+    assert set(kinds) >= NAMES_LYON | OWN
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "admin" in c.allowed], ids=lambda c: f"{c.method} {c.route}")
+async def test_a_master_of_another_site_neither_sees_nor_touches_it(two_sites: World, case: Case) -> None:
+    w = two_sites
+    path, body, query = await case.prepare(w)
+    sent: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
+    response = await w.call(case.method, path, "paris", params=query, **sent)
+    kind = expectation(case)
+    if kind == "hidden":
+        assert response.status_code == 404, (response.status_code, response.text)
+        assert response.json()["detail"]["code"].endswith(("_not_found", "_unknown")), response.text
+        return
+    assert response.status_code < 300, (kind, response.status_code, response.text)
+    text = response.text if response.content else ""
+    assert not [mark for mark in LYON_MARKS if mark in text], text
+    if kind == "created" and "json" in response.headers.get("content-type", ""):
+        assert response.json().get("site", "paris") == "paris"
+
+
+async def test_every_id_of_site_a_is_404_for_site_b_but_found_for_a_master_of_both(two_sites: World) -> None:
+    w = two_sites
+    paths = [
+        f"/api/customers/{w.ids['customer']}",
+        f"/api/orders/{w.ids['order']}",
+        f"/api/orders/{w.ids['order']}/progress",
+        f"/api/students/{w.ids['student']}",
+        f"/api/students/{w.ids['student']}/practice-log",
+        "/api/calendars/lyon",
+        "/api/stop-reasons/lyon",
+    ]
+    for path in paths:
+        assert (await w.call("GET", path, "paris")).status_code == 404, path
+        assert (await w.call("GET", path, "both")).status_code == 200, path
+
+
+async def test_a_master_of_both_sites_lists_both_and_says_where_a_record_goes(two_sites: World) -> None:
+    w = two_sites
+    made = await w.ok("POST", "/api/customers", "paris", json={"name": "Acme"})  # the same name, another school
+    assert made["site"] == "paris"
+    assert sorted(c["site"] for c in await w.ok("GET", "/api/customers", "both")) == ["lyon", "paris"]
+    assert [c["site"] for c in await w.ok("GET", "/api/customers", "paris")] == ["paris"]
+    tom = {"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP"}
+    refused = await w.call("POST", "/api/students", "both", json=tom)
+    assert refused.status_code == 422
+    assert refused.json()["detail"]["code"] == "site_required"
+    assert "paris" in refused.json()["detail"]["message"]
+    english = await w.call("POST", "/api/students?lang=en", "both", json=tom)
+    assert english.json()["detail"]["message"].startswith("You act on several sites (lyon, paris)")
+    other = await w.call("POST", "/api/students", "both", json=tom | {"site": "nantes"})
+    assert other.status_code == 422
+    assert other.json()["detail"]["code"] == "site_not_yours"
+    assert (await w.ok("POST", "/api/students", "both", json=tom | {"site": "paris"}))["site"] == "paris"
+    assert sorted(s["site"] for s in await w.ok("GET", "/api/students", "both")) == ["lyon", "paris"]
+    assert [s["first_name"] for s in await w.ok("GET", "/api/students", "paris")] == ["Tom"]
+    me = await w.ok("GET", "/api/auth/me", "both")
+    assert me["sites"] == ["lyon", "paris"]
+
+
+async def test_a_master_grants_only_their_own_sites(two_sites: World) -> None:
+    w = two_sites
+    new = {"username": "dupont", "password": "password-1", "role": "admin"}
+    refused = await w.call("POST", "/api/users", "paris", json=new | {"sites": ["lyon"]})
+    assert refused.status_code == 422
+    assert refused.json()["detail"]["code"] == "site_not_yours"
+    assert (await w.ok("POST", "/api/users", "paris", json=new))["site"] == "paris"
+    both = await w.ok("POST", "/api/users", "both", json=new | {"username": "durand", "sites": ["paris", "lyon"]})
+    login = await w.ok("POST", "/api/auth/login", None, json={"username": "durand", "password": "password-1"})
+    me = await w.client.get("/api/auth/me", headers={"Authorization": f"Bearer {login['token']}"})
+    assert (both["site"], me.json()["sites"]) == ("paris", ["lyon", "paris"])
+    # A network login reads no school: a master of several sites makes one without choosing.
+    network = {"username": "reseau-2", "password": "password-1", "role": "network"}
+    assert (await w.ok("POST", "/api/users", "both", json=network))["role"] == "network"
+    # A username stays unique across sites: one login page for the whole network.
+    clash = await w.call("POST", "/api/users", "paris", json=new | {"username": "master"})
+    assert clash.status_code == 409
+
+
+async def test_a_kiosk_serves_its_machine_s_site_only(two_sites: World) -> None:
+    w = two_sites
+    drill_kiosk = (
+        await w.ok("POST", "/api/tokens", "paris", json={"role": "kiosk", "label": "d", "machine": "drill"})
+    )["token"]
+    w.tokens["drill-kiosk"] = drill_kiosk
+    # Léa's badge is lyon's: at the paris kiosk it is refused as a badge nobody registered.
+    for badge in ("B-LEA", "B-NOBODY"):
+        refused = await w.call("POST", "/api/sessions/check-in", "drill-kiosk", json={"badge": badge})
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["detail"]["code"] == "badge_unknown"
+    # Naming lyon's mill: the kiosk knows no such machine.
+    refused = await w.call("POST", "/api/sessions/check-in", "drill-kiosk", json={"machine": "mill", "badge": "B-LEA"})
+    assert refused.status_code == 404
+    assert (await w.call("GET", "/api/stop-reasons/lyon", "drill-kiosk")).status_code == 404
+    assert (await w.call("GET", "/api/stop-reasons/paris", "drill-kiosk")).status_code == 200
+    assert w.count(WorkSessionRecord) == 0
+
+
+async def test_a_viewer_token_belongs_to_one_site(two_sites: World) -> None:
+    w = two_sites
+    made = await w.ok("POST", "/api/tokens", "both", json={"role": "viewer", "label": "tv", "site": "paris"})
+    assert made["site"] == "paris"
+    refused = await w.call("POST", "/api/tokens", "both", json={"role": "viewer", "label": "tv"})
+    assert refused.json()["detail"]["code"] == "site_required"
+    assert [t["site"] for t in await w.ok("GET", "/api/tokens", "paris")] == ["paris"]
+
+
+async def test_a_login_of_more_sites_than_yours_is_changed_only_by_a_master_of_them_all(two_sites: World) -> None:
+    w = two_sites
+    users = {u["username"]: u["id"] for u in await w.ok("GET", "/api/users", "both")}
+    # "both" has lyon as their own site: a master of lyon alone sees them, but may not act as them elsewhere.
+    for method, suffix, body in (
+        ("POST", "/password", {"password": "taken-over-1"}),
+        ("PATCH", "", {"active": False}),
+        ("DELETE", "/sessions", None),
+        ("PUT", "/badge", {"badge": "M-1"}),
+    ):
+        refused = await w.call(method, f"/api/users/{users['both']}{suffix}", "admin", json=body)
+        assert refused.status_code == 403, (suffix, refused.text)
+        assert refused.json()["detail"]["code"] == "user_other_sites"
+        assert "paris" in refused.json()["detail"]["message"]
+    await w.ok("POST", f"/api/users/{users['master']}/password", "both", json={"password": "reset-pass-1"})
+
+
+async def test_a_badge_is_unique_across_schools_without_naming_the_other_school_s_student(two_sites: World) -> None:
+    w = two_sites
+    tom = {"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP", "badge": "B-LEA"}
+    refused = await w.call("POST", "/api/students", "paris", json=tom)
+    assert refused.status_code == 409
+    assert refused.json()["detail"]["code"] == "badge_taken_elsewhere"
+    assert "Léa" not in refused.text
+
+
+async def test_a_network_login_opens_the_network_page_and_nothing_of_a_school(
+    world: World, databases: dict[str, str], backend: str
+) -> None:
+    from tests.gateway.records.conftest import site_client
+
+    me = await world.ok("GET", "/api/auth/me", "network")
+    assert (me["role"], me["sites"]) == ("network", [])
+    async with site_client(databases[backend], world.clock) as client:
+        seen = {
+            path: (await client.get(path, headers=world.as_("network"))).status_code
+            for path in ("/network", "/network.csv", "/orders", "/utilisation", "/desk", "/desk/students", "/calendar")
+        }
+        assert seen == {"/network": 200, "/network.csv": 200} | dict.fromkeys(
+            ("/orders", "/utilisation", "/desk", "/desk/students", "/calendar"), 403
+        )
+        machines = await client.get("/api/machines", headers=world.as_("network"))
+        assert machines.json() == []  # machine state of no school: a network login acts on none

@@ -37,12 +37,15 @@ def _history(engine: Engine, seed: int) -> tuple[list[int], list[int], list[int]
     sessions = db.session_factory(engine)
     machines = [add_machine(sessions, "mill"), add_machine(sessions, "lathe")]
     with sessions.begin() as s:
-        customer = Customer(name="Acme", contact="", created=T0)
-        student = Student(first_name="Léa", last_initial="M", class_name="CAP1", track="CAP", active=True, created=T0)
+        customer = Customer(site="lyon", name="Acme", contact="", created=T0)
+        student = Student(
+            site="lyon", first_name="Léa", last_initial="M", class_name="CAP1", track="CAP", active=True, created=T0
+        )
         s.add_all([customer, student])
         s.flush()
         orders = [
             Order(
+                site="lyon",
                 customer_id=customer.id,
                 reference=f"OF-{n}",
                 part_number="P",

@@ -38,6 +38,7 @@ SESSIONS = 36  # enough to run onto a second page
 
 def record() -> LogRecord:
     student = Student(
+        site="lyon",
         id=1,
         first_name="Léa",
         last_initial="M",

@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -143,5 +144,73 @@ def test_0012_gives_every_order_one_operation_10_and_moves_its_work_onto_it(empt
             assert "operations" not in inspect(connection).get_table_names()
             assert "operation_id" not in {c["name"] for c in inspect(connection).get_columns("work_sessions")}
             assert connection.execute(text("SELECT count(*) FROM work_sessions")).scalar_one() == 2
+    finally:
+        engine.dispose()
+
+
+def _rows(connection: Any, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in connection.execute(text(sql)).all()]
+
+
+def test_0018_puts_every_record_in_the_gateway_s_site_and_goes_down_with_its_data(empty_url: str) -> None:
+    engine = db.make_engine(empty_url)
+    config = db.alembic_config()
+    t = "2026-11-23 08:00:00+00:00"
+    inserts = [
+        "INSERT INTO agents (id, site, name, status, version, last_seen) VALUES (1, 'lyon', 'pc', 'online', '1', :t)",
+        "INSERT INTO machines (id, site, name, agent_id, first_seen, last_seen) VALUES (1, 'lyon', 'mill', 1, :t, :t)",
+        "INSERT INTO site_calendars (id, site, timezone, week, public_holidays, stop_threshold_s,"
+        " alarm_prefills_breakdown) VALUES (1, 'paris', 'UTC', '[]', 'none', 300, true)",
+        "INSERT INTO customers (id, name, contact, created) VALUES (1, 'Acme', '', :t)",
+        "INSERT INTO orders (id, customer_id, reference, part_number, drawing_revision, quantity, programs,"
+        " status, created) VALUES (1, 1, 'PO-1', 'P', '', 5, '[]', 'open', :t)",
+        "INSERT INTO students (id, first_name, last_initial, class_name, track, badge, active, created)"
+        " VALUES (1, 'Léa', 'M', 'CAP1', 'CAP', 'B-LEA', true, :t)",
+        "INSERT INTO users (id, username, password_hash, role, student_id, active, created)"
+        " VALUES (1, 'master', 'x', 'admin', NULL, true, :t), (2, 'lea', 'x', 'student', 1, true, :t)",
+        "INSERT INTO login_sessions (id, token_hash, user_id, created, expires) VALUES (1, 'h', 1, :t, :t)",
+        "INSERT INTO api_tokens (id, token_hash, role, machine_id, label, created, expires)"
+        " VALUES (1, 'k', 'kiosk', 1, 'tablet', :t, :t)",
+        "INSERT INTO machine_groups (id, name, regulated, created) VALUES (1, 'Tournage', true, :t)",
+        "INSERT INTO machine_group_members (id, group_id, machine_id) VALUES (1, 1, 1)",
+        "INSERT INTO authorisations (id, student_id, group_id, granted_on, granted_by, supervised_only, created)"
+        " VALUES (1, 1, 1, '2026-09-01', 'm', false, :t)",
+    ]
+    sited = ("customers", "orders", "students", "users", "api_tokens", "machine_groups")
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0017_evidence")
+            for sql in inserts:
+                connection.execute(text(sql), {"t": t})
+        db.upgrade(empty_url, engine=engine)  # no configured site: the only site with machines
+        with engine.connect() as connection:
+            for table in sited:
+                assert _rows(connection, f"SELECT DISTINCT site FROM {table}") == [("lyon",)], table
+            # The master saw every site: they keep paris (a calendar's) beside their own lyon.
+            assert _rows(connection, "SELECT user_id, site FROM user_sites") == [(1, "paris")]
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        with engine.begin() as connection:  # names are unique per site now: paris has its Acme too
+            connection.execute(
+                text("INSERT INTO customers (id, site, name, contact, created) VALUES (2, 'paris', 'Acme', '', :t)"),
+                {"t": t},
+            )
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0017_evidence")
+        with engine.connect() as connection:
+            assert "user_sites" not in inspect(connection).get_table_names()
+            for table in sited:
+                assert "site" not in {c["name"] for c in inspect(connection).get_columns(table)}, table
+            assert _rows(connection, "SELECT id, name FROM customers ORDER BY id") == [(1, "Acme"), (2, "Acme #2")]
+            assert _rows(connection, "SELECT id, customer_id FROM orders") == [(1, 1)]
+            assert _rows(connection, "SELECT group_id, machine_id FROM machine_group_members") == [(1, 1)]
+            if connection.dialect.name == "sqlite":
+                assert _rows(connection, "PRAGMA foreign_key_check") == []
+        db.upgrade(empty_url, engine=engine, site="grenoble")  # the configured site wins
+        with engine.connect() as connection:
+            assert _rows(connection, "SELECT id, site FROM customers ORDER BY id") == [(1, "grenoble"), (2, "grenoble")]
+            assert _rows(connection, "SELECT site FROM users WHERE role = 'student'") == [("grenoble",)]
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     finally:
         engine.dispose()

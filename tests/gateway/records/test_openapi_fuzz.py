@@ -51,11 +51,12 @@ def _seed(engine: Engine) -> str:
         auth.create_user(
             db=session, who="t", now=NOW, username="fuzz", password="fuzz-pass", role="admin", student_id=None
         )
-        customer = Customer(name="Acme", contact="", created=NOW)
+        customer = Customer(site="lyon", name="Acme", contact="", created=NOW)
         session.add(customer)
         session.flush()
         session.add(
             Order(
+                site="lyon",
                 customer_id=customer.id,
                 reference="PO-1",
                 part_number="P",
@@ -70,6 +71,7 @@ def _seed(engine: Engine) -> str:
         )
         session.add(
             Student(
+                site="lyon",
                 first_name="Léa",
                 last_initial="M",
                 class_name="CAP1",
