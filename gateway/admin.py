@@ -83,7 +83,7 @@ def _run(config_path: Path, task: Callable[[config.GatewaySettings, RecordsSecti
 def _site(settings: config.GatewaySettings, db: Session, asked: str | None) -> str:
     """The site a command writes into: the one asked for, else the gateway's own (``sites_repo.home_site``)."""
     if asked is None:
-        return sites_repo.home_site(db=db, asked=sites_repo.configured_site(settings.gateway.site))
+        return sites_repo.home_site(db=db, asked=settings.gateway.only_site)
     if not re.fullmatch(SITE_PATTERN, asked):
         raise InvalidError("site_invalid", site=asked)
     return asked

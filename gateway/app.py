@@ -29,7 +29,6 @@ from gateway.ingest.service import Ingest
 from gateway.live import LiveView
 from gateway.network_collector import NetworkCollector
 from gateway.network_publisher import NetworkPublisher
-from gateway.store import sites_repo
 from gateway.store.db import Database, make_engine, upgrade
 from gateway.web.app import create_app
 from gateway.web.services import Services
@@ -54,7 +53,7 @@ async def serve(settings: config.GatewaySettings, *, stop: asyncio.Event | None 
     listener = _listen(settings.http.host, settings.http.port)
     engine = make_engine(settings.database.url)  # the gateway's one engine: ingest, pages and records share it
     try:
-        home = sites_repo.configured_site(settings.gateway.site)
+        home = settings.gateway.only_site
         await asyncio.to_thread(upgrade, settings.database.url, engine=engine, site=home)
         database = Database(engine)
         try:

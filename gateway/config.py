@@ -58,7 +58,8 @@ class GatewaySection(_Section):
 
     @property
     def only_site(self) -> str | None:
-        """The one site this gateway hosts, or None (every site, or several)."""
+        """The one site this gateway hosts, or None (every site, or several): the site new records and the
+        rows a migration gives a site go to (``sites_repo.home_site``)."""
         return self.sites[0] if len(self.sites) == 1 and self.sites[0] != EVERY_SITE else None
 
 
