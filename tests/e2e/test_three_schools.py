@@ -228,9 +228,8 @@ def browser() -> Iterator[Browser]:
 
 
 def hosted_master(net: Network, browser: Browser) -> Web:
-    """The hosted school's master, on the centre's pages: today an admin of the centre. When masters get
-    their sites (issue 17 item 1), make this a master of morez only and check they see morez and no other."""
-    make_master(net.root / f"{POOL[0]}.toml", f"{HOSTED}-master", PASSWORD)
+    """The hosted school's master, on the centre's pages: a master of morez only (the pool hosts dole too)."""
+    make_master(net.root / f"{POOL[0]}.toml", f"{HOSTED}-master", PASSWORD, sites=[HOSTED])
     return browser(net.pool_ports[0], f"{HOSTED}-master")
 
 
@@ -386,7 +385,10 @@ def test_three_schools_two_shapes_a_cut_link_and_no_name_at_the_centre(network: 
     # The hosted schools: their events ingested by the pool (the two members shared them), their pages there.
     morez = hosted_master(net, browser)
     hosted_machines = {(m["site"], m["id"]) for m in morez.get("/api/machines").json()}
-    assert {("morez", "cnc-01"), ("morez", "mill"), ("dole", "cnc-07"), ("dole", "lathe")} <= hosted_machines
+    assert {("morez", "cnc-01"), ("morez", "mill"), ("morez", "lathe")} <= hosted_machines
+    assert {site for site, _ in hosted_machines} == {HOSTED}, "morez's master sees another school's machines"
+    ingested = _rows(net.centre_url, "SELECT site, name FROM machines WHERE name LIKE 'cnc-%' ORDER BY site")
+    assert ingested == [("dole", "cnc-07"), ("morez", "cnc-01")]  # both hosted schools' live machines
     # lyon's machine events reached the central broker (its bridge carries its whole tree) and the pool took
     # none of them: no machine, agent or dead letter of lyon's in its store, only lyon's aggregates.
     lyon_events = [s for s in net.tap.seen if s.topic.startswith(f"{contract.TOPIC_ROOT}/lyon/cnc-")]
