@@ -45,7 +45,7 @@ class GatewaySection(_Section):
         pattern = re.compile(SITE_FILTER_PATTERN)
         valid = bool(items) and all(isinstance(item, str) and pattern.match(item) for item in items)
         if not valid or (len(items) > 1 and EVERY_SITE in items) or len(set(items)) != len(items):
-            raise PydanticCustomError("site", SITE_EXPECTED + " (each once, \"+\" alone)")
+            raise PydanticCustomError("site", SITE_EXPECTED + ' (each once, "+" alone)')
         return value if isinstance(value, str) else tuple(items)  # type: ignore[arg-type]
 
     @property
