@@ -1,12 +1,14 @@
 """A school's gateway publishes its aggregates to the network (``[network] publish = true``).
 
-Every ``interval_s`` it computes, per site of its store, the hours of today (the live figures) and the
-last ``republish_days`` finished days, and publishes those whose numbers changed since it last sent
-them, at QoS 1 on ``contract.network_topic(site)``, through the gateway's own MQTT session (the path of
-replay requests). A late event that changes a finished day changes its numbers, so the day goes again.
-After every (re)connection, and every ``FULL_EVERY_S`` in any case, it forgets what it sent and sends
-everything again: the network's gateway keeps the newest version of each period, so repeats cost nothing
-and a school whose link to the network was cut fills its gaps on its own (docs/network.md).
+Every ``interval_s`` it computes, per site it hosts (``[gateway] site``: one, a list, or every one), the
+last two hours of today (every hour of today when the site's machines changed: a machine first seen today
+joins the hours already sent) and the last ``republish_days`` finished days, and publishes those whose
+numbers changed since it last sent them, at QoS 1 on ``contract.network_topic(site)``, through the
+gateway's own MQTT session (the path of replay requests). A late event that changes a finished day
+changes its numbers, so the day goes again. After every (re)connection, and every ``FULL_EVERY_S`` in any
+case, it forgets what it sent and sends everything again: the network's gateway keeps the newest version
+of each period, so repeats cost nothing and a school whose link to the network was cut fills its gaps on
+its own (docs/network.md).
 """
 
 from __future__ import annotations
