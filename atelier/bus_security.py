@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +30,16 @@ acl_file {acl_file}
 """
 
 
-GATEWAY_GRANTS = (
-    *(f"topic read {topic}" for topic in contract.gateway_reads()),
-    *(f"topic write {topic}" for topic in contract.gateway_writes()),
-)
+def gateway_grants(sites: Sequence[str] = ()) -> tuple[str, ...]:
+    """A gateway's ACL lines: the trees of the sites it hosts (none: every site), replay requests to their
+    agents, their aggregates, and every school's aggregates to read (``contract.gateway_reads``)."""
+    return (
+        *(f"topic read {topic}" for topic in contract.gateway_reads(*sites)),
+        *(f"topic write {topic}" for topic in contract.gateway_writes(*sites)),
+    )
+
+
+GATEWAY_GRANTS = gateway_grants()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +49,17 @@ class AgentAccount:
     machines: tuple[str, ...]
 
 
-def acl(agents: list[AgentAccount], gateways: list[str]) -> str:
-    """Mosquitto ACL text; anything not granted is denied."""
+def acl(agents: list[AgentAccount], gateways: list[str], gateway_sites: Sequence[str] = ()) -> str:
+    """Mosquitto ACL text; anything not granted is denied. ``gateway_sites``: the sites the gateways host
+    (a central pool's ``[gateway] site`` list); none: every site."""
     blocks = []
     for account in agents:
         lines = [f"user {account.agent}"]
         lines.extend(f"topic write {t}" for t in contract.agent_writes(account.site, account.agent, account.machines))
         lines.extend(f"topic read {t}" for t in contract.agent_reads(account.site, account.agent))
         blocks.append("\n".join(lines))
-    blocks.extend("\n".join([f"user {gateway}", *GATEWAY_GRANTS]) for gateway in gateways)
+    grants = gateway_grants(gateway_sites)
+    blocks.extend("\n".join([f"user {gateway}", *grants]) for gateway in gateways)
     return "\n\n".join(blocks) + "\n"
 
 
@@ -104,13 +113,14 @@ def write_broker_files(
     tls: tuple[Path, Path, Path],
     host: str = "0.0.0.0",  # noqa: S104 - a site broker listens on the workshop network
     port: int = 8883,
+    gateway_sites: Sequence[str] = (),
 ) -> dict[str, str]:
     """Write acl, passwd, credentials.txt and atelier.conf into ``out_dir``; return the new passwords."""
     from atelier.broker import broker_settings
 
     out_dir.mkdir(parents=True, exist_ok=True)
     credentials = {user: new_password() for user in [a.agent for a in agents] + gateways}
-    (out_dir / "acl").write_text(acl(agents, gateways))
+    (out_dir / "acl").write_text(acl(agents, gateways, gateway_sites))
     write_password_file(out_dir / "passwd", credentials)
     secret = out_dir / "credentials.txt"
     secret.touch(mode=0o600)
@@ -130,7 +140,13 @@ def write_broker_files(
     return credentials
 
 
-def secure_main(edge_configs: list[Path], gateways: list[str], out_dir: Path, tls: tuple[Path, Path, Path]) -> int:
+def secure_main(
+    edge_configs: list[Path],
+    gateways: list[str],
+    out_dir: Path,
+    tls: tuple[Path, Path, Path],
+    gateway_sites: Sequence[str] = (),
+) -> int:
     from edge_agent import config
     from plumbing import tomlconfig
 
@@ -139,8 +155,12 @@ def secure_main(edge_configs: list[Path], gateways: list[str], out_dir: Path, tl
     except tomlconfig.ConfigError as err:
         print(err)
         return 2
+    bad = [site for site in gateway_sites if not contract.is_valid_id(site)]
+    if bad:
+        print(f"--gateway-site {bad[0]!r}: expected a site id (lower case, digits, - and _); none for every site")
+        return 2
     agents = [AgentAccount(c.agent.id, c.agent.site, tuple(m.id for m in c.machines)) for c in loaded]
-    write_broker_files(out_dir=out_dir, agents=agents, gateways=gateways, tls=tls)
+    write_broker_files(out_dir=out_dir, agents=agents, gateways=gateways, tls=tls, gateway_sites=gateway_sites)
     print(f"Wrote {out_dir}/atelier.conf, acl, passwd and credentials.txt (keep this one secret).")
     print("Put each agent's password in its edge.toml [broker] section and the gateway's in gateway.toml.")
     return 0

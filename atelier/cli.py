@@ -95,7 +95,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _bus_secure(args: argparse.Namespace) -> int:
     from atelier.bus_security import secure_main
 
-    return secure_main(args.edge, args.gateway, args.out, (args.ca, args.cert, args.key))
+    return secure_main(args.edge, args.gateway, args.out, (args.ca, args.cert, args.key), args.gateway_site)
 
 
 def _bus_bridge(args: argparse.Namespace) -> int:
@@ -221,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     secure = bus.add_parser("secure", help="write a TLS broker configuration, passwords and an ACL")
     secure.add_argument("--edge", type=Path, action="append", required=True, help="an agent's edge.toml (repeat)")
     secure.add_argument("--gateway", action="append", default=["gateway"], help="gateway user name (repeat)")
+    secure.add_argument(
+        "--gateway-site",
+        action="append",
+        default=[],
+        help="a site the gateways host, as their [gateway] site list (repeat; default: every site)",
+    )
     secure.add_argument("--out", type=Path, default=Path("/etc/mosquitto/atelier"), help="output folder")
     secure.add_argument("--ca", type=Path, required=True, help="CA certificate (PEM)")
     secure.add_argument("--cert", type=Path, required=True, help="broker certificate (PEM)")

@@ -8,7 +8,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("ingest", "latency", "outbox", "memory", "opcua_latency", "serial_poll", "sites", "logins", "pages")
+BENCHMARKS = (
+    "ingest",
+    "latency",
+    "outbox",
+    "memory",
+    "opcua_latency",
+    "serial_poll",
+    "sites",
+    "logins",
+    "pages",
+    "network_page",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -496,14 +496,16 @@ def agent_reads(site: str, agent: str) -> list[str]:
     return [replay_filter(site, agent)]
 
 
-def gateway_reads(site: str = "+") -> list[str]:
-    """Topic filters a gateway may subscribe to: what it ingests, and (the network's) the schools' aggregates."""
-    return [*subscription(site), *network_reads(site)]
+def gateway_reads(*sites: str) -> list[str]:
+    """Topic filters a gateway may subscribe to: the trees of the sites it hosts (none given: every site), and
+    every school's aggregates (a network gateway collects them all, whatever sites it hosts)."""
+    return [*(f for site in sites or ("+",) for f in subscription(site)), *network_reads("+")]
 
 
-def gateway_writes(site: str = "+") -> list[str]:
-    """Topic filters a gateway may publish on: replay requests to any agent, and its site's aggregates."""
-    return [agent_topic(site, "+", "replay"), network_topic(site)]
+def gateway_writes(*sites: str) -> list[str]:
+    """Topic filters a gateway may publish on: replay requests to the agents of its sites (none given: every
+    site), and those sites' aggregates."""
+    return [t for site in sites or ("+",) for t in (agent_topic(site, "+", "replay"), network_topic(site))]
 
 
 def is_valid_id(value: str) -> bool:

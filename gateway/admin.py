@@ -83,7 +83,7 @@ def _run(config_path: Path, task: Callable[[config.GatewaySettings, RecordsSecti
 def _site(settings: config.GatewaySettings, db: Session, asked: str | None) -> str:
     """The site a command writes into: the one asked for, else the gateway's own (``sites_repo.home_site``)."""
     if asked is None:
-        return sites_repo.home_site(db=db, asked=sites_repo.configured_site(settings.gateway.site))
+        return sites_repo.home_site(db=db, asked=settings.gateway.only_site)
     if not re.fullmatch(SITE_PATTERN, asked):
         raise InvalidError("site_invalid", site=asked)
     return asked
@@ -181,9 +181,9 @@ def move_machine(config_path: Path, site: str | None, machine: str, agent: str) 
     """Give a machine to another agent (it moved to another PC); audited. The running gateway obeys at once."""
 
     def task(settings: config.GatewaySettings, records: RecordsSection) -> int:
-        where = site or (settings.gateway.site if settings.gateway.site != "+" else None)
+        where = site or settings.gateway.only_site
         if where is None:
-            print("this gateway ingests every site: give the machine's site with --site", file=sys.stderr)
+            print("this gateway ingests several sites: give the machine's site with --site", file=sys.stderr)
             return EXIT_REFUSED
         who = f"atelier gateway move-machine ({getpass.getuser()})"
         with _store(settings.database.url) as db:

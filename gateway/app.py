@@ -29,7 +29,6 @@ from gateway.ingest.service import Ingest
 from gateway.live import LiveView
 from gateway.network_collector import NetworkCollector
 from gateway.network_publisher import NetworkPublisher
-from gateway.store import sites_repo
 from gateway.store.db import Database, make_engine, upgrade
 from gateway.web.app import create_app
 from gateway.web.services import Services
@@ -54,7 +53,7 @@ async def serve(settings: config.GatewaySettings, *, stop: asyncio.Event | None 
     listener = _listen(settings.http.host, settings.http.port)
     engine = make_engine(settings.database.url)  # the gateway's one engine: ingest, pages and records share it
     try:
-        home = sites_repo.configured_site(settings.gateway.site)
+        home = settings.gateway.only_site
         await asyncio.to_thread(upgrade, settings.database.url, engine=engine, site=home)
         database = Database(engine)
         try:
@@ -278,7 +277,7 @@ def check(config_path: Path) -> int:
         return EXIT_CONFIG
     influx = "" if settings.influx is None else f", influx {settings.influx.url} bucket {settings.influx.bucket}"
     print(
-        f"{config_path}: OK (gateway {settings.gateway.id}, site {settings.gateway.site}, "
+        f"{config_path}: OK (gateway {settings.gateway.id}, site {', '.join(settings.gateway.sites)}, "
         f"broker {settings.broker.host}:{settings.broker.port}, "
         f"{'https' if settings.http.tls else 'http'} {settings.http.host}:{settings.http.port}{influx})"
     )

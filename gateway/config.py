@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,9 +28,39 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+EVERY_SITE = "+"
+SITE_EXPECTED = 'a site id, a list of site ids such as ["morez", "dole"], or "+" for every site'
+
+
 class GatewaySection(_Section):
     id: str = Field(pattern=ID_PATTERN, description="stable gateway id; the MQTT client id derives from it")
-    site: str = Field(default="+", pattern=SITE_FILTER_PATTERN, description='site to ingest, "+" for every site')
+    # A list: a central pool hosting several small schools ingests theirs and nobody else's (the events an
+    # own-server school's bridge carries to the centre are that school's gateway's business, not the pool's).
+    site: str | tuple[str, ...] = Field(default=EVERY_SITE, description=SITE_EXPECTED)
+
+    @field_validator("site", mode="before")
+    @classmethod
+    def _sites(cls, value: object) -> str | tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        pattern = re.compile(SITE_FILTER_PATTERN)
+        valid = bool(items) and all(isinstance(item, str) and pattern.match(item) for item in items)
+        if not valid or (len(items) > 1 and EVERY_SITE in items) or len(set(items)) != len(items):
+            raise PydanticCustomError("site", SITE_EXPECTED + ' (each once, "+" alone)')
+        return value if isinstance(value, str) else tuple(items)  # type: ignore[arg-type]
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        """The hosted sites, or ``("+",)`` for every site: one MQTT topic filter segment each."""
+        return (self.site,) if isinstance(self.site, str) else self.site
+
+    def hosts(self, site: str) -> bool:
+        return EVERY_SITE in self.sites or site in self.sites
+
+    @property
+    def only_site(self) -> str | None:
+        """The one site this gateway hosts, or None (every site, or several): the site new records and the
+        rows a migration gives a site go to (``sites_repo.home_site``)."""
+        return self.sites[0] if len(self.sites) == 1 and self.sites[0] != EVERY_SITE else None
 
 
 class TlsSection(_Section):

@@ -1,12 +1,14 @@
 """A school's gateway publishes its aggregates to the network (``[network] publish = true``).
 
-Every ``interval_s`` it computes, per site of its store, the hours of today (the live figures) and the
-last ``republish_days`` finished days, and publishes those whose numbers changed since it last sent
-them, at QoS 1 on ``contract.network_topic(site)``, through the gateway's own MQTT session (the path of
-replay requests). A late event that changes a finished day changes its numbers, so the day goes again.
-After every (re)connection, and every ``FULL_EVERY_S`` in any case, it forgets what it sent and sends
-everything again: the network's gateway keeps the newest version of each period, so repeats cost nothing
-and a school whose link to the network was cut fills its gaps on its own (docs/network.md).
+Every ``interval_s`` it computes, per site it hosts (``[gateway] site``: one, a list, or every one), the
+last two hours of today (every hour of today when the site's machines changed: a machine first seen today
+joins the hours already sent) and the last ``republish_days`` finished days, and publishes those whose
+numbers changed since it last sent them, at QoS 1 on ``contract.network_topic(site)``, through the
+gateway's own MQTT session (the path of replay requests). A late event that changes a finished day
+changes its numbers, so the day goes again. After every (re)connection, and every ``FULL_EVERY_S`` in any
+case, it forgets what it sent and sends everything again: the network's gateway keeps the newest version
+of each period, so repeats cost nothing and a school whose link to the network was cut fills its gaps on
+its own (docs/network.md).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import select
+
 from edge_agent import contract
 from gateway.config import GatewaySettings
-from gateway.domain.network import Period, finished_days, hours_of_today
+from gateway.domain.network import finished_days, hours_of_today
 from gateway.store.db import Database
+from gateway.store.models import Machine
 from gateway.store.network_outbound import aggregate, sites
 
 logger = logging.getLogger(__name__)
@@ -55,6 +60,7 @@ class NetworkPublisher:
         self._clock = clock
         self._monotonic = monotonic
         self._sent: dict[tuple[str, str, datetime], str] = {}  # (site, period, start) → fingerprint sent
+        self._machines: dict[str, frozenset[str]] = {}  # site → its machines at the last round
         self._connections: int | None = None
         self._full_at = 0.0
         self.published = 0
@@ -72,12 +78,20 @@ class NetworkPublisher:
         now = self._clock()
         section = self._settings.network
         zone = self._settings.records.zone()
-        periods: list[Period] = hours_of_today(now, zone, last=None if full else 2)
-        periods += finished_days(now, zone, section.republish_days)
+        today = hours_of_today(now, zone)
+        recent = today if full else today[-2:]
+        days = finished_days(now, zone, section.republish_days)
         sent = 0
         with self._database.sessions() as db:
-            for site in sites(db=db, only=self._settings.gateway.site):
-                for period in periods:
+            for site in sites(db=db):
+                if not self._settings.gateway.hosts(site):
+                    continue
+                # A machine first seen today is in every hour of today from now on (its planned time, even
+                # with no work in it): the hours already sent without it go again, not at the next full round.
+                machines = frozenset(db.scalars(select(Machine.name).where(Machine.site == site)))
+                joined = self._machines.get(site) != machines
+                self._machines[site] = machines
+                for period in (today if joined else recent) + days:
                     try:
                         message = aggregate(
                             db=db,

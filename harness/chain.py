@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,7 +281,7 @@ def gateway_toml(
     path: Path,
     *,
     gateway_id: str,
-    site: str,
+    site: str | Sequence[str],
     broker: Broker,
     database_url: str,
     http_port: int,
@@ -289,10 +289,11 @@ def gateway_toml(
     timezone: str | None = None,
     network: dict[str, object] | None = None,
 ) -> Path:
-    """A gateway's configuration: its site (``+`` for every site), its broker and store, its ``[network]`` jobs."""
+    """A gateway's configuration: its site (``+`` for every site, or a list of sites), its broker and store,
+    its ``[network]`` jobs."""
     ingest = f'shared_group = "{shared_group}"\n' if shared_group else ""
     parts = [
-        f'[gateway]\nid = "{gateway_id}"\nsite = "{site}"\n',
+        f'[gateway]\nid = "{gateway_id}"\nsite = {json.dumps(site if isinstance(site, str) else list(site))}\n',
         f'[broker]\nhost = "{broker.host}"\nport = {broker.port}\n',
         f'[database]\nurl = "{database_url}"\n',
         f"[ingest]\n{ingest}",

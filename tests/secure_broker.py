@@ -23,11 +23,18 @@ class SecureBroker:
 
 
 def start_secure_broker(
-    folder: Path, agents: list[AgentAccount], gateways: list[str], passwords: dict[str, str], extra_acl: str = ""
+    folder: Path,
+    agents: list[AgentAccount],
+    gateways: list[str],
+    passwords: dict[str, str],
+    extra_acl: str = "",
+    *,
+    gateway_sites: tuple[str, ...] = (),
 ) -> SecureBroker:
-    """The generated ACL (plus ``extra_acl``, e.g. a test observer) behind a TLS listener; the caller stops it."""
+    """The generated ACL (plus ``extra_acl``, e.g. a test observer) behind a TLS listener; the caller stops it.
+    ``gateway_sites``: the sites the gateways host (none: every site)."""
     tls = make_tls_files(folder / "tls")
-    (folder / "acl").write_text(acl(agents, gateways) + extra_acl)
+    (folder / "acl").write_text(acl(agents, gateways, gateway_sites) + extra_acl)
     write_password_file(folder / "passwd", passwords)
     port = free_port()
     listener = tls_listener(

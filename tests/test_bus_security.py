@@ -16,7 +16,7 @@ import pytest
 from atelier.broker import broker_settings, free_port
 from atelier.bus_security import AgentAccount, acl
 from edge_agent.config import BrokerSection
-from edge_agent.contract import MAX_PAYLOAD_BYTES, agent_topic, machine_topic
+from edge_agent.contract import MAX_PAYLOAD_BYTES, agent_topic, machine_topic, network_topic
 from edge_agent.outbox import Outbox
 from edge_agent.publisher import Publisher
 from tests.edge_agent.mqtt_probe import eventually
@@ -63,6 +63,23 @@ def test_gateway_may_only_ask_for_replays(secure_broker: SecureBroker) -> None:
         assert probe.publish(machine_topic(SITE, "mill-1", "event")).is_failure
     finally:
         probe.close()
+
+
+def test_a_pool_hosting_a_list_of_sites_asks_only_their_agents_and_publishes_only_their_aggregates(
+    tmp_path: Path,
+) -> None:
+    secure = start_secure_broker(tmp_path, [AGENT], ["pool"], {"pool": "pool-secret"}, gateway_sites=("morez", "dole"))
+    probe = Probe(secure, "pool", "pool-secret")
+    try:
+        assert probe.connected.wait(10)
+        for site in ("morez", "dole"):
+            assert not probe.publish(agent_topic(site, "pc-1", "replay")).is_failure
+            assert not probe.publish(network_topic(site)).is_failure
+        assert probe.publish(agent_topic(SITE, "pc-1", "replay")).is_failure  # lyon has a gateway of its own
+        assert probe.publish(network_topic(SITE)).is_failure
+    finally:
+        probe.close()
+        secure.broker.stop()
 
 
 def test_wrong_password_is_refused(secure_broker: SecureBroker) -> None:

@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 def topic_filters(settings: GatewaySettings) -> tuple[list[str], list[str]]:
     """(agent status filters, machine filters): status first, so a birth precedes the retained states."""
-    filters = contract.subscription(settings.gateway.site)
+    # One tree per hosted site: a pool hosting several schools must not ingest the others' bridged events.
+    filters = [f for site in settings.gateway.sites for f in contract.subscription(site)]
     status = [f for f in filters if f.endswith("/status")]
     machines = [f for f in filters if f not in status]
     group = settings.ingest.shared_group

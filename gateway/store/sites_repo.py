@@ -112,11 +112,6 @@ def check_manageable(db: Session, user: User) -> None:
         raise ForbiddenError("user_other_sites", sites=", ".join(sorted(beyond)))
 
 
-def configured_site(site_filter: str) -> str | None:
-    """The gateway's own site when its ``gateway.site`` names one ("+" ingests every site: none)."""
-    return None if site_filter == "+" else site_filter
-
-
 def home_site(*, db: Session, asked: str | None = None) -> str:
     """The site a new record goes to. On a restricted session (a request) the one asked for among the
     principal's, or their only one (``site_for_new``): a record never lands in a site its maker cannot see.

@@ -127,9 +127,10 @@ class Tap:
         return [s for s in list(self.seen) if s.topic.endswith(suffix)]
 
 
-def make_master(config: Path, username: str, password: str) -> None:
-    """``atelier gateway create-admin USERNAME --password-stdin -c CONFIG``, as the operator types it."""
-    assert create_admin(config, username, password) == 0
+def make_master(config: Path, username: str, password: str, sites: list[str] | None = None) -> None:
+    """``atelier gateway create-admin USERNAME --password-stdin -c CONFIG [--site SITE ...]``, as the operator
+    types it."""
+    assert create_admin(config, username, password, sites=sites) == 0
 
 
 class Web:

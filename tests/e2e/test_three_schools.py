@@ -2,10 +2,12 @@
 
 lyon and nantes each run their own mosquitto, bridged to the central broker with ``atelier bus bridge``'s
 block, and their own gateway on SQLite that publishes the school's aggregates (``[network] publish``);
-lyon has a real edge agent with simulated machines at work. morez is hosted: its mosquitto is bridged to the
-centre, its edge agent publishes into it, and it has no gateway of its own. At the centre a pool of two
-gateways on PostgreSQL (one shared subscription) ingests morez's events and only morez's
-(``gateway.site``), publishes morez's aggregates and collects every school's (``[network] collect``).
+lyon has a real edge agent with simulated machines at work. morez and dole are small schools hosted at the
+centre: each one's mosquitto is bridged to the centre, their edge agents publish into it, and they have no
+gateway of their own. At the centre a pool of two gateways on PostgreSQL (one shared subscription per hosted
+site) ingests morez's and dole's events and nobody else's (``gateway.site = ["morez", "dole"]``: lyon's
+machine events, which lyon's bridge carries to the centre too, are not the pool's), publishes morez's and
+dole's aggregates and collects every school's (``[network] collect``).
 
 lyon's internet link (a relay between its bridge and the central broker) is cut for a while: lyon's pages
 keep answering and its gateway keeps ingesting; once the link is back, what lyon published meanwhile
@@ -36,7 +38,7 @@ from atelier.broker import Broker, free_port, wait_for_port
 from edge_agent import contract
 from gateway.domain.network import Period
 from gateway.store.db import make_engine, session_factory
-from gateway.store.models import Agent, Machine, NetworkMachineFigures, NetworkPeriod, NetworkPracticeFigures
+from gateway.store.models import NetworkMachineFigures, NetworkPeriod, NetworkPracticeFigures
 from gateway.store.network_outbound import aggregate
 from harness import Daemon, edge_toml, gateway_toml, health, sim_options, wait_for_bridges
 from tests.e2e.network_shapes import CuttableLink, Tap, Web, make_master, postgres_tables, sqlite_text
@@ -45,10 +47,12 @@ from tests.gateway.network_school import Seeded, seed_school
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 
 OWN_SERVER = ("lyon", "nantes")
-HOSTED = "morez"
-SITES = (*OWN_SERVER, HOSTED)
-SEEDED_PARTS = {"lyon": 10, "nantes": 20, "morez": 15}  # yesterday's, in each school's store
-LIVE = {"lyon": (("cnc-01", "cnc-02"), 30), "morez": (("cnc-01",), 10)}  # machines and cycles of the agents
+HOSTED_SITES = ("morez", "dole")
+HOSTED = HOSTED_SITES[0]  # the hosted school whose master logs in at the centre
+SITES = (*OWN_SERVER, *HOSTED_SITES)
+SEEDED_PARTS = {"lyon": 10, "nantes": 20, "morez": 15, "dole": 25}  # yesterday's, in each school's store
+# Machines and cycles of the agents.
+LIVE = {"lyon": (("cnc-01", "cnc-02"), 30), "morez": (("cnc-01",), 10), "dole": (("cnc-07",), 5)}
 # A round every 5 s, the smallest interval_s allowed, so that the cut sees a few; yesterday and the day before.
 NETWORK: dict[str, object] = {"publish": True, "interval_s": 5.0, "republish_days": 2}
 PASSWORD = "master-pass-1"
@@ -142,18 +146,18 @@ def network(tmp_path: Path, broker: Broker, postgres_url: str) -> Iterator[Netwo
             school.seeded = _seed(school.url, site, yesterday)
             daemons.append(_start(f"gw-{site}", config, tmp_path / site))
 
-        # The centre: two gateways on one PostgreSQL, hosting morez, collecting every school's aggregates.
+        # The centre: two gateways on one PostgreSQL, hosting morez and dole, collecting every school's aggregates.
         pool_ports = [free_port() for _ in POOL]
         configs = [
             gateway_toml(
-                tmp_path / f"{name}.toml", gateway_id=name, site=HOSTED, broker=broker, database_url=postgres_url,
+                tmp_path / f"{name}.toml", gateway_id=name, site=HOSTED_SITES, broker=broker, database_url=postgres_url,
                 http_port=port, shared_group="pool", timezone=ZONE, network={**NETWORK, "collect": True},
             )
             for name, port in zip(POOL, pool_ports, strict=True)
         ]  # fmt: skip
         make_master(configs[0], "network", PASSWORD)  # the network's account (a network role comes with sites)
-        hosted = schools[HOSTED]
-        hosted.url, hosted.seeded = postgres_url, _seed(postgres_url, HOSTED, yesterday)
+        for site in HOSTED_SITES:
+            schools[site].url, schools[site].seeded = postgres_url, _seed(postgres_url, site, yesterday)
         daemons += [_start(name, config, tmp_path) for name, config in zip(POOL, configs, strict=True)]
 
         for port in [*(p for s in OWN_SERVER if (p := schools[s].port) is not None), *pool_ports]:
@@ -178,21 +182,11 @@ def _seed_later() -> Seeded:
 
 
 def _seed(url: str, site: str, day: datetime) -> Seeded:
-    """Yesterday's work (``seed_school``), and the live agent's machines, known since yesterday as a school's
-    machines are (a machine first seen today would join the hours already sent only at the next full round)."""
+    """Yesterday's work (``seed_school``). The live agents' machines are first seen today, as a new machine
+    is: the publisher sends the hours of today again with them (they are in the figures checked below)."""
     engine = make_engine(url)
     try:
-        sessions = session_factory(engine)
-        seeded = seed_school(sessions, site, parts=SEEDED_PARTS[site], day=day)
-        if site in LIVE:
-            with sessions.begin() as db:
-                agent = Agent(site=site, name=f"{site}-pc", status="offline", version="1", last_seen=day)
-                db.add(agent)
-                db.flush()
-                db.add_all(
-                    Machine(site=site, name=m, agent_id=agent.id, first_seen=day, last_seen=day) for m in LIVE[site][0]
-                )
-        return seeded
+        return seed_school(session_factory(engine), site, parts=SEEDED_PARTS[site], day=day)
     finally:
         engine.dispose()
 
@@ -234,9 +228,8 @@ def browser() -> Iterator[Browser]:
 
 
 def hosted_master(net: Network, browser: Browser) -> Web:
-    """The hosted school's master, on the centre's pages: today an admin of the centre. When masters get
-    their sites (issue 17 item 1), make this a master of morez only and check they see morez and no other."""
-    make_master(net.root / f"{POOL[0]}.toml", f"{HOSTED}-master", PASSWORD)
+    """The hosted school's master, on the centre's pages: a master of morez only (the pool hosts dole too)."""
+    make_master(net.root / f"{POOL[0]}.toml", f"{HOSTED}-master", PASSWORD, sites=[HOSTED])
     return browser(net.pool_ports[0], f"{HOSTED}-master")
 
 
@@ -386,16 +379,29 @@ def test_three_schools_two_shapes_a_cut_link_and_no_name_at_the_centre(network: 
         assert f'data-site="{site}"' in page.text, f"{site} missing from /network"
     expected = {site: SEEDED_PARTS[site] + net.schools[site].parts_made() for site in SITES}
     assert net.schools["lyon"].parts_made() > 0
-    assert net.schools[HOSTED].parts_made() > 0
+    assert all(net.schools[site].parts_made() > 0 for site in HOSTED_SITES)
     net.wait(lambda: _csv_good(network_web) == expected, 20, f"the CSV's good parts to be {expected}")
 
-    # The hosted school: its events ingested by the pool (the two members shared them), its own pages there.
+    # The hosted schools: their events ingested by the pool (the two members shared them), their pages there.
     morez = hosted_master(net, browser)
-    hosted_machines = {m["id"] for m in morez.get("/api/machines").json()}
-    assert {"cnc-01", "mill", "lathe"} <= hosted_machines
-    assert _rows(net.centre_url, "SELECT DISTINCT site FROM machines") == [(HOSTED,)], "the pool ingested another site"
-    assert _rows(net.centre_url, "SELECT DISTINCT site FROM agents") == [(HOSTED,)]
-    assert all("$share/pool/" in (net.root / f"{name}.log").read_text() for name in POOL)
+    hosted_machines = {(m["site"], m["id"]) for m in morez.get("/api/machines").json()}
+    assert {("morez", "cnc-01"), ("morez", "mill"), ("morez", "lathe")} <= hosted_machines
+    assert {site for site, _ in hosted_machines} == {HOSTED}, "morez's master sees another school's machines"
+    ingested = _rows(net.centre_url, "SELECT site, name FROM machines WHERE name LIKE 'cnc-%' ORDER BY site")
+    assert ingested == [("dole", "cnc-07"), ("morez", "cnc-01")]  # both hosted schools' live machines
+    # lyon's machine events reached the central broker (its bridge carries its whole tree) and the pool took
+    # none of them: no machine, agent or dead letter of lyon's in its store, only lyon's aggregates.
+    lyon_events = [s for s in net.tap.seen if s.topic.startswith(f"{contract.TOPIC_ROOT}/lyon/cnc-")]
+    assert lyon_events, "lyon's machine events did not reach the centre"
+    assert net.tap.of("/lyon/agent/lyon-pc/status"), "lyon's agent birth did not reach the centre"
+    hosted_rows = sorted((s,) for s in HOSTED_SITES)
+    assert _rows(net.centre_url, "SELECT DISTINCT site FROM machines ORDER BY site") == hosted_rows, "another site"
+    assert _rows(net.centre_url, "SELECT DISTINCT site FROM agents ORDER BY site") == hosted_rows
+    assert not _rows(net.centre_url, "SELECT topic FROM dead_letters WHERE topic LIKE '%/lyon/%'")
+    for name in POOL:
+        log = (net.root / f"{name}.log").read_text()
+        assert all(f"$share/pool/atelier/v1/{site}/+/event" in log for site in HOSTED_SITES)
+        assert "atelier/v1/+/+/event" not in log
 
     # Nothing of a lyon or nantes student at the centre, nor on what left those schools; morez's students
     # live at the centre (hosted) but not in the network's tables.
@@ -405,11 +411,12 @@ def test_three_schools_two_shapes_a_cut_link_and_no_name_at_the_centre(network: 
         for secret in net.schools[site].seeded.secrets:
             assert secret not in everything, f"{site}'s {secret!r} reached the centre's store"
     centre_badges = _rows(net.centre_url, "SELECT badge FROM students ORDER BY badge")
-    assert [b for (b,) in centre_badges] == sorted(s for s in net.schools[HOSTED].seeded.secrets if "BADGE" in s)
+    hosted_secrets = [s for site in HOSTED_SITES for s in net.schools[site].seeded.secrets]
+    assert [b for (b,) in centre_badges] == sorted(s for s in hosted_secrets if "BADGE" in s)
     network_tables = "\n".join(text for name, text in tables.items() if name.startswith("network_"))
-    for secret in net.schools[HOSTED].seeded.secrets:
+    for secret in hosted_secrets:
         assert secret in everything  # the search finds what is there ...
-        assert secret not in network_tables, f"morez's {secret!r} in the network's tables"  # ... and not here
+        assert secret not in network_tables, f"a hosted school's {secret!r} in the network's tables"  # ... and not here
     columns = _rows(net.centre_url, "SELECT column_name FROM information_schema.columns "
                     "WHERE table_name LIKE 'network_%'")  # fmt: skip
     assert not [c for (c,) in columns if any(word in c for word in ("student", "badge", "name"))]

@@ -107,3 +107,27 @@ def test_the_network_section_defaults_off_and_names_its_problems(tmp_path: Path)
     assert all(p.file == str(path) for p in caught.value.problems)
     assert "5" in by_key["network.interval_s"].expected
     assert "unknown key" in by_key["network.names"].expected
+
+
+@pytest.mark.parametrize(
+    ("value", "sites"),
+    [('"+"', ("+",)), ('"lyon"', ("lyon",)), ('["morez", "dole"]', ("morez", "dole")), ('["morez"]', ("morez",))],
+)
+def test_site_is_one_site_a_list_of_sites_or_every_site(tmp_path: Path, value: str, sites: tuple[str, ...]) -> None:
+    settings = config.load(write(tmp_path, f'[gateway]\nid = "gw"\nsite = {value}\n'))
+    assert settings.gateway.sites == sites
+    assert settings.gateway.hosts("morez") == ("+" in sites or "morez" in sites)
+    assert settings.gateway.hosts("lyon") == ("+" in sites or "lyon" in sites)
+    assert settings.gateway.only_site == (sites[0] if len(sites) == 1 and sites != ("+",) else None)
+
+
+@pytest.mark.parametrize("value", ["[]", '["morez", "+"]', '["morez", "morez"]', '["Morez"]', "[3]", '"a/b"', "3"])
+def test_a_bad_site_value_is_named_with_file_key_and_what_is_expected(
+    tmp_path: Path, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, f'[gateway]\nid = "gw"\nsite = {value}\n')
+    assert app.check(path) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: gateway.site" in err
+    assert "a list of site ids" in err
+    assert "Traceback" not in err

@@ -3,7 +3,7 @@
 Existing rows go to the gateway's own site, found in this order:
 
 1. the ``site`` attribute of the Alembic configuration, which ``gateway.store.db.upgrade(site=...)`` sets from
-   the gateway's configuration when ``gateway.site`` names one site (``sites_repo.configured_site``);
+   the gateway's configuration when ``gateway.site`` names one site (``GatewaySection.only_site``);
 2. else the only site that has machines;
 3. else, with several sites or none, the first site in alphabetical order that has machines, or
    ``sites_repo.DEFAULT_SITE`` ("school") on an empty store.
