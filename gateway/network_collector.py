@@ -68,12 +68,12 @@ class NetworkCollector:
         try:
             message = contract.decode_aggregate(topic, payload)
         except contract.ContractError as err:
-            with self._database.sessions.begin() as db:
+            with self._database.writes.begin() as db:
                 dead_letter(db=db, topic=topic, payload=payload, reason=err.reason, received=now)
             self.counts["dead"] += 1
             logger.warning("network aggregate refused topic=%r reason=%s", topic, err.reason)
             return None
-        with self._database.sessions.begin() as db:
+        with self._database.writes.begin() as db:
             kept = keep(db=db, message=message, received=now)
         self.counts[kept] += 1
         return kept

@@ -126,6 +126,13 @@ class Database:
         """Plain sessions on the engine, for callers that run their own transactions (ingest, start-up)."""
         return self._factories()[0]
 
+    @property
+    def writes(self) -> sessionmaker[Session]:
+        """Sessions that hold SQLite's write lock from their first statement (``writer``), for callers outside a
+        request that read and then write in their own transaction: a deferred one that read first fails at once
+        ("database is locked") when another writer committed meanwhile, whatever the busy timeout."""
+        return self._factories()[1]
+
     def _factories(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
         with self._lock:
             if self._reads is None or self._writes is None:
