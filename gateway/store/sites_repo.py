@@ -116,6 +116,14 @@ def sites_of_users(db: Session, users: Collection[User]) -> dict[int, frozenset[
     return {u.id: frozenset() if u.role == "network" else frozenset({u.site, *more.get(u.id, ())}) for u in users}
 
 
+def store_sites(db: Session) -> frozenset[str]:
+    """Every site the store knows: of its machines, agents and logins (read across the sites)."""
+    found: set[str] = set()
+    for column in (Machine.site, Agent.site, User.site, UserSite.site):
+        found.update(db.scalars(select(column).distinct().execution_options(**ALL_SITES)))
+    return frozenset(found)
+
+
 def check_manageable(db: Session, user: User) -> None:
     """A master changes a login only when they act on every site it does: otherwise a master of one school
     could reset the password of a master of two, and act on the other as them."""
