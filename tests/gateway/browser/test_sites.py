@@ -161,6 +161,7 @@ async def test_a_master_of_two_sites_grants_both_then_takes_one_back_and_the_ope
     browser: Browser, site: Site, tmp_path: Path
 ) -> None:
     from tests.gateway.browser.a11y import assert_accessible
+    from tests.gateway.browser.desk_tools import shots
 
     _add_paris(site, tmp_path)
     _add_master(tmp_path, "both", "both-pass-1", ["lyon", "paris"])
@@ -185,6 +186,7 @@ async def test_a_master_of_two_sites_grants_both_then_takes_one_back_and_the_ope
     # Their own login has no boxes (another master changes it); lyon's and paris's masters' have.
     assert await page.locator("tr[data-user='both'] form.sites-form").count() == 0
     assert await page.locator("tr[data-user='master'] form.sites-form").count() == 1
+    await shots(page, "users-two-sites")
 
     direction = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
     await log_in(direction, site.base_url, "direction", "direction-pass")
