@@ -244,6 +244,52 @@ def set_active(*, db: Session, who: Principal, now: datetime, user_id: int, acti
     return user
 
 
+def set_user_sites(*, db: Session, who: Principal, now: datetime, user_id: int, sites: Sequence[str]) -> User:
+    """A master changes the sites a master's or a viewer's login acts on (``sites``: the whole new list).
+
+    The master must act on every site the login has (``check_manageable``) and on every site granted
+    (``site_not_yours``), so a removed site is always one of theirs too. Never no site (``user_sites_empty``);
+    a student's login follows its student and a network login reads no school (``user_sites_only_masters_viewers``);
+    never one's own (``own_sites``: another master does it, so nobody locks themselves out by a slip). The login's
+    own ``site`` stays when kept, else becomes the first kept. Removing a site ends the login's logins: a browser
+    open on a site it lost loses it at once, not at its next sign-in.
+    """
+    user = get_row(db=db, model=User, row_id=user_id, label="user")
+    if user.role not in SITED_ROLES:
+        raise InvalidError("user_sites_only_masters_viewers", role=user.role)
+    wanted = sorted(set(sites))
+    if not wanted:
+        raise InvalidError("user_sites_empty")
+    sites_repo.check_manageable(db, user)
+    if user.id == who.user_id:
+        raise ConflictError("own_sites")
+    seen = sites_repo.visible(db)  # None: the command line, which acts on every site
+    if seen is not None:
+        for site in wanted:
+            sites_repo.site_for_new(sites=seen, asked=site)
+    before = sorted(user_sites(db, user))
+    if before == wanted:
+        return user
+    if user.site not in wanted:
+        user.site = wanted[0]
+    db.execute(delete(UserSite).where(UserSite.user_id == user.id))
+    db.add_all(UserSite(user_id=user.id, site=site) for site in wanted if site != user.site)
+    db.flush()
+    if set(before) - set(wanted):
+        revoke_logins(db=db, user_id=user.id)
+    audit(
+        db=db,
+        who=who.name,
+        action="set_sites",
+        entity="user",
+        entity_id=user.id,
+        at=now,
+        before={"sites": before},
+        after={"sites": wanted},
+    )
+    return user
+
+
 def change_own_password(
     *, db: Session, who: Principal, now: datetime, current: str, new: str, keep: str | None
 ) -> bool:

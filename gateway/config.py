@@ -220,10 +220,23 @@ class RecordsSection(_Section):
     password_workers: int = Field(
         default=1, ge=1, le=64, description="password hashes computed at once (each takes 64 MiB and the CPU)"
     )
-    open_status_screen: bool = Field(
+    open_status_screen: bool | tuple[str, ...] = Field(
         default=True,
-        description="anyone on the network reads machine state (status page, /api/machines); false: viewer token",
+        description="anyone on the network reads machine state (status page, /api/machines): true, the one "
+        'school\'s (none when the gateway holds machines of several sites); a list such as ["morez"], those '
+        "sites'; false: a viewer token",
     )
+
+    @field_validator("open_status_screen", mode="before")
+    @classmethod
+    def _open_sites(cls, value: object) -> bool | tuple[str, ...]:
+        if isinstance(value, bool):
+            return value
+        pattern = re.compile(SITE_FILTER_PATTERN)
+        items = value if isinstance(value, list) else None
+        if not items or not all(isinstance(i, str) and i != EVERY_SITE and pattern.match(i) for i in items):
+            raise PydanticCustomError("open_status_screen", 'true, false or a list of site ids such as ["morez"]')
+        return tuple(dict.fromkeys(items))
 
     @field_validator("timezone")
     @classmethod

@@ -144,6 +144,8 @@ _FR: dict[str, str] = {
     "current_password_wrong": "Le mot de passe actuel est faux.",
     "too_many_logins": "Trop d'essais de connexion : réessayez dans {minutes} min.",
     "password_work_busy": "Trop de connexions en même temps : réessayez dans quelques secondes.",
+    "own_sites": "Vous ne pouvez pas changer vos propres sites : demandez à un autre maître d'atelier.",
+    "user_sites_empty": "Un compte garde au moins un site.",
     "own_login": "Vous ne pouvez pas désactiver votre propre compte : demandez à un autre maître d'atelier.",
     "login_without_password": "Seul le compte d'un maître d'atelier ou d'un élève a un mot de passe.",
     # the database (503)
@@ -259,6 +261,8 @@ _EN: dict[str, str] = {
     "current_password_wrong": "The current password is wrong.",
     "too_many_logins": "Too many login attempts: try again in {minutes} min.",
     "password_work_busy": "Too many logins at once: try again in a few seconds.",
+    "own_sites": "You cannot change your own sites: ask another master.",
+    "user_sites_empty": "A login keeps at least one site.",
     "own_login": "You cannot disable your own login: ask another master.",
     "login_without_password": "Only a master's or a student's login has a password.",
     "database_busy": "The database is busy: try again in a moment.",

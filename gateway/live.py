@@ -125,6 +125,10 @@ class LiveView:
         today = local_date(self._clock(), self._zone)
         return [self._machines[key].to_json(today) for key in sorted(self._machines)]
 
+    def sites(self) -> frozenset[str]:
+        """The sites of the machines held (cheap: no view is serialised)."""
+        return frozenset(site for site, _ in self._machines)
+
     def machine(self, site: str, machine: str) -> dict[str, Any] | None:
         view = self._machines.get((site, machine))
         return None if view is None else view.to_json(local_date(self._clock(), self._zone))

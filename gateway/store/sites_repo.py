@@ -103,6 +103,27 @@ def user_sites(db: Session, user: User) -> frozenset[str]:
     return frozenset({user.site, *more})
 
 
+def sites_of_users(db: Session, users: Collection[User]) -> dict[int, frozenset[str]]:
+    """``user_sites`` of many logins in one query (a page listing them)."""
+    more: dict[int, set[str]] = {}
+    ids = [u.id for u in users if u.role in SITED_ROLES]
+    if ids:
+        rows = db.execute(
+            select(UserSite.user_id, UserSite.site).where(UserSite.user_id.in_(ids)).execution_options(**ALL_SITES)
+        )
+        for user_id, site in rows:
+            more.setdefault(user_id, set()).add(site)
+    return {u.id: frozenset() if u.role == "network" else frozenset({u.site, *more.get(u.id, ())}) for u in users}
+
+
+def store_sites(db: Session) -> frozenset[str]:
+    """Every site the store knows: of its machines, agents and logins (read across the sites)."""
+    found: set[str] = set()
+    for column in (Machine.site, Agent.site, User.site, UserSite.site):
+        found.update(db.scalars(select(column).distinct().execution_options(**ALL_SITES)))
+    return frozenset(found)
+
+
 def check_manageable(db: Session, user: User) -> None:
     """A master changes a login only when they act on every site it does: otherwise a master of one school
     could reset the password of a master of two, and act on the other as them."""

@@ -52,6 +52,21 @@ class UserUpdate(InputModel):
     active: bool = Field(description="false disables the user and ends their logins")
 
 
+class UserSitesSet(InputModel):
+    sites: list[SiteId] = Field(
+        min_length=1,
+        max_length=100,
+        description="every site the master's or viewer's login acts on from now on, among yours; "
+        "removing one ends its logins",
+    )
+
+
+class UserSites(BaseModel):
+    user_id: int
+    site: str = Field(description="the login's own site")
+    sites: list[str] = Field(description="every site it acts on")
+
+
 class BadgeSet(InputModel):
     badge: Short | None = Field(description="the master's badge, as the reader types it; null takes it back")
 

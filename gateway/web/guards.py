@@ -5,7 +5,7 @@ cookie (a page login, or an API token a screen opened with ``/api/auth/screen``)
 """
 
 # No ``from __future__ import annotations``: FastAPI must see the closures in the dependency signatures.
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 from fastapi import Depends, WebSocketException, status
@@ -80,14 +80,30 @@ Anyone = Annotated[Principal, Depends(_required(allow(*ROLES)))]
 machine_state_reader = allow("admin", "viewer", anonymous_if_open=True)
 
 
-def sees_site(who: Principal | None, site: str) -> bool:
+def open_sites(setting: bool | tuple[str, ...], held: Collection[str]) -> frozenset[str]:
+    """The sites whose machine state anyone reads without signing in (``records.open_status_screen``).
+
+    ``true`` opens the school's screen: the one site of the machines the gateway holds (``held``), as it always
+    did. A gateway holding machines of several sites (a central pool) has no one school: ``true`` then opens
+    none, and the configuration names the sites to open (a list). ``false``: none.
+    """
+    if setting is True:
+        return frozenset(held) if len(set(held)) <= 1 else frozenset()
+    if setting is False:
+        return frozenset()
+    return frozenset(setting)
+
+
+def sees_site(who: Principal | None, site: str, opened: Collection[str]) -> bool:
     """Machine state (the wall, its socket, /api/machines): a principal sees its own sites' machines;
-    nobody signed in (a status screen the site left open) sees every site's."""
-    return who is None or site in who.sites
+    nobody signed in (a status screen left open) those of the ``opened`` sites (``open_sites``)."""
+    return site in opened if who is None else site in who.sites
 
 
-def machines_seen(who: Principal | None, machines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [m for m in machines if sees_site(who, m["site"])]
+def machines_seen(
+    who: Principal | None, machines: list[dict[str, Any]], opened: Collection[str]
+) -> list[dict[str, Any]]:
+    return [m for m in machines if sees_site(who, m["site"], opened)]
 
 
 def own_site(who: Principal, site: str) -> str:

@@ -60,5 +60,5 @@ def header(request: Request, who: Principal | None, state: RecordsState, codes: 
         with state.reading(who) as db:
             machine = machines_repo.machine_by_id(db=db, machine_id=who.machine_id)
         kiosk = kiosk_path(machine) if machine is not None else None
-    links = links_for(who, open_status=state.settings.open_status_screen, kiosk=kiosk)
+    links = links_for(who, open_status=bool(state.settings.open_status_screen), kiosk=kiosk)
     return Header(who, links, lang_links(request, codes))

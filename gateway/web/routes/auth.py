@@ -28,6 +28,8 @@ from gateway.web.auth_schemas import (
     TokenPublic,
     UserCreate,
     UserPublic,
+    UserSites,
+    UserSitesSet,
     UserUpdate,
 )
 from gateway.web.guards import COOKIE, Admin, AdminOrStudent, Anyone, credentials
@@ -150,6 +152,15 @@ def update_user(user_id: UserId, body: UserUpdate, who: Admin, state: StateDep) 
     with state.transaction(who) as db:
         user = auth.set_active(db=db, who=who, now=state.now(), user_id=user_id, active=body.active)
         return UserPublic.model_validate(user)
+
+
+@users_router.put("/{user_id}/sites")
+def set_sites(user_id: UserId, body: UserSitesSet, who: Admin, state: StateDep) -> UserSites:
+    """Change the sites of a master's or a viewer's login: only a master of every site it has and every site
+    granted; never none, never your own; a site removed ends its logins at once."""
+    with state.transaction(who) as db:
+        user = auth.set_user_sites(db=db, who=who, now=state.now(), user_id=user_id, sites=body.sites)
+        return UserSites(user_id=user.id, site=user.site, sites=sorted(auth.user_sites(db, user)))
 
 
 @users_router.put("/{user_id}/badge")

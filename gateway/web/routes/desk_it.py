@@ -3,6 +3,12 @@
 The health is ``/healthz``'s own checks; agents and dead letters come from the store
 (``it_repo``). A dead letter's payload shows only its first bytes, as text that stays
 text (the page escapes it): what came off the bus is never trusted.
+
+A master sees the agents and the dead letters of their sites: a dead letter's site is the one its topic
+names (``atelier/v1/{site}/...``, ``it_repo.dead_letters``). A dead letter whose topic is under no site's
+tree (outside ``atelier/v1/``, or whatever a broker let through) may come from any school: only a master of
+every site the store knows (``sites_repo.store_sites``) sees those, with all the others. In a school with one
+site its master is that master: the page is as it always was.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from gateway.store import it_repo
+from gateway.store import it_repo, sites_repo
 from gateway.web.deps import get_services
 from gateway.web.pages import records, render, require
 from gateway.web.routes.health import gateway_checks
@@ -27,7 +33,9 @@ async def it_page(request: Request) -> Response:
     state = records(request)
     with state.reading(who) as db:
         agents = it_repo.agents(db=db)
-        total, letters = it_repo.dead_letters(db=db, limit=DEAD_LETTERS_SHOWN)
+        every_site = who.sites >= sites_repo.store_sites(db)
+        mine = None if every_site else who.sites
+        total, letters = it_repo.dead_letters(db=db, limit=DEAD_LETTERS_SHOWN, sites=mine)
     now = state.now()
     context = {
         "checks": checks,

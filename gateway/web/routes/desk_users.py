@@ -1,8 +1,10 @@
-"""``/desk/users``: a master creates logins (masters, viewers, students), disables them, resets a password.
+"""``/desk/users``: a master creates logins (masters, viewers, students), disables them, resets a password,
+and, as a master of several sites, grants a new login several and changes a login's sites.
 
-The API's rules and audit (``UserCreate``, ``PasswordReset``, ``auth.create_user``,
-``auth.set_active``, ``auth.reset_password``); hashing runs in the gateway's password
-pool as ``/api/users`` does. A password typed is never sent back in a page.
+The API's rules and audit (``UserCreate``, ``PasswordReset``, ``UserSitesSet``, ``auth.create_user``,
+``auth.set_active``, ``auth.reset_password``, ``auth.set_user_sites``); hashing runs in the gateway's password
+pool as ``/api/users`` does. A password typed is never sent back in a page. Sites are checkboxes named
+``site:{site}`` (``read_form`` keeps one value per name).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from gateway import auth
-from gateway.errors import NotFoundError, RecordsError
-from gateway.store import badges_repo, students_repo
+from gateway.errors import InvalidError, NotFoundError, RecordsError
+from gateway.store import badges_repo, sites_repo, students_repo
 from gateway.store.models import User
-from gateway.web.auth_schemas import BadgeSet, PasswordReset, UserCreate
+from gateway.web.auth_schemas import BadgeSet, PasswordReset, UserCreate, UserSitesSet
 from gateway.web.desk_forms import kept, read_form, records_error, validation_errors
 from gateway.web.pages import not_found, records, render, require, signed_in
 from gateway.web.schemas import MAX_ID
@@ -34,18 +36,25 @@ ERROR_FIELDS = {
     "student_not_found": "student_id",
     "site_required": "site",
     "site_not_yours": "site",
+    "user_sites_only_masters_viewers": "site",
 }
-DONE = ("created", "disabled", "enabled", "password", "badge")
+DONE = ("created", "disabled", "enabled", "password", "badge", "sites")
+SITE_BOX = "site:"  # a checkbox per site: ``site:lyon=1``
+
+
+def _checked_sites(form: dict[str, str]) -> list[str]:
+    return sorted(name.removeprefix(SITE_BOX) for name in form if name.startswith(SITE_BOX))
 
 
 def _list_page(request: Request, values: dict[str, Any], errors: dict[str, str]) -> Response:
     with records(request).reading(signed_in(request)) as db:
         users = auth.users(db=db)
+        sites = sites_repo.sites_of_users(db, users)
         students = students_repo.list_students(db=db)
     names = {s.id: students_repo.display_name(s) for s in students}
     done = request.query_params.get("done")
     context = {
-        "users": [(u, names.get(u.student_id or 0, "")) for u in users],
+        "users": [(u, names.get(u.student_id or 0, ""), sorted(sites[u.id])) for u in users],
         "students": [(s.id, f"{names[s.id]} ({s.class_name})") for s in students if s.active],
         "values": values,
         "errors": errors,
@@ -67,11 +76,11 @@ async def create_user(request: Request) -> Response:
     data: dict[str, Any] = {k: form.get(k, "").strip() for k in ("username", "role")}
     data["password"] = form.get("password", "")
     data["student_id"] = form.get("student_id") or None
-    data["sites"] = [form["site"].strip()] if form.get("site", "").strip() else None  # a master of several says which
+    data["sites"] = _checked_sites(form) or None  # a master of several says which
     try:
         body = UserCreate.model_validate(data)
     except ValidationError as err:
-        return _list_page(request, kept(form, FIELDS), validation_errors(request, err))
+        return _list_page(request, _kept(form), validation_errors(request, err))
     state = records(request)
 
     def create() -> None:
@@ -82,8 +91,33 @@ async def create_user(request: Request) -> Response:
     try:
         await state.passwords.run(create)
     except RecordsError as err:
-        return _list_page(request, kept(form, FIELDS), records_error(request, err, ERROR_FIELDS))
+        return _list_page(request, _kept(form), records_error(request, err, ERROR_FIELDS))
     return RedirectResponse("/desk/users?done=created", status_code=303)
+
+
+def _kept(form: dict[str, str]) -> dict[str, Any]:
+    return kept(form, FIELDS) | {"sites": _checked_sites(form)}
+
+
+@router.post("/desk/users/{user_id}/sites")
+async def set_sites(request: Request, user_id: UserId) -> Response:
+    """Every site the login acts on from now on, as ``PUT /api/users/{id}/sites``: a site removed ends its logins."""
+    who = require(request, "admin")
+    form = await read_form(request)
+    try:
+        body = UserSitesSet.model_validate({"sites": _checked_sites(form)})
+    except ValidationError:  # no box ticked (a hand-made form could send a bad name: the same answer)
+        err = InvalidError("user_sites_empty")
+        return _list_page(request, {"role": "admin"}, records_error(request, err, {}))
+    state = records(request)
+    try:
+        with state.transaction(who) as db:
+            auth.set_user_sites(db=db, who=who, now=state.now(), user_id=user_id, sites=body.sites)
+    except NotFoundError:
+        return not_found(request)
+    except RecordsError as err:  # another's site, one's own login, a student's login
+        return _list_page(request, {"role": "admin"}, records_error(request, err, {}))
+    return RedirectResponse("/desk/users?done=sites", status_code=303)
 
 
 @router.post("/desk/users/{user_id}/active")

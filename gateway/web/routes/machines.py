@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from gateway.auth import Principal
 from gateway.errors import NotFoundError
 from gateway.web.deps import LiveDep
-from gateway.web.guards import machine_state_reader, machines_seen, sees_site
+from gateway.web.guards import machine_state_reader, machines_seen, open_sites, sees_site
+from gateway.web.records_state import StateDep
 
 router = APIRouter(prefix="/api/machines", tags=["machines"])
 
@@ -48,13 +49,14 @@ Reader = Annotated[Principal | None, Depends(machine_state_reader)]  # the route
 
 
 @router.get("", response_model=list[MachineOut])
-async def list_machines(live: LiveDep, who: Reader) -> list[dict[str, Any]]:
-    return machines_seen(who, live.machines())
+async def list_machines(live: LiveDep, who: Reader, state: StateDep) -> list[dict[str, Any]]:
+    return machines_seen(who, live.machines(), open_sites(state.settings.open_status_screen, live.sites()))
 
 
 @router.get("/{site}/{machine}", response_model=MachineOut)
-async def get_machine(site: str, machine: str, live: LiveDep, who: Reader) -> dict[str, Any]:
-    found = live.machine(site, machine) if sees_site(who, site) else None
+async def get_machine(site: str, machine: str, live: LiveDep, who: Reader, state: StateDep) -> dict[str, Any]:
+    opened = open_sites(state.settings.open_status_screen, live.sites())
+    found = live.machine(site, machine) if sees_site(who, site, opened) else None
     if found is None:
         raise NotFoundError("machine_unknown", machine=f"{site}/{machine}")
     return found

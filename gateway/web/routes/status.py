@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from gateway.auth import Principal
 from gateway.live import LiveView, Subscription
 from gateway.web.deps import LiveDep
-from gateway.web.guards import credentials, current, machines_seen, sees_site
+from gateway.web.guards import credentials, current, machines_seen, open_sites, sees_site
 from gateway.web.header import header
 from gateway.web.i18n import LABELS, labels_for, lang_of
 from gateway.web.occupancy import Occupancy, enrich
@@ -58,12 +58,12 @@ def watcher(connection: WebSocket) -> Principal | None:
     return current(connection, connection.app.state.records)
 
 
-def seen(message: dict[str, Any], who: Principal | None) -> dict[str, Any] | None:
+def seen(message: dict[str, Any], who: Principal | None, opened: frozenset[str]) -> dict[str, Any] | None:
     """The part of a live message ``who`` may see: a snapshot of their sites' machines, another site's
-    machine change not at all (None)."""
+    machine change not at all (None). Nobody signed in: the ``opened`` sites' (``guards.open_sites``)."""
     if "machines" in message:
-        return {**message, "machines": machines_seen(who, message["machines"])}
-    if "machine" in message and not sees_site(who, message["machine"]["site"]):
+        return {**message, "machines": machines_seen(who, message["machines"], opened)}
+    if "machine" in message and not sees_site(who, message["machine"]["site"], opened):
         return None
     return message
 
@@ -100,6 +100,7 @@ async def _send(
     websocket: WebSocket, subscription: Subscription, live: LiveView, occupancy: Occupancy, who: Principal | None
 ) -> None:
     role = None if who is None else who.role
+    setting = websocket.app.state.records.settings.open_status_screen
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         sent = await occupancy.current()
         while True:
@@ -111,7 +112,8 @@ async def _send(
                     continue
                 message = live.snapshot()
             sent = await occupancy.current()
-            shown = seen(message, who)
+            # Worked out again for each message: a second site's machine arriving closes a ``true`` screen.
+            shown = seen(message, who, open_sites(setting, live.sites()) if who is None else frozenset())
             if shown is not None:
                 await websocket.send_json(enrich(shown, sent, role=role))
 

@@ -127,3 +127,92 @@ async def test_a_master_of_two_sites_says_at_the_desk_where_a_new_customer_goes(
     assert await submit(page, "#customer-form") == 200  # the list, after the redirect
     rows = await page.locator("main").inner_text()
     assert rows.count("Acme") == 2  # lyon's and the new one of paris, both on the desk of a master of both
+
+
+def _add_master(tmp_path: Path, username: str, password: str, sites: list[str]) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    try:
+        with db.session_factory(engine).begin() as s:
+            auth.create_user(
+                db=s,
+                who="t",
+                now=datetime.now(UTC),
+                username=username,
+                password=password,
+                role="admin",
+                student_id=None,
+                sites=sites,
+            )
+    finally:
+        engine.dispose()
+
+
+async def _me_sites(site: Site, username: str, password: str) -> list[str]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=site.base_url) as client:
+        login = await client.post("/api/auth/login", json={"username": username, "password": password})
+        me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {login.json()['token']}"})
+        sites: list[str] = me.json()["sites"]
+        return sites
+
+
+async def test_a_master_of_two_sites_grants_both_then_takes_one_back_and_the_open_browser_loses_it(
+    browser: Browser, site: Site, tmp_path: Path
+) -> None:
+    from tests.gateway.browser.a11y import assert_accessible
+    from tests.gateway.browser.desk_tools import shots
+
+    _add_paris(site, tmp_path)
+    _add_master(tmp_path, "both", "both-pass-1", ["lyon", "paris"])
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    await log_in(page, site.base_url, "both", "both-pass-1")
+    await page.goto(site.url("/desk/users"))
+    await assert_accessible(page, "users-two-sites")
+    await page.fill("#f-username", "direction")
+    await page.fill("#f-password", "direction-pass")
+    await page.select_option("#f-role", "viewer")
+    async with page.expect_navigation():
+        await page.click("form.desk-form button[type=submit]")
+    assert "plusieurs sites (lyon, paris)" in await page.locator("#e-site").inner_text()  # none ticked: say which
+    await assert_accessible(page, "users-two-sites-error")
+    await page.fill("#f-password", "direction-pass")
+    await page.check("form.desk-form input[name='site:lyon']")
+    await page.check("form.desk-form input[name='site:paris']")
+    async with page.expect_navigation():
+        await page.click("form.desk-form button[type=submit]")
+    assert await page.locator("p.message.ok").inner_text() == "Compte créé."
+    assert await _me_sites(site, "direction", "direction-pass") == ["lyon", "paris"]
+    # Their own login has no boxes (another master changes it); lyon's and paris's masters' have.
+    assert await page.locator("tr[data-user='both'] form.sites-form").count() == 0
+    assert await page.locator("tr[data-user='master'] form.sites-form").count() == 1
+    await shots(page, "users-two-sites")
+
+    direction = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    await log_in(direction, site.base_url, "direction", "direction-pass")
+    board = await _text(direction, "/orders", site)
+    assert "PO-1" in board
+    assert "PA-7" in board
+
+    await page.uncheck("tr[data-user='direction'] input[name='site:lyon']")
+    async with page.expect_navigation():
+        await page.click("tr[data-user='direction'] form.sites-form button")
+    assert "Sites du compte changés" in await page.locator("p.message.ok").inner_text()
+    assert await page.locator("tr[data-user='direction'] input[name='site:lyon']").is_checked() is False
+    assert await page.locator("tr[data-user='direction'] input[name='site:paris']").is_checked() is True
+    # The browser open on lyon loses it at once: its login ended; signed in again, paris alone.
+    await direction.goto(site.url("/orders"))
+    assert "/login" in direction.url
+    await log_in(direction, site.base_url, "direction", "direction-pass")
+    board = await _text(direction, "/orders", site)
+    assert "PA-7" in board
+    assert "PO-1" not in board
+    # No box ticked: refused, nothing changed.
+    await page.uncheck("tr[data-user='direction'] input[name='site:paris']")
+    async with page.expect_navigation() as navigation:
+        await page.click("tr[data-user='direction'] form.sites-form button")
+    response = await navigation.value
+    assert response is not None
+    assert response.status == 422
+    assert "au moins un site" in await page.locator("main p.error").inner_text()
+    assert await _me_sites(site, "direction", "direction-pass") == ["paris"]

@@ -510,6 +510,7 @@ CASES += [
     Case("GET", "/api/orders/{order_id}/first-parts", ADMIN, fixed("/api/orders/{order}/first-parts")),
     Case("POST", "/api/operations/{operation_id}/first-part", {"admin", "kiosk"}, fresh(_first_part)),
     Case("PUT", "/api/users/{user_id}/badge", ADMIN, _user_to_manage("/badge", {"badge": None})),
+    Case("PUT", "/api/users/{user_id}/sites", ADMIN, _user_to_manage("/sites", {"sites": ["lyon"]})),
 ]
 # Open to all by design: logging in, out (tested in test_auth.py) and a screen's one-time sign-in.
 UNGUARDED = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/screen")}
@@ -758,6 +759,73 @@ async def test_a_login_of_more_sites_than_yours_is_changed_only_by_a_master_of_t
         assert refused.json()["detail"]["code"] == "user_other_sites"
         assert "paris" in refused.json()["detail"]["message"]
     await w.ok("POST", f"/api/users/{users['master']}/password", "both", json={"password": "reset-pass-1"})
+
+
+async def test_a_master_of_every_site_changes_a_login_s_sites_and_it_sees_them_at_once(two_sites: World) -> None:
+    from sqlalchemy import select
+
+    from gateway.store.models import AuditEntry
+
+    w = two_sites
+    new = {"username": "dupont", "password": "password-1", "role": "admin", "sites": ["lyon"]}
+    made = await w.ok("POST", "/api/users", "both", json=new)
+    login = {"username": "dupont", "password": "password-1"}
+    w.tokens["dupont"] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]
+    assert [c["site"] for c in await w.ok("GET", "/api/customers", "dupont")] == ["lyon"]
+    # Granted paris: the same login sees paris at once, no new sign-in.
+    grown = await w.ok("PUT", f"/api/users/{made['id']}/sites", "both", json={"sites": ["paris", "lyon"]})
+    assert grown == {"user_id": made["id"], "site": "lyon", "sites": ["lyon", "paris"]}
+    assert (await w.ok("GET", "/api/auth/me", "dupont"))["sites"] == ["lyon", "paris"]
+    # Lyon removed: its own site moves to paris and its logins end (a browser open on lyon loses it now).
+    shrunk = await w.ok("PUT", f"/api/users/{made['id']}/sites", "both", json={"sites": ["paris"]})
+    assert shrunk == {"user_id": made["id"], "site": "paris", "sites": ["paris"]}
+    assert (await w.call("GET", "/api/customers", "dupont")).status_code == 401
+    w.tokens["dupont"] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]
+    assert (await w.ok("GET", "/api/auth/me", "dupont"))["sites"] == ["paris"]
+    assert (await w.call("GET", f"/api/customers/{w.ids['customer']}", "dupont")).status_code == 404
+    # Now of paris alone, the login is no longer lyon's master's to see.
+    assert made["id"] not in [u["id"] for u in await w.ok("GET", "/api/users", "admin")]
+    with w.sessions() as s:
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "set_sites", AuditEntry.entity_id == made["id"])
+        ).all()
+        assert [(e.who, e.before, e.after) for e in entries] == [
+            ("both", {"sites": ["lyon"]}, {"sites": ["lyon", "paris"]}),
+            ("both", {"sites": ["lyon", "paris"]}, {"sites": ["paris"]}),
+        ]
+
+
+async def test_who_may_not_change_a_login_s_sites(two_sites: World) -> None:
+    w = two_sites
+    users = {u["username"]: u["id"] for u in await w.ok("GET", "/api/users", "both")}
+
+    async def refused(role: str, user: str, sites: Any, status: int, code: str) -> None:
+        response = await w.call("PUT", f"/api/users/{users[user]}/sites", role, json={"sites": sites})
+        assert response.status_code == status, (role, user, sites, response.text)
+        if code:
+            assert response.json()["detail"]["code"] == code, response.text
+
+    # A master of lyon alone: may not grant paris, nor touch a login that also has paris (nor remove it).
+    await refused("admin", "master", ["lyon", "paris"], 409, "own_sites")
+    await w.ok("POST", "/api/users", json={"username": "vue", "password": "password-1", "role": "viewer"})
+    users = {u["username"]: u["id"] for u in await w.ok("GET", "/api/users", "both")}
+    await refused("admin", "vue", ["lyon", "paris"], 422, "site_not_yours")
+    await refused("admin", "both", ["lyon"], 403, "user_other_sites")
+    # A master of paris alone does not see lyon's logins at all.
+    await refused("paris", "vue", ["paris"], 404, "user_not_found")
+    # Never no site; a student's login keeps its student's, a network login reads none.
+    await refused("both", "vue", [], 422, "")
+    await refused("both", "lea", ["paris"], 422, "user_sites_only_masters_viewers")
+    await refused("both", "reseau", ["paris"], 422, "user_sites_only_masters_viewers")
+    await refused("both", "vue", ["nantes"], 422, "site_not_yours")
+    await refused("both", "vue", ["Not A Site"], 422, "")
+    # Nothing changed by the refusals; a master of both may.
+    assert (await w.ok("PUT", f"/api/users/{users['vue']}/sites", "both", json={"sites": ["lyon"]}))["sites"] == [
+        "lyon"
+    ]
+    assert (await w.ok("PUT", f"/api/users/{users['vue']}/sites", "both", json={"sites": ["paris", "lyon"]}))[
+        "sites"
+    ] == ["lyon", "paris"]
 
 
 async def test_a_badge_is_unique_across_schools_without_naming_the_other_school_s_student(two_sites: World) -> None:
