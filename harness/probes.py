@@ -6,13 +6,16 @@ import json
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from atelier.broker import Broker
+
+if TYPE_CHECKING:
+    from harness.chain import Daemon
 
 
 def health(port: int) -> dict[str, object]:
@@ -25,11 +28,22 @@ def health(port: int) -> dict[str, object]:
         return {}
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> None:
+def wait_until(
+    condition: Callable[[], object],
+    timeout_s: float,
+    what: str,
+    poll_s: float = 0.05,
+    *,
+    daemons: Sequence[Daemon] = (),
+) -> None:
+    """Until ``condition`` holds; a daemon of ``daemons`` that died meanwhile fails at once, with its log's tail."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
             return
+        for daemon in daemons:
+            if daemon.process is not None and daemon.process.poll() is not None:
+                raise AssertionError(f"{daemon.name} died: {daemon.log.read_text()[-3000:]}")
         time.sleep(poll_s)
     raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
 

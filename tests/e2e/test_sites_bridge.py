@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from atelier.bridge import bridge_block
 from atelier.broker import Broker, free_port, wait_for_port
 from atelier.bus_security import acl, tls_listener, write_password_file
 from edge_agent import contract
-from harness import Daemon, edge_toml, health, sim_options, wait_for_bridges
+from harness import Daemon, edge_toml, health, sim_options, wait_for_bridges, wait_until
 from harness.probes import publish_once
 from tests.secure_broker import Probe, SecureBroker
 from tests.tls_certs import make_tls_files
@@ -38,18 +38,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 SITES = ("lyon", "nantes")
 MACHINES = ("cnc-01", "cnc-02")  # the same names in both schools: the store keys machines by (site, name)
 CYCLES = 8
-
-
-def _wait(condition: Callable[[], bool], timeout_s: float, what: str, daemons: list[Daemon]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        for daemon in daemons:
-            if daemon.process is not None and daemon.process.poll() is not None:
-                raise AssertionError(f"{daemon.name} died: {daemon.log.read_text()[-3000:]}")
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 class Network:
@@ -92,7 +80,9 @@ class Network:
         gateway.start()
         self.daemons.append(gateway)
         wait_for_port("127.0.0.1", port, timeout_s=30)
-        _wait(lambda: health(port).get("subscribed") is True, 30, "the gateway to subscribe", self.daemons)
+        wait_until(
+            lambda: health(port).get("subscribed") is True, 30, "the gateway to subscribe", 0.1, daemons=self.daemons
+        )
 
     def start_agent(self, seed: int, site: str) -> Daemon:
         machines = {
@@ -159,16 +149,16 @@ def _publish(broker: Broker, topic: str, payload: bytes) -> None:
 def test_two_schools_through_bridges_every_cycle_once_across_a_central_outage(net: Network) -> None:
     net.start_gateway()
     agents = {site: net.start_agent(seed, site) for seed, site in enumerate(SITES, start=1)}
-    _wait(lambda: len(net.cycles()) >= 2, 30, "the first cycles at the centre", net.daemons)
+    wait_until(lambda: len(net.cycles()) >= 2, 30, "the first cycles at the centre", 0.1, daemons=net.daemons)
 
     net.central.stop()  # the link to the centre is down; the schools keep publishing into their own brokers
     made = net.records()
-    _wait(lambda: net.records() >= made + 4, 30, "cycles made while the centre is down", net.daemons)
+    wait_until(lambda: net.records() >= made + 4, 30, "cycles made while the centre is down", 0.1, daemons=net.daemons)
     net.central.start()
 
     everything = CYCLES * len(MACHINES) * len(SITES)
-    _wait(lambda: net.records() >= everything, 60, "the simulators to finish", net.daemons)
-    _wait(lambda: len(net.cycles()) >= everything, 60, "every cycle at the centre", net.daemons)
+    wait_until(lambda: net.records() >= everything, 60, "the simulators to finish", 0.1, daemons=net.daemons)
+    wait_until(lambda: len(net.cycles()) >= everything, 60, "every cycle at the centre", 0.1, daemons=net.daemons)
     rows = net.cycles()
     assert len(rows) == len({(site, agent, seq) for site, _, agent, seq in rows}) == everything, "a cycle doubled"
     for site in SITES:
@@ -195,7 +185,13 @@ def test_two_schools_through_bridges_every_cycle_once_across_a_central_outage(ne
         )
         _publish(net.central, contract.replay_filter("lyon", "lyon-pc"), contract.encode(request))
         answered = "replaying seq 1..2 for bridge-test"
-        _wait(lambda: answered in agents["lyon"].log.read_text(), 20, "the agent to replay seq 1..2", net.daemons)
+        wait_until(
+            lambda: answered in agents["lyon"].log.read_text(),
+            20,
+            "the agent to replay seq 1..2",
+            0.1,
+            daemons=net.daemons,
+        )
     finally:
         nantes.disconnect()
         nantes.loop_stop()
@@ -230,11 +226,11 @@ def test_bridge_over_tls_as_its_own_user_with_its_own_tree(tmp_path: Path) -> No
         gateway.client.subscribe(contract.machine_topic("+", "+", "event"), qos=1)
         event = contract.machine_topic("lyon", "cnc-01", "event")
         _publish(school, event, b"{}")  # waits in the bridge's queue until the TLS link is up
-        _wait(lambda: event in at_centre, 20, "the school's event at the centre, over TLS", [])
+        wait_until(lambda: event in at_centre, 20, "the school's event at the centre, over TLS", 0.1)
 
         replay = contract.replay_filter("lyon", "lyon-pc")
         assert not gateway.publish(replay).is_failure
-        _wait(lambda: replay in at_school, 20, "the centre's replay request at the school", [])
+        wait_until(lambda: replay in at_school, 20, "the centre's replay request at the school", 0.1)
 
         # What the ACL lets the bridge's account do at the centre: its own tree only.
         bridge = Probe(secure, "lyon-bridge", "bridge-secret")

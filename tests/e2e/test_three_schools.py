@@ -40,7 +40,7 @@ from gateway.domain.network import Period
 from gateway.store.db import make_engine, session_factory
 from gateway.store.models import NetworkMachineFigures, NetworkPeriod, NetworkPracticeFigures
 from gateway.store.network_outbound import aggregate
-from harness import Daemon, edge_toml, gateway_toml, health, sim_options, wait_for_bridges
+from harness import Daemon, edge_toml, gateway_toml, health, sim_options, wait_for_bridges, wait_until
 from tests.e2e.network_shapes import CuttableLink, Tap, Web, make_master, postgres_tables, sqlite_text
 from tests.gateway.network_school import Seeded, seed_school
 
@@ -58,18 +58,6 @@ NETWORK: dict[str, object] = {"publish": True, "interval_s": 5.0, "republish_day
 PASSWORD = "master-pass-1"
 POOL = ("centre-1", "centre-2")
 ZONE = "UTC"
-
-
-def _wait(condition: Callable[[], object], timeout_s: float, what: str, daemons: list[Daemon]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        for daemon in daemons:
-            if daemon.process is not None and daemon.process.poll() is not None:
-                raise AssertionError(f"{daemon.name} died: {daemon.log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @dataclass
@@ -105,7 +93,7 @@ class Network:
     tap: Tap  # everything that reaches the central broker
 
     def wait(self, condition: Callable[[], object], timeout_s: float, what: str) -> None:
-        _wait(condition, timeout_s, what, self.daemons)
+        wait_until(condition, timeout_s, what, 0.2, daemons=self.daemons)
 
 
 def _yesterday() -> datetime:
@@ -162,7 +150,7 @@ def network(tmp_path: Path, broker: Broker, postgres_url: str) -> Iterator[Netwo
 
         for port in [*(p for s in OWN_SERVER if (p := schools[s].port) is not None), *pool_ports]:
             wait_for_port("127.0.0.1", port, timeout_s=60)
-            _wait(_subscribed(port), 60, f"gateway :{port}", daemons)
+            wait_until(_subscribed(port), 60, f"gateway :{port}", 0.2, daemons=daemons)
         for site, (machines, cycles) in LIVE.items():
             daemons.append(_agent(schools[site], tmp_path / site, machines, cycles))
         yield Network(tmp_path, broker, postgres_url, schools, pool_ports, daemons, tap)

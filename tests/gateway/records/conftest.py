@@ -333,3 +333,22 @@ async def _credentials(w: World) -> None:
         "programs": ["O1000"],
     }
     w.ids["order"] = (await w.ok("POST", "/api/orders", json=order))["id"]
+
+
+async def master_of(w: World, username: str, sites: list[str]) -> None:
+    """A master of ``sites`` (the first their own), logged in: ``w.tokens[username]``."""
+    from gateway import auth
+
+    with w.sessions.begin() as session:
+        auth.create_user(
+            db=session,
+            who="t",
+            now=at(0),
+            username=username,
+            password="password-1",
+            role="admin",
+            student_id=None,
+            sites=sites,
+        )
+    login = {"username": username, "password": "password-1"}
+    w.tokens[username] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.store.models import Customer, Order, Student, WorkSessionRecord
-from tests.gateway.records.conftest import World, add_cycle, at
+from tests.gateway.records.conftest import World, add_cycle, at, master_of
 
 ROLES = ("admin", "kiosk", "viewer", "student", "network")
 ADMIN = {"admin"}
@@ -605,32 +605,14 @@ def expectation(case: Case) -> str:
     return "list" if case.method == "GET" else "created"
 
 
-async def _master_of(w: World, username: str, sites: list[str]) -> None:
-    from gateway import auth
-
-    with w.sessions.begin() as session:
-        auth.create_user(
-            db=session,
-            who="t",
-            now=at(0),
-            username=username,
-            password="password-1",
-            role="admin",
-            student_id=None,
-            sites=sites,
-        )
-    login = {"username": username, "password": "password-1"}
-    w.tokens[username] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]
-
-
 @pytest.fixture
 async def two_sites(world: World) -> World:
     """The world, a drill at site "paris", a master of paris alone ("paris") and one of both sites ("both")."""
     from tests.gateway.records.conftest import add_machine
 
     world.machines["drill"] = add_machine(world.sessions, "drill", site="paris")
-    await _master_of(world, "paris", ["paris"])
-    await _master_of(world, "both", ["lyon", "paris"])
+    await master_of(world, "paris", ["paris"])
+    await master_of(world, "both", ["lyon", "paris"])
     return world
 
 

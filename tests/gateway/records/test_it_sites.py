@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import re
 
-from gateway import auth
 from gateway.store.models import DeadLetter
-from tests.gateway.records.conftest import World, add_machine, at, site_client
+from tests.gateway.records.conftest import World, add_machine, at, master_of, site_client
 
 TOPICS = (
     "atelier/v1/lyon/mill/event",
@@ -35,22 +34,6 @@ def _dead_letters(w: World) -> None:
             )
 
 
-async def _master_of(w: World, username: str, sites: list[str]) -> None:
-    with w.sessions.begin() as s:
-        auth.create_user(
-            db=s,
-            who="t",
-            now=at(0),
-            username=username,
-            password="password-1",
-            role="admin",
-            student_id=None,
-            sites=sites,
-        )
-    login = {"username": username, "password": "password-1"}
-    w.tokens[username] = (await w.ok("POST", "/api/auth/login", None, json=login))["token"]
-
-
 async def _seen(w: World, url: str, who: str) -> tuple[set[str], str]:
     async with site_client(url, w.clock) as client:
         page = await client.get("/desk/it", headers=w.as_(who))
@@ -69,8 +52,8 @@ async def test_a_master_sees_the_dead_letters_of_their_sites(
     assert (await _seen(world, url, "admin"))[0] == set(TOPICS)
 
     add_machine(world.sessions, "drill", site="paris")
-    await _master_of(world, "paris", ["paris"])
-    await _master_of(world, "both", ["lyon", "paris"])
+    await master_of(world, "paris", ["paris"])
+    await master_of(world, "both", ["lyon", "paris"])
     lyon, lyon_count = await _seen(world, url, "admin")
     assert lyon == {"atelier/v1/lyon/mill/event", "atelier/v1/lyon/mill/bogus-channel"}
     assert lyon_count.startswith("2 ")  # the count is of their sites too
@@ -78,6 +61,6 @@ async def test_a_master_sees_the_dead_letters_of_their_sites(
     assert (await _seen(world, url, "both"))[0] == set(TOPICS)
     # A master of a site whose id holds "_": their letters only, never paris's (the "_" is no wildcard); and
     # "both" is no longer a master of every site of the store: the letters under no site's tree leave their page.
-    await _master_of(world, "pars", ["par_s"])
+    await master_of(world, "pars", ["par_s"])
     assert (await _seen(world, url, "pars"))[0] == {"atelier/v1/par_s/x/event"}
     assert (await _seen(world, url, "both"))[0] == {*lyon, "atelier/v1/paris/drill/event"}
