@@ -185,14 +185,12 @@ def student_cycles(*, db: Session, student_id: int) -> list[tuple[AttributedCycl
     owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE)  # a finished session's from its summary
     machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
     standards = order_standards(db=db, order_ids={r.order_id for r in rows if r.order_id is not None})
-    mine = sorted(((c, r) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
-    return [
-        (
-            AttributedCycle(c, machine_key(machines[r.machine_id]), to_domain(r, machines[r.machine_id]), False),
-            None if r.order_id is None else standards.get(r.order_id),
-        )
-        for c, r in mine
-    ]
+    # Each session's domain owner, machine key and standard made once: a student's years are ~20,000 cycles.
+    keys = {m.id: machine_key(m) for m in machines.values()}
+    owners = {r.id: to_domain(r, machines[r.machine_id]) for r in rows}
+    standard = {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
+    mine = sorted(((c, r.id) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
+    return [(AttributedCycle(c, keys[c.machine_id], owners[s], False), standard[s]) for c, s in mine]
 
 
 def kiosk_view(*, db: Session, machine: Machine, now: datetime) -> KioskView:

@@ -94,6 +94,21 @@ def said_about(*, db: Session, machine_id: int, start: datetime, end: datetime) 
     return {c.started: _reason(r) for c, r in db.execute(stmt).all()}
 
 
+def said_about_starts(*, db: Session, machine_id: int, starts: Sequence[datetime]) -> dict[datetime, Reason]:
+    """What people said about the machine's stops starting at these instants: scattered stops (a practice
+    log's, over years) are read by their start, not by a range that holds every stop in between."""
+    wanted = sorted(set(starts))
+    found: dict[datetime, Reason] = {}
+    for i in range(0, len(wanted), 500):  # SQLite bounds a statement's parameters
+        stmt = (
+            select(StopClassification, StopReason)
+            .join(StopReason, StopReason.id == StopClassification.reason_id)
+            .where(StopClassification.machine_id == machine_id, StopClassification.started.in_(wanted[i : i + 500]))
+        )
+        found.update({c.started: _reason(r) for c, r in db.execute(stmt).all()})
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class SiteStops:
     """What classifying a site's stops reads besides the stops: read once for many days (a practice log)."""
