@@ -189,8 +189,8 @@ def student_cycles(*, db: Session, student_id: int) -> list[tuple[AttributedCycl
     keys = {m.id: machine_key(m) for m in machines.values()}
     owners = {r.id: to_domain(r, machines[r.machine_id]) for r in rows}
     standard = {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
-    mine = sorted(((c, r.id) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
-    return [(AttributedCycle(c, keys[c.machine_id], owners[s], False), standard[s]) for c, s in mine]
+    mine = sorted(((c, r) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
+    return [(AttributedCycle(c, keys[r.machine_id], owners[r.id], False), standard[r.id]) for c, r in mine]
 
 
 def kiosk_view(*, db: Session, machine: Machine, now: datetime) -> KioskView:
