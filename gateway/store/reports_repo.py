@@ -166,6 +166,7 @@ class StudentLog:
     # and the number of each operation the sessions worked on (operation id → 10, 20, ...).
     approvals: list[FirstPartApproval] = field(default_factory=list)
     operations: dict[int, int] = field(default_factory=dict)
+    cycles: dict[int, list[CycleRow]] = field(default_factory=dict)  # per session, what attribution gives it
 
     def operation_number(self, row: WorkSessionRecord) -> int | None:
         return None if row.operation_id is None else self.operations.get(row.operation_id)
@@ -246,6 +247,7 @@ def student_log(
         orders=references,
         approvals=approvals_of_sessions(db=db, session_ids=mine),
         operations=numbers,
+        cycles={r.id: work[r.id].cycles for r in rows},
     )
 
 
