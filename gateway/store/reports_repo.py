@@ -536,9 +536,17 @@ def machine_report(
     return _machine_report(db, machine, counted(start, end, now), zone, seen)
 
 
-def _machine_report(db: Session, machine: Machine, period: Counted, zone: str, seen: Pending | None) -> MachineReport:
+def _machine_report(
+    db: Session,
+    machine: Machine,
+    period: Counted,
+    zone: str,
+    seen: Pending | None,
+    *,
+    sites: dict[str, tuple[Calendar, SiteStops]] | None = None,
+) -> MachineReport:
     start, end = period.start, period.until
-    settled = _settled(db, machine, zone)
+    settled = _settled(db, machine, zone, sites)
     intervals = planned(settled.calendar, start, end, settled.exceptions) if start < end else []
     summed = total(_figures(db, machine, (start, end), settled, seen=seen, zone=zone))
     stopped = classified(db=db, machine_id=machine.id, found=summed.stops, site=settled.site)
@@ -655,12 +663,18 @@ class _Settled:
     site: SiteStops
 
 
-def _settled(db: Session, machine: Machine, zone: str) -> _Settled:
-    return _Settled(
-        calendar_of(db=db, site=machine.site, zone=zone),
-        exceptions_of(db=db, machine_id=machine.id),
-        site_stops(db=db, site=machine.site, zone=zone),
-    )
+def _settled(
+    db: Session, machine: Machine, zone: str, sites: dict[str, tuple[Calendar, SiteStops]] | None = None
+) -> _Settled:
+    """``sites``: what was read of each site for the machines before this one (the reports of every machine)."""
+    sites = {} if sites is None else sites
+    if machine.site not in sites:
+        sites[machine.site] = (
+            calendar_of(db=db, site=machine.site, zone=zone),
+            site_stops(db=db, site=machine.site, zone=zone),
+        )
+    calendar, stops = sites[machine.site]
+    return _Settled(calendar, exceptions_of(db=db, machine_id=machine.id), stops)
 
 
 def machine_stops(
@@ -688,7 +702,8 @@ def machine_reports(
     """``machine_report`` of every machine (or of those called ``name``), by site then name."""
     machines = all_machines(db=db, name=name)
     seen = summaries_repo.pending(db)
-    return [_machine_report(db, m, counted(start, end, now), zone, seen) for m in machines]
+    sites: dict[str, tuple[Calendar, SiteStops]] = {}  # each site's calendar and stop settings, read once
+    return [_machine_report(db, m, counted(start, end, now), zone, seen, sites=sites) for m in machines]
 
 
 def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:
