@@ -81,6 +81,9 @@ def _clip(spans: Sequence[Span], ends: Sequence[datetime], start: datetime, end:
     """The spans within [start, end), cut at its edges; ``ends``: the spans' ends, for bisection (spans sorted,
     consecutive: a year of a machine is tens of thousands, cut into hundreds of days)."""
     found: list[Span] = []
+    if spans:  # compared in the spans' own zone: across zones each comparison works out both offsets (slow)
+        zone = spans[0].start.tzinfo
+        start, end = start.astimezone(zone), end.astimezone(zone)
     for span in spans[bisect_right(ends, start) :]:
         if span.start >= end:
             break
