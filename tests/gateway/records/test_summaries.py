@@ -508,6 +508,7 @@ def test_practice_log_lines_from_summaries_equal_raw(engine: Engine) -> None:
     changed = _lines(sessions, student)
     assert changed[0].scrap == earlier[0].scrap + 2
     assert changed == _lines(sessions, student, cached=False)
+    assert ordered.order_id is not None
     with sessions.begin() as db:
         operation = operations_repo.create_operation(
             db=db, who="maitre", now=NOW, order_id=ordered.order_id, fields={"number": 10}
