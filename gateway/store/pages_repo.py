@@ -22,6 +22,7 @@ from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
 from gateway.store.first_part_repo import approvals_of_order, pending_sessions
+from gateway.store.heap import without_collection
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import (
     Customer,
@@ -191,6 +192,13 @@ def student_cycles(
 ) -> list[tuple[AttributedCycle, float | None]]:
     """The student's cycles in time order, each with its order's standard time (None for practice).
     ``found``: her whole log, already read (its sessions' cycles are these: not read a second time)."""
+    with without_collection():  # an entry per cycle of years of sessions (``heap``)
+        return _student_cycles(db, student_id, found)
+
+
+def _student_cycles(
+    db: Session, student_id: int, found: StudentLog | None
+) -> list[tuple[AttributedCycle, float | None]]:
     if found is not None:
         rows, owned = found.sessions, {r.id: (found.cycles[r.id], 0) for r in found.sessions}
     else:

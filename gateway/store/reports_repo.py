@@ -47,6 +47,7 @@ from gateway.store.attribution_repo import (
 )
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
+from gateway.store.heap import without_collection
 from gateway.store.machines_repo import all_machines, machine_keys
 from gateway.store.models import (
     AlarmRecord,
@@ -192,6 +193,11 @@ def student_log(
     if until is not None:
         stmt = stmt.where(WorkSessionRecord.started < until)
     rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
+    with without_collection():  # a row and a fact per cycle of years of sessions (``heap``)
+        return _student_log(db, student, rows, now, zone)
+
+
+def _student_log(db: Session, student: Student, rows: list[WorkSessionRecord], now: datetime, zone: str) -> StudentLog:
     machines = machine_keys(db=db, ids={r.machine_id for r in rows})
     work = session_work(db=db, rows=rows, now=now, zone=zone)
     mine = {r.id for r in rows}
