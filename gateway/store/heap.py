@@ -4,7 +4,8 @@ A practice log of three years builds a row and a fact for each of ~20,000 cycles
 the request. Each few hundred allocations the collector looks at the young objects, and as they pile up
 into the older generations, at the whole heap: measured on the 3-year benchmark store, more than half of
 ``student_log``'s CPU (466 ms with the collector, 183 ms without). Nothing built there is cyclic garbage:
-reference counting frees it, and the collector runs again as soon as the read is done.
+reference counting frees it, and the collector runs again as soon as the read is done. The reports of
+every machine over a year are the same (7,300 day rows and their stops: 474 ms with, 336 ms without).
 
 ``gc.disable`` is the interpreter's, not the thread's: another request's allocations meanwhile are not
 collected either, until the read ends (milliseconds). ``ingest.interpreter`` tunes the thresholds and
