@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
 from bench.common import PG_ADMIN_URL, percentile, workdir
-from bench.history import ADMIN, END, NOW, Spec, generate
+from bench.history import ADMIN, END, NOW, ZONE, Spec, generate
 from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
 from gateway.rollup_job import one_round
@@ -44,7 +45,9 @@ from gateway.web.services import Services
 
 TARGET_MS = 300.0
 WEEK = date(2026, 11, 23)  # the last week of history, Monday
-YEAR_START = datetime(2025, 11, 28, tzinfo=NOW.tzinfo)
+# A year back from the day after the last one, at the school's local midnight, as a year page would ask for it
+# (at 00:00 UTC its first day would be a partial day, computed from raw rows every time).
+YEAR_START = datetime(2025, 11, 28, tzinfo=ZoneInfo(ZONE))
 
 
 @dataclass(frozen=True)

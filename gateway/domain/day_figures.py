@@ -81,6 +81,9 @@ def _clip(spans: Sequence[Span], ends: Sequence[datetime], start: datetime, end:
     """The spans within [start, end), cut at its edges; ``ends``: the spans' ends, for bisection (spans sorted,
     consecutive: a year of a machine is tens of thousands, cut into hundreds of days)."""
     found: list[Span] = []
+    if spans:  # compared in the spans' own zone: across zones each comparison works out both offsets (slow)
+        zone = spans[0].start.tzinfo
+        start, end = start.astimezone(zone), end.astimezone(zone)
     for span in spans[bisect_right(ends, start) :]:
         if span.start >= end:
             break
@@ -194,7 +197,7 @@ def to_columns(figures: Figures) -> dict[str, Any]:
         "planned_offline_s": plan.offline_s,
         "cycles": figures.cycles,
         "made": figures.made,
-        "stops": [[s.start.isoformat(), s.end.isoformat(), s.alarm, s.ongoing] for s in figures.stops],
+        "stops": stops_json(figures.stops),
         "paced": [list(p) for p in figures.paced],
     }
 
@@ -214,11 +217,20 @@ def from_columns(start: datetime, end: datetime, row: dict[str, Any]) -> Figures
             idle_s=float(row["planned_idle_s"]),
             offline_s=float(row["planned_offline_s"]),
         ),
-        stops=tuple(
-            Stop(datetime.fromisoformat(a), datetime.fromisoformat(b), bool(alarm), bool(ongoing))
-            for a, b, alarm, ongoing in row["stops"]
-        ),
+        stops=tuple(stops_of_json(row["stops"])),
         cycles=int(row["cycles"]),
         made=int(row["made"]),
         paced=tuple((int(o), int(n), int(p)) for o, n, p in row["paced"]),
     )
+
+
+def stops_json(found: Iterable[Stop]) -> list[list[Any]]:
+    """Stops as a summary keeps them: [start, end, alarm, ongoing]."""
+    return [[s.start.isoformat(), s.end.isoformat(), s.alarm, s.ongoing] for s in found]
+
+
+def stops_of_json(stored: Iterable[Sequence[Any]]) -> list[Stop]:
+    return [
+        Stop(datetime.fromisoformat(a), datetime.fromisoformat(b), bool(alarm), bool(ongoing))
+        for a, b, alarm, ongoing in stored
+    ]

@@ -22,6 +22,7 @@ from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
 from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
 from gateway.store.first_part_repo import approvals_of_order, pending_sessions
+from gateway.store.heap import without_collection
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import (
     Customer,
@@ -37,7 +38,14 @@ from gateway.store.models import (
 from gateway.store.operations_repo import operations_by_order, operations_of
 from gateway.store.operations_repo import steps as operation_steps
 from gateway.store.orders_repo import get_order, order_standards, orders_by_due
-from gateway.store.reports_repo import owned_cycles, progress, progress_by_operation, session_stops, setup_time
+from gateway.store.reports_repo import (
+    StudentLog,
+    owned_cycles,
+    progress,
+    progress_by_operation,
+    session_stops,
+    setup_time,
+)
 from gateway.store.students_repo import display_name
 from gateway.store.work_repo import open_work_session, to_domain
 
@@ -179,20 +187,31 @@ def _students(
     return sorted(((sid, names[sid], n[0], n[1]) for sid, n in per.items()), key=lambda s: (s[1], s[0])), names
 
 
-def student_cycles(*, db: Session, student_id: int) -> list[tuple[AttributedCycle, float | None]]:
-    """The student's cycles in time order, each with its order's standard time (None for practice)."""
-    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
-    owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE)  # a finished session's from its summary
+def student_cycles(
+    *, db: Session, student_id: int, found: StudentLog | None = None
+) -> list[tuple[AttributedCycle, float | None]]:
+    """The student's cycles in time order, each with its order's standard time (None for practice).
+    ``found``: her whole log, already read (its sessions' cycles are these: not read a second time)."""
+    with without_collection():  # an entry per cycle of years of sessions (``heap``)
+        return _student_cycles(db, student_id, found)
+
+
+def _student_cycles(
+    db: Session, student_id: int, found: StudentLog | None
+) -> list[tuple[AttributedCycle, float | None]]:
+    if found is not None:
+        rows, owned = found.sessions, {r.id: (found.cycles[r.id], 0) for r in found.sessions}
+    else:
+        rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
+        owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE)  # a finished session's from its summary
     machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
     standards = order_standards(db=db, order_ids={r.order_id for r in rows if r.order_id is not None})
+    # Each session's domain owner, machine key and standard made once: a student's years are ~20,000 cycles.
+    keys = {m.id: machine_key(m) for m in machines.values()}
+    owners = {r.id: to_domain(r, machines[r.machine_id]) for r in rows}
+    standard = {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
     mine = sorted(((c, r) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
-    return [
-        (
-            AttributedCycle(c, machine_key(machines[r.machine_id]), to_domain(r, machines[r.machine_id]), False),
-            None if r.order_id is None else standards.get(r.order_id),
-        )
-        for c, r in mine
-    ]
+    return [(AttributedCycle(c, keys[r.machine_id], owners[r.id], False), standard[r.id]) for c, r in mine]
 
 
 def kiosk_view(*, db: Session, machine: Machine, now: datetime) -> KioskView:

@@ -18,13 +18,23 @@ from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
 from gateway.domain.calendar import Calendar, Interval, MachineException, planned
-from gateway.domain.day_figures import CycleEnd, Figures, day_start, local_day, midnights, split, total
+from gateway.domain.day_figures import (
+    CycleEnd,
+    Figures,
+    day_start,
+    local_day,
+    midnights,
+    split,
+    stops_json,
+    stops_of_json,
+    total,
+)
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.oee import Counted, Oee, PlannedUse, Utilisation, counted, scores, state_points, timeline
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
-from gateway.domain.stops import UNCLASSIFIED, Classified, pareto, setup_before
+from gateway.domain.stops import UNCLASSIFIED, Classified, Stop, classify, pareto, setup_before
 from gateway.store import summaries_repo
 from gateway.store.attribution_repo import (
     OPEN_END,
@@ -37,6 +47,7 @@ from gateway.store.attribution_repo import (
 )
 from gateway.store.calendar_repo import calendar_of, exceptions_of
 from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
+from gateway.store.heap import without_collection
 from gateway.store.machines_repo import all_machines, machine_keys
 from gateway.store.models import (
     AlarmRecord,
@@ -44,12 +55,13 @@ from gateway.store.models import (
     Machine,
     OperationRecord,
     ScrapRecord,
+    SessionCycles,
     StateChange,
     Student,
     WorkSessionRecord,
 )
 from gateway.store.orders_repo import get_order, order_references, order_standards
-from gateway.store.stops_repo import SiteStops, classified, site_stops
+from gateway.store.stops_repo import SiteStops, classified, said_about_starts, site_stops
 from gateway.store.students_repo import get_student
 from gateway.store.summaries_repo import Pending
 
@@ -155,6 +167,7 @@ class StudentLog:
     # and the number of each operation the sessions worked on (operation id → 10, 20, ...).
     approvals: list[FirstPartApproval] = field(default_factory=list)
     operations: dict[int, int] = field(default_factory=dict)
+    cycles: dict[int, list[CycleRow]] = field(default_factory=dict)  # per session, what attribution gives it
 
     def operation_number(self, row: WorkSessionRecord) -> int | None:
         return None if row.operation_id is None else self.operations.get(row.operation_id)
@@ -180,16 +193,20 @@ def student_log(
     if until is not None:
         stmt = stmt.where(WorkSessionRecord.started < until)
     rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
+    with without_collection():  # a row and a fact per cycle of years of sessions (``heap``)
+        return _student_log(db, student, rows, now, zone)
+
+
+def _student_log(db: Session, student: Student, rows: list[WorkSessionRecord], now: datetime, zone: str) -> StudentLog:
     machines = machine_keys(db=db, ids={r.machine_id for r in rows})
-    bounds = CycleBounds(db)
-    owned = owned_cycles(db=db, rows=rows, zone=zone, bounds=bounds)
+    work = session_work(db=db, rows=rows, now=now, zone=zone)
     mine = {r.id for r in rows}
     standards = _session_standards(db, mine)
     counted: dict[str, int] = defaultdict(int)
     tally = {r.id: SessionTally() for r in rows}
     facts: list[tuple[tuple[datetime, int], CycleFact]] = []
     for row in rows:
-        cycles, parts = owned[row.id]
+        cycles, parts = work[row.id].cycles, work[row.id].parts
         counted[machines[row.machine_id]] += parts
         tally[row.id].parts += parts
         for cycle in cycles:
@@ -205,9 +222,8 @@ def student_log(
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
     log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
-    stopped = session_stops(db=db, rows=rows, now=now, zone=zone)
-    every = [c for found_here in stopped.values() for c in found_here]
-    setups = setup_time(db=db, rows=rows, stopped=stopped, bounds=bounds)
+    every = [c for r in rows for c in work[r.id].stops]
+    setups = {r.id: setup_before(work[r.id].stops, work[r.id].first_good) for r in rows}
     for session_id, seconds in setups.items():
         tally[session_id].setup_s = seconds
     log = replace(
@@ -237,6 +253,7 @@ def student_log(
         orders=references,
         approvals=approvals_of_sessions(db=db, session_ids=mine),
         operations=numbers,
+        cycles={r.id: work[r.id].cycles for r in rows},
     )
 
 
@@ -262,46 +279,192 @@ def owned_cycles(
     side) are current (``summaries_repo.Pending``); the others are attributed now, and the finished ones
     stored."""
     seen = summaries_repo.pending(db)
-    done = [r for r in rows if r.ended is not None]
-    cached = summaries_repo.session_cycles(db, [r.id for r in done])
-    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
-    owned: dict[int, tuple[list[CycleRow], int]] = {}
-    for row in done:
-        hit = cached.get(row.id)
-        if hit is not None and not seen.session_stale(machines[row.machine_id], hit.first, hit.last):
-            owned[row.id] = ([_cycle_row(row.machine_id, c) for c in hit.cycles], int(hit.parts))
+    hits = _fresh(db, rows, seen)
+    owned = {session_id: _cached_cycles(hit) for session_id, hit in hits.items()}
     missing = [r for r in rows if r.id not in owned]
     if not missing:
         return owned
-    found = attribute(db=db, spans=spans_of(missing), assigned_to=[r.id for r in missing], bounds=bounds)
-    wanted = {r.id for r in missing}
-    for row in missing:
-        owned[row.id] = ([], 0)
+    owned.update(_attributed(db, missing, bounds))
+    stored = [_summary_row(row, *owned[row.id]) for row in missing if row.ended is not None]
+    if stored:
+        summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
+    return owned
+
+
+def _fresh(db: Session, rows: list[WorkSessionRecord], seen: Pending) -> dict[int, SessionCycles]:
+    """The cached summaries of the finished sessions among ``rows`` that are current."""
+    done = [r for r in rows if r.ended is not None]
+    if not done:
+        return {}
+    cached = summaries_repo.session_cycles(db, [r.id for r in done])
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in done})))}
+    return {
+        row.id: hit
+        for row in done
+        if (hit := cached.get(row.id)) is not None
+        and not seen.session_stale(machines[row.machine_id], hit.first, hit.last)
+    }
+
+
+def _cached_cycles(hit: SessionCycles) -> tuple[list[CycleRow], int]:
+    return [_cycle_row(hit.machine_id, c) for c in hit.cycles], int(hit.parts)
+
+
+def _attributed(
+    db: Session, rows: list[WorkSessionRecord], bounds: CycleBounds | None
+) -> dict[int, tuple[list[CycleRow], int]]:
+    """Per session of ``rows``, the cycles and parts attribution gives it now."""
+    if not rows:
+        return {}
+    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows], bounds=bounds)
+    owned: dict[int, tuple[list[CycleRow], int]] = {r.id: ([], 0) for r in rows}
     for cycle in found.cycles:
-        if cycle.owner is not None and cycle.owner.id in wanted:
+        if cycle.owner is not None and cycle.owner.id in owned:
             owned[cycle.owner.id][0].append(cycle.row)
     parts: dict[int, int] = defaultdict(int)
     for part in found.parts:
-        if part.owner is not None and part.owner.id in wanted:
+        if part.owner is not None and part.owner.id in owned:
             parts[part.owner.id] += part.row.count
-    owned.update(
-        {session_id: (cycles, parts[session_id]) for session_id, (cycles, _) in owned.items() if session_id in wanted}
-    )
+    return {session_id: (cycles, parts[session_id]) for session_id, (cycles, _) in owned.items()}
+
+
+def _summary_row(
+    row: WorkSessionRecord,
+    cycles: list[CycleRow],
+    parts: int,
+    *,
+    stops: list[Stop] | None = None,
+    first_good: datetime | None = None,
+    order_since: datetime | None = None,
+) -> dict[str, Any]:
+    """A finished session's ``session_cycles`` row. Its first date reaches back to its order's first session
+    on the machine when its first good cycle is kept: a mark on any day in between makes it stale."""
+    assert row.ended is not None
+    start = row.started if order_since is None else min(row.started, order_since)
+    return {
+        "session_id": row.id,
+        "machine_id": row.machine_id,
+        "first": (start - timedelta(days=1)).astimezone(UTC).date(),
+        "last": (row.ended + timedelta(days=1)).astimezone(UTC).date(),
+        "cycles": [_cycle_json(c) for c in cycles],
+        "parts": parts,
+        "stops": None if stops is None else stops_json(stops),
+        "first_good": first_good,
+        "order_since": order_since,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionWork:
+    """What a practice log line needs of a work session."""
+
+    cycles: list[CycleRow]  # attributed to it, by end then id
+    parts: int
+    stops: list[Classified]  # that began in it, with what people said about them
+    first_good: datetime | None  # what its setup is measured against (``setup_time``)
+
+
+def session_work(*, db: Session, rows: list[WorkSessionRecord], now: datetime, zone: str) -> dict[int, SessionWork]:
+    """Per work session, its cycles, parts, stops and first good cycle: ``owned_cycles``, ``session_stops``
+    and ``setup_time`` together. A finished session's come from ``session_cycles`` while current (its days,
+    as ``owned_cycles``; for an order's session also while the order's first session on its machine is the
+    one its first good cycle was found from); the others are computed now, and the finished ones stored.
+    Current ones cost no query of their own: the reads are batched across the sessions."""
+    seen = summaries_repo.pending(db)
+    hits = _fresh(db, rows, seen)
+    since = _orders_since(db, rows)
+    complete = {
+        r.id
+        for r in rows
+        if (hit := hits.get(r.id)) is not None
+        and hit.stops is not None
+        and (r.order_id is None or (hit.order_since is not None and hit.order_since == since.get(_key(r))))
+    }
+    bounds = CycleBounds(db)
+    owned = {session_id: _cached_cycles(hit) for session_id, hit in hits.items()}
+    owned.update(_attributed(db, [r for r in rows if r.id not in owned], bounds))
+    todo = [r for r in rows if r.id not in complete]
+    stops = {session_id: stops_of_json(hits[session_id].stops or []) for session_id in complete}
+    stops.update(_stops_in(db, todo, now, zone, seen))
+    firsts: dict[int, datetime | None] = {}
+    orders: dict[tuple[int, int], datetime | None] = {}
+    for row in rows:
+        if row.order_id is None:  # practice: its own first completed cycle
+            firsts[row.id] = min((c.started for c in owned[row.id][0] if c.outcome == "completed"), default=None)
+        elif row.id in complete:
+            firsts[row.id] = hits[row.id].first_good
+        else:
+            if _key(row) not in orders:
+                orders[_key(row)] = first_good_cycle(
+                    db=db, order_id=row.order_id, machine_id=row.machine_id, bounds=bounds
+                )
+            firsts[row.id] = orders[_key(row)]
+    # A first good cycle after a session's end is kept as none: all its setup stops came before either way.
     stored = [
-        {
-            "session_id": row.id,
-            "machine_id": row.machine_id,
-            "first": (row.started - timedelta(days=1)).astimezone(UTC).date(),
-            "last": (row.ended + timedelta(days=1)).astimezone(UTC).date(),
-            "cycles": [_cycle_json(c) for c in owned[row.id][0]],
-            "parts": owned[row.id][1],
-        }
-        for row in missing
+        _summary_row(
+            row,
+            *owned[row.id],
+            stops=stops[row.id] if _days_over(row, now, zone) else None,
+            first_good=None if row.order_id is None or (f := firsts[row.id]) is None or f >= row.ended else f,
+            order_since=None if row.order_id is None else since.get(_key(row)),
+        )
+        for row in todo
         if row.ended is not None
     ]
     if stored:
         summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
-    return owned
+    said = _classify(db, rows, stops, zone)
+    return {r.id: SessionWork(owned[r.id][0], owned[r.id][1], said[r.id], firsts[r.id]) for r in rows}
+
+
+def _key(row: WorkSessionRecord) -> tuple[int, int]:
+    assert row.order_id is not None
+    return row.order_id, row.machine_id
+
+
+def _orders_since(db: Session, rows: list[WorkSessionRecord]) -> dict[tuple[int, int], datetime]:
+    """(order, machine) → the start of the order's first session on the machine, for the orders of ``rows``."""
+    wanted = sorted({r.order_id for r in rows if r.order_id is not None})
+    found: dict[tuple[int, int], datetime] = {}
+    for chunk in chunks(wanted):
+        stmt = (
+            select(WorkSessionRecord.order_id, WorkSessionRecord.machine_id, func.min(WorkSessionRecord.started))
+            .where(WorkSessionRecord.order_id.in_(chunk))
+            .group_by(WorkSessionRecord.order_id, WorkSessionRecord.machine_id)
+        )
+        for order_id, machine_id, first in db.execute(stmt).all():
+            if order_id is not None and first is not None:
+                found[(order_id, machine_id)] = first if first.tzinfo is not None else first.replace(tzinfo=UTC)
+    return found
+
+
+def _days_over(row: WorkSessionRecord, now: datetime, zone: str) -> bool:
+    """Whether the whole days a finished session's stops are computed over are past: only then are they kept
+    (a stop under way at ``now`` would grow)."""
+    assert row.ended is not None
+    tz = ZoneInfo(zone)
+    return datetime.combine(row.ended.astimezone(tz).date() + timedelta(days=1), time(), tzinfo=tz) <= now
+
+
+def _classify(
+    db: Session, rows: list[WorkSessionRecord], stops: dict[int, list[Stop]], zone: str
+) -> dict[int, list[Classified]]:
+    """Each session's stops with what people said about them, read now: one read per machine."""
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
+    sites: dict[str, SiteStops] = {}
+    found: dict[int, list[Classified]] = {}
+    for machine_id, machine in machines.items():
+        mine = [r for r in rows if r.machine_id == machine_id]
+        starts = [s.start for r in mine for s in stops[r.id]]
+        said = said_about_starts(db=db, machine_id=machine_id, starts=starts) if starts else {}
+        if machine.site not in sites:
+            sites[machine.site] = site_stops(db=db, site=machine.site, zone=zone)
+        site = sites[machine.site]
+        for row in mine:
+            found[row.id] = classify(
+                stops[row.id], said, alarm_is_breakdown=site.alarm_is_breakdown, breakdown=site.breakdown
+            )
+    return found
 
 
 def _cycle_json(c: CycleRow) -> list[Any]:
@@ -379,9 +542,17 @@ def machine_report(
     return _machine_report(db, machine, counted(start, end, now), zone, seen)
 
 
-def _machine_report(db: Session, machine: Machine, period: Counted, zone: str, seen: Pending | None) -> MachineReport:
+def _machine_report(
+    db: Session,
+    machine: Machine,
+    period: Counted,
+    zone: str,
+    seen: Pending | None,
+    *,
+    sites: dict[str, tuple[Calendar, SiteStops]] | None = None,
+) -> MachineReport:
     start, end = period.start, period.until
-    settled = _settled(db, machine, zone)
+    settled = _settled(db, machine, zone, sites)
     intervals = planned(settled.calendar, start, end, settled.exceptions) if start < end else []
     summed = total(_figures(db, machine, (start, end), settled, seen=seen, zone=zone))
     stopped = classified(db=db, machine_id=machine.id, found=summed.stops, site=settled.site)
@@ -498,12 +669,18 @@ class _Settled:
     site: SiteStops
 
 
-def _settled(db: Session, machine: Machine, zone: str) -> _Settled:
-    return _Settled(
-        calendar_of(db=db, site=machine.site, zone=zone),
-        exceptions_of(db=db, machine_id=machine.id),
-        site_stops(db=db, site=machine.site, zone=zone),
-    )
+def _settled(
+    db: Session, machine: Machine, zone: str, sites: dict[str, tuple[Calendar, SiteStops]] | None = None
+) -> _Settled:
+    """``sites``: what was read of each site for the machines before this one (the reports of every machine)."""
+    sites = {} if sites is None else sites
+    if machine.site not in sites:
+        sites[machine.site] = (
+            calendar_of(db=db, site=machine.site, zone=zone),
+            site_stops(db=db, site=machine.site, zone=zone),
+        )
+    calendar, stops = sites[machine.site]
+    return _Settled(calendar, exceptions_of(db=db, machine_id=machine.id), stops)
 
 
 def machine_stops(
@@ -531,7 +708,9 @@ def machine_reports(
     """``machine_report`` of every machine (or of those called ``name``), by site then name."""
     machines = all_machines(db=db, name=name)
     seen = summaries_repo.pending(db)
-    return [_machine_report(db, m, counted(start, end, now), zone, seen) for m in machines]
+    sites: dict[str, tuple[Calendar, SiteStops]] = {}  # each site's calendar and stop settings, read once
+    with without_collection():  # a year is 7,300 day rows of 20 machines, their stops with them (``heap``)
+        return [_machine_report(db, m, counted(start, end, now), zone, seen, sites=sites) for m in machines]
 
 
 def _changes(db: Session, machine_id: int, start: datetime, end: datetime) -> list[tuple[datetime, str, str | None]]:
@@ -579,11 +758,18 @@ def session_stops(
 ) -> dict[int, list[Classified]]:
     """The stops that began in each work session. Computed over whole days of the session's machine, so that
     each stop starts where the reports and the kiosk say it starts (a stop is known by its start)."""
-    tz = ZoneInfo(zone)
-    days: dict[tuple[int, datetime, datetime], list[Classified]] = {}
-    found: dict[int, list[Classified]] = {}
-    settled: dict[int, _Settled] = {}  # per machine: its calendar and its site's stop settings, read once
     seen = summaries_repo.pending(db) if rows else None
+    return _classify(db, rows, _stops_in(db, rows, now, zone, seen), zone)
+
+
+def _stops_in(
+    db: Session, rows: list[WorkSessionRecord], now: datetime, zone: str, seen: Pending | None
+) -> dict[int, list[Stop]]:
+    """``session_stops`` before classification."""
+    tz = ZoneInfo(zone)
+    days: dict[tuple[int, datetime, datetime], list[Stop]] = {}
+    found: dict[int, list[Stop]] = {}
+    settled: dict[int, _Settled] = {}  # per machine: its calendar and its site's stop settings, read once
     for row in rows:
         until = row.ended or now
         start = datetime.combine(row.started.astimezone(tz).date(), time(), tzinfo=tz)
@@ -593,10 +779,9 @@ def session_stops(
             machine = db.get_one(Machine, row.machine_id)
             if machine.id not in settled:
                 settled[machine.id] = _settled(db, machine, zone)
-            days[key] = machine_stops(
-                db=db, machine=machine, start=start, end=end, now=now, zone=zone, settled=settled[machine.id], seen=seen
-            )
-        found[row.id] = [c for c in days[key] if row.started <= c.stop.start < until]
+            window = (start, counted(start, end, now).until)
+            days[key] = total(_figures(db, machine, window, settled[machine.id], seen=seen, zone=zone)).stops
+        found[row.id] = [s for s in days[key] if row.started <= s.start < until]
     return found
 
 

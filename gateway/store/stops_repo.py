@@ -82,8 +82,9 @@ def update_reason(
 
 def said_about(*, db: Session, machine_id: int, start: datetime, end: datetime) -> dict[datetime, Reason]:
     """What people said about the stops of the machine starting in [start, end]."""
+    # Columns, not ORM objects: a year of a machine is thousands of classified stops.
     stmt = (
-        select(StopClassification, StopReason)
+        select(StopClassification.started, StopReason.code, StopReason.label, StopReason.category)
         .join(StopReason, StopReason.id == StopClassification.reason_id)
         .where(
             StopClassification.machine_id == machine_id,
@@ -91,7 +92,29 @@ def said_about(*, db: Session, machine_id: int, start: datetime, end: datetime) 
             StopClassification.started <= end,
         )
     )
-    return {c.started: _reason(r) for c, r in db.execute(stmt).all()}
+    reasons: dict[tuple[str, str, str], Reason] = {}  # one Reason per reason, shared by its stops
+    found: dict[datetime, Reason] = {}
+    for started, code, label, category in db.execute(stmt):
+        key = (code, label, category)
+        if key not in reasons:
+            reasons[key] = Reason(code, label, cast("ReasonCategory", category))
+        found[started] = reasons[key]
+    return found
+
+
+def said_about_starts(*, db: Session, machine_id: int, starts: Sequence[datetime]) -> dict[datetime, Reason]:
+    """What people said about the machine's stops starting at these instants: scattered stops (a practice
+    log's, over years) are read by their start, not by a range that holds every stop in between."""
+    wanted = sorted(set(starts))
+    found: dict[datetime, Reason] = {}
+    for i in range(0, len(wanted), 500):  # SQLite bounds a statement's parameters
+        stmt = (
+            select(StopClassification, StopReason)
+            .join(StopReason, StopReason.id == StopClassification.reason_id)
+            .where(StopClassification.machine_id == machine_id, StopClassification.started.in_(wanted[i : i + 500]))
+        )
+        found.update({c.started: _reason(r) for c, r in db.execute(stmt).all()})
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,7 +190,10 @@ def stored(db: Session, machine_id: int, first: date, last: date) -> dict[date, 
     """The machine's day rows over [first, last]: day → (final, columns)."""
     table = MachineDay.__table__
     stmt = select(table).where(table.c.machine_id == machine_id, table.c.day >= first, table.c.day <= last)
-    return {row["day"]: (bool(row["final"]), dict(row)) for row in db.execute(stmt).mappings()}
+    result = db.execute(stmt)
+    names = list(result.keys())  # once: a year is 365 rows a machine, and a mapping per row rebuilds its keys
+    day, final = names.index("day"), names.index("final")
+    return {row[day]: (bool(row[final]), dict(zip(names, row, strict=True))) for row in result}
 
 
 def figures_of(start: datetime, end: datetime, columns: Mapping[str, Any]) -> Figures:

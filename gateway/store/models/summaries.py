@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models.base import Base, Int64
+from gateway.store.models.base import Base, Int64, UtcDateTime
 from gateway.store.models.ingest import ID_LENGTH
 
 
@@ -53,6 +53,13 @@ class SessionCycles(Base):
     last: Mapped[date] = mapped_column(Date)
     cycles: Mapped[list[Any]] = mapped_column(JSON)  # [id, started, ended, duration_s, parts, outcome, held_s, program]
     parts: Mapped[int] = mapped_column(Int64)
+    # The stops that began in it, computed over whole days of its machine ([start, end, alarm, ongoing]);
+    # None: not stored (its days were not over, or stored before 0020).
+    stops: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    # Its order's first good cycle on its machine, when it started before the session ended (else None:
+    # the same setup time); valid while the order's first session there started at ``order_since``.
+    first_good: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    order_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class SummaryMark(Base):

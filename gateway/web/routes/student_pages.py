@@ -62,7 +62,9 @@ def _load(request: Request, student_id: int) -> LogView | None:
                 period=query.period,
                 show_customers=query.show_customers,
             )
-            cycles = student_cycles(db=db, student_id=student_id)
+            # The whole log's sessions are all hers: their cycles are the log's, not read again.
+            whole = None if query.period.chosen else record.found
+            cycles = student_cycles(db=db, student_id=student_id, found=whole)
     except NotFoundError:
         return None
     within = [(c, std) for c, std in cycles if query.period.covers(c.row.ended, zone)]

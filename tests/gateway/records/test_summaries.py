@@ -19,12 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import RecordsSection
 from gateway.rollup_job import one_round
-from gateway.store import calendar_repo, stops_repo, summaries_repo, work_repo
+from gateway.store import calendar_repo, first_part_repo, operations_repo, stops_repo, summaries_repo, work_repo
 from gateway.store.db import Database, make_engine
 from gateway.store.models import (
     AlarmRecord,
@@ -38,7 +38,7 @@ from gateway.store.models import (
     WorkSessionRecord,
 )
 from gateway.store.raw_retention import purge_raw
-from gateway.store.reports_repo import MachineReport, machine_report, machine_reports, student_log
+from gateway.store.reports_repo import MachineReport, machine_report, machine_reports, session_stops, student_log
 from tests.gateway.records.conftest import Clock, site_client
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -389,3 +389,139 @@ def test_practice_log_from_session_summaries_equals_raw(engine: Engine) -> None:
     shorter = _log(sessions, student)
     assert shorter[0].cycles < with_late[0].cycles
     assert shorter == _log(sessions, student, cached=False)
+
+
+def _lines(sessions: sessionmaker[Session], student: int, *, cached: bool = True) -> Any:
+    """What a practice log shows, line by line: the log, each session's tally (cycles, parts, setup), each
+    session's stops with their reasons, and the first-part verdicts."""
+    if not cached:
+        with sessions.begin() as db:
+            db.execute(delete(SessionCycles))
+    with sessions() as db:
+        found = student_log(db=db, student_id=student, now=NOW, zone=ZONE)
+        stops = session_stops(db=db, rows=found.sessions, now=NOW, zone=ZONE)  # the order page's: from raw days
+    said = {k: [(c.stop, None if c.reason is None else c.reason.code) for c in v] for k, v in stops.items()}
+    verdicts = [(a.session_id, a.verdict) for a in found.approvals]
+    return found.log, found.per_session, said, verdicts
+
+
+def test_practice_log_lines_from_summaries_equal_raw(engine: Engine) -> None:
+    """Stops, setup times and first good cycles kept with the sessions (``session_cycles``, 0020) give the log
+    the raw computation gives, after late events, a corrected session, scrap, reclassified stops and a
+    first-part verdict; and a log read from them runs no query per session."""
+    generate(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    later(sessions)
+    with sessions() as db:
+        student = db.scalar(
+            select(WorkSessionRecord.student_id)
+            .where(WorkSessionRecord.student_id.is_not(None), WorkSessionRecord.order_id.is_not(None))
+            .group_by(WorkSessionRecord.student_id)
+            .order_by(func.count().desc(), WorkSessionRecord.student_id)
+            .limit(1)
+        )
+        assert student is not None
+        rows = list(
+            db.scalars(
+                select(WorkSessionRecord)
+                .where(WorkSessionRecord.student_id == student, WorkSessionRecord.ended.is_not(None))
+                .order_by(WorkSessionRecord.started)
+            )
+        )
+    first = _lines(sessions, student)
+    assert first[0].stopped_s > 0, "the generator makes stops"
+    with sessions() as db:
+        kept = list(db.scalars(select(SessionCycles)))
+    assert any(k.stops for k in kept), "a finished session's stops are kept once its days are over"
+    assert any(k.order_since is not None for k in kept), "an order's session keeps its first good cycle"
+    assert _lines(sessions, student) == first  # now from session_cycles
+    assert _lines(sessions, student, cached=False) == first
+
+    # Read from current summaries: no attribution, no state timeline, no day summary, no order's first good
+    # cycle (what cost a few queries per session); the rest is batched across the sessions.
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(" ".join(str(args[2]).split()))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with sessions() as db:
+            student_log(db=db, student_id=student, now=NOW, zone=ZONE)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements
+    raw = ("FROM cycles WHERE cycles.machine_id", "FROM state_changes WHERE state_changes.machine_id", "machine_days")
+    assert not [q for q in statements if any(r in q for r in raw)]
+    machines = len({r.machine_id for r in rows})
+    assert sum("FROM stop_classifications" in q for q in statements) <= machines
+
+    # A late fault alarm during a stop of one of her sessions (the stop becomes a breakdown's).
+    target = next(r for r in rows if first[2].get(r.id))
+    stop = first[2][target.id][0][0]
+    with sessions.begin() as db:
+        db.add(AlarmRecord(machine_id=target.machine_id, ts=stop.start + timedelta(seconds=1), code="L2",
+                           message="late", severity="fault", cleared=stop.end))  # fmt: skip
+    late = _lines(sessions, student)
+    assert late != first
+    assert late == _lines(sessions, student, cached=False)
+
+    # The first stop of each of her order sessions classified as setup (counted as setup before the first good
+    # cycle of the order on the machine).
+    with sessions() as db:
+        said = _lines(sessions, student)[2]
+    reclassified = 0
+    for row in rows:
+        if row.order_id is None or not said.get(row.id):
+            continue
+        with sessions.begin() as db:
+            stops_repo.save_classification(
+                db=db, who="maitre", now=NOW, machine=db.get_one(Machine, row.machine_id),
+                started=said[row.id][0][0].start, code="reglage",
+            )  # fmt: skip
+        reclassified += 1
+    assert reclassified
+    setup = _lines(sessions, student)
+    assert setup[0].stops_by_reason != late[0].stops_by_reason
+    assert setup == _lines(sessions, student, cached=False)
+
+    # Her order's first good cycle moves earlier: a late completed cycle at the start of her first order session.
+    ordered = next(r for r in rows if r.order_id is not None)
+    with sessions.begin() as db:
+        agent = db.get_one(Machine, ordered.machine_id).agent_id
+        db.add(Cycle(machine_id=ordered.machine_id, agent_id=agent, seq=10**9 + 7, program="O1", kind="cycle",
+                     started=ordered.started + timedelta(seconds=5), ended=ordered.started + timedelta(minutes=2),
+                     duration_s=115.0, held_s=0.0, parts=1, outcome="completed"))  # fmt: skip
+    earlier = _lines(sessions, student)
+    assert earlier == _lines(sessions, student, cached=False)
+
+    # A corrected session, scrap in another, and a master's first-part verdict (NOK: one more scrapped part).
+    corrected, scrapped = rows[-1], rows[len(rows) // 2]
+    with sessions.begin() as db:
+        work_repo.update_work_session(
+            db=db, who="maitre", work_session_id=corrected.id,
+            changes={"ended": corrected.started + timedelta(minutes=20)}, now=NOW,
+        )  # fmt: skip
+        db.add(ScrapRecord(session_id=scrapped.id, order_id=scrapped.order_id, machine_id=scrapped.machine_id,
+                           ts=scrapped.started + timedelta(minutes=5), quantity=2, reason="late",
+                           inspected_by="maitre", declared_by="maitre"))  # fmt: skip
+    changed = _lines(sessions, student)
+    assert changed[0].scrap == earlier[0].scrap + 2
+    assert changed == _lines(sessions, student, cached=False)
+    assert ordered.order_id is not None
+    with sessions.begin() as db:
+        operation = operations_repo.create_operation(
+            db=db, who="maitre", now=NOW, order_id=ordered.order_id, fields={"number": 10}
+        )
+        db.get_one(WorkSessionRecord, ordered.id).operation_id = operation.id
+    with sessions.begin() as db:
+        first_part_repo.approve(
+            db=db, who="maitre", now=ordered.started + timedelta(minutes=10), operation_id=operation.id,
+            machine=db.get_one(Machine, ordered.machine_id),
+            judged=first_part_repo.Judged(verdict="NOK", measured="12.1", note="cote hors tolérance"),
+        )  # fmt: skip
+    judged = _lines(sessions, student)
+    assert judged[3] == [(ordered.id, "NOK")]
+    assert judged == _lines(sessions, student, cached=False)
+    later(sessions)
+    assert _lines(sessions, student) == judged
