@@ -164,7 +164,10 @@ def planned(
             # In UTC: arithmetic between two datetimes of one zoneinfo zone is wall-clock arithmetic,
             # which would give a day across a change of clocks the hours of an ordinary one.
             low = max(start, datetime.combine(day, opens, tzinfo=zone).astimezone(UTC))
-            high = min(end, datetime.combine(day, closes, tzinfo=zone).astimezone(UTC))
+            # Open until midnight ends at the next day's midnight, not a microsecond before: days open round the
+            # clock meet, and a stop under way across midnight is one stop (``stops.joined``).
+            closing = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone) if closes == END_OF_DAY else None
+            high = min(end, (closing or datetime.combine(day, closes, tzinfo=zone)).astimezone(UTC))
             if low < high:
                 found.append(Interval(low, high))
     return found

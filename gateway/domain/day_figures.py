@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.domain.calendar import Interval, PlannedTime
 from gateway.domain.oee import PlannedUse, Span, Utilisation, planned_use, utilisation
-from gateway.domain.stops import Stop, stops
+from gateway.domain.stops import Stop, joined, stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ def split(
                 end=hi,
                 use=utilisation(here),
                 planned=planned_use(here, inside),
-                stops=tuple(stops(here, inside, threshold_s=threshold_s, counted_until=hi)),
+                stops=tuple(_kept(stops(here, inside, threshold_s=0, counted_until=hi), lo, hi, threshold_s)),
                 cycles=sum(1 for c in ended if c.completed),
                 made=sum(n for _, n in counted[bisect_left(part_times, lo) : bisect_left(part_times, hi)]),
                 paced=tuple((owner, n, p) for owner, (n, p) in sorted(paced.items())),
@@ -154,8 +154,15 @@ _USE = ("window_s", "running_s", "held_s", "alarm_s", "idle_s", "offline_s")
 _PLANNED = ("calendar_s", "running_s", "unplanned_running_s", "held_s", "alarm_s", "idle_s", "offline_s")
 
 
-def total(pieces: Sequence[Figures]) -> Summed:
-    """The figures of consecutive stretches added up: those of the window they cover."""
+def _kept(found: Sequence[Stop], lo: datetime, hi: datetime, threshold_s: float) -> list[Stop]:
+    """A stretch's stops over the threshold, and those at its edges whatever their length: a stop under way
+    across midnight is cut in two by the days, and only the two halves joined (``total``) face the threshold."""
+    return [s for s in found if s.seconds >= threshold_s or s.start <= lo or s.end >= hi]
+
+
+def total(pieces: Sequence[Figures], threshold_s: float = 0.0) -> Summed:
+    """The figures of consecutive stretches added up: those of the window they cover; a stop that continues
+    from one stretch into the next is one stop, kept if it lasts ``threshold_s`` (the site's stop threshold)."""
     use = Utilisation(**{name: sum(getattr(p.use, name) for p in pieces) for name in _USE})
     planned = PlannedUse(
         planned_downtime_s=0.0, **{name: sum(getattr(p.planned, name) for p in pieces) for name in _PLANNED}
@@ -168,7 +175,7 @@ def total(pieces: Sequence[Figures]) -> Summed:
     return Summed(
         use=use,
         planned=planned,
-        stops=[s for p in pieces for s in p.stops],
+        stops=[s for s in joined(s for p in pieces for s in p.stops) if s.seconds >= threshold_s],
         cycles=sum(p.cycles for p in pieces),
         made=sum(p.made for p in pieces),
         paced=paced,

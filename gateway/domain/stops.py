@@ -64,14 +64,27 @@ def stops(
 ) -> list[Stop]:
     """The stops of a timeline within planned time, in order; ``counted_until``: the end of what was counted,
     where a stop still under way is cut (and marked ``ongoing``)."""
-    found: list[Stop] = []
+    pieces: list[Stop] = []
     index = PlannedTime(planned)
     for start, end, alarm in _stretches(spans):
         for interval in index.touching(start, end):
             low, high = max(start, interval.start), min(end, interval.end)
-            if (high - low).total_seconds() >= threshold_s:
-                found.append(Stop(low, high, alarm, ongoing=counted_until is not None and high >= counted_until))
-    return sorted(found, key=lambda s: s.start)
+            if high > low:
+                pieces.append(Stop(low, high, alarm, ongoing=counted_until is not None and high >= counted_until))
+    return [s for s in joined(pieces) if s.seconds >= threshold_s]
+
+
+def joined(found: Iterable[Stop]) -> list[Stop]:
+    """Stops in order, those that continue one another (one ends where the next begins: planned intervals that
+    meet at midnight, a report's days) made one: a stop under way across midnight is one stop, classified once."""
+    out: list[Stop] = []
+    for stop in sorted(found, key=lambda s: s.start):
+        if out and out[-1].end == stop.start:
+            before = out[-1]
+            out[-1] = Stop(before.start, stop.end, before.alarm or stop.alarm, ongoing=stop.ongoing)
+        else:
+            out.append(stop)
+    return out
 
 
 def _stretches(spans: Iterable[Span]) -> list[tuple[datetime, datetime, bool]]:

@@ -554,7 +554,7 @@ def _machine_report(
     start, end = period.start, period.until
     settled = _settled(db, machine, zone, sites)
     intervals = planned(settled.calendar, start, end, settled.exceptions) if start < end else []
-    summed = total(_figures(db, machine, (start, end), settled, seen=seen, zone=zone))
+    summed = total(_figures(db, machine, (start, end), settled, seen=seen, zone=zone), settled.site.threshold_s)
     stopped = classified(db=db, machine_id=machine.id, found=summed.stops, site=settled.site)
     # Planned downtime (ISO 22400-2): stops people classified as planned (a lesson, maintenance).
     downtime = sum(c.stop.seconds for c in stopped if c.reason is not None and c.reason.category == "planned")
@@ -698,7 +698,7 @@ def machine_stops(
     until = counted(start, end, now).until
     settled = settled or _settled(db, machine, zone)
     seen = seen or summaries_repo.pending(db)
-    summed = total(_figures(db, machine, (start, until), settled, seen=seen, zone=zone))
+    summed = total(_figures(db, machine, (start, until), settled, seen=seen, zone=zone), settled.site.threshold_s)
     return classified(db=db, machine_id=machine.id, found=summed.stops, site=settled.site)
 
 
@@ -780,7 +780,8 @@ def _stops_in(
             if machine.id not in settled:
                 settled[machine.id] = _settled(db, machine, zone)
             window = (start, counted(start, end, now).until)
-            days[key] = total(_figures(db, machine, window, settled[machine.id], seen=seen, zone=zone)).stops
+            figures = _figures(db, machine, window, settled[machine.id], seen=seen, zone=zone)
+            days[key] = total(figures, settled[machine.id].site.threshold_s).stops
         found[row.id] = [s for s in days[key] if row.started <= s.start < until]
     return found
 

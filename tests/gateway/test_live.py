@@ -8,7 +8,7 @@ import pytest
 
 from edge_agent import contract as c
 from gateway.ingest.messages import Accepted
-from gateway.live import LiveView, MachineView, apply_message
+from gateway.live import LiveView, MachineView, apply_message, local_date
 from tests.gateway.helpers import AGENT, MACHINE, SITE, T0, changed, part, state
 
 TOPIC = c.Topic(site=SITE, channel="event", machine=MACHINE)
@@ -58,7 +58,7 @@ def test_parts_today_counts_the_workshop_day() -> None:
     for seq in (1, 2):
         apply_message(machine, part(seq).model_copy(update={"ts": today}), received_at=today)
     apply_message(machine, part(3, counter=77).model_copy(update={"ts": today - timedelta(days=3)}), received_at=today)
-    local_today = today.astimezone().date()
+    local_today = local_date(today)  # the school's day, not the host's: they differ an hour a night
     assert machine.to_json(local_today)["parts_today"] == 2
     assert machine.to_json(local_today + timedelta(days=1))["parts_today"] == 0
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gateway.domain.calendar import Interval
 from gateway.domain.oee import Category, Span
-from gateway.domain.stops import BREAKDOWN, DEFAULT_REASONS, by_category, classify, pareto, stops
+from gateway.domain.stops import BREAKDOWN, DEFAULT_REASONS, by_category, classify, joined, pareto, stops
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 REASONS = {r.code: r for r in DEFAULT_REASONS}
@@ -88,3 +88,24 @@ def test_the_pareto_sums_to_the_lost_time(
     for stop in found:  # inside planned time, never over a running minute
         assert any(i.start <= stop.start and stop.end <= i.end for i in MORNING_AND_AFTERNOON)
         assert not any(sp.category == "running" and sp.start < stop.end and stop.start < sp.end for sp in spans)
+
+
+def test_a_stop_across_midnight_is_one_stop() -> None:
+    """Open round the clock, the calendar's days meet at midnight: a stop under way across it is one stop (one
+    classification for the kiosk and the report), also when a report adds up its days' stops, and its two
+    halves count towards the threshold together."""
+    midnight = at(16 * 60)
+    days = [Interval(midnight - timedelta(days=1), midnight), Interval(midnight, midnight + timedelta(days=1))]
+    spans = [
+        Span(at(0), midnight - timedelta(minutes=4), "running"),
+        Span(midnight - timedelta(minutes=4), midnight + timedelta(minutes=3), "idle"),
+    ]
+    found = stops(spans, days, threshold_s=300, counted_until=midnight + timedelta(minutes=3))
+    assert [(s.start, s.end, s.ongoing) for s in found] == [
+        (midnight - timedelta(minutes=4), midnight + timedelta(minutes=3), True)
+    ]
+    before = stops(spans, days[:1], threshold_s=0)
+    after = stops(spans, days[1:], threshold_s=0, counted_until=midnight + timedelta(minutes=3))
+    assert [(s.start, s.end) for s in joined([*after, *before])] == [
+        (midnight - timedelta(minutes=4), midnight + timedelta(minutes=3))
+    ]
