@@ -180,7 +180,7 @@ def progress_of_orders(
             .group_by(ScrapRecord.order_id)
         )
         scrap_of.update({order_id: int(total or 0) for order_id, total in db.execute(stmt).all()})
-    site_of = dict(db.execute(select(Machine.id, Machine.site)).tuples().all())
+    site_of = {row.id: row.site for row in db.execute(select(Machine.id, Machine.site))}
     calendars: dict[str, Calendar] = {}
     result: dict[int, OrderProgress] = {}
     for order in orders:
