@@ -161,7 +161,10 @@ def progress_of_orders(
             rows_of[row.order_id or 0].append(row)
     every = [r for rows in rows_of.values() for r in rows]
     order_of = {r.id: r.order_id for r in every}
-    found = attribute(db=db, spans=spans_of(every), assigned_to=[r.id for r in every], bounds=bounds)
+    # One window per machine, first session to last: every order's sessions cover nearly all of a machine's
+    # cycles (301,436 of 313,235 at 1 year), so one read each beats thousands of small ones (3,140 windows).
+    spans = {machine_id: (windows[0][0], windows[-1][1]) for machine_id, windows in spans_of(every).items()}
+    found = attribute(db=db, spans=spans, assigned_to=[r.id for r in every], bounds=bounds)
     cycles_of: dict[int, list[AttributedCycle]] = defaultdict(list)
     for c in found.cycles:
         if c.owner is not None and c.owner.id in order_of:
