@@ -154,7 +154,15 @@ def progress_of_orders(
     One attribution over every order's sessions gives each cycle and part the owner it has in its own
     order's attribution: an owner is the session covering the event, whichever window brought it in.
     """
-    bounds = bounds or CycleBounds(db)
+    # A row and a fact per cycle of every order, kept to the end (``heap``); the collector is off for the
+    # whole export (seconds at years of history), other requests' cyclic garbage waits that long too.
+    with without_collection():
+        return _progress_of_orders(db, orders, now, zone, bounds or CycleBounds(db))
+
+
+def _progress_of_orders(
+    db: Session, orders: list[Order], now: datetime, zone: str, bounds: CycleBounds
+) -> dict[int, OrderProgress]:
     rows_of: dict[int, list[WorkSessionRecord]] = defaultdict(list)
     for chunk in chunks(sorted(o.id for o in orders)):
         for row in db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id.in_(chunk))):
