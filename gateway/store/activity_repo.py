@@ -3,6 +3,7 @@ parts waiting for a master's approval."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,16 +39,16 @@ def order_activity(*, db: Session, order_ids: Iterable[int]) -> dict[int, OrderA
     for row in sorted(rows, key=lambda r: (r.started, r.id)):
         assert row.order_id is not None
         latest[(row.order_id, row.machine_id)] = row
+    # Grouped once: each order walking every row was quadratic (1,408 orders × 5,673 sessions at 1 year).
+    open_numbers: dict[int, set[int]] = defaultdict(set)
+    for r in rows:
+        if r.ended is None and r.operation_id in numbers:
+            open_numbers[r.order_id or 0].add(numbers[r.operation_id])
+    waiting_on = {o for (o, _), r in latest.items() if pending.get(r.id, False)}
     found: dict[int, OrderActivity] = {}
     for order_id in wanted:
-        working = sorted(
-            {
-                numbers[r.operation_id]
-                for r in rows
-                if r.order_id == order_id and r.ended is None and r.operation_id in numbers
-            }
-        )
-        waiting = any(pending.get(r.id, False) for (o, _), r in latest.items() if o == order_id)
+        working = sorted(open_numbers.get(order_id, ()))
+        waiting = order_id in waiting_on
         if working or waiting:
             found[order_id] = OrderActivity(tuple(working), waiting)
     return found

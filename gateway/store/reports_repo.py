@@ -39,6 +39,7 @@ from gateway.store import summaries_repo
 from gateway.store.attribution_repo import (
     OPEN_END,
     AttributedCycle,
+    AttributedPart,
     CycleBounds,
     CycleRow,
     attribute,
@@ -54,6 +55,7 @@ from gateway.store.models import (
     FirstPartApproval,
     Machine,
     OperationRecord,
+    Order,
     ScrapRecord,
     SessionCycles,
     StateChange,
@@ -141,6 +143,85 @@ def progress_by_operation(
         calendar=None if site is None else calendar_of(db=db, site=site, zone=zone),
     )
     return result, tallies
+
+
+def progress_of_orders(
+    *, db: Session, orders: list[Order], now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
+) -> dict[int, OrderProgress]:
+    """``progress`` of every order in ``orders``, figure for figure, from a few reads for them all (the orders
+    CSV: one order at a time read each order's sessions, cycles and standards apart, 83 s at three years).
+
+    One attribution over every order's sessions gives each cycle and part the owner it has in its own
+    order's attribution: an owner is the session covering the event, whichever window brought it in.
+    """
+    # A row and a fact per cycle of every order, kept to the end (``heap``); the collector is off for the
+    # whole export (seconds at years of history), other requests' cyclic garbage waits that long too.
+    with without_collection():
+        return _progress_of_orders(db, orders, now, zone, bounds or CycleBounds(db))
+
+
+def _progress_of_orders(
+    db: Session, orders: list[Order], now: datetime, zone: str, bounds: CycleBounds
+) -> dict[int, OrderProgress]:
+    rows_of: dict[int, list[WorkSessionRecord]] = defaultdict(list)
+    for chunk in chunks(sorted(o.id for o in orders)):
+        for row in db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id.in_(chunk))):
+            rows_of[row.order_id or 0].append(row)
+    every = [r for rows in rows_of.values() for r in rows]
+    order_of = {r.id: r.order_id for r in every}
+    # One window per machine, first session to last: every order's sessions cover nearly all of a machine's
+    # cycles (301,436 of 313,235 at 1 year), so one read each beats thousands of small ones (3,140 windows).
+    spans = {machine_id: (windows[0][0], windows[-1][1]) for machine_id, windows in spans_of(every).items()}
+    found = attribute(db=db, spans=spans, assigned_to=[r.id for r in every], bounds=bounds)
+    cycles_of: dict[int, list[AttributedCycle]] = defaultdict(list)
+    for c in found.cycles:
+        if c.owner is not None and c.owner.id in order_of:
+            cycles_of[order_of[c.owner.id] or 0].append(c)
+    parts_of: dict[int, list[AttributedPart]] = defaultdict(list)
+    for p in found.parts:
+        if p.owner is not None and p.owner.id in order_of:
+            parts_of[order_of[p.owner.id] or 0].append(p)
+    owned = [c for cycles in cycles_of.values() for c in cycles]
+    fact_of = {id(c): f for c, f in zip(owned, _facts(db, owned), strict=True)}
+    scrap_of: dict[int, int] = {}
+    for chunk in chunks(sorted(o.id for o in orders)):
+        stmt = (
+            select(ScrapRecord.order_id, func.sum(ScrapRecord.quantity))
+            .where(ScrapRecord.order_id.in_(chunk))
+            .group_by(ScrapRecord.order_id)
+        )
+        scrap_of.update({order_id: int(total or 0) for order_id, total in db.execute(stmt).all()})
+    site_of = {row.id: row.site for row in db.execute(select(Machine.id, Machine.site))}
+    calendars: dict[str, Calendar] = {}
+    result: dict[int, OrderProgress] = {}
+    for order in orders:
+        rows = rows_of.get(order.id, [])
+        latest = max(rows, key=lambda r: r.started, default=None)
+        site = None if latest is None else site_of.get(latest.machine_id)
+        if site is not None and site not in calendars:
+            calendars[site] = calendar_of(db=db, site=site, zone=zone)
+        cycles = cycles_of.get(order.id, [])
+        parts = parts_of.get(order.id, [])
+        made = sum(p.row.count for p in parts)
+        tallies = operation_tallies(db=db, order_id=order.id, rows=rows, parts=parts)
+        counts = order_count(tallies)
+        final = max(tallies, key=lambda t: t.number).operation_id if tallies else None
+        operation_of = {r.id: r.operation_id for r in rows}
+        paced = counting_cycles(
+            [(None if c.owner is None else operation_of[c.owner.id], fact_of[id(c)]) for c in cycles], final
+        )
+        result[order.id] = order_progress(
+            ordered=order.quantity,
+            made=made if counts is None else counts.made,
+            scrap=scrap_of.get(order.id, 0),
+            good=None if counts is None else counts.good,
+            pending=0 if counts is None else counts.pending,
+            due=order.due,
+            cycles=paced,
+            now=now,
+            calendar=None if site is None else calendars[site],
+        )
+    return result
 
 
 # --- practice log ------------------------------------------------------------

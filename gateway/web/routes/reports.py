@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from gateway.auth import Principal
+from gateway.domain.progress import OrderProgress
 from gateway.errors import InvalidError
 from gateway.store import customers_repo, orders_repo, privacy, students_repo
 from gateway.store.activity_repo import OrderActivity, order_activity
-from gateway.store.attribution_repo import CycleBounds
-from gateway.store.reports_repo import machine_reports, progress, student_log
+from gateway.store.models import Order
+from gateway.store.reports_repo import machine_reports, progress_of_orders, student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin
 from gateway.web.i18n import lang_of
@@ -82,23 +85,29 @@ ORDER_COLUMNS = (
 @router.get("/orders.csv", response_class=Response)
 def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQuery = "sheet") -> Response:
     """Every order with its progress: for a spreadsheet, or ``?format=raw`` for scripts."""
-    now = state.now()
-    rows = []
     with state.reading(who) as db:
-        customers = customers_repo.customer_names(db=db)
         orders = orders_repo.list_orders(db=db)
-        activity = order_activity(db=db, order_ids=[o.id for o in orders])
-        bounds = CycleBounds(db)  # each machine's longest cycle read once for every order, not once per order
-        for order in orders:
-            p = progress(db=db, order_id=order.id, now=now, zone=state.settings.timezone, bounds=bounds)
-            now_on = activity.get(order.id, OrderActivity())
-            described = [order.id, customers[order.customer_id], order.reference, order.part_number]
-            described += [order.drawing_revision, order.quantity, order.due, order.status]
-            counted = [p.made, p.scrap, p.good, p.remaining, p.projected_finish, p.late]
-            working = " ".join(str(n) for n in now_on.in_progress)  # "10 20": no separator of either flavour
-            rows.append([*described, *counted, now_on.first_part_pending, working])
+        # Every order's sessions, cycles and standards read together, not order by order (issue 18).
+        figures = progress_of_orders(db=db, orders=orders, now=state.now(), zone=state.settings.timezone)
+        rows = order_rows(db, orders, figures)
     words = page_labels(lang_of(request))["order_statuses"]
     return csv_response(ORDER_COLUMNS, rows, "orders.csv", sheet_of(request, state, flavour, words))
+
+
+def order_rows(db: Session, orders: list[Order], figures: Mapping[int, OrderProgress]) -> list[list[Any]]:
+    """The orders CSV's rows (``ORDER_COLUMNS``): each order, its progress ``figures``, what is under way."""
+    customers = customers_repo.customer_names(db=db)
+    activity = order_activity(db=db, order_ids=[o.id for o in orders])
+    rows = []
+    for order in orders:
+        p = figures[order.id]
+        now_on = activity.get(order.id, OrderActivity())
+        described = [order.id, customers[order.customer_id], order.reference, order.part_number]
+        described += [order.drawing_revision, order.quantity, order.due, order.status]
+        counted = [p.made, p.scrap, p.good, p.remaining, p.projected_finish, p.late]
+        working = " ".join(str(n) for n in now_on.in_progress)  # "10 20": no separator of either flavour
+        rows.append([*described, *counted, now_on.first_part_pending, working])
+    return rows
 
 
 LOG_COLUMNS = (
