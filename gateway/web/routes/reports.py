@@ -7,13 +7,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.orm import Session
 
 from gateway.auth import Principal
 from gateway.domain.progress import OrderProgress
 from gateway.errors import InvalidError
 from gateway.store import customers_repo, orders_repo, privacy, students_repo
 from gateway.store.activity_repo import OrderActivity, order_activity
+from gateway.store.db import Db
 from gateway.store.models import Order
 from gateway.store.reports_repo import machine_reports, progress_of_orders, student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
@@ -94,7 +94,7 @@ def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQue
     return csv_response(ORDER_COLUMNS, rows, "orders.csv", sheet_of(request, state, flavour, words))
 
 
-def order_rows(db: Session, orders: list[Order], figures: Mapping[int, OrderProgress]) -> list[list[Any]]:
+def order_rows(db: Db, orders: list[Order], figures: Mapping[int, OrderProgress]) -> list[list[Any]]:
     """The orders CSV's rows (``ORDER_COLUMNS``): each order, its progress ``figures``, what is under way."""
     customers = customers_repo.customer_names(db=db)
     activity = order_activity(db=db, order_ids=[o.id for o in orders])
