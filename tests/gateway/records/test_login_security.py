@@ -110,7 +110,8 @@ async def test_a_disabled_user_is_signed_out_and_cannot_log_in_until_enabled(wor
     assert own.status_code == 409
     assert own.json()["detail"]["code"] == "own_login"
     with world.sessions() as session:
-        actions = [e.action for e in session.query(AuditEntry).filter(AuditEntry.entity == "user")]
+        entries = session.query(AuditEntry).filter(AuditEntry.entity == "user").order_by(AuditEntry.id)
+        actions = [e.action for e in entries]  # in the order written: PostgreSQL returns rows in any order
     assert actions[-2:] == ["disable", "enable"]
 
 
