@@ -43,6 +43,7 @@ from gateway.store.reports_repo import (
     owned_cycles,
     progress,
     progress_by_operation,
+    progress_of_orders,
     session_stops,
     setup_time,
 )
@@ -151,7 +152,8 @@ def board(*, db: Session, now: datetime, include_closed: bool = False, zone: str
     """Orders by due date (undated last), each with its progress."""
     customers = customer_names(db=db)
     orders = orders_by_due(db=db, now=now, include_closed=include_closed)
-    lines = [(o, progress(db=db, order_id=o.id, now=now, zone=zone)) for o in orders]
+    figures = progress_of_orders(db=db, orders=orders, now=now, zone=zone)  # one batch, as the orders CSV
+    lines = [(o, figures[o.id]) for o in orders]
     activity = order_activity(db=db, order_ids=[o.id for o in orders])
     return [BoardLine(o, customers[o.customer_id], p, activity.get(o.id, OrderActivity())) for o, p in lines]
 
