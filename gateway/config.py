@@ -198,6 +198,13 @@ class RecordsSection(_Section):
         description="cycles and part counts older than this many days that no work session needs are deleted "
         "once their days are summarised; none keeps them all",
     )
+    summary_budget_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="seconds the hourly job spends a round preparing finished work sessions' summaries (at "
+        "least one chunk of 200 a round, even at 0); the rest waits for the next rounds",
+    )
     login_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="how long a page login lasts")
     timezone: str = Field(
         default=SCHOOL_ZONE,

@@ -110,6 +110,11 @@ GATEWAY_CASES: list[Case] = [
         ],
     ),
     (
+        "summary-budget-negative",
+        GATEWAY + "[records]\nsummary_budget_s = -1\n",
+        ["{path}: records.summary_budget_s: expected input should be greater than or equal to 0 (found -1)"],
+    ),
+    (
         "unknown-section",
         GATEWAY + "[brokers]\nport = 1883\n",
         ["{path}: brokers: unknown key (check the spelling) (found {'port': 1883})"],
