@@ -55,7 +55,10 @@ def one_round(database: Database, records: RecordsSection, now: datetime) -> Pur
         with database.transaction() as db:
             settle(db, zone=records.timezone)
         summarise_history(database, records, now)
-        prepare_sessions(database, records, now)
+        try:
+            prepare_sessions(database, records, now)
+        except (SQLAlchemyError, RecordsError) as err:  # the purge does not depend on them: it still runs
+            logger.warning("session summaries not prepared this round: %s", err)
         return purge_raw(database=database, records=records, now=now)
     except (SQLAlchemyError, RecordsError) as err:
         logger.warning("day summaries and raw retention not run this round: %s", err)
@@ -80,7 +83,7 @@ def summarise_history(database: Database, records: RecordsSection, now: datetime
 @dataclass(frozen=True, slots=True)
 class Prepared:
     sessions: int  # prepared this round
-    left: int  # still missing or stale: the next rounds' work
+    left: int  # still missing or stale, as far as this round knows: the next rounds' work
     seconds: float
 
 
