@@ -354,7 +354,7 @@ def sqlite_sizes(root: Path) -> list[SizeRun]:
             print(page_line(name, timing), flush=True)
         load = load_average()  # after the run: its one-minute figure is the run's
         print(f"  ({load})", flush=True)
-        results.append(SizeRun(label, years, load, rows, timings))
+        results.append(SizeRun(label, years, load, rows, timings, os.getloadavg()[0], os.cpu_count() or 0))
     return results
 
 

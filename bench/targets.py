@@ -73,6 +73,12 @@ class SizeRun:
     load: str  # the load average while it ran
     rows: dict[str, int]
     pages: dict[str, PageRun] = field(default_factory=dict)
+    load_1m: float = 0.0  # the one-minute load average after the run, and the cores: is the machine shared?
+    cores: int = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self.cores > 0 and self.load_1m > self.cores
 
 
 def verdict(p95_ms: float, target_ms: float = TARGET_MS) -> str:
@@ -148,6 +154,12 @@ def summary_lines(sizes: Sequence[SizeRun], network: dict[str, Any] | None = Non
     for name, run in missed.items():
         why = "the load's: CPU p95 under the target" if verdict(run.cpu_p95) == "ok" else "its own: CPU p95 over it"
         lines.append(f"  MISSED {name}: warm p95 {run.warm_p95:,.0f} ms, CPU p95 {run.cpu_p95:,.0f} ms ({why})")
+    if any(s.loaded for s in sizes):
+        lines.append(
+            "  the machine was loaded (load average above its cores): wall p95s are the load's as much as the "
+            "pages', CPU times are inflated too (shared caches and cores), and a growth flag near "
+            f"{SUPER_LINEAR} may be the load rising between sizes: rerun on a quiet machine before trusting them"
+        )
     faster = []
     if len(sizes) >= 2:
         ordered = sorted(sizes, key=lambda s: s.years)
@@ -195,6 +207,8 @@ def to_json(sizes: Sequence[SizeRun], network: dict[str, Any] | None) -> str:
                     "load": s.load,
                     "rows": s.rows,
                     "pages": {name: vars(run) for name, run in s.pages.items()},
+                    "load_1m": s.load_1m,
+                    "cores": s.cores,
                 }
                 for s in sizes
             ],
@@ -213,6 +227,8 @@ def from_json(text: str) -> tuple[list[SizeRun], dict[str, Any] | None]:
             load=s.get("load", ""),
             rows=dict(s.get("rows", {})),
             pages={name: PageRun(**run) for name, run in s["pages"].items()},
+            load_1m=float(s.get("load_1m", 0.0)),
+            cores=int(s.get("cores", 0)),
         )
         for s in data["sizes"]
     ]

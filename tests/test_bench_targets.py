@@ -29,7 +29,16 @@ def page(warm: float, cpu: float, shows: int, *, bare: float = 2.0, what: str = 
 
 
 def size(years: float, load: str, pages: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {"label": f"{years:g} year(s), 1 school", "years": years, "load": load, "rows": {}, "pages": pages}
+    one_minute = float(load.split()[2])
+    return {
+        "label": f"{years:g} year(s), 1 school",
+        "years": years,
+        "load": load,
+        "rows": {},
+        "pages": pages,
+        "load_1m": one_minute,
+        "cores": 2,
+    }
 
 
 def judged(tmp_path: Path, sizes: list[dict[str, Any]]) -> list[str]:
@@ -93,6 +102,7 @@ def test_verdicts_ratios_growth_and_summary(tmp_path: Path) -> None:
         "MISSED loaded: warm p95 450 ms, CPU p95 110 ms (the load's: CPU p95 under the target)",
     ]
     assert "growth faster than linear in the rows shown (last step): slow (2.33)" in summary[-2]
+    assert "the machine was loaded" in summary[-3], "load 5.5 on 2 cores: the figures are said to be blurred"
 
 
 def test_all_pages_under_target_and_a_short_run(tmp_path: Path) -> None:
@@ -102,3 +112,4 @@ def test_all_pages_under_target_and_a_short_run(tmp_path: Path) -> None:
     assert "  (the target holds at 3 years; this run's largest: 0.083)" in summary
     assert "  every page p95 < 300 ms: ok (2 pages)" in summary
     assert not any(line.startswith("growth") for line in lines), "one size: no growth to show"
+    assert not any("the machine was loaded" in line for line in lines), "load 0.5 on 2 cores: quiet"
