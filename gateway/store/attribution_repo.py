@@ -109,8 +109,8 @@ class Attribution:
 JOIN_GAP = timedelta(hours=2)
 
 
-def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, list[Span]]:
-    """Per machine, the windows the sessions of ``rows`` cover (sessions close together joined).
+def spans_of(rows: Iterable[WorkSessionRecord], gap: timedelta = JOIN_GAP) -> dict[int, list[Span]]:
+    """Per machine, the windows the sessions of ``rows`` cover (sessions closer than ``gap`` joined).
 
     Not one window from the first start to the last end: a student's sessions of three years on a machine
     would read every cycle anybody ran there meanwhile. What a session owns lies in its own window (a cycle
@@ -125,7 +125,7 @@ def spans_of(rows: Iterable[WorkSessionRecord]) -> dict[int, list[Span]]:
     for machine_id, windows in per_machine.items():
         joined: list[Span] = []
         for lo, hi in sorted(windows):
-            if joined and lo <= joined[-1][1] + JOIN_GAP:
+            if joined and lo <= joined[-1][1] + gap:
                 joined[-1] = (joined[-1][0], max(joined[-1][1], hi))
             else:
                 joined.append((lo, hi))

@@ -15,7 +15,8 @@ from gateway.store import customers_repo, orders_repo, privacy, students_repo
 from gateway.store.activity_repo import OrderActivity, order_activity
 from gateway.store.db import Db
 from gateway.store.models import Order
-from gateway.store.reports_repo import machine_reports, progress_of_orders, student_log
+from gateway.store.progress_repo import progress_of_orders
+from gateway.store.reports_repo import machine_reports, student_log
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin
 from gateway.web.i18n import lang_of

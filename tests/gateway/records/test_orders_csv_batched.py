@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.store.orders_repo import list_orders
-from gateway.store.reports_repo import progress, progress_of_orders
+from gateway.store.progress_repo import progress, progress_of_orders
 from gateway.web.csv_export import Sheet, render
 from gateway.web.page_labels import page_labels
 from gateway.web.routes.reports import ORDER_COLUMNS, order_rows
