@@ -164,7 +164,8 @@ class Timing:
         ratio = warm50 / bare if bare else float("nan")
         mark = "ok" if self.p95 < TARGET_MS else "SLOW"
         return (
-            f"  {name:44} cold p50 {cold50:8.1f} p95 {cold95:8.1f} | warm p50 {warm50:8.1f} p95 {warm95:8.1f} ms "
+            f"  {name:44} cold first {self.cold_ms[0]:8.1f} p50 {cold50:8.1f} p95 {cold95:8.1f} "
+            f"| warm p50 {warm50:8.1f} p95 {warm95:8.1f} ms "
             f"(n={len(self.warm_ms)}) | warm CPU p50 {percentile(self.cpu_ms, 50):8.1f} ms "
             f"| bare SQL {bare:7.1f} ms | ratio {ratio:7.1f} | HTTP {self.status} | {mark}"
         )

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.store.attribution_repo import chunks
 from gateway.store.first_part_repo import operation_steps, pending_sessions
 from gateway.store.models import WorkSessionRecord
 from gateway.store.session_rows import SessionRow, sessions_of_orders
@@ -30,19 +29,17 @@ def order_activity(*, db: Session, order_ids: Iterable[int]) -> dict[int, OrderA
     Only the open sessions and the sessions of orders whose operations ask for a first part are read, not
     every session of years of orders (the orders CSV).
     """
-    wanted = sorted(set(order_ids))
+    wanted = set(order_ids)
     if not wanted:
         return {}
-    operations = operation_steps(db=db, order_ids=wanted)
+    operations = operation_steps(db=db, order_ids=list(wanted))
     numbers = {s.id: s.number for steps in operations.values() for s in steps}
     open_numbers: dict[int, set[int]] = defaultdict(set)
-    for chunk in chunks(wanted):
-        stmt = select(WorkSessionRecord.order_id, WorkSessionRecord.operation_id).where(
-            WorkSessionRecord.ended.is_(None), WorkSessionRecord.order_id.in_(chunk)
-        )
-        for order_id, operation_id in db.execute(stmt):
-            if operation_id in numbers:
-                open_numbers[order_id or 0].add(numbers[operation_id])
+    # The open sessions, at most one a machine: read them all rather than bind thousands of order ids.
+    stmt = select(WorkSessionRecord.order_id, WorkSessionRecord.operation_id).where(WorkSessionRecord.ended.is_(None))
+    for order_id, operation_id in db.execute(stmt):
+        if order_id in wanted and operation_id in numbers:
+            open_numbers[order_id].add(numbers[operation_id])
     asking = [o for o, steps in operations.items() if any(s.first_part for s in steps)]
     latest: dict[tuple[int, int], SessionRow] = {}
     for rows in sessions_of_orders(db=db, order_ids=asking).values():
@@ -51,7 +48,7 @@ def order_activity(*, db: Session, order_ids: Iterable[int]) -> dict[int, OrderA
     pending = pending_sessions(db=db, rows=list(latest.values()))
     waiting_on = {o for (o, _), r in latest.items() if pending.get(r.id, False)}
     found: dict[int, OrderActivity] = {}
-    for order_id in wanted:
+    for order_id in sorted(wanted):
         working = sorted(open_numbers.get(order_id, ()))
         waiting = order_id in waiting_on
         if working or waiting:

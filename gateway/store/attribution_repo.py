@@ -305,6 +305,16 @@ def chunks(values: list[int]) -> list[list[int]]:
     return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
 
 
+def id_filters(column: Any, values: Collection[int]) -> list[ColumnElement[bool]]:
+    """Where-clauses that together select at least the rows whose ``column`` is among ``values``: ``IN`` lists
+    for a few, else one range from the least to the greatest (the orders CSV's 16,000 sessions: one read, not
+    33 lists of bound parameters). The caller keeps the rows it wants."""
+    wanted = sorted(set(values))
+    if len(wanted) <= CHUNK:
+        return [column.in_(wanted)] if wanted else []
+    return [column.between(wanted[0], wanted[-1])]
+
+
 def unattributed(*, db: Session, since: datetime, until: datetime) -> list[AttributedCycle]:
     """Cycles ended in [since, until) that no session covers and no master assigned."""
     machine_ids = db.scalars(select(Machine.id)).all()

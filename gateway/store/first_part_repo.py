@@ -23,7 +23,7 @@ from gateway.store.audit_log import audit, snapshot
 from gateway.store.machines_repo import machine_named
 from gateway.store.models import FirstPartApproval, Machine, OperationRecord, ScrapRecord, WorkSessionRecord
 from gateway.store.operations_repo import get_operation
-from gateway.store.session_rows import SessionRow
+from gateway.store.session_rows import Worked, sessions_of_orders
 from gateway.store.work_repo import lock
 
 
@@ -91,31 +91,26 @@ def pending_sessions(*, db: Session, rows: Sequence[Placed]) -> dict[int, bool]:
     return {sid: waits for sid, waits in first_part.pending(opened, needs, verdicts).items() if sid in wanted}
 
 
-def order_tallies(
-    *, db: Session, rows_of: Mapping[int, Sequence[SessionRow]], parts: Mapping[int, int]
-) -> dict[int, list[StepTally]]:
+def order_tallies(*, db: Session, worked: Mapping[int, Sequence[Worked]]) -> dict[int, list[StepTally]]:
     """Order id → each of its operations with its own made, good, scrap and pending parts (empty: none), for
-    the orders of ``rows_of`` at once: their operations, scrap and first-part series in a few reads.
-
-    ``parts``: session id → the parts attribution gives it (``reports_repo.session_parts``).
-    """
-    operations = operation_steps(db=db, order_ids=list(rows_of))
+    the orders of ``worked`` (their sessions with their parts: ``reports_repo.session_parts``) at once: their
+    operations, scrap and first-part series in a few reads."""
+    operations = operation_steps(db=db, order_ids=list(worked))
     scrapped = _scrap(db, [o for o, steps in operations.items() if steps])
     # Most orders ask for no approval (one-step orders, migrated ones): no series to look for.
-    asking = [r for o, steps in operations.items() if any(s.first_part for s in steps) for r in rows_of[o]]
-    waiting = pending_sessions(db=db, rows=asking)
+    asking = [o for o, steps in operations.items() if any(s.first_part for s in steps)]
+    placed = [r for rows in sessions_of_orders(db=db, order_ids=asking).values() for r in rows]
+    waiting = pending_sessions(db=db, rows=placed)
     found: dict[int, list[StepTally]] = {}
-    for order_id, rows in rows_of.items():
+    for order_id, rows in worked.items():
         steps = operations.get(order_id, [])
         if not steps:
             found[order_id] = []
             continue
-        made = [Counted(r.operation_id, r.id, parts.get(r.id, 0)) for r in rows]
+        made = [Counted(r.operation_id, r.id, r.parts) for r in rows]
         last = max(steps, key=lambda s: s.number)
         # Scrap declared outside any operation (found at final inspection) is the last operation's.
-        scrap = [
-            Counted(op or last.id, session_id, quantity) for op, session_id, quantity in scrapped.get(order_id, [])
-        ]
+        scrap = [Counted(op or last.id, session, quantity) for op, session, quantity in scrapped.get(order_id, [])]
         found[order_id] = tally(steps, made, scrap, waiting)
     return found
 

@@ -29,7 +29,7 @@ from gateway.store.machines_repo import machine_keys
 from gateway.store.models import Machine, Order, ScrapRecord
 from gateway.store.orders_repo import get_order
 from gateway.store.reports_repo import cycles_of_sessions, session_parts
-from gateway.store.session_rows import SessionRow, sessions_of_orders
+from gateway.store.session_rows import sessions_of_orders
 
 
 def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderProgress:
@@ -62,30 +62,32 @@ def progress_of_orders(
 def _figures(
     db: Session, orders: Sequence[Order], now: datetime, zone: str, bounds: CycleBounds, *, every_pace: bool
 ) -> dict[int, tuple[OrderProgress, list[StepTally]]]:
-    read = sessions_of_orders(db=db, order_ids=[o.id for o in orders])
-    rows_of = {o.id: read.get(o.id, []) for o in orders}
-    found = session_parts(db=db, rows=[r for rows in rows_of.values() for r in rows], zone=zone, bounds=bounds)
-    tallies_of = order_tallies(db=db, rows_of=rows_of, parts=found.parts)
-    scrap_of = _scrap(db, list(rows_of))
+    found = session_parts(db=db, order_ids=[o.id for o in orders], zone=zone, bounds=bounds)
+    worked = {o.id: found.of_order.get(o.id, []) for o in orders}
+    tallies_of = order_tallies(db=db, worked=worked)
+    scrap_of = _scrap(db, list(worked))
     counted: dict[int, tuple[int, int, int | None, int, int | None]] = {}  # made, scrap, good, pending, final
-    paced: list[SessionRow] = []
+    paced: list[int] = []
     for order in orders:
-        rows, tallies = rows_of[order.id], tallies_of[order.id]
+        tallies = tallies_of[order.id]
         counts = order_count(tallies)
-        made = sum(found.parts.get(r.id, 0) for r in rows) if counts is None else counts.made
+        made = sum(r.parts for r in worked[order.id]) if counts is None else counts.made
         scrap = scrap_of.get(order.id, 0)
         good = None if counts is None else counts.good
         final = max(tallies, key=lambda t: t.number).operation_id if tallies else None
         counted[order.id] = (made, scrap, good, 0 if counts is None else counts.pending, final)
         if every_pace or order.quantity > (max(0, made - scrap) if good is None else good):
-            paced += [r for r in rows if final is None or r.operation_id == final]
-    cycles = cycles_of_sessions(db=db, rows=paced, found=found, bounds=bounds)
-    keys = machine_keys(db=db, ids={r.machine_id for r in paced})
-    site_of = {machine_id: site for machine_id, site in db.execute(select(Machine.id, Machine.site))}
+            paced.append(order.id)
+    # Only the orders whose pace is read: their sessions' times and machines, their final operation's cycles.
+    rows_of = sessions_of_orders(db=db, order_ids=paced)
+    pacing = [r for o in paced for r in rows_of.get(o, []) if counted[o][4] is None or r.operation_id == counted[o][4]]
+    cycles = cycles_of_sessions(db=db, rows=pacing, found=found, bounds=bounds)
+    keys = machine_keys(db=db, ids={r.machine_id for r in pacing})
+    site_of: dict[int, str] = dict(db.execute(select(Machine.id, Machine.site)).all())
     calendars: dict[str, Calendar] = {}
     result: dict[int, tuple[OrderProgress, list[StepTally]]] = {}
     for order in orders:
-        rows = rows_of[order.id]
+        rows = rows_of.get(order.id, [])
         made, scrap, good, pending, final = counted[order.id]
         mine = sorted(
             ((c, r) for r in rows if r.id in cycles for c in cycles[r.id]), key=lambda pair: (pair[0].ended, pair[0].id)

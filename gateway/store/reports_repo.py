@@ -8,14 +8,14 @@ to the pure domain, which does the arithmetic.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
@@ -43,6 +43,7 @@ from gateway.store.attribution_repo import (
     CycleRow,
     attribute,
     chunks,
+    id_filters,
     spans_of,
 )
 from gateway.store.calendar_repo import calendar_of, exceptions_of
@@ -61,7 +62,7 @@ from gateway.store.models import (
     WorkSessionRecord,
 )
 from gateway.store.orders_repo import order_references, order_standards
-from gateway.store.session_rows import SessionRow, session_rows
+from gateway.store.session_rows import SessionRow, Worked, session_rows
 from gateway.store.stops_repo import SiteStops, classified, said_about_starts, site_stops
 from gateway.store.students_repo import get_student
 from gateway.store.summaries_repo import Pending
@@ -274,45 +275,45 @@ WIDE_GAP = timedelta(days=4)
 
 @dataclass(frozen=True, slots=True)
 class SessionParts:
-    """What attribution gives many work sessions (every order's, for the orders CSV), read from kept rows."""
+    """The work sessions of many orders (every order's, for the orders CSV) with the parts attribution gives
+    each, read from their kept rows where current."""
 
-    parts: dict[int, int]  # session id → the parts counted in it
+    of_order: dict[int, list[Worked]]  # order id → its sessions
     cycles: dict[int, list[CycleRow]]  # the sessions attributed by this read (no current kept row): their cycles
     seen: Pending  # what the kept rows were checked against
 
 
 def session_parts(
-    *, db: Session, rows: Sequence[SessionRow], zone: str, bounds: CycleBounds | None = None
+    *, db: Session, order_ids: Iterable[int], zone: str, bounds: CycleBounds | None = None
 ) -> SessionParts:
-    """Per work session of ``rows``, the parts attribution gives it. A finished session's come from its kept
-    row while current (``owned_cycles``), its ``parts`` column alone: its cycles' JSON is what costs, and order
-    figures need it only for a pace (``cycles_of_sessions``). The others are attributed now, and the finished
-    ones kept."""
+    """The work sessions of the orders ``order_ids``, each with the parts attribution gives it. A finished
+    session's come from its kept row while current (``owned_cycles``): its ``parts`` column alone, read with
+    the session in one statement that leaves the stale rows out (``summaries_repo.session_stale_where``); the
+    cycles' JSON is what costs, and order figures need it only for a pace (``cycles_of_sessions``). The others
+    are attributed now, and the finished ones kept."""
     seen = summaries_repo.pending(db)
-    parts = _current_parts(db, rows, seen)
-    todo = session_rows(db=db, ids=[r.id for r in rows if r.id not in parts])
+    wanted = set(order_ids)
+    current = and_(
+        SessionCycles.session_id == WorkSessionRecord.id,
+        SessionCycles.machine_id == WorkSessionRecord.machine_id,
+        WorkSessionRecord.ended.is_not(None),
+        not_(summaries_repo.session_stale_where(seen)),
+    )
+    columns = (WorkSessionRecord.id, WorkSessionRecord.order_id, WorkSessionRecord.operation_id, SessionCycles.parts)
+    read: list[tuple[int, int, int | None, int | None]] = []
+    for where in id_filters(WorkSessionRecord.order_id, wanted):
+        stmt = select(*columns).outerjoin(SessionCycles, current).where(where)
+        read += [(s, o, op, parts) for s, o, op, parts in db.execute(stmt) if o in wanted]
+    todo = session_rows(db=db, ids=[session_id for session_id, _, _, parts in read if parts is None])
     owned = _attributed(db, todo, bounds, WIDE_GAP)
     stored = [_summary_row(row, *owned[row.id]) for row in todo if row.ended is not None]
     if stored:
         summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
-    parts.update((session_id, made) for session_id, (_, made) in owned.items())
-    return SessionParts(parts, {session_id: cycles for session_id, (cycles, _) in owned.items()}, seen)
-
-
-def _current_parts(db: Session, rows: Sequence[SessionRow], seen: Pending) -> dict[int, int]:
-    """The kept parts of the finished sessions among ``rows`` whose kept rows are current (``_fresh``)."""
-    machine_of = {r.id: r.machine_id for r in rows if r.ended is not None}
-    if not machine_of:
-        return {}
-    wanted = select(Machine).where(Machine.id.in_(set(machine_of.values())))
-    machines = {m.id: m for m in db.scalars(wanted)}
-    columns = (SessionCycles.session_id, SessionCycles.first, SessionCycles.last, SessionCycles.parts)
-    found: dict[int, int] = {}
-    for chunk in chunks(sorted(machine_of)):
-        for session_id, first, last, parts in db.execute(select(*columns).where(SessionCycles.session_id.in_(chunk))):
-            if not seen.session_stale(machines[machine_of[session_id]], first, last):
-                found[session_id] = int(parts)
-    return found
+    of_order: dict[int, list[Worked]] = defaultdict(list)
+    for session_id, order_id, operation_id, parts in read:
+        made = int(parts) if parts is not None else owned.get(session_id, ([], 0))[1]
+        of_order[order_id].append(Worked(session_id, order_id, operation_id, made))
+    return SessionParts(dict(of_order), {session_id: cycles for session_id, (cycles, _) in owned.items()}, seen)
 
 
 def cycles_of_sessions(

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.store.attribution_repo import chunks
+from gateway.store.attribution_repo import chunks, id_filters
 from gateway.store.models import WorkSessionRecord
 
 
@@ -27,6 +27,16 @@ class SessionRow:
     ended: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Worked:
+    """A work session of an order with the parts attribution gives it (``reports_repo.session_parts``)."""
+
+    id: int
+    order_id: int
+    operation_id: int | None
+    parts: int
+
+
 _COLUMNS = (
     WorkSessionRecord.id,
     WorkSessionRecord.machine_id,
@@ -39,11 +49,13 @@ _COLUMNS = (
 
 def sessions_of_orders(*, db: Session, order_ids: Iterable[int]) -> dict[int, list[SessionRow]]:
     """Order id → its work sessions (orders with none are left out), by start then id."""
+    wanted = set(order_ids)
     found: dict[int, list[SessionRow]] = defaultdict(list)
-    for chunk in chunks(sorted(set(order_ids))):
-        for row in db.execute(select(*_COLUMNS).where(WorkSessionRecord.order_id.in_(chunk))):
+    for where in id_filters(WorkSessionRecord.order_id, wanted):
+        for row in db.execute(select(*_COLUMNS).where(where)):
             session = SessionRow(*row)
-            found[session.order_id or 0].append(session)
+            if session.order_id in wanted:
+                found[session.order_id].append(session)
     for rows in found.values():
         rows.sort(key=lambda r: (r.started, r.id))
     return dict(found)

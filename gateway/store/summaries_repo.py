@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, select, text, update
+from sqlalchemy import ColumnElement, Engine, and_, delete, false, insert, or_, select, text, true, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -327,6 +327,11 @@ def _drop_stale(db: Session, found: Pending, zone: str) -> int:
 
 
 def _drop_sessions(db: Session, m: Mark) -> None:
+    db.execute(delete(SessionCycles).where(*_marked_sessions(m)))
+
+
+def _marked_sessions(m: Mark) -> list[ColumnElement[bool]]:
+    """The ``session_cycles`` rows a mark makes stale (``Mark.overlaps``), as where-clauses."""
     where = [SessionCycles.machine_id == m.machine_id] if m.machine_id is not None else []
     if m.site is not None:
         where.append(SessionCycles.machine_id.in_(select(Machine.id).where(Machine.site == m.site)))
@@ -334,7 +339,18 @@ def _drop_sessions(db: Session, m: Mark) -> None:
         where.append(SessionCycles.first <= m.last)
     if m.first is not None:
         where.append(SessionCycles.last >= m.first)
-    db.execute(delete(SessionCycles).where(*where))
+    return where
+
+
+def session_stale_where(seen: Pending) -> ColumnElement[bool]:
+    """``Pending.session_stale`` as a condition on ``session_cycles`` rows (the rows ``_drop_stale`` deletes):
+    a read of thousands of kept rows picks the current ones in the store, without reading their dates."""
+    stale: list[ColumnElement[bool]] = [
+        and_(SessionCycles.machine_id == machine_id, SessionCycles.last >= earliest.astimezone(UTC).date())
+        for machine_id, earliest in seen.since.items()
+    ]
+    stale += [and_(true(), *_marked_sessions(m)) for m in seen.marks]
+    return or_(false(), *stale)
 
 
 def _drop(db: Session, *where: Any) -> int:
