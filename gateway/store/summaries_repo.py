@@ -260,8 +260,9 @@ def _keep(db: Session, computed: Computed, seen: Pending, zone: str) -> None:
         if rows:
             db.execute(insert(MachineDay), rows)
     if computed.sessions:
-        ids = [row["session_id"] for row in computed.sessions]
-        db.execute(delete(SessionCycles).where(SessionCycles.session_id.in_(ids)))
+        ids = sorted(row["session_id"] for row in computed.sessions)
+        for start in range(0, len(ids), 500):  # the first orders CSV after the upgrade keeps every session
+            db.execute(delete(SessionCycles).where(SessionCycles.session_id.in_(ids[start : start + 500])))
         db.execute(insert(SessionCycles), list(computed.sessions))
     postgres = db.get_bind().dialect.name == "postgresql"
     after = {s: seen.lows[s] if postgres else max(seen.lows[s], seen.highest.get(s, 0)) for s in SOURCES}
