@@ -271,6 +271,7 @@ def _attributed(
 # or stale: the first read after the upgrade attributes every session of every order (17,097 at three years),
 # in a few windows per machine (school holidays part them), not one or two per day.
 WIDE_GAP = timedelta(days=4)
+KEEP_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,8 +308,11 @@ def session_parts(
     todo = session_rows(db=db, ids=[session_id for session_id, _, _, parts in read if parts is None])
     owned = _attributed(db, todo, bounds, WIDE_GAP)
     stored = [_summary_row(row, *owned[row.id]) for row in todo if row.ended is not None]
-    if stored:
-        summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
+    # Kept a thousand at a time: the first read after the upgrade keeps every order's sessions (120 MB of cycles
+    # at three years), and one transaction would hold SQLite's write lock past ingest's busy timeout.
+    for start in range(0, len(stored), KEEP_BATCH):
+        batch = summaries_repo.Computed(sessions=stored[start : start + KEEP_BATCH])
+        summaries_repo.keep_computed(db, batch, seen, zone)
     of_order: dict[int, list[Worked]] = defaultdict(list)
     for session_id, order_id, operation_id, parts in read:
         made = int(parts) if parts is not None else owned.get(session_id, ([], 0))[1]
