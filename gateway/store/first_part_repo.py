@@ -7,61 +7,82 @@ so the scrapped first part is the operation's scrap and never the good parts'.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.domain import first_part
-from gateway.domain.operations import Counted, StepTally, tally
+from gateway.domain.operations import Counted, Step, StepTally, tally
 from gateway.errors import ConflictError, InvalidError
-from gateway.store.attribution_repo import AttributedPart, chunks
+from gateway.store.attribution_repo import chunks
 from gateway.store.audit_log import audit, snapshot
 from gateway.store.machines_repo import machine_named
 from gateway.store.models import FirstPartApproval, Machine, OperationRecord, ScrapRecord, WorkSessionRecord
-from gateway.store.operations_repo import get_operation, operations_of, steps
+from gateway.store.operations_repo import get_operation
+from gateway.store.session_rows import Worked, sessions_of_orders
 from gateway.store.work_repo import lock
 
 
-def _starts_around(db: Session, rows: Iterable[WorkSessionRecord]) -> list[first_part.Start]:
-    """The sessions of ``rows`` and, on each of their machines, every session in between and the one before."""
+class Placed(Protocol):
+    """A work session as ``pending_sessions`` takes it: an ORM row or a ``SessionRow``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def machine_id(self) -> int: ...
+    @property
+    def started(self) -> datetime: ...
+
+
+def _starts_around(db: Session, rows: Iterable[Placed]) -> list[first_part.Start]:
+    """The sessions of ``rows`` and, on each of their machines, every session in between and the one before:
+    what ``first_part.series`` walks back through. Four columns, not ORM rows (the orders CSV's are thousands)."""
     spans: dict[int, tuple[datetime, datetime]] = {}
     for row in rows:
         lo, hi = spans.get(row.machine_id, (row.started, row.started))
         spans[row.machine_id] = (min(lo, row.started), max(hi, row.started))
+    columns = (
+        WorkSessionRecord.id,
+        WorkSessionRecord.machine_id,
+        WorkSessionRecord.operation_id,
+        WorkSessionRecord.started,
+    )
     found: dict[int, first_part.Start] = {}
     for machine_id, (lo, hi) in spans.items():
-        on = select(WorkSessionRecord).where(WorkSessionRecord.machine_id == machine_id)
-        before = db.scalars(
+        on = select(*columns).where(WorkSessionRecord.machine_id == machine_id)
+        before = db.execute(
             on.where(WorkSessionRecord.started < lo)
             .order_by(WorkSessionRecord.started.desc(), WorkSessionRecord.id.desc())
             .limit(1)
-        ).first()
-        between = db.scalars(on.where(WorkSessionRecord.started >= lo, WorkSessionRecord.started <= hi))
-        for r in [*([before] if before is not None else []), *between]:
-            found[r.id] = first_part.Start(r.id, r.machine_id, r.operation_id, r.started)
+        ).all()
+        between = db.execute(on.where(WorkSessionRecord.started >= lo, WorkSessionRecord.started <= hi)).all()
+        for session_id, machine, operation_id, started in [*before, *between]:
+            found[session_id] = first_part.Start(session_id, machine, operation_id, started)
     return list(found.values())
 
 
-def pending_sessions(*, db: Session, rows: list[WorkSessionRecord]) -> dict[int, bool]:
+def pending_sessions(*, db: Session, rows: Sequence[Placed]) -> dict[int, bool]:
     """Session id → whether its parts wait for a first-part approval (see ``gateway.domain.first_part``)."""
     if not rows:
         return {}
     starts = _starts_around(db, rows)
     opened = first_part.series(starts)
-    operation_ids = {s.operation_id for s in starts if s.operation_id is not None}
+    operation_ids = sorted({s.operation_id for s in starts if s.operation_id is not None})
     asks: dict[int, bool] = {}
-    if operation_ids:
-        stmt = select(OperationRecord.id, OperationRecord.first_part).where(OperationRecord.id.in_(operation_ids))
-        asks = {i: bool(f) for i, f in db.execute(stmt)}
+    for chunk in chunks(operation_ids):
+        stmt = select(OperationRecord.id, OperationRecord.first_part).where(OperationRecord.id.in_(chunk))
+        asks.update((i, bool(f)) for i, f in db.execute(stmt))
     needs = {s.session_id: s.operation_id is not None and asks.get(s.operation_id, False) for s in starts}
     verdicts = [
         first_part.Verdict(session_id, verdict == "OK")
+        for chunk in chunks(sorted(opened))
         for session_id, verdict in db.execute(
             select(FirstPartApproval.session_id, FirstPartApproval.verdict).where(
-                FirstPartApproval.session_id.in_(list(opened))
+                FirstPartApproval.session_id.in_(chunk)
             )
         )
         if session_id is not None
@@ -70,28 +91,57 @@ def pending_sessions(*, db: Session, rows: list[WorkSessionRecord]) -> dict[int,
     return {sid: waits for sid, waits in first_part.pending(opened, needs, verdicts).items() if sid in wanted}
 
 
-def operation_tallies(
-    *, db: Session, order_id: int, rows: list[WorkSessionRecord], parts: Iterable[AttributedPart]
-) -> list[StepTally]:
-    """Each operation of the order with its own made, good, scrap and pending parts (empty: no operations)."""
-    operations = operations_of(db=db, order_id=order_id)
-    if not operations:
-        return []
-    by_session = {r.id: r for r in rows}
-    made = [
-        Counted(by_session[p.owner.id].operation_id, p.owner.id, p.row.count)
-        for p in parts
-        if p.owner is not None and p.owner.id in by_session
-    ]
-    last = max(operations, key=lambda o: o.number)
-    scrapped = [
-        # Scrap declared outside any operation (found at final inspection) is the last operation's.
-        Counted(s.operation_id or last.id, s.session_id, s.quantity)
-        for s in db.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id))
-    ]
+def order_tallies(*, db: Session, worked: Mapping[int, Sequence[Worked]]) -> dict[int, list[StepTally]]:
+    """Order id → each of its operations with its own made, good, scrap and pending parts (empty: none), for
+    the orders of ``worked`` (their sessions with their parts: ``reports_repo.session_parts``) at once: their
+    operations, scrap and first-part series in a few reads."""
+    operations = operation_steps(db=db, order_ids=list(worked))
+    scrapped = _scrap(db, [o for o, steps in operations.items() if steps])
     # Most orders ask for no approval (one-step orders, migrated ones): no series to look for.
-    waiting = pending_sessions(db=db, rows=rows) if any(o.first_part for o in operations) else {}
-    return tally(steps(db=db, rows=operations), made, scrapped, waiting)
+    asking = [o for o, steps in operations.items() if any(s.first_part for s in steps)]
+    placed = [r for rows in sessions_of_orders(db=db, order_ids=asking).values() for r in rows]
+    waiting = pending_sessions(db=db, rows=placed)
+    found: dict[int, list[StepTally]] = {}
+    for order_id, rows in worked.items():
+        steps = operations.get(order_id, [])
+        if not steps:
+            found[order_id] = []
+            continue
+        made = [Counted(r.operation_id, r.id, r.parts) for r in rows]
+        last = max(steps, key=lambda s: s.number)
+        # Scrap declared outside any operation (found at final inspection) is the last operation's.
+        scrap = [Counted(op or last.id, session, quantity) for op, session, quantity in scrapped.get(order_id, [])]
+        found[order_id] = tally(steps, made, scrap, waiting)
+    return found
+
+
+def operation_steps(*, db: Session, order_ids: Sequence[int]) -> dict[int, list[Step]]:
+    """Order id → its operations as ``tally`` counts them (id, number, whether a first part is asked): columns,
+    not ORM rows, for thousands of orders."""
+    found: dict[int, list[Step]] = {}
+    columns = (OperationRecord.order_id, OperationRecord.id, OperationRecord.number, OperationRecord.first_part)
+    for chunk in chunks(sorted(set(order_ids))):
+        for order_id, operation_id, number, asks in db.execute(
+            select(*columns).where(OperationRecord.order_id.in_(chunk))
+        ):
+            found.setdefault(order_id, []).append(Step(id=operation_id, number=number, first_part=bool(asks)))
+    return found
+
+
+def _scrap(db: Session, order_ids: list[int]) -> dict[int, list[tuple[int | None, int | None, int]]]:
+    """Order id → its scrap summed per (operation, session): what ``tally`` needs of it, grouped in the store."""
+    found: dict[int, list[tuple[int | None, int | None, int]]] = {}
+    for chunk in chunks(sorted(order_ids)):
+        stmt = (
+            select(
+                ScrapRecord.order_id, ScrapRecord.operation_id, ScrapRecord.session_id, func.sum(ScrapRecord.quantity)
+            )
+            .where(ScrapRecord.order_id.in_(chunk))
+            .group_by(ScrapRecord.order_id, ScrapRecord.operation_id, ScrapRecord.session_id)
+        )
+        for order_id, operation_id, session_id, quantity in db.execute(stmt):
+            found.setdefault(order_id, []).append((operation_id, session_id, int(quantity or 0)))
+    return found
 
 
 # --- approvals ---------------------------------------------------------------

@@ -18,7 +18,7 @@ from gateway.domain.operations import Mismatch, Step, StepTally, program_mismatc
 from gateway.domain.progress import OrderProgress
 from gateway.errors import BusyError
 from gateway.store.activity_repo import OrderActivity, order_activity
-from gateway.store.attribution_repo import AttributedCycle, attribute, spans_of
+from gateway.store.attribution_repo import AttributedCycle
 from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
 from gateway.store.first_part_repo import approvals_of_order, pending_sessions
@@ -38,15 +38,8 @@ from gateway.store.models import (
 from gateway.store.operations_repo import operations_by_order, operations_of
 from gateway.store.operations_repo import steps as operation_steps
 from gateway.store.orders_repo import get_order, order_standards, orders_by_due
-from gateway.store.reports_repo import (
-    StudentLog,
-    owned_cycles,
-    progress,
-    progress_by_operation,
-    progress_of_orders,
-    session_stops,
-    setup_time,
-)
+from gateway.store.progress_repo import progress_by_operation, progress_of_orders
+from gateway.store.reports_repo import StudentLog, owned_cycles, session_stops, setup_time
 from gateway.store.students_repo import display_name
 from gateway.store.work_repo import open_work_session, to_domain
 
@@ -164,14 +157,24 @@ def order_detail(*, db: Session, order_id: int, now: datetime, zone: str = SCHOO
     found_progress, tallies = progress_by_operation(db=db, order_id=order_id, now=now, zone=zone)
     line = BoardLine(order, customer, found_progress)
     rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows])
-    mine = {r.id: r for r in rows}
-    cycles = sorted((c for c in found.cycles if c.owner is not None and c.owner.id in mine), key=lambda c: c.row.ended)
+    cycles = _order_cycles(db, rows, zone)
     scrap = list(db.scalars(select(ScrapRecord).where(ScrapRecord.order_id == order_id).order_by(ScrapRecord.ts)))
     students, names = _students(db, rows, cycles)
     setup = setup_time(db=db, rows=rows, stopped=session_stops(db=db, rows=rows, now=now, zone=zone))
     operations, machines = _operation_lines(db, order_id, rows, cycles, tallies)
     return OrderDetail(line, cycles, scrap, students, names, sum(setup.values()), operations, machines)
+
+
+def _order_cycles(db: Session, rows: list[WorkSessionRecord], zone: str) -> list[AttributedCycle]:
+    """The cycles of the order's sessions by end then id, as attribution gives them; a finished session's from
+    its kept row while current (``owned_cycles``), the rest attributed now."""
+    owned = owned_cycles(db=db, rows=rows, zone=zone)
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
+    keys = {m.id: machine_key(m) for m in machines.values()}
+    owners = {r.id: to_domain(r, machines[r.machine_id]) for r in rows}
+    mine = sorted(((c, r) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
+    # ``assigned`` (a master's assignment) is not kept with a session: the order page does not show it.
+    return [AttributedCycle(c, keys[r.machine_id], owners[r.id], False) for c, r in mine]
 
 
 def _students(
@@ -266,10 +269,14 @@ def occupants(*, db: Session, now: datetime) -> dict[tuple[str, str], Occupant]:
         .where(WorkSessionRecord.ended.is_(None))
     )
     found: dict[tuple[str, str], Occupant] = {}
-    for row, machine in db.execute(stmt).all():
+    occupied = db.execute(stmt).all()
+    wanted = {r.order_id for r, _ in occupied if r.order_id is not None}
+    orders = {o.id: o for o in db.scalars(select(Order).where(Order.id.in_(wanted)))}
+    figures = progress_of_orders(db=db, orders=list(orders.values()), now=now)  # one read for every machine
+    for row, machine in occupied:
         student = db.get(Student, row.student_id) if row.student_id is not None else None
-        order = db.get(Order, row.order_id) if row.order_id is not None else None
-        good = progress(db=db, order_id=order.id, now=now).good if order is not None else None
+        order = orders.get(row.order_id) if row.order_id is not None else None
+        good = figures[order.id].good if order is not None else None
         operation = db.get(OperationRecord, row.operation_id) if row.operation_id is not None else None
         standard = None if order is None else order.standard_cycle_s
         if operation is not None and operation.standard_cycle_s is not None:

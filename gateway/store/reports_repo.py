@@ -1,4 +1,5 @@
-"""Reports read from the store: order progress, a student's practice log, utilisation and OEE per machine.
+"""Reports read from the store: a student's practice log, utilisation and OEE per machine, and what attribution
+gives work sessions, kept with the finished ones (order progress reads it: ``progress_repo``).
 
 Each loads rows, derives attribution (``attribution_repo``) and hands plain facts
 to the pure domain, which does the arithmetic.
@@ -7,13 +8,14 @@ to the pure domain, which does the arithmetic.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
@@ -31,23 +33,21 @@ from gateway.domain.day_figures import (
 )
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.oee import Counted, Oee, PlannedUse, Utilisation, counted, scores, state_points, timeline
-from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
-from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, Stop, classify, pareto, setup_before
 from gateway.store import summaries_repo
 from gateway.store.attribution_repo import (
+    JOIN_GAP,
     OPEN_END,
-    AttributedCycle,
-    AttributedPart,
     CycleBounds,
     CycleRow,
     attribute,
     chunks,
+    id_filters,
     spans_of,
 )
 from gateway.store.calendar_repo import calendar_of, exceptions_of
-from gateway.store.first_part_repo import approvals_of_sessions, operation_tallies
+from gateway.store.first_part_repo import approvals_of_sessions
 from gateway.store.heap import without_collection
 from gateway.store.machines_repo import all_machines, machine_keys
 from gateway.store.models import (
@@ -55,32 +55,17 @@ from gateway.store.models import (
     FirstPartApproval,
     Machine,
     OperationRecord,
-    Order,
     ScrapRecord,
     SessionCycles,
     StateChange,
     Student,
     WorkSessionRecord,
 )
-from gateway.store.orders_repo import get_order, order_references, order_standards
+from gateway.store.orders_repo import order_references, order_standards
+from gateway.store.session_rows import SessionRow, Worked, session_rows
 from gateway.store.stops_repo import SiteStops, classified, said_about_starts, site_stops
 from gateway.store.students_repo import get_student
 from gateway.store.summaries_repo import Pending
-
-
-def _facts(db: Session, cycles: list[AttributedCycle]) -> list[CycleFact]:
-    """The cycles with the standard they are held to: their session's operation's, else their order's."""
-    ids = {c.owner.order_id for c in cycles if c.owner is not None and c.owner.order_id is not None}
-    standards = order_standards(db=db, order_ids=ids)
-    by_operation = _operation_standards(db, {c.owner.id for c in cycles if c.owner is not None})
-    facts = []
-    for c in cycles:
-        owner = c.owner
-        standard = None if owner is None else by_operation.get(owner.id)
-        if standard is None and owner is not None and owner.order_id is not None:
-            standard = standards.get(owner.order_id)
-        facts.append(c.fact(standard))
-    return facts
 
 
 def _operation_standards(db: Session, session_ids: set[int]) -> dict[int, float]:
@@ -95,133 +80,6 @@ def _operation_standards(db: Session, session_ids: set[int]) -> dict[int, float]
         )
         found.update({session_id: standard for session_id, standard in db.execute(stmt).all() if standard is not None})
     return found
-
-
-# --- order progress ----------------------------------------------------------
-
-
-def progress(
-    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
-) -> OrderProgress:
-    """The order's progress; its projected finish advances only through the planned hours of the site of the
-    machine it was last worked on (``zone``: the gateway's time zone, for a site with no calendar yet).
-    ``bounds``: one ``CycleBounds`` shared by the orders of one read (the orders CSV), read once."""
-    return progress_by_operation(db=db, order_id=order_id, now=now, zone=zone, bounds=bounds)[0]
-
-
-def progress_by_operation(
-    *, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
-) -> tuple[OrderProgress, list[StepTally]]:
-    """``progress``, and each operation's own counts (the order's good parts are its last operation's)."""
-    order = get_order(db=db, order_id=order_id)
-    rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id == order_id)))
-    latest = max(rows, key=lambda r: r.started, default=None)
-    site = None if latest is None else db.scalar(select(Machine.site).where(Machine.id == latest.machine_id))
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows], bounds=bounds)
-    mine = {r.id for r in rows}
-    cycles = [c for c in found.cycles if c.owner is not None and c.owner.id in mine]
-    made = sum(p.row.count for p in found.parts if p.owner is not None and p.owner.id in mine)
-    scrap = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.order_id == order_id)) or 0
-    tallies = operation_tallies(db=db, order_id=order_id, rows=rows, parts=found.parts)
-    counts = order_count(tallies)
-    final = max(tallies, key=lambda t: t.number).operation_id if tallies else None
-    operation_of = {r.id: r.operation_id for r in rows}
-    facts = _facts(db, cycles)
-    paced = counting_cycles(
-        [(None if c.owner is None else operation_of[c.owner.id], f) for c, f in zip(cycles, facts, strict=True)],
-        final,
-    )
-    result = order_progress(
-        ordered=order.quantity,
-        made=made if counts is None else counts.made,
-        scrap=int(scrap),
-        good=None if counts is None else counts.good,
-        pending=0 if counts is None else counts.pending,
-        due=order.due,
-        cycles=paced,
-        now=now,
-        calendar=None if site is None else calendar_of(db=db, site=site, zone=zone),
-    )
-    return result, tallies
-
-
-def progress_of_orders(
-    *, db: Session, orders: list[Order], now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
-) -> dict[int, OrderProgress]:
-    """``progress`` of every order in ``orders``, figure for figure, from a few reads for them all (the orders
-    CSV: one order at a time read each order's sessions, cycles and standards apart, 83 s at three years).
-
-    One attribution over every order's sessions gives each cycle and part the owner it has in its own
-    order's attribution: an owner is the session covering the event, whichever window brought it in.
-    """
-    # A row and a fact per cycle of every order, kept to the end (``heap``); the collector is off for the
-    # whole export (seconds at years of history), other requests' cyclic garbage waits that long too.
-    with without_collection():
-        return _progress_of_orders(db, orders, now, zone, bounds or CycleBounds(db))
-
-
-def _progress_of_orders(
-    db: Session, orders: list[Order], now: datetime, zone: str, bounds: CycleBounds
-) -> dict[int, OrderProgress]:
-    rows_of: dict[int, list[WorkSessionRecord]] = defaultdict(list)
-    for chunk in chunks(sorted(o.id for o in orders)):
-        for row in db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.order_id.in_(chunk))):
-            rows_of[row.order_id or 0].append(row)
-    every = [r for rows in rows_of.values() for r in rows]
-    order_of = {r.id: r.order_id for r in every}
-    # One window per machine, first session to last: every order's sessions cover nearly all of a machine's
-    # cycles (301,436 of 313,235 at 1 year), so one read each beats thousands of small ones (3,140 windows).
-    spans = {machine_id: (windows[0][0], windows[-1][1]) for machine_id, windows in spans_of(every).items()}
-    found = attribute(db=db, spans=spans, assigned_to=[r.id for r in every], bounds=bounds)
-    cycles_of: dict[int, list[AttributedCycle]] = defaultdict(list)
-    for c in found.cycles:
-        if c.owner is not None and c.owner.id in order_of:
-            cycles_of[order_of[c.owner.id] or 0].append(c)
-    parts_of: dict[int, list[AttributedPart]] = defaultdict(list)
-    for p in found.parts:
-        if p.owner is not None and p.owner.id in order_of:
-            parts_of[order_of[p.owner.id] or 0].append(p)
-    owned = [c for cycles in cycles_of.values() for c in cycles]
-    fact_of = {id(c): f for c, f in zip(owned, _facts(db, owned), strict=True)}
-    scrap_of: dict[int, int] = {}
-    for chunk in chunks(sorted(o.id for o in orders)):
-        stmt = (
-            select(ScrapRecord.order_id, func.sum(ScrapRecord.quantity))
-            .where(ScrapRecord.order_id.in_(chunk))
-            .group_by(ScrapRecord.order_id)
-        )
-        scrap_of.update({order_id: int(total or 0) for order_id, total in db.execute(stmt).all()})
-    site_of = {row.id: row.site for row in db.execute(select(Machine.id, Machine.site))}
-    calendars: dict[str, Calendar] = {}
-    result: dict[int, OrderProgress] = {}
-    for order in orders:
-        rows = rows_of.get(order.id, [])
-        latest = max(rows, key=lambda r: r.started, default=None)
-        site = None if latest is None else site_of.get(latest.machine_id)
-        if site is not None and site not in calendars:
-            calendars[site] = calendar_of(db=db, site=site, zone=zone)
-        cycles = cycles_of.get(order.id, [])
-        parts = parts_of.get(order.id, [])
-        made = sum(p.row.count for p in parts)
-        tallies = operation_tallies(db=db, order_id=order.id, rows=rows, parts=parts)
-        counts = order_count(tallies)
-        final = max(tallies, key=lambda t: t.number).operation_id if tallies else None
-        operation_of = {r.id: r.operation_id for r in rows}
-        paced = counting_cycles(
-            [(None if c.owner is None else operation_of[c.owner.id], fact_of[id(c)]) for c in cycles], final
-        )
-        result[order.id] = order_progress(
-            ordered=order.quantity,
-            made=made if counts is None else counts.made,
-            scrap=scrap_of.get(order.id, 0),
-            good=None if counts is None else counts.good,
-            pending=0 if counts is None else counts.pending,
-            due=order.due,
-            cycles=paced,
-            now=now,
-            calendar=None if site is None else calendars[site],
-        )
-    return result
 
 
 # --- practice log ------------------------------------------------------------
@@ -392,12 +250,12 @@ def _cached_cycles(hit: SessionCycles) -> tuple[list[CycleRow], int]:
 
 
 def _attributed(
-    db: Session, rows: list[WorkSessionRecord], bounds: CycleBounds | None
+    db: Session, rows: list[WorkSessionRecord], bounds: CycleBounds | None, gap: timedelta = JOIN_GAP
 ) -> dict[int, tuple[list[CycleRow], int]]:
-    """Per session of ``rows``, the cycles and parts attribution gives it now."""
+    """Per session of ``rows``, the cycles and parts attribution gives it now (``gap``: ``spans_of``'s)."""
     if not rows:
         return {}
-    found = attribute(db=db, spans=spans_of(rows), assigned_to=[r.id for r in rows], bounds=bounds)
+    found = attribute(db=db, spans=spans_of(rows, gap), assigned_to=[r.id for r in rows], bounds=bounds)
     owned: dict[int, tuple[list[CycleRow], int]] = {r.id: ([], 0) for r in rows}
     for cycle in found.cycles:
         if cycle.owner is not None and cycle.owner.id in owned:
@@ -407,6 +265,78 @@ def _attributed(
         if part.owner is not None and part.owner.id in owned:
             parts[part.owner.id] += part.row.count
     return {session_id: (cycles, parts[session_id]) for session_id, (cycles, _) in owned.items()}
+
+
+# Sessions of a machine fewer days apart than this are attributed in one window when their kept rows are missing
+# or stale: the first read after the upgrade attributes every session of every order (17,097 at three years),
+# in a few windows per machine (school holidays part them), not one or two per day.
+WIDE_GAP = timedelta(days=4)
+KEEP_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SessionParts:
+    """The work sessions of many orders (every order's, for the orders CSV) with the parts attribution gives
+    each, read from their kept rows where current."""
+
+    of_order: dict[int, list[Worked]]  # order id → its sessions
+    cycles: dict[int, list[CycleRow]]  # the sessions attributed by this read (no current kept row): their cycles
+    seen: Pending  # what the kept rows were checked against
+
+
+def session_parts(
+    *, db: Session, order_ids: Iterable[int], zone: str, bounds: CycleBounds | None = None
+) -> SessionParts:
+    """The work sessions of the orders ``order_ids``, each with the parts attribution gives it. A finished
+    session's come from its kept row while current (``owned_cycles``): its ``parts`` column alone, read with
+    the session in one statement that leaves the stale rows out (``summaries_repo.session_stale_where``); the
+    cycles' JSON is what costs, and order figures need it only for a pace (``cycles_of_sessions``). The others
+    are attributed now, and the finished ones kept."""
+    seen = summaries_repo.pending(db)
+    wanted = set(order_ids)
+    current = and_(
+        SessionCycles.session_id == WorkSessionRecord.id,
+        SessionCycles.machine_id == WorkSessionRecord.machine_id,
+        WorkSessionRecord.ended.is_not(None),
+        not_(summaries_repo.session_stale_where(seen)),
+    )
+    columns = (WorkSessionRecord.id, WorkSessionRecord.order_id, WorkSessionRecord.operation_id, SessionCycles.parts)
+    read: list[tuple[int, int, int | None, int | None]] = []
+    for where in id_filters(WorkSessionRecord.order_id, wanted):
+        stmt = select(*columns).outerjoin(SessionCycles, current).where(where)
+        read += [(s, o, op, parts) for s, o, op, parts in db.execute(stmt) if o in wanted]
+    todo = session_rows(db=db, ids=[session_id for session_id, _, _, parts in read if parts is None])
+    owned = _attributed(db, todo, bounds, WIDE_GAP)
+    stored = [_summary_row(row, *owned[row.id]) for row in todo if row.ended is not None]
+    # Kept a thousand at a time: the first read after the upgrade keeps every order's sessions (120 MB of cycles
+    # at three years), and one transaction would hold SQLite's write lock past ingest's busy timeout.
+    for start in range(0, len(stored), KEEP_BATCH):
+        batch = summaries_repo.Computed(sessions=stored[start : start + KEEP_BATCH])
+        summaries_repo.keep_computed(db, batch, seen, zone)
+    of_order: dict[int, list[Worked]] = defaultdict(list)
+    for session_id, order_id, operation_id, parts in read:
+        made = int(parts) if parts is not None else owned.get(session_id, ([], 0))[1]
+        of_order[order_id].append(Worked(session_id, order_id, operation_id, made))
+    return SessionParts(dict(of_order), {session_id: cycles for session_id, (cycles, _) in owned.items()}, seen)
+
+
+def cycles_of_sessions(
+    *, db: Session, rows: Sequence[SessionRow], found: SessionParts, bounds: CycleBounds | None = None
+) -> dict[int, list[CycleRow]]:
+    """Per work session of ``rows``, its cycles by end then id: those ``found`` attributed, else its kept row's
+    (read for these sessions alone, current against what ``found`` saw), else attributed now."""
+    cycles = {r.id: found.cycles[r.id] for r in rows if r.id in found.cycles}
+    wanted = {r.id: r.machine_id for r in rows if r.id not in cycles}
+    if not wanted:
+        return cycles
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_(set(wanted.values()))))}
+    for session_id, hit in summaries_repo.session_cycles(db, wanted).items():
+        if not found.seen.session_stale(machines[wanted[session_id]], hit.first, hit.last):
+            cycles[session_id] = _cached_cycles(hit)[0]
+    # A kept row gone or made stale since ``found`` read it (another reader kept or settled meanwhile).
+    rest = session_rows(db=db, ids=[session_id for session_id in wanted if session_id not in cycles])
+    cycles.update((session_id, owned) for session_id, (owned, _) in _attributed(db, rest, bounds).items())
+    return cycles
 
 
 def _summary_row(

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, select, text, update
+from sqlalchemy import ColumnElement, Engine, and_, delete, false, insert, or_, select, text, true, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -260,8 +260,9 @@ def _keep(db: Session, computed: Computed, seen: Pending, zone: str) -> None:
         if rows:
             db.execute(insert(MachineDay), rows)
     if computed.sessions:
-        ids = [row["session_id"] for row in computed.sessions]
-        db.execute(delete(SessionCycles).where(SessionCycles.session_id.in_(ids)))
+        ids = sorted(row["session_id"] for row in computed.sessions)
+        for start in range(0, len(ids), 500):  # the first orders CSV after the upgrade keeps every session
+            db.execute(delete(SessionCycles).where(SessionCycles.session_id.in_(ids[start : start + 500])))
         db.execute(insert(SessionCycles), list(computed.sessions))
     postgres = db.get_bind().dialect.name == "postgresql"
     after = {s: seen.lows[s] if postgres else max(seen.lows[s], seen.highest.get(s, 0)) for s in SOURCES}
@@ -327,6 +328,11 @@ def _drop_stale(db: Session, found: Pending, zone: str) -> int:
 
 
 def _drop_sessions(db: Session, m: Mark) -> None:
+    db.execute(delete(SessionCycles).where(*_marked_sessions(m)))
+
+
+def _marked_sessions(m: Mark) -> list[ColumnElement[bool]]:
+    """The ``session_cycles`` rows a mark makes stale (``Mark.overlaps``), as where-clauses."""
     where = [SessionCycles.machine_id == m.machine_id] if m.machine_id is not None else []
     if m.site is not None:
         where.append(SessionCycles.machine_id.in_(select(Machine.id).where(Machine.site == m.site)))
@@ -334,7 +340,18 @@ def _drop_sessions(db: Session, m: Mark) -> None:
         where.append(SessionCycles.first <= m.last)
     if m.first is not None:
         where.append(SessionCycles.last >= m.first)
-    db.execute(delete(SessionCycles).where(*where))
+    return where
+
+
+def session_stale_where(seen: Pending) -> ColumnElement[bool]:
+    """``Pending.session_stale`` as a condition on ``session_cycles`` rows (the rows ``_drop_stale`` deletes):
+    a read of thousands of kept rows picks the current ones in the store, without reading their dates."""
+    stale: list[ColumnElement[bool]] = [
+        and_(SessionCycles.machine_id == machine_id, SessionCycles.last >= earliest.astimezone(UTC).date())
+        for machine_id, earliest in seen.since.items()
+    ]
+    stale += [and_(true(), *_marked_sessions(m)) for m in seen.marks]
+    return or_(false(), *stale)
 
 
 def _drop(db: Session, *where: Any) -> int:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from gateway.store import operations_repo, orders_repo
 from gateway.store.models import OperationRecord, Order
-from gateway.store.reports_repo import progress_by_operation
+from gateway.store.progress_repo import progress_by_operation
 from gateway.web.guards import Admin
 from gateway.web.records_state import StateDep
 from gateway.web.schemas import (

@@ -22,7 +22,8 @@ from gateway.store import db
 from gateway.store.attribution_repo import CycleRow, PartRow, attribute
 from gateway.store.models import Base, Customer, Machine, Order, PartCount, Student, WorkSessionRecord
 from gateway.store.pages_repo import order_detail
-from gateway.store.reports_repo import progress, student_log
+from gateway.store.progress_repo import progress
+from gateway.store.reports_repo import student_log
 from tests.gateway.records.conftest import T0, World, add_cycle, add_machine, at
 
 # --- the morning ------------------------------------------------------
