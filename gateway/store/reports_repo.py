@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from gateway.config import SCHOOL_ZONE
 from gateway.domain.calendar import Calendar, Interval, MachineException, planned
 from gateway.domain.day_figures import (
-    CycleEnd,
     Figures,
     day_start,
     local_day,
@@ -37,7 +36,7 @@ from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
 from gateway.domain.stops import UNCLASSIFIED, Classified, Stop, classify, pareto, setup_before
-from gateway.store import month_sums_repo, summaries_repo
+from gateway.store import month_sums_repo, summaries_repo, window_cycles
 from gateway.store.attribution_repo import (
     OPEN_END,
     AttributedCycle,
@@ -889,16 +888,7 @@ def _raw_figures_of(
     ids = [machine.id for machine, _ in jobs]
     changes = _changes_of(db, ids, lo, hi)
     faults = _faults_of(db, ids, lo, hi)
-    found = attribute(db=db, spans=dict.fromkeys(ids, (lo, hi)))
-    cycles: dict[int, list[CycleEnd]] = defaultdict(list)
-    for c in found.cycles:
-        if lo <= c.row.ended < hi:
-            owner = None if c.owner is None else c.owner.id
-            cycles[c.row.machine_id].append(CycleEnd(c.row.ended, c.row.outcome == "completed", c.row.parts, owner))
-    parts: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    for p in found.parts:
-        if lo <= p.row.ts < hi:
-            parts[p.row.machine_id].append((p.row.ts, p.row.count))
+    cycles, parts = window_cycles.ended_in(db, [machine for machine, _ in jobs], lo, hi)
     out: dict[int, list[Figures]] = {}
     for machine, settled in jobs:
         points = state_points(changes.get(machine.id, []), faults.get(machine.id, []))
