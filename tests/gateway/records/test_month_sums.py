@@ -21,11 +21,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import RecordsSection
-from gateway.store import calendar_repo, work_repo
+from gateway.store import calendar_repo, operations_repo, work_repo
 from gateway.store.db import Database, make_engine
 from gateway.store.models import AlarmRecord, Cycle, Machine, MachineDay, MachineMonth, PartCount, WorkSessionRecord
 from gateway.store.raw_retention import purge_raw
-from gateway.store.reports_repo import MachineReport, machine_report, machine_reports
+from gateway.store.reports_repo import (
+    MachineReport,
+    _paced_standards,
+    _session_standards,
+    machine_report,
+    machine_reports,
+)
 from tests.gateway.records.test_summaries import assert_same, later
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -205,3 +211,32 @@ def test_month_sums_after_retention_made_their_days_final(sessions: sessionmaker
     for a, b in zip(summed(), before, strict=True):
         assert_same(a, b)
     assert (machine.id, OCTOBER) in months(sessions)
+
+
+def test_a_reports_standards_are_its_sessions_standards(sessions: sessionmaker[Session]) -> None:
+    """The standards a report reads with the sessions around its window (``_paced_standards``) are those read
+    session by session (``_session_standards``): an operation's, else the order's; the sessions far from the
+    window (a master's assignment may pace one) by id."""
+    with sessions.begin() as db:
+        rows = list(
+            db.scalars(
+                select(WorkSessionRecord)
+                .where(WorkSessionRecord.order_id.is_not(None), WorkSessionRecord.started >= local(OCTOBER, 0))
+                .order_by(WorkSessionRecord.started)
+                .limit(4)
+            )
+        )
+        for n, row in enumerate(rows):
+            assert row.order_id is not None
+            fields = {"number": 10 * (n + 1), "standard_cycle_s": 99.0 if n % 2 == 0 else None}
+            row.operation_id = operations_repo.create_operation(
+                db=db, who="maitre", now=NOW, order_id=row.order_id, fields=fields
+            ).id
+    with sessions() as db:
+        machines = list(db.scalars(select(Machine.id)))
+        every = set(db.scalars(select(WorkSessionRecord.id)))
+        inside = set(db.scalars(select(WorkSessionRecord.id).where(WorkSessionRecord.started >= local(OCTOBER, 0))))
+        assert every - inside, "sessions before the window, read by id"
+        read = _paced_standards(db, machines, WINDOW, every)
+        assert read == _session_standards(db, every)
+        assert {read.get(row.id) for row in rows[::2]} == {99.0}
