@@ -30,7 +30,7 @@ from gateway.domain.day_figures import (
     total,
 )
 from gateway.domain.model import CycleFact, WorkSession
-from gateway.domain.month_figures import merged, whole_months
+from gateway.domain.month_figures import first_of, last_of, merged, whole_months
 from gateway.domain.oee import Counted, Oee, PlannedUse, Utilisation, counted, scores, state_points, timeline
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
@@ -906,6 +906,19 @@ def summarise(*, db: Session, machine: Machine, first: date, last: date, zone: s
     tz = ZoneInfo(settled.calendar.zone)
     window = (day_start(first, tz), day_start(last + timedelta(days=1), tz))
     _figures(db, machine, window, settled, seen=summaries_repo.pending(db), zone=zone)
+
+
+def summarise_months(*, db: Session, machine: Machine, first: date, last: date, zone: str) -> None:
+    """Store the machine's month sums of the whole local months within [first, last] that are missing or stale
+    (the hourly job, once its days are summarised: a month is then added up from its day rows)."""
+    local = site_zone(db=db, machine=machine, zone=zone)
+    tz = ZoneInfo(local)
+    since = first_of(first) if first.day == 1 else last_of(first) + timedelta(days=1)
+    until = first_of(last) if last != last_of(last) else last + timedelta(days=1)
+    if since < until:
+        settled = _settled(db, machine, zone)
+        window = (day_start(since, tz), day_start(until, tz))
+        _figures_of(db, [(machine, settled)], window, seen=summaries_repo.pending(db), zone=zone, months=True)
 
 
 def site_zone(*, db: Session, machine: Machine, zone: str) -> str:

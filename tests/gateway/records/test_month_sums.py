@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import RecordsSection
+from gateway.rollup_job import one_round
 from gateway.store import calendar_repo, operations_repo, work_repo
 from gateway.store.db import Database, make_engine
 from gateway.store.models import AlarmRecord, Cycle, Machine, MachineDay, MachineMonth, PartCount, WorkSessionRecord
@@ -240,3 +241,13 @@ def test_a_reports_standards_are_its_sessions_standards(sessions: sessionmaker[S
         read = _paced_standards(db, machines, WINDOW, every)
         assert read == _session_standards(db, every)
         assert {read.get(row.id) for row in rows[::2]} == {99.0}
+
+
+def test_the_hourly_round_adds_up_every_finished_month(sessions: sessionmaker[Session]) -> None:
+    """After the round, the first year report reads the whole months from their sums (September began before
+    the history, November is not over: only October), and equals the raw computation."""
+    one_round(Database(sessions.kw["bind"]), RecordsSection(timezone=ZONE), NOW)
+    with sessions() as db:
+        ids = set(db.scalars(select(Machine.id)))
+    assert months(sessions) == {(machine_id, OCTOBER) for machine_id in ids}
+    reports(sessions)
