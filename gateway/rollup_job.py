@@ -32,6 +32,7 @@ from gateway.config import RecordsSection
 from gateway.errors import RecordsError
 from gateway.store.db import Database, Db
 from gateway.store.models import Machine, WorkSessionRecord
+from gateway.store.month_sums_job import keep_month_sums
 from gateway.store.raw_retention import Purged, purge_raw, summarise_span
 from gateway.store.reports_repo import session_work, site_zone
 from gateway.store.session_backlog import CHUNK, due_chunks
@@ -77,6 +78,7 @@ def summarise_history(database: Database, records: RecordsSection, now: datetime
         today = now.astimezone(zone).date()
         first = max(machine.first_seen.astimezone(zone).date(), today - timedelta(days=days))
         summarise_span(database, machine_id, first, today - timedelta(days=1), records.timezone)
+        keep_month_sums(database, machine_id, first, today - timedelta(days=1), records.timezone)
     return len(ids)
 
 

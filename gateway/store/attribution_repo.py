@@ -26,6 +26,7 @@ from gateway.domain.attribution import MachineCycles, MachineSessions, part_owne
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import Cycle, CycleAssignment, Machine, PartCount, WorkSessionRecord
+from gateway.store.sites_repo import ALL_SITES
 from gateway.store.work_repo import to_domain, work_sessions_on
 
 CHUNK = 500  # stay under SQLite's bound-parameter limit
@@ -291,9 +292,14 @@ def _assignments(
 ) -> dict[int, WorkSession]:
     by_id = {s.id: s for sessions in known.values() for s in sessions}
     found: dict[int, WorkSession] = {}
+    # Every site's rows: the cycles were read under the session's site restriction already, and a cycle is
+    # assigned only to a session of its own machine. With the restriction's subquery on the sessions, SQLite
+    # walked every session of the school to find the assignments of 500 cycles (30 ms a chunk at 3 years).
     for chunk in chunks(cycle_ids):
-        stmt = select(CycleAssignment.cycle_id, WorkSessionRecord).join(
-            WorkSessionRecord, WorkSessionRecord.id == CycleAssignment.session_id
+        stmt = (
+            select(CycleAssignment.cycle_id, WorkSessionRecord)
+            .join(WorkSessionRecord, WorkSessionRecord.id == CycleAssignment.session_id)
+            .execution_options(**ALL_SITES)
         )
         for cycle_id, row in db.execute(stmt.where(CycleAssignment.cycle_id.in_(chunk))).all():
             found[cycle_id] = by_id.get(row.id) or to_domain(row, machines[row.machine_id])

@@ -77,6 +77,21 @@ def exceptions_of(*, db: Session, machine_id: int) -> list[MachineException]:
     return [_exception(row) for row in db.scalars(stmt)]
 
 
+def exceptions_of_machines(*, db: Session, machine_ids: list[int]) -> dict[int, list[MachineException]]:
+    """``exceptions_of`` of each of these machines, in one read (the reports of every machine)."""
+    found: dict[int, list[MachineException]] = {}
+    for i in range(0, len(machine_ids), 500):  # SQLite bounds a statement's parameters
+        chunk = machine_ids[i : i + 500]
+        stmt = (
+            select(MachineCalendarException)
+            .where(MachineCalendarException.machine_id.in_(chunk))
+            .order_by(MachineCalendarException.id)
+        )
+        for row in db.scalars(stmt):
+            found.setdefault(row.machine_id, []).append(_exception(row))
+    return found
+
+
 def _exception(row: MachineCalendarException) -> MachineException:
     hours = None
     if row.start_time is not None and row.end_time is not None:

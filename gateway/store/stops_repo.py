@@ -102,6 +102,36 @@ def said_about(*, db: Session, machine_id: int, start: datetime, end: datetime) 
     return found
 
 
+def said_about_machines(*, db: Session, found: Mapping[int, Sequence[Stop]]) -> dict[int, dict[datetime, Reason]]:
+    """``said_about`` of each machine's stops ``found`` (in time order), in one read for every machine: from
+    the earliest first stop to the latest last one (a stop is looked up by its start: the wider range only
+    reads classifications no stop asks for)."""
+    ranges = {machine_id: (stops[0].start, stops[-1].start) for machine_id, stops in found.items() if stops}
+    if not ranges:
+        return {}
+    ids = sorted(ranges)
+    low, high = min(lo for lo, _ in ranges.values()), max(hi for _, hi in ranges.values())
+    reasons: dict[tuple[str, str, str], Reason] = {}  # one Reason per reason, shared by its stops
+    said: dict[int, dict[datetime, Reason]] = {machine_id: {} for machine_id in ids}
+    for i in range(0, len(ids), 500):  # SQLite bounds a statement's parameters
+        stmt = (
+            select(StopClassification.machine_id, StopClassification.started, StopReason.code, StopReason.label,
+                   StopReason.category)
+            .join(StopReason, StopReason.id == StopClassification.reason_id)
+            .where(
+                StopClassification.machine_id.in_(ids[i : i + 500]),
+                StopClassification.started >= low,
+                StopClassification.started <= high,
+            )
+        )  # fmt: skip
+        for machine_id, started, code, label, category in db.execute(stmt):
+            key = (code, label, category)
+            if key not in reasons:
+                reasons[key] = Reason(code, label, cast("ReasonCategory", category))
+            said[machine_id][started] = reasons[key]
+    return said
+
+
 def said_about_starts(*, db: Session, machine_id: int, starts: Sequence[datetime]) -> dict[datetime, Reason]:
     """What people said about the machine's stops starting at these instants: scattered stops (a practice
     log's, over years) are read by their start, not by a range that holds every stop in between."""

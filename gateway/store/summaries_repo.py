@@ -55,6 +55,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.domain.day_figures import Figures, from_columns, local_day, to_columns
+from gateway.store import month_sums_repo
 from gateway.store.db import BEGIN_OPTION, BUSY_TIMEOUT_MS, writer
 from gateway.store.models import (
     AlarmRecord,
@@ -125,6 +126,14 @@ class Pending:
             return True
         return any(m.covers(machine, day) for m in self.marks)
 
+    def stale_days(self, machine: Machine, first: date, last: date, zone: str) -> bool:
+        """Whether any of the machine's local days [first, last] is ``stale``: a month sum is current only
+        while every day it adds up is."""
+        earliest = self.since.get(machine.id)
+        if earliest is not None and local_day(earliest, zone) <= last:
+            return True
+        return any(m.overlaps(machine, first, last) for m in self.marks)
+
     def session_stale(self, machine: Machine, first: date, last: date) -> bool:
         """Whether a session's cached cycles over the UTC dates [first, last] may miss something."""
         earliest = self.since.get(machine.id)
@@ -186,14 +195,22 @@ def mark_span(*, db: Session, now: datetime, machine_id: int, start: datetime, e
     mark(db=db, now=now, machine_id=machine_id, first=first, last=last)
 
 
-def stored(db: Session, machine_id: int, first: date, last: date) -> dict[date, tuple[bool, dict[str, Any]]]:
-    """The machine's day rows over [first, last]: day → (final, columns)."""
+def stored_of(
+    db: Session, machine_ids: Iterable[int], first: date, last: date
+) -> dict[int, dict[date, tuple[bool, dict[str, Any]]]]:
+    """``stored`` of each of these machines, in one read (the reports of every machine)."""
     table = MachineDay.__table__
-    stmt = select(table).where(table.c.machine_id == machine_id, table.c.day >= first, table.c.day <= last)
-    result = db.execute(stmt)
-    names = list(result.keys())  # once: a year is 365 rows a machine, and a mapping per row rebuilds its keys
-    day, final = names.index("day"), names.index("final")
-    return {row[day]: (bool(row[final]), dict(zip(names, row, strict=True))) for row in result}
+    wanted = sorted(set(machine_ids))
+    found: dict[int, dict[date, tuple[bool, dict[str, Any]]]] = {machine_id: {} for machine_id in wanted}
+    for i in range(0, len(wanted), 500):  # SQLite bounds a statement's parameters
+        chunk = wanted[i : i + 500]
+        stmt = select(table).where(table.c.machine_id.in_(chunk), table.c.day >= first, table.c.day <= last)
+        result = db.execute(stmt)
+        names = list(result.keys())
+        machine, day, final = names.index("machine_id"), names.index("day"), names.index("final")
+        for row in result:
+            found[row[machine]][row[day]] = (bool(row[final]), dict(zip(names, row, strict=True)))
+    return found
 
 
 def figures_of(start: datetime, end: datetime, columns: Mapping[str, Any]) -> Figures:
@@ -206,13 +223,23 @@ class Computed:
 
     machine_id: int | None = None
     days: Mapping[date, Figures] = field(default_factory=dict)
+    months: Mapping[date, Figures] = field(default_factory=dict)  # ``month_sums_repo``: by their first day
     sessions: Sequence[dict[str, Any]] = ()  # ``session_cycles`` rows
 
 
-def keep(db: Session, machine_id: int, days: Mapping[date, Figures], seen: Pending, zone: str) -> None:
-    """Store the days a reader computed from what it ``seen`` (``keep_computed``)."""
-    if days:
-        keep_computed(db, Computed(machine_id=machine_id, days=days), seen, zone)
+def keep(
+    db: Session,
+    machine_id: int,
+    days: Mapping[date, Figures],
+    seen: Pending,
+    zone: str,
+    *,
+    months: Mapping[date, Figures] | None = None,
+) -> None:
+    """Store the days (and the months added up from current days) a reader computed from what it ``seen``
+    (``keep_computed``)."""
+    if days or months:
+        keep_computed(db, Computed(machine_id=machine_id, days=days, months=months or {}), seen, zone)
 
 
 def keep_computed(db: Session, computed: Computed, seen: Pending, zone: str) -> None:
@@ -259,6 +286,8 @@ def _keep(db: Session, computed: Computed, seen: Pending, zone: str) -> None:
         ]
         if rows:
             db.execute(insert(MachineDay), rows)
+    if computed.months and computed.machine_id is not None:
+        month_sums_repo.keep(db, computed.machine_id, computed.months)
     if computed.sessions:
         ids = sorted(row["session_id"] for row in computed.sessions)
         for start in range(0, len(ids), 500):  # the first orders CSV after the upgrade keeps every session
@@ -309,6 +338,7 @@ def _drop_stale(db: Session, found: Pending, zone: str) -> int:
     for machine_id, earliest in found.since.items():
         day = local_day(earliest, zones.zone_of(zones.machine_site.get(machine_id)))
         dropped += _drop(db, MachineDay.machine_id == machine_id, MachineDay.day >= day)
+        month_sums_repo.drop_since(db, machine_id, day)
         db.execute(
             delete(SessionCycles).where(
                 SessionCycles.machine_id == machine_id, SessionCycles.last >= earliest.astimezone(UTC).date()
@@ -316,6 +346,7 @@ def _drop_stale(db: Session, found: Pending, zone: str) -> int:
         )
     for m in found.marks:
         _drop_sessions(db, m)
+        month_sums_repo.drop_marked(db, site=m.site, machine_id=m.machine_id, first=m.first, last=m.last)
         where = [MachineDay.machine_id == m.machine_id] if m.machine_id is not None else []
         if m.site is not None:
             where.append(MachineDay.machine_id.in_(select(Machine.id).where(Machine.site == m.site)))

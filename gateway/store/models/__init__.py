@@ -42,7 +42,7 @@ from gateway.store.models.school_time import (
     StopClassification,
     StopReason,
 )
-from gateway.store.models.summaries import MachineDay, SessionCycles, SummaryMark, SummaryWatermark
+from gateway.store.models.summaries import MachineDay, MachineMonth, SessionCycles, SummaryMark, SummaryWatermark
 from gateway.store.models.teaching import (
     Authorisation,
     CompetenceRecord,
@@ -74,6 +74,7 @@ __all__ = [
     "MachineDay",
     "MachineGroup",
     "MachineGroupMember",
+    "MachineMonth",
     "Message",
     "NetworkMachineFigures",
     "NetworkPeriod",

@@ -41,6 +41,33 @@ class MachineDay(Base):
     final: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class MachineMonth(Base):
+    """A machine's figures over one local month: the sum of its day rows (``domain.month_figures``), stale
+    with any of its days (``summaries_repo``), deleted then rather than kept ``final``: its day rows stay."""
+
+    __tablename__ = "machine_months"
+
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    window_s: Mapped[float] = mapped_column(Float)
+    running_s: Mapped[float] = mapped_column(Float)
+    held_s: Mapped[float] = mapped_column(Float)
+    alarm_s: Mapped[float] = mapped_column(Float)
+    idle_s: Mapped[float] = mapped_column(Float)
+    offline_s: Mapped[float] = mapped_column(Float)
+    calendar_s: Mapped[float] = mapped_column(Float)
+    planned_running_s: Mapped[float] = mapped_column(Float)
+    unplanned_running_s: Mapped[float] = mapped_column(Float)
+    planned_held_s: Mapped[float] = mapped_column(Float)
+    planned_alarm_s: Mapped[float] = mapped_column(Float)
+    planned_idle_s: Mapped[float] = mapped_column(Float)
+    planned_offline_s: Mapped[float] = mapped_column(Float)
+    cycles: Mapped[int] = mapped_column(Int64)
+    made: Mapped[int] = mapped_column(Int64)
+    stops: Mapped[list[Any]] = mapped_column(JSON)  # joined across its days; short ones only at its edges
+    paced: Mapped[list[Any]] = mapped_column(JSON)  # [work session, cycles, parts] summed over its days
+
+
 class SessionCycles(Base):
     """What attribution gives a finished work session: its cycles and its parts counted, for its practice log.
     Stale with the days of its machine it spans, a day either side (``summaries_repo``)."""
