@@ -7,7 +7,7 @@ to the pure domain, which does the arithmetic.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
@@ -34,6 +34,7 @@ from gateway.domain.oee import Counted, Oee, PlannedUse, Utilisation, counted, s
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
+from gateway.domain.session_totals import SessionTotals, log_from_totals, session_totals
 from gateway.domain.stops import UNCLASSIFIED, Classified, Stop, classify, pareto, setup_before
 from gateway.store import summaries_repo
 from gateway.store.attribution_repo import (
@@ -248,7 +249,10 @@ class StudentLog:
     # and the number of each operation the sessions worked on (operation id → 10, 20, ...).
     approvals: list[FirstPartApproval] = field(default_factory=list)
     operations: dict[int, int] = field(default_factory=dict)
-    cycles: dict[int, list[CycleRow]] = field(default_factory=dict)  # per session, what attribution gives it
+    # Per session, the cycles attribution gives it: only when the log was walked from them (``student_log``);
+    # empty when it was drawn from the sessions' totals.
+    cycles: dict[int, list[CycleRow]] = field(default_factory=dict)
+    totals: dict[int, SessionTotals] = field(default_factory=dict)  # per session
 
     def operation_number(self, row: WorkSessionRecord) -> int | None:
         return None if row.operation_id is None else self.operations.get(row.operation_id)
@@ -266,7 +270,11 @@ def student_log(
     since: datetime | None = None,
     until: datetime | None = None,
     zone: str = SCHOOL_ZONE,
+    walked: bool = False,
 ) -> StudentLog:
+    """The student's practice log over the sessions overlapping [since, until). Drawn from each session's
+    totals (``domain.session_totals``: no cycle read) unless two sessions' completed cycles interleave, or
+    ``walked``: then computed from every cycle (``practice.practice_log``, what the totals are proved against)."""
     student = get_student(db=db, student_id=student_id)
     stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)
     if since is not None:
@@ -275,34 +283,48 @@ def student_log(
         stmt = stmt.where(WorkSessionRecord.started < until)
     rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
     with without_collection():  # a row and a fact per cycle of years of sessions (``heap``)
-        return _student_log(db, student, rows, now, zone)
+        return _student_log(db, student, rows, now, zone, walked=walked)
 
 
-def _student_log(db: Session, student: Student, rows: list[WorkSessionRecord], now: datetime, zone: str) -> StudentLog:
+def _student_log(
+    db: Session, student: Student, rows: list[WorkSessionRecord], now: datetime, zone: str, *, walked: bool
+) -> StudentLog:
     machines = machine_keys(db=db, ids={r.machine_id for r in rows})
-    work = session_work(db=db, rows=rows, now=now, zone=zone)
+    work = session_sums(db=db, rows=rows, now=now, zone=zone)
     mine = {r.id for r in rows}
     standards = _session_standards(db, mine)
     counted: dict[str, int] = defaultdict(int)
-    tally = {r.id: SessionTally() for r in rows}
-    facts: list[tuple[tuple[datetime, int], CycleFact]] = []
     for row in rows:
-        cycles, parts = work[row.id].cycles, work[row.id].parts
-        counted[machines[row.machine_id]] += parts
-        tally[row.id].parts += parts
-        for cycle in cycles:
-            done = cycle.outcome == "completed"
-            tally[row.id].cycles += done
-            tally[row.id].cycle_s += cycle.duration_s
-            tally[row.id].completed_s += cycle.duration_s if done else 0.0
-            facts.append(((cycle.ended, cycle.id), _fact(cycle, machines[row.machine_id], standards.get(row.id))))
-    facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
+        counted[machines[row.machine_id]] += work[row.id].parts
     scrap = 0
     if mine:
         total = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
         scrap = int(total or 0)
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
-    log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
+    totals = {r.id: work[r.id].totals for r in rows}
+    log = None
+    if not walked:
+        log = log_from_totals(
+            sessions=sessions, totals=totals, standards=standards, counted=dict(counted), scrap=scrap, now=now
+        )
+    cycles: dict[int, list[CycleRow]] = {}
+    if log is None:  # interleaved sessions (or asked for): every cycle walked, as the totals cannot order them
+        owned = owned_cycles(db=db, rows=rows, zone=zone)
+        cycles = {r.id: owned[r.id][0] for r in rows}
+        facts = [
+            ((c.ended, c.id), _fact(c, machines[r.machine_id], standards.get(r.id))) for r in rows for c in cycles[r.id]
+        ]
+        facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
+        log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
+    tally = {
+        r.id: SessionTally(
+            cycles=totals[r.id].completed,
+            cycle_s=totals[r.id].cycle_s,
+            parts=work[r.id].parts,
+            completed_s=totals[r.id].completed_s,
+        )
+        for r in rows
+    }
     every = [c for r in rows for c in work[r.id].stops]
     setups = {r.id: setup_before(work[r.id].stops, work[r.id].first_good) for r in rows}
     for session_id, seconds in setups.items():
@@ -334,7 +356,8 @@ def _student_log(db: Session, student: Student, rows: list[WorkSessionRecord], n
         orders=references,
         approvals=approvals_of_sessions(db=db, session_ids=mine),
         operations=numbers,
-        cycles={r.id: work[r.id].cycles for r in rows},
+        cycles=cycles,
+        totals=totals,
     )
 
 
@@ -432,7 +455,22 @@ def _summary_row(
         "stops": None if stops is None else stops_json(stops),
         "first_good": first_good,
         "order_since": order_since,
+        **_totals_columns(session_totals(cycles)),
     }
+
+
+TOTALS = tuple(f.name for f in fields(SessionTotals))  # ``session_cycles`` has a column of each name
+
+
+def _totals_columns(totals: SessionTotals) -> dict[str, Any]:
+    return {name: getattr(totals, name) for name in TOTALS}
+
+
+def _totals_of(row: Any) -> SessionTotals | None:
+    """A kept row's totals; None in a row kept before they were (0021)."""
+    if row.completed is None:
+        return None
+    return SessionTotals(**{name: getattr(row, name) for name in TOTALS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,6 +503,8 @@ def session_work(*, db: Session, rows: list[WorkSessionRecord], now: datetime, z
     owned = {session_id: _cached_cycles(hit) for session_id, hit in hits.items()}
     owned.update(_attributed(db, [r for r in rows if r.id not in owned], bounds))
     todo = [r for r in rows if r.id not in complete]
+    # A current row kept before 0021 is stored again with its totals, taken from its cycles: once.
+    restore = [*todo, *(r for r in rows if r.id in complete and hits[r.id].completed is None)]
     stops = {session_id: stops_of_json(hits[session_id].stops or []) for session_id in complete}
     stops.update(_stops_in(db, todo, now, zone, seen))
     firsts: dict[int, datetime | None] = {}
@@ -489,13 +529,60 @@ def session_work(*, db: Session, rows: list[WorkSessionRecord], now: datetime, z
             first_good=None if row.order_id is None or (f := firsts[row.id]) is None or f >= row.ended else f,
             order_since=None if row.order_id is None else since.get(_key(row)),
         )
-        for row in todo
+        for row in restore
         if row.ended is not None
     ]
     if stored:
         summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
     said = _classify(db, rows, stops, zone)
     return {r.id: SessionWork(owned[r.id][0], owned[r.id][1], said[r.id], firsts[r.id]) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSums:
+    """What a practice log line needs of a work session, without its cycles: their totals."""
+
+    totals: SessionTotals
+    parts: int
+    stops: list[Classified]  # that began in it, with what people said about them
+    first_good: datetime | None  # what its setup is measured against (``setup_time``)
+
+
+def session_sums(*, db: Session, rows: list[WorkSessionRecord], now: datetime, zone: str) -> dict[int, SessionSums]:
+    """``session_work`` with the cycles' totals in place of the cycles. A finished session whose kept row is
+    current and complete (as ``session_work`` judges it) and has its totals is read without its ``cycles``
+    column; the others go through ``session_work`` (which stores them, totals included)."""
+    seen = summaries_repo.pending(db)
+    heads = summaries_repo.session_heads(db, [r.id for r in rows if r.ended is not None])
+    machines = {
+        m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({h.machine_id for h in heads.values()})))
+    }
+    since = _orders_since(db, [r for r in rows if r.id in heads])
+    served: dict[int, tuple[SessionTotals, Any]] = {}
+    for row in rows:
+        head = heads.get(row.id)
+        if head is None or head.stops is None or (totals := _totals_of(head)) is None:
+            continue
+        if seen.session_stale(machines[head.machine_id], head.first, head.last):
+            continue
+        if row.order_id is not None and (head.order_since is None or head.order_since != since.get(_key(row))):
+            continue
+        served[row.id] = (totals, head)
+    rest = [r for r in rows if r.id not in served]
+    found: dict[int, SessionSums] = {}
+    if rest:
+        work = session_work(db=db, rows=rest, now=now, zone=zone)
+        for row in rest:
+            done = work[row.id]
+            found[row.id] = SessionSums(session_totals(done.cycles), done.parts, done.stops, done.first_good)
+    mine = [r for r in rows if r.id in served]
+    said = _classify(db, mine, {r.id: stops_of_json(served[r.id][1].stops) for r in mine}, zone)
+    for row in mine:
+        totals, head = served[row.id]
+        # A practice session's first good cycle is its own earliest completed one; an order's was kept.
+        first_good = totals.earliest_started if row.order_id is None else head.first_good
+        found[row.id] = SessionSums(totals, int(head.parts), said[row.id], first_good)
+    return found
 
 
 def _key(row: WorkSessionRecord) -> tuple[int, int]:

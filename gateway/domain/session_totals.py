@@ -1,0 +1,219 @@
+"""A finished work session's totals, and a student's practice log drawn from them without any of her cycles.
+
+``practice_log`` walks every cycle (about 20,000 in three years of one student). Everything it gives is a sum,
+a minimum or a least-squares slope over the completed cycles in (end, id) order, so each session can keep the
+sums of its own cycles once (``session_totals``) and a log be put together from them (``log_from_totals``):
+
+- the cycle-time trend is the slope of ``duration / standard`` against the global index ``i`` of each cycle
+  with a standard. The standard is the session's (read with each report, never kept), so a session keeps
+  ``Σ d`` and ``Σ j·d`` over its completed cycles with their local index ``j``; in the log a session whose
+  first such cycle has index ``o`` adds ``Σ d / s`` and ``(o·Σ d + Σ j·d) / s``.
+- the floor-to-floor trend pairs each completed cycle with the student's previous completed cycle on the same
+  machine: within a session the session keeps the count, ``Σ x`` and ``Σ j·x`` of ``x = (end − previous
+  end) / parts``; the pair across sessions needs the session's first completed cycle (start, end, parts) and
+  the last end of the previous session on the machine.
+
+This holds while every session's completed cycles are consecutive in the (end, id) order of all of them. A
+cycle that outlives its session can end after the next session's first cycle: then the sessions interleave,
+``log_from_totals`` answers None and the caller computes the log from the cycles.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from typing import Protocol
+
+from gateway.domain.model import WorkSession
+from gateway.domain.practice import RUN_GAP_S, TREND_MIN_CYCLES, MachinePractice, PracticeLog
+
+
+class CycleLike(Protocol):
+    """What the totals read of a cycle (the store's ``CycleRow`` has it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def started(self) -> datetime: ...
+    @property
+    def ended(self) -> datetime: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def parts(self) -> int: ...
+    @property
+    def outcome(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTotals:
+    """Sums over the cycles attributed to one session; ``first_*`` and ``last_*`` are of its completed cycles
+    in (end, id) order (None when it has none)."""
+
+    cycle_s: float  # Σ duration of every cycle, completed or not
+    completed: int
+    completed_s: float  # Σ d over the completed cycles
+    best_s: float | None  # the shortest completed cycle
+    indexed_s: float  # Σ j·d over the completed cycles, j their index in the session from 0
+    paces: int  # completed cycles after the session's first that make a floor-to-floor pair (see module)
+    pace_s: float  # Σ x of those pairs, x = (end − previous end) / parts
+    indexed_pace_s: float  # Σ j·x, j the pair's index among the session's pairs from 0
+    first_id: int | None = None
+    first_started: datetime | None = None
+    first_ended: datetime | None = None
+    first_parts: int | None = None
+    last_id: int | None = None
+    last_ended: datetime | None = None
+    earliest_started: datetime | None = None  # the earliest start of a completed cycle (a practice's first good)
+
+    @property
+    def first_key(self) -> tuple[datetime, int] | None:
+        if self.first_ended is None or self.first_id is None:
+            return None
+        return self.first_ended, self.first_id
+
+    @property
+    def last_key(self) -> tuple[datetime, int] | None:
+        if self.last_ended is None or self.last_id is None:
+            return None
+        return self.last_ended, self.last_id
+
+
+def session_totals(cycles: Iterable[CycleLike]) -> SessionTotals:
+    """The totals of one session's cycles (any order: the completed ones are taken by end, then id)."""
+    every = list(cycles)
+    completed = sorted((c for c in every if c.outcome == "completed"), key=lambda c: (c.ended, c.id))
+    indexed = 0.0
+    for j, c in enumerate(completed):
+        indexed += j * c.duration_s
+    paces: list[float] = []
+    for before, c in pairwise(completed):
+        # As ``practice.floor_to_floor``, less the standard (the session's, applied when the log is drawn).
+        if c.parts > 0 and (c.started - before.ended).total_seconds() <= RUN_GAP_S:
+            paces.append((c.ended - before.ended).total_seconds() / c.parts)
+    first = completed[0] if completed else None
+    last = completed[-1] if completed else None
+    return SessionTotals(
+        cycle_s=sum(c.duration_s for c in every),
+        completed=len(completed),
+        completed_s=sum(c.duration_s for c in completed),
+        best_s=min((c.duration_s for c in completed), default=None),
+        indexed_s=indexed,
+        paces=len(paces),
+        pace_s=sum(paces),
+        indexed_pace_s=sum(j * x for j, x in enumerate(paces)),
+        first_id=None if first is None else first.id,
+        first_started=None if first is None else first.started,
+        first_ended=None if first is None else first.ended,
+        first_parts=None if first is None else first.parts,
+        last_id=None if last is None else last.id,
+        last_ended=None if last is None else last.ended,
+        earliest_started=min((c.started for c in completed), default=None),
+    )
+
+
+@dataclass
+class _Slope:
+    """Σ y and Σ i·y of values y at consecutive indexes i: enough for their least-squares slope."""
+
+    n: int = 0
+    total: float = 0.0
+    indexed: float = 0.0
+
+    def add_run(self, count: int, total: float, indexed: float, scale: float) -> None:
+        """A run of ``count`` values with local sums ``total`` (Σ y·scale) and ``indexed`` (Σ j·y·scale)."""
+        self.indexed += (self.n * total + indexed) / scale
+        self.total += total / scale
+        self.n += count
+
+    def slope(self) -> float | None:
+        """As ``practice.slope``: Σ (i − mean i)(y − mean y) / Σ (i − mean i)², which is Σ i·y − mean i · Σ y
+        over n(n² − 1)/12 (an exact integer, as the walk's sum of squares of half-integers is)."""
+        n = self.n
+        if n < 3:
+            return None
+        return (self.indexed - (n - 1) / 2 * self.total) / (n * (n * n - 1) / 12)
+
+
+def interleaved(totals: Iterable[SessionTotals]) -> bool:
+    """Whether the completed cycles of some two sessions interleave in (end, id) order."""
+    spans = sorted((first, last) for t in totals if (first := t.first_key) is not None and (last := t.last_key))
+    return any(a[1] >= b[0] for a, b in pairwise(spans))
+
+
+def log_from_totals(
+    *,
+    sessions: Sequence[WorkSession],
+    totals: Mapping[int, SessionTotals],
+    standards: Mapping[int, float],
+    counted: Mapping[str, int],
+    scrap: int,
+    now: datetime,
+) -> PracticeLog | None:
+    """The ``practice_log`` of ``sessions`` from each one's totals (``totals[session.id]``), their standards
+    (session id → standard; none for practice), the parts counted per machine and the scrap. None when two
+    sessions' completed cycles interleave: the log must then be computed from the cycles.
+
+    Floats are summed in another order than the walk's: equal within rounding (~1e-12 relative), not bitwise."""
+    mine = [totals[s.id] for s in sessions]
+    if interleaved(mine):
+        return None
+    ratios, paces = _Slope(), _Slope()
+    last_end: dict[str, datetime] = {}
+    ordered = sorted((key, s) for s in sessions if (key := totals[s.id].first_key) is not None)
+    for _, s in ordered:
+        t = totals[s.id]
+        standard = standards.get(s.id)
+        before = last_end.get(s.machine)
+        assert t.last_ended is not None
+        assert t.first_started is not None
+        assert t.first_ended is not None
+        last_end[s.machine] = t.last_ended
+        if not standard:
+            continue
+        ratios.add_run(t.completed, t.completed_s, t.indexed_s, standard)
+        parts = t.first_parts or 0
+        if before is not None and parts > 0 and (t.first_started - before).total_seconds() <= RUN_GAP_S:
+            paces.add_run(1, (t.first_ended - before).total_seconds() / parts, 0.0, standard)
+        paces.add_run(t.paces, t.pace_s, t.indexed_pace_s, standard)
+    completed = sum(t.completed for t in mine)
+    completed_s = sum(t.completed_s for t in mine)
+    bests = [t.best_s for t in mine if t.best_s is not None]
+    return PracticeLog(
+        sessions=len(sessions),
+        session_s=sum(s.seconds(now) for s in sessions),
+        cycle_s=sum(t.cycle_s for t in mine),
+        cycles=completed,
+        parts_made=sum(counted.values()),
+        scrap=scrap,
+        mean_cycle_s=completed_s / completed if completed else None,
+        best_cycle_s=min(bests) if bests else None,
+        mean_vs_standard=ratios.total / ratios.n if ratios.n else None,
+        trend=ratios.slope() if ratios.n >= TREND_MIN_CYCLES else None,
+        machines=_per_machine(sessions, totals, now, counted),
+        trend_cycles=ratios.n,
+        pace_trend=paces.slope() if paces.n >= TREND_MIN_CYCLES else None,
+    )
+
+
+def _per_machine(
+    sessions: Sequence[WorkSession], totals: Mapping[int, SessionTotals], now: datetime, counted: Mapping[str, int]
+) -> tuple[MachinePractice, ...]:
+    by_machine: dict[str, list[WorkSession]] = defaultdict(list)
+    for s in sessions:
+        by_machine[s.machine].append(s)
+    names = sorted(set(by_machine) | set(counted))
+    return tuple(
+        MachinePractice(
+            machine=name,
+            sessions=len(by_machine[name]),
+            session_s=sum(s.seconds(now) for s in by_machine[name]),
+            cycle_s=sum(totals[s.id].cycle_s for s in by_machine[name]),
+            cycles=sum(totals[s.id].completed for s in by_machine[name]),
+            parts=counted.get(name, 0),
+        )
+        for name in names
+    )
