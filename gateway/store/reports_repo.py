@@ -281,7 +281,7 @@ def student_log(
         stmt = stmt.where((WorkSessionRecord.ended.is_(None)) | (WorkSessionRecord.ended > since))
     if until is not None:
         stmt = stmt.where(WorkSessionRecord.started < until)
-    rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
+    rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started, WorkSessionRecord.id)))
     with without_collection():  # a row and a fact per cycle of years of sessions (``heap``)
         return _student_log(db, student, rows, now, zone, walked=walked)
 
@@ -293,29 +293,12 @@ def _student_log(
     work = session_sums(db=db, rows=rows, now=now, zone=zone)
     mine = {r.id for r in rows}
     standards = _session_standards(db, mine)
-    counted: dict[str, int] = defaultdict(int)
-    for row in rows:
-        counted[machines[row.machine_id]] += work[row.id].parts
     scrap = 0
     if mine:
         total = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
         scrap = int(total or 0)
-    sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
+    log, cycles = _log_of(db, rows, _Read(machines, work, standards, now, zone), scrap, walked=walked)
     totals = {r.id: work[r.id].totals for r in rows}
-    log = None
-    if not walked:
-        log = log_from_totals(
-            sessions=sessions, totals=totals, standards=standards, counted=dict(counted), scrap=scrap, now=now
-        )
-    cycles: dict[int, list[CycleRow]] = {}
-    if log is None:  # interleaved sessions (or asked for): every cycle walked, as the totals cannot order them
-        owned = owned_cycles(db=db, rows=rows, zone=zone)
-        cycles = {r.id: owned[r.id][0] for r in rows}
-        facts = [
-            ((c.ended, c.id), _fact(c, machines[r.machine_id], standards.get(r.id))) for r in rows for c in cycles[r.id]
-        ]
-        facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
-        log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
     tally = {
         r.id: SessionTally(
             cycles=totals[r.id].completed,
@@ -359,6 +342,79 @@ def _student_log(
         cycles=cycles,
         totals=totals,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What the logs of many sessions are drawn from, read for them all at once."""
+
+    machines: dict[int, str]  # machine id → site/name
+    work: dict[int, SessionSums]  # per session
+    standards: dict[int, float]  # per session with one
+    now: datetime
+    zone: str
+
+
+def _log_of(
+    db: Session, rows: list[WorkSessionRecord], read: _Read, scrap: int, *, walked: bool
+) -> tuple[PracticeLog, dict[int, list[CycleRow]]]:
+    """The practice log of ``rows`` (one student's sessions, by start), less its stops and setup; and the
+    sessions' cycles when it had to be walked from them (else empty)."""
+    machines, work, now = read.machines, read.work, read.now
+    counted: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counted[machines[row.machine_id]] += work[row.id].parts
+    sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
+    if not walked:
+        totals = {r.id: work[r.id].totals for r in rows}
+        log = log_from_totals(
+            sessions=sessions, totals=totals, standards=read.standards, counted=dict(counted), scrap=scrap, now=now
+        )
+        if log is not None:
+            return log, {}
+    # Interleaved sessions (or asked for): every cycle walked, as the totals cannot order them.
+    owned = owned_cycles(db=db, rows=rows, zone=read.zone)
+    cycles = {r.id: owned[r.id][0] for r in rows}
+    facts = [
+        ((c.ended, c.id), _fact(c, machines[r.machine_id], read.standards.get(r.id)))
+        for r in rows
+        for c in cycles[r.id]
+    ]
+    facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
+    log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
+    return log, cycles
+
+
+def practice_logs(*, db: Session, students: list[Student], now: datetime, zone: str) -> dict[int, PracticeLog]:
+    """Student id → her whole ``student_log``'s figures (not its stops and setup times, left at none), read for
+    every student at once: their sessions, the sessions' totals, standards and parts in a few batched reads
+    and the scrap grouped by student, where ``student_log`` per student costs a dozen queries each."""
+    wanted = sorted({s.id for s in students})
+    rows: list[WorkSessionRecord] = []
+    scrap: dict[int, int] = {}
+    for chunk in chunks(wanted):
+        stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id.in_(chunk))
+        rows.extend(db.scalars(stmt.order_by(WorkSessionRecord.started, WorkSessionRecord.id)))
+        summed = (
+            select(WorkSessionRecord.student_id, func.sum(ScrapRecord.quantity))
+            .join(WorkSessionRecord, WorkSessionRecord.id == ScrapRecord.session_id)
+            .where(WorkSessionRecord.student_id.in_(chunk))
+            .group_by(WorkSessionRecord.student_id)
+        )
+        scrap.update((student_id, int(total or 0)) for student_id, total in db.execute(summed) if student_id)
+    rows.sort(key=lambda r: (r.started, r.id))
+    with without_collection():  # a few objects per session of years of every student (``heap``)
+        machines = machine_keys(db=db, ids={r.machine_id for r in rows})
+        work = session_sums(db=db, rows=rows, now=now, zone=zone, stops=False)
+        read = _Read(machines, work, _session_standards(db, {r.id for r in rows}), now, zone)
+        by_student: dict[int, list[WorkSessionRecord]] = {student_id: [] for student_id in wanted}
+        for row in rows:
+            if row.student_id is not None:
+                by_student[row.student_id].append(row)
+        return {
+            student_id: _log_of(db, mine, read, scrap.get(student_id, 0), walked=False)[0]
+            for student_id, mine in by_student.items()
+        }
 
 
 def _fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
@@ -548,10 +604,13 @@ class SessionSums:
     first_good: datetime | None  # what its setup is measured against (``setup_time``)
 
 
-def session_sums(*, db: Session, rows: list[WorkSessionRecord], now: datetime, zone: str) -> dict[int, SessionSums]:
+def session_sums(
+    *, db: Session, rows: list[WorkSessionRecord], now: datetime, zone: str, stops: bool = True
+) -> dict[int, SessionSums]:
     """``session_work`` with the cycles' totals in place of the cycles. A finished session whose kept row is
     current and complete (as ``session_work`` judges it) and has its totals is read without its ``cycles``
-    column; the others go through ``session_work`` (which stores them, totals included)."""
+    column; the others go through ``session_work`` (which stores them, totals included). ``stops=False``: the
+    kept rows' stops are not read (left empty; first good cycles too): for figures that show none."""
     seen = summaries_repo.pending(db)
     heads = summaries_repo.session_heads(db, [r.id for r in rows if r.ended is not None])
     machines = {
@@ -576,6 +635,9 @@ def session_sums(*, db: Session, rows: list[WorkSessionRecord], now: datetime, z
             done = work[row.id]
             found[row.id] = SessionSums(session_totals(done.cycles), done.parts, done.stops, done.first_good)
     mine = [r for r in rows if r.id in served]
+    if not stops:
+        found.update((r.id, SessionSums(served[r.id][0], int(served[r.id][1].parts), [], None)) for r in mine)
+        return found
     said = _classify(db, mine, {r.id: stops_of_json(served[r.id][1].stops) for r in mine}, zone)
     for row in mine:
         totals, head = served[row.id]
