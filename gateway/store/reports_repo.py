@@ -373,7 +373,9 @@ def _log_of(
         if log is not None:
             return log, {}
     # Interleaved sessions (or asked for): every cycle walked, as the totals cannot order them.
-    owned = owned_cycles(db=db, rows=rows, zone=read.zone)
+    # Not stored: ``session_sums`` just kept these sessions' rows whole, which a read in this transaction may
+    # not see yet.
+    owned = owned_cycles(db=db, rows=rows, zone=read.zone, store=False)
     cycles = {r.id: owned[r.id][0] for r in rows}
     facts = [
         ((c.ended, c.id), _fact(c, machines[r.machine_id], read.standards.get(r.id)))
@@ -432,12 +434,12 @@ def _fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
 
 
 def owned_cycles(
-    *, db: Session, rows: list[WorkSessionRecord], zone: str, bounds: CycleBounds | None = None
+    *, db: Session, rows: list[WorkSessionRecord], zone: str, bounds: CycleBounds | None = None, store: bool = True
 ) -> dict[int, tuple[list[CycleRow], int]]:
     """Per work session, the cycles attribution gives it (by end, then id) and the parts counted in them. A
     finished session's are cached (``session_cycles``) while the days of its machine it spans (a day either
     side) are current (``summaries_repo.Pending``); the others are attributed now, and the finished ones
-    stored."""
+    stored unless ``store`` is False (what ``session_work`` kept, stops included, would be replaced by less)."""
     seen = summaries_repo.pending(db)
     hits = _fresh(db, rows, seen)
     owned = {session_id: _cached_cycles(hit) for session_id, hit in hits.items()}
@@ -445,7 +447,7 @@ def owned_cycles(
     if not missing:
         return owned
     owned.update(_attributed(db, missing, bounds))
-    stored = [_summary_row(row, *owned[row.id]) for row in missing if row.ended is not None]
+    stored = [_summary_row(row, *owned[row.id]) for row in missing if row.ended is not None and store]
     if stored:
         summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
     return owned
