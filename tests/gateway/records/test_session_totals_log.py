@@ -199,9 +199,9 @@ async def test_the_chart_draws_a_point_per_session_past_200_ratios(world: World,
     await login(w)
     async with site_client(databases[backend], w.clock) as client:
         whole = await client.get(f"/students/{w.ids['student']}/log", headers=w.as_("admin"))
-        day = "2026-11-24"  # one session's day: 70 ratios, one point each
+        tuesday = "2026-11-24"  # one session's day: 70 ratios, one point each
         period = await client.get(
-            f"/students/{w.ids['student']}/log", params={"from": day, "to": day}, headers=w.as_("admin")
+            f"/students/{w.ids['student']}/log", params={"from": tuesday, "to": tuesday}, headers=w.as_("admin")
         )
     assert whole.status_code == 200, whole.text
     assert period.status_code == 200, period.text
