@@ -16,12 +16,12 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store import summaries_repo, work_repo
 from gateway.store.models import SessionCycles, Student, WorkSessionRecord
-from gateway.store.reports_repo import StudentLog, student_log
+from gateway.store.reports_repo import TOTALS, StudentLog, student_log
 from gateway.web.csv_export import Sheet, render
 from gateway.web.page_labels import page_labels
 from gateway.web.records_views import practice_public
@@ -150,6 +150,14 @@ async def test_the_log_from_totals_equals_the_walked_log(world: World) -> None:
     assert not [q for q in statements if "session_cycles.cycles" in q or "FROM cycles WHERE cycles.machine_id" in q]
     assert close(drawn.log, first.log)
     assert drawn.per_session == first.per_session
+
+    # Rows kept before 0021 (no totals): completed from their cycles by the next read, once; the same log.
+    with w.sessions.begin() as db:
+        db.execute(update(SessionCycles).values(dict.fromkeys(TOTALS)))
+    assert_same(w)
+    with w.sessions() as db:
+        assert all(k.completed is not None for k in db.scalars(select(SessionCycles)))
+    assert close(logs(w)[0].log, first.log)
 
     # A late completed cycle at the end of the first session: its row is stale, recomputed, still equal.
     w.clock.now = EVENING
