@@ -14,8 +14,9 @@ sums of its own cycles once (``session_totals``) and a log be put together from 
   the last end of the previous session on the machine.
 
 This holds while every session's completed cycles are consecutive in the (end, id) order of all of them. A
-cycle that outlives its session can end after the next session's first cycle: then the sessions interleave,
-``log_from_totals`` answers None and the caller computes the log from the cycles.
+cycle that outlives its session can end after the next session's first cycle, and two sessions on two machines
+at once interleave all along: such sessions are grouped (``interleaving``) and the log walks the cycles of each
+group, at its place among the others, as ``practice_log`` would; only those cycles are needed.
 """
 
 from __future__ import annotations
@@ -138,10 +139,20 @@ class _Slope:
         return (self.indexed - (n - 1) / 2 * self.total) / (n * (n * n - 1) / 12)
 
 
-def interleaved(totals: Iterable[SessionTotals]) -> bool:
-    """Whether the completed cycles of some two sessions interleave in (end, id) order."""
-    spans = sorted((first, last) for t in totals if (first := t.first_key) is not None and (last := t.last_key))
-    return any(a[1] >= b[0] for a, b in pairwise(spans))
+def interleaving(totals: Mapping[int, SessionTotals]) -> list[list[int]]:
+    """The groups of sessions (ids) whose completed cycles interleave in (end, id) order: a group's sessions
+    are not one block after the other, so the log walks their cycles together (``log_from_totals``)."""
+    spans = sorted((first, last, i) for i, t in totals.items() if (first := t.first_key) and (last := t.last_key))
+    groups: list[list[int]] = []
+    reach: tuple[datetime, int] | None = None
+    for first, last, session_id in spans:
+        if reach is not None and first <= reach:
+            groups[-1].append(session_id)
+            reach = max(reach, last)
+        else:
+            groups.append([session_id])
+            reach = last
+    return [g for g in groups if len(g) > 1]
 
 
 def log_from_totals(
@@ -152,33 +163,29 @@ def log_from_totals(
     counted: Mapping[str, int],
     scrap: int,
     now: datetime,
-) -> PracticeLog | None:
+    cycles: Mapping[int, Sequence[CycleLike]] | None = None,
+) -> PracticeLog:
     """The ``practice_log`` of ``sessions`` from each one's totals (``totals[session.id]``), their standards
-    (session id → standard; none for practice), the parts counted per machine and the scrap. None when two
-    sessions' completed cycles interleave: the log must then be computed from the cycles.
+    (session id → standard; none for practice), the parts counted per machine and the scrap; and the
+    ``cycles`` of the sessions that ``interleaving`` puts in a group (a KeyError without them): each group's
+    cycles are walked together, at their place among the other sessions.
 
     Floats are summed in another order than the walk's: equal within rounding (~1e-12 relative), not bitwise."""
     mine = [totals[s.id] for s in sessions]
-    if interleaved(mine):
-        return None
-    ratios, paces = _Slope(), _Slope()
-    last_end: dict[str, datetime] = {}
-    ordered = sorted((key, s) for s in sessions if (key := totals[s.id].first_key) is not None)
-    for _, s in ordered:
-        t = totals[s.id]
-        standard = standards.get(s.id)
-        before = last_end.get(s.machine)
-        assert t.last_ended is not None
-        assert t.first_started is not None
-        assert t.first_ended is not None
-        last_end[s.machine] = t.last_ended
-        if not standard:
-            continue
-        ratios.add_run(t.completed, t.completed_s, t.indexed_s, standard)
-        parts = t.first_parts or 0
-        if before is not None and parts > 0 and (t.first_started - before).total_seconds() <= RUN_GAP_S:
-            paces.add_run(1, (t.first_ended - before).total_seconds() / parts, 0.0, standard)
-        paces.add_run(t.paces, t.pace_s, t.indexed_pace_s, standard)
+    by_id = {s.id: s for s in sessions}
+    grouped = {
+        session_id: group for group in interleaving({s.id: totals[s.id] for s in sessions}) for session_id in group
+    }
+    walk = _Walk(standards)
+    units = sorted((key, s.id) for s in sessions if (key := totals[s.id].first_key) is not None)
+    for _, session_id in units:
+        group = grouped.get(session_id)
+        if group is None:
+            walk.session(by_id[session_id], totals[session_id])
+        elif group[0] == session_id:  # a group at its first cycle; its other sessions are walked with it
+            assert cycles is not None, "the cycles of interleaved sessions are needed"
+            walk.cycles([(by_id[i], c) for i in group for c in cycles[i]])
+    ratios, paces = walk.ratios, walk.paces
     completed = sum(t.completed for t in mine)
     completed_s = sum(t.completed_s for t in mine)
     bests = [t.best_s for t in mine if t.best_s is not None]
@@ -197,6 +204,44 @@ def log_from_totals(
         trend_cycles=ratios.n,
         pace_trend=paces.slope() if paces.n >= TREND_MIN_CYCLES else None,
     )
+
+
+class _Walk:
+    """The trends' sums, session after session (or cycle after cycle where sessions interleave), in time order."""
+
+    def __init__(self, standards: Mapping[int, float]) -> None:
+        self.standards = standards
+        self.ratios, self.paces = _Slope(), _Slope()
+        self.last_end: dict[str, datetime] = {}  # machine → the end of the student's last completed cycle there
+
+    def session(self, s: WorkSession, t: SessionTotals) -> None:
+        """A session whose completed cycles are a block of their own, from its totals."""
+        standard = self.standards.get(s.id)
+        before = self.last_end.get(s.machine)
+        assert t.last_ended is not None
+        assert t.first_started is not None
+        assert t.first_ended is not None
+        self.last_end[s.machine] = t.last_ended
+        if not standard:
+            return
+        self.ratios.add_run(t.completed, t.completed_s, t.indexed_s, standard)
+        parts = t.first_parts or 0
+        if before is not None and parts > 0 and (t.first_started - before).total_seconds() <= RUN_GAP_S:
+            self.paces.add_run(1, (t.first_ended - before).total_seconds() / parts, 0.0, standard)
+        self.paces.add_run(t.paces, t.pace_s, t.indexed_pace_s, standard)
+
+    def cycles(self, owned: Iterable[tuple[WorkSession, CycleLike]]) -> None:
+        """Cycles of interleaved sessions, one by one as ``practice_log`` walks them."""
+        done = sorted(((c.ended, c.id), s, c) for s, c in owned if c.outcome == "completed")
+        for _, s, c in done:
+            standard = self.standards.get(s.id)
+            before = self.last_end.get(s.machine)
+            self.last_end[s.machine] = c.ended
+            if not standard:
+                continue
+            self.ratios.add_run(1, c.duration_s, 0.0, standard)
+            if before is not None and c.parts > 0 and (c.started - before).total_seconds() <= RUN_GAP_S:
+                self.paces.add_run(1, (c.ended - before).total_seconds() / c.parts, 0.0, standard)
 
 
 def _per_machine(

@@ -34,7 +34,7 @@ from gateway.domain.oee import Counted, Oee, PlannedUse, Utilisation, counted, s
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
-from gateway.domain.session_totals import SessionTotals, log_from_totals, session_totals
+from gateway.domain.session_totals import SessionTotals, interleaving, log_from_totals, session_totals
 from gateway.domain.stops import UNCLASSIFIED, Classified, Stop, classify, pareto, setup_before
 from gateway.store import summaries_repo
 from gateway.store.attribution_repo import (
@@ -249,8 +249,8 @@ class StudentLog:
     # and the number of each operation the sessions worked on (operation id → 10, 20, ...).
     approvals: list[FirstPartApproval] = field(default_factory=list)
     operations: dict[int, int] = field(default_factory=dict)
-    # Per session, the cycles attribution gives it: only when the log was walked from them (``student_log``);
-    # empty when it was drawn from the sessions' totals.
+    # Per session, the cycles attribution gives it: only when the log was walked from them (``student_log``'s
+    # ``walked``); empty when it was drawn from the sessions' totals.
     cycles: dict[int, list[CycleRow]] = field(default_factory=dict)
     totals: dict[int, SessionTotals] = field(default_factory=dict)  # per session
 
@@ -273,8 +273,8 @@ def student_log(
     walked: bool = False,
 ) -> StudentLog:
     """The student's practice log over the sessions overlapping [since, until). Drawn from each session's
-    totals (``domain.session_totals``: no cycle read) unless two sessions' completed cycles interleave, or
-    ``walked``: then computed from every cycle (``practice.practice_log``, what the totals are proved against)."""
+    totals (``domain.session_totals``), reading the cycles only of sessions whose completed cycles interleave;
+    ``walked``: computed from every cycle (``practice.practice_log``, what the totals are proved against)."""
     student = get_student(db=db, student_id=student_id)
     stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)
     if since is not None:
@@ -358,29 +358,29 @@ class _Read:
 def _log_of(
     db: Session, rows: list[WorkSessionRecord], read: _Read, scrap: int, *, walked: bool
 ) -> tuple[PracticeLog, dict[int, list[CycleRow]]]:
-    """The practice log of ``rows`` (one student's sessions, by start), less its stops and setup; and the
-    sessions' cycles when it had to be walked from them (else empty)."""
+    """The practice log of ``rows`` (one student's sessions, by start), less its stops and setup, from the
+    sessions' totals and the cycles of the interleaved ones alone; ``walked``: from every cycle, returned too."""
     machines, work, now = read.machines, read.work, read.now
     counted: dict[str, int] = defaultdict(int)
     for row in rows:
         counted[machines[row.machine_id]] += work[row.id].parts
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
-    if not walked:
-        totals = {r.id: work[r.id].totals for r in rows}
-        log = log_from_totals(
-            sessions=sessions, totals=totals, standards=read.standards, counted=dict(counted), scrap=scrap, now=now
-        )
-        if log is not None:
-            return log, {}
-    # Interleaved sessions (or asked for): every cycle walked, as the totals cannot order them.
+    totals = {r.id: work[r.id].totals for r in rows}
+    needed = {i for group in interleaving(totals) for i in group}
     # Not stored: ``session_sums`` just kept these sessions' rows whole, which a read in this transaction may
-    # not see yet.
-    owned = owned_cycles(db=db, rows=rows, zone=read.zone, store=False)
-    cycles = {r.id: owned[r.id][0] for r in rows}
+    # not see yet (``owned_cycles`` would replace them by less).
+    wanted = [r for r in rows if walked or r.id in needed]
+    owned = owned_cycles(db=db, rows=wanted, zone=read.zone, store=False) if wanted else {}
+    cycles = {session_id: found for session_id, (found, _) in owned.items()}
+    if not walked:
+        log = log_from_totals(
+            sessions=sessions, totals=totals, standards=read.standards, counted=dict(counted), scrap=scrap, now=now,
+            cycles=cycles,
+        )  # fmt: skip
+        return log, {}
+    standards = read.standards
     facts = [
-        ((c.ended, c.id), _fact(c, machines[r.machine_id], read.standards.get(r.id)))
-        for r in rows
-        for c in cycles[r.id]
+        ((c.ended, c.id), _fact(c, machines[r.machine_id], standards.get(r.id))) for r in rows for c in cycles[r.id]
     ]
     facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
     log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))

@@ -1,10 +1,11 @@
 """The practice log drawn from per-session totals (``session_cycles``' totals, 0021) equals the log walked over
 every cycle (``student_log(walked=True)``), on SQLite and PostgreSQL: an order with a standard (trend and
 floor-to-floor trend drawn, a run carried across two sessions), practice, an order without a standard, scrap,
-an aborted cycle; then after a late cycle, a corrected session, and a cycle outliving its session so that two
-sessions interleave (the log is then walked). A log read from current totals selects no ``cycles`` column.
-The page's chart draws each cycle up to 200 ratios, one point per session past them, and the practice-logs
-CSV read for all students at once is byte for byte the CSV read student by student.
+an aborted cycle; then after rows kept before 0021, a late cycle, a corrected session, and a cycle outliving
+its session so that two sessions interleave (their cycles are then walked, among the other sessions' totals).
+A log read from current totals selects no ``cycles`` column. The page's chart draws each cycle up to 200
+ratios, one point per session past them, and the practice-logs CSV read for all students at once is byte for
+byte the CSV read student by student.
 
 Floats are summed in another order than the walk's: compared within 1e-9 relative (slopes 1e-12 absolute).
 """
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.domain.session_totals import interleaving
 from gateway.store import summaries_repo, work_repo
 from gateway.store.models import SessionCycles, Student, WorkSessionRecord
 from gateway.store.reports_repo import TOTALS, StudentLog, student_log
@@ -177,15 +179,16 @@ async def test_the_log_from_totals_equals_the_walked_log(world: World) -> None:
     settled(w.sessions)
 
     # A cycle on the lathe outliving its session ends after the first cycle of her next session, on the mill:
-    # the two sessions' cycles interleave, and the log is walked over the cycles.
+    # the two sessions' cycles interleave, and those two sessions' cycles are walked.
     await _session(w, "lathe", 170, [(171, 175), (176, 186)], 178, order_id=ids_order(w))
     await _session(w, "mill", 179, [(180, 183), (184, 188)], 190, order_id=ids_order(w))
     w.clock.now = EVENING
     interleaved = assert_same(w)
-    assert interleaved.cycles, "walked: the totals cannot order interleaved sessions"
+    assert interleaved.cycles == {}, "drawn from the totals, the interleaved sessions' cycles walked"
+    assert len(interleaving(interleaved.totals)) == 1
     assert interleaved.log.sessions == 6
     settled(w.sessions)
-    assert assert_same(w).cycles  # and still walked once the rows are kept
+    assert assert_same(w).cycles == {}  # and once the rows are kept
 
 
 def ids_order(w: World) -> int:
