@@ -185,3 +185,28 @@ def test_a_long_log_keeps_its_trends() -> None:
     assert found.pace_trend is not None
     assert found.pace_trend < 0
     assert close(found, walked)
+
+
+def test_two_machines_at_once_are_walked_together() -> None:
+    """A student on the lathe and the mill at the same time (the generated history has some), then on the mill
+    alone: the first two sessions interleave all along and are walked cycle by cycle, the third from its totals."""
+    sessions = [
+        WorkSession(1, MACHINES[0], 7, 1, T0, T0 + timedelta(hours=3)),
+        WorkSession(2, MACHINES[1], 7, 2, T0 + timedelta(minutes=2), T0 + timedelta(hours=3)),
+        WorkSession(3, MACHINES[1], 7, 3, T0 + timedelta(hours=3, minutes=5), T0 + timedelta(hours=5)),
+    ]
+    cycles: dict[int, list[Row]] = {1: [], 2: [], 3: []}
+    for k in range(12):
+        for number, offset, length in ((1, 0.0, 200.0 - 3 * k), (2, 150.0, 260.0 - 5 * k)):
+            began = T0 + timedelta(seconds=offset + 330 * k)
+            cycles[number].append(
+                Row(100 * number + k, began, began + timedelta(seconds=length), length, 1, "completed")
+            )
+        began = T0 + timedelta(hours=3, minutes=6, seconds=300 * k)
+        cycles[3].append(Row(300 + k, began, began + timedelta(seconds=240 - 2 * k), 240 - 2 * k, 2, "completed"))
+    d = Drawn(sessions, cycles, {1: 180.0, 2: 240.0, 3: 200.0})
+    assert interleaving({s.id: session_totals(cycles[s.id]) for s in sessions}) == [[1, 2]]
+    found, walked = _from_totals(d), _walked(d)
+    assert found.trend is not None
+    assert found.pace_trend is not None
+    assert close(found, walked), (found, walked)
