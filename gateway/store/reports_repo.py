@@ -355,23 +355,39 @@ class _Read:
     zone: str
 
 
+def _interleaved(rows: list[WorkSessionRecord], work: dict[int, SessionSums]) -> list[WorkSessionRecord]:
+    """The sessions of ``rows`` (one student's) whose cycles the log walks: those that interleave."""
+    needed = {i for group in interleaving({r.id: work[r.id].totals for r in rows}) for i in group}
+    return [r for r in rows if r.id in needed]
+
+
+def _cycles_of(db: Session, rows: list[WorkSessionRecord], zone: str) -> dict[int, list[CycleRow]]:
+    # Not stored: ``session_sums`` just kept these sessions' rows whole, which a read in this transaction may
+    # not see yet (``owned_cycles`` would replace them by less).
+    owned = owned_cycles(db=db, rows=rows, zone=zone, store=False) if rows else {}
+    return {session_id: found for session_id, (found, _) in owned.items()}
+
+
 def _log_of(
-    db: Session, rows: list[WorkSessionRecord], read: _Read, scrap: int, *, walked: bool
+    db: Session,
+    rows: list[WorkSessionRecord],
+    read: _Read,
+    scrap: int,
+    *,
+    walked: bool,
+    cycles: dict[int, list[CycleRow]] | None = None,
 ) -> tuple[PracticeLog, dict[int, list[CycleRow]]]:
     """The practice log of ``rows`` (one student's sessions, by start), less its stops and setup, from the
-    sessions' totals and the cycles of the interleaved ones alone; ``walked``: from every cycle, returned too."""
+    sessions' totals and the cycles of the interleaved ones alone (read unless given in ``cycles``);
+    ``walked``: from every cycle, returned too."""
     machines, work, now = read.machines, read.work, read.now
     counted: dict[str, int] = defaultdict(int)
     for row in rows:
         counted[machines[row.machine_id]] += work[row.id].parts
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
     totals = {r.id: work[r.id].totals for r in rows}
-    needed = {i for group in interleaving(totals) for i in group}
-    # Not stored: ``session_sums`` just kept these sessions' rows whole, which a read in this transaction may
-    # not see yet (``owned_cycles`` would replace them by less).
-    wanted = [r for r in rows if walked or r.id in needed]
-    owned = owned_cycles(db=db, rows=wanted, zone=read.zone, store=False) if wanted else {}
-    cycles = {session_id: found for session_id, (found, _) in owned.items()}
+    if cycles is None:
+        cycles = _cycles_of(db, rows if walked else _interleaved(rows, work), read.zone)
     if not walked:
         log = log_from_totals(
             sessions=sessions, totals=totals, standards=read.standards, counted=dict(counted), scrap=scrap, now=now,
@@ -413,8 +429,10 @@ def practice_logs(*, db: Session, students: list[Student], now: datetime, zone: 
         for row in rows:
             if row.student_id is not None:
                 by_student[row.student_id].append(row)
+        # The interleaved sessions' cycles of every student, read at once.
+        cycles = _cycles_of(db, [r for mine in by_student.values() for r in _interleaved(mine, work)], zone)
         return {
-            student_id: _log_of(db, mine, read, scrap.get(student_id, 0), walked=False)[0]
+            student_id: _log_of(db, mine, read, scrap.get(student_id, 0), walked=False, cycles=cycles)[0]
             for student_id, mine in by_student.items()
         }
 
