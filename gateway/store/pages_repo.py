@@ -213,7 +213,9 @@ def _student_cycles(
     else:
         if found is not None:  # the chart's ratios are of cycles with a standard: those are enough
             rows = [r for r in rows if standard[r.id]]
-        owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE)  # a finished session's from its summary
+        # A finished session's from its summary; not stored when the log was just read: it kept the rows whole,
+        # which this transaction may not see yet (they would be replaced by less).
+        owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE, store=found is None)
     machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
     # Each session's domain owner, machine key and standard made once: a student's years are ~20,000 cycles.
     keys = {m.id: machine_key(m) for m in machines.values()}
