@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.config import SCHOOL_ZONE
 from gateway.domain.operations import Mismatch, Step, StepTally, program_mismatch
 from gateway.domain.progress import OrderProgress
+from gateway.domain.session_totals import SessionTotals
 from gateway.errors import BusyError
 from gateway.store.activity_repo import OrderActivity, order_activity
 from gateway.store.attribution_repo import AttributedCycle
@@ -196,7 +197,8 @@ def student_cycles(
     *, db: Session, student_id: int, found: StudentLog | None = None
 ) -> list[tuple[AttributedCycle, float | None]]:
     """The student's cycles in time order, each with its order's standard time (None for practice).
-    ``found``: her whole log, already read (its sessions' cycles are these: not read a second time)."""
+    ``found``: her whole log, already read: its sessions' cycles are these (not read a second time when the
+    log was walked from them; when it was drawn from totals, only the sessions with a standard are read)."""
     with without_collection():  # an entry per cycle of years of sessions (``heap``)
         return _student_cycles(db, student_id, found)
 
@@ -204,19 +206,68 @@ def student_cycles(
 def _student_cycles(
     db: Session, student_id: int, found: StudentLog | None
 ) -> list[tuple[AttributedCycle, float | None]]:
-    if found is not None:
-        rows, owned = found.sessions, {r.id: (found.cycles[r.id], 0) for r in found.sessions}
-    else:
+    rows = found.sessions if found is not None else None
+    if rows is None:
         rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
-        owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE)  # a finished session's from its summary
-    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
     standards = order_standards(db=db, order_ids={r.order_id for r in rows if r.order_id is not None})
+    standard = {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
+    if found is not None and found.cycles:
+        owned = {r.id: (found.cycles[r.id], 0) for r in rows}
+    else:
+        if found is not None:  # the chart's ratios are of cycles with a standard: those are enough
+            rows = [r for r in rows if standard[r.id]]
+        # A finished session's from its summary; not stored when the log was just read: it kept the rows whole,
+        # which this transaction may not see yet (they would be replaced by less).
+        owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE, store=found is None)
+    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
     # Each session's domain owner, machine key and standard made once: a student's years are ~20,000 cycles.
     keys = {m.id: machine_key(m) for m in machines.values()}
     owners = {r.id: to_domain(r, machines[r.machine_id]) for r in rows}
-    standard = {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
     mine = sorted(((c, r) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
     return [(AttributedCycle(c, keys[r.machine_id], owners[r.id], False), standard[r.id]) for c, r in mine]
+
+
+# More ratios than this make no readable chart of cycles (20,000 at three years): one point per session then.
+CHART_POINTS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Ratios:
+    """A practice log's cycle times over their standards, in time order: per cycle, or per session (its mean)."""
+
+    values: list[float]
+    per_session: bool
+
+
+def cycle_ratios(cycles: list[tuple[AttributedCycle, float | None]]) -> Ratios:
+    """The ratios of these completed cycles with a standard: per cycle up to ``CHART_POINTS``, else each
+    session's mean, the sessions in the order of their first such cycle."""
+    kept = [(c, c.row.duration_s / std) for c, std in cycles if std and c.row.outcome == "completed"]
+    if len(kept) <= CHART_POINTS:
+        return Ratios([ratio for _, ratio in kept], per_session=False)
+    by_session: dict[int, list[float]] = {}
+    for c, ratio in kept:
+        by_session.setdefault(c.owner.id if c.owner is not None else 0, []).append(ratio)
+    return Ratios([sum(values) / len(values) for values in by_session.values()], per_session=True)
+
+
+def log_ratios(*, db: Session, found: StudentLog) -> Ratios:
+    """``cycle_ratios`` of the whole log: when it has more than ``CHART_POINTS``, each session's mean is drawn
+    from its totals, no cycle read."""
+    rows = found.sessions
+    if found.cycles or not found.totals:
+        return cycle_ratios(student_cycles(db=db, student_id=found.student.id, found=found))
+    standards = order_standards(db=db, order_ids={r.order_id for r in rows if r.order_id is not None})
+    standard = {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
+    timed: list[tuple[tuple[datetime, int], SessionTotals, float]] = []
+    for row in rows:
+        totals, std = found.totals[row.id], standard[row.id]
+        if std and (key := totals.first_key) is not None:
+            timed.append((key, totals, std))
+    if sum(t.completed for _, t, _ in timed) <= CHART_POINTS:
+        return cycle_ratios(student_cycles(db=db, student_id=found.student.id, found=found))
+    timed.sort(key=lambda item: item[0])
+    return Ratios([t.completed_s / std / t.completed for _, t, std in timed], per_session=True)
 
 
 def kiosk_view(*, db: Session, machine: Machine, now: datetime) -> KioskView:

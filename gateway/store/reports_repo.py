@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
@@ -34,6 +34,7 @@ from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.month_figures import first_of, last_of, merged, whole_months
 from gateway.domain.oee import Counted, Oee, PlannedUse, Utilisation, counted, scores, state_points, timeline
 from gateway.domain.practice import PracticeLog, practice_log
+from gateway.domain.session_totals import SessionTotals, interleaving, log_from_totals, session_totals
 from gateway.domain.stops import UNCLASSIFIED, Classified, Stop, classify, pareto, setup_before
 from gateway.store import month_sums_repo, summaries_repo, window_cycles
 from gateway.store.attribution_repo import (
@@ -107,7 +108,10 @@ class StudentLog:
     # and the number of each operation the sessions worked on (operation id → 10, 20, ...).
     approvals: list[FirstPartApproval] = field(default_factory=list)
     operations: dict[int, int] = field(default_factory=dict)
-    cycles: dict[int, list[CycleRow]] = field(default_factory=dict)  # per session, what attribution gives it
+    # Per session, the cycles attribution gives it: only when the log was walked from them (``student_log``'s
+    # ``walked``); empty when it was drawn from the sessions' totals.
+    cycles: dict[int, list[CycleRow]] = field(default_factory=dict)
+    totals: dict[int, SessionTotals] = field(default_factory=dict)  # per session
 
     def operation_number(self, row: WorkSessionRecord) -> int | None:
         return None if row.operation_id is None else self.operations.get(row.operation_id)
@@ -125,43 +129,44 @@ def student_log(
     since: datetime | None = None,
     until: datetime | None = None,
     zone: str = SCHOOL_ZONE,
+    walked: bool = False,
 ) -> StudentLog:
+    """The student's practice log over the sessions overlapping [since, until). Drawn from each session's
+    totals (``domain.session_totals``), reading the cycles only of sessions whose completed cycles interleave;
+    ``walked``: computed from every cycle (``practice.practice_log``, what the totals are proved against)."""
     student = get_student(db=db, student_id=student_id)
     stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)
     if since is not None:
         stmt = stmt.where((WorkSessionRecord.ended.is_(None)) | (WorkSessionRecord.ended > since))
     if until is not None:
         stmt = stmt.where(WorkSessionRecord.started < until)
-    rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started)))
+    rows = list(db.scalars(stmt.order_by(WorkSessionRecord.started, WorkSessionRecord.id)))
     with without_collection():  # a row and a fact per cycle of years of sessions (``heap``)
-        return _student_log(db, student, rows, now, zone)
+        return _student_log(db, student, rows, now, zone, walked=walked)
 
 
-def _student_log(db: Session, student: Student, rows: list[WorkSessionRecord], now: datetime, zone: str) -> StudentLog:
+def _student_log(
+    db: Session, student: Student, rows: list[WorkSessionRecord], now: datetime, zone: str, *, walked: bool
+) -> StudentLog:
     machines = machine_keys(db=db, ids={r.machine_id for r in rows})
-    work = session_work(db=db, rows=rows, now=now, zone=zone)
+    work = session_sums(db=db, rows=rows, now=now, zone=zone)
     mine = {r.id for r in rows}
     standards = _session_standards(db, mine)
-    counted: dict[str, int] = defaultdict(int)
-    tally = {r.id: SessionTally() for r in rows}
-    facts: list[tuple[tuple[datetime, int], CycleFact]] = []
-    for row in rows:
-        cycles, parts = work[row.id].cycles, work[row.id].parts
-        counted[machines[row.machine_id]] += parts
-        tally[row.id].parts += parts
-        for cycle in cycles:
-            done = cycle.outcome == "completed"
-            tally[row.id].cycles += done
-            tally[row.id].cycle_s += cycle.duration_s
-            tally[row.id].completed_s += cycle.duration_s if done else 0.0
-            facts.append(((cycle.ended, cycle.id), _fact(cycle, machines[row.machine_id], standards.get(row.id))))
-    facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
     scrap = 0
     if mine:
         total = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
         scrap = int(total or 0)
-    sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
-    log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
+    log, cycles = _log_of(db, rows, _LogRead(machines, work, standards, now, zone), scrap, walked=walked)
+    totals = {r.id: work[r.id].totals for r in rows}
+    tally = {
+        r.id: SessionTally(
+            cycles=totals[r.id].completed,
+            cycle_s=totals[r.id].cycle_s,
+            parts=work[r.id].parts,
+            completed_s=totals[r.id].completed_s,
+        )
+        for r in rows
+    }
     every = [c for r in rows for c in work[r.id].stops]
     setups = {r.id: setup_before(work[r.id].stops, work[r.id].first_good) for r in rows}
     for session_id, seconds in setups.items():
@@ -193,8 +198,102 @@ def _student_log(db: Session, student: Student, rows: list[WorkSessionRecord], n
         orders=references,
         approvals=approvals_of_sessions(db=db, session_ids=mine),
         operations=numbers,
-        cycles={r.id: work[r.id].cycles for r in rows},
+        cycles=cycles,
+        totals=totals,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _LogRead:
+    """What the logs of many sessions are drawn from, read for them all at once."""
+
+    machines: dict[int, str]  # machine id → site/name
+    work: dict[int, SessionSums]  # per session
+    standards: dict[int, float]  # per session with one
+    now: datetime
+    zone: str
+
+
+def _interleaved(rows: list[WorkSessionRecord], work: dict[int, SessionSums]) -> list[WorkSessionRecord]:
+    """The sessions of ``rows`` (one student's) whose cycles the log walks: those that interleave."""
+    needed = {i for group in interleaving({r.id: work[r.id].totals for r in rows}) for i in group}
+    return [r for r in rows if r.id in needed]
+
+
+def _cycles_of(db: Session, rows: list[WorkSessionRecord], zone: str) -> dict[int, list[CycleRow]]:
+    # Not stored: ``session_sums`` just kept these sessions' rows whole, which a read in this transaction may
+    # not see yet (``owned_cycles`` would replace them by less).
+    owned = owned_cycles(db=db, rows=rows, zone=zone, store=False) if rows else {}
+    return {session_id: found for session_id, (found, _) in owned.items()}
+
+
+def _log_of(
+    db: Session,
+    rows: list[WorkSessionRecord],
+    read: _LogRead,
+    scrap: int,
+    *,
+    walked: bool,
+    cycles: dict[int, list[CycleRow]] | None = None,
+) -> tuple[PracticeLog, dict[int, list[CycleRow]]]:
+    """The practice log of ``rows`` (one student's sessions, by start), less its stops and setup, from the
+    sessions' totals and the cycles of the interleaved ones alone (read unless given in ``cycles``);
+    ``walked``: from every cycle, returned too."""
+    machines, work, now = read.machines, read.work, read.now
+    counted: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counted[machines[row.machine_id]] += work[row.id].parts
+    sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
+    totals = {r.id: work[r.id].totals for r in rows}
+    if cycles is None:
+        cycles = _cycles_of(db, rows if walked else _interleaved(rows, work), read.zone)
+    if not walked:
+        log = log_from_totals(
+            sessions=sessions, totals=totals, standards=read.standards, counted=dict(counted), scrap=scrap, now=now,
+            cycles=cycles,
+        )  # fmt: skip
+        return log, {}
+    standards = read.standards
+    facts = [
+        ((c.ended, c.id), _fact(c, machines[r.machine_id], standards.get(r.id))) for r in rows for c in cycles[r.id]
+    ]
+    facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
+    log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
+    return log, cycles
+
+
+def practice_logs(*, db: Session, students: list[Student], now: datetime, zone: str) -> dict[int, PracticeLog]:
+    """Student id → her whole ``student_log``'s figures (not its stops and setup times, left at none), read for
+    every student at once: their sessions, the sessions' totals, standards and parts in a few batched reads
+    and the scrap grouped by student, where ``student_log`` per student costs a dozen queries each."""
+    wanted = sorted({s.id for s in students})
+    rows: list[WorkSessionRecord] = []
+    scrap: dict[int, int] = {}
+    for chunk in chunks(wanted):
+        stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id.in_(chunk))
+        rows.extend(db.scalars(stmt.order_by(WorkSessionRecord.started, WorkSessionRecord.id)))
+        summed = (
+            select(WorkSessionRecord.student_id, func.sum(ScrapRecord.quantity))
+            .join(WorkSessionRecord, WorkSessionRecord.id == ScrapRecord.session_id)
+            .where(WorkSessionRecord.student_id.in_(chunk))
+            .group_by(WorkSessionRecord.student_id)
+        )
+        scrap.update((student_id, int(total or 0)) for student_id, total in db.execute(summed) if student_id)
+    rows.sort(key=lambda r: (r.started, r.id))
+    with without_collection():  # a few objects per session of years of every student (``heap``)
+        machines = machine_keys(db=db, ids={r.machine_id for r in rows})
+        work = session_sums(db=db, rows=rows, now=now, zone=zone, stops=False)
+        read = _LogRead(machines, work, _session_standards(db, {r.id for r in rows}), now, zone)
+        by_student: dict[int, list[WorkSessionRecord]] = {student_id: [] for student_id in wanted}
+        for row in rows:
+            if row.student_id is not None:
+                by_student[row.student_id].append(row)
+        # The interleaved sessions' cycles of every student, read at once.
+        cycles = _cycles_of(db, [r for mine in by_student.values() for r in _interleaved(mine, work)], zone)
+        return {
+            student_id: _log_of(db, mine, read, scrap.get(student_id, 0), walked=False, cycles=cycles)[0]
+            for student_id, mine in by_student.items()
+        }
 
 
 def _fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
@@ -212,12 +311,12 @@ def _fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
 
 
 def owned_cycles(
-    *, db: Session, rows: list[WorkSessionRecord], zone: str, bounds: CycleBounds | None = None
+    *, db: Session, rows: list[WorkSessionRecord], zone: str, bounds: CycleBounds | None = None, store: bool = True
 ) -> dict[int, tuple[list[CycleRow], int]]:
     """Per work session, the cycles attribution gives it (by end, then id) and the parts counted in them. A
     finished session's are cached (``session_cycles``) while the days of its machine it spans (a day either
     side) are current (``summaries_repo.Pending``); the others are attributed now, and the finished ones
-    stored."""
+    stored unless ``store`` is False (what ``session_work`` kept, stops included, would be replaced by less)."""
     seen = summaries_repo.pending(db)
     hits = _fresh(db, rows, seen)
     owned = {session_id: _cached_cycles(hit) for session_id, hit in hits.items()}
@@ -225,7 +324,7 @@ def owned_cycles(
     if not missing:
         return owned
     owned.update(_attributed(db, missing, bounds))
-    stored = [_summary_row(row, *owned[row.id]) for row in missing if row.ended is not None]
+    stored = [_summary_row(row, *owned[row.id]) for row in missing if row.ended is not None and store]
     if stored:
         summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
     return owned
@@ -363,7 +462,22 @@ def _summary_row(
         "stops": None if stops is None else stops_json(stops),
         "first_good": first_good,
         "order_since": order_since,
+        **_totals_columns(session_totals(cycles)),
     }
+
+
+TOTALS = tuple(f.name for f in fields(SessionTotals))  # ``session_cycles`` has a column of each name
+
+
+def _totals_columns(totals: SessionTotals) -> dict[str, Any]:
+    return {name: getattr(totals, name) for name in TOTALS}
+
+
+def _totals_of(row: Any) -> SessionTotals | None:
+    """A kept row's totals; None in a row kept before they were (0021)."""
+    if row.completed is None:
+        return None
+    return SessionTotals(**{name: getattr(row, name) for name in TOTALS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +510,8 @@ def session_work(*, db: Session, rows: list[WorkSessionRecord], now: datetime, z
     owned = {session_id: _cached_cycles(hit) for session_id, hit in hits.items()}
     owned.update(_attributed(db, [r for r in rows if r.id not in owned], bounds))
     todo = [r for r in rows if r.id not in complete]
+    # A current row kept before 0021 is stored again with its totals, taken from its cycles: once.
+    restore = [*todo, *(r for r in rows if r.id in complete and hits[r.id].completed is None)]
     stops = {session_id: stops_of_json(hits[session_id].stops or []) for session_id in complete}
     stops.update(_stops_in(db, todo, now, zone, seen))
     firsts: dict[int, datetime | None] = {}
@@ -420,13 +536,66 @@ def session_work(*, db: Session, rows: list[WorkSessionRecord], now: datetime, z
             first_good=None if row.order_id is None or (f := firsts[row.id]) is None or f >= row.ended else f,
             order_since=None if row.order_id is None else since.get(_key(row)),
         )
-        for row in todo
+        for row in restore
         if row.ended is not None
     ]
     if stored:
         summaries_repo.keep_computed(db, summaries_repo.Computed(sessions=stored), seen, zone)
     said = _classify(db, rows, stops, zone)
     return {r.id: SessionWork(owned[r.id][0], owned[r.id][1], said[r.id], firsts[r.id]) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSums:
+    """What a practice log line needs of a work session, without its cycles: their totals."""
+
+    totals: SessionTotals
+    parts: int
+    stops: list[Classified]  # that began in it, with what people said about them
+    first_good: datetime | None  # what its setup is measured against (``setup_time``)
+
+
+def session_sums(
+    *, db: Session, rows: list[WorkSessionRecord], now: datetime, zone: str, stops: bool = True
+) -> dict[int, SessionSums]:
+    """``session_work`` with the cycles' totals in place of the cycles. A finished session whose kept row is
+    current and complete (as ``session_work`` judges it) and has its totals is read without its ``cycles``
+    column; the others go through ``session_work`` (which stores them, totals included). ``stops=False``: the
+    kept rows' stops are not read (left empty; first good cycles too): for figures that show none."""
+    seen = summaries_repo.pending(db)
+    heads = summaries_repo.session_heads(db, [r.id for r in rows if r.ended is not None])
+    machines = {
+        m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({h.machine_id for h in heads.values()})))
+    }
+    since = _orders_since(db, [r for r in rows if r.id in heads])
+    served: dict[int, tuple[SessionTotals, Any]] = {}
+    for row in rows:
+        head = heads.get(row.id)
+        if head is None or head.stops is None or (totals := _totals_of(head)) is None:
+            continue
+        if seen.session_stale(machines[head.machine_id], head.first, head.last):
+            continue
+        if row.order_id is not None and (head.order_since is None or head.order_since != since.get(_key(row))):
+            continue
+        served[row.id] = (totals, head)
+    rest = [r for r in rows if r.id not in served]
+    found: dict[int, SessionSums] = {}
+    if rest:
+        work = session_work(db=db, rows=rest, now=now, zone=zone)
+        for row in rest:
+            done = work[row.id]
+            found[row.id] = SessionSums(session_totals(done.cycles), done.parts, done.stops, done.first_good)
+    mine = [r for r in rows if r.id in served]
+    if not stops:
+        found.update((r.id, SessionSums(served[r.id][0], int(served[r.id][1].parts), [], None)) for r in mine)
+        return found
+    said = _classify(db, mine, {r.id: stops_of_json(served[r.id][1].stops) for r in mine}, zone)
+    for row in mine:
+        totals, head = served[row.id]
+        # A practice session's first good cycle is its own earliest completed one; an order's was kept.
+        first_good = totals.earliest_started if row.order_id is None else head.first_good
+        found[row.id] = SessionSums(totals, int(head.parts), said[row.id], first_good)
+    return found
 
 
 def _key(row: WorkSessionRecord) -> tuple[int, int]:

@@ -6,10 +6,11 @@ computed on the request. After an upgrade that is every session of the store (19
 for the first practice-logs CSV), and after a late row or a correction, the sessions it touched. The job finds
 them here and hands them to ``session_work`` in chunks, newest first.
 
-"Current" is what ``session_work`` accepts without computing: a row that ``Pending.session_stale`` does not
-reject, with its stops kept (its days were over when stored) and, for an order's session, kept while the
-order's first session on the machine still starts where it did. The check reads the rows' small columns only,
-never their cycles.
+"Current" is what ``session_work`` accepts without computing or storing again: a row that
+``Pending.session_stale`` does not reject, with its stops kept (its days were over when stored), its totals
+kept (a row kept before 0021 has none: ``session_work`` stores it again with them) and, for an order's
+session, kept while the order's first session on the machine still starts where it did. The check reads the
+rows' small columns only, never their cycles.
 """
 
 from __future__ import annotations
@@ -71,11 +72,14 @@ def _current(db: Session, rows: list[WorkSessionRecord]) -> set[int]:
         SessionCycles.last,
         SessionCycles.stops,
         SessionCycles.order_since,
+        SessionCycles.completed,
     )
     current: set[int] = set()
-    for session_id, machine_id, first, last, stops, order_since in db.execute(select(*columns)):
+    for session_id, machine_id, first, last, stops, order_since, completed in db.execute(select(*columns)):
         row = by_id.get(session_id)
         if row is None or stops is None or seen.session_stale(machines[machine_id], first, last):
+            continue
+        if completed is None:  # kept before 0021: ``session_work`` stores it again with its totals
             continue
         # An order's first good cycle was found from its first session on the machine: still that one?
         first_session = None if row.order_id is None else since.get((row.order_id, row.machine_id))

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, false, insert, or_, select, text, true, update
+from sqlalchemy import ColumnElement, Engine, Row, and_, delete, false, insert, or_, select, text, true, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -307,6 +307,19 @@ def session_cycles(db: Session, ids: Iterable[int]) -> dict[int, SessionCycles]:
         found.update(
             (r.session_id, r) for r in db.scalars(select(SessionCycles).where(SessionCycles.session_id.in_(chunk)))
         )
+    return found
+
+
+def session_heads(db: Session, ids: Iterable[int]) -> dict[int, Row[Any]]:
+    """The kept rows of these sessions, where kept, without their ``cycles``: a log drawn from the sessions'
+    totals decodes no cycle (the JSON of years of cycles is most of what a row holds)."""
+    table = SessionCycles.__table__
+    columns = [c for c in table.c if c.name != "cycles"]
+    wanted = sorted(set(ids))
+    found: dict[int, Row[Any]] = {}
+    for start in range(0, len(wanted), 500):  # SQLite bounds a statement's parameters
+        chunk = wanted[start : start + 500]
+        found.update((r.session_id, r) for r in db.execute(select(*columns).where(table.c.session_id.in_(chunk))))
     return found
 
 

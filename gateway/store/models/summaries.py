@@ -87,6 +87,23 @@ class SessionCycles(Base):
     # the same setup time); valid while the order's first session there started at ``order_since``.
     first_good: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     order_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Its totals (``domain.session_totals.SessionTotals``, field by field), what its practice log line needs
+    # without decoding ``cycles``; None in a row stored before 0021 (completed from ``cycles`` when read).
+    cycle_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    completed: Mapped[int | None] = mapped_column(Int64, nullable=True)
+    completed_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    best_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    indexed_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    paces: Mapped[int | None] = mapped_column(Int64, nullable=True)
+    pace_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    indexed_pace_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    first_id: Mapped[int | None] = mapped_column(Int64, nullable=True)
+    first_started: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    first_ended: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    first_parts: Mapped[int | None] = mapped_column(Int64, nullable=True)
+    last_id: Mapped[int | None] = mapped_column(Int64, nullable=True)
+    last_ended: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    earliest_started: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class SummaryMark(Base):

@@ -9,21 +9,23 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from gateway.auth import Principal
+from gateway.domain.practice import PracticeLog
 from gateway.domain.progress import OrderProgress
 from gateway.errors import InvalidError
 from gateway.store import customers_repo, orders_repo, privacy, students_repo
 from gateway.store.activity_repo import OrderActivity, order_activity
 from gateway.store.db import Db
 from gateway.store.heap import without_collection
-from gateway.store.models import Order
+from gateway.store.models import Order, Student
 from gateway.store.progress_repo import progress_of_orders
-from gateway.store.reports_repo import machine_reports, student_log
+from gateway.store.reports_repo import machine_reports, practice_logs
+from gateway.store.students_repo import student_named
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin
 from gateway.web.i18n import lang_of
 from gateway.web.page_labels import page_labels
 from gateway.web.records_state import RecordsState, StateDep
-from gateway.web.records_views import oee_public, practice_public
+from gateway.web.records_views import oee_public
 from gateway.web.report_schemas import OeePublic, PurgeResult
 from gateway.web.schemas import ClassName, Short
 
@@ -143,18 +145,20 @@ def practice_logs_csv(
     flavour: FormatQuery = "sheet",
 ) -> Response:
     """One line per student: hours, cycles, parts, scrap and cycle times against the standard."""
-    now = state.now()
-    rows = []
     with state.reading(who) as db:
-        for student in students_repo.list_students(db=db):
-            if class_name is not None and student.class_name != class_name:
-                continue
-            log = practice_public(student_log(db=db, student_id=student.id, now=now, zone=state.settings.timezone))
-            who_row = [student.id, log.display_name, log.class_name, log.track, len(log.sessions)]
-            times = [log.session_s, log.cycle_s, log.cycles, log.parts_made, log.scrap, log.good]
-            rows.append([*who_row, *times, log.mean_cycle_s, log.best_cycle_s, log.mean_vs_standard, log.trend_word])
+        students = [s for s in students_repo.list_students(db=db) if class_name is None or s.class_name == class_name]
+        # Every student's sessions and their totals read together, not student by student (issue 18).
+        logs = practice_logs(db=db, students=students, now=state.now(), zone=state.settings.timezone)
+    rows = [log_row(student, logs[student.id]) for student in students]
     words = page_labels(lang_of(request))["trend_words"]
     return csv_response(LOG_COLUMNS, rows, "practice-logs.csv", sheet_of(request, state, flavour, words))
+
+
+def log_row(student: Student, log: PracticeLog) -> list[Any]:
+    """The practice-logs CSV's line of a student (``LOG_COLUMNS``)."""
+    who_row = [student.id, student_named(student).label, student.class_name, student.track, log.sessions]
+    times = [log.session_s, log.cycle_s, log.cycles, log.parts_made, log.scrap, log.good]
+    return [*who_row, *times, log.mean_cycle_s, log.best_cycle_s, log.mean_vs_standard, log.trend_word]
 
 
 @retention_router.post("/purge")

@@ -18,7 +18,7 @@ from gateway.auth import Principal
 from gateway.domain.practice_record import school_year_start
 from gateway.errors import InvalidError, NotFoundError
 from gateway.store.log_record_repo import LogRecord, log_record
-from gateway.store.pages_repo import student_cycles
+from gateway.store.pages_repo import Ratios, cycle_ratios, log_ratios, student_cycles
 from gateway.store.students_repo import display_name, get_student
 from gateway.web.charts import series_chart
 from gateway.web.downloads import disposition
@@ -36,7 +36,7 @@ MAX_ID = 2**31 - 1
 class LogView:
     record: LogRecord
     asked: LogQuery
-    ratios: list[float]  # each cycle's time over its order's standard, in time order, in the period
+    ratios: Ratios  # the cycles' times over their order's standard, in time order, in the period
 
 
 def _allowed(who: Principal, student_id: int) -> None:
@@ -44,8 +44,9 @@ def _allowed(who: Principal, student_id: int) -> None:
         raise Forbidden
 
 
-def _load(request: Request, student_id: int) -> LogView | None:
-    """The log asked for; None when there is no such student; InvalidError when the period is refused."""
+def _load(request: Request, student_id: int, *, chart: bool = True) -> LogView | None:
+    """The log asked for (with its chart's ratios if ``chart``: the PDF has none); None when there is no such
+    student; InvalidError when the period is refused."""
     _allowed(require(request, "admin", "student"), student_id)
     if not 1 <= student_id <= MAX_ID:
         return None
@@ -62,13 +63,16 @@ def _load(request: Request, student_id: int) -> LogView | None:
                 period=query.period,
                 show_customers=query.show_customers,
             )
-            # The whole log's sessions are all hers: their cycles are the log's, not read again.
-            whole = None if query.period.chosen else record.found
-            cycles = student_cycles(db=db, student_id=student_id, found=whole)
+            if not chart:
+                ratios = Ratios([], per_session=False)
+            elif query.period.chosen:  # a session outside the period may own a cycle ending inside it
+                cycles = student_cycles(db=db, student_id=student_id)
+                within = [(c, std) for c, std in cycles if query.period.covers(c.row.ended, zone)]
+                ratios = cycle_ratios(within)
+            else:  # the whole log's sessions are all hers: drawn from what the log read
+                ratios = log_ratios(db=db, found=record.found)
     except NotFoundError:
         return None
-    within = [(c, std) for c, std in cycles if query.period.covers(c.row.ended, zone)]
-    ratios = [c.row.duration_s / std for c, std in within if std and c.row.outcome == "completed"]
     return LogView(record, query, ratios)
 
 
@@ -101,9 +105,11 @@ def log_page(request: Request, student_id: int) -> Response:
         return not_found(request)
     lang = lang_of(request)
     words = page_labels(lang)
-    chart = series_chart(view.ratios, 1.0, title=words["trend_chart"], unit="", ref_label=words["standard"], lang=lang)
+    title = words["trend_chart_sessions" if view.ratios.per_session else "trend_chart"]
+    chart = series_chart(view.ratios.values, 1.0, title=title, unit="", ref_label=words["standard"], lang=lang)
     found = view.record.found
     context: dict[str, Any] = {"s": found.student, "name": display_name(found.student), "log": found, "chart": chart}
+    context["chart_title"] = title
     context |= {"trend": trend_text(found.log, words), "record": view.record, "asked": view.asked}
     context |= {"query": view.asked.query(lang), "csv_query": view.asked.query(), "params": request.query_params}
     today = records(request).now().astimezone(records(request).settings.zone()).date()
@@ -117,7 +123,7 @@ def log_page(request: Request, student_id: int) -> Response:
 @router.get("/students/{student_id}/log.pdf")
 def log_pdf_page(request: Request, student_id: int) -> Response:
     try:
-        view = _load(request, student_id)
+        view = _load(request, student_id, chart=False)
     except InvalidError as err:
         return _refused(request, student_id, err)
     if view is None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, event, func, select
+from sqlalchemy import Engine, delete, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import RecordsSection
@@ -205,3 +205,24 @@ def test_a_session_whose_raw_rows_were_purged_gets_the_same_row_again(
     later(sessions)
     one_round(database, records, NOW)
     assert kept(sessions) == before
+
+
+def test_a_row_kept_before_0021_is_due_and_the_next_round_gives_it_its_totals(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """A row stored before the totals columns existed is current for its cycles, but a log would complete its
+    totals from its cycles on the request: the job does it instead, once."""
+    database = Database(engine)
+    one_round(database, RECORDS, NOW)
+    with sessions() as db:
+        completed = dict(db.execute(select(SessionCycles.session_id, SessionCycles.completed)).all())
+    assert completed
+    assert None not in completed.values()
+    with sessions.begin() as db:
+        db.execute(update(SessionCycles).values(completed=None))  # as 0021 leaves the rows kept before it
+    assert due(sessions) == len(completed), "every row without totals is due"
+    one_round(database, RECORDS, NOW)
+    assert due(sessions) == 0
+    with sessions() as db:
+        again = dict(db.execute(select(SessionCycles.session_id, SessionCycles.completed)).all())
+    assert again == completed, "the same totals, taken from the same cycles"

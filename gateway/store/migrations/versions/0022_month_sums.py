@@ -1,7 +1,7 @@
 """Each machine's figures per local month: its days' summaries added up, so a year reads 12 rows, not 365.
 
-Revision ID: 0021b_month_sums
-Revises: 0020_log_summaries
+Revision ID: 0022_month_sums
+Revises: 0021_session_totals
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021b_month_sums"
-down_revision = "0020_log_summaries"
+revision = "0022_month_sums"
+down_revision = "0021_session_totals"
 branch_labels = None
 depends_on = None
 
