@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import sys
 import time as clock
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -233,19 +234,26 @@ class School:
         if day.month == 9 and day.day <= 7 and not any(c.entered.year == day.year for c in self.students):
             self.enrol(date(day.year, 9, 1))
         present = [c for c in self.students if c.entered <= day < c.leaves]
+        taken: dict[int, set[int]] = defaultdict(set)  # per interval of the day: the students on a machine
         for machine in self.machines:
             if self.rng.random() < 0.08:  # off all day: maintenance, no class on it
                 continue
-            self.machine_day(machine, intervals, present)
+            self.machine_day(machine, intervals, present, taken)
 
-    def machine_day(self, m: MachineState, intervals: list[Interval], present: list[Cohort]) -> None:
+    def machine_day(
+        self, m: MachineState, intervals: list[Interval], present: list[Cohort], taken: dict[int, set[int]]
+    ) -> None:
         rng = self.rng
         on = intervals[0].start - timedelta(minutes=rng.uniform(3, 20))
         self.state(m, on, "AVAILABLE", "READY")
-        for interval in intervals:
+        for n, interval in enumerate(intervals):
             if rng.random() < 0.12:  # a lesson in the classroom: the machine waits
                 continue
-            student = rng.choice(present) if present else None
+            # One machine at a time for a student, as check-in guarantees (``student_busy``).
+            free = [c for c in present if c.student_id not in taken[n]]
+            student = rng.choice(free) if free else None
+            if student is not None:
+                taken[n].add(student.student_id)
             started = interval.start + timedelta(minutes=rng.uniform(0, 8))
             ended = interval.end - timedelta(minutes=rng.uniform(0, 8))
             if m.order is None and rng.random() < 0.85:

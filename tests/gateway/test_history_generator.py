@@ -77,6 +77,9 @@ def test_a_week_of_history_is_consistent_and_the_pages_render_it(tmp_path: Path)
         "AND a.started < b.ended AND b.started < a.ended"
     )
     assert scalar(url, overlapping) == 0
+    # Nor do a student's sessions, on any machine: check-in refuses a student already at a machine.
+    busy = overlapping.replace("a.machine_id = b.machine_id", "a.student_id = b.student_id")
+    assert scalar(url, busy) == 0
     _windows_attribute_as_one_span(url)
     asyncio.run(_pages_render(url))
 
