@@ -22,6 +22,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -44,6 +45,7 @@ GRID = TableStyle(
 )
 LEFT = TableStyle([("ALIGN", (0, 0), (-1, -1), "LEFT"), ("FONTSIZE", (0, 0), (-1, -1), 8)])
 DAY = "%d/%m/%Y"
+PADDING = 6  # reportlab's default left and right padding of a table cell, in points
 WIDTH = A4[0] - 36 * mm
 
 
@@ -141,8 +143,19 @@ def _section(title: str, body: Any, styles: Any) -> list[Any]:
     return [Spacer(1, 6 * mm), Paragraph(text(title), styles["Heading2"]), body]
 
 
-def _cell(value: object, styles: Any) -> Paragraph:
-    return Paragraph(text(value), styles["BodyText"].clone("cell", fontSize=8, leading=10))
+def _cell(value: object, styles: Any, width: float | None = None) -> Paragraph | str:
+    """A free text in a table: a paragraph that wraps, or, when it fits on one line of ``width``, the plain
+    string (a paragraph is laid out again at every page a long table splits on: most of a long log's PDF)."""
+    plain = str(value)
+    if width is not None and "\n" not in plain and stringWidth(plain, "Helvetica", 9) <= width - 2 * PADDING:
+        return plain
+    return Paragraph(text(value), _cell_style(styles))
+
+
+def _cell_style(styles: Any) -> Any:
+    if "cell" not in styles.byName:  # made once per document, not once per cell
+        styles.add(styles["BodyText"].clone("cell", fontSize=8, leading=10))
+    return styles["cell"]
 
 
 def _machine_rows(found: StudentLog, words: dict[str, Any]) -> list[list[Any]]:
@@ -160,15 +173,16 @@ def _orders(record: LogRecord, words: dict[str, Any], lang: str, styles: Any) ->
         return Paragraph(text(words["log_no_orders"]), styles["Normal"])
     head = [words["order"], words["log_operation"], words["customer"], words["hours"], words["log_setup"]]
     head += [words["cycles"], words["mean_cycle"], words["log_standard"], words["vs_standard"], words["parts"]]
+    widths = [w * mm for w in (20, 18, 23, 14, 15, 14, 15, 16, 19, 13)]
     rows: list[list[Any]] = [[_cell(h, styles) for h in head]]
     for line in record.orders:
         customer = line.customer if record.customers_shown else words["log_customer_hidden"]
         ratio = "—" if line.vs_standard is None else decimal(line.vs_standard, 2, lang)
         rows.append(
             [
-                _cell(line.reference, styles),
+                _cell(line.reference, styles, widths[0]),
                 line.operation or "—",
-                _cell(customer or "—", styles),
+                _cell(customer or "—", styles, widths[2]),
                 hours(line.session_s),
                 # Against the operation's standard setup when it has one: "0:40 / 0:30".
                 hours(line.setup_s) + ("" if not line.standard_setup_s else f" / {hours(line.standard_setup_s)}"),
@@ -179,7 +193,6 @@ def _orders(record: LogRecord, words: dict[str, Any], lang: str, styles: Any) ->
                 line.parts,
             ]
         )
-    widths = [w * mm for w in (20, 18, 23, 14, 15, 14, 15, 16, 19, 13)]
     return _table(rows, widths)
 
 
@@ -202,13 +215,15 @@ def _approvals(record: LogRecord, words: dict[str, Any], zone: tzinfo, styles: A
         return Paragraph(text(words["log_no_approvals"]), styles["Normal"])
     head = [words["log_at"], words["order"], words["log_operation"], words["machine"], words["log_verdict"]]
     head += [words["log_measured"], words["log_note"], words["log_by"]]
+    widths = [w * mm for w in (20, 20, 18, 22, 20, 20, 34, 20)]
     rows: list[list[Any]] = [[_cell(h, styles) for h in head]]
     for a in record.approvals:
         verdict = words["log_verdicts"].get(a.verdict, a.verdict)
         when = a.at.astimezone(zone).strftime(DAY)
-        free = [_cell(value, styles) for value in (a.measured, a.note, a.by)]
-        rows.append([when, _cell(a.order, styles), a.operation or "—", _cell(a.machine, styles), verdict, *free])
-    widths = [w * mm for w in (20, 20, 18, 22, 20, 20, 34, 20)]
+        said = zip((a.measured, a.note, a.by), widths[5:], strict=True)
+        free = [_cell(value, styles, width) for value, width in said]
+        order, machine = _cell(a.order, styles, widths[1]), _cell(a.machine, styles, widths[3])
+        rows.append([when, order, a.operation or "—", machine, verdict, *free])
     return _table(rows, widths, LEFT)
 
 
