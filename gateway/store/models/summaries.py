@@ -78,7 +78,6 @@ class SessionCycles(Base):
     machine_id: Mapped[int] = mapped_column(Integer)
     first: Mapped[date] = mapped_column(Date)  # UTC dates: the session's, a day either side
     last: Mapped[date] = mapped_column(Date)
-    cycles: Mapped[list[Any]] = mapped_column(JSON)  # [id, started, ended, duration_s, parts, outcome, held_s, program]
     parts: Mapped[int] = mapped_column(Int64)
     # The stops that began in it, computed over whole days of its machine ([start, end, alarm, ongoing]);
     # None: not stored (its days were not over, or stored before 0020).
@@ -104,6 +103,8 @@ class SessionCycles(Base):
     last_id: Mapped[int | None] = mapped_column(Int64, nullable=True)
     last_ended: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     earliest_started: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Last (0023): a row's columns are read in order, and these JSON lists of every cycle overflow their page.
+    cycles: Mapped[list[Any]] = mapped_column(JSON)  # [id, started, ended, duration_s, parts, outcome, held_s, program]
 
 
 class SummaryMark(Base):
