@@ -42,7 +42,7 @@ from bench.targets import NETWORK_TARGET_MS, PageRun, SizeRun, growth_lines, pag
 from gateway.config import DatabaseSection, GatewaySection, GatewaySettings, RecordsSection
 from gateway.live import LiveView
 from gateway.rollup_job import one_round
-from gateway.store.db import Database, make_engine
+from gateway.store.db import Database, make_engine, upgrade
 from gateway.store.reports_repo import machine_reports
 from gateway.store.session_backlog import due_chunks
 from gateway.web.app import create_app
@@ -259,7 +259,9 @@ def request_ms(
 def summarise_all(url: str) -> None:
     """What the gateway's hourly job does in its first rounds after an upgrade: every finished day summarised,
     every finished session's row prepared (over as many rounds as its budget needs). The pages are then timed
-    as they run every day after (``machine_days`` and ``session_cycles`` current, today from raw)."""
+    as they run every day after (``machine_days`` and ``session_cycles`` current, today from raw). A store kept
+    from an earlier run (``BENCH_PAGES_DIR``) is first brought to the current schema, as the gateway does."""
+    upgrade(url)
     database = Database.at(url)
     before: int | None = None
     try:
