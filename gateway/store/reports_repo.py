@@ -579,7 +579,14 @@ def session_sums(
             continue
         served[row.id] = (totals, head)
     rest = [r for r in rows if r.id not in served]
+    # Without stops, a session whose days are not over (today's: never kept) needs only its cycles and parts:
+    # computing its machine-day's stops and its order's first good cycle was most of the practice-logs CSV.
+    light = [] if stops else [r for r in rest if r.ended is None or not _days_over(r, now, zone)]
     found: dict[int, SessionSums] = {}
+    if light:
+        owned = owned_cycles(db=db, rows=light, zone=zone, store=False)
+        found.update((r.id, SessionSums(session_totals(owned[r.id][0]), owned[r.id][1], [], None)) for r in light)
+    rest = [r for r in rest if r.id not in found]
     if rest:
         work = session_work(db=db, rows=rest, now=now, zone=zone)
         for row in rest:

@@ -262,6 +262,11 @@ async def test_the_batched_practice_logs_csv_is_byte_for_byte_the_one_read_stude
         add_cycle(w.sessions, w.machines["lathe"], at(201 + 6 * k), at(206 + 6 * k - 0.05 * k))
     w.clock.now = at(280)
     await w.ok("POST", CHECK_OUT, json={"machine": "lathe"})
+    # Tom back on the mill, still there at the exports: an open session, its cycles attributed at each read.
+    w.clock.now = at(290)
+    await w.ok("POST", CHECK_IN, json={"student_id": tom_id, "machine": "mill", "order_id": w.ids["order"]})
+    add_cycle(w.sessions, w.machines["mill"], at(291), at(295.5))
+    add_cycle(w.sessions, w.machines["mill"], at(296.5), at(299))
     ana = {"first_name": "Ana", "last_initial": "C", "class_name": "CAP2", "track": "CAP", "badge": "B-ANA"}
     await w.ok("POST", "/api/students", json=ana)  # no session at all
     for now in (at(300), EVENING):  # sessions' days under way, then over (rows kept, then read)
