@@ -176,6 +176,16 @@ PAGES = (
         "SELECT count(*) FROM work_sessions WHERE student_id IS NOT NULL",
         "students' sessions",
     ),
+    Page(
+        # What a master exports for the class she teaches: the class of the student above.
+        "practice logs CSV, one class",
+        "/api/reports/practice-logs.csv?class_name={klass}",
+        "SELECT w.student_id, count(*), sum(c.duration_s) FROM cycles c "
+        + IN_SESSIONS.format(t="c", ts="ended")
+        + " JOIN students s ON s.id = w.student_id WHERE s.class_name = :klass GROUP BY w.student_id",
+        "SELECT count(*) FROM work_sessions w JOIN students s ON s.id = w.student_id WHERE s.class_name = :klass",
+        "the class's sessions",
+    ),
 )
 
 
@@ -215,10 +225,12 @@ def subjects(engine: Engine) -> dict[str, Any]:
                 "GROUP BY w.student_id ORDER BY count(*) DESC, w.student_id LIMIT 1"
             )
         ).scalar_one()
+        klass = conn.execute(text("SELECT class_name FROM students WHERE id = :s"), {"s": student}).scalar_one()
     week = datetime.combine(WEEK, datetime.min.time(), tzinfo=NOW.tzinfo)
     return {
         "order": order,
         "student": student,
+        "klass": klass,
         "week": week,
         "week_end": week + timedelta(days=7),
         "year": YEAR_START,
