@@ -45,7 +45,9 @@ GRID = TableStyle(
 )
 LEFT = TableStyle([("ALIGN", (0, 0), (-1, -1), "LEFT"), ("FONTSIZE", (0, 0), (-1, -1), 8)])
 DAY = "%d/%m/%Y"
+CELL_SIZE = 8  # points: a free text in a table, as in ``free_text`` and the approvals' and competences' tables
 PADDING = 6  # reportlab's default left and right padding of a table cell, in points
+SESSION_WIDTHS = [w * mm for w in (32, 44, 36, 22, 20, 20)]  # the page's width between its margins: 174 mm
 WIDTH = A4[0] - 36 * mm
 
 
@@ -131,7 +133,8 @@ def log_pdf(record: LogRecord, *, lang: str, zone: tzinfo, now: datetime) -> byt
     ]
     story += _section(words["hours_per_machine"], _table(_machine_rows(found, words)), styles)
     story += _section(words["log_orders"], _orders(record, words, lang, styles), styles)
-    story += _section(words["sessions"], _table(_session_rows(found, words, zone)), styles)
+    sessions = _table(_session_rows(found, words, zone, styles), SESSION_WIDTHS, free_text(1, 2))
+    story += _section(words["sessions"], sessions, styles)
     story += _section(words["log_approvals"], _approvals(record, words, zone, styles), styles)
     story += _section(words["log_competences"], _competences(record, words, zone, styles), styles)
     story += [Spacer(1, 8 * mm), _signatures(words, styles)]
@@ -145,11 +148,44 @@ def _section(title: str, body: Any, styles: Any) -> list[Any]:
 
 def _cell(value: object, styles: Any, width: float | None = None) -> Paragraph | str:
     """A free text in a table: a paragraph that wraps, or, when it fits on one line of ``width``, the plain
-    string (a paragraph is laid out again at every page a long table splits on: most of a long log's PDF)."""
+    string (a paragraph is laid out again at every page a long table splits on: most of a long log's PDF).
+    A heading (no ``width``) stays a paragraph: its words wrap in the smaller type."""
     plain = str(value)
-    if width is not None and "\n" not in plain and stringWidth(plain, "Helvetica", 9) <= width - 2 * PADDING:
-        return plain
-    return Paragraph(text(value), _cell_style(styles))
+    if width is None:
+        return Paragraph(text(value), _cell_style(styles))
+    return "\n".join(wrapped(plain, "Helvetica", CELL_SIZE, width - 2 * PADDING))
+
+
+def wrapped(plain: str, font: str, size: float, width: float) -> list[str]:
+    """``plain`` cut into lines no wider than ``width`` (points): at spaces, and inside a word longer than a
+    line. A table's plain cell is drawn line by line as it is, never read as markup; a paragraph would be laid
+    out again at every page a long table splits on (hundreds of order lines in years of a log)."""
+    lines: list[str] = []
+    for given in plain.splitlines() or [""]:
+        line = ""
+        for word in given.split(" "):
+            joined = word if not line else f"{line} {word}"
+            if stringWidth(joined, font, size) <= width:
+                line = joined
+                continue
+            if line:
+                lines.append(line)
+            line = ""
+            for char in word:  # a word wider than the line is cut where it must be
+                if line and stringWidth(line + char, font, size) > width:
+                    lines.append(line)
+                    line = ""
+                line += char
+        lines.append(line)
+    return lines
+
+
+def free_text(*columns: int) -> TableStyle:
+    """The columns of free texts (``_cell``) under their heading: in the cell type and to the left, as their
+    paragraphs were."""
+    said = (("FONTSIZE", 8), ("LEADING", 10), ("ALIGN", "LEFT"))
+    commands = [(name, (c, 1), (c, -1), value) for c in columns for name, value in said]
+    return TableStyle(commands)
 
 
 def _cell_style(styles: Any) -> Any:
@@ -193,10 +229,12 @@ def _orders(record: LogRecord, words: dict[str, Any], lang: str, styles: Any) ->
                 line.parts,
             ]
         )
-    return _table(rows, widths)
+    return _table(rows, widths, free_text(0, 2))
 
 
-def _session_rows(found: StudentLog, words: dict[str, Any], zone: tzinfo) -> list[list[Any]]:
+def _session_rows(found: StudentLog, words: dict[str, Any], zone: tzinfo, styles: Any) -> list[list[Any]]:
+    """One line per session: years of them in a long table, laid out in fixed columns (reportlab measures
+    every cell of a table without widths, again at each page it splits on)."""
     rows: list[list[Any]] = [
         [words["started"], words["machine"], words["order"], words["duration"], words["cycles"], words["parts"]]
     ]
@@ -206,7 +244,8 @@ def _session_rows(found: StudentLog, words: dict[str, Any], zone: tzinfo) -> lis
         length = hours((end - row.started).total_seconds()) if end is not None else "…"
         order = found.order_reference(row) or words["practice"]
         started = row.started.astimezone(zone).strftime("%d/%m/%Y %H:%M")
-        rows.append([started, found.machines[row.machine_id], order, length, tally.cycles, tally.parts])
+        machine = _cell(found.machines[row.machine_id], styles, SESSION_WIDTHS[1])
+        rows.append([started, machine, _cell(order, styles, SESSION_WIDTHS[2]), length, tally.cycles, tally.parts])
     return rows
 
 

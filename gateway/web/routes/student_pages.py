@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from gateway.auth import Principal
 from gateway.domain.practice_record import school_year_start
 from gateway.errors import InvalidError, NotFoundError
+from gateway.store.heap import without_collection
 from gateway.store.log_record_repo import LogRecord, log_record
 from gateway.store.pages_repo import Ratios, cycle_ratios, log_ratios, student_cycles
 from gateway.store.students_repo import display_name, get_student
@@ -129,6 +130,9 @@ def log_pdf_page(request: Request, student_id: int) -> Response:
     if view is None:
         return not_found(request)
     state = records(request)
-    body = log_pdf(view.record, lang=lang_of(request), zone=state.settings.zone(), now=state.now())
+    # Years of sessions are thousands of table cells and text objects, all alive until the document is
+    # written: the cyclic collector walking them on the way was up to a third of the PDF (``heap``).
+    with without_collection():
+        body = log_pdf(view.record, lang=lang_of(request), zone=state.settings.zone(), now=state.now())
     name = f"carnet-{student_id}.pdf" if lang_of(request) == "fr" else f"practice-log-{student_id}.pdf"
     return Response(body, media_type="application/pdf", headers=disposition(name, inline=True))
