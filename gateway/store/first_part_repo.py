@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gateway.domain import first_part
 from gateway.domain.operations import Counted, Step, StepTally, tally
 from gateway.errors import ConflictError, InvalidError
-from gateway.store.attribution_repo import chunks
+from gateway.store.attribution_repo import chunks, id_filters
 from gateway.store.audit_log import audit, snapshot
 from gateway.store.machines_repo import machine_named
 from gateway.store.models import FirstPartApproval, Machine, OperationRecord, ScrapRecord, WorkSessionRecord
@@ -119,28 +119,30 @@ def operation_steps(*, db: Session, order_ids: Sequence[int]) -> dict[int, list[
     """Order id → its operations as ``tally`` counts them (id, number, whether a first part is asked): columns,
     not ORM rows, for thousands of orders."""
     found: dict[int, list[Step]] = {}
+    wanted = set(order_ids)
     columns = (OperationRecord.order_id, OperationRecord.id, OperationRecord.number, OperationRecord.first_part)
-    for chunk in chunks(sorted(set(order_ids))):
-        for order_id, operation_id, number, asks in db.execute(
-            select(*columns).where(OperationRecord.order_id.in_(chunk))
-        ):
-            found.setdefault(order_id, []).append(Step(id=operation_id, number=number, first_part=bool(asks)))
+    for where in id_filters(OperationRecord.order_id, wanted):
+        for order_id, operation_id, number, asks in db.execute(select(*columns).where(where)):
+            if order_id in wanted:
+                found.setdefault(order_id, []).append(Step(id=operation_id, number=number, first_part=bool(asks)))
     return found
 
 
 def _scrap(db: Session, order_ids: list[int]) -> dict[int, list[tuple[int | None, int | None, int]]]:
     """Order id → its scrap summed per (operation, session): what ``tally`` needs of it, grouped in the store."""
     found: dict[int, list[tuple[int | None, int | None, int]]] = {}
-    for chunk in chunks(sorted(order_ids)):
+    wanted = set(order_ids)
+    for where in id_filters(ScrapRecord.order_id, wanted):
         stmt = (
             select(
                 ScrapRecord.order_id, ScrapRecord.operation_id, ScrapRecord.session_id, func.sum(ScrapRecord.quantity)
             )
-            .where(ScrapRecord.order_id.in_(chunk))
+            .where(where)
             .group_by(ScrapRecord.order_id, ScrapRecord.operation_id, ScrapRecord.session_id)
         )
         for order_id, operation_id, session_id, quantity in db.execute(stmt):
-            found.setdefault(order_id, []).append((operation_id, session_id, int(quantity or 0)))
+            if order_id in wanted:
+                found.setdefault(order_id, []).append((operation_id, session_id, int(quantity or 0)))
     return found
 
 

@@ -21,7 +21,7 @@ from gateway.domain.calendar import Calendar
 from gateway.domain.model import CycleFact
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
-from gateway.store.attribution_repo import CycleBounds, CycleRow, chunks
+from gateway.store.attribution_repo import CycleBounds, CycleRow, id_filters
 from gateway.store.calendar_repo import calendar_of
 from gateway.store.first_part_repo import order_tallies
 from gateway.store.heap import without_collection
@@ -118,13 +118,10 @@ def _figures(
 def _scrap(db: Session, order_ids: list[int]) -> dict[int, int]:
     """Order id → its scrap, every operation's."""
     found: dict[int, int] = {}
-    for chunk in chunks(sorted(order_ids)):
-        stmt = (
-            select(ScrapRecord.order_id, func.sum(ScrapRecord.quantity))
-            .where(ScrapRecord.order_id.in_(chunk))
-            .group_by(ScrapRecord.order_id)
-        )
-        found.update((order_id, int(total or 0)) for order_id, total in db.execute(stmt))
+    wanted = set(order_ids)
+    for where in id_filters(ScrapRecord.order_id, wanted):
+        stmt = select(ScrapRecord.order_id, func.sum(ScrapRecord.quantity)).where(where).group_by(ScrapRecord.order_id)
+        found.update((order_id, int(total or 0)) for order_id, total in db.execute(stmt) if order_id in wanted)
     return found
 
 
