@@ -18,17 +18,16 @@ from sqlalchemy.orm import Session
 
 from gateway.config import SCHOOL_ZONE
 from gateway.domain.calendar import Calendar
-from gateway.domain.model import CycleFact
 from gateway.domain.operations import StepTally, order_count
 from gateway.domain.progress import OrderProgress, counting_cycles, order_progress
-from gateway.store.attribution_repo import CycleBounds, CycleRow, id_filters
+from gateway.store.attribution_repo import CycleBounds, id_filters
 from gateway.store.calendar_repo import calendar_of
 from gateway.store.first_part_repo import order_tallies
 from gateway.store.heap import without_collection
 from gateway.store.machines_repo import machine_keys
 from gateway.store.models import Machine, Order, ScrapRecord
 from gateway.store.orders_repo import get_order
-from gateway.store.reports_repo import cycles_of_sessions, session_parts
+from gateway.store.reports_repo import cycle_fact, cycles_of_sessions, session_parts
 from gateway.store.session_rows import sessions_of_orders
 
 
@@ -99,7 +98,8 @@ def _figures(
             if site not in calendars:
                 calendars[site] = calendar_of(db=db, site=site, zone=zone)
             calendar = calendars[site]
-        facts = counting_cycles([(r.operation_id, _fact(c, keys[r.machine_id])) for c, r in mine], final)
+        # The pace is parts over time: no standard is read for it.
+        facts = counting_cycles([(r.operation_id, cycle_fact(c, keys[r.machine_id], None)) for c, r in mine], final)
         figures = order_progress(
             ordered=order.quantity,
             made=made,
@@ -123,17 +123,3 @@ def _scrap(db: Session, order_ids: list[int]) -> dict[int, int]:
         stmt = select(ScrapRecord.order_id, func.sum(ScrapRecord.quantity)).where(where).group_by(ScrapRecord.order_id)
         found.update((order_id, int(total or 0)) for order_id, total in db.execute(stmt) if order_id in wanted)
     return found
-
-
-def _fact(cycle: CycleRow, machine: str) -> CycleFact:
-    return CycleFact(
-        machine=machine,
-        started=cycle.started,
-        ended=cycle.ended,
-        duration_s=cycle.duration_s,
-        parts=cycle.parts,
-        outcome=cycle.outcome,
-        held_s=cycle.held_s,
-        program=cycle.program,
-        standard_s=None,  # the pace is parts over time: no standard is read for it
-    )

@@ -255,7 +255,9 @@ def _log_of(
         return log, {}
     standards = read.standards
     facts = [
-        ((c.ended, c.id), _fact(c, machines[r.machine_id], standards.get(r.id))) for r in rows for c in cycles[r.id]
+        ((c.ended, c.id), cycle_fact(c, machines[r.machine_id], standards.get(r.id)))
+        for r in rows
+        for c in cycles[r.id]
     ]
     facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
     log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
@@ -296,7 +298,8 @@ def practice_logs(*, db: Session, students: list[Student], now: datetime, zone: 
         }
 
 
-def _fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
+def cycle_fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:
+    """An attributed cycle as the domain reads it, on its machine's key, held to ``standard``."""
     return CycleFact(
         machine=machine,
         started=cycle.started,

@@ -9,8 +9,6 @@ Floats are summed in another order than the walk's: compared within 1e-9 relativ
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +19,7 @@ from hypothesis import strategies as st
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.practice import PracticeLog, practice_log
 from gateway.domain.session_totals import interleaving, log_from_totals, session_totals
+from tests.gateway.close_figures import close
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -124,18 +123,6 @@ def _from_totals(d: Drawn) -> PracticeLog:
         now=NOW,
         cycles={i: d.cycles[i] for i in needed},
     )
-
-
-def close(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        return all(close(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
-    return bool(a == b)
 
 
 def _really_interleaved(d: Drawn) -> bool:

@@ -12,8 +12,6 @@ Floats are summed in another order than the walk's: compared within 1e-9 relativ
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,24 +26,13 @@ from gateway.web.csv_export import Sheet, render
 from gateway.web.page_labels import page_labels
 from gateway.web.records_views import practice_public
 from gateway.web.routes.reports import LOG_COLUMNS
+from tests.gateway.close_figures import close
 from tests.gateway.records.conftest import World, add_cycle, at, site_client
 
 CHECK_IN = "/api/sessions/check-in"
 CHECK_OUT = "/api/sessions/check-out"
 EVENING = at(36 * 60)  # Tuesday evening: Monday's days are over, the sessions' rows complete
 ZONE = "UTC"
-
-
-def close(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        return all(close(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
-    return bool(a == b)
 
 
 _ahead = [0]
