@@ -13,13 +13,9 @@ from gateway.store.models.base import Base, Int64, UtcDateTime
 from gateway.store.models.ingest import ID_LENGTH
 
 
-class MachineDay(Base):
-    """A machine's figures over one local day (``domain.day_figures.Figures``), computed from raw rows."""
+class FigureColumns:
+    """The sums a machine's day and month rows both hold (``domain.day_figures.Figures``, less its stops)."""
 
-    __tablename__ = "machine_days"
-
-    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     window_s: Mapped[float] = mapped_column(Float)
     running_s: Mapped[float] = mapped_column(Float)
     held_s: Mapped[float] = mapped_column(Float)
@@ -35,13 +31,22 @@ class MachineDay(Base):
     planned_offline_s: Mapped[float] = mapped_column(Float)
     cycles: Mapped[int] = mapped_column(Int64)
     made: Mapped[int] = mapped_column(Int64)
+
+
+class MachineDay(FigureColumns, Base):
+    """A machine's figures over one local day (``domain.day_figures.Figures``), computed from raw rows."""
+
+    __tablename__ = "machine_days"
+
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     stops: Mapped[list[Any]] = mapped_column(JSON)  # [start, end, alarm, ongoing] per stop
     paced: Mapped[list[Any]] = mapped_column(JSON)  # [work session, cycles, parts] ended in planned time
     # The raw rows of the day were purged (retention): the summary is all that is left, never recomputed.
     final: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class MachineMonth(Base):
+class MachineMonth(FigureColumns, Base):
     """A machine's figures over one local month: the sum of its day rows (``domain.month_figures``), stale
     with any of its days (``summaries_repo``), deleted then rather than kept ``final``: its day rows stay."""
 
@@ -49,21 +54,6 @@ class MachineMonth(Base):
 
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
-    window_s: Mapped[float] = mapped_column(Float)
-    running_s: Mapped[float] = mapped_column(Float)
-    held_s: Mapped[float] = mapped_column(Float)
-    alarm_s: Mapped[float] = mapped_column(Float)
-    idle_s: Mapped[float] = mapped_column(Float)
-    offline_s: Mapped[float] = mapped_column(Float)
-    calendar_s: Mapped[float] = mapped_column(Float)
-    planned_running_s: Mapped[float] = mapped_column(Float)
-    unplanned_running_s: Mapped[float] = mapped_column(Float)
-    planned_held_s: Mapped[float] = mapped_column(Float)
-    planned_alarm_s: Mapped[float] = mapped_column(Float)
-    planned_idle_s: Mapped[float] = mapped_column(Float)
-    planned_offline_s: Mapped[float] = mapped_column(Float)
-    cycles: Mapped[int] = mapped_column(Int64)
-    made: Mapped[int] = mapped_column(Int64)
     stops: Mapped[list[Any]] = mapped_column(JSON)  # joined across its days; short ones only at its edges
     paced: Mapped[list[Any]] = mapped_column(JSON)  # [work session, cycles, parts] summed over its days
 
