@@ -51,7 +51,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Row, and_, delete, false, insert, or_, select, text, true, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.domain.day_figures import Figures, from_columns, local_day, to_columns
@@ -244,7 +244,9 @@ def keep(
 
 def keep_computed(db: Session, computed: Computed, seen: Pending, zone: str) -> None:
     """Store what a reader computed from what it ``seen``. Best effort: a busy store skips it (the next
-    reader computes it again). In a transaction that writes, it goes in that transaction."""
+    reader computes it again), and so does a row another reader stored meanwhile on the same key (PostgreSQL:
+    readers store side by side; theirs stands, computed from the same rows). In a transaction that writes, it
+    goes in that transaction."""
     bind = db.get_bind()
     if bind.get_execution_options().get(BEGIN_OPTION) == "IMMEDIATE" or not isinstance(bind, Engine):
         _keep(db, computed, seen, zone)
@@ -253,6 +255,8 @@ def keep_computed(db: Session, computed: Computed, seen: Pending, zone: str) -> 
         _keep_apart(bind, computed, seen, zone)
     except OperationalError as err:
         logger.info("summaries not stored this time (store busy): %s", err.orig)
+    except IntegrityError as err:
+        logger.info("summaries not stored this time (another reader stored them): %s", err.orig)
 
 
 def _keep_apart(engine: Engine, computed: Computed, seen: Pending, zone: str) -> None:
