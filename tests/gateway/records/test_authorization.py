@@ -769,7 +769,9 @@ async def test_a_master_of_every_site_changes_a_login_s_sites_and_it_sees_them_a
     assert made["id"] not in [u["id"] for u in await w.ok("GET", "/api/users", "admin")]
     with w.sessions() as s:
         entries = s.scalars(
-            select(AuditEntry).where(AuditEntry.action == "set_sites", AuditEntry.entity_id == made["id"])
+            select(AuditEntry)
+            .where(AuditEntry.action == "set_sites", AuditEntry.entity_id == made["id"])
+            .order_by(AuditEntry.id)  # in the order written (PostgreSQL returns rows in any order)
         ).all()
         assert [(e.who, e.before, e.after) for e in entries] == [
             ("both", {"sites": ["lyon"]}, {"sites": ["lyon", "paris"]}),
