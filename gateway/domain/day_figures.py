@@ -131,7 +131,7 @@ def split(
                 end=hi,
                 use=utilisation(here),
                 planned=planned_use(here, inside),
-                stops=tuple(_kept(stops(here, inside, threshold_s=0, counted_until=hi), lo, hi, threshold_s)),
+                stops=tuple(kept_stops(stops(here, inside, threshold_s=0, counted_until=hi), lo, hi, threshold_s)),
                 cycles=sum(1 for c in ended if c.completed),
                 made=sum(n for _, n in counted[bisect_left(part_times, lo) : bisect_left(part_times, hi)]),
                 paced=tuple((owner, n, p) for owner, (n, p) in sorted(paced.items())),
@@ -154,7 +154,7 @@ _USE = ("window_s", "running_s", "held_s", "alarm_s", "idle_s", "offline_s")
 _PLANNED = ("calendar_s", "running_s", "unplanned_running_s", "held_s", "alarm_s", "idle_s", "offline_s")
 
 
-def _kept(found: Sequence[Stop], lo: datetime, hi: datetime, threshold_s: float) -> list[Stop]:
+def kept_stops(found: Iterable[Stop], lo: datetime, hi: datetime, threshold_s: float) -> list[Stop]:
     """A stretch's stops over the threshold, and those at its edges whatever their length: a stop under way
     across midnight is cut in two by the days, and only the two halves joined (``total``) face the threshold."""
     return [s for s in found if s.seconds >= threshold_s or s.start <= lo or s.end >= hi]

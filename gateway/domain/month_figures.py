@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from gateway.domain.day_figures import Figures, total
+from gateway.domain.day_figures import Figures, kept_stops, total
 
 
 def merged(pieces: Sequence[Figures], threshold_s: float) -> Figures:
@@ -27,7 +27,7 @@ def merged(pieces: Sequence[Figures], threshold_s: float) -> Figures:
         end=hi,
         use=summed.use,
         planned=summed.planned,
-        stops=tuple(s for s in summed.stops if s.seconds >= threshold_s or s.start <= lo or s.end >= hi),
+        stops=tuple(kept_stops(summed.stops, lo, hi, threshold_s)),
         cycles=summed.cycles,
         made=summed.made,
         paced=tuple((owner, n, parts) for owner, (n, parts) in sorted(summed.paced.items())),

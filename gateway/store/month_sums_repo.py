@@ -10,13 +10,13 @@ writer's transaction (``summaries_repo.keep_computed``), with the days it was ad
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.orm import Session
 
-from gateway.domain.day_figures import Figures, from_columns, to_columns
+from gateway.domain.day_figures import Figures, to_columns
 from gateway.domain.month_figures import first_of
 from gateway.store.models import Machine, MachineMonth
 
@@ -37,10 +37,6 @@ def stored(db: Session, machine_ids: Iterable[int], first: date, last: date) -> 
         machine, month = names.index("machine_id"), names.index("month")
         found.update({(row[machine], row[month]): dict(zip(names, row, strict=True)) for row in result})
     return found
-
-
-def figures_of(start: datetime, end: datetime, columns: Mapping[str, Any]) -> Figures:
-    return from_columns(start, end, dict(columns))
 
 
 def keep(db: Session, machine_id: int, months: Mapping[date, Figures]) -> None:

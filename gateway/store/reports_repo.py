@@ -955,7 +955,7 @@ def _month_sums(db: Session, read: _Read, seen: Pending) -> None:
         for month, (a, b) in cut.months.items():
             row = rows.get((machine.id, month))
             if row is not None and not seen.stale_days(machine, cut.whole[a], cut.whole[b], settled.calendar.zone):
-                read.summed[machine.id][month] = month_sums_repo.figures_of(cut.pieces[a][0], cut.pieces[b][1], row)
+                read.summed[machine.id][month] = summaries_repo.figures_of(cut.pieces[a][0], cut.pieces[b][1], row)
                 read.covered[machine.id].update(range(a, b + 1))
 
 
