@@ -502,13 +502,7 @@ def session_work(*, db: Session, rows: list[WorkSessionRecord], now: datetime, z
     seen = summaries_repo.pending(db)
     hits = _fresh(db, rows, seen)
     since = _orders_since(db, rows)
-    complete = {
-        r.id
-        for r in rows
-        if (hit := hits.get(r.id)) is not None
-        and hit.stops is not None
-        and (r.order_id is None or (hit.order_since is not None and hit.order_since == since.get(_key(r))))
-    }
+    complete = {r.id for r in rows if (hit := hits.get(r.id)) is not None and kept_whole(r, hit, since)}
     bounds = CycleBounds(db)
     owned = {session_id: _cached_cycles(hit) for session_id, hit in hits.items()}
     owned.update(_attributed(db, [r for r in rows if r.id not in owned], bounds))
@@ -574,11 +568,9 @@ def session_sums(
     served: dict[int, tuple[SessionTotals, Any]] = {}
     for row in rows:
         head = heads.get(row.id)
-        if head is None or head.stops is None or (totals := _totals_of(head)) is None:
+        if head is None or not kept_whole(row, head, since) or (totals := _totals_of(head)) is None:
             continue
         if seen.session_stale(machines[head.machine_id], head.first, head.last):
-            continue
-        if row.order_id is not None and (head.order_since is None or head.order_since != since.get(_key(row))):
             continue
         served[row.id] = (totals, head)
     rest = [r for r in rows if r.id not in served]
@@ -606,6 +598,16 @@ def session_sums(
         first_good = totals.earliest_started if row.order_id is None else head.first_good
         found[row.id] = SessionSums(totals, int(head.parts), said[row.id], first_good)
     return found
+
+
+def kept_whole(row: WorkSessionRecord, kept: Any, since: Mapping[tuple[int, int], datetime]) -> bool:
+    """Whether a session's current kept row (``session_cycles``, or the same columns read without the cycles)
+    holds all a log line takes of it: its stops (kept once its days were over), and for an order's session the
+    first good cycle found from the order's first session on the machine, still that one (``since``:
+    ``_orders_since``)."""
+    if kept.stops is None:
+        return False
+    return row.order_id is None or (kept.order_since is not None and kept.order_since == since.get(_key(row)))
 
 
 def _key(row: WorkSessionRecord) -> tuple[int, int]:

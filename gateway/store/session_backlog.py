@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.day_figures import day_start, local_day
 from gateway.store import summaries_repo
 from gateway.store.models import Machine, SessionCycles, WorkSessionRecord
-from gateway.store.reports_repo import _days_over, _orders_since
+from gateway.store.reports_repo import _days_over, _orders_since, kept_whole
 
 CHUNK = 200  # sessions per call of ``session_work``: one machine's, close in time (its reads are per machine)
 
@@ -75,15 +75,11 @@ def _current(db: Session, rows: list[WorkSessionRecord]) -> set[int]:
         SessionCycles.completed,
     )
     current: set[int] = set()
-    for session_id, machine_id, first, last, stops, order_since, completed in db.execute(select(*columns)):
-        row = by_id.get(session_id)
-        if row is None or stops is None or seen.session_stale(machines[machine_id], first, last):
+    for kept in db.execute(select(*columns)):
+        row = by_id.get(kept.session_id)
+        if row is None or seen.session_stale(machines[kept.machine_id], kept.first, kept.last):
             continue
-        if completed is None:  # kept before 0021: ``session_work`` stores it again with its totals
-            continue
-        # An order's first good cycle was found from its first session on the machine: still that one?
-        first_session = None if row.order_id is None else since.get((row.order_id, row.machine_id))
-        if row.order_id is not None and (order_since is None or order_since != first_session):
-            continue
-        current.add(session_id)
+        # Kept before 0021 (no totals): ``session_work`` stores it again with them.
+        if kept_whole(row, kept, since) and kept.completed is not None:
+            current.add(kept.session_id)
     return current
