@@ -26,10 +26,10 @@ from gateway.domain.attribution import MachineCycles, MachineSessions, part_owne
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import Cycle, CycleAssignment, Machine, PartCount, WorkSessionRecord
+from gateway.store.rows import CHUNK, chunks
 from gateway.store.sites_repo import ALL_SITES
 from gateway.store.work_repo import to_domain, work_sessions_on
 
-CHUNK = 500  # stay under SQLite's bound-parameter limit
 TICK = timedelta(microseconds=1)
 Span = tuple[datetime, datetime]
 OPEN_END = datetime(2100, 1, 1, tzinfo=UTC)
@@ -304,11 +304,6 @@ def _assignments(
         for cycle_id, row in db.execute(stmt.where(CycleAssignment.cycle_id.in_(chunk))).all():
             found[cycle_id] = by_id.get(row.id) or to_domain(row, machines[row.machine_id])
     return found
-
-
-def chunks(values: list[int]) -> list[list[int]]:
-    """``values`` in runs short enough for one ``IN (...)`` (SQLite bounds the parameters of a statement)."""
-    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
 
 
 def id_filters(column: Any, values: Collection[int]) -> list[ColumnElement[bool]]:

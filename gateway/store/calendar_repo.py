@@ -21,7 +21,7 @@ from gateway.domain.holiday_dates import PublicHolidays, SchoolZone
 from gateway.errors import InvalidError
 from gateway.store.audit_log import audited_create, audited_delete, audited_update
 from gateway.store.models import CalendarClosure, Machine, MachineCalendarException, SiteCalendar
-from gateway.store.rows import get_row
+from gateway.store.rows import chunks, get_row
 from gateway.store.summaries_repo import mark
 
 DEFAULT_STOP_THRESHOLD_S = 300
@@ -80,8 +80,7 @@ def exceptions_of(*, db: Session, machine_id: int) -> list[MachineException]:
 def exceptions_of_machines(*, db: Session, machine_ids: list[int]) -> dict[int, list[MachineException]]:
     """``exceptions_of`` of each of these machines, in one read (the reports of every machine)."""
     found: dict[int, list[MachineException]] = {}
-    for i in range(0, len(machine_ids), 500):  # SQLite bounds a statement's parameters
-        chunk = machine_ids[i : i + 500]
+    for chunk in chunks(machine_ids):
         stmt = (
             select(MachineCalendarException)
             .where(MachineCalendarException.machine_id.in_(chunk))

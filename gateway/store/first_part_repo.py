@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 from gateway.domain import first_part
 from gateway.domain.operations import Counted, Step, StepTally, tally
 from gateway.errors import ConflictError, InvalidError
-from gateway.store.attribution_repo import chunks, id_filters
+from gateway.store.attribution_repo import id_filters
 from gateway.store.audit_log import audit, snapshot
 from gateway.store.machines_repo import machine_named
 from gateway.store.models import FirstPartApproval, Machine, OperationRecord, ScrapRecord, WorkSessionRecord
 from gateway.store.operations_repo import get_operation
+from gateway.store.rows import chunks
 from gateway.store.session_rows import Worked, sessions_of_orders
 from gateway.store.work_repo import lock
 

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.day_figures import Figures, to_columns
 from gateway.domain.month_figures import first_of
 from gateway.store.models import Machine, MachineMonth
-
-CHUNK = 500  # SQLite bounds a statement's parameters
+from gateway.store.rows import chunks
 
 
 def stored(db: Session, machine_ids: Iterable[int], first: date, last: date) -> dict[tuple[int, date], dict[str, Any]]:
@@ -28,10 +27,8 @@ def stored(db: Session, machine_ids: Iterable[int], first: date, last: date) -> 
     table = MachineMonth.__table__
     wanted = sorted(set(machine_ids))
     found: dict[tuple[int, date], dict[str, Any]] = {}
-    for i in range(0, len(wanted), CHUNK):
-        stmt = select(table).where(
-            table.c.machine_id.in_(wanted[i : i + CHUNK]), table.c.month >= first, table.c.month <= last
-        )
+    for chunk in chunks(wanted):
+        stmt = select(table).where(table.c.machine_id.in_(chunk), table.c.month >= first, table.c.month <= last)
         result = db.execute(stmt)
         names = list(result.keys())
         machine, month = names.index("machine_id"), names.index("month")

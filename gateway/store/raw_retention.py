@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 
 from gateway.config import RecordsSection
 from gateway.domain.day_figures import day_start
-from gateway.store.attribution_repo import chunks
 from gateway.store.db import Database
 from gateway.store.models import (
     Cycle,
@@ -44,6 +43,7 @@ from gateway.store.models import (
     WorkSessionRecord,
 )
 from gateway.store.reports_repo import site_zone, summarise
+from gateway.store.rows import chunks
 from gateway.store.summaries_repo import days_present, make_final
 
 logger = logging.getLogger(__name__)

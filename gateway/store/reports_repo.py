@@ -43,7 +43,6 @@ from gateway.store.attribution_repo import (
     CycleBounds,
     CycleRow,
     attribute,
-    chunks,
     id_filters,
     spans_of,
 )
@@ -64,6 +63,7 @@ from gateway.store.models import (
     WorkSessionRecord,
 )
 from gateway.store.orders_repo import order_references, order_standards
+from gateway.store.rows import chunks
 from gateway.store.session_rows import SessionRow, Worked, session_rows
 from gateway.store.stops_repo import SiteStops, classified, said_about_machines, said_about_starts, site_stops
 from gateway.store.students_repo import get_student

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.store.attribution_repo import chunks, id_filters
+from gateway.store.attribution_repo import id_filters
 from gateway.store.models import WorkSessionRecord
+from gateway.store.rows import chunks
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from gateway.errors import ConflictError, NotFoundError
 from gateway.store.audit_log import audited_create, audited_update
 from gateway.store.calendar_repo import settings_row
 from gateway.store.models import Machine, StopClassification, StopReason
+from gateway.store.rows import chunks
 
 
 def _reason(row: StopReason) -> Reason:
@@ -113,13 +114,13 @@ def said_about_machines(*, db: Session, found: Mapping[int, Sequence[Stop]]) -> 
     low, high = min(lo for lo, _ in ranges.values()), max(hi for _, hi in ranges.values())
     reasons: dict[tuple[str, str, str], Reason] = {}  # one Reason per reason, shared by its stops
     said: dict[int, dict[datetime, Reason]] = {machine_id: {} for machine_id in ids}
-    for i in range(0, len(ids), 500):  # SQLite bounds a statement's parameters
+    for chunk in chunks(ids):
         stmt = (
             select(StopClassification.machine_id, StopClassification.started, StopReason.code, StopReason.label,
                    StopReason.category)
             .join(StopReason, StopReason.id == StopClassification.reason_id)
             .where(
-                StopClassification.machine_id.in_(ids[i : i + 500]),
+                StopClassification.machine_id.in_(chunk),
                 StopClassification.started >= low,
                 StopClassification.started <= high,
             )

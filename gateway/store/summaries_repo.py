@@ -70,6 +70,7 @@ from gateway.store.models import (
     SummaryMark,
     SummaryWatermark,
 )
+from gateway.store.rows import chunks
 from gateway.store.sites_repo import ALL_SITES
 
 logger = logging.getLogger(__name__)
@@ -202,8 +203,7 @@ def stored_of(
     table = MachineDay.__table__
     wanted = sorted(set(machine_ids))
     found: dict[int, dict[date, tuple[bool, dict[str, Any]]]] = {machine_id: {} for machine_id in wanted}
-    for i in range(0, len(wanted), 500):  # SQLite bounds a statement's parameters
-        chunk = wanted[i : i + 500]
+    for chunk in chunks(wanted):
         stmt = select(table).where(table.c.machine_id.in_(chunk), table.c.day >= first, table.c.day <= last)
         result = db.execute(stmt)
         names = list(result.keys())
@@ -294,8 +294,8 @@ def _keep(db: Session, computed: Computed, seen: Pending, zone: str) -> None:
         month_sums_repo.keep(db, computed.machine_id, computed.months)
     if computed.sessions:
         ids = sorted(row["session_id"] for row in computed.sessions)
-        for start in range(0, len(ids), 500):  # the first orders CSV after the upgrade keeps every session
-            db.execute(delete(SessionCycles).where(SessionCycles.session_id.in_(ids[start : start + 500])))
+        for chunk in chunks(ids):  # the first orders CSV after the upgrade keeps every session
+            db.execute(delete(SessionCycles).where(SessionCycles.session_id.in_(chunk)))
         db.execute(insert(SessionCycles), list(computed.sessions))
     postgres = db.get_bind().dialect.name == "postgresql"
     after = {s: seen.lows[s] if postgres else max(seen.lows[s], seen.highest.get(s, 0)) for s in SOURCES}
@@ -306,8 +306,7 @@ def session_cycles(db: Session, ids: Iterable[int]) -> dict[int, SessionCycles]:
     """The cached cycles of these sessions, where cached."""
     wanted = sorted(set(ids))
     found: dict[int, SessionCycles] = {}
-    for start in range(0, len(wanted), 500):  # SQLite bounds a statement's parameters
-        chunk = wanted[start : start + 500]
+    for chunk in chunks(wanted):
         found.update(
             (r.session_id, r) for r in db.scalars(select(SessionCycles).where(SessionCycles.session_id.in_(chunk)))
         )
@@ -321,8 +320,7 @@ def session_heads(db: Session, ids: Iterable[int]) -> dict[int, Row[Any]]:
     columns = [c for c in table.c if c.name != "cycles"]
     wanted = sorted(set(ids))
     found: dict[int, Row[Any]] = {}
-    for start in range(0, len(wanted), 500):  # SQLite bounds a statement's parameters
-        chunk = wanted[start : start + 500]
+    for chunk in chunks(wanted):
         found.update((r.session_id, r) for r in db.execute(select(*columns).where(table.c.session_id.in_(chunk))))
     return found
 

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from gateway.domain.attribution import MachineSessions
 from gateway.domain.day_figures import CycleEnd
 from gateway.domain.model import WorkSession
-from gateway.store.attribution_repo import chunks
 from gateway.store.machines_repo import machine_key
 from gateway.store.models import Cycle, CycleAssignment, Machine, PartCount, WorkSessionRecord
+from gateway.store.rows import chunks
 from gateway.store.sites_repo import ALL_SITES
 
 
