@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.day_figures import Figures, to_columns
 from gateway.domain.month_figures import first_of
-from gateway.store.models import Machine, MachineMonth
+from gateway.store.models import MachineMonth
 from gateway.store.rows import chunks
 
 
@@ -50,17 +50,6 @@ def drop_since(db: Session, machine_id: int, day: date) -> None:
     db.execute(delete(MachineMonth).where(MachineMonth.machine_id == machine_id, MachineMonth.month >= first_of(day)))
 
 
-def drop_marked(
-    db: Session, *, site: str | None, machine_id: int | None, first: date | None, last: date | None
-) -> None:
-    """The months holding a day of [first, last] (None: unbounded) of a machine, or of a site's machines."""
-    where: list[Any] = []
-    if machine_id is not None:
-        where.append(MachineMonth.machine_id == machine_id)
-    if site is not None:
-        where.append(MachineMonth.machine_id.in_(select(Machine.id).where(Machine.site == site)))
-    if first is not None:
-        where.append(MachineMonth.month >= first_of(first))
-    if last is not None:
-        where.append(MachineMonth.month <= last)
+def drop(db: Session, *where: Any) -> None:
+    """The months ``where`` selects (a mark's: ``summaries_repo``) are stale."""
     db.execute(delete(MachineMonth).where(and_(True, *where)))

@@ -55,6 +55,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.domain.day_figures import Figures, from_columns, local_day, to_columns
+from gateway.domain.month_figures import first_of
 from gateway.store import month_sums_repo
 from gateway.store.db import BEGIN_OPTION, BUSY_TIMEOUT_MS, writer
 from gateway.store.models import (
@@ -62,6 +63,7 @@ from gateway.store.models import (
     Cycle,
     Machine,
     MachineDay,
+    MachineMonth,
     Message,
     PartCount,
     SessionCycles,
@@ -354,17 +356,11 @@ def _drop_stale(db: Session, found: Pending, zone: str) -> int:
         day = local_day(earliest, zones.zone_of(zones.machine_site.get(machine_id)))
         dropped += _drop(db, MachineDay.machine_id == machine_id, MachineDay.day >= day)
         month_sums_repo.drop_since(db, machine_id, day)
-        db.execute(
-            delete(SessionCycles).where(
-                SessionCycles.machine_id == machine_id, SessionCycles.last >= earliest.astimezone(UTC).date()
-            )
-        )
+        db.execute(delete(SessionCycles).where(_sessions_since(machine_id, earliest)))
     for m in found.marks:
-        _drop_sessions(db, m)
-        month_sums_repo.drop_marked(db, site=m.site, machine_id=m.machine_id, first=m.first, last=m.last)
-        where = [MachineDay.machine_id == m.machine_id] if m.machine_id is not None else []
-        if m.site is not None:
-            where.append(MachineDay.machine_id.in_(select(Machine.id).where(Machine.site == m.site)))
+        db.execute(delete(SessionCycles).where(*_marked_sessions(m)))
+        month_sums_repo.drop(db, *_marked_machines(m, MachineMonth.machine_id), *_months(m))
+        where = _marked_machines(m, MachineDay.machine_id)
         if m.first is not None:
             where.append(MachineDay.day >= m.first)
         if m.last is not None:
@@ -373,15 +369,28 @@ def _drop_stale(db: Session, found: Pending, zone: str) -> int:
     return dropped
 
 
-def _drop_sessions(db: Session, m: Mark) -> None:
-    db.execute(delete(SessionCycles).where(*_marked_sessions(m)))
+def _marked_machines(m: Mark, machine: Any) -> list[ColumnElement[bool]]:
+    """The rows of the machines a mark names (one, a site's, or every machine), by their ``machine`` column."""
+    where = [machine == m.machine_id] if m.machine_id is not None else []
+    if m.site is not None:
+        where.append(machine.in_(select(Machine.id).where(Machine.site == m.site)))
+    return where
+
+
+def _months(m: Mark) -> list[ColumnElement[bool]]:
+    """The month rows holding a day of the mark's [first, last] (None: unbounded)."""
+    where = [] if m.first is None else [MachineMonth.month >= first_of(m.first)]
+    return where if m.last is None else [*where, MachineMonth.month <= m.last]
+
+
+def _sessions_since(machine_id: int, earliest: datetime) -> ColumnElement[bool]:
+    """The machine's ``session_cycles`` rows whose days reach ``earliest`` (a late row's instant)."""
+    return and_(SessionCycles.machine_id == machine_id, SessionCycles.last >= earliest.astimezone(UTC).date())
 
 
 def _marked_sessions(m: Mark) -> list[ColumnElement[bool]]:
     """The ``session_cycles`` rows a mark makes stale (``Mark.overlaps``), as where-clauses."""
-    where = [SessionCycles.machine_id == m.machine_id] if m.machine_id is not None else []
-    if m.site is not None:
-        where.append(SessionCycles.machine_id.in_(select(Machine.id).where(Machine.site == m.site)))
+    where = _marked_machines(m, SessionCycles.machine_id)
     if m.last is not None:
         where.append(SessionCycles.first <= m.last)
     if m.first is not None:
@@ -392,10 +401,7 @@ def _marked_sessions(m: Mark) -> list[ColumnElement[bool]]:
 def session_stale_where(seen: Pending) -> ColumnElement[bool]:
     """``Pending.session_stale`` as a condition on ``session_cycles`` rows (the rows ``_drop_stale`` deletes):
     a read of thousands of kept rows picks the current ones in the store, without reading their dates."""
-    stale: list[ColumnElement[bool]] = [
-        and_(SessionCycles.machine_id == machine_id, SessionCycles.last >= earliest.astimezone(UTC).date())
-        for machine_id, earliest in seen.since.items()
-    ]
+    stale = [_sessions_since(machine_id, earliest) for machine_id, earliest in seen.since.items()]
     stale += [and_(true(), *_marked_sessions(m)) for m in seen.marks]
     return or_(false(), *stale)
 
