@@ -6,6 +6,7 @@ Each function returns plain results a template reads; the pages do no SQL.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from gateway.domain.progress import OrderProgress
 from gateway.domain.session_totals import SessionTotals
 from gateway.errors import BusyError
 from gateway.store.activity_repo import OrderActivity, order_activity
-from gateway.store.attribution_repo import AttributedCycle
+from gateway.store.attribution_repo import AttributedCycle, CycleRow
 from gateway.store.customers_repo import customer_names
 from gateway.store.db import Database
 from gateway.store.first_part_repo import approvals_of_order, pending_sessions
@@ -169,13 +170,26 @@ def order_detail(*, db: Session, order_id: int, now: datetime, zone: str = SCHOO
 def _order_cycles(db: Session, rows: list[WorkSessionRecord], zone: str) -> list[AttributedCycle]:
     """The cycles of the order's sessions by end then id, as attribution gives them; a finished session's from
     its kept row while current (``owned_cycles``), the rest attributed now."""
-    owned = owned_cycles(db=db, rows=rows, zone=zone)
+    # ``assigned`` (a master's assignment) is not kept with a session: the order page does not show it.
+    return [cycle for cycle, _ in _in_time_order(db, rows, owned_cycles(db=db, rows=rows, zone=zone))]
+
+
+def _in_time_order(
+    db: Session, rows: list[WorkSessionRecord], owned: Mapping[int, tuple[list[CycleRow], int]]
+) -> list[tuple[AttributedCycle, WorkSessionRecord]]:
+    """The cycles ``owned`` by the sessions ``rows``, by end then id (as attribution gives them), each with its
+    session. Each session's domain owner and machine key made once: a student's years are ~20,000 cycles."""
     machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
     keys = {m.id: machine_key(m) for m in machines.values()}
     owners = {r.id: to_domain(r, machines[r.machine_id]) for r in rows}
     mine = sorted(((c, r) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
-    # ``assigned`` (a master's assignment) is not kept with a session: the order page does not show it.
-    return [AttributedCycle(c, keys[r.machine_id], owners[r.id], False) for c, r in mine]
+    return [(AttributedCycle(c, keys[r.machine_id], owners[r.id], False), r) for c, r in mine]
+
+
+def _order_standard(db: Session, rows: list[WorkSessionRecord]) -> dict[int, float | None]:
+    """Session id → its order's standard cycle time (None for practice, or an order without one)."""
+    standards = order_standards(db=db, order_ids={r.order_id for r in rows if r.order_id is not None})
+    return {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
 
 
 def _students(
@@ -209,8 +223,7 @@ def _student_cycles(
     rows = found.sessions if found is not None else None
     if rows is None:
         rows = list(db.scalars(select(WorkSessionRecord).where(WorkSessionRecord.student_id == student_id)))
-    standards = order_standards(db=db, order_ids={r.order_id for r in rows if r.order_id is not None})
-    standard = {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
+    standard = _order_standard(db, rows)
     if found is not None and found.cycles:
         owned = {r.id: (found.cycles[r.id], 0) for r in rows}
     else:
@@ -219,12 +232,7 @@ def _student_cycles(
         # A finished session's from its summary; not stored when the log was just read: it kept the rows whole,
         # which this transaction may not see yet (they would be replaced by less).
         owned = owned_cycles(db=db, rows=rows, zone=SCHOOL_ZONE, store=found is None)
-    machines = {m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({r.machine_id for r in rows})))}
-    # Each session's domain owner, machine key and standard made once: a student's years are ~20,000 cycles.
-    keys = {m.id: machine_key(m) for m in machines.values()}
-    owners = {r.id: to_domain(r, machines[r.machine_id]) for r in rows}
-    mine = sorted(((c, r) for r in rows for c in owned[r.id][0]), key=lambda pair: (pair[0].ended, pair[0].id))
-    return [(AttributedCycle(c, keys[r.machine_id], owners[r.id], False), standard[r.id]) for c, r in mine]
+    return [(cycle, standard[r.id]) for cycle, r in _in_time_order(db, rows, owned)]
 
 
 # More ratios than this make no readable chart of cycles (20,000 at three years): one point per session then.
@@ -257,8 +265,7 @@ def log_ratios(*, db: Session, found: StudentLog) -> Ratios:
     rows = found.sessions
     if found.cycles or not found.totals:
         return cycle_ratios(student_cycles(db=db, student_id=found.student.id, found=found))
-    standards = order_standards(db=db, order_ids={r.order_id for r in rows if r.order_id is not None})
-    standard = {r.id: None if r.order_id is None else standards.get(r.order_id) for r in rows}
+    standard = _order_standard(db, rows)
     timed: list[tuple[tuple[datetime, int], SessionTotals, float]] = []
     for row in rows:
         totals, std = found.totals[row.id], standard[row.id]
