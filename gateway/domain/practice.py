@@ -56,16 +56,21 @@ class PracticeLog:
 
     @property
     def trend_word(self) -> str:
-        if self.trend is None:
-            return "unknown"
-        if self.trend < -TREND_THRESHOLD:
-            return "improving"
-        if self.trend > TREND_THRESHOLD:
-            # A longer program cycle is the program's, not the student's: "slowing" only when her own
-            # floor-to-floor time grows too.
-            slower = self.pace_trend is not None and self.pace_trend > TREND_THRESHOLD
-            return "slowing" if slower else "steady"
-        return "steady"
+        return trend_word(self.trend, self.pace_trend)
+
+
+def trend_word(trend: float | None, pace_trend: float | None) -> str:
+    """How a log reads its cycle-time trend: improving, steady, slowing or unknown."""
+    if trend is None:
+        return "unknown"
+    if trend < -TREND_THRESHOLD:
+        return "improving"
+    if trend > TREND_THRESHOLD:
+        # A longer program cycle is the program's, not the student's: "slowing" only when her own
+        # floor-to-floor time grows too.
+        slower = pace_trend is not None and pace_trend > TREND_THRESHOLD
+        return "slowing" if slower else "steady"
+    return "steady"
 
 
 def practice_log(

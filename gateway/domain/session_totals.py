@@ -17,6 +17,9 @@ This holds while every session's completed cycles are consecutive in the (end, i
 cycle that outlives its session can end after the next session's first cycle, and two sessions on two machines
 at once interleave all along: such sessions are grouped (``interleaving``) and the log walks the cycles of each
 group, at its place among the others, as ``practice_log`` would; only those cycles are needed.
+
+The practice-logs CSV shows a line of each student's log (``LogLine``): ``line_from_totals`` draws it from
+light records of her sessions, where none interleave (``log_from_totals`` otherwise).
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from gateway.domain.model import WorkSession
-from gateway.domain.practice import RUN_GAP_S, TREND_MIN_CYCLES, MachinePractice, PracticeLog
+from gateway.domain.practice import RUN_GAP_S, TREND_MIN_CYCLES, MachinePractice, PracticeLog, trend_word
 
 
 class CycleLike(Protocol):
@@ -176,15 +179,15 @@ def log_from_totals(
     grouped = {
         session_id: group for group in interleaving({s.id: totals[s.id] for s in sessions}) for session_id in group
     }
-    walk = _Walk(standards)
+    walk = _Walk()
     units = sorted((key, s.id) for s in sessions if (key := totals[s.id].first_key) is not None)
     for _, session_id in units:
         group = grouped.get(session_id)
         if group is None:
-            walk.session(by_id[session_id], totals[session_id])
+            walk.session(by_id[session_id].machine, standards.get(session_id), totals[session_id])
         elif group[0] == session_id:  # a group at its first cycle; its other sessions are walked with it
             assert cycles is not None, "the cycles of interleaved sessions are needed"
-            walk.cycles([(by_id[i], c) for i in group for c in cycles[i]])
+            walk.cycles([(by_id[i], standards.get(i), c) for i in group for c in cycles[i]])
     ratios, paces = walk.ratios, walk.paces
     completed = sum(t.completed for t in mine)
     completed_s = sum(t.completed_s for t in mine)
@@ -206,22 +209,119 @@ def log_from_totals(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """What the practice-logs CSV shows of a student's log: ``PracticeLog``'s totals, without its machines,
+    stops and setup."""
+
+    sessions: int
+    session_s: float
+    cycle_s: float
+    cycles: int
+    parts_made: int
+    scrap: int
+    mean_cycle_s: float | None
+    best_cycle_s: float | None
+    mean_vs_standard: float | None
+    trend: float | None
+    pace_trend: float | None
+
+    @classmethod
+    def of(cls, log: PracticeLog) -> LogLine:
+        return cls(
+            log.sessions, log.session_s, log.cycle_s, log.cycles, log.parts_made, log.scrap, log.mean_cycle_s,
+            log.best_cycle_s, log.mean_vs_standard, log.trend, log.pace_trend,
+        )  # fmt: skip
+
+    @property
+    def good(self) -> int:
+        return max(0, self.parts_made - self.scrap)
+
+    @property
+    def trend_word(self) -> str:
+        return trend_word(self.trend, self.pace_trend)
+
+
+class LineSession(NamedTuple):
+    """A session as a log line takes it: its machine (any key), its standard, its length, its parts and its
+    cycles' totals (``SessionTotals``' fields up to ``last_ended``; times all naive or all aware). A tuple,
+    not a ``SessionTotals`` beside the session: the CSV makes one per session of years of every student, and
+    a frozen dataclass of fourteen fields costs four times as much to build."""
+
+    machine: object
+    standard: float | None
+    seconds: float
+    parts: int
+    cycle_s: float
+    completed: int
+    completed_s: float
+    best_s: float | None
+    indexed_s: float
+    paces: int
+    pace_s: float
+    indexed_pace_s: float
+    first_id: int | None
+    first_started: datetime | None
+    first_ended: datetime | None
+    first_parts: int | None
+    last_id: int | None
+    last_ended: datetime | None
+
+    @classmethod
+    def of(cls, machine: object, standard: float | None, seconds: float, parts: int, t: SessionTotals) -> LineSession:
+        return cls(machine, standard, seconds, parts, *(getattr(t, name) for name in cls._fields[4:]))
+
+    @property
+    def totals(self) -> SessionTotals:
+        return SessionTotals(*self[4:])
+
+
+def line_from_totals(sessions: Sequence[LineSession], scrap: int) -> LogLine | None:
+    """``LogLine.of(log_from_totals(...))`` of ``sessions`` (by start, then id), without a ``WorkSession`` per
+    session or a dictionary of them: what the practice-logs CSV reads for every student at once. None when
+    the sessions' completed cycles interleave: only ``log_from_totals``, walking their cycles, can draw them."""
+    units = sorted(((s.first_ended, s.first_id), k) for k, s in enumerate(sessions) if s.first_ended is not None)
+    walk = _Walk()
+    reach: tuple[datetime | None, int | None] | None = None
+    for key, k in units:
+        if reach is not None and key <= reach:
+            return None
+        line = sessions[k]
+        reach = (line.last_ended, line.last_id)  # not before ``key``, so past every earlier session's last
+        walk.session(line.machine, line.standard, line)
+    ratios, paces = walk.ratios, walk.paces
+    completed = sum(s.completed for s in sessions)
+    completed_s = sum(s.completed_s for s in sessions)
+    bests = [s.best_s for s in sessions if s.best_s is not None]
+    return LogLine(
+        sessions=len(sessions),
+        session_s=sum(s.seconds for s in sessions),
+        cycle_s=sum(s.cycle_s for s in sessions),
+        cycles=completed,
+        parts_made=sum(s.parts for s in sessions),
+        scrap=scrap,
+        mean_cycle_s=completed_s / completed if completed else None,
+        best_cycle_s=min(bests) if bests else None,
+        mean_vs_standard=ratios.total / ratios.n if ratios.n else None,
+        trend=ratios.slope() if ratios.n >= TREND_MIN_CYCLES else None,
+        pace_trend=paces.slope() if paces.n >= TREND_MIN_CYCLES else None,
+    )
+
+
 class _Walk:
     """The trends' sums, session after session (or cycle after cycle where sessions interleave), in time order."""
 
-    def __init__(self, standards: Mapping[int, float]) -> None:
-        self.standards = standards
+    def __init__(self) -> None:
         self.ratios, self.paces = _Slope(), _Slope()
-        self.last_end: dict[str, datetime] = {}  # machine → the end of the student's last completed cycle there
+        self.last_end: dict[object, datetime] = {}  # machine → the end of the student's last completed cycle there
 
-    def session(self, s: WorkSession, t: SessionTotals) -> None:
+    def session(self, machine: object, standard: float | None, t: SessionTotals | LineSession) -> None:
         """A session whose completed cycles are a block of their own, from its totals."""
-        standard = self.standards.get(s.id)
-        before = self.last_end.get(s.machine)
+        before = self.last_end.get(machine)
         assert t.last_ended is not None
         assert t.first_started is not None
         assert t.first_ended is not None
-        self.last_end[s.machine] = t.last_ended
+        self.last_end[machine] = t.last_ended
         if not standard:
             return
         self.ratios.add_run(t.completed, t.completed_s, t.indexed_s, standard)
@@ -230,11 +330,11 @@ class _Walk:
             self.paces.add_run(1, (t.first_ended - before).total_seconds() / parts, 0.0, standard)
         self.paces.add_run(t.paces, t.pace_s, t.indexed_pace_s, standard)
 
-    def cycles(self, owned: Iterable[tuple[WorkSession, CycleLike]]) -> None:
-        """Cycles of interleaved sessions, one by one as ``practice_log`` walks them."""
-        done = sorted(((c.ended, c.id), s, c) for s, c in owned if c.outcome == "completed")
-        for _, s, c in done:
-            standard = self.standards.get(s.id)
+    def cycles(self, owned: Iterable[tuple[WorkSession, float | None, CycleLike]]) -> None:
+        """Cycles of interleaved sessions (each with its session's standard), one by one as ``practice_log``
+        walks them."""
+        done = sorted(((c.ended, c.id), s, standard, c) for s, standard, c in owned if c.outcome == "completed")
+        for _, s, standard, c in done:
             before = self.last_end.get(s.machine)
             self.last_end[s.machine] = c.ended
             if not standard:

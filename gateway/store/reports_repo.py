@@ -234,19 +234,16 @@ def _log_of(
     scrap: int,
     *,
     walked: bool,
-    cycles: dict[int, list[CycleRow]] | None = None,
 ) -> tuple[PracticeLog, dict[int, list[CycleRow]]]:
     """The practice log of ``rows`` (one student's sessions, by start), less its stops and setup, from the
-    sessions' totals and the cycles of the interleaved ones alone (read unless given in ``cycles``);
-    ``walked``: from every cycle, returned too."""
+    sessions' totals and the cycles of the interleaved ones alone; ``walked``: from every cycle, returned too."""
     machines, work, now = read.machines, read.work, read.now
     counted: dict[str, int] = defaultdict(int)
     for row in rows:
         counted[machines[row.machine_id]] += work[row.id].parts
     sessions = [WorkSession(r.id, machines[r.machine_id], r.student_id, r.order_id, r.started, r.ended) for r in rows]
     totals = {r.id: work[r.id].totals for r in rows}
-    if cycles is None:
-        cycles = _cycles_of(db, rows if walked else _interleaved(rows, work), read.zone)
+    cycles = _cycles_of(db, rows if walked else _interleaved(rows, work), read.zone)
     if not walked:
         log = log_from_totals(
             sessions=sessions, totals=totals, standards=read.standards, counted=dict(counted), scrap=scrap, now=now,
@@ -262,40 +259,6 @@ def _log_of(
     facts.sort(key=lambda pair: pair[0])  # as attribution gives them: by end, then id
     log = practice_log(sessions=sessions, cycles=[f for _, f in facts], scrap=scrap, now=now, counted=dict(counted))
     return log, cycles
-
-
-def practice_logs(*, db: Session, students: list[Student], now: datetime, zone: str) -> dict[int, PracticeLog]:
-    """Student id → her whole ``student_log``'s figures (not its stops and setup times, left at none), read for
-    every student at once: their sessions, the sessions' totals, standards and parts in a few batched reads
-    and the scrap grouped by student, where ``student_log`` per student costs a dozen queries each."""
-    wanted = sorted({s.id for s in students})
-    rows: list[WorkSessionRecord] = []
-    scrap: dict[int, int] = {}
-    for chunk in chunks(wanted):
-        stmt = select(WorkSessionRecord).where(WorkSessionRecord.student_id.in_(chunk))
-        rows.extend(db.scalars(stmt.order_by(WorkSessionRecord.started, WorkSessionRecord.id)))
-        summed = (
-            select(WorkSessionRecord.student_id, func.sum(ScrapRecord.quantity))
-            .join(WorkSessionRecord, WorkSessionRecord.id == ScrapRecord.session_id)
-            .where(WorkSessionRecord.student_id.in_(chunk))
-            .group_by(WorkSessionRecord.student_id)
-        )
-        scrap.update((student_id, int(total or 0)) for student_id, total in db.execute(summed) if student_id)
-    rows.sort(key=lambda r: (r.started, r.id))
-    with without_collection():  # a few objects per session of years of every student (``heap``)
-        machines = machine_keys(db=db, ids={r.machine_id for r in rows})
-        work = session_sums(db=db, rows=rows, now=now, zone=zone, stops=False)
-        read = _LogRead(machines, work, _session_standards(db, {r.id for r in rows}), now, zone)
-        by_student: dict[int, list[WorkSessionRecord]] = {student_id: [] for student_id in wanted}
-        for row in rows:
-            if row.student_id is not None:
-                by_student[row.student_id].append(row)
-        # The interleaved sessions' cycles of every student, read at once.
-        cycles = _cycles_of(db, [r for mine in by_student.values() for r in _interleaved(mine, work)], zone)
-        return {
-            student_id: _log_of(db, mine, read, scrap.get(student_id, 0), walked=False, cycles=cycles)[0]
-            for student_id, mine in by_student.items()
-        }
 
 
 def cycle_fact(cycle: CycleRow, machine: str, standard: float | None) -> CycleFact:

@@ -9,16 +9,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from gateway.auth import Principal
-from gateway.domain.practice import PracticeLog
 from gateway.domain.progress import OrderProgress
+from gateway.domain.session_totals import LogLine
 from gateway.errors import InvalidError
 from gateway.store import customers_repo, orders_repo, privacy, students_repo
 from gateway.store.activity_repo import OrderActivity, order_activity
 from gateway.store.db import Db
 from gateway.store.heap import without_collection
+from gateway.store.log_lines import practice_logs
 from gateway.store.models import Order, Student
 from gateway.store.progress_repo import progress_of_orders
-from gateway.store.reports_repo import machine_reports, practice_logs
+from gateway.store.reports_repo import machine_reports
 from gateway.store.students_repo import student_named
 from gateway.web.csv_export import Column, FormatQuery, csv_response, sheet_of
 from gateway.web.guards import Admin
@@ -154,7 +155,7 @@ def practice_logs_csv(
     return csv_response(LOG_COLUMNS, rows, "practice-logs.csv", sheet_of(request, state, flavour, words))
 
 
-def log_row(student: Student, log: PracticeLog) -> list[Any]:
+def log_row(student: Student, log: LogLine) -> list[Any]:
     """The practice-logs CSV's line of a student (``LOG_COLUMNS``)."""
     who_row = [student.id, student_named(student).label, student.class_name, student.track, log.sessions]
     times = [log.session_s, log.cycle_s, log.cycles, log.parts_made, log.scrap, log.good]

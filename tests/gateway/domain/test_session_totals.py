@@ -3,6 +3,8 @@ walked over every cycle, on sessions and cycles hypothesis draws: tidy (one sess
 hostile (cycles outliving their session, equal end times, aborted cycles, cycles of no part, runs broken by
 long gaps, sessions without a standard or with a zero one). When two sessions' completed cycles interleave the
 sessions are found (``interleaving``), and only then, and their cycles walked with the totals of the others.
+The practice-logs CSV's line drawn from light records (``line_from_totals``) is the line of that log, bit for
+bit, and declines (None) exactly where sessions interleave.
 
 Floats are summed in another order than the walk's: compared within 1e-9 relative (slopes near 0 within
 1e-12 absolute); integers exactly."""
@@ -18,7 +20,14 @@ from hypothesis import strategies as st
 
 from gateway.domain.model import CycleFact, WorkSession
 from gateway.domain.practice import PracticeLog, practice_log
-from gateway.domain.session_totals import interleaving, log_from_totals, session_totals
+from gateway.domain.session_totals import (
+    LineSession,
+    LogLine,
+    interleaving,
+    line_from_totals,
+    log_from_totals,
+    session_totals,
+)
 from tests.gateway.close_figures import close
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
@@ -151,6 +160,16 @@ def test_totals_and_the_interleaved_cycles_give_the_walked_log(d: Drawn) -> None
 
 def test_a_long_log_keeps_its_trends() -> None:
     """Sixty sessions of ten cycles getting faster: both trends drawn, and equal to the walk's."""
+    d = _long_log()
+    found, walked = _from_totals(d), _walked(d)
+    assert found.trend is not None
+    assert found.trend < 0
+    assert found.pace_trend is not None
+    assert found.pace_trend < 0
+    assert close(found, walked)
+
+
+def _long_log() -> Drawn:
     sessions, cycles, standards = [], {}, {}
     next_id = 1
     for n in range(60):
@@ -165,13 +184,7 @@ def test_a_long_log_keeps_its_trends() -> None:
         sessions.append(WorkSession(n + 1, MACHINES[n % 2], 7, 1, start, t))
         cycles[n + 1] = rows
         standards[n + 1] = 180.0
-    d = Drawn(sessions, cycles, standards)
-    found, walked = _from_totals(d), _walked(d)
-    assert found.trend is not None
-    assert found.trend < 0
-    assert found.pace_trend is not None
-    assert found.pace_trend < 0
-    assert close(found, walked)
+    return Drawn(sessions, cycles, standards)
 
 
 def test_two_machines_at_once_are_walked_together() -> None:
@@ -197,3 +210,48 @@ def test_two_machines_at_once_are_walked_together() -> None:
     assert found.trend is not None
     assert found.pace_trend is not None
     assert close(found, walked), (found, walked)
+
+
+def _lines(d: Drawn) -> list[LineSession]:
+    return [
+        LineSession.of(s.machine, d.standards.get(s.id), s.seconds(NOW), sum(c.parts for c in d.cycles[s.id]),
+                       session_totals(d.cycles[s.id]))
+        for s in d.sessions
+    ]  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(drawn(hostile=True))
+def test_the_csv_line_is_the_logs_line_bit_for_bit(d: Drawn) -> None:
+    line = line_from_totals(_lines(d), 2)
+    if interleaving({s.id: session_totals(d.cycles[s.id]) for s in d.sessions}):
+        assert line is None, "interleaved sessions are left to log_from_totals, which walks their cycles"
+        return
+    assert line is not None
+    # The same sums in the same order as log_from_totals: equal, not merely close.
+    assert line == LogLine.of(_from_totals(d))
+    assert line.trend_word == _from_totals(d).trend_word
+    assert line.good == _from_totals(d).good
+
+
+def test_a_line_of_no_session_is_empty() -> None:
+    line = line_from_totals([], 0)
+    assert line == LogLine(0, 0.0, 0, 0, 0, 0, None, None, None, None, None)
+    assert line.trend_word == "unknown"
+
+
+def test_a_long_logs_line_keeps_its_trends() -> None:
+    """The long log above as a CSV line: both trends, and a line read from naive times (as SQLite gives them
+    to the CSV) equals the one from aware times."""
+    d = _long_log()
+    line = line_from_totals(_lines(d), 2)
+    assert line is not None
+    assert line.trend is not None
+    assert line.trend < 0
+    assert line.pace_trend is not None
+    assert line.trend_word == _walked(d).trend_word
+    naive = [
+        s._replace(**{f: getattr(s, f).replace(tzinfo=None) for f in ("first_started", "first_ended", "last_ended")})
+        for s in _lines(d)
+    ]
+    assert line_from_totals(naive, 2) == line

@@ -5,7 +5,8 @@ an aborted cycle; then after rows kept before 0021, a late cycle, a corrected se
 its session so that two sessions interleave (their cycles are then walked, among the other sessions' totals).
 A log read from current totals selects no ``cycles`` column. The page's chart draws each cycle up to 200
 ratios, one point per session past them, and the practice-logs CSV read for all students at once is byte for
-byte the CSV read student by student.
+byte the CSV read student by student: with sessions under way, then kept, after a late cycle, a corrected
+session and interleaving sessions, and for a master of one site when a student worked on another's machine.
 
 Floats are summed in another order than the walk's: compared within 1e-9 relative (slopes 1e-12 absolute).
 """
@@ -19,7 +20,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.session_totals import interleaving
-from gateway.store import summaries_repo, work_repo
+from gateway.store import sites_repo, summaries_repo, work_repo
 from gateway.store.models import SessionCycles, Student, WorkSessionRecord
 from gateway.store.reports_repo import TOTALS, StudentLog, student_log
 from gateway.web.csv_export import Sheet, render
@@ -27,7 +28,7 @@ from gateway.web.page_labels import page_labels
 from gateway.web.records_views import practice_public
 from gateway.web.routes.reports import LOG_COLUMNS
 from tests.gateway.close_figures import close
-from tests.gateway.records.conftest import World, add_cycle, at, site_client
+from tests.gateway.records.conftest import World, add_cycle, add_machine, at, master_of, site_client
 
 CHECK_IN = "/api/sessions/check-in"
 CHECK_OUT = "/api/sessions/check-out"
@@ -222,11 +223,13 @@ async def login(w: World) -> None:
     w.tokens["admin"] = (await w.ok("POST", "/api/auth/login", None, json=body))["token"]
 
 
-def _student_by_student(w: World, lang: str, flavour: Any) -> bytes:
-    """The practice-logs CSV as it was read before issue 18: each student's log apart."""
+def _student_by_student(w: World, lang: str, flavour: Any, sites: list[str] | None = None) -> bytes:
+    """The practice-logs CSV as it was read before issue 18: each student's log apart (as a master of ``sites``
+    sees it)."""
     state = w.app.state.records
     rows = []
     with w.sessions() as db:
+        sites_repo.restrict(db, sites)
         for student in db.scalars(select(Student).order_by(Student.class_name, Student.first_name, Student.id)):
             log = practice_public(student_log(db=db, student_id=student.id, now=w.clock.now, zone=ZONE))
             who_row = [student.id, log.display_name, log.class_name, log.track, len(log.sessions)]
@@ -268,3 +271,79 @@ async def test_the_batched_practice_logs_csv_is_byte_for_byte_the_one_read_stude
                     assert response.content == _student_by_student(w, lang, flavour), (now, lang, flavour)
     assert "Tom" in response.text
     assert "Ana" in response.text
+
+
+async def _csv_is_student_by_student(w: World, role: str = "admin", sites: list[str] | None = None) -> str:
+    for lang in ("fr", "en"):
+        for flavour in ("sheet", "raw"):
+            params = {"lang": lang, "format": flavour}
+            response = await w.call("GET", "/api/reports/practice-logs.csv", role, params=params)
+            assert response.status_code == 200, response.text
+            assert response.content == _student_by_student(w, lang, flavour, sites), (w.clock.now, lang, flavour)
+    return response.text
+
+
+async def test_the_practice_logs_csv_stays_the_student_by_student_one_after_late_rows_and_corrections(
+    world: World,
+) -> None:
+    w = world
+    ids = await _seed(w)
+    tom = {"first_name": "Tom", "last_initial": "B", "class_name": "CAP1", "track": "CAP", "badge": "B-TOM"}
+    tom_id = (await w.ok("POST", "/api/students", json=tom))["id"]
+    await w.authorise(tom_id)
+    w.clock.now = at(200)
+    await w.ok("POST", CHECK_IN, json={"student_id": tom_id, "machine": "lathe", "order_id": w.ids["order"]})
+    for k in range(11):
+        add_cycle(w.sessions, w.machines["lathe"], at(201 + 6 * k), at(206 + 6 * k - 0.05 * k))
+    w.clock.now = at(280)
+    await w.ok("POST", CHECK_OUT, json={"machine": "lathe"})
+    w.clock.now = EVENING
+    await login(w)
+    settled(w.sessions)
+    await _csv_is_student_by_student(w)  # every row kept, read from the kept totals
+    # A late cycle in Tom's session: its kept row is stale, computed again at the read.
+    add_cycle(w.sessions, w.machines["lathe"], at(270), at(274))
+    text = await _csv_is_student_by_student(w)
+    assert "Tom" in text
+    settled(w.sessions)
+    # Léa's second PO-1 session corrected to end early: two cycles are no longer hers.
+    with w.sessions.begin() as db:
+        work_repo.update_work_session(
+            db=db, who="maitre", work_session_id=ids["again"], changes={"ended": at(119)}, now=EVENING
+        )
+    await _csv_is_student_by_student(w)
+    settled(w.sessions)
+    # A cycle on the lathe outliving Léa's session ends after the first of her next one, on the mill: her
+    # sessions interleave and her line is drawn walking those cycles; Tom's from his totals.
+    await _session(w, "lathe", 300, [(301, 305), (306, 316)], 308, order_id=ids_order(w))
+    await _session(w, "mill", 309, [(310, 313), (314, 318)], 320, order_id=ids_order(w))
+    w.clock.now = EVENING
+    await _csv_is_student_by_student(w)
+    settled(w.sessions)
+    await _csv_is_student_by_student(w)
+
+
+async def test_a_master_of_one_site_has_the_practice_logs_of_her_sites_machines(world: World) -> None:
+    """A session of a Lyon student on a Paris machine (written straight to the store: check-in would refuse
+    it) is not in the Lyon master's CSV, as it is not in the student's log she reads; a master of both has it."""
+    w = world
+    await _seed(w)
+    drill = add_machine(w.sessions, "drill", site="paris")
+    with w.sessions.begin() as db:
+        db.add(
+            WorkSessionRecord(
+                machine_id=drill, student_id=w.ids["student"], order_id=None, started=at(400), ended=at(460),
+                opened_by="t",
+            )
+        )  # fmt: skip
+    add_cycle(w.sessions, drill, at(401), at(405))
+    w.clock.now = EVENING
+    await login(w)
+    await master_of(w, "lyon-master", ["lyon"])
+    await master_of(w, "both-master", ["lyon", "paris"])
+    settled(w.sessions)
+    for _ in (1, 2):  # computed, then kept
+        lyon = await _csv_is_student_by_student(w, "lyon-master", ["lyon"])
+        both = await _csv_is_student_by_student(w, "both-master", ["lyon", "paris"])
+        assert lyon != both, "the Paris session counts for a master of both sites, not for Lyon's"
+        settled(w.sessions)
