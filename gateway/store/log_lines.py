@@ -36,6 +36,7 @@ from gateway.store.models import Machine, OperationRecord, Order, ScrapRecord, S
 from gateway.store.reports_repo import TOTALS, SessionSums, owned_cycles, session_sums
 from gateway.store.rows import chunks
 from gateway.store.session_rows import session_rows
+from gateway.store.sites_repo import every_site
 
 # A log reads no first good cycle: the totals up to it, a prefix of ``SessionTotals``' fields.
 _LOG_TOTALS = TOTALS[: TOTALS.index("earliest_started")]
@@ -110,7 +111,8 @@ def practice_logs(*, db: Session, students: list[Student], now: datetime, zone: 
                     by_student[row[_STUDENT]].append(row)
         # Sessions without current totals (today's, or made stale by a late row or a correction): computed.
         todo = [r[_ID] for mine in by_student.values() for r in mine if r[_PARTS] is None]
-        computed = session_sums(db=db, rows=session_rows(db=db, ids=todo), now=now, zone=zone, stops=False)
+        with every_site(db):  # her sessions on the machines the reader sees, their cycles and parts
+            computed = session_sums(db=db, rows=session_rows(db=db, ids=todo), now=now, zone=zone, stops=False)
         scrap = _scrap(db, wanted)
         lines: dict[int, LogLine] = {}
         interleaved: dict[int, tuple[list[Any], list[LineSession]]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,9 +68,15 @@ def create_app(settings: GatewaySettings, services: Services) -> FastAPI:
         try:
             if services.ingest is not None:
                 await services.ingest.start()
+            # What a started gateway holds lives as long as it does: frozen, a full collection no longer walks
+            # it. Pages leave cyclic garbage that such a collection clears now and then, in the middle of a
+            # request (a three-year practice log: p95 227 ms with, 109 ms without the walk). Unfrozen at the
+            # stop: an app made and stopped in a process that goes on (tests) leaves nothing frozen behind.
+            gc.freeze()
             try:
                 yield
             finally:
+                gc.unfreeze()
                 if services.ingest is not None:
                     await services.ingest.stop()
         finally:

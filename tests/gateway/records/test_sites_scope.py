@@ -65,6 +65,18 @@ def test_every_scoped_table_shows_only_the_sites_asked_for(lyon_at_work: World) 
     assert _counts(lyon_at_work, ()) == dict.fromkeys(everything, (0, 0))
 
 
+def test_every_site_lifts_the_restriction_for_a_while_only(lyon_at_work: World) -> None:
+    with lyon_at_work.sessions() as s:
+        sites_repo.restrict(s, ("paris",))
+        assert len(s.scalars(select(Machine)).all()) == 1
+        with sites_repo.every_site(s):
+            assert len(s.scalars(select(Machine)).all()) == 3
+        assert len(s.scalars(select(Machine)).all()) == 1
+        with pytest.raises(RuntimeError), sites_repo.every_site(s):
+            raise RuntimeError("a read that fails")
+        assert sites_repo.visible(s) == ("paris",)
+
+
 def test_a_row_of_another_site_is_not_there_by_id_and_nothing_of_it_changes(lyon_at_work: World) -> None:
     from sqlalchemy import delete, update
 
