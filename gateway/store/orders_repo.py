@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +26,26 @@ def list_orders(*, db: Session, status: str | None = None) -> list[Order]:
     if status is not None:
         stmt = stmt.where(Order.status == status)
     return list(db.scalars(stmt))
+
+
+class OrderLine(NamedTuple):
+    """An order as the orders CSV lists it, read as columns: an ORM object per order (4,113 at three years)
+    and the attribute reads on it cost a quarter of the export."""
+
+    id: int
+    customer_id: int
+    reference: str
+    part_number: str
+    drawing_revision: str
+    quantity: int
+    due: datetime | None
+    status: str
+
+
+def order_lines(*, db: Session) -> list[OrderLine]:
+    """Every order (of the sites ``db`` sees), by id."""
+    stmt = select(*(getattr(Order, name) for name in OrderLine._fields)).order_by(Order.id)
+    return [OrderLine(*row) for row in db.execute(stmt)]
 
 
 def orders_by_due(*, db: Session, now: datetime, include_closed: bool = False) -> list[Order]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,10 +26,21 @@ from gateway.store.calendar_repo import calendar_of
 from gateway.store.first_part_repo import order_tallies
 from gateway.store.heap import without_collection
 from gateway.store.machines_repo import machine_keys
-from gateway.store.models import Machine, Order, ScrapRecord
+from gateway.store.models import Machine, ScrapRecord
 from gateway.store.orders_repo import get_order
 from gateway.store.reports_repo import cycle_fact, cycles_of_sessions, session_parts
 from gateway.store.session_rows import sessions_of_orders
+
+
+class Ordered(Protocol):
+    """What order figures read of an order: an ORM ``Order`` or an ``orders_repo.OrderLine``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def due(self) -> datetime | None: ...
 
 
 def progress(*, db: Session, order_id: int, now: datetime, zone: str = SCHOOL_ZONE) -> OrderProgress:
@@ -46,7 +58,7 @@ def progress_by_operation(
 
 
 def progress_of_orders(
-    *, db: Session, orders: Sequence[Order], now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
+    *, db: Session, orders: Sequence[Ordered], now: datetime, zone: str = SCHOOL_ZONE, bounds: CycleBounds | None = None
 ) -> dict[int, OrderProgress]:
     """``progress`` of every order in ``orders``, in a few reads for them all (the board, the orders CSV), figure
     for figure but one: ``seconds_per_part`` is read only for an order with parts remaining, where it projects
@@ -59,7 +71,7 @@ def progress_of_orders(
 
 
 def _figures(
-    db: Session, orders: Sequence[Order], now: datetime, zone: str, bounds: CycleBounds, *, every_pace: bool
+    db: Session, orders: Sequence[Ordered], now: datetime, zone: str, bounds: CycleBounds, *, every_pace: bool
 ) -> dict[int, tuple[OrderProgress, list[StepTally]]]:
     found = session_parts(db=db, order_ids=[o.id for o in orders], zone=zone, bounds=bounds)
     worked = {o.id: found.of_order.get(o.id, []) for o in orders}

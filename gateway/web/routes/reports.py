@@ -17,7 +17,8 @@ from gateway.store.activity_repo import OrderActivity, order_activity
 from gateway.store.db import Db
 from gateway.store.heap import without_collection
 from gateway.store.log_lines import practice_logs
-from gateway.store.models import Order, Student
+from gateway.store.models import Student
+from gateway.store.orders_repo import OrderLine
 from gateway.store.progress_repo import progress_of_orders
 from gateway.store.reports_repo import machine_reports
 from gateway.store.students_repo import student_named
@@ -94,7 +95,7 @@ def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQue
     # them on the way cost up to a third of the export (``heap``).
     with without_collection():
         with state.reading(who) as db:
-            orders = orders_repo.list_orders(db=db)
+            orders = orders_repo.order_lines(db=db)
             # Every order's figures read together, from the parts kept per session (issue 18).
             figures = progress_of_orders(db=db, orders=orders, now=state.now(), zone=state.settings.timezone)
             rows = order_rows(db, orders, figures)
@@ -102,7 +103,7 @@ def orders_csv(who: Admin, state: StateDep, request: Request, flavour: FormatQue
         return csv_response(ORDER_COLUMNS, rows, "orders.csv", sheet_of(request, state, flavour, words))
 
 
-def order_rows(db: Db, orders: list[Order], figures: Mapping[int, OrderProgress]) -> list[list[Any]]:
+def order_rows(db: Db, orders: list[OrderLine], figures: Mapping[int, OrderProgress]) -> list[list[Any]]:
     """The orders CSV's rows (``ORDER_COLUMNS``): each order, its progress ``figures``, what is under way."""
     customers = customers_repo.customer_names(db=db)
     activity = order_activity(db=db, order_ids=[o.id for o in orders])

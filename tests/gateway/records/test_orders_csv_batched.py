@@ -21,7 +21,7 @@ from gateway.store.calendar_repo import calendar_of
 from gateway.store.first_part_repo import pending_sessions
 from gateway.store.models import Machine, Order, PartCount, ScrapRecord, SessionCycles, WorkSessionRecord
 from gateway.store.operations_repo import operations_of, steps
-from gateway.store.orders_repo import get_order, list_orders
+from gateway.store.orders_repo import OrderLine, get_order, list_orders
 from gateway.store.progress_repo import progress_by_operation, progress_of_orders
 from gateway.web.csv_export import Sheet, render
 from gateway.web.page_labels import page_labels
@@ -151,7 +151,8 @@ def _one_at_a_time(w: World, lang: str, flavour: Any) -> bytes:
     with w.sessions() as db:
         orders = list_orders(db=db)
         figures = {o.id: _raw(db, o.id, w.clock.now, zone)[0] for o in orders}
-        rows = order_rows(db, orders, figures)
+        # Each order's line from its ORM row, not from ``order_lines``' read of columns.
+        rows = order_rows(db, [OrderLine(*(getattr(o, name) for name in OrderLine._fields)) for o in orders], figures)
     words = page_labels(lang)["order_statuses"]
     sheet = Sheet(flavour=flavour, lang=lang, zone=w.app.state.records.settings.zone(), words=words)
     return render(ORDER_COLUMNS, rows, sheet).encode("utf-8")
