@@ -77,6 +77,20 @@ def test_every_site_lifts_the_restriction_for_a_while_only(lyon_at_work: World) 
         assert sites_repo.visible(s) == ("paris",)
 
 
+def test_the_orders_read_as_columns_are_the_sites_asked_for(lyon_at_work: World) -> None:
+    """``order_lines`` (the orders CSV's read of columns) is restricted as the ORM rows are."""
+    from gateway.store.orders_repo import order_lines
+
+    with lyon_at_work.sessions() as s:
+        lyon = order_lines(db=s)
+        assert [o.id for o in lyon] == [lyon_at_work.ids["order"]]
+        assert lyon[0].reference == s.get_one(Order, lyon_at_work.ids["order"]).reference
+        sites_repo.restrict(s, ("paris",))
+        assert order_lines(db=s) == []
+        sites_repo.restrict(s, ("lyon",))
+        assert order_lines(db=s) == lyon
+
+
 def test_a_row_of_another_site_is_not_there_by_id_and_nothing_of_it_changes(lyon_at_work: World) -> None:
     from sqlalchemy import delete, update
 
