@@ -188,24 +188,21 @@ def log_from_totals(
         elif group[0] == session_id:  # a group at its first cycle; its other sessions are walked with it
             assert cycles is not None, "the cycles of interleaved sessions are needed"
             walk.cycles([(by_id[i], standards.get(i), c) for i in group for c in cycles[i]])
-    ratios, paces = walk.ratios, walk.paces
-    completed = sum(t.completed for t in mine)
-    completed_s = sum(t.completed_s for t in mine)
-    bests = [t.best_s for t in mine if t.best_s is not None]
+    line = _line([s.seconds(now) for s in sessions], mine, sum(counted.values()), scrap, walk)
     return PracticeLog(
-        sessions=len(sessions),
-        session_s=sum(s.seconds(now) for s in sessions),
-        cycle_s=sum(t.cycle_s for t in mine),
-        cycles=completed,
-        parts_made=sum(counted.values()),
+        sessions=line.sessions,
+        session_s=line.session_s,
+        cycle_s=line.cycle_s,
+        cycles=line.cycles,
+        parts_made=line.parts_made,
         scrap=scrap,
-        mean_cycle_s=completed_s / completed if completed else None,
-        best_cycle_s=min(bests) if bests else None,
-        mean_vs_standard=ratios.total / ratios.n if ratios.n else None,
-        trend=ratios.slope() if ratios.n >= TREND_MIN_CYCLES else None,
+        mean_cycle_s=line.mean_cycle_s,
+        best_cycle_s=line.best_cycle_s,
+        mean_vs_standard=line.mean_vs_standard,
+        trend=line.trend,
         machines=_per_machine(sessions, totals, now, counted),
-        trend_cycles=ratios.n,
-        pace_trend=paces.slope() if paces.n >= TREND_MIN_CYCLES else None,
+        trend_cycles=walk.ratios.n,
+        pace_trend=line.pace_trend,
     )
 
 
@@ -289,16 +286,23 @@ def line_from_totals(sessions: Sequence[LineSession], scrap: int) -> LogLine | N
         line = sessions[k]
         reach = (line.last_ended, line.last_id)  # not before ``key``, so past every earlier session's last
         walk.session(line.machine, line.standard, line)
+    return _line([s.seconds for s in sessions], sessions, sum(s.parts for s in sessions), scrap, walk)
+
+
+def _line(
+    seconds: Sequence[float], totals: Sequence[SessionTotals | LineSession], parts: int, scrap: int, walk: _Walk
+) -> LogLine:
+    """A log's totals, its sessions' ``seconds`` and ``totals`` (in the order of her log) and ``walk`` done."""
     ratios, paces = walk.ratios, walk.paces
-    completed = sum(s.completed for s in sessions)
-    completed_s = sum(s.completed_s for s in sessions)
-    bests = [s.best_s for s in sessions if s.best_s is not None]
+    completed = sum(t.completed for t in totals)
+    completed_s = sum(t.completed_s for t in totals)
+    bests = [t.best_s for t in totals if t.best_s is not None]
     return LogLine(
-        sessions=len(sessions),
-        session_s=sum(s.seconds for s in sessions),
-        cycle_s=sum(s.cycle_s for s in sessions),
+        sessions=len(totals),
+        session_s=sum(seconds),
+        cycle_s=sum(t.cycle_s for t in totals),
         cycles=completed,
-        parts_made=sum(s.parts for s in sessions),
+        parts_made=parts,
         scrap=scrap,
         mean_cycle_s=completed_s / completed if completed else None,
         best_cycle_s=min(bests) if bests else None,
