@@ -468,7 +468,7 @@ def session_work(*, db: Session, rows: list[WorkSessionRecord], now: datetime, z
     Current ones cost no query of their own: the reads are batched across the sessions."""
     seen = summaries_repo.pending(db)
     hits = _fresh(db, rows, seen)
-    since = _orders_since(db, rows)
+    since = orders_since(db, rows)
     complete = {r.id for r in rows if (hit := hits.get(r.id)) is not None and kept_whole(r, hit, since)}
     bounds = CycleBounds(db)
     owned = {session_id: _cached_cycles(hit) for session_id, hit in hits.items()}
@@ -496,7 +496,7 @@ def session_work(*, db: Session, rows: list[WorkSessionRecord], now: datetime, z
         _summary_row(
             row,
             *owned[row.id],
-            stops=stops[row.id] if _days_over(row, now, zone) else None,
+            stops=stops[row.id] if days_over(row, now, zone) else None,
             first_good=None if row.order_id is None or (f := firsts[row.id]) is None or f >= row.ended else f,
             order_since=None if row.order_id is None else since.get(_key(row)),
         )
@@ -531,7 +531,7 @@ def session_sums(
     machines = {
         m.id: m for m in db.scalars(select(Machine).where(Machine.id.in_({h.machine_id for h in heads.values()})))
     }
-    since = _orders_since(db, [r for r in rows if r.id in heads])
+    since = orders_since(db, [r for r in rows if r.id in heads])
     served: dict[int, tuple[SessionTotals, Any]] = {}
     for row in rows:
         head = heads.get(row.id)
@@ -543,7 +543,7 @@ def session_sums(
     rest = [r for r in rows if r.id not in served]
     # Without stops, a session whose days are not over (today's: never kept) needs only its cycles and parts:
     # computing its machine-day's stops and its order's first good cycle was most of the practice-logs CSV.
-    light = [] if stops else [r for r in rest if r.ended is None or not _days_over(r, now, zone)]
+    light = [] if stops else [r for r in rest if r.ended is None or not days_over(r, now, zone)]
     found: dict[int, SessionSums] = {}
     if light:
         owned = owned_cycles(db=db, rows=light, zone=zone, store=False)
@@ -571,7 +571,7 @@ def kept_whole(row: WorkSessionRecord, kept: Any, since: Mapping[tuple[int, int]
     """Whether a session's current kept row (``session_cycles``, or the same columns read without the cycles)
     holds all a log line takes of it: its stops (kept once its days were over), and for an order's session the
     first good cycle found from the order's first session on the machine, still that one (``since``:
-    ``_orders_since``)."""
+    ``orders_since``)."""
     if kept.stops is None:
         return False
     return row.order_id is None or (kept.order_since is not None and kept.order_since == since.get(_key(row)))
@@ -582,7 +582,7 @@ def _key(row: WorkSessionRecord) -> tuple[int, int]:
     return row.order_id, row.machine_id
 
 
-def _orders_since(db: Session, rows: list[WorkSessionRecord]) -> dict[tuple[int, int], datetime]:
+def orders_since(db: Session, rows: list[WorkSessionRecord]) -> dict[tuple[int, int], datetime]:
     """(order, machine) → the start of the order's first session on the machine, for the orders of ``rows``."""
     wanted = sorted({r.order_id for r in rows if r.order_id is not None})
     found: dict[tuple[int, int], datetime] = {}
@@ -598,7 +598,7 @@ def _orders_since(db: Session, rows: list[WorkSessionRecord]) -> dict[tuple[int,
     return found
 
 
-def _days_over(row: WorkSessionRecord, now: datetime, zone: str) -> bool:
+def days_over(row: WorkSessionRecord, now: datetime, zone: str) -> bool:
     """Whether the whole days a finished session's stops are computed over are past: only then are they kept
     (a stop under way at ``now`` would grow)."""
     assert row.ended is not None

@@ -25,23 +25,23 @@ from sqlalchemy.orm import Session
 from gateway.domain.day_figures import day_start, local_day
 from gateway.store import summaries_repo
 from gateway.store.models import Machine, SessionCycles, WorkSessionRecord
-from gateway.store.reports_repo import _days_over, _orders_since, kept_whole
+from gateway.store.reports_repo import days_over, kept_whole, orders_since
 
 CHUNK = 200  # sessions per call of ``session_work``: one machine's, close in time (its reads are per machine)
 
 
 def due_chunks(db: Session, *, now: datetime, zone: str, chunk: int = CHUNK) -> list[list[int]]:
-    """The ids of the finished sessions whose days are over (``reports_repo._days_over``) and whose kept row is
+    """The ids of the finished sessions whose days are over (``reports_repo.days_over``) and whose kept row is
     missing or not current, in chunks of one machine's sessions, the chunk holding the newest session first.
 
     One machine per chunk: ``session_work`` reads cycles per machine over its sessions' windows (neighbours
     join into one read), the stops of each machine-day once, and an order's first good cycle once per order
     and machine; a chunk of consecutive sessions of one machine shares all of these."""
-    # ``_days_over``: the session ended before today's local midnight (checked again row by row below).
+    # ``days_over``: the session ended before today's local midnight (checked again row by row below).
     today = day_start(local_day(now, zone), ZoneInfo(zone))
     stmt = select(WorkSessionRecord).where(WorkSessionRecord.ended.is_not(None), WorkSessionRecord.ended < today)
     rows = list(db.scalars(stmt))
-    rows = [r for r in rows if _days_over(r, now, zone)]
+    rows = [r for r in rows if days_over(r, now, zone)]
     current = _current(db, rows)
     due: dict[int, list[WorkSessionRecord]] = defaultdict(list)
     for row in rows:
@@ -62,7 +62,7 @@ def due_chunks(db: Session, *, now: datetime, zone: str, chunk: int = CHUNK) -> 
 def _current(db: Session, rows: list[WorkSessionRecord]) -> set[int]:
     """The sessions among ``rows`` whose kept row ``session_work`` would take as it is."""
     seen = summaries_repo.pending(db)
-    since = _orders_since(db, rows)
+    since = orders_since(db, rows)
     machines = {m.id: m for m in db.scalars(select(Machine))}
     by_id = {r.id: r for r in rows}
     columns = (
