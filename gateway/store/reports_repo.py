@@ -156,7 +156,7 @@ def _student_log(
     if mine:
         total = db.scalar(select(func.sum(ScrapRecord.quantity)).where(ScrapRecord.session_id.in_(mine)))
         scrap = int(total or 0)
-    log, cycles = _log_of(db, rows, _LogRead(machines, work, standards, now, zone), scrap, walked=walked)
+    log, cycles = log_of(db, rows, LogRead(machines, work, standards, now, zone), scrap, walked=walked)
     totals = {r.id: work[r.id].totals for r in rows}
     tally = {
         r.id: SessionTally(
@@ -204,8 +204,9 @@ def _student_log(
 
 
 @dataclass(frozen=True, slots=True)
-class _LogRead:
-    """What the logs of many sessions are drawn from, read for them all at once."""
+class LogRead:
+    """What a log is drawn from, read beforehand: a student's page reads it from ORM rows, the practice-logs
+    CSV (``log_lines``) from the plain columns it read for every student."""
 
     machines: dict[int, str]  # machine id → site/name
     work: dict[int, SessionSums]  # per session
@@ -227,10 +228,10 @@ def _cycles_of(db: Session, rows: list[WorkSessionRecord], zone: str) -> dict[in
     return {session_id: found for session_id, (found, _) in owned.items()}
 
 
-def _log_of(
+def log_of(
     db: Session,
     rows: list[WorkSessionRecord],
-    read: _LogRead,
+    read: LogRead,
     scrap: int,
     *,
     walked: bool,
